@@ -1,0 +1,65 @@
+# SPDX-License-Identifier: Apache-2.0
+# Front door for newcomers and CI: `make run` and `make test` work on a fresh Debian 12 machine.
+
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+PYTHON := /usr/bin/python3
+PREFIX ?= /usr/local
+
+# Debian 12 packages for building, running and testing (see docs/dependencies.md for why each).
+DEB_PACKAGES := meson ninja-build pkg-config gcc git libgrpc-dev protobuf-compiler protobuf-c-compiler \
+	libprotobuf-c-dev libjson-c-dev libmicrohttpd-dev libcmocka-dev python3-grpcio python3-protobuf \
+	python3-pytest clang libclang-rt-14-dev clang-format
+
+.PHONY: all deps build run test test-unit test-integration test-asan install bench fuzz format check-format clean
+
+all: build
+
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "Installing:" $$missing; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -q && apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) --prefix=$(PREFIX)
+
+build: $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+# Start the daemon in the foreground with its built-in defaults (root needed: it owns /var/run/crio).
+run: deps build
+	$(BUILD)/crio
+
+test: deps build
+	BUILD=$(BUILD) tests/run-all
+
+test-asan: deps
+	[ -f $(ASAN_BUILD)/build.ninja ] || meson setup $(ASAN_BUILD) -Db_sanitize=address,undefined -Db_lundef=false
+	ninja -C $(ASAN_BUILD)
+	BUILD=$(ASAN_BUILD) ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		tests/run-all
+
+install: build
+	meson install -C $(BUILD)
+
+bench: deps build
+	BUILD=$(BUILD) $(PYTHON) bench/bench.py
+
+fuzz: deps
+	[ -f $(FUZZ_BUILD)/build.ninja ] || CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true \
+		-Db_sanitize=address,undefined -Db_lundef=false
+	ninja -C $(FUZZ_BUILD)
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+check-format:
+	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

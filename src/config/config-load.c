@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <dirent.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "config-load.h"
+#include "strv.h"
+
+/* Flags whose names differ from their keys, for compatibility with CRI-O's command line. */
+static const struct {
+        const char *key;
+        const char *flag;
+} renamed_flags[] = {
+        {"network_dir", "cni-config-dir"},
+        {"plugin_dirs", "cni-plugin-dir"},
+        {"cni_default_network", "cni-default-network"},
+        {"storage_option", "storage-opt"},
+};
+
+char *config_key_flag_name(const ConfigKey *key) {
+        if ((key->flags & CK_NOFLAG) || key->type == CT_MAP)
+                return NULL;
+        for (size_t i = 0; i < ELEMENTSOF(renamed_flags); i++)
+                if (strcmp(renamed_flags[i].key, key->name) == 0)
+                        return xstrdup(renamed_flags[i].flag);
+        char *f = xstrdup(key->name);
+        for (char *p = f; *p; p++)
+                if (*p == '_')
+                        *p = '-';
+        return f;
+}
+
+char *config_flag_env_name(const char *flag) {
+        char *e = xasprintf("CONTAINER_%s", flag);
+        for (char *p = e; *p; p++) {
+                if (*p == '-')
+                        *p = '_';
+                else if (*p >= 'a' && *p <= 'z')
+                        *p = (char)(*p - 'a' + 'A');
+        }
+        return e;
+}
+
+const ConfigKey *config_key_by_flag(const char *flag) {
+        for (size_t i = 0; i < config_keys_count; i++) {
+                _cleanup_free_ char *f = config_key_flag_name(&config_keys[i]);
+                if (f && strcmp(f, flag) == 0)
+                        return &config_keys[i];
+        }
+        return NULL;
+}
+
+void config_sources_done(ConfigSources *s) {
+        free(s->config_path);
+        free(s->config_dir);
+        for (size_t i = 0; i < s->n_overrides; i++)
+                free(s->overrides[i].value);
+        free(s->overrides);
+        *s = (ConfigSources){0};
+}
+
+void config_sources_add_override(ConfigSources *s, const ConfigKey *key, const char *value) {
+        for (size_t i = 0; i < s->n_overrides; i++) {
+                ConfigOverride *o = &s->overrides[i];
+                if (o->key != key)
+                        continue;
+                char *v = key->type == CT_STRV ? xasprintf("%s,%s", o->value, value) : xstrdup(value);
+                free(o->value);
+                o->value = v;
+                return;
+        }
+        s->overrides = xrealloc(s->overrides, (s->n_overrides + 1) * sizeof(*s->overrides));
+        s->overrides[s->n_overrides++] = (ConfigOverride){.key = key, .value = xstrdup(value)};
+}
+
+static int apply_file(Config *c, const char *path, bool must_exist, char ***warnings, Error **reterr) {
+        _cleanup_toml_ TomlValue *doc = NULL;
+        Error *err = NULL;
+
+        int r = toml_parse_file(path, &doc, &err);
+        if (r == -ENOENT && !must_exist) {
+                error_free(err);
+                return 0;
+        }
+        if (r < 0) {
+                if (reterr && !*reterr)
+                        *reterr = err;
+                else
+                        error_free(err);
+                return r;
+        }
+        return config_apply_toml(c, doc, path, warnings, reterr);
+}
+
+static int compare_names(const void *a, const void *b) {
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Regular files of a directory, sorted; a missing directory is empty. */
+static int list_dropins(const char *dir, char ***ret, Error **reterr) {
+        _cleanup_strv_free_ char **names = xcalloc(1, sizeof(char *));
+        DIR *d = opendir(dir);
+        if (!d) {
+                if (errno == ENOENT) {
+                        *ret = TAKE_PTR(names);
+                        return 0;
+                }
+                return error_set(reterr, errno, "config directory '%s': %m", dir);
+        }
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                struct stat st;
+                if (de->d_name[0] == '.')
+                        continue;
+                if (fstatat(dirfd(d), de->d_name, &st, 0) < 0 || !S_ISREG(st.st_mode))
+                        continue;
+                names = strv_push(names, xasprintf("%s/%s", dir, de->d_name));
+        }
+        closedir(d);
+        qsort(names, strv_length(names), sizeof(char *), compare_names);
+        *ret = TAKE_PTR(names);
+        return 0;
+}
+
+static int apply_environment(Config *c, Error **reterr) {
+        for (size_t i = 0; i < config_keys_count; i++) {
+                _cleanup_free_ char *flag = config_key_flag_name(&config_keys[i]);
+                if (!flag)
+                        continue;
+                _cleanup_free_ char *env = config_flag_env_name(flag);
+                const char *v = getenv(env);
+                if (!v)
+                        continue;
+                int r = config_set_from_string(c, &config_keys[i], v, reterr);
+                if (r < 0)
+                        return error_prefix(reterr, "environment variable %s", env);
+        }
+        return 0;
+}
+
+static int apply_overrides(Config *c, const ConfigSources *s, Error **reterr) {
+        for (size_t i = 0; i < s->n_overrides; i++) {
+                const ConfigOverride *o = &s->overrides[i];
+                int r = config_set_from_string(c, o->key, o->value, reterr);
+                if (r < 0) {
+                        _cleanup_free_ char *flag = config_key_flag_name(o->key);
+                        return error_prefix(reterr, "flag --%s", flag);
+                }
+        }
+        return 0;
+}
+
+int config_load(const ConfigSources *s, Config **ret, char ***warnings, Error **reterr) {
+        _cleanup_config_ Config *c = config_new_default();
+        _cleanup_strv_free_ char **dropins = NULL;
+        int r;
+
+        if (s->config_path) {
+                r = apply_file(c, s->config_path, s->config_path_set, warnings, reterr);
+                if (r < 0)
+                        return r;
+        }
+        if (s->config_dir) {
+                r = list_dropins(s->config_dir, &dropins, reterr);
+                if (r < 0)
+                        return r;
+                STRV_FOREACH(f, dropins) {
+                        r = apply_file(c, *f, true, warnings, reterr);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        r = apply_environment(c, reterr);
+        if (r >= 0)
+                r = apply_overrides(c, s, reterr);
+        if (r >= 0)
+                r = config_validate(c, reterr);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(c);
+        return 0;
+}

@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+
+#include "daemon.h"
+#include "http-api.h"
+#include "listener.h"
+#include "log.h"
+#include "rpc-server.h"
+#include "rpc-table.h"
+#include "sd-notify.h"
+#include "strv.h"
+#include "version.h"
+#include "worker-pool.h"
+
+/* In-flight RPCs get this long to finish on SIGTERM before they are cancelled. */
+#define SHUTDOWN_GRACE_MS 5000
+#define WORKER_THREADS 16
+
+char *daemon_config_json(Daemon *d) {
+        pthread_rwlock_rdlock(&d->config_lock);
+        json_object *o = config_to_json(d->config);
+        pthread_rwlock_unlock(&d->config_lock);
+        char *s = xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(o);
+        return s;
+}
+
+char *daemon_config_toml(Daemon *d) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        if (!f)
+                return xstrdup("");
+        pthread_rwlock_rdlock(&d->config_lock);
+        config_write_toml(d->config, f);
+        pthread_rwlock_unlock(&d->config_lock);
+        fclose(f);
+        return buf;
+}
+
+/* Install the reloadable logging keys. The config was validated, so the filter compiles. */
+static void apply_logging(const Config *c) {
+        int level = log_level_from_string(c->log_level);
+        if (level >= 0)
+                log_set_level((LogLevel)level);
+        log_set_filter(c->log_filter, NULL);
+}
+
+static void log_warnings(char **warnings) {
+        STRV_FOREACH(w, warnings)
+        log_warn("%s", *w);
+}
+
+/* SIGHUP: rebuild the config from the same sources and take over the keys marked reloadable. */
+static void daemon_reload(Daemon *d) {
+        _cleanup_config_ Config *fresh = NULL;
+        _cleanup_strv_free_ char **warnings = NULL;
+        _cleanup_error_ Error *err = NULL;
+
+        log_info("reloading configuration");
+        if (config_load(&d->options->sources, &fresh, &warnings, &err) < 0) {
+                log_error("reload failed, keeping the current configuration: %s", err->message);
+                return;
+        }
+        log_warnings(warnings);
+        pthread_rwlock_wrlock(&d->config_lock);
+        for (size_t i = 0; i < config_keys_count; i++) {
+                const ConfigKey *key = &config_keys[i];
+                if (!(key->flags & CK_RELOAD))
+                        continue;
+                _cleanup_free_ char *before = config_value_to_string(d->config, key);
+                _cleanup_free_ char *after = config_value_to_string(fresh, key);
+                if (strcmp(before, after) == 0)
+                        continue;
+                /* default_runtime must name a handler of the live config, not only of the new one. */
+                if (strcmp(key->name, "default_runtime") == 0 && !config_find_runtime(d->config, fresh->default_runtime)) {
+                        log_error("reload: default_runtime '%s' is not a known handler; keeping '%s'",
+                                  fresh->default_runtime, d->config->default_runtime);
+                        continue;
+                }
+                config_copy_value(d->config, fresh, key);
+                log_info("reload: %s.%s changed from %s to %s", key->table, key->name, before, after);
+        }
+        apply_logging(d->config);
+        pthread_rwlock_unlock(&d->config_lock);
+}
+
+static int daemon_start(Daemon *d, Error **reterr) {
+        int r = listener_open(d->config->listen, &d->listener, reterr);
+        if (r < 0)
+                return r;
+        d->rpcs = rpc_table_new();
+        d->workers = worker_pool_new(WORKER_THREADS);
+        r = rpc_server_new(d, &d->rpc, reterr);
+        if (r >= 0)
+                r = http_api_new(d, &d->http, reterr);
+        if (r >= 0)
+                r = listener_start(d->listener, d->rpc, d->http, reterr);
+        return r;
+}
+
+static void daemon_stop(Daemon *d) {
+        /* Close the door first, then let calls in flight finish, then stop the threads they need. */
+        d->listener = listener_free(d->listener);
+        d->http = http_api_free(d->http);
+        d->rpc = rpc_server_free(d->rpc, SHUTDOWN_GRACE_MS);
+        d->workers = worker_pool_free(d->workers);
+        d->rpcs = rpc_table_free(d->rpcs);
+}
+
+static int wait_for_signals(Daemon *d, const sigset_t *set) {
+        for (;;) {
+                int sig = 0;
+                if (sigwait(set, &sig) != 0)
+                        continue;
+                if (sig == SIGHUP) {
+                        daemon_reload(d);
+                        continue;
+                }
+                log_info("received %s, shutting down", strsignal(sig));
+                return 0;
+        }
+}
+
+int daemon_run(const CliOptions *options, Config *config, Error **reterr) {
+        Daemon d = {.config = config, .options = options};
+        sigset_t set;
+        int r;
+
+        pthread_rwlock_init(&d.config_lock, NULL);
+        pthread_mutex_init(&d.state_lock, NULL);
+        apply_logging(config);
+
+        /* Threads inherit the mask, so only this thread ever takes these signals (in sigwait). */
+        sigemptyset(&set);
+        sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGINT);
+        sigaddset(&set, SIGHUP);
+        pthread_sigmask(SIG_BLOCK, &set, NULL);
+        signal(SIGPIPE, SIG_IGN);
+        /* Containers' monitors get re-parented to us, so we can reap them promptly (DESIGN.md 5). */
+        if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+                log_warn("cannot become a child subreaper: %m");
+
+        r = daemon_start(&d, reterr);
+        if (r >= 0) {
+                log_info("crio-c %s serving CRI v1 (gRPC) and HTTP on %s", CRIO_VERSION, config->listen);
+                int n = notify_service_manager("READY=1");
+                if (n < 0)
+                        log_warn("cannot notify the service manager: %s", strerror(-n));
+                r = wait_for_signals(&d, &set);
+                notify_service_manager("STOPPING=1");
+        }
+        daemon_stop(&d);
+        free(d.pod_cidr);
+        config_free(d.config);
+        pthread_rwlock_destroy(&d.config_lock);
+        pthread_mutex_destroy(&d.state_lock);
+        return r;
+}

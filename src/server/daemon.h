@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+#include <pthread.h>
+
+#include "config.h"
+#include "flags.h"
+
+typedef struct RpcServer RpcServer;
+typedef struct HttpApi HttpApi;
+typedef struct Listener Listener;
+typedef struct WorkerPool WorkerPool;
+typedef struct RpcTable RpcTable;
+
+/* The running daemon: its effective config and the services on its socket. */
+typedef struct Daemon {
+        Config *config;              /* reloadable keys change under config_lock (SIGHUP) */
+        pthread_rwlock_t config_lock;
+        const CliOptions *options;   /* the command line the daemon was started with */
+
+        pthread_mutex_t state_lock;
+        char *pod_cidr; /* last UpdateRuntimeConfig */
+
+        RpcTable *rpcs;
+        WorkerPool *workers;
+        RpcServer *rpc;
+        HttpApi *http;
+        Listener *listener;
+} Daemon;
+
+/*
+ * Run the daemon in the foreground until SIGTERM or SIGINT. Takes ownership of `config`. Returns 0
+ * after a clean shutdown, or -errno (with reterr set) when it cannot start.
+ */
+int daemon_run(const CliOptions *options, Config *config, Error **reterr);
+
+/* Serialize the effective config for Status(verbose) and the HTTP API, under the config lock. */
+char *daemon_config_json(Daemon *d);
+char *daemon_config_toml(Daemon *d);

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+
+#include "grpc-status.h"
+#include "macros.h"
+
+grpc_status_code grpc_status_from_errno(int errnum) {
+        switch (errnum < 0 ? -errnum : errnum) {
+        case 0:
+                return GRPC_STATUS_OK;
+        case ENOENT:
+        case ESRCH:
+                return GRPC_STATUS_NOT_FOUND;
+        case EINVAL:
+        case EBADMSG:
+        case ENAMETOOLONG:
+                return GRPC_STATUS_INVALID_ARGUMENT;
+        case EEXIST:
+                return GRPC_STATUS_ALREADY_EXISTS;
+        case ETIMEDOUT:
+                return GRPC_STATUS_DEADLINE_EXCEEDED;
+        case EPERM:
+        case EACCES:
+                return GRPC_STATUS_PERMISSION_DENIED;
+        case ENOSPC:
+        case EMSGSIZE:
+        case EFBIG:
+        case EMFILE:
+                return GRPC_STATUS_RESOURCE_EXHAUSTED;
+        case EBUSY:
+        case ENOTEMPTY:
+                return GRPC_STATUS_FAILED_PRECONDITION;
+        case ECANCELED:
+                return GRPC_STATUS_CANCELLED;
+        case EOPNOTSUPP:
+        case ENOSYS:
+                return GRPC_STATUS_UNIMPLEMENTED;
+        case EAGAIN:
+        case ESHUTDOWN:
+        case ECONNREFUSED:
+                return GRPC_STATUS_UNAVAILABLE;
+        case ERANGE:
+                return GRPC_STATUS_OUT_OF_RANGE;
+        case EUNATCH:
+                return GRPC_STATUS_UNAUTHENTICATED;
+        default:
+                return GRPC_STATUS_INTERNAL;
+        }
+}
+
+const char *grpc_status_to_string(grpc_status_code code) {
+        static const char *const names[] = {
+                "OK",
+                "CANCELLED",
+                "UNKNOWN",
+                "INVALID_ARGUMENT",
+                "DEADLINE_EXCEEDED",
+                "NOT_FOUND",
+                "ALREADY_EXISTS",
+                "PERMISSION_DENIED",
+                "RESOURCE_EXHAUSTED",
+                "FAILED_PRECONDITION",
+                "ABORTED",
+                "OUT_OF_RANGE",
+                "UNIMPLEMENTED",
+                "INTERNAL",
+                "UNAVAILABLE",
+                "DATA_LOSS",
+                "UNAUTHENTICATED",
+        };
+        if ((unsigned)code < ELEMENTSOF(names))
+                return names[code];
+        return "UNKNOWN";
+}

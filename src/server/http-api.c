@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <json-c/json.h>
+#include <microhttpd.h>
+
+#include "http-api.h"
+#include "log.h"
+
+/* Requests are tiny GETs; anything bigger than this is refused by libmicrohttpd itself. */
+#define HTTP_MEMORY_LIMIT (32 * 1024)
+#define HTTP_READ_TIMEOUT_S 5
+
+struct HttpApi {
+        Daemon *daemon;
+        struct MHD_Daemon *mhd;
+};
+
+static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status, const char *type, char *body) {
+        struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+        if (!r) {
+                free(body);
+                return MHD_NO;
+        }
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+        enum MHD_Result ret = MHD_queue_response(conn, status, r);
+        MHD_destroy_response(r);
+        return ret;
+}
+
+static enum MHD_Result respond_json(struct MHD_Connection *conn, unsigned status, json_object *o) {
+        char *body = xasprintf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+                                                                               JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(o);
+        return respond(conn, status, "application/json", body);
+}
+
+static enum MHD_Result respond_error(struct MHD_Connection *conn, unsigned status, const char *fmt, ...)
+        _printf_(3, 4);
+
+static enum MHD_Result respond_error(struct MHD_Connection *conn, unsigned status, const char *fmt, ...) {
+        va_list ap;
+        char *msg = NULL;
+        va_start(ap, fmt);
+        if (vasprintf(&msg, fmt, ap) < 0)
+                msg = NULL;
+        va_end(ap);
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "message", json_object_new_string(msg ? msg : "error"));
+        free(msg);
+        return respond_json(conn, status, o);
+}
+
+/* The whole 32-bit range maps to itself: the daemon uses no global user namespace mapping. */
+static json_object *identity_mappings(void) {
+        json_object *list = json_object_new_array();
+        json_object *m = json_object_new_object();
+        json_object_object_add(m, "container_id", json_object_new_int64(0));
+        json_object_object_add(m, "host_id", json_object_new_int64(0));
+        json_object_object_add(m, "size", json_object_new_int64(4294967295LL));
+        json_object_array_add(list, m);
+        return list;
+}
+
+static enum MHD_Result serve_info(HttpApi *h, struct MHD_Connection *conn) {
+        Daemon *d = h->daemon;
+        json_object *o = json_object_new_object();
+        pthread_rwlock_rdlock(&d->config_lock);
+        json_object_object_add(o, "storage_driver", json_object_new_string(d->config->storage_driver));
+        json_object_object_add(o, "storage_root", json_object_new_string(d->config->root));
+        json_object_object_add(o, "storage_image", json_object_new_string(d->config->imagestore));
+        json_object_object_add(o, "cgroup_driver", json_object_new_string(d->config->cgroup_manager));
+        pthread_rwlock_unlock(&d->config_lock);
+        json_object *ids = json_object_new_object();
+        json_object_object_add(ids, "uids", identity_mappings());
+        json_object_object_add(ids, "gids", identity_mappings());
+        json_object_object_add(o, "default_id_mappings", ids);
+        return respond_json(conn, MHD_HTTP_OK, o);
+}
+
+/* "/containers/ID" -> "ID" when `url` starts with `prefix` and a non-empty id follows. */
+static const char *path_id(const char *url, const char *prefix) {
+        size_t n = strlen(prefix);
+        if (strncmp(url, prefix, n) != 0 || url[n] == '\0' || strchr(url + n, '/'))
+                return NULL;
+        return url + n;
+}
+
+static enum MHD_Result route(HttpApi *h, struct MHD_Connection *conn, const char *url) {
+        const char *id;
+
+        if (strcmp(url, "/info") == 0)
+                return serve_info(h, conn);
+        if (strcmp(url, "/config") == 0)
+                return respond(conn, MHD_HTTP_OK, "application/toml", daemon_config_toml(h->daemon));
+        /* No containers exist until the runtime part is built, so every id is unknown. */
+        if ((id = path_id(url, "/containers/")) || (id = path_id(url, "/pause/")) ||
+            (id = path_id(url, "/unpause/")))
+                return respond_error(conn, MHD_HTTP_NOT_FOUND, "container '%s' not found", id);
+        return respond_error(conn, MHD_HTTP_NOT_FOUND, "no such endpoint: %s", url);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_data_size,
+                                  void **req_cls) {
+        HttpApi *h = cls;
+        log_debug("HTTP %s %s", method, url);
+        if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
+                struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+                MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+                enum MHD_Result ret = MHD_queue_response(conn, MHD_HTTP_METHOD_NOT_ALLOWED, r);
+                MHD_destroy_response(r);
+                return ret;
+        }
+        return route(h, conn, url);
+}
+
+static void on_mhd_error(void *cls, const char *fmt, va_list ap) {
+        char buf[512];
+        vsnprintf(buf, sizeof(buf), fmt, ap);
+        buf[strcspn(buf, "\n")] = '\0';
+        log_debug("HTTP API: %s", buf);
+}
+
+int http_api_new(Daemon *d, HttpApi **ret, Error **reterr) {
+        HttpApi *h = xcalloc(1, sizeof(*h));
+        h->daemon = d;
+        unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC |
+                         MHD_USE_AUTO | MHD_USE_ERROR_LOG;
+        h->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, h,
+                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_READ_TIMEOUT_S,
+                                  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY_LIMIT,
+                                  MHD_OPTION_CONNECTION_LIMIT, 256u, MHD_OPTION_END);
+        if (!h->mhd) {
+                free(h);
+                return error_set(reterr, EIO, "start the HTTP API server");
+        }
+        *ret = h;
+        return 0;
+}
+
+void http_api_add_connection(HttpApi *h, int fd) {
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        if (MHD_add_connection(h->mhd, fd, (struct sockaddr *)&sa, sizeof(sa)) != MHD_YES)
+                log_debug("HTTP API refused a connection");
+}
+
+HttpApi *http_api_free(HttpApi *h) {
+        if (!h)
+                return NULL;
+        MHD_stop_daemon(h->mhd);
+        free(h);
+        return NULL;
+}

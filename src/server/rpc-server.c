@@ -1,0 +1,356 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <time.h>
+
+#include <grpc/byte_buffer.h>
+#include <grpc/byte_buffer_reader.h>
+#include <grpc/grpc.h>
+#include <grpc/grpc_posix.h>
+#include <grpc/grpc_security.h>
+#include <grpc/slice.h>
+#include <grpc/support/time.h>
+
+#include "grpc-status.h"
+#include "log.h"
+#include "rpc-server.h"
+#include "rpc-table.h"
+#include "worker-pool.h"
+
+/* Calls waiting for a client; enough that a burst of connections never waits for a re-arm. */
+#define PENDING_REQUESTS 16
+
+typedef enum CallStage {
+        CALL_REQUESTED, /* waiting for a client to start a call */
+        CALL_RECEIVING, /* waiting for the request message */
+        CALL_FINISHING, /* status sent, waiting for the client to close */
+} CallStage;
+
+/* Every completion-queue tag is one of these; `done` advances its state machine. */
+typedef struct Tag {
+        void (*done)(struct Tag *tag, bool ok);
+} Tag;
+
+struct RpcServer {
+        Daemon *daemon;
+        grpc_server *server;
+        grpc_completion_queue *cq;
+        grpc_server_credentials *creds;
+        pthread_t cq_thread;
+        atomic_bool stopping;
+
+        Tag shutdown_tag;
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        bool shutdown_done;
+};
+
+typedef struct Call {
+        Tag tag;
+        RpcServer *server;
+        CallStage stage;
+        grpc_call *call;
+        grpc_call_details details;
+        grpc_metadata_array request_md;
+        grpc_byte_buffer *request;
+        grpc_byte_buffer *response;
+        grpc_slice status_details;
+        int client_cancelled;
+        const RpcMethod *method;
+        ProtobufCMessage *req;
+        struct timespec started;
+} Call;
+
+static void call_done(Tag *tag, bool ok);
+
+static void call_free(Call *c) {
+        if (c->call)
+                grpc_call_unref(c->call);
+        grpc_call_details_destroy(&c->details);
+        grpc_metadata_array_destroy(&c->request_md);
+        if (c->request)
+                grpc_byte_buffer_destroy(c->request);
+        if (c->response)
+                grpc_byte_buffer_destroy(c->response);
+        grpc_slice_unref(c->status_details);
+        if (c->req)
+                protobuf_c_message_free_unpacked(c->req, NULL);
+        free(c);
+}
+
+static void request_call(RpcServer *s) {
+        if (atomic_load(&s->stopping))
+                return;
+        Call *c = xcalloc(1, sizeof(*c));
+        c->tag.done = call_done;
+        c->server = s;
+        c->stage = CALL_REQUESTED;
+        c->status_details = grpc_empty_slice();
+        grpc_call_details_init(&c->details);
+        grpc_metadata_array_init(&c->request_md);
+        grpc_call_error e = grpc_server_request_call(s->server, &c->call, &c->details, &c->request_md, s->cq,
+                                                     s->cq, &c->tag);
+        if (e != GRPC_CALL_OK)
+                call_free(c);
+}
+
+static double elapsed_ms(const struct timespec *since) {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        return (double)(now.tv_sec - since->tv_sec) * 1e3 + (double)(now.tv_nsec - since->tv_nsec) / 1e6;
+}
+
+static const char *call_method(const Call *c, char *buf, size_t size) {
+        if (c->method)
+                return c->method->name;
+        size_t len = GRPC_SLICE_LENGTH(c->details.method);
+        if (len >= size)
+                len = size - 1;
+        memcpy(buf, GRPC_SLICE_START_PTR(c->details.method), len);
+        buf[len] = '\0';
+        return buf;
+}
+
+/* Send the response (if any) and status in one batch; the call is freed once the client closed. */
+static void call_finish(Call *c, grpc_status_code code, const char *message) {
+        grpc_op ops[4];
+        size_t n = 0;
+        char name[128];
+
+        if (code == GRPC_STATUS_OK)
+                log_debug("%s: OK in %.3f ms", call_method(c, name, sizeof(name)), elapsed_ms(&c->started));
+        else
+                log_info("%s: %s in %.3f ms: %s", call_method(c, name, sizeof(name)), grpc_status_to_string(code),
+                         elapsed_ms(&c->started), message);
+
+        memset(ops, 0, sizeof(ops));
+        ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+        if (code == GRPC_STATUS_OK && c->response) {
+                ops[n].op = GRPC_OP_SEND_MESSAGE;
+                ops[n++].data.send_message.send_message = c->response;
+        }
+        c->status_details = grpc_slice_from_copied_string(message ? message : "");
+        ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+        ops[n].data.send_status_from_server.status = code;
+        ops[n++].data.send_status_from_server.status_details = &c->status_details;
+        ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+        ops[n++].data.recv_close_on_server.cancelled = &c->client_cancelled;
+
+        c->stage = CALL_FINISHING;
+        if (grpc_call_start_batch(c->call, ops, n, &c->tag, NULL) != GRPC_CALL_OK)
+                call_free(c);
+}
+
+static void call_finish_errno(Call *c, const Error *err) {
+        call_finish(c, grpc_status_from_errno(err->code), err->message);
+}
+
+/* Runs on a worker thread. */
+static void call_run_handler(void *userdata) {
+        Call *c = userdata;
+        RpcContext ctx = {.daemon = c->server->daemon, .method = c->method->name};
+        ProtobufCMessage *resp = NULL;
+        _cleanup_error_ Error *err = NULL;
+
+        int r = c->method->handler(&ctx, c->req, &resp, &err);
+        if (r < 0) {
+                if (!err)
+                        error_set(&err, r, "%s failed", c->method->name);
+                call_finish_errno(c, err);
+                return;
+        }
+        size_t len = protobuf_c_message_get_packed_size(resp);
+        uint8_t *buf = xmalloc(len);
+        protobuf_c_message_pack(resp, buf);
+        protobuf_c_message_free_unpacked(resp, NULL);
+        grpc_slice slice = grpc_slice_new(buf, len, free);
+        c->response = grpc_raw_byte_buffer_create(&slice, 1);
+        grpc_slice_unref(slice);
+        call_finish(c, GRPC_STATUS_OK, NULL);
+}
+
+static ProtobufCMessage *unpack_request(const RpcMethod *m, grpc_byte_buffer *buf) {
+        grpc_byte_buffer_reader reader;
+        if (!grpc_byte_buffer_reader_init(&reader, buf))
+                return NULL;
+        grpc_slice s = grpc_byte_buffer_reader_readall(&reader);
+        grpc_byte_buffer_reader_destroy(&reader);
+        ProtobufCMessage *msg = protobuf_c_message_unpack(m->input, NULL, GRPC_SLICE_LENGTH(s), GRPC_SLICE_START_PTR(s));
+        grpc_slice_unref(s);
+        return msg;
+}
+
+/* The request message arrived: route it. */
+static void call_received(Call *c) {
+        const char *path = (const char *)GRPC_SLICE_START_PTR(c->details.method);
+        size_t len = GRPC_SLICE_LENGTH(c->details.method);
+        char name[128];
+
+        c->method = rpc_table_lookup(c->server->daemon->rpcs, path, len);
+        if (!c->method) {
+                call_finish(c, GRPC_STATUS_UNIMPLEMENTED, "unknown method");
+                return;
+        }
+        if (!c->method->handler) {
+                _cleanup_free_ char *msg = xasprintf("%s is not implemented yet by crio-c", c->method->name);
+                call_finish(c, GRPC_STATUS_UNIMPLEMENTED, msg);
+                return;
+        }
+        if (!c->request) {
+                call_finish(c, GRPC_STATUS_INVALID_ARGUMENT, "missing request message");
+                return;
+        }
+        c->req = unpack_request(c->method, c->request);
+        if (!c->req) {
+                _cleanup_free_ char *msg = xasprintf("malformed %s request: cannot decode %s",
+                                                     call_method(c, name, sizeof(name)), c->method->input->name);
+                call_finish(c, GRPC_STATUS_INVALID_ARGUMENT, msg);
+                return;
+        }
+        if (worker_pool_submit(c->server->daemon->workers, call_run_handler, c) < 0)
+                call_finish(c, GRPC_STATUS_UNAVAILABLE, "the daemon is shutting down");
+}
+
+static void call_done(Tag *tag, bool ok) {
+        Call *c = (Call *)tag;
+        switch (c->stage) {
+        case CALL_REQUESTED: {
+                if (!ok) { /* server shutting down */
+                        call_free(c);
+                        return;
+                }
+                request_call(c->server);
+                clock_gettime(CLOCK_MONOTONIC, &c->started);
+                grpc_op op = {.op = GRPC_OP_RECV_MESSAGE};
+                op.data.recv_message.recv_message = &c->request;
+                c->stage = CALL_RECEIVING;
+                if (grpc_call_start_batch(c->call, &op, 1, &c->tag, NULL) != GRPC_CALL_OK)
+                        call_free(c);
+                return;
+        }
+        case CALL_RECEIVING:
+                if (!ok) {
+                        call_finish(c, GRPC_STATUS_CANCELLED, "the client went away");
+                        return;
+                }
+                call_received(c);
+                return;
+        case CALL_FINISHING:
+                call_free(c);
+                return;
+        }
+}
+
+static void shutdown_done(Tag *tag, bool ok) {
+        RpcServer *s = (RpcServer *)((char *)tag - offsetof(RpcServer, shutdown_tag));
+        pthread_mutex_lock(&s->lock);
+        s->shutdown_done = true;
+        pthread_cond_broadcast(&s->cond);
+        pthread_mutex_unlock(&s->lock);
+}
+
+static void *cq_main(void *arg) {
+        RpcServer *s = arg;
+        for (;;) {
+                grpc_event ev = grpc_completion_queue_next(s->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
+                if (ev.type == GRPC_QUEUE_SHUTDOWN)
+                        return NULL;
+                if (ev.type == GRPC_OP_COMPLETE)
+                        ((Tag *)ev.tag)->done(ev.tag, ev.success != 0);
+        }
+}
+
+static grpc_arg int_arg(const char *key, int value) {
+        grpc_arg a = {.type = GRPC_ARG_INTEGER, .key = (char *)key};
+        a.value.integer = value;
+        return a;
+}
+
+int rpc_server_new(Daemon *d, RpcServer **ret, Error **reterr) {
+        RpcServer *s = xcalloc(1, sizeof(*s));
+        s->daemon = d;
+        pthread_mutex_init(&s->lock, NULL);
+        pthread_cond_init(&s->cond, NULL);
+        s->shutdown_tag.done = shutdown_done;
+
+        /* Kubelets ping idle connections; without these gRPC answers them with GOAWAY. */
+        grpc_arg args[] = {
+                int_arg(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, config_grpc_max_recv(d->config)),
+                int_arg(GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, config_grpc_max_send(d->config)),
+                int_arg(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1),
+                int_arg(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000),
+                int_arg(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0),
+        };
+        grpc_channel_args channel_args = {.num_args = ELEMENTSOF(args), .args = args};
+
+        grpc_init();
+        s->server = grpc_server_create(&channel_args, NULL);
+        s->cq = grpc_completion_queue_create_for_next(NULL);
+        grpc_server_register_completion_queue(s->server, s->cq, NULL);
+        grpc_server_start(s->server);
+        s->creds = grpc_insecure_server_credentials_create();
+        if (pthread_create(&s->cq_thread, NULL, cq_main, s) != 0) {
+                int r = -errno;
+                grpc_server_destroy(s->server);
+                grpc_completion_queue_destroy(s->cq);
+                grpc_server_credentials_release(s->creds);
+                free(s);
+                return error_set(reterr, r, "start gRPC completion thread");
+        }
+        for (int i = 0; i < PENDING_REQUESTS; i++)
+                request_call(s);
+        *ret = s;
+        return 0;
+}
+
+void rpc_server_adopt_fd(RpcServer *s, int fd) {
+        int flags = fcntl(fd, F_GETFL);
+        /* gRPC's event engine expects a non-blocking socket. */
+        if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+                close(fd);
+                return;
+        }
+        grpc_server_add_channel_from_fd(s->server, fd, s->creds);
+}
+
+static bool wait_shutdown(RpcServer *s, int timeout_ms) {
+        struct timespec deadline;
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += timeout_ms / 1000;
+        deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+        if (deadline.tv_nsec >= 1000000000L) {
+                deadline.tv_sec++;
+                deadline.tv_nsec -= 1000000000L;
+        }
+        pthread_mutex_lock(&s->lock);
+        while (!s->shutdown_done)
+                if (pthread_cond_timedwait(&s->cond, &s->lock, &deadline) != 0)
+                        break;
+        bool done = s->shutdown_done;
+        pthread_mutex_unlock(&s->lock);
+        return done;
+}
+
+RpcServer *rpc_server_free(RpcServer *s, int grace_ms) {
+        if (!s)
+                return NULL;
+        atomic_store(&s->stopping, true);
+        grpc_server_shutdown_and_notify(s->server, s->cq, &s->shutdown_tag);
+        if (!wait_shutdown(s, grace_ms)) {
+                log_info("cancelling gRPC calls still running after %d ms", grace_ms);
+                grpc_server_cancel_all_calls(s->server);
+                wait_shutdown(s, 60000);
+        }
+        grpc_server_destroy(s->server);
+        grpc_completion_queue_shutdown(s->cq);
+        pthread_join(s->cq_thread, NULL);
+        grpc_completion_queue_destroy(s->cq);
+        grpc_server_credentials_release(s->creds);
+        grpc_shutdown();
+        pthread_mutex_destroy(&s->lock);
+        pthread_cond_destroy(&s->cond);
+        free(s);
+        return NULL;
+}

@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+#include "daemon.h"
+#include "error.h"
+
+/*
+ * gRPC core server without a listener of its own: connections accepted by the daemon's listener are
+ * handed over with rpc_server_adopt_fd(). One completion-queue thread moves calls along and never
+ * blocks; handlers run on the daemon's worker pool.
+ */
+int rpc_server_new(Daemon *d, RpcServer **ret, Error **reterr);
+
+/* Hand a connected socket (after its HTTP/2 preface arrived) to gRPC, which owns it from now on. */
+void rpc_server_adopt_fd(RpcServer *s, int fd);
+
+/*
+ * Stop taking calls, let in-flight calls finish for up to `grace_ms`, cancel the rest, and free
+ * everything. Blocks. The worker pool must still run so that handlers in flight can finish.
+ */
+RpcServer *rpc_server_free(RpcServer *s, int grace_ms);

@@ -1,0 +1,164 @@
+# SPDX-License-Identifier: Apache-2.0
+"""CRI v1 over gRPC: the RPCs that work, the ones that answer UNIMPLEMENTED, and bad requests."""
+
+import json
+import threading
+
+import grpc
+import pytest
+
+import crio_helpers as h
+
+IMPLEMENTED = {"Version", "Status", "RuntimeConfig", "UpdateRuntimeConfig"}
+
+
+def test_version_names_the_runtime(client):
+    v = client.version()
+    assert v.version == "0.1.0"
+    assert v.runtime_name == "crio-c"
+    assert v.runtime_version != ""
+    assert v.runtime_api_version == "v1"
+
+
+def test_version_matches_crio_version_json(client):
+    r = h.run_crio("version", "--json")
+    assert r.returncode == 0, r.stderr
+    assert client.version().runtime_version == json.loads(r.stdout)["version"]
+
+
+def test_status_runtime_ready_network_not_ready(client):
+    s = client.status()
+    runtime = h.condition(s, "RuntimeReady")
+    assert runtime.status is True
+    network = h.condition(s, "NetworkReady")
+    assert network.status is False
+    assert network.reason == "NetworkPluginNotReady"
+
+
+def test_status_lists_handlers_and_default_again_unnamed(client):
+    names = [rh.name for rh in client.status().runtime_handlers]
+    assert sorted(names) == sorted(["runc", "crun", ""]), names
+
+
+def test_status_verbose_info_config_is_effective_config_json(crio, client):
+    s = client.status(verbose=True)
+    assert "config" in s.info, dict(s.info)
+    config = json.loads(s.info["config"])
+    assert isinstance(config, dict)
+    assert str(crio.sock) in h.find_key(config, "listen"), s.info["config"][:2000]
+    assert str(crio.root) in h.find_key(config, "root")
+
+
+def test_runtime_config_reports_cgroupfs_by_default(client):
+    r = client.runtime_config()
+    assert r.HasField("linux")
+    assert r.linux.cgroup_driver == h.pb().CGROUPFS
+
+
+def test_update_runtime_config_accepts_pod_cidr(client):
+    r = client.update_runtime_config("10.88.0.0/16")
+    assert r.ByteSize() == 0
+
+
+@pytest.mark.parametrize("method", [
+    "RunPodSandbox", "StopPodSandbox", "ListPodSandbox", "CreateContainer", "ListContainers",
+    "ContainerStatus", "ExecSync", "/runtime.v1.ImageService/PullImage", "/runtime.v1.ImageService/ListImages",
+    "/runtime.v1.ImageService/ImageStatus", "/runtime.v1.ImageService/ImageFsInfo",
+])
+def test_rpc_not_written_yet_is_unimplemented(client, method):
+    e = h.rpc_error(client.call_raw, method, b"")
+    assert e.code() == grpc.StatusCode.UNIMPLEMENTED, e
+    assert "not implemented" in e.details().lower()
+
+
+def test_every_other_rpc_in_the_proto_is_unimplemented(client):
+    wrong = []
+    for service in h.pb().DESCRIPTOR.services_by_name.values():
+        for m in service.methods:
+            if m.name in IMPLEMENTED:
+                continue
+            path = f"/{service.full_name}/{m.name}"
+            streaming = _server_streaming(m)
+            call = client.call_raw_stream if streaming else client.call_raw
+            try:
+                call(path, b"")
+                wrong.append((path, "succeeded"))
+            except grpc.RpcError as e:
+                if e.code() != grpc.StatusCode.UNIMPLEMENTED or "not implemented" not in (e.details() or "").lower():
+                    wrong.append((path, e.code(), e.details()))
+    assert wrong == []
+
+
+def _server_streaming(method_descriptor):
+    from google.protobuf import descriptor_pb2
+    proto = descriptor_pb2.MethodDescriptorProto()
+    method_descriptor.CopyToProto(proto)
+    return proto.server_streaming
+
+
+@pytest.mark.parametrize("path", [
+    "/runtime.v1.RuntimeService/Nope",
+    "/runtime.v1.NoSuchService/Version",
+    "/runtime.v1alpha2.RuntimeService/Version",
+])
+def test_unknown_method_is_unimplemented(client, path):
+    e = h.rpc_error(client.call_raw, path, b"")
+    assert e.code() == grpc.StatusCode.UNIMPLEMENTED, e
+
+
+def test_malformed_request_is_invalid_argument(client):
+    e = h.rpc_error(client.call_raw, "Version", b"\xff\xff\xff")
+    assert e.code() == grpc.StatusCode.INVALID_ARGUMENT, e
+    assert client.version().runtime_name == "crio-c"
+
+
+def test_malformed_nested_message_is_invalid_argument(client):
+    # Field 1 (runtime_config) claims 100 bytes of a nested message but only 2 follow.
+    e = h.rpc_error(client.call_raw, "UpdateRuntimeConfig", b"\x0a\x64\x0a\x00")
+    assert e.code() == grpc.StatusCode.INVALID_ARGUMENT, e
+
+
+def test_message_under_default_limit_is_accepted(client):
+    # The default receive limit is 80 MiB, far above gRPC's usual 4 MiB.
+    try:
+        client.update_runtime_config("1" * (6 << 20))
+    except grpc.RpcError as e:
+        assert e.code() != grpc.StatusCode.RESOURCE_EXHAUSTED, e
+
+
+def test_message_over_configured_limit_is_resource_exhausted(make_daemon):
+    d = make_daemon(config="[crio.api]\ngrpc_max_recv_msg_size = 1048576\n").start()
+    with d.client() as c:
+        e = h.rpc_error(c.update_runtime_config, "1" * (2 << 20))
+        assert e.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, e
+        assert c.update_runtime_config("10.88.0.0/16").ByteSize() == 0
+
+
+def test_request_with_deadline_gets_answer(client):
+    assert client.call("Version", h.pb().VersionRequest(), h.pb().VersionResponse, timeout=2).version == "0.1.0"
+
+
+def test_many_clients_at_once(crio):
+    errors = []
+
+    def worker():
+        try:
+            with crio.client() as c:
+                for _ in range(50):
+                    assert c.version().runtime_name == "crio-c"
+                    assert h.condition(c.status(), "RuntimeReady").status
+        except Exception as e:  # noqa: BLE001 - collected and asserted below
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+
+
+def test_many_short_lived_connections(crio):
+    for _ in range(30):
+        with crio.client() as c:
+            assert c.version().version == "0.1.0"
