@@ -26,7 +26,7 @@ deps:
 	fi
 
 $(BUILD)/build.ninja:
-	meson setup $(BUILD) --prefix=$(PREFIX)
+	meson setup $(BUILD) --prefix=$(PREFIX) --sysconfdir=/etc
 
 build: $(BUILD)/build.ninja
 	ninja -C $(BUILD)

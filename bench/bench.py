@@ -26,6 +26,7 @@ if not BUILD.is_absolute():
 os.environ.setdefault("CRIO_BINARY", str(BUILD / "crio"))
 os.environ.setdefault("CRIO_PROTO_DIR", str(BUILD / "proto"))
 sys.path.insert(0, str(REPO / "tests" / "integration"))
+sys.dont_write_bytecode = True  # keep the source tree clean
 
 import crio_helpers as h  # noqa: E402 - needs the environment above
 
@@ -76,7 +77,8 @@ def run(args):
         "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "binary": str(daemon.binary),
         "runtime_version": runtime_version,
-        "host": {"machine": platform.machine(), "cpus": os.cpu_count(), "kernel": platform.release()},
+        "host": {"machine": platform.machine(), "cpus": os.cpu_count(), "kernel": platform.release(),
+                 "loadavg_1m": round(os.getloadavg()[0], 2)},
         "rpc": "Version",
         "calls": args.calls,
         "warmup_calls": args.warmup,
@@ -97,7 +99,8 @@ def print_table(r):
         ("Version calls/s", f"{r['version_calls_per_s']:.0f}", "1/s"),
         (f"RSS after {r['calls']} calls", f"{r['rss_after_kib'] / 1024:.1f}", "MiB"),
     ]
-    print(f"crio-c {r['runtime_version']} ({r['binary']}), {r['calls']} sequential Version calls, 1 client")
+    print(f"crio-c {r['runtime_version']} ({r['binary']}), {r['calls']} sequential Version calls, 1 client, "
+          f"load average {r['host']['loadavg_1m']} on {r['host']['cpus']} CPUs")
     width = max(len(name) for name, _, _ in rows)
     vwidth = max(len(value) for _, value, _ in rows)
     for name, value, unit in rows:

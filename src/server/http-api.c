@@ -102,18 +102,43 @@ static enum MHD_Result route(HttpApi *h, struct MHD_Connection *conn, const char
         return respond_error(conn, MHD_HTTP_NOT_FOUND, "no such endpoint: %s", url);
 }
 
+static enum MHD_Result respond_not_allowed(struct MHD_Connection *conn) {
+        struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+        if (!r)
+                return MHD_NO;
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+        enum MHD_Result ret = MHD_queue_response(conn, MHD_HTTP_METHOD_NOT_ALLOWED, r);
+        MHD_destroy_response(r);
+        return ret;
+}
+
+/*
+ * libmicrohttpd calls this once when the headers are in, then once per chunk of body, then once more
+ * with no data. A body is read and thrown away (up to a bound) before answering, so clients that
+ * write their body after the headers do not see a reset.
+ */
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **req_cls) {
+        static const size_t max_body = 64 * 1024;
         HttpApi *h = cls;
-        log_debug("HTTP %s %s", method, url);
-        if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
-                struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-                MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
-                enum MHD_Result ret = MHD_queue_response(conn, MHD_HTTP_METHOD_NOT_ALLOWED, r);
-                MHD_destroy_response(r);
-                return ret;
+        uintptr_t seen = (uintptr_t)*req_cls;
+
+        if (seen == 0) {
+                log_debug("HTTP %s %s", method, url);
+                *req_cls = (void *)(uintptr_t)1;
+                return MHD_YES;
         }
+        if (*upload_data_size > 0) {
+                seen += *upload_data_size;
+                *upload_data_size = 0;
+                *req_cls = (void *)seen;
+                if (seen > max_body)
+                        return respond_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large");
+                return MHD_YES;
+        }
+        if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+                return respond_not_allowed(conn);
         return route(h, conn, url);
 }
 
@@ -121,7 +146,8 @@ static void on_mhd_error(void *cls, const char *fmt, va_list ap) {
         char buf[512];
         vsnprintf(buf, sizeof(buf), fmt, ap);
         buf[strcspn(buf, "\n")] = '\0';
-        log_debug("HTTP API: %s", buf);
+        /* Mostly notes about TCP options that a unix socket does not have: not worth a debug line. */
+        log_trace("HTTP API: %s", buf);
 }
 
 int http_api_new(Daemon *d, HttpApi **ret, Error **reterr) {

@@ -94,9 +94,9 @@ int listener_open(const char *path, Listener **ret, Error **reterr) {
         if (r < 0)
                 return error_set(reterr, errno, "bind '%s': %m", path);
         if (chmod(path, 0660) < 0 || listen(fd, 512) < 0) {
-                r = error_set(reterr, errno, "set up socket '%s': %m", path);
-                unlink(path);
-                return r;
+                int saved = errno;
+                unlink(sa.sun_path);
+                return error_set(reterr, saved, "set up socket '%s': %s", sa.sun_path, strerror(saved));
         }
         Listener *l = xcalloc(1, sizeof(*l));
         l->path = xstrdup(path);
@@ -125,7 +125,7 @@ static void accept_new(Listener *l) {
         }
 }
 
-typedef enum Kind { KIND_WAIT, KIND_GRPC, KIND_HTTP, KIND_CLOSED } Kind;
+typedef enum Kind { KIND_WAIT, KIND_GRPC, KIND_HTTP, KIND_GARBAGE, KIND_CLOSED } Kind;
 
 static Kind classify(int fd) {
         char buf[PREFACE_LEN];
@@ -134,15 +134,28 @@ static Kind classify(int fd) {
                 return KIND_CLOSED;
         if (n < 0)
                 return errno == EAGAIN || errno == EINTR ? KIND_WAIT : KIND_CLOSED;
+        /* HTTP methods are upper-case tokens; anything else is not worth handing to the HTTP parser. */
+        if (buf[0] < 'A' || buf[0] > 'Z')
+                return KIND_GARBAGE;
         if (memcmp(buf, HTTP2_PREFACE, (size_t)n) != 0)
                 return KIND_HTTP;
         return (size_t)n == PREFACE_LEN ? KIND_GRPC : KIND_WAIT;
 }
 
+static void reject_garbage(int fd) {
+        static const char reply[] = "HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
+        /* Best effort: the socket is non-blocking and about to be closed either way. */
+        if (send(fd, reply, sizeof(reply) - 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+                log_debug("cannot answer a malformed request: %m");
+        close(fd);
+}
+
 static void hand_over(Listener *l, size_t i, Kind kind) {
         int fd = l->pending[i].fd;
         l->pending[i] = l->pending[--l->n_pending];
-        if (kind == KIND_GRPC)
+        if (kind == KIND_GARBAGE)
+                reject_garbage(fd);
+        else if (kind == KIND_GRPC)
                 rpc_server_adopt_fd(l->rpc, fd);
         else
                 http_api_add_connection(l->http, fd);

@@ -45,6 +45,7 @@ struct RpcServer {
         pthread_mutex_t lock;
         pthread_cond_t cond;
         bool shutdown_done;
+        size_t calls_in_flight; /* started by a client, not yet freed */
 };
 
 typedef struct Call {
@@ -66,6 +67,13 @@ typedef struct Call {
 static void call_done(Tag *tag, bool ok);
 
 static void call_free(Call *c) {
+        if (c->stage != CALL_REQUESTED) {
+                RpcServer *s = c->server;
+                pthread_mutex_lock(&s->lock);
+                s->calls_in_flight--;
+                pthread_cond_broadcast(&s->cond);
+                pthread_mutex_unlock(&s->lock);
+        }
         if (c->call)
                 grpc_call_unref(c->call);
         grpc_call_details_destroy(&c->details);
@@ -226,6 +234,9 @@ static void call_done(Tag *tag, bool ok) {
                 grpc_op op = {.op = GRPC_OP_RECV_MESSAGE};
                 op.data.recv_message.recv_message = &c->request;
                 c->stage = CALL_RECEIVING;
+                pthread_mutex_lock(&c->server->lock);
+                c->server->calls_in_flight++;
+                pthread_mutex_unlock(&c->server->lock);
                 if (grpc_call_start_batch(c->call, &op, 1, &c->tag, NULL) != GRPC_CALL_OK)
                         call_free(c);
                 return;
@@ -315,20 +326,26 @@ void rpc_server_adopt_fd(RpcServer *s, int fd) {
         grpc_server_add_channel_from_fd(s->server, fd, s->creds);
 }
 
-static bool wait_shutdown(RpcServer *s, int timeout_ms) {
-        struct timespec deadline;
-        clock_gettime(CLOCK_REALTIME, &deadline);
-        deadline.tv_sec += timeout_ms / 1000;
-        deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-        if (deadline.tv_nsec >= 1000000000L) {
-                deadline.tv_sec++;
-                deadline.tv_nsec -= 1000000000L;
+static struct timespec deadline_after(int timeout_ms) {
+        struct timespec t;
+        clock_gettime(CLOCK_REALTIME, &t);
+        t.tv_sec += timeout_ms / 1000;
+        t.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+        if (t.tv_nsec >= 1000000000L) {
+                t.tv_sec++;
+                t.tv_nsec -= 1000000000L;
         }
+        return t;
+}
+
+/* Wait until `*flag` is true (or, with flag NULL, until no call is in flight). */
+static bool wait_for(RpcServer *s, const bool *flag, int timeout_ms) {
+        struct timespec deadline = deadline_after(timeout_ms);
         pthread_mutex_lock(&s->lock);
-        while (!s->shutdown_done)
+        while (flag ? !*flag : s->calls_in_flight > 0)
                 if (pthread_cond_timedwait(&s->cond, &s->lock, &deadline) != 0)
                         break;
-        bool done = s->shutdown_done;
+        bool done = flag ? *flag : s->calls_in_flight == 0;
         pthread_mutex_unlock(&s->lock);
         return done;
 }
@@ -338,11 +355,11 @@ RpcServer *rpc_server_free(RpcServer *s, int grace_ms) {
                 return NULL;
         atomic_store(&s->stopping, true);
         grpc_server_shutdown_and_notify(s->server, s->cq, &s->shutdown_tag);
-        if (!wait_shutdown(s, grace_ms)) {
+        if (!wait_for(s, NULL, grace_ms))
                 log_info("cancelling gRPC calls still running after %d ms", grace_ms);
-                grpc_server_cancel_all_calls(s->server);
-                wait_shutdown(s, 60000);
-        }
+        /* Also closes idle client channels, which shutdown alone would wait for (a kubelet keeps one). */
+        grpc_server_cancel_all_calls(s->server);
+        wait_for(s, &s->shutdown_done, 60000);
         grpc_server_destroy(s->server);
         grpc_completion_queue_shutdown(s->cq);
         pthread_join(s->cq_thread, NULL);

@@ -17,7 +17,7 @@
 
 /* Tree depth bound: keeps the recursive parser and toml_free() far from the stack limit. */
 #define MAX_DEPTH 128
-#define MAX_FILE_SIZE ((size_t) 16 << 20)
+#define MAX_FILE_SIZE ((size_t)16 << 20)
 #define DESCRIBE_MAX 32
 
 /*
@@ -78,13 +78,13 @@ typedef struct Parser {
 } Parser;
 
 static const char *const type_names[] = {
-        [TOML_STRING] = "string", [TOML_INTEGER] = "integer", [TOML_FLOAT] = "float",
+        [TOML_STRING] = "string", [TOML_INTEGER] = "integer",   [TOML_FLOAT] = "float",
         [TOML_BOOL] = "boolean",  [TOML_DATETIME] = "datetime", [TOML_ARRAY] = "array",
         [TOML_TABLE] = "table",
 };
 
 const char *toml_type_to_string(TomlType t) {
-        if ((size_t) t >= ELEMENTSOF(type_names))
+        if ((size_t)t >= ELEMENTSOF(type_names))
                 return "unknown";
         return type_names[t];
 }
@@ -146,7 +146,7 @@ static size_t utf8_sequence_length(const unsigned char *s, size_t avail) {
 
 /* Offset of the first byte that is not valid UTF-8, or len. */
 static size_t utf8_first_invalid(const char *text, size_t len) {
-        const unsigned char *s = (const unsigned char *) text;
+        const unsigned char *s = (const unsigned char *)text;
         size_t i = 0;
 
         while (i < len) {
@@ -160,24 +160,24 @@ static size_t utf8_first_invalid(const char *text, size_t len) {
 
 static size_t utf8_encode(uint32_t cp, char out[static 4]) {
         if (cp < 0x80) {
-                out[0] = (char) cp;
+                out[0] = (char)cp;
                 return 1;
         }
         if (cp < 0x800) {
-                out[0] = (char) (0xc0 | (cp >> 6));
-                out[1] = (char) (0x80 | (cp & 0x3f));
+                out[0] = (char)(0xc0 | (cp >> 6));
+                out[1] = (char)(0x80 | (cp & 0x3f));
                 return 2;
         }
         if (cp < 0x10000) {
-                out[0] = (char) (0xe0 | (cp >> 12));
-                out[1] = (char) (0x80 | ((cp >> 6) & 0x3f));
-                out[2] = (char) (0x80 | (cp & 0x3f));
+                out[0] = (char)(0xe0 | (cp >> 12));
+                out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+                out[2] = (char)(0x80 | (cp & 0x3f));
                 return 3;
         }
-        out[0] = (char) (0xf0 | (cp >> 18));
-        out[1] = (char) (0x80 | ((cp >> 12) & 0x3f));
-        out[2] = (char) (0x80 | ((cp >> 6) & 0x3f));
-        out[3] = (char) (0x80 | (cp & 0x3f));
+        out[0] = (char)(0xf0 | (cp >> 18));
+        out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+        out[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        out[3] = (char)(0x80 | (cp & 0x3f));
         return 4;
 }
 
@@ -221,11 +221,11 @@ static TomlValue *node_new(TomlType type, NodeKind kind) {
 }
 
 static NodeKind node_kind(const TomlValue *v) {
-        return ((const Node *) v)->kind;
+        return ((const Node *)v)->kind;
 }
 
 static void node_set_kind(TomlValue *v, NodeKind kind) {
-        ((Node *) v)->kind = kind;
+        ((Node *)v)->kind = kind;
 }
 
 TomlValue *toml_free(TomlValue *v) {
@@ -280,8 +280,8 @@ static void array_append(TomlValue *a, TomlValue *item) {
 }
 
 static uint64_t key_hash(const TomlValue *table, const char *key) {
-        uint64_t h = 0xcbf29ce484222325ULL ^ ((uintptr_t) table * 0x9e3779b97f4a7c15ULL);
-        for (const unsigned char *s = (const unsigned char *) key; *s; s++)
+        uint64_t h = 0xcbf29ce484222325ULL ^ ((uintptr_t)table * 0x9e3779b97f4a7c15ULL);
+        for (const unsigned char *s = (const unsigned char *)key; *s; s++)
                 h = (h ^ *s) * 0x100000001b3ULL;
         return h ^ (h >> 29);
 }
@@ -291,7 +291,7 @@ static void key_index_insert(KeyIndex *ix, TomlValue *table, size_t idx) {
         size_t i = key_hash(table, table->table.keys[idx]) & mask;
         while (ix->slots[i].table)
                 i = (i + 1) & mask;
-        ix->slots[i] = (KeySlot){ .table = table, .idx = idx };
+        ix->slots[i] = (KeySlot){.table = table, .idx = idx};
         ix->n++;
 }
 
@@ -318,7 +318,7 @@ static ssize_t table_find(const Parser *p, const TomlValue *table, const char *k
         for (size_t i = key_hash(table, key) & mask; ix->slots[i].table; i = (i + 1) & mask) {
                 const KeySlot *s = &ix->slots[i];
                 if (s->table == table && strcmp(table->table.keys[s->idx], key) == 0)
-                        return (ssize_t) s->idx;
+                        return (ssize_t)s->idx;
         }
         return -1;
 }
@@ -349,7 +349,7 @@ static void locate(Parser *p, size_t pos, unsigned *ret_line, unsigned *ret_colu
         }
         if (pos < p->loc_pos) {
                 *ret_line = p->loc_line;
-                *ret_column = (unsigned) (pos - p->loc_line_start + 1);
+                *ret_column = (unsigned)(pos - p->loc_line_start + 1);
                 return;
         }
         while (p->loc_pos < pos) {
@@ -359,10 +359,10 @@ static void locate(Parser *p, size_t pos, unsigned *ret_line, unsigned *ret_colu
                         break;
                 }
                 p->loc_line++;
-                p->loc_pos = p->loc_line_start = (size_t) (nl - p->text) + 1;
+                p->loc_pos = p->loc_line_start = (size_t)(nl - p->text) + 1;
         }
         *ret_line = p->loc_line;
-        *ret_column = (unsigned) (pos - p->loc_line_start + 1);
+        *ret_column = (unsigned)(pos - p->loc_line_start + 1);
 }
 
 static void set_position(Parser *p, TomlValue *v, size_t pos) {
@@ -394,7 +394,7 @@ _printf_(3, 4) static int parse_error(Parser *p, size_t pos, const char *fmt, ..
 static const char *describe_at(const Parser *p, size_t pos, char buf[static DESCRIBE_MAX]) {
         if (pos >= p->len)
                 return "end of input";
-        const unsigned char *s = (const unsigned char *) p->text + pos;
+        const unsigned char *s = (const unsigned char *)p->text + pos;
         if (s[0] == '\n')
                 return "newline";
         if (s[0] == ' ')
@@ -403,7 +403,8 @@ static const char *describe_at(const Parser *p, size_t pos, char buf[static DESC
                 return "tab";
         /* The input is valid UTF-8 by now, so a multi-byte character can be quoted whole. */
         if (s[0] >= 0x80)
-                snprintf(buf, DESCRIBE_MAX, "'%.*s'", (int) utf8_sequence_length(s, p->len - pos), (const char *) s);
+                snprintf(buf, DESCRIBE_MAX, "'%.*s'", (int)utf8_sequence_length(s, p->len - pos),
+                         (const char *)s);
         else if (is_control(s[0]))
                 snprintf(buf, DESCRIBE_MAX, "control character U+%04X", s[0]);
         else
@@ -433,7 +434,7 @@ static char *key_display(const KeyPath *k, size_t n) {
 static int peek_at(const Parser *p, size_t off) {
         if (p->pos + off >= p->len)
                 return -1;
-        return (unsigned char) p->text[p->pos + off];
+        return (unsigned char)p->text[p->pos + off];
 }
 
 static int peek(const Parser *p) {
@@ -472,7 +473,7 @@ static int skip_comment(Parser *p) {
         while (p->pos < p->len && !at_newline(p)) {
                 if (is_control(peek(p)))
                         return parse_error(p, p->pos, "control character U+%04X is not allowed in a comment",
-                                           (unsigned) peek(p));
+                                           (unsigned)peek(p));
                 p->pos++;
         }
         return 0;
@@ -518,9 +519,9 @@ static int parse_unicode_escape(Parser *p, size_t digits, Buf *b) {
         for (size_t i = 0; i < digits; i++) {
                 int h = hex_value(peek(p));
                 if (h < 0)
-                        return parse_error(p, start, "\\%c escape needs %zu hex digits", digits == 4 ? 'u' : 'U',
-                                           digits);
-                cp = cp << 4 | (uint32_t) h;
+                        return parse_error(p, start, "\\%c escape needs %zu hex digits",
+                                           digits == 4 ? 'u' : 'U', digits);
+                cp = cp << 4 | (uint32_t)h;
                 p->pos++;
         }
         if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
@@ -546,8 +547,8 @@ static bool skip_line_ending_backslash(Parser *p) {
 }
 
 static int parse_escape(Parser *p, bool multiline, Buf *b) {
-        static const char simple[][2] = { { 'b', '\b' }, { 't', '\t' }, { 'n', '\n' }, { 'f', '\f' },
-                                           { 'r', '\r' }, { '"', '"' },  { '\\', '\\' } };
+        static const char simple[][2] = {{'b', '\b'}, {'t', '\t'}, {'n', '\n'}, {'f', '\f'},
+                                         {'r', '\r'}, {'"', '"'},  {'\\', '\\'}};
         size_t start = p->pos;
         int c = peek_at(p, 1);
         char buf[DESCRIBE_MAX];
@@ -606,8 +607,8 @@ static int string_step(Parser *p, char quote, bool multiline, size_t start, Buf 
                 return parse_error(p, start, "unterminated string: newline before the closing quote");
         if (is_control(c))
                 return parse_error(p, p->pos, "control character U+%04X must be escaped in a string",
-                                   (unsigned) c);
-        buf_putc(b, (char) c);
+                                   (unsigned)c);
+        buf_putc(b, (char)c);
         p->pos++;
         return 0;
 }
@@ -622,7 +623,7 @@ static int parse_string(Parser *p, bool allow_multiline, char **ret, size_t *ret
 
         p->pos += multiline ? 3 : 1;
         if (multiline)
-                (void) consume_newline(p);
+                (void)consume_newline(p);
         while (!closed) {
                 int r = string_step(p, quote, multiline, start, &b, &closed);
                 if (r < 0) {
@@ -707,8 +708,8 @@ static bool valid_digits(const char *s, size_t n, unsigned base, bool leading_ze
                                 return false;
                         continue;
                 }
-                int d = hex_value((unsigned char) s[i]);
-                if (d < 0 || (unsigned) d >= base)
+                int d = hex_value((unsigned char)s[i]);
+                if (d < 0 || (unsigned)d >= base)
                         return false;
         }
         return true;
@@ -720,7 +721,7 @@ static bool accumulate(const char *s, size_t n, unsigned base, uint64_t limit, u
         for (size_t i = 0; i < n; i++) {
                 if (s[i] == '_')
                         continue;
-                uint64_t d = (uint64_t) hex_value((unsigned char) s[i]);
+                uint64_t d = (uint64_t)hex_value((unsigned char)s[i]);
                 if (v > (limit - d) / base)
                         return false;
                 v = v * base + d;
@@ -744,15 +745,15 @@ static int parse_integer(Parser *p, size_t start, size_t n, TomlValue **ret) {
                 i = 1;
         }
         if (!valid_digits(s + i, n - i, base, base != 10))
-                return parse_error(p, start, "invalid number '%.*s'", (int) (n < 64 ? n : 64), s);
-        if (!accumulate(s + i, n - i, base, negative ? (uint64_t) INT64_MAX + 1 : INT64_MAX, &magnitude))
-                return parse_error(p, start, "integer '%.*s' does not fit in 64 bits", (int) (n < 64 ? n : 64),
-                                   s);
+                return parse_error(p, start, "invalid number '%.*s'", (int)(n < 64 ? n : 64), s);
+        if (!accumulate(s + i, n - i, base, negative ? (uint64_t)INT64_MAX + 1 : INT64_MAX, &magnitude))
+                return parse_error(p, start, "integer '%.*s' does not fit in 64 bits",
+                                   (int)(n < 64 ? n : 64), s);
         *ret = node_new(TOML_INTEGER, NODE_PLAIN);
         if (!negative)
-                (*ret)->integer = (int64_t) magnitude;
+                (*ret)->integer = (int64_t)magnitude;
         else
-                (*ret)->integer = magnitude > INT64_MAX ? INT64_MIN : -(int64_t) magnitude;
+                (*ret)->integer = magnitude > INT64_MAX ? INT64_MIN : -(int64_t)magnitude;
         return 0;
 }
 
@@ -797,7 +798,7 @@ static bool special_float(const char *s, size_t n, double *ret) {
 
 /* strtod() follows LC_NUMERIC; TOML always uses '.', so convert in the C locale. */
 static double c_strtod(const char *s) {
-        locale_t c = newlocale(LC_ALL_MASK, "C", (locale_t) 0);
+        locale_t c = newlocale(LC_ALL_MASK, "C", (locale_t)0);
         if (!c)
                 return strtod(s, NULL);
         double d = strtod_l(s, NULL, c);
@@ -811,7 +812,7 @@ static int parse_float(Parser *p, size_t start, size_t n, TomlValue **ret) {
 
         if (!special_float(s, n, &d)) {
                 if (!valid_float(s, n))
-                        return parse_error(p, start, "invalid number '%.*s'", (int) (n < 64 ? n : 64), s);
+                        return parse_error(p, start, "invalid number '%.*s'", (int)(n < 64 ? n : 64), s);
                 _cleanup_free_ char *digits = xmalloc(n + 1);
                 size_t m = 0;
                 for (size_t i = 0; i < n; i++)
@@ -820,7 +821,8 @@ static int parse_float(Parser *p, size_t start, size_t n, TomlValue **ret) {
                 digits[m] = 0;
                 d = c_strtod(digits);
                 if (isinf(d))
-                        return parse_error(p, start, "float '%.*s' is out of range", (int) (n < 64 ? n : 64), s);
+                        return parse_error(p, start, "float '%.*s' is out of range", (int)(n < 64 ? n : 64),
+                                           s);
         }
         *ret = node_new(TOML_FLOAT, NODE_PLAIN);
         (*ret)->floating = d;
@@ -837,8 +839,8 @@ static int parse_number(Parser *p, TomlValue **ret) {
         size_t n = p->pos - start;
         bool prefixed = n > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'o' || s[1] == 'b');
         double ignored;
-        if (!prefixed && (special_float(s, n, &ignored) || memchr(s, '.', n) || memchr(s, 'e', n) ||
-                          memchr(s, 'E', n)))
+        if (!prefixed &&
+            (special_float(s, n, &ignored) || memchr(s, '.', n) || memchr(s, 'e', n) || memchr(s, 'E', n)))
                 return parse_float(p, start, n, ret);
         return parse_integer(p, start, n, ret);
 }
@@ -861,7 +863,7 @@ static int read_digits(Parser *p, size_t n) {
 }
 
 static int days_in_month(int year, int month) {
-        static const int days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+        static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
         bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
         return month == 2 && leap ? 29 : days[month - 1];
 }
@@ -888,7 +890,7 @@ static void parse_fraction(Parser *p, TomlDatetime *dt) {
         dt->nanosecond = 0;
         for (; is_digit(peek(p)); p->pos++, digits++)
                 if (digits < 9)
-                        dt->nanosecond = dt->nanosecond * 10 + (uint32_t) (peek(p) - '0');
+                        dt->nanosecond = dt->nanosecond * 10 + (uint32_t)(peek(p) - '0');
         for (; digits < 9; digits++)
                 dt->nanosecond *= 10;
 }
@@ -906,7 +908,8 @@ static int parse_time(Parser *p, TomlDatetime *dt) {
         dt->second = read_digits(p, 2);
         /* RFC 3339 allows a leap second, hence 60. */
         if (dt->hour > 23 || dt->minute > 59 || dt->second > 60)
-                return parse_error(p, start, "invalid time %02d:%02d:%02d", dt->hour, dt->minute, dt->second);
+                return parse_error(p, start, "invalid time %02d:%02d:%02d", dt->hour, dt->minute,
+                                   dt->second);
         if (peek(p) == '.') {
                 if (!is_digit(peek_at(p, 1)))
                         return parse_error(p, p->pos, "expected digits after the decimal point of a time");
@@ -946,7 +949,7 @@ static bool looks_like_datetime(const Parser *p) {
 }
 
 static int parse_datetime(Parser *p, TomlValue **ret) {
-        TomlDatetime dt = { .kind = TOML_LOCAL_TIME };
+        TomlDatetime dt = {.kind = TOML_LOCAL_TIME};
         int r;
 
         if (peek_at(p, 2) == ':')
@@ -956,7 +959,8 @@ static int parse_datetime(Parser *p, TomlValue **ret) {
                 r = parse_date(p, &dt);
                 int c = peek(p);
                 /* A space separates date and time only when a time follows; otherwise it ends the value. */
-                if (r >= 0 && (c == 'T' || c == 't' || (c == ' ' && digits_at(p, 1, 2) && peek_at(p, 3) == ':'))) {
+                if (r >= 0 &&
+                    (c == 'T' || c == 't' || (c == ' ' && digits_at(p, 1, 2) && peek_at(p, 3) == ':'))) {
                         p->pos++;
                         r = parse_time(p, &dt);
                         if (r >= 0)
@@ -1105,16 +1109,23 @@ static const char *describe_existing(const TomlValue *v) {
                 return node_kind(v) == NODE_ARRAY_TABLES ? "an array of tables" : "a static array";
         case TOML_INTEGER:
                 return "an integer";
-        default:
-                return toml_type_to_string(v->type);
+        case TOML_STRING:
+                return "a string";
+        case TOML_FLOAT:
+                return "a float";
+        case TOML_BOOL:
+                return "a boolean";
+        case TOML_DATETIME:
+                return "a datetime";
         }
+        return "a value";
 }
 
 static int conflict_error(Parser *p, const KeyPath *k, size_t upto, const TomlValue *existing, unsigned line,
                           const char *what) {
         _cleanup_free_ char *name = key_display(k, upto);
-        return parse_error(p, k->pos[upto - 1], "cannot %s '%s': it is already defined as %s at line %u", what,
-                           name, describe_existing(existing), line);
+        return parse_error(p, k->pos[upto - 1], "cannot %s '%s': it is already defined as %s at line %u",
+                           what, name, describe_existing(existing), line);
 }
 
 static int dotted_step(Parser *p, TomlValue **t, const KeyPath *k, size_t i) {
@@ -1145,10 +1156,12 @@ static int parse_keyval(Parser *p, TomlValue *table, unsigned depth) {
         if (r < 0)
                 return r;
         if (peek(p) != '=')
-                return parse_error(p, p->pos, "expected '=' after a key, found %s", describe_at(p, p->pos, buf));
+                return parse_error(p, p->pos, "expected '=' after a key, found %s",
+                                   describe_at(p, p->pos, buf));
         p->pos++;
         skip_ws(p);
-        if (depth + k.n > MAX_DEPTH)
+        /* The dotted keys' tables count here; the value, if a container, is checked by parse_value(). */
+        if (depth + k.n - 1 > MAX_DEPTH)
                 return parse_error(p, k.pos[0], "key nested deeper than %d levels", MAX_DEPTH);
         for (size_t i = 0; i + 1 < k.n; i++) {
                 r = dotted_step(p, &t, &k, i);
@@ -1161,7 +1174,7 @@ static int parse_keyval(Parser *p, TomlValue *table, unsigned depth) {
                 return parse_error(p, k.pos[k.n - 1], "duplicate key '%s' (first defined at line %u)", name,
                                    t->table.key_lines[idx]);
         }
-        r = parse_value(p, depth + (unsigned) k.n, &v);
+        r = parse_value(p, depth + (unsigned)k.n, &v);
         if (r < 0)
                 return r;
         table_append(p, t, TAKE_PTR(k.parts[k.n - 1]), v, k.line);
@@ -1339,7 +1352,7 @@ static int read_bounded(int fd, const char *path, char **ret, size_t *ret_len, E
                 }
                 if (n == 0)
                         break;
-                len += (size_t) n;
+                len += (size_t)n;
                 if (len > MAX_FILE_SIZE)
                         return error_set(reterr, EFBIG, "%s: file is larger than %zu MiB", path,
                                          MAX_FILE_SIZE >> 20);
@@ -1369,24 +1382,24 @@ int toml_parse_file(const char *path, TomlValue **ret, Error **reterr) {
 /* ---- writers ---- */
 
 static void write_ascii_escaped(FILE *f, unsigned char c) {
-        static const char named[][2] = { { '\b', 'b' }, { '\t', 't' }, { '\n', 'n' }, { '\f', 'f' },
-                                          { '\r', 'r' }, { '"', '"' },  { '\\', '\\' } };
+        static const char named[][2] = {{'\b', 'b'}, {'\t', 't'}, {'\n', 'n'}, {'\f', 'f'},
+                                        {'\r', 'r'}, {'"', '"'},  {'\\', '\\'}};
 
         for (size_t i = 0; i < ELEMENTSOF(named); i++)
-                if (c == (unsigned char) named[i][0]) {
+                if (c == (unsigned char)named[i][0]) {
                         fputc('\\', f);
                         fputc(named[i][1], f);
                         return;
                 }
         if (is_control(c))
-                fprintf(f, "\\u%04X", (unsigned) c);
+                fprintf(f, "\\u%04X", (unsigned)c);
         else
                 fputc(c, f);
 }
 
 void toml_write_string(FILE *f, const char *s) {
-        const unsigned char *u = (const unsigned char *) (s ? s : "");
-        size_t len = strlen((const char *) u);
+        const unsigned char *u = (const unsigned char *)(s ? s : "");
+        size_t len = strlen((const char *)u);
 
         fputc('"', f);
         for (size_t i = 0; i < len;) {
@@ -1411,7 +1424,7 @@ void toml_write_key(FILE *f, const char *key) {
         bool bare = key && *key;
 
         for (const char *c = key; bare && *c; c++)
-                bare = is_bare_key_char((unsigned char) *c);
+                bare = is_bare_key_char((unsigned char)*c);
         if (bare)
                 fputs(key, f);
         else

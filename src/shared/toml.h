@@ -31,10 +31,10 @@ typedef enum TomlDatetimeKind {
 
 typedef struct TomlDatetime {
         TomlDatetimeKind kind;
-        int year, month, day;         /* unset (0) for a local time */
-        int hour, minute, second;     /* unset (0) for a local date */
-        uint32_t nanosecond;          /* fractional seconds, truncated to ns */
-        int offset_minutes;           /* offset datetimes only; Z is 0 */
+        int year, month, day;     /* unset (0) for a local time */
+        int hour, minute, second; /* unset (0) for a local date */
+        uint32_t nanosecond;      /* fractional seconds, truncated to ns */
+        int offset_minutes;       /* offset datetimes only; Z is 0 */
 } TomlDatetime;
 
 typedef struct TomlValue TomlValue;
@@ -54,7 +54,7 @@ struct TomlValue {
                         size_t n;
                 } array;
                 struct {
-                        char **keys;       /* insertion order */
+                        char **keys; /* insertion order */
                         TomlValue **values;
                         unsigned *key_lines; /* line of each key's definition */
                         size_t n;
