@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <limits.h>
-#include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "config.h"
@@ -24,28 +24,58 @@ static int64_t unit_ns(const char *u, size_t len) {
         return -1;
 }
 
-/* One "<number><unit>" piece of a duration; advances *p. */
-static int parse_duration_piece(const char **p, double *total) {
-        const char *s = *p;
-        char *end = NULL;
-        if (!(*s >= '0' && *s <= '9') && *s != '.')
+static bool is_digit(char c) {
+        return c >= '0' && c <= '9';
+}
+
+/*
+ * Digits as an exact integer. For a whole part more digits than fit are an overflow; for a fraction
+ * digits past the 18th cannot change a nanosecond count and are skipped.
+ */
+static const char *scan_digits(const char *p, bool fraction, uint64_t *ret, unsigned *ret_count, bool *overflow) {
+        uint64_t v = 0;
+        unsigned n = 0;
+        for (; is_digit(*p); p++, n++) {
+                if (fraction && n >= 18)
+                        continue;
+                if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, (uint64_t)(*p - '0'), &v))
+                        *overflow = true;
+        }
+        *ret = v;
+        *ret_count = fraction && n > 18 ? 18 : n;
+        return p;
+}
+
+/* One "<int>[.<frac>]<unit>" piece, in exact integer arithmetic as Go's time.ParseDuration does. */
+static int parse_duration_piece(const char **p, uint64_t *total) {
+        uint64_t whole, frac = 0, v, scale = 1;
+        unsigned nwhole, nfrac = 0;
+        bool overflow = false;
+        const char *s = scan_digits(*p, false, &whole, &nwhole, &overflow);
+        if (*s == '.')
+                s = scan_digits(s + 1, true, &frac, &nfrac, &overflow);
+        if (nwhole + nfrac == 0)
                 return -EINVAL;
-        double v = strtod(s, &end);
-        if (end == s)
+        const char *u = s;
+        while (*s && !is_digit(*s) && *s != '.')
+                s++;
+        int64_t unit = unit_ns(u, (size_t)(s - u));
+        if (unit < 0)
                 return -EINVAL;
-        const char *u = end;
-        while (*end && !(*end >= '0' && *end <= '9') && *end != '.')
-                end++;
-        int64_t mult = unit_ns(u, (size_t)(end - u));
-        if (mult < 0)
-                return -EINVAL;
-        *total += v * (double)mult;
-        *p = end;
+        if (overflow || __builtin_mul_overflow(whole, (uint64_t)unit, &v))
+                return -ERANGE;
+        for (unsigned i = 0; i < nfrac; i++)
+                scale *= 10;
+        /* In 128 bits: a fraction below 10^18 times an hour in nanoseconds does not fit in 64. */
+        v += (uint64_t)(((__uint128_t)frac * (uint64_t)unit) / scale);
+        if (__builtin_add_overflow(*total, v, total) || *total > (uint64_t)INT64_MAX)
+                return -ERANGE;
+        *p = s;
         return 0;
 }
 
 int parse_duration(const char *s, int64_t *ret_ns) {
-        double total = 0;
+        uint64_t total = 0;
         bool negative = false;
 
         if (!s || !*s)
@@ -63,8 +93,6 @@ int parse_duration(const char *s, int64_t *ret_ns) {
                 if (r < 0)
                         return r;
         }
-        if (total > (double)INT64_MAX)
-                return -ERANGE;
         *ret_ns = negative ? -(int64_t)total : (int64_t)total;
         return 0;
 }
@@ -123,12 +151,19 @@ static int check_absolute(const char *name, const char *path, Error **reterr) {
         return 0;
 }
 
+/* Only plain decimal digits: strtol alone would take " 80" and "+80". */
+static bool parse_port_string(const char *s, long *ret) {
+        if (!*s || strlen(s) > 5 || strspn(s, "0123456789") != strlen(s))
+                return false;
+        *ret = strtol(s, NULL, 10);
+        return true;
+}
+
 static int check_crio(const Config *c, Error **reterr) {
-        char *end = NULL;
-        long port = strtol(c->stream_port, &end, 10);
+        long port = 0;
         int r;
 
-        if (end == c->stream_port || *end || check_port("crio.api.stream_port", port, NULL) < 0)
+        if (!parse_port_string(c->stream_port, &port) || check_port("crio.api.stream_port", port, NULL) < 0)
                 return error_set(reterr, EINVAL, "crio.api.stream_port: '%s' is not a port number", c->stream_port);
         r = check_port("crio.metrics.metrics_port", c->metrics_port, reterr);
         if (r < 0)

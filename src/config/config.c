@@ -188,6 +188,9 @@ static int parse_bool(const char *s, bool *ret) {
 
 static int parse_int64(const char *s, int64_t *ret) {
         char *end = NULL;
+        /* strtoll skips leading blanks; a flag value with them is a typo, not a number. */
+        if (*s != '-' && *s != '+' && (*s < '0' || *s > '9'))
+                return -EINVAL;
         errno = 0;
         long long v = strtoll(s, &end, 10);
         if (errno != 0 || end == s || *end != '\0')
@@ -229,11 +232,16 @@ static const char *const type_names[] = {
         [CT_STRV] = "an array of strings", [CT_MAP] = "a table of strings",
 };
 
+/* A string we can hold in a C string: TOML allows \u0000, crio.conf values never need it. */
+static bool toml_is_c_string(const TomlValue *v) {
+        return v->type == TOML_STRING && strlen(v->string) == v->string_len;
+}
+
 static bool toml_is_string_array(const TomlValue *v) {
         if (v->type != TOML_ARRAY)
                 return false;
         for (size_t i = 0; i < v->array.n; i++)
-                if (v->array.items[i]->type != TOML_STRING)
+                if (!toml_is_c_string(v->array.items[i]))
                         return false;
         return true;
 }
@@ -242,7 +250,7 @@ static bool toml_is_string_table(const TomlValue *v) {
         if (v->type != TOML_TABLE)
                 return false;
         for (size_t i = 0; i < v->table.n; i++)
-                if (v->table.values[i]->type != TOML_STRING)
+                if (!toml_is_c_string(v->table.values[i]))
                         return false;
         return true;
 }
@@ -250,7 +258,7 @@ static bool toml_is_string_table(const TomlValue *v) {
 static bool toml_matches(const ConfigKey *key, const TomlValue *v) {
         switch (key->type) {
         case CT_STRING:
-                return v->type == TOML_STRING && strlen(v->string) == v->string_len;
+                return toml_is_c_string(v);
         case CT_BOOL:
                 return v->type == TOML_BOOL;
         case CT_INT:
@@ -351,9 +359,11 @@ static int apply_workload(ApplyCtx *ctx, Workload *w, const char *path, const To
         for (size_t i = 0; i < t->table.n; i++) {
                 const char *name = t->table.keys[i];
                 const TomlValue *v = t->table.values[i];
-                if (strcmp(name, "resources") == 0 && v->type == TOML_TABLE) {
+                if (strcmp(name, "resources") == 0) {
                         _cleanup_free_ char *sub = xasprintf("%s.resources", path);
-                        int r = apply_keys(ctx, w, workload_keys, workload_keys_count, sub, "resources", v);
+                        int r = require_table(ctx, v, sub);
+                        if (r >= 0)
+                                r = apply_keys(ctx, w, workload_keys, workload_keys_count, sub, "resources", v);
                         if (r < 0)
                                 return r;
                         continue;
@@ -404,8 +414,10 @@ static int apply_table(ApplyCtx *ctx, Config *c, const char *path, const TomlVal
                         if (r >= 0)
                                 r = strcmp(name, "runtimes") == 0 ? apply_runtimes(ctx, c, v)
                                                                   : apply_workloads(ctx, c, v);
-                } else if (v->type == TOML_TABLE && is_known_table(sub)) {
-                        r = apply_table(ctx, c, sub, v);
+                } else if (is_known_table(sub)) {
+                        r = require_table(ctx, v, sub);
+                        if (r >= 0)
+                                r = apply_table(ctx, c, sub, v);
                 } else {
                         const ConfigKey *key = config_key_find(config_keys, config_keys_count, path, name);
                         if (!key) {

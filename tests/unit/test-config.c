@@ -20,32 +20,32 @@
 
 /* ---- helpers ---- */
 
-#define assert_contains(haystack, needle)                                                                 \
-        do {                                                                                              \
-                const char *_h = (haystack), *_n = (needle);                                              \
-                if (!_h || !strstr(_h, _n)) {                                                             \
-                        print_error("'%s' does not contain '%s'\n", _h ? _h : "(null)", _n);              \
-                        fail();                                                                           \
-                }                                                                                         \
+#define assert_contains(haystack, needle)                                                                   \
+        do {                                                                                                \
+                const char *_h = (haystack), *_n = (needle);                                                \
+                if (!_h || !strstr(_h, _n)) {                                                               \
+                        print_error("'%s' does not contain '%s'\n", _h ? _h : "(null)", _n);                \
+                        fail();                                                                             \
+                }                                                                                           \
         } while (0)
 
 /* `call` must succeed; on failure the test names the error message. */
-#define assert_ok(call, err)                                                                              \
-        do {                                                                                              \
-                int _r = (call);                                                                          \
-                if (_r < 0)                                                                               \
-                        print_error("unexpected error %d: %s\n", _r, (err) ? (err)->message : "(none)"); \
-                assert_int_equal(_r, 0);                                                                  \
+#define assert_ok(call, err)                                                                                \
+        do {                                                                                                \
+                int _r = (call);                                                                            \
+                if (_r < 0)                                                                                 \
+                        print_error("unexpected error %d: %s\n", _r, (err) ? (err)->message : "(none)");    \
+                assert_int_equal(_r, 0);                                                                    \
         } while (0)
 
-#define assert_strv(l, ...)                                                                               \
-        do {                                                                                              \
-                _cleanup_strv_free_ char **_want = strv_split((const char *)(__VA_ARGS__), ',');          \
-                char *const *_got = (l);                                                                  \
-                assert_non_null(_got);                                                                    \
-                assert_int_equal(strv_length(_got), strv_length(_want));                                  \
-                for (size_t _i = 0; _want[_i]; _i++)                                                      \
-                        assert_string_equal(_got[_i], _want[_i]);                                         \
+#define assert_strv(l, ...)                                                                                 \
+        do {                                                                                                \
+                _cleanup_strv_free_ char **_want = strv_split((const char *)(__VA_ARGS__), ',');            \
+                char *const *_got = (l);                                                                    \
+                assert_non_null(_got);                                                                      \
+                assert_int_equal(strv_length(_got), strv_length(_want));                                    \
+                for (size_t _i = 0; _want[_i]; _i++)                                                        \
+                        assert_string_equal(_got[_i], _want[_i]);                                           \
         } while (0)
 
 static TomlValue *parse_doc(const char *text) {
@@ -118,8 +118,8 @@ static void clear_container_env(void) {
                         const char *eq = strchr(*e, '=');
                         names = strv_push(names, eq ? xstrndup(*e, (size_t)(eq - *e)) : xstrdup(*e));
                 }
-        STRV_FOREACH(n, names)
-        unsetenv(*n);
+        STRV_FOREACH (n, names)
+                unsetenv(*n);
 }
 
 static int group_setup(void **state) {
@@ -176,7 +176,8 @@ static void test_default_runtime_handlers(void **state) {
         assert_string_equal(c->runtimes[0]->container_min_memory, "12MiB");
         assert_string_equal(c->runtimes[1]->container_min_memory, "500KiB");
         assert_int_equal(c->runtimes[0]->container_create_timeout, 240);
-        assert_strv(c->runtimes[0]->monitor_env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+        assert_strv(c->runtimes[0]->monitor_env,
+                    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
         assert_int_equal(c->runtimes[0]->default_annotations.n, 0);
         assert_ptr_equal(config_find_runtime(c, "runc"), c->runtimes[0]);
         assert_ptr_equal(config_find_runtime(c, "crun"), c->runtimes[1]);
@@ -261,17 +262,19 @@ static void test_apply_string(void **state) {
 }
 
 static void test_apply_bool(void **state) {
-        _cleanup_config_ Config *c = config_from_text("[crio.runtime]\nselinux = true\ndrop_infra_ctr = false\n");
+        _cleanup_config_ Config *c =
+                config_from_text("[crio.runtime]\nselinux = true\ndrop_infra_ctr = false\n");
         assert_true(c->selinux);
         assert_false(c->drop_infra_ctr);
 }
 
 static void test_apply_int(void **state) {
-        _cleanup_config_ Config *c = config_from_text("[crio.api]\ngrpc_max_send_msg_size = 1_024\n"
-                                                      "grpc_max_recv_msg_size = -5\n"
-                                                      "[crio.metrics]\nmetrics_port = 0x2537\n"
-                                                      "[crio.tracing]\n"
-                                                      "tracing_sampling_rate_per_million = 9223372036854775807\n");
+        _cleanup_config_ Config *c =
+                config_from_text("[crio.api]\ngrpc_max_send_msg_size = 1_024\n"
+                                 "grpc_max_recv_msg_size = -5\n"
+                                 "[crio.metrics]\nmetrics_port = 0x2537\n"
+                                 "[crio.tracing]\n"
+                                 "tracing_sampling_rate_per_million = 9223372036854775807\n");
         assert_int_equal(c->grpc_max_send_msg_size, 1024);
         assert_int_equal(c->grpc_max_recv_msg_size, -5);
         assert_int_equal(c->metrics_port, 0x2537);
@@ -316,11 +319,12 @@ static void test_apply_string_map_subtable(void **state) {
 }
 
 static void test_apply_map_replaces_whole_value(void **state) {
-        _cleanup_config_ Config *c =
-                config_from_text("[crio.runtime.runtimes.runc]\ndefault_annotations = { a = \"1\", b = \"2\" }\n");
+        _cleanup_config_ Config *c = config_from_text(
+                "[crio.runtime.runtimes.runc]\ndefault_annotations = { a = \"1\", b = \"2\" }\n");
         _cleanup_error_ Error *err = NULL;
         /* "Every key present replaces the current value": a map is one value. */
-        assert_ok(apply_text(c, "[crio.runtime.runtimes.runc]\ndefault_annotations = { c = \"3\" }\n", NULL, &err),
+        assert_ok(apply_text(c, "[crio.runtime.runtimes.runc]\ndefault_annotations = { c = \"3\" }\n", NULL,
+                             &err),
                   err);
         const StrMap *m = &c->runtimes[0]->default_annotations;
         assert_int_equal(m->n, 1);
@@ -332,7 +336,8 @@ static void test_apply_dotted_and_inline_forms(void **state) {
         _cleanup_config_ Config *c = config_from_text("crio.runtime.log_level = \"warn\"\n"
                                                       "crio.api = { listen = \"/run/inline.sock\" }\n"
                                                       "crio.image.pause_image = \"example.com/pause:1\"\n");
-        _cleanup_config_ Config *d = config_from_text("[crio]\nruntime = { selinux = true, log_level = \"error\" }\n");
+        _cleanup_config_ Config *d =
+                config_from_text("[crio]\nruntime = { selinux = true, log_level = \"error\" }\n");
         assert_string_equal(c->log_level, "warn");
         assert_string_equal(c->listen, "/run/inline.sock");
         assert_string_equal(c->pause_image, "example.com/pause:1");
@@ -359,7 +364,8 @@ static void test_apply_empty_document(void **state) {
 }
 
 static void test_apply_unicode_string(void **state) {
-        _cleanup_config_ Config *c = config_from_text("[crio.runtime]\ntimezone = \"\\u00e9\\U0001F600 caf\xc3\xa9\"\n");
+        _cleanup_config_ Config *c =
+                config_from_text("[crio.runtime]\ntimezone = \"\\u00e9\\U0001F600 caf\xc3\xa9\"\n");
         assert_string_equal(c->timezone, "\xc3\xa9\xf0\x9f\x98\x80 caf\xc3\xa9");
 }
 
@@ -422,7 +428,8 @@ static void test_wrong_type_string_with_nul(void **state) {
 }
 
 static void test_wrong_type_table_for_string(void **state) {
-        expect_apply_error("[crio.runtime.log_level]\nx = \"y\"\n", NEEDLES("crio.runtime.log_level", "table"));
+        expect_apply_error("[crio.runtime.log_level]\nx = \"y\"\n",
+                           NEEDLES("crio.runtime.log_level", "table"));
 }
 
 static void test_wrong_type_crio_not_table(void **state) {
@@ -460,7 +467,8 @@ static void test_unknown_top_level_tables(void **state) {
         _cleanup_config_ Config *c = config_new_default();
         _cleanup_error_ Error *err = NULL;
         _cleanup_strv_free_ char **warnings = NULL;
-        assert_ok(apply_text(c, "title = \"x\"\n[other]\nx = 1\n[crio.api]\nlisten = \"/a\"\n", &warnings, &err),
+        assert_ok(apply_text(c, "title = \"x\"\n[other]\nx = 1\n[crio.api]\nlisten = \"/a\"\n", &warnings,
+                             &err),
                   err);
         assert_strv(warnings, "test.conf:1: unknown key title,test.conf:2: unknown key other");
         assert_string_equal(c->listen, "/a");
@@ -536,7 +544,8 @@ static void test_runtime_handler_empty_table(void **state) {
 }
 
 static void test_runtime_handler_quoted_name(void **state) {
-        _cleanup_config_ Config *c = config_from_text("[crio.runtime.runtimes.\"my.rt v2\"]\nruntime_root = \"/x\"\n");
+        _cleanup_config_ Config *c =
+                config_from_text("[crio.runtime.runtimes.\"my.rt v2\"]\nruntime_root = \"/x\"\n");
         RuntimeHandler *h = config_find_runtime(c, "my.rt v2");
         assert_non_null(h);
         assert_string_equal(h->runtime_root, "/x");
@@ -545,7 +554,8 @@ static void test_runtime_handler_quoted_name(void **state) {
 static void test_runtime_handler_merge_per_key(void **state) {
         _cleanup_config_ Config *c = config_new_default();
         _cleanup_error_ Error *err = NULL;
-        assert_ok(apply_text(c, "[crio.runtime.runtimes.runc]\nruntime_path = \"/opt/runc\"\n", NULL, &err), err);
+        assert_ok(apply_text(c, "[crio.runtime.runtimes.runc]\nruntime_path = \"/opt/runc\"\n", NULL, &err),
+                  err);
         assert_int_equal(c->n_runtimes, 2);
         assert_string_equal(c->runtimes[0]->runtime_path, "/opt/runc");
         assert_string_equal(c->runtimes[0]->runtime_root, "/run/runc");
@@ -555,9 +565,11 @@ static void test_runtime_handler_merge_per_key(void **state) {
 static void test_runtime_handler_added_then_extended(void **state) {
         _cleanup_config_ Config *c = config_new_default();
         _cleanup_error_ Error *err = NULL;
-        assert_ok(apply_text(c, "[crio.runtime.runtimes.myrt]\nruntime_path = \"/a\"\nmonitor_cgroup = \"pod\"\n",
-                             NULL, &err),
-                  err);
+        assert_ok(
+                apply_text(c,
+                           "[crio.runtime.runtimes.myrt]\nruntime_path = \"/a\"\nmonitor_cgroup = \"pod\"\n",
+                           NULL, &err),
+                err);
         assert_ok(apply_text(c, "[crio.runtime.runtimes.myrt]\nruntime_path = \"/b\"\n", NULL, &err), err);
         assert_int_equal(c->n_runtimes, 3);
         RuntimeHandler *h = config_find_runtime(c, "myrt");
@@ -587,8 +599,8 @@ static void test_workload_added(void **state) {
 }
 
 static void test_workload_inline_resources(void **state) {
-        _cleanup_config_ Config *c =
-                config_from_text("[crio.runtime.workloads.w]\nresources = { cpuquota = 5000, cpuperiod = 10000 }\n");
+        _cleanup_config_ Config *c = config_from_text(
+                "[crio.runtime.workloads.w]\nresources = { cpuquota = 5000, cpuperiod = 10000 }\n");
         Workload *w = find_workload(c, "w");
         assert_non_null(w);
         assert_int_equal(w->cpuquota, 5000);
@@ -596,9 +608,10 @@ static void test_workload_inline_resources(void **state) {
 }
 
 static void test_workload_merge(void **state) {
-        _cleanup_config_ Config *c = config_from_text("[crio.runtime.workloads.a]\nannotation_prefix = \"p\"\n"
-                                                      "[crio.runtime.workloads.a.resources]\ncpushares = 2\n"
-                                                      "[crio.runtime.workloads.b]\n");
+        _cleanup_config_ Config *c =
+                config_from_text("[crio.runtime.workloads.a]\nannotation_prefix = \"p\"\n"
+                                 "[crio.runtime.workloads.a.resources]\ncpushares = 2\n"
+                                 "[crio.runtime.workloads.b]\n");
         _cleanup_error_ Error *err = NULL;
         assert_ok(apply_text(c, "[crio.runtime.workloads.a.resources]\ncpuset = \"3\"\n", NULL, &err), err);
         assert_int_equal(c->n_workloads, 2);
@@ -641,7 +654,8 @@ static void test_validate_bad_log_level(void **state) {
 }
 
 static void test_validate_bad_cgroup_manager(void **state) {
-        expect_invalid("[crio.runtime]\ncgroup_manager = \"bogus\"\n", "crio.runtime.cgroup_manager", "bogus");
+        expect_invalid("[crio.runtime]\ncgroup_manager = \"bogus\"\n", "crio.runtime.cgroup_manager",
+                       "bogus");
 }
 
 static void test_validate_bad_image_volumes(void **state) {
@@ -661,14 +675,14 @@ static void test_validate_bad_runtime_type(void **state) {
 }
 
 static void test_validate_bad_duration(void **state) {
-        expect_invalid("[crio.image]\npull_progress_timeout = \"5 parsecs\"\n", "crio.image.pull_progress_timeout",
-                       "5 parsecs");
+        expect_invalid("[crio.image]\npull_progress_timeout = \"5 parsecs\"\n",
+                       "crio.image.pull_progress_timeout", "5 parsecs");
 }
 
 static void test_validate_bad_duration_other_tables(void **state) {
         expect_invalid("[crio.api]\nstream_idle_timeout = \"10\"\n", "crio.api.stream_idle_timeout", NULL);
-        expect_invalid("[crio.nri]\nnri_plugin_request_timeout = \"2 s\"\n", "crio.nri.nri_plugin_request_timeout",
-                       NULL);
+        expect_invalid("[crio.nri]\nnri_plugin_request_timeout = \"2 s\"\n",
+                       "crio.nri.nri_plugin_request_timeout", NULL);
 }
 
 static void test_validate_bad_log_filter(void **state) {
@@ -676,7 +690,8 @@ static void test_validate_bad_log_filter(void **state) {
 }
 
 static void test_validate_missing_default_runtime(void **state) {
-        expect_invalid("[crio.runtime]\ndefault_runtime = \"kata\"\n", "crio.runtime.default_runtime", "kata");
+        expect_invalid("[crio.runtime]\ndefault_runtime = \"kata\"\n", "crio.runtime.default_runtime",
+                       "kata");
 }
 
 static void test_validate_relative_listen(void **state) {
@@ -778,6 +793,63 @@ static void test_duration_sign(void **state) {
         expect_duration("-1m30s", -90000000000LL);
 }
 
+static void test_duration_exact(void **state) {
+        /* Integer arithmetic: a double sum would give 1000999999 and 64999. */
+        expect_duration("1.001s", 1001000000LL);
+        expect_duration("0.000065s", 65000);
+        expect_duration("9223372036854775807ns", INT64_MAX);
+        expect_duration("1.0000000000000000001s", 1000000000LL);
+}
+
+static void test_duration_overflow(void **state) {
+        int64_t ns = 42;
+        assert_int_equal(parse_duration("9223372036854775808ns", &ns), -ERANGE);
+        assert_int_equal(parse_duration("-9223372036854775808ns", &ns), -ERANGE);
+        assert_int_equal(parse_duration("3000000h", &ns), -ERANGE);
+        assert_int_equal(parse_duration("99999999999999999999s", &ns), -ERANGE);
+        assert_true(ns == 42);
+}
+
+static void test_duration_rejects_go_invalid_numbers(void **state) {
+        expect_bad_duration("1e3s");
+        expect_bad_duration("0x10s");
+        expect_bad_duration(" 5s");
+}
+
+static void test_nul_in_array_and_map_rejected(void **state) {
+        expect_apply_error("[crio.runtime]\ndefault_env = [\"A=1\\u0000B=2\"]\n",
+                           NEEDLES("crio.runtime.default_env", "array of strings"));
+        expect_apply_error("[crio.runtime.runtimes.runc]\ndefault_annotations = { a = \"x\\u0000y\" }\n",
+                           NEEDLES("default_annotations", "table of strings"));
+}
+
+static void test_known_table_given_plain_value(void **state) {
+        expect_apply_error("[crio]\napi = 5\n", NEEDLES("crio.api", "must be a table"));
+        expect_apply_error("[crio]\nruntime = \"x\"\n", NEEDLES("crio.runtime", "must be a table"));
+        expect_apply_error("[crio.runtime.workloads.w]\nresources = 5\n",
+                           NEEDLES("crio.runtime.workloads.w.resources", "must be a table"));
+}
+
+static void test_validate_stream_port_strict(void **state) {
+        _cleanup_config_ Config *c = config_new_default();
+        _cleanup_error_ Error *err = NULL;
+        free(c->stream_port);
+        c->stream_port = xstrdup(" 80");
+        assert_int_equal(config_validate(c, &err), -EINVAL);
+        assert_contains(err->message, "crio.api.stream_port");
+        err = error_free(err);
+        free(c->stream_port);
+        c->stream_port = xstrdup("+80");
+        assert_int_equal(config_validate(c, &err), -EINVAL);
+}
+
+static void test_set_int_rejects_leading_blank(void **state) {
+        _cleanup_config_ Config *c = config_new_default();
+        const ConfigKey *k = config_key_find(config_keys, config_keys_count, "crio.metrics", "metrics_port");
+        assert_int_equal(config_set_from_string(c, k, " 42", NULL), -EINVAL);
+        assert_int_equal(config_set_from_string(c, k, "-1", NULL), 0);
+}
+
 static void test_duration_invalid(void **state) {
         expect_bad_duration("");
         expect_bad_duration("5");
@@ -855,7 +927,8 @@ static const char custom_config[] =
         "grpc_max_send_msg_size = -9223372036854775808\n"
         "[crio.runtime]\n"
         "default_capabilities = []\n"
-        "default_env = [\"A=1\", \"B=line\\nbreak\", \"C=tab\\there\", \"D=\\u00e9\\u2603\\U0001F600\", \"E=\\\"q\\\"\"]\n"
+        "default_env = [\"A=1\", \"B=line\\nbreak\", \"C=tab\\there\", \"D=\\u00e9\\u2603\\U0001F600\", "
+        "\"E=\\\"q\\\"\"]\n"
         "pinns_path = \"ctl\\u0001\\u001f\\u007f\\b\\f\\r end\"\n"
         "log_level = \"debug\"\n"
         "selinux = true\n"
@@ -888,7 +961,8 @@ static void test_write_roundtrip_custom(void **state) {
         assert_string_equal(back->root, "/var/lib/with \"quotes\" and \\backslash");
         assert_int_equal(strv_length(back->storage_option), 0);
         assert_int_equal(strv_length(back->default_capabilities), 0);
-        assert_strv(back->default_env, "A=1,B=line\nbreak,C=tab\there,D=\xc3\xa9\xe2\x98\x83\xf0\x9f\x98\x80,E=\"q\"");
+        assert_strv(back->default_env,
+                    "A=1,B=line\nbreak,C=tab\there,D=\xc3\xa9\xe2\x98\x83\xf0\x9f\x98\x80,E=\"q\"");
         assert_string_equal(back->pinns_path, "ctl\x01\x1f\x7f\b\f\r end");
         assert_string_equal(back->log_level, "debug");
         assert_true(back->selinux);
@@ -1047,7 +1121,8 @@ static void test_value_to_string(void **state) {
         _cleanup_free_ char *n = config_value_to_string(c, key_named("crio.runtime", "pids_limit"));
         _cleanup_free_ char *e = config_value_to_string(c, key_named("crio", "storage_option"));
         _cleanup_free_ char *l = config_value_to_string(c, key_named("crio.network", "plugin_dirs"));
-        _cleanup_free_ char *m = config_value_to_string(c->runtimes[0], runtime_key_named("default_annotations"));
+        _cleanup_free_ char *m =
+                config_value_to_string(c->runtimes[0], runtime_key_named("default_annotations"));
         assert_string_equal(s, "\"info\"");
         assert_string_equal(b, "false");
         assert_string_equal(i, "9090");
@@ -1058,20 +1133,23 @@ static void test_value_to_string(void **state) {
 }
 
 static void test_value_to_string_escapes_and_maps(void **state) {
-        _cleanup_config_ Config *c = config_from_text("[crio.runtime]\ntimezone = \"a\\\"b\"\n"
-                                                      "[crio.runtime.runtimes.runc]\n"
-                                                      "default_annotations = { a = \"1\", \"b c\" = \"2\" }\n");
+        _cleanup_config_ Config *c =
+                config_from_text("[crio.runtime]\ntimezone = \"a\\\"b\"\n"
+                                 "[crio.runtime.runtimes.runc]\n"
+                                 "default_annotations = { a = \"1\", \"b c\" = \"2\" }\n");
         _cleanup_free_ char *s = config_value_to_string(c, key_named("crio.runtime", "timezone"));
-        _cleanup_free_ char *m = config_value_to_string(c->runtimes[0], runtime_key_named("default_annotations"));
+        _cleanup_free_ char *m =
+                config_value_to_string(c->runtimes[0], runtime_key_named("default_annotations"));
         assert_string_equal(s, "\"a\\\"b\"");
         assert_string_equal(m, "{ a = \"1\", \"b c\" = \"2\" }");
 }
 
 static void test_copy_value(void **state) {
-        _cleanup_config_ Config *src = config_from_text("[crio.runtime]\nlog_level = \"debug\"\nselinux = true\n"
-                                                        "default_env = [\"A=1\"]\npids_limit = 100\n"
-                                                        "[crio.runtime.runtimes.runc]\n"
-                                                        "default_annotations = { a = \"1\" }\n");
+        _cleanup_config_ Config *src =
+                config_from_text("[crio.runtime]\nlog_level = \"debug\"\nselinux = true\n"
+                                 "default_env = [\"A=1\"]\npids_limit = 100\n"
+                                 "[crio.runtime.runtimes.runc]\n"
+                                 "default_annotations = { a = \"1\" }\n");
         _cleanup_config_ Config *dst = config_from_text("[crio.runtime.runtimes.runc]\n"
                                                         "default_annotations = { old = \"x\" }\n");
         const char *names[] = {"log_level", "selinux", "default_env", "pids_limit"};
@@ -1113,20 +1191,24 @@ static void test_set_from_string(void **state) {
 static void test_set_from_string_errors(void **state) {
         _cleanup_config_ Config *c = config_new_default();
         Error *err = NULL;
-        assert_int_equal(config_set_from_string(c, key_named("crio.runtime", "selinux"), "yes", &err), -EINVAL);
+        assert_int_equal(config_set_from_string(c, key_named("crio.runtime", "selinux"), "yes", &err),
+                         -EINVAL);
         assert_contains(err->message, "selinux");
         assert_contains(err->message, "yes");
         err = error_free(err);
-        assert_int_equal(config_set_from_string(c, key_named("crio.metrics", "metrics_port"), "90x", &err), -EINVAL);
+        assert_int_equal(config_set_from_string(c, key_named("crio.metrics", "metrics_port"), "90x", &err),
+                         -EINVAL);
         assert_contains(err->message, "metrics_port");
         err = error_free(err);
-        assert_int_equal(config_set_from_string(c, key_named("crio.metrics", "metrics_port"), "", &err), -EINVAL);
+        assert_int_equal(config_set_from_string(c, key_named("crio.metrics", "metrics_port"), "", &err),
+                         -EINVAL);
         err = error_free(err);
         assert_int_equal(config_set_from_string(c, key_named("crio.metrics", "metrics_port"),
                                                 "99999999999999999999", &err),
                          -EINVAL);
         err = error_free(err);
-        assert_int_equal(config_set_from_string(c->runtimes[0], runtime_key_named("default_annotations"), "a=b", &err),
+        assert_int_equal(config_set_from_string(c->runtimes[0], runtime_key_named("default_annotations"),
+                                                "a=b", &err),
                          -EINVAL);
         assert_contains(err->message, "default_annotations");
         err = error_free(err);
@@ -1210,7 +1292,8 @@ static void write_file(const char *dir, const char *name, const char *content) {
 }
 
 static ConfigSources sources_for(const TmpDir *t, bool path_set) {
-        return (ConfigSources){.config_path = xstrdup(t->conf), .config_path_set = path_set,
+        return (ConfigSources){.config_path = xstrdup(t->conf),
+                               .config_path_set = path_set,
                                .config_dir = xstrdup(t->dropin)};
 }
 
@@ -1515,8 +1598,9 @@ static void test_load_sample_files(void **state) {
         RuntimeHandler *kata = config_find_runtime(c, "kata");
         assert_non_null(kata);
         assert_string_equal(kata->runtime_type, "vm");
-        assert_string_equal(map_get(&kata->default_annotations, "io.katacontainers.config.hypervisor.default_memory"),
-                            "1024");
+        assert_string_equal(
+                map_get(&kata->default_annotations, "io.katacontainers.config.hypervisor.default_memory"),
+                "1024");
         Workload *w = find_workload(c, "management");
         assert_non_null(w);
         assert_int_equal(w->cpushares, 512);
@@ -1532,6 +1616,13 @@ static void test_load_sample_files(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_default_runtime_handlers),
+                cmocka_unit_test(test_duration_exact),
+                cmocka_unit_test(test_duration_overflow),
+                cmocka_unit_test(test_duration_rejects_go_invalid_numbers),
+                cmocka_unit_test(test_nul_in_array_and_map_rejected),
+                cmocka_unit_test(test_known_table_given_plain_value),
+                cmocka_unit_test(test_validate_stream_port_strict),
+                cmocka_unit_test(test_set_int_rejects_leading_blank),
                 cmocka_unit_test(test_default_api),
                 cmocka_unit_test(test_default_runtime_table),
                 cmocka_unit_test(test_default_other_tables),

@@ -18,21 +18,21 @@
 
 /* ---- helpers ---- */
 
-#define assert_contains(haystack, needle)                                                                 \
-        do {                                                                                              \
-                const char *_h = (haystack), *_n = (needle);                                              \
-                if (!_h || !strstr(_h, _n)) {                                                             \
-                        print_error("'%s' does not contain '%s'\n", _h ? _h : "(null)", _n);              \
-                        fail();                                                                           \
-                }                                                                                         \
+#define assert_contains(haystack, needle)                                                                   \
+        do {                                                                                                \
+                const char *_h = (haystack), *_n = (needle);                                                \
+                if (!_h || !strstr(_h, _n)) {                                                               \
+                        print_error("'%s' does not contain '%s'\n", _h ? _h : "(null)", _n);                \
+                        fail();                                                                             \
+                }                                                                                           \
         } while (0)
 
-#define assert_ok(call, err)                                                                              \
-        do {                                                                                              \
-                int _r = (call);                                                                          \
-                if (_r < 0)                                                                               \
-                        print_error("unexpected error %d: %s\n", _r, (err) ? (err)->message : "(none)"); \
-                assert_int_equal(_r, 0);                                                                  \
+#define assert_ok(call, err)                                                                                \
+        do {                                                                                                \
+                int _r = (call);                                                                            \
+                if (_r < 0)                                                                                 \
+                        print_error("unexpected error %d: %s\n", _r, (err) ? (err)->message : "(none)");    \
+                assert_int_equal(_r, 0);                                                                    \
         } while (0)
 
 /* A NULL-terminated argv with "crio" in front. */
@@ -90,8 +90,8 @@ static void clear_container_env(void) {
                         const char *eq = strchr(*e, '=');
                         names = strv_push(names, eq ? xstrndup(*e, (size_t)(eq - *e)) : xstrdup(*e));
                 }
-        STRV_FOREACH(n, names)
-        unsetenv(*n);
+        STRV_FOREACH (n, names)
+                unsetenv(*n);
 }
 
 /* Every test starts and ends without CONTAINER_* variables: cli_parse() reads them. */
@@ -333,7 +333,8 @@ static void test_command_without_args(void **state) {
 static void test_global_flags_then_command(void **state) {
         _cleanup_(cli_options_done) CliOptions o = {0};
         /* Flags after the command belong to the command, even ones that look global. */
-        parse_ok(ARGV("-c", "/c.conf", "--log-level=debug", "status", "containers", "--id", "abc", "--log-level"),
+        parse_ok(ARGV("-c", "/c.conf", "--log-level=debug", "status", "containers", "--id", "abc",
+                      "--log-level"),
                  &o);
         assert_string_equal(o.sources.config_path, "/c.conf");
         assert_single_override(&o, "log_level", "debug");
@@ -362,6 +363,24 @@ static void test_double_dash_alone(void **state) {
 static void test_double_dash_ends_flags(void **state) {
         /* After "--" a flag is just a (non-command) argument. */
         parse_fails(ARGV("--", "--log-level", "debug"), "--log-level");
+}
+
+static void test_short_flag_with_equals(void **state) {
+        _cleanup_(cli_options_done) CliOptions o = {0};
+        parse_ok(ARGV("-l=debug"), &o);
+        assert_int_equal(o.sources.n_overrides, 1);
+        assert_string_equal(o.sources.overrides[0].key->name, "log_level");
+        assert_string_equal(o.sources.overrides[0].value, "debug");
+}
+
+static void test_bool_cli_flags_take_false(void **state) {
+        _cleanup_(cli_options_done) CliOptions a = {0};
+        _cleanup_(cli_options_done) CliOptions b = {0};
+        parse_ok(ARGV("--help=false"), &a);
+        assert_false(a.help);
+        parse_ok(ARGV("--version=true"), &b);
+        assert_true(b.version);
+        parse_fails(ARGV("--help=maybe"), "not a boolean");
 }
 
 static void test_help(void **state) {
@@ -511,26 +530,43 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
         return remove(path);
 }
 
+/* A temporary directory in *state, removed by the teardown even when an assertion fails. */
+static int tmpdir_setup(void **state) {
+        char templ[] = "/tmp/crio-c-test-flags-XXXXXX";
+        clear_container_env();
+        if (!mkdtemp(templ))
+                return -1;
+        *state = xstrdup(templ);
+        return 0;
+}
+
+static int tmpdir_teardown(void **state) {
+        char *dir = *state;
+        clear_container_env();
+        int r = nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        free(dir);
+        return r;
+}
+
 static void test_parse_then_load(void **state) {
-        char dir[] = "/tmp/crio-c-test-flags-XXXXXX";
-        assert_non_null(mkdtemp(dir));
+        const char *dir = *state;
         _cleanup_free_ char *conf = xasprintf("%s/crio.conf", dir);
         _cleanup_free_ char *dropins = xasprintf("%s/crio.conf.d", dir);
         FILE *f = fopen(conf, "we");
         assert_non_null(f);
-        fputs("[crio.runtime]\nlog_level = \"error\"\nselinux = true\n[crio.api]\nlisten = \"/file.sock\"\n", f);
+        fputs("[crio.runtime]\nlog_level = \"error\"\nselinux = true\n[crio.api]\nlisten = \"/file.sock\"\n",
+              f);
         assert_int_equal(fclose(f), 0);
 
         _cleanup_(cli_options_done) CliOptions o = {0};
         _cleanup_config_ Config *c = NULL;
         _cleanup_error_ Error *err = NULL;
         assert_int_equal(setenv("CONTAINER_LOG_LEVEL", "warn", 1), 0);
-        parse_ok(ARGV("-c", conf, "-d", dropins, "-ldebug", "--selinux=false", "--default-capabilities", "CHOWN",
-                      "--default-capabilities", "KILL"),
+        parse_ok(ARGV("-c", conf, "-d", dropins, "-ldebug", "--selinux=false", "--default-capabilities",
+                      "CHOWN", "--default-capabilities", "KILL"),
                  &o);
         assert_ok(config_load(&o.sources, &c, NULL, &err), err);
-        assert_int_equal(nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
-
+        /* Flags beat the environment, which beats the file; keys only in the file keep their value. */
         assert_string_equal(c->log_level, "debug");
         assert_false(c->selinux);
         assert_string_equal(c->listen, "/file.sock");
@@ -608,7 +644,8 @@ static void test_command_bool_flag(void **state) {
 static void test_command_flags_combined(void **state) {
         _cleanup_(values_done) Values v = {0};
         _cleanup_error_ Error *err = NULL;
-        assert_ok(parse_command(ARGS("--id", "abc", "-j", "--socket", "/a", "--socket", "/b"), &v, &err), err);
+        assert_ok(parse_command(ARGS("--id", "abc", "-j", "--socket", "/a", "--socket", "/b"), &v, &err),
+                  err);
         assert_string_equal(v.v[F_ID], "abc");
         assert_string_equal(v.v[F_JSON], "true");
         assert_string_equal(v.v[F_SOCKET], "/b");
@@ -723,6 +760,8 @@ int main(void) {
                 ENV_TEST(test_double_dash_alone),
                 ENV_TEST(test_double_dash_ends_flags),
                 ENV_TEST(test_help),
+                ENV_TEST(test_short_flag_with_equals),
+                ENV_TEST(test_bool_cli_flags_take_false),
                 ENV_TEST(test_version),
                 ENV_TEST(test_cli_only_options),
                 cmocka_unit_test(test_is_command),
@@ -737,7 +776,7 @@ int main(void) {
                 ENV_TEST(test_flag_beats_env_config_path),
                 ENV_TEST(test_env_cli_only_options),
                 ENV_TEST(test_env_is_not_an_override),
-                ENV_TEST(test_parse_then_load),
+                cmocka_unit_test_setup_teardown(test_parse_then_load, tmpdir_setup, tmpdir_teardown),
 
                 cmocka_unit_test(test_command_value_flag_space),
                 cmocka_unit_test(test_command_value_flag_equals),
