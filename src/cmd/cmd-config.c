@@ -33,7 +33,7 @@ int cmd_config(const CliOptions *o) {
                 r = 1;
         }
         STRV_FOREACH(w, warnings)
-        fprintf(stderr, "warning: %s\n", *w);
+                fprintf(stderr, "warning: %s\n", *w);
         if (c)
                 config_write_toml(c, stdout);
         for (size_t i = 0; i < ELEMENTSOF(values); i++)

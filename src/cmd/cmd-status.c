@@ -27,7 +27,8 @@ static void status_usage(void) {
                "  config      the effective configuration (TOML)\n"
                "  containers  one container (JSON); needs --id\n\n");
         for (size_t i = 0; i < _F_MAX; i++)
-                printf("  -%c, --%s\t%s\n", status_flags[i].short_name, status_flags[i].name, status_flags[i].help);
+                printf("  -%c, --%s\t%s\n", status_flags[i].short_name, status_flags[i].name,
+                       status_flags[i].help);
 }
 
 static int connect_socket(const char *path) {
@@ -83,9 +84,10 @@ static int read_all(int fd, char **ret, size_t *ret_len) {
 static int http_get(const char *socket_path, const char *path, char **ret_body, Error **reterr) {
         _cleanup_close_ int fd = connect_socket(socket_path);
         if (fd < 0)
-                return error_set(reterr, -fd, "cannot connect to %s: %s (is the daemon running?)", socket_path,
-                                 strerror(-fd));
-        _cleanup_free_ char *req = xasprintf("GET %s HTTP/1.1\r\nHost: crio\r\nConnection: close\r\n\r\n", path);
+                return error_set(reterr, -fd, "cannot connect to %s: %s (is the daemon running?)",
+                                 socket_path, strerror(-fd));
+        _cleanup_free_ char *req =
+                xasprintf("GET %s HTTP/1.1\r\nHost: crio\r\nConnection: close\r\n\r\n", path);
         size_t len = strlen(req);
         if (write(fd, req, len) != (ssize_t)len)
                 return error_set(reterr, errno ? errno : EIO, "send request to %s: %m", socket_path);
@@ -109,7 +111,8 @@ static void print_json_pretty(const char *body) {
                 fputs(body, stdout);
                 return;
         }
-        printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+        printf("%s\n",
+               json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(o);
 }
 
@@ -201,7 +204,8 @@ int cmd_status(const CliOptions *o) {
                         _cleanup_free_ char *path = xasprintf("/containers/%s", values[F_ID]);
                         r = query(sock, path, true);
                 } else
-                        r = query(sock, strcmp(sub, "info") == 0 ? "/info" : "/config", strcmp(sub, "info") == 0);
+                        r = query(sock, strcmp(sub, "info") == 0 ? "/info" : "/config",
+                                  strcmp(sub, "info") == 0);
         }
         for (size_t i = 0; i < _F_MAX; i++)
                 free(values[i]);

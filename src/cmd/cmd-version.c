@@ -49,15 +49,17 @@ int cmd_version(const CliOptions *o) {
         _cleanup_error_ Error *err = NULL;
         int r = 0;
 
-        if (cli_parse_command("version", o->args, version_flags, ELEMENTSOF(version_flags), values, &err) < 0)
+        if (cli_parse_command("version", o->args, version_flags, ELEMENTSOF(version_flags), values, &err) <
+            0)
                 r = usage_error("version", err->message);
         else if (values[1])
                 printf("Usage: crio version [--json]\n\nPrint version information.\n");
         else {
                 json_object *info = version_info();
                 if (values[0])
-                        printf("%s\n", json_object_to_json_string_ext(info, JSON_C_TO_STRING_PRETTY |
-                                                                                    JSON_C_TO_STRING_NOSLASHESCAPE));
+                        printf("%s\n",
+                               json_object_to_json_string_ext(info, JSON_C_TO_STRING_PRETTY |
+                                                                            JSON_C_TO_STRING_NOSLASHESCAPE));
                 else
                         print_text(info);
                 json_object_put(info);

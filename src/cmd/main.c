@@ -7,8 +7,8 @@
 #include "strv.h"
 
 int usage_error(const char *command, const char *message) {
-        fprintf(stderr, "crio%s%s: %s\nRun 'crio %s%s--help' for usage.\n", command ? " " : "", strempty(command),
-                message, strempty(command), command ? " " : "");
+        fprintf(stderr, "crio%s%s: %s\nRun 'crio %s%s--help' for usage.\n", command ? " " : "",
+                strempty(command), message, strempty(command), command ? " " : "");
         return 2;
 }
 
@@ -29,7 +29,7 @@ static int run_daemon(const CliOptions *o) {
                 return 1;
         }
         STRV_FOREACH(w, warnings)
-        log_warn("%s", *w);
+                log_warn("%s", *w);
 
         if (daemon_run(o, config, &err) < 0) {
                 log_error("%s", err->message);

@@ -11,9 +11,9 @@ typedef struct ConfigOverride {
 
 /* Everything the effective config is built from, kept so that SIGHUP can rebuild it. */
 typedef struct ConfigSources {
-        char *config_path;     /* main file, default /etc/crio/crio.conf */
-        bool config_path_set;  /* given explicitly: then it must exist */
-        char *config_dir;      /* drop-in directory, default /etc/crio/crio.conf.d */
+        char *config_path;    /* main file, default /etc/crio/crio.conf */
+        bool config_path_set; /* given explicitly: then it must exist */
+        char *config_dir;     /* drop-in directory, default /etc/crio/crio.conf.d */
         ConfigOverride *overrides;
         size_t n_overrides;
 } ConfigSources;

@@ -15,7 +15,7 @@ static int64_t unit_ns(const char *u, size_t len) {
                 const char *name;
                 int64_t ns;
         } units[] = {
-                {"ns", 1},           {"us", 1000},          {"\xc2\xb5s", 1000},         {"ms", 1000000},
+                {"ns", 1},           {"us", 1000},         {"\xc2\xb5s", 1000},    {"ms", 1000000},
                 {"s", 1000000000LL}, {"m", 60000000000LL}, {"h", 3600000000000LL},
         };
         for (size_t i = 0; i < ELEMENTSOF(units); i++)
@@ -32,7 +32,8 @@ static bool is_digit(char c) {
  * Digits as an exact integer. For a whole part more digits than fit are an overflow; for a fraction
  * digits past the 18th cannot change a nanosecond count and are skipped.
  */
-static const char *scan_digits(const char *p, bool fraction, uint64_t *ret, unsigned *ret_count, bool *overflow) {
+static const char *scan_digits(const char *p, bool fraction, uint64_t *ret, unsigned *ret_count,
+                               bool *overflow) {
         uint64_t v = 0;
         unsigned n = 0;
         for (; is_digit(*p); p++, n++) {
@@ -124,7 +125,8 @@ static int check_key(const void *base, const ConfigKey *key, const char *path, E
         }
         int64_t ns;
         if ((key->flags & CK_DURATION) && *v && parse_duration(v, &ns) < 0)
-                return error_set(reterr, EINVAL, "%s: '%s' is not a duration (like \"30s\" or \"1m\")", path, v);
+                return error_set(reterr, EINVAL, "%s: '%s' is not a duration (like \"30s\" or \"1m\")", path,
+                                 v);
         return 0;
 }
 
@@ -164,7 +166,8 @@ static int check_crio(const Config *c, Error **reterr) {
         int r;
 
         if (!parse_port_string(c->stream_port, &port) || check_port("crio.api.stream_port", port, NULL) < 0)
-                return error_set(reterr, EINVAL, "crio.api.stream_port: '%s' is not a port number", c->stream_port);
+                return error_set(reterr, EINVAL, "crio.api.stream_port: '%s' is not a port number",
+                                 c->stream_port);
         r = check_port("crio.metrics.metrics_port", c->metrics_port, reterr);
         if (r < 0)
                 return r;

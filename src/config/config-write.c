@@ -9,8 +9,17 @@
 
 /* Tables in the order `crio config` prints them; runtimes and workloads follow crio.runtime. */
 static const char *const table_order[] = {
-        "crio",       "crio.api",     "crio.runtime", "crio.checkpoint_restore", "crio.image", "crio.network",
-        "crio.metrics", "crio.tracing", "crio.stats", "crio.nri",               "crio.nri.default_validator",
+        "crio",
+        "crio.api",
+        "crio.runtime",
+        "crio.checkpoint_restore",
+        "crio.image",
+        "crio.network",
+        "crio.metrics",
+        "crio.tracing",
+        "crio.stats",
+        "crio.nri",
+        "crio.nri.default_validator",
 };
 
 static void write_value(FILE *f, const void *base, const ConfigKey *key) {
@@ -97,7 +106,8 @@ static void write_workloads(const Config *c, FILE *f) {
 
 void config_write_toml(const Config *c, FILE *f) {
         fputs("# crio-c configuration, in the crio.conf(5) format.\n"
-              "# Every key is shown with its effective value; drop-ins in crio.conf.d override it per key.\n",
+              "# Every key is shown with its effective value; drop-ins in crio.conf.d override it per "
+              "key.\n",
               f);
         for (size_t t = 0; t < ELEMENTSOF(table_order); t++) {
                 write_header(f, table_order[t], NULL, NULL);
@@ -122,7 +132,7 @@ static json_object *value_to_json(const void *base, const ConfigKey *key) {
         case CT_STRV: {
                 json_object *a = json_object_new_array();
                 STRV_FOREACH(s, *FIELD(base, key, char **const))
-                json_object_array_add(a, json_object_new_string(*s));
+                        json_object_array_add(a, json_object_new_string(*s));
                 return a;
         }
         case CT_MAP: {

@@ -228,7 +228,7 @@ int config_set_from_string(void *base, const ConfigKey *key, const char *value, 
 }
 
 static const char *const type_names[] = {
-        [CT_STRING] = "a string", [CT_BOOL] = "a boolean",          [CT_INT] = "an integer",
+        [CT_STRING] = "a string",          [CT_BOOL] = "a boolean",         [CT_INT] = "an integer",
         [CT_STRV] = "an array of strings", [CT_MAP] = "a table of strings",
 };
 
@@ -275,8 +275,8 @@ static bool toml_matches(const ConfigKey *key, const TomlValue *v) {
 static int set_from_toml(void *base, const ConfigKey *key, const char *path, const TomlValue *v,
                          const char *filename, Error **reterr) {
         if (!toml_matches(key, v))
-                return error_set(reterr, EINVAL, "%s:%u:%u: %s must be %s, not %s", filename, v->line, v->column,
-                                 path, type_names[key->type], toml_type_to_string(v->type));
+                return error_set(reterr, EINVAL, "%s:%u:%u: %s must be %s, not %s", filename, v->line,
+                                 v->column, path, type_names[key->type], toml_type_to_string(v->type));
         value_clear(base, key);
         switch (key->type) {
         case CT_STRING:
@@ -311,8 +311,9 @@ typedef struct ApplyCtx {
 
 static void warn_unknown(ApplyCtx *ctx, unsigned line, const char *table, const char *name) {
         if (ctx->warnings)
-                *ctx->warnings = strv_push(*ctx->warnings, xasprintf("%s:%u: unknown key %s%s%s", ctx->filename,
-                                                                     line, table, *table ? "." : "", name));
+                *ctx->warnings =
+                        strv_push(*ctx->warnings, xasprintf("%s:%u: unknown key %s%s%s", ctx->filename, line,
+                                                            table, *table ? "." : "", name));
 }
 
 /* Apply the keys of one table against a descriptor list; subtables named in `sub` recurse there. */
@@ -363,7 +364,8 @@ static int apply_workload(ApplyCtx *ctx, Workload *w, const char *path, const To
                         _cleanup_free_ char *sub = xasprintf("%s.resources", path);
                         int r = require_table(ctx, v, sub);
                         if (r >= 0)
-                                r = apply_keys(ctx, w, workload_keys, workload_keys_count, sub, "resources", v);
+                                r = apply_keys(ctx, w, workload_keys, workload_keys_count, sub, "resources",
+                                               v);
                         if (r < 0)
                                 return r;
                         continue;
@@ -409,7 +411,8 @@ static int apply_table(ApplyCtx *ctx, Config *c, const char *path, const TomlVal
                 _cleanup_free_ char *sub = xasprintf("%s.%s", path, name);
                 int r;
 
-                if (strcmp(sub, "crio.runtime.runtimes") == 0 || strcmp(sub, "crio.runtime.workloads") == 0) {
+                if (strcmp(sub, "crio.runtime.runtimes") == 0 ||
+                    strcmp(sub, "crio.runtime.workloads") == 0) {
                         r = require_table(ctx, v, sub);
                         if (r >= 0)
                                 r = strcmp(name, "runtimes") == 0 ? apply_runtimes(ctx, c, v)
@@ -432,7 +435,8 @@ static int apply_table(ApplyCtx *ctx, Config *c, const char *path, const TomlVal
         return 0;
 }
 
-int config_apply_toml(Config *c, const TomlValue *doc, const char *filename, char ***warnings, Error **reterr) {
+int config_apply_toml(Config *c, const TomlValue *doc, const char *filename, char ***warnings,
+                      Error **reterr) {
         ApplyCtx ctx = {.filename = filename, .warnings = warnings, .reterr = reterr};
 
         for (size_t i = 0; i < doc->table.n; i++) {

@@ -97,7 +97,8 @@ void config_freep(Config **c);
  * A wrong type is -EINVAL naming file:line and the key. On error `c` may be partly updated;
  * callers load into a scratch Config so a failed load never touches the live one.
  */
-int config_apply_toml(Config *c, const TomlValue *doc, const char *filename, char ***warnings, Error **reterr);
+int config_apply_toml(Config *c, const TomlValue *doc, const char *filename, char ***warnings,
+                      Error **reterr);
 
 /* Set a key from its command-line/environment text: "true", "42", "a,b,c". */
 int config_set_from_string(void *base, const ConfigKey *key, const char *value, Error **reterr);

@@ -85,7 +85,8 @@ static int split_token(const char *arg, Token *t, Error **reterr) {
 }
 
 /* Take the option's value: inline, or the next argument. */
-static int take_value(const Token *t, int argc, char *const *argv, int *i, const char **ret, Error **reterr) {
+static int take_value(const Token *t, int argc, char *const *argv, int *i, const char **ret,
+                      Error **reterr) {
         if (t->inline_value) {
                 *ret = t->inline_value;
                 return 0;
@@ -109,7 +110,8 @@ static int apply_cli_only(CliOptions *o, CliOnly which, const char *v, Error **r
                 else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
                         b = false;
                 else
-                        return error_set(reterr, EINVAL, "flag --%s: '%s' is not a boolean", cli_only[which].name, v);
+                        return error_set(reterr, EINVAL, "flag --%s: '%s' is not a boolean",
+                                         cli_only[which].name, v);
         }
         switch (which) {
         case OPT_CONFIG:
@@ -173,8 +175,8 @@ static int parse_option(CliOptions *o, int argc, char *const *argv, int *i, Erro
 
 /* CLI-only options may also come from CONTAINER_* variables, as every flag can. */
 static void apply_cli_env(CliOptions *o) {
-        static const CliOnly from_env[] = {OPT_CONFIG, OPT_CONFIG_DIR, OPT_LOG, OPT_LOG_FORMAT,
-                                           OPT_REGISTRIES_CONF, OPT_REGISTRIES_CONF_DIR};
+        static const CliOnly from_env[] = {OPT_CONFIG,     OPT_CONFIG_DIR,      OPT_LOG,
+                                           OPT_LOG_FORMAT, OPT_REGISTRIES_CONF, OPT_REGISTRIES_CONF_DIR};
         for (size_t k = 0; k < ELEMENTSOF(from_env); k++) {
                 _cleanup_free_ char *env = config_flag_env_name(cli_only[from_env[k]].name);
                 const char *v = getenv(env);
@@ -261,7 +263,8 @@ int cli_parse_command(const char *command, char *const *args, const CliFlag *fla
                 const char *v = inline_value;
                 if (f->takes_value && !v) {
                         if (i + 1 >= n)
-                                return error_set(reterr, EINVAL, "%s: flag --%s needs a value", command, f->name);
+                                return error_set(reterr, EINVAL, "%s: flag --%s needs a value", command,
+                                                 f->name);
                         v = args[++i];
                 }
                 size_t idx = (size_t)(f - flags);
@@ -296,8 +299,8 @@ void cli_write_usage(FILE *f) {
         for (size_t i = 0; i < _OPT_MAX; i++) {
                 const CliFlag *c = &cli_only[i];
                 if (c->short_name)
-                        fprintf(f, "  -%c, --%s%s\t%s\n", c->short_name, c->name, c->takes_value ? " VALUE" : "",
-                                c->help);
+                        fprintf(f, "  -%c, --%s%s\t%s\n", c->short_name, c->name,
+                                c->takes_value ? " VALUE" : "", c->help);
                 else
                         fprintf(f, "  --%s%s\t%s\n", c->name, c->takes_value ? " VALUE" : "", c->help);
         }

@@ -18,8 +18,8 @@ typedef struct CliOptions {
         char *registries_conf_dir;
         bool help;
         bool version;
-        char *command;   /* NULL: run the daemon */
-        char **args;     /* arguments after the command (owned strv) */
+        char *command; /* NULL: run the daemon */
+        char **args;   /* arguments after the command (owned strv) */
 } CliOptions;
 
 void cli_options_done(CliOptions *o);

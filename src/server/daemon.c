@@ -22,7 +22,8 @@ char *daemon_config_json(Daemon *d) {
         pthread_rwlock_rdlock(&d->config_lock);
         json_object *o = config_to_json(d->config);
         pthread_rwlock_unlock(&d->config_lock);
-        char *s = xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+        char *s = xstrdup(
+                json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(o);
         return s;
 }
@@ -50,7 +51,7 @@ static void apply_logging(const Config *c) {
 
 static void log_warnings(char **warnings) {
         STRV_FOREACH(w, warnings)
-        log_warn("%s", *w);
+                log_warn("%s", *w);
 }
 
 /* SIGHUP: rebuild the config from the same sources and take over the keys marked reloadable. */
@@ -75,7 +76,8 @@ static void daemon_reload(Daemon *d) {
                 if (strcmp(before, after) == 0)
                         continue;
                 /* default_runtime must name a handler of the live config, not only of the new one. */
-                if (strcmp(key->name, "default_runtime") == 0 && !config_find_runtime(d->config, fresh->default_runtime)) {
+                if (strcmp(key->name, "default_runtime") == 0 &&
+                    !config_find_runtime(d->config, fresh->default_runtime)) {
                         log_error("reload: default_runtime '%s' is not a known handler; keeping '%s'",
                                   fresh->default_runtime, d->config->default_runtime);
                         continue;

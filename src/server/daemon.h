@@ -14,9 +14,9 @@ typedef struct RpcTable RpcTable;
 
 /* The running daemon: its effective config and the services on its socket. */
 typedef struct Daemon {
-        Config *config;              /* reloadable keys change under config_lock (SIGHUP) */
+        Config *config; /* reloadable keys change under config_lock (SIGHUP) */
         pthread_rwlock_t config_lock;
-        const CliOptions *options;   /* the command line the daemon was started with */
+        const CliOptions *options; /* the command line the daemon was started with */
 
         pthread_mutex_t state_lock;
         char *pod_cidr; /* last UpdateRuntimeConfig */

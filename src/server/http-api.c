@@ -31,8 +31,8 @@ static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status, con
 }
 
 static enum MHD_Result respond_json(struct MHD_Connection *conn, unsigned status, json_object *o) {
-        char *body = xasprintf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-                                                                               JSON_C_TO_STRING_NOSLASHESCAPE));
+        char *body = xasprintf("%s\n", json_object_to_json_string_ext(
+                                               o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(o);
         return respond(conn, status, "application/json", body);
 }
@@ -117,9 +117,9 @@ static enum MHD_Result respond_not_allowed(struct MHD_Connection *conn) {
  * with no data. A body is read and thrown away (up to a bound) before answering, so clients that
  * write their body after the headers do not see a reset.
  */
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
-                                  const char *version, const char *upload_data, size_t *upload_data_size,
-                                  void **req_cls) {
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **req_cls) {
         static const size_t max_body = 64 * 1024;
         HttpApi *h = cls;
         uintptr_t seen = (uintptr_t)*req_cls;
@@ -155,10 +155,11 @@ int http_api_new(Daemon *d, HttpApi **ret, Error **reterr) {
         h->daemon = d;
         unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC |
                          MHD_USE_AUTO | MHD_USE_ERROR_LOG;
-        h->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, h,
-                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_READ_TIMEOUT_S,
-                                  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY_LIMIT,
-                                  MHD_OPTION_CONNECTION_LIMIT, 256u, MHD_OPTION_END);
+        h->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER,
+                                  on_mhd_error, h, MHD_OPTION_CONNECTION_TIMEOUT,
+                                  (unsigned)HTTP_READ_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                                  (size_t)HTTP_MEMORY_LIMIT, MHD_OPTION_CONNECTION_LIMIT, 256u,
+                                  MHD_OPTION_END);
         if (!h->mhd) {
                 free(h);
                 return error_set(reterr, EIO, "start the HTTP API server");

@@ -60,13 +60,14 @@ static int check_existing(const char *path, const struct sockaddr_un *sa, Error 
         if (lstat(path, &st) < 0)
                 return errno == ENOENT ? 0 : error_set(reterr, errno, "inspect socket '%s': %m", path);
         if (!S_ISSOCK(st.st_mode))
-                return error_set(reterr, EEXIST, "'%s' exists and is not a socket; refusing to replace it", path);
+                return error_set(reterr, EEXIST, "'%s' exists and is not a socket; refusing to replace it",
+                                 path);
         _cleanup_close_ int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (probe < 0)
                 return error_set(reterr, errno, "socket: %m");
         if (connect(probe, (const struct sockaddr *)sa, sizeof(*sa)) == 0)
-                return error_set(reterr, EADDRINUSE,
-                                 "another daemon is already serving '%s'; stop it first", path);
+                return error_set(reterr, EADDRINUSE, "another daemon is already serving '%s'; stop it first",
+                                 path);
         if (unlink(path) < 0 && errno != ENOENT)
                 return error_set(reterr, errno, "remove stale socket '%s': %m", path);
         return 0;
@@ -121,7 +122,8 @@ static void accept_new(Listener *l) {
                         close(fd);
                         continue;
                 }
-                l->pending[l->n_pending++] = (Pending){.fd = fd, .deadline_ms = now_ms() + CLASSIFY_TIMEOUT_MS};
+                l->pending[l->n_pending++] =
+                        (Pending){.fd = fd, .deadline_ms = now_ms() + CLASSIFY_TIMEOUT_MS};
         }
 }
 
@@ -143,7 +145,8 @@ static Kind classify(int fd) {
 }
 
 static void reject_garbage(int fd) {
-        static const char reply[] = "HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
+        static const char reply[] =
+                "HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
         /* Best effort: the socket is non-blocking and about to be closed either way. */
         if (send(fd, reply, sizeof(reply) - 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
                 log_debug("cannot answer a malformed request: %m");

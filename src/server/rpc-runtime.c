@@ -32,9 +32,11 @@ static Runtime__V1__RuntimeCondition *condition_new(const char *type, bool statu
 }
 
 static Runtime__V1__RuntimeHandler *handler_new(const char *name) {
-        Runtime__V1__RuntimeHandler *h = PB_NEW(Runtime__V1__RuntimeHandler, RUNTIME__V1__RUNTIME_HANDLER__INIT);
+        Runtime__V1__RuntimeHandler *h =
+                PB_NEW(Runtime__V1__RuntimeHandler, RUNTIME__V1__RUNTIME_HANDLER__INIT);
         h->name = xstrdup(name);
-        h->features = PB_NEW(Runtime__V1__RuntimeHandlerFeatures, RUNTIME__V1__RUNTIME_HANDLER_FEATURES__INIT);
+        h->features =
+                PB_NEW(Runtime__V1__RuntimeHandlerFeatures, RUNTIME__V1__RUNTIME_HANDLER_FEATURES__INIT);
         return h;
 }
 
@@ -43,14 +45,15 @@ static void add_handlers(Daemon *d, Runtime__V1__StatusResponse *resp) {
         pthread_rwlock_rdlock(&d->config_lock);
         const Config *c = d->config;
         for (size_t i = 0; i < c->n_runtimes; i++)
-                PB_APPEND(resp->n_runtime_handlers, resp->runtime_handlers, handler_new(c->runtimes[i]->name));
+                PB_APPEND(resp->n_runtime_handlers, resp->runtime_handlers,
+                          handler_new(c->runtimes[i]->name));
         pthread_rwlock_unlock(&d->config_lock);
         PB_APPEND(resp->n_runtime_handlers, resp->runtime_handlers, handler_new(""));
 }
 
 static void add_info(Runtime__V1__StatusResponse *resp, const char *key, char *value) {
-        Runtime__V1__StatusResponse__InfoEntry *e =
-                PB_NEW(Runtime__V1__StatusResponse__InfoEntry, RUNTIME__V1__STATUS_RESPONSE__INFO_ENTRY__INIT);
+        Runtime__V1__StatusResponse__InfoEntry *e = PB_NEW(Runtime__V1__StatusResponse__InfoEntry,
+                                                           RUNTIME__V1__STATUS_RESPONSE__INFO_ENTRY__INIT);
         e->key = xstrdup(key);
         e->value = value;
         PB_APPEND(resp->n_info, resp->info, e);
@@ -58,8 +61,10 @@ static void add_info(Runtime__V1__StatusResponse *resp, const char *key, char *v
 
 int rpc_status(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp, Error **reterr) {
         const Runtime__V1__StatusRequest *r = (const Runtime__V1__StatusRequest *)req;
-        Runtime__V1__StatusResponse *resp = PB_NEW(Runtime__V1__StatusResponse, RUNTIME__V1__STATUS_RESPONSE__INIT);
-        Runtime__V1__RuntimeStatus *st = PB_NEW(Runtime__V1__RuntimeStatus, RUNTIME__V1__RUNTIME_STATUS__INIT);
+        Runtime__V1__StatusResponse *resp =
+                PB_NEW(Runtime__V1__StatusResponse, RUNTIME__V1__STATUS_RESPONSE__INIT);
+        Runtime__V1__RuntimeStatus *st =
+                PB_NEW(Runtime__V1__RuntimeStatus, RUNTIME__V1__RUNTIME_STATUS__INIT);
 
         PB_APPEND(st->n_conditions, st->conditions, condition_new("RuntimeReady", true, "", ""));
         /* Networking is not built yet, so pods cannot get a network: say so the way kubelets expect. */
@@ -80,19 +85,22 @@ int rpc_runtime_config(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMe
         Daemon *d = ctx->daemon;
         Runtime__V1__RuntimeConfigResponse *resp =
                 PB_NEW(Runtime__V1__RuntimeConfigResponse, RUNTIME__V1__RUNTIME_CONFIG_RESPONSE__INIT);
-        resp->linux = PB_NEW(Runtime__V1__LinuxRuntimeConfiguration, RUNTIME__V1__LINUX_RUNTIME_CONFIGURATION__INIT);
+        resp->linux = PB_NEW(Runtime__V1__LinuxRuntimeConfiguration,
+                             RUNTIME__V1__LINUX_RUNTIME_CONFIGURATION__INIT);
 
         pthread_rwlock_rdlock(&d->config_lock);
         bool systemd = strcmp(d->config->cgroup_manager, "systemd") == 0;
         pthread_rwlock_unlock(&d->config_lock);
-        resp->linux->cgroup_driver = systemd ? RUNTIME__V1__CGROUP_DRIVER__SYSTEMD : RUNTIME__V1__CGROUP_DRIVER__CGROUPFS;
+        resp->linux->cgroup_driver =
+                systemd ? RUNTIME__V1__CGROUP_DRIVER__SYSTEMD : RUNTIME__V1__CGROUP_DRIVER__CGROUPFS;
         *ret_resp = &resp->base;
         return 0;
 }
 
 int rpc_update_runtime_config(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
                               Error **reterr) {
-        const Runtime__V1__UpdateRuntimeConfigRequest *r = (const Runtime__V1__UpdateRuntimeConfigRequest *)req;
+        const Runtime__V1__UpdateRuntimeConfigRequest *r =
+                (const Runtime__V1__UpdateRuntimeConfigRequest *)req;
         Daemon *d = ctx->daemon;
         const char *cidr = "";
 
@@ -107,6 +115,7 @@ int rpc_update_runtime_config(RpcContext *ctx, const ProtobufCMessage *req, Prot
         }
         pthread_mutex_unlock(&d->state_lock);
         *ret_resp = &PB_NEW(Runtime__V1__UpdateRuntimeConfigResponse,
-                            RUNTIME__V1__UPDATE_RUNTIME_CONFIG_RESPONSE__INIT)->base;
+                            RUNTIME__V1__UPDATE_RUNTIME_CONFIG_RESPONSE__INIT)
+                             ->base;
         return 0;
 }

@@ -130,8 +130,8 @@ static void call_finish(Call *c, grpc_status_code code, const char *message) {
         if (code == GRPC_STATUS_OK)
                 log_debug("%s: OK in %.3f ms", call_method(c, name, sizeof(name)), elapsed_ms(&c->started));
         else
-                log_info("%s: %s in %.3f ms: %s", call_method(c, name, sizeof(name)), grpc_status_to_string(code),
-                         elapsed_ms(&c->started), message);
+                log_info("%s: %s in %.3f ms: %s", call_method(c, name, sizeof(name)),
+                         grpc_status_to_string(code), elapsed_ms(&c->started), message);
 
         memset(ops, 0, sizeof(ops));
         ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
@@ -185,7 +185,8 @@ static ProtobufCMessage *unpack_request(const RpcMethod *m, grpc_byte_buffer *bu
                 return NULL;
         grpc_slice s = grpc_byte_buffer_reader_readall(&reader);
         grpc_byte_buffer_reader_destroy(&reader);
-        ProtobufCMessage *msg = protobuf_c_message_unpack(m->input, NULL, GRPC_SLICE_LENGTH(s), GRPC_SLICE_START_PTR(s));
+        ProtobufCMessage *msg =
+                protobuf_c_message_unpack(m->input, NULL, GRPC_SLICE_LENGTH(s), GRPC_SLICE_START_PTR(s));
         grpc_slice_unref(s);
         return msg;
 }
@@ -212,8 +213,9 @@ static void call_received(Call *c) {
         }
         c->req = unpack_request(c->method, c->request);
         if (!c->req) {
-                _cleanup_free_ char *msg = xasprintf("malformed %s request: cannot decode %s",
-                                                     call_method(c, name, sizeof(name)), c->method->input->name);
+                _cleanup_free_ char *msg =
+                        xasprintf("malformed %s request: cannot decode %s",
+                                  call_method(c, name, sizeof(name)), c->method->input->name);
                 call_finish(c, GRPC_STATUS_INVALID_ARGUMENT, msg);
                 return;
         }

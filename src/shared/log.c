@@ -141,8 +141,8 @@ static char *format_json(LogLevel level, const char *when, const char *msg) {
         json_object_object_add(o, "level", json_object_new_string(level_names[level]));
         json_object_object_add(o, "msg", json_object_new_string(msg));
         json_object_object_add(o, "time", json_object_new_string(when));
-        char *line = xasprintf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-                                                                                 JSON_C_TO_STRING_NOSLASHESCAPE));
+        char *line = xasprintf("%s\n", json_object_to_json_string_ext(
+                                               o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(o);
         return line;
 }

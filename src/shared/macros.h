@@ -34,18 +34,18 @@ static inline void fclosep(FILE **f) {
 }
 
 /* Hand ownership out of a cleanup-scoped variable. */
-#define TAKE_PTR(p)                                                                                       \
-        ({                                                                                                \
-                __typeof__(p) _taken = (p);                                                               \
-                (p) = NULL;                                                                               \
-                _taken;                                                                                   \
+#define TAKE_PTR(p)                                                                                         \
+        ({                                                                                                  \
+                __typeof__(p) _taken = (p);                                                                 \
+                (p) = NULL;                                                                                 \
+                _taken;                                                                                     \
         })
 
-#define TAKE_FD(fd)                                                                                       \
-        ({                                                                                                \
-                int _taken_fd = (fd);                                                                     \
-                (fd) = -EBADF;                                                                            \
-                _taken_fd;                                                                                \
+#define TAKE_FD(fd)                                                                                         \
+        ({                                                                                                  \
+                int _taken_fd = (fd);                                                                       \
+                (fd) = -EBADF;                                                                              \
+                _taken_fd;                                                                                  \
         })
 
 /* Allocation failure is not recoverable in a daemon that must answer consistently: abort loudly. */

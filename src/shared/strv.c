@@ -49,8 +49,8 @@ bool strv_equal(char *const *a, char *const *b) {
 
 bool strv_contains(char *const *l, const char *s) {
         STRV_FOREACH(i, l)
-        if (strcmp(*i, s) == 0)
-                return true;
+                if (strcmp(*i, s) == 0)
+                        return true;
         return false;
 }
 

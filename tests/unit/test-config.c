@@ -118,7 +118,7 @@ static void clear_container_env(void) {
                         const char *eq = strchr(*e, '=');
                         names = strv_push(names, eq ? xstrndup(*e, (size_t)(eq - *e)) : xstrdup(*e));
                 }
-        STRV_FOREACH (n, names)
+        STRV_FOREACH(n, names)
                 unsetenv(*n);
 }
 

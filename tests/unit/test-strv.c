@@ -162,7 +162,7 @@ static void test_foreach(void **state) {
         _cleanup_strv_free_ char **l = strv_split("a,b,c", ',');
         _cleanup_free_ char *joined = xstrdup("");
         size_t n = 0;
-        STRV_FOREACH (s, l) {
+        STRV_FOREACH(s, l) {
                 char *j = xasprintf("%s%s", joined, *s);
                 free(joined);
                 joined = j;
@@ -171,7 +171,7 @@ static void test_foreach(void **state) {
         assert_int_equal(n, 3);
         assert_string_equal(joined, "abc");
         n = 0;
-        STRV_FOREACH (s, (char **)NULL)
+        STRV_FOREACH(s, (char **)NULL)
                 n++;
         assert_int_equal(n, 0);
 }
