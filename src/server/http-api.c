@@ -142,7 +142,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return route(h, conn, url);
 }
 
-static void on_mhd_error(void *cls, const char *fmt, va_list ap) {
+/* libmicrohttpd's logger callback; its format strings come from the library, not from clients. */
+_printf_(2, 0) static void on_mhd_error(void *cls, const char *fmt, va_list ap) {
         char buf[512];
         vsnprintf(buf, sizeof(buf), fmt, ap);
         buf[strcspn(buf, "\n")] = '\0';

@@ -158,6 +158,16 @@ static size_t utf8_first_invalid(const char *text, size_t len) {
         return len;
 }
 
+/* Decodes a sequence already checked by utf8_sequence_length(). */
+static uint32_t utf8_decode(const unsigned char *s, size_t n) {
+        static const unsigned char lead_mask[] = {0x7f, 0x1f, 0x0f, 0x07};
+        uint32_t cp = s[0] & lead_mask[n - 1];
+
+        for (size_t i = 1; i < n; i++)
+                cp = cp << 6 | (s[i] & 0x3f);
+        return cp;
+}
+
 static size_t utf8_encode(uint32_t cp, char out[static 4]) {
         if (cp < 0x80) {
                 out[0] = (char)cp;
@@ -402,10 +412,10 @@ static const char *describe_at(const Parser *p, size_t pos, char buf[static DESC
         if (s[0] == '\t')
                 return "tab";
         /* The input is valid UTF-8 by now, so a multi-byte character can be quoted whole. */
-        if (s[0] >= 0x80)
-                snprintf(buf, DESCRIBE_MAX, "'%.*s'", (int)utf8_sequence_length(s, p->len - pos),
-                         (const char *)s);
-        else if (is_control(s[0]))
+        if (s[0] >= 0x80) {
+                size_t n = utf8_sequence_length(s, p->len - pos);
+                snprintf(buf, DESCRIBE_MAX, "'%.*s' (U+%04X)", (int)n, (const char *)s, utf8_decode(s, n));
+        } else if (is_control(s[0]))
                 snprintf(buf, DESCRIBE_MAX, "control character U+%04X", s[0]);
         else
                 snprintf(buf, DESCRIBE_MAX, "'%c'", s[0]);
@@ -424,8 +434,10 @@ static char *key_display(const KeyPath *k, size_t n) {
                         fputc('.', f);
                 toml_write_key(f, k->parts[i]);
         }
-        if (fclose(f) != 0 || !s)
+        if (fclose(f) != 0) {
+                free(s);
                 return xstrdup("?");
+        }
         return s;
 }
 

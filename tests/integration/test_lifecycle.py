@@ -193,6 +193,8 @@ def test_no_fd_leak_after_many_connections(make_daemon):
     assert settled, f"fds grew from {baseline} to {d.fd_count()}: {sorted(os.listdir(f'/proc/{d.pid}/fd'))}"
 
 
+@pytest.mark.skipif(bool(os.environ.get("CRIO_SANITIZED")),
+                    reason="ASan's quarantine keeps freed memory resident; LeakSanitizer checks leaks instead")
 def test_memory_does_not_grow_with_calls(make_daemon):
     d = make_daemon(log_level="info").start()
     with d.client() as c:

@@ -243,6 +243,9 @@ static void test_key_errors(void **state) {
         check_all_invalid(docs, ELEMENTSOF(docs));
         check_invalid("a\n", "1:2", "expected '=' after a key, found newline");
         check_invalid("  = 1\n", "1:3", "expected a key");
+        check_invalid("ä = 1\n", "1:1", "expected a key, found 'ä' (U+00E4)");
+        check_invalid("a\tb = 1\n", "1:3", "expected '=' after a key, found 'b'");
+        check_invalid("a \x01 = 1\n", "1:3", "found control character U+0001");
         check_invalid("x = 1\na.b = 1\na.b.c = 2\n", "3:3", "cannot add keys to 'a.b'");
         check_invalid("a.b.c = 1\na.b = 2\n", "2:3", "duplicate key 'a.b'");
         /* Keys are C strings, so an embedded NUL would silently alias another key. */
@@ -1001,7 +1004,7 @@ static void test_utf8(void **state) {
         toml_free(root);
         check_invalid("a = 1\n\xef\xbb\xbf"
                       "b = 2\n",
-                      "2:1", NULL);
+                      "2:1", "found '\xef\xbb\xbf' (U+FEFF)");
 
         check_all_invalid(bad, ELEMENTSOF(bad));
         check_invalid("a = 1\nb = \"x\xffy\"\n", "2:7", "invalid UTF-8");
