@@ -13,6 +13,7 @@
 #include <grpc/slice.h>
 #include <grpc/support/time.h>
 
+#include "cancel.h"
 #include "grpc-status.h"
 #include "log.h"
 #include "rpc-server.h"
@@ -48,8 +49,19 @@ struct RpcServer {
         size_t calls_in_flight; /* started by a client, not yet freed */
 };
 
-typedef struct Call {
+typedef struct Call Call;
+
+/* Completes when the client closes its side or cancels, possibly long before the handler is done. */
+typedef struct CloseTag {
         Tag tag;
+        Call *call;
+} CloseTag;
+
+struct Call {
+        Tag tag;
+        CloseTag close_tag;
+        atomic_int refs; /* the main state machine, plus the close watch once started */
+        Cancel cancel;
         RpcServer *server;
         CallStage stage;
         grpc_call *call;
@@ -62,11 +74,14 @@ typedef struct Call {
         const RpcMethod *method;
         ProtobufCMessage *req;
         struct timespec started;
-} Call;
+};
 
 static void call_done(Tag *tag, bool ok);
+static void close_done(Tag *tag, bool ok);
 
 static void call_free(Call *c) {
+        if (atomic_fetch_sub(&c->refs, 1) > 1)
+                return;
         if (c->stage != CALL_REQUESTED) {
                 RpcServer *s = c->server;
                 pthread_mutex_lock(&s->lock);
@@ -93,6 +108,9 @@ static void request_call(RpcServer *s) {
                 return;
         Call *c = xcalloc(1, sizeof(*c));
         c->tag.done = call_done;
+        c->close_tag = (CloseTag){.tag.done = close_done, .call = c};
+        atomic_init(&c->refs, 1);
+        cancel_init(&c->cancel, NULL, 0);
         c->server = s;
         c->stage = CALL_REQUESTED;
         c->status_details = grpc_empty_slice();
@@ -143,8 +161,6 @@ static void call_finish(Call *c, grpc_status_code code, const char *message) {
         ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
         ops[n].data.send_status_from_server.status = code;
         ops[n++].data.send_status_from_server.status_details = &c->status_details;
-        ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
-        ops[n++].data.recv_close_on_server.cancelled = &c->client_cancelled;
 
         c->stage = CALL_FINISHING;
         if (grpc_call_start_batch(c->call, ops, n, &c->tag, NULL) != GRPC_CALL_OK)
@@ -158,7 +174,7 @@ static void call_finish_errno(Call *c, const Error *err) {
 /* Runs on a worker thread. */
 static void call_run_handler(void *userdata) {
         Call *c = userdata;
-        RpcContext ctx = {.daemon = c->server->daemon, .method = c->method->name};
+        RpcContext ctx = {.daemon = c->server->daemon, .method = c->method->name, .cancel = &c->cancel};
         ProtobufCMessage *resp = NULL;
         _cleanup_error_ Error *err = NULL;
 
@@ -225,6 +241,31 @@ static void call_received(Call *c) {
                 call_finish(c, GRPC_STATUS_UNAVAILABLE, "the daemon is shutting down");
 }
 
+/* The client's deadline as CLOCK_MONOTONIC ns (gRPC's own monotonic clock has another origin). */
+static int64_t deadline_to_monotonic(gpr_timespec deadline) {
+        if (gpr_time_cmp(deadline, gpr_inf_future(deadline.clock_type)) == 0)
+                return 0;
+        gpr_timespec left = gpr_time_sub(deadline, gpr_now(deadline.clock_type));
+        int64_t ns = (int64_t)left.tv_sec * 1000000000LL + left.tv_nsec;
+        return monotonic_ns() + (ns > 0 ? ns : 0);
+}
+
+static void watch_close(Call *c) {
+        grpc_op op = {.op = GRPC_OP_RECV_CLOSE_ON_SERVER};
+        op.data.recv_close_on_server.cancelled = &c->client_cancelled;
+        atomic_fetch_add(&c->refs, 1);
+        if (grpc_call_start_batch(c->call, &op, 1, &c->close_tag.tag, NULL) != GRPC_CALL_OK)
+                atomic_fetch_sub(&c->refs, 1);
+}
+
+static void close_done(Tag *tag, bool ok) {
+        Call *c = ((CloseTag *)tag)->call;
+        /* A close before our status went out means the client gave up: stop work done for it. */
+        if (c->client_cancelled)
+                cancel_request(&c->cancel);
+        call_free(c);
+}
+
 static void call_done(Tag *tag, bool ok) {
         Call *c = (Call *)tag;
         switch (c->stage) {
@@ -241,6 +282,8 @@ static void call_done(Tag *tag, bool ok) {
                 pthread_mutex_lock(&c->server->lock);
                 c->server->calls_in_flight++;
                 pthread_mutex_unlock(&c->server->lock);
+                c->cancel.deadline_ns = deadline_to_monotonic(c->details.deadline);
+                watch_close(c);
                 if (grpc_call_start_batch(c->call, &op, 1, &c->tag, NULL) != GRPC_CALL_OK)
                         call_free(c);
                 return;

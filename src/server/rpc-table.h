@@ -6,12 +6,14 @@
 
 #include <protobuf-c/protobuf-c.h>
 
+#include "cancel.h"
 #include "daemon.h"
 #include "error.h"
 
 typedef struct RpcContext {
         Daemon *daemon;
-        const char *method; /* short name, "Version" */
+        const char *method;   /* short name, "Version" */
+        const Cancel *cancel; /* set when the client goes away; carries the call's deadline */
 } RpcContext;
 
 /*

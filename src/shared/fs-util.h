@@ -8,3 +8,16 @@ int mkdir_parents_and_self(const char *path, mode_t mode);
 
 /* Create the parent directories of `path` (not path itself). */
 int mkdir_parents(const char *path, mode_t mode);
+
+/*
+ * Remove `path` and everything below it without following symlinks (entries are removed relative to
+ * their directory's fd, so a symlink swapped in meanwhile cannot redirect the removal). A missing
+ * path is fine. Returns the first error.
+ */
+int rm_rf(const char *path);
+
+/* Write `len` bytes to `path` atomically (temp file in the same directory, fsync, rename). */
+int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
+
+/* Read a whole file of at most `max` bytes (NUL-terminated for convenience). -EFBIG when larger. */
+int read_file(const char *path, size_t max, char **ret, size_t *ret_len);

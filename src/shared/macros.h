@@ -20,6 +20,12 @@ static inline void freep(void *p) {
         free(*(void **)p);
 }
 
+/* free() that returns NULL, for `return mfree(p);` and `p = mfree(p);`. */
+static inline void *mfree(void *p) {
+        free(p);
+        return NULL;
+}
+
 static inline void closep(int *fd) {
         if (*fd >= 0) {
                 int saved = errno;
