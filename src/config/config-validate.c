@@ -168,6 +168,10 @@ static int check_crio(const Config *c, Error **reterr) {
         if (!parse_port_string(c->stream_port, &port) || check_port("crio.api.stream_port", port, NULL) < 0)
                 return error_set(reterr, EINVAL, "crio.api.stream_port: '%s' is not a port number",
                                  c->stream_port);
+        if (c->max_parallel_downloads < 1 || c->max_parallel_downloads > 64)
+                return error_set(reterr, EINVAL,
+                                 "crio.image.max_parallel_downloads: %lld is not between 1 and 64",
+                                 (long long)c->max_parallel_downloads);
         r = check_port("crio.metrics.metrics_port", c->metrics_port, reterr);
         if (r < 0)
                 return r;

@@ -5,6 +5,7 @@
 
 #include "daemon.h"
 #include "http-api.h"
+#include "image-service.h"
 #include "listener.h"
 #include "log.h"
 #include "rpc-server.h"
@@ -39,6 +40,30 @@ char *daemon_config_toml(Daemon *d) {
         pthread_rwlock_unlock(&d->config_lock);
         fclose(f);
         return buf;
+}
+
+#define DEFAULT_REGISTRIES_CONF "/etc/containers/registries.conf"
+#define DEFAULT_REGISTRIES_CONF_DIR "/etc/containers/registries.conf.d"
+#define DEFAULT_CERTS_DIR "/etc/containers/certs.d"
+
+/* The image service's view of the config (caller holds the config lock or owns `c`). */
+static ImageSettings image_settings_from(const CliOptions *o, const Config *c) {
+        int64_t progress = 0;
+        parse_duration(c->pull_progress_timeout, &progress); /* validated at load */
+        return (ImageSettings){
+                .registries_conf = o->registries_conf ? o->registries_conf : (char *)DEFAULT_REGISTRIES_CONF,
+                .registries_conf_dir = o->registries_conf_dir ? o->registries_conf_dir
+                                                              : (char *)DEFAULT_REGISTRIES_CONF_DIR,
+                .global_auth_file = c->global_auth_file,
+                .signature_policy = c->signature_policy,
+                .signature_policy_dir = c->signature_policy_dir,
+                .short_name_mode = c->short_name_mode,
+                .certs_dir = (char *)DEFAULT_CERTS_DIR,
+                .pinned_images = c->pinned_images,
+                .pause_image = c->pause_image,
+                .pull_progress_timeout_ns = progress,
+                .max_parallel_downloads = c->max_parallel_downloads,
+        };
 }
 
 /* Install the reloadable logging keys. The config was validated, so the filter compiles. */
@@ -86,11 +111,28 @@ static void daemon_reload(Daemon *d) {
                 log_info("reload: %s.%s changed from %s to %s", key->table, key->name, before, after);
         }
         apply_logging(d->config);
+        /* registries.conf is re-read on every reload; pinned images and the pause image may change. */
+        ImageSettings settings = image_settings_from(d->options, d->config);
+        _cleanup_strv_free_ char **image_warnings = NULL;
+        if (image_service_reload(d->images, &settings, &image_warnings, &err) < 0)
+                log_error("reload: keeping the previous registries configuration: %s", err->message);
         pthread_rwlock_unlock(&d->config_lock);
+        log_warnings(image_warnings);
+}
+
+static int start_images(Daemon *d, Error **reterr) {
+        _cleanup_strv_free_ char **warnings = NULL;
+        ImageSettings settings = image_settings_from(d->options, d->config);
+        int r = image_service_new(d->config->root, &settings, &d->images, &warnings, reterr);
+        log_warnings(warnings);
+        return r;
 }
 
 static int daemon_start(Daemon *d, Error **reterr) {
         int r = listener_open(d->config->listen, &d->listener, reterr);
+        if (r < 0)
+                return r;
+        r = start_images(d, reterr);
         if (r < 0)
                 return r;
         d->rpcs = rpc_table_new();
@@ -110,6 +152,7 @@ static void daemon_stop(Daemon *d) {
         d->rpc = rpc_server_free(d->rpc, SHUTDOWN_GRACE_MS);
         d->workers = worker_pool_free(d->workers);
         d->rpcs = rpc_table_free(d->rpcs);
+        d->images = image_service_free(d->images);
 }
 
 static int wait_for_signals(Daemon *d, const sigset_t *set) {

@@ -11,6 +11,7 @@ typedef struct HttpApi HttpApi;
 typedef struct Listener Listener;
 typedef struct WorkerPool WorkerPool;
 typedef struct RpcTable RpcTable;
+typedef struct ImageService ImageService;
 
 /* The running daemon: its effective config and the services on its socket. */
 typedef struct Daemon {
@@ -20,6 +21,8 @@ typedef struct Daemon {
 
         pthread_mutex_t state_lock;
         char *pod_cidr; /* last UpdateRuntimeConfig */
+
+        ImageService *images;
 
         RpcTable *rpcs;
         WorkerPool *workers;

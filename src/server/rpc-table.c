@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "api.pb-c.h"
+#include "rpc-image.h"
 #include "rpc-runtime.h"
 #include "rpc-table.h"
 
@@ -21,6 +22,11 @@ static const struct {
         {"RuntimeService", "Status", rpc_status, true},
         {"RuntimeService", "RuntimeConfig", rpc_runtime_config, true},
         {"RuntimeService", "UpdateRuntimeConfig", rpc_update_runtime_config, true},
+        {"ImageService", "PullImage", rpc_pull_image, false},
+        {"ImageService", "ImageStatus", rpc_image_status, false},
+        {"ImageService", "ListImages", rpc_list_images, false},
+        {"ImageService", "RemoveImage", rpc_remove_image, false},
+        {"ImageService", "ImageFsInfo", rpc_image_fs_info, false},
 };
 
 static void find_handler(const char *service, RpcMethod *m) {

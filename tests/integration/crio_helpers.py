@@ -469,3 +469,116 @@ def wait_until(predicate, timeout, interval=0.05):
         if v or time.monotonic() > deadline:
             return v
         time.sleep(interval)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# ImageService (the image tests' helpers; added as functions bound onto CriClient and Daemon so that the
+# classes above stay as they are)
+
+PULL_TIMEOUT = 60.0
+
+
+def auth_config(username="", password="", auth="", server_address="", identity_token="", registry_token=""):
+    """A CRI AuthConfig message."""
+    return pb().AuthConfig(username=username, password=password, auth=auth, server_address=server_address,
+                           identity_token=identity_token, registry_token=registry_token)
+
+
+def sandbox_config(namespace="default", name="pod", uid="pod-uid"):
+    """A minimal PodSandboxConfig, for pulls made on behalf of a pod in `namespace`."""
+    cfg = pb().PodSandboxConfig()
+    cfg.metadata.name, cfg.metadata.namespace, cfg.metadata.uid = name, namespace, uid
+    return cfg
+
+
+def _pull_request(ref, auth=None, sandbox=None, annotations=None):
+    req = pb().PullImageRequest()
+    req.image.image = ref
+    for k, v in (annotations or {}).items():
+        req.image.annotations[k] = v
+    if auth is not None:
+        req.auth.CopyFrom(auth)
+    if sandbox is not None:
+        req.sandbox_config.CopyFrom(sandbox)
+    return req
+
+
+def _cri_pull_image(self, ref, auth=None, sandbox=None, timeout=PULL_TIMEOUT, annotations=None):
+    """PullImage; returns image_ref (the image ID)."""
+    req = _pull_request(ref, auth, sandbox, annotations)
+    return self.call(IMAGE_SERVICE + "PullImage", req, pb().PullImageResponse, timeout=timeout).image_ref
+
+
+def _cri_pull_image_future(self, ref, auth=None, sandbox=None, timeout=PULL_TIMEOUT):
+    """Start a PullImage and return its grpc future (cancel() it to make the client go away)."""
+    fn = self.channel.unary_unary(IMAGE_SERVICE + "PullImage", request_serializer=pb().PullImageRequest.SerializeToString,
+                                  response_deserializer=pb().PullImageResponse.FromString)
+    return fn.future(_pull_request(ref, auth, sandbox), timeout=timeout)
+
+
+def _cri_image_status(self, ref, verbose=False):
+    """ImageStatus; returns the whole response (`.image` is unset for an unknown image)."""
+    req = pb().ImageStatusRequest(verbose=verbose)
+    req.image.image = ref
+    return self.call(IMAGE_SERVICE + "ImageStatus", req, pb().ImageStatusResponse)
+
+
+def _cri_image(self, ref):
+    """The Image message for ref, or None when the daemon does not know it."""
+    r = self.image_status(ref)
+    return r.image if r.HasField("image") else None
+
+
+def _cri_list_images(self, filter_ref=None):
+    req = pb().ListImagesRequest()
+    if filter_ref is not None:
+        req.filter.image.image = filter_ref
+    return list(self.call(IMAGE_SERVICE + "ListImages", req, pb().ListImagesResponse).images)
+
+
+def _cri_remove_image(self, ref):
+    req = pb().RemoveImageRequest()
+    req.image.image = ref
+    return self.call(IMAGE_SERVICE + "RemoveImage", req, pb().RemoveImageResponse)
+
+
+def _cri_image_fs_info(self):
+    return self.call(IMAGE_SERVICE + "ImageFsInfo", pb().ImageFsInfoRequest(), pb().ImageFsInfoResponse)
+
+
+CriClient.pull_image = _cri_pull_image
+CriClient.pull_image_future = _cri_pull_image_future
+CriClient.image_status = _cri_image_status
+CriClient.image = _cri_image
+CriClient.list_images = _cri_list_images
+CriClient.remove_image = _cri_remove_image
+CriClient.image_fs_info = _cri_image_fs_info
+
+
+def _daemon_layer_dirs(self):
+    """The layer directories of the image store (<root>/layers/*)."""
+    d = self.root / "layers"
+    return sorted(p for p in d.iterdir()) if d.is_dir() else []
+
+
+def _daemon_tmp_entries(self):
+    """What is left in the image store's scratch directory (<root>/tmp)."""
+    d = self.root / "tmp"
+    return sorted(p.name for p in d.iterdir()) if d.is_dir() else []
+
+
+def _daemon_store_snapshot(self, client=None):
+    """(image IDs, layer dirs, tmp entries) of the image store, to compare before and after a failed pull."""
+    own = client is None
+    c = client or self.client()
+    try:
+        ids = sorted(i.id for i in c.list_images())
+    finally:
+        if own:
+            c.close()
+    return ids, [p.name for p in self.layer_dirs()], self.tmp_entries()
+
+
+Daemon.layer_dirs = _daemon_layer_dirs
+Daemon.tmp_entries = _daemon_tmp_entries
+Daemon.store_snapshot = _daemon_store_snapshot

@@ -1,0 +1,287 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <string.h>
+
+#include "image-service-private.h"
+#include "log.h"
+#include "reference.h"
+#include "strv.h"
+
+static char *dup_or_empty(const char *s) {
+        return xstrdup(s ? s : "");
+}
+
+ImageSettings *image_settings_copy(const ImageSettings *s) {
+        ImageSettings *c = xcalloc(1, sizeof(*c));
+        c->registries_conf = dup_or_empty(s->registries_conf);
+        c->registries_conf_dir = dup_or_empty(s->registries_conf_dir);
+        c->global_auth_file = dup_or_empty(s->global_auth_file);
+        c->signature_policy = dup_or_empty(s->signature_policy);
+        c->signature_policy_dir = dup_or_empty(s->signature_policy_dir);
+        c->short_name_mode = dup_or_empty(s->short_name_mode);
+        c->certs_dir = dup_or_empty(s->certs_dir);
+        c->pinned_images = strv_copy(s->pinned_images);
+        c->pause_image = dup_or_empty(s->pause_image);
+        c->pull_progress_timeout_ns = s->pull_progress_timeout_ns;
+        c->max_parallel_downloads = s->max_parallel_downloads;
+        return c;
+}
+
+ImageSettings *image_settings_free(ImageSettings *s) {
+        if (!s)
+                return NULL;
+        free(s->registries_conf);
+        free(s->registries_conf_dir);
+        free(s->global_auth_file);
+        free(s->signature_policy);
+        free(s->signature_policy_dir);
+        free(s->short_name_mode);
+        free(s->certs_dir);
+        strv_free(s->pinned_images);
+        free(s->pause_image);
+        free(s);
+        return NULL;
+}
+
+void image_settings_freep(ImageSettings **s) {
+        *s = image_settings_free(*s);
+}
+
+static int load_registries(const ImageSettings *s, RegistriesConf **ret, char ***warnings, Error **reterr) {
+        int r = registries_conf_load(s->registries_conf, s->registries_conf_dir, ret, warnings, reterr);
+        if (r < 0)
+                return error_prefix(reterr, "registries configuration");
+        return 0;
+}
+
+int image_service_new(const char *root, const ImageSettings *settings, ImageService **ret, char ***warnings,
+                      Error **reterr) {
+        RegistriesConf *registries = NULL;
+        Store *store = NULL;
+        int r = load_registries(settings, &registries, warnings, reterr);
+        if (r < 0)
+                return r;
+        r = store_open(root, &store, reterr);
+        if (r < 0) {
+                registries_conf_free(registries);
+                return r;
+        }
+        ImageService *svc = xcalloc(1, sizeof(*svc));
+        svc->store = store;
+        svc->registries = registries;
+        svc->settings = image_settings_copy(settings);
+        svc->claimed = xcalloc(1, sizeof(char *));
+        pthread_rwlock_init(&svc->settings_lock, NULL);
+        pthread_mutex_init(&svc->claims_lock, NULL);
+        pthread_cond_init(&svc->claims_changed, NULL);
+        *ret = svc;
+        return 0;
+}
+
+ImageService *image_service_free(ImageService *svc) {
+        if (!svc)
+                return NULL;
+        store_close(svc->store);
+        registries_conf_free(svc->registries);
+        image_settings_free(svc->settings);
+        strv_free(svc->claimed);
+        pthread_rwlock_destroy(&svc->settings_lock);
+        pthread_mutex_destroy(&svc->claims_lock);
+        pthread_cond_destroy(&svc->claims_changed);
+        free(svc);
+        return NULL;
+}
+
+int image_service_reload(ImageService *svc, const ImageSettings *settings, char ***warnings,
+                         Error **reterr) {
+        RegistriesConf *registries = NULL;
+        int r = load_registries(settings, &registries, warnings, reterr);
+        if (r < 0)
+                return r;
+        ImageSettings *copy = image_settings_copy(settings);
+        pthread_rwlock_wrlock(&svc->settings_lock);
+        RegistriesConf *old_registries = svc->registries;
+        ImageSettings *old_settings = svc->settings;
+        svc->registries = registries;
+        svc->settings = copy;
+        pthread_rwlock_unlock(&svc->settings_lock);
+        /* Pulls in flight work on their own snapshots, so the old objects can go now. */
+        registries_conf_free(old_registries);
+        image_settings_free(old_settings);
+        return 0;
+}
+
+Store *image_service_store(ImageService *svc) {
+        return svc->store;
+}
+
+ImageSettings *image_service_settings(ImageService *svc) {
+        pthread_rwlock_rdlock(&svc->settings_lock);
+        ImageSettings *s = image_settings_copy(svc->settings);
+        pthread_rwlock_unlock(&svc->settings_lock);
+        return s;
+}
+
+int image_service_resolve(ImageService *svc, const ImageRef *short_ref, bool enforcing, ImageRef ***ret,
+                          size_t *ret_n, Error **reterr) {
+        pthread_rwlock_rdlock(&svc->settings_lock);
+        int r = registries_resolve_short_name(svc->registries, short_ref, enforcing, ret, ret_n, reterr);
+        pthread_rwlock_unlock(&svc->settings_lock);
+        return r;
+}
+
+int image_service_sources(ImageService *svc, const ImageRef *ref, PullSource **ret, size_t *ret_n,
+                          Error **reterr) {
+        pthread_rwlock_rdlock(&svc->settings_lock);
+        int r = registries_pull_sources(svc->registries, ref, ret, ret_n, reterr);
+        pthread_rwlock_unlock(&svc->settings_lock);
+        return r;
+}
+
+static bool claimed_by_others(ImageService *svc, char *const *wanted) {
+        STRV_FOREACH(w, wanted)
+                if (strv_contains(svc->claimed, *w))
+                        return true;
+        return false;
+}
+
+static void remove_claim(char **claimed, const char *id) {
+        size_t n = strv_length(claimed);
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(claimed[i], id) == 0) {
+                        free(claimed[i]);
+                        memmove(&claimed[i], &claimed[i + 1], (n - i) * sizeof(char *));
+                        return;
+                }
+}
+
+int image_service_claim_layers(ImageService *svc, char *const *wanted, const Cancel *cancel,
+                               char ***ret_claimed) {
+        char **mine = xcalloc(1, sizeof(char *));
+        pthread_mutex_lock(&svc->claims_lock);
+        while (claimed_by_others(svc, wanted)) {
+                if (cancel_requested(cancel)) {
+                        pthread_mutex_unlock(&svc->claims_lock);
+                        strv_free(mine);
+                        return cancel_reason(cancel);
+                }
+                /* Wake up now and then to notice cancellation while the other pull runs. */
+                struct timespec t;
+                clock_gettime(CLOCK_REALTIME, &t);
+                t.tv_nsec += 100000000L;
+                if (t.tv_nsec >= 1000000000L) {
+                        t.tv_sec++;
+                        t.tv_nsec -= 1000000000L;
+                }
+                pthread_cond_timedwait(&svc->claims_changed, &svc->claims_lock, &t);
+        }
+        STRV_FOREACH(w, wanted)
+                if (!store_layer_exists(svc->store, *w)) {
+                        mine = strv_push(mine, xstrdup(*w));
+                        svc->claimed = strv_push(svc->claimed, xstrdup(*w));
+                }
+        pthread_mutex_unlock(&svc->claims_lock);
+        *ret_claimed = mine;
+        return 0;
+}
+
+void image_service_release_layers(ImageService *svc, char **claimed) {
+        pthread_mutex_lock(&svc->claims_lock);
+        STRV_FOREACH(c, claimed)
+                remove_claim(svc->claimed, *c);
+        pthread_cond_broadcast(&svc->claims_changed);
+        pthread_mutex_unlock(&svc->claims_lock);
+        strv_free(claimed);
+}
+
+/* An ID, "sha256:"+ID, or an ID prefix: lower-case hex only. */
+static bool looks_like_id(const char *name) {
+        const char *hex = strncmp(name, "sha256:", 7) == 0 ? name + 7 : name;
+        return strlen(hex) >= 3 && strspn(hex, "0123456789abcdef") == strlen(hex);
+}
+
+static int lookup_ref(ImageService *svc, const ImageRef *ref, StoreImage **ret) {
+        _cleanup_image_ref_ ImageRef *q = image_ref_qualify(ref, ref->domain);
+        _cleanup_free_ char *key = image_ref_to_string(q);
+        return store_image_lookup(svc->store, key, ret, NULL);
+}
+
+int image_lookup(ImageService *svc, const char *name, StoreImage **ret, Error **reterr) {
+        _cleanup_image_ref_ ImageRef *ref = NULL;
+        _cleanup_error_ Error *perr = NULL;
+
+        if (looks_like_id(name) && store_image_lookup(svc->store, name, ret, NULL) >= 0)
+                return 0;
+        if (image_ref_parse(name, &ref, &perr) < 0)
+                return looks_like_id(name) ? error_set(reterr, ENOENT, "image '%s' not found", name)
+                                           : error_set(reterr, EINVAL, "%s", perr->message);
+        if (ref->domain)
+                return lookup_ref(svc, ref, ret) >= 0
+                               ? 0
+                               : error_set(reterr, ENOENT, "image '%s' not found", name);
+
+        ImageRef **cands = NULL;
+        size_t n = 0;
+        int r = image_service_resolve(svc, ref, false, &cands, &n, reterr);
+        if (r < 0)
+                return r;
+        r = -ENOENT;
+        for (size_t i = 0; i < n; i++) {
+                if (r < 0)
+                        r = lookup_ref(svc, cands[i], ret);
+                image_ref_free(cands[i]);
+        }
+        free(cands);
+        return r >= 0 ? 0 : error_set(reterr, ENOENT, "image '%s' not found", name);
+}
+
+/* The store key that names `img` the way `name` did: the tag or digest, else the ID. */
+static char *removal_key(ImageService *svc, const char *name, const StoreImage *img) {
+        _cleanup_image_ref_ ImageRef *ref = NULL;
+        if (!looks_like_id(name) && image_ref_parse(name, &ref, NULL) >= 0) {
+                STRV_FOREACH(t, img->repo_tags) {
+                        _cleanup_image_ref_ ImageRef *tref = NULL;
+                        if (image_ref_parse(*t, &tref, NULL) < 0 || strcmp(tref->path, ref->path) != 0)
+                                continue;
+                        _cleanup_free_ char *want = ref->tag ? xstrdup(ref->tag) : xstrdup("latest");
+                        if (!ref->digest && tref->tag && strcmp(tref->tag, want) == 0)
+                                return xstrdup(*t);
+                }
+        }
+        return xstrdup(img->id);
+}
+
+int image_remove(ImageService *svc, const char *name, Error **reterr) {
+        _cleanup_store_image_ StoreImage *img = NULL;
+        int r = image_lookup(svc, name, &img, reterr);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *key = removal_key(svc, name, img);
+        return store_image_remove(svc->store, key, reterr);
+}
+
+static bool pattern_matches(const char *pattern, const char *name) {
+        size_t n = strlen(pattern);
+        if (n == 0)
+                return false;
+        /* exact, "prefix*" or "*keyword*", as crio.conf(5) defines pinned_images */
+        if (n > 1 && pattern[0] == '*' && pattern[n - 1] == '*') {
+                _cleanup_free_ char *kw = xstrndup(pattern + 1, n - 2);
+                return strstr(name, kw) != NULL;
+        }
+        if (pattern[n - 1] == '*')
+                return strncmp(name, pattern, n - 1) == 0;
+        return strcmp(name, pattern) == 0;
+}
+
+bool image_is_pinned(ImageService *svc, const StoreImage *img) {
+        _cleanup_(image_settings_freep) ImageSettings *s = image_service_settings(svc);
+        bool pinned = false;
+        STRV_FOREACH(t, img->repo_tags) {
+                if (*s->pause_image && strcmp(*t, s->pause_image) == 0)
+                        pinned = true;
+                STRV_FOREACH(p, s->pinned_images)
+                        if (pattern_matches(*p, *t))
+                                pinned = true;
+        }
+        return pinned;
+}

@@ -1,0 +1,495 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <pthread.h>
+#include <string.h>
+#include <sys/utsname.h>
+
+#include "digest.h"
+#include "image-service-private.h"
+#include "layer-unpack.h"
+#include "log.h"
+#include "manifest.h"
+#include "policy.h"
+#include "reference.h"
+#include "registry-client.h"
+#include "strv.h"
+
+#define DEFAULT_POLICY "/etc/containers/policy.json"
+
+/* One pull: the request, a settings snapshot and a token that also stops sibling downloads. */
+typedef struct PullJob {
+        ImageService *svc;
+        const PullRequest *req;
+        ImageSettings *settings;
+        Policy *policy; /* NULL: no policy file, everything accepted */
+        Cancel cancel;
+} PullJob;
+
+/* What was fetched from one source before layers: enough to decide what is missing. */
+typedef struct Fetched {
+        char *top_digest; /* digest of what the tag named (the index, for multi-arch images) */
+        char *manifest_digest;
+        char *manifest_body;
+        size_t manifest_len;
+        Manifest *manifest;
+        char *config_body;
+        size_t config_len;
+        ImageConfig *config;
+        char **chain_ids;
+} Fetched;
+
+static void fetched_done(Fetched *f) {
+        free(f->top_digest);
+        free(f->manifest_digest);
+        free(f->manifest_body);
+        manifest_free(f->manifest);
+        free(f->config_body);
+        image_config_free(f->config);
+        strv_free(f->chain_ids);
+}
+
+/* The architecture name the OCI image spec uses for this machine. */
+static const char *host_architecture(void) {
+#if defined(__x86_64__)
+        return "amd64";
+#elif defined(__aarch64__)
+        return "arm64";
+#elif defined(__arm__)
+        return "arm";
+#elif defined(__s390x__)
+        return "s390x";
+#elif defined(__powerpc64__)
+        return "ppc64le";
+#else
+        return "unknown";
+#endif
+}
+
+static int load_policy(PullJob *job, Error **reterr) {
+        const ImageSettings *s = job->settings;
+        const char *ns = job->req->namespace_;
+        int r;
+
+        if (ns && *ns && *s->signature_policy_dir) {
+                if (strchr(ns, '/') || strcmp(ns, ".") == 0 || strcmp(ns, "..") == 0)
+                        return error_set(reterr, EINVAL, "invalid namespace '%s'", ns);
+                _cleanup_free_ char *path = xasprintf("%s/%s.json", s->signature_policy_dir, ns);
+                r = policy_load(path, &job->policy, reterr);
+                if (r != -ENOENT)
+                        return r;
+                *reterr = error_free(*reterr);
+        }
+        const char *path = *s->signature_policy ? s->signature_policy : DEFAULT_POLICY;
+        r = policy_load(path, &job->policy, reterr);
+        /* No policy file installed at all: accept, as an unconfigured host has always done. */
+        if (r == -ENOENT && !*s->signature_policy) {
+                *reterr = error_free(*reterr);
+                log_debug("no %s; accepting images without a policy", DEFAULT_POLICY);
+                return 0;
+        }
+        return r;
+}
+
+/* Credentials for a source: the kubelet's for the image's own registry, else the auth files. */
+static int pick_credentials(PullJob *job, const ImageRef *name, const PullSource *src, Credentials **ret,
+                            Error **reterr) {
+        *ret = NULL;
+        if (job->req->credentials && strcmp(src->ref->domain, name->domain) == 0)
+                return 0;
+        _cleanup_strv_free_ char **files = xcalloc(1, sizeof(char *));
+        if (*job->settings->global_auth_file)
+                files = strv_push(files, xstrdup(job->settings->global_auth_file));
+        _cleanup_strv_free_ char **defaults = credentials_default_files();
+        STRV_FOREACH(f, defaults)
+                files = strv_push(files, xstrdup(*f));
+        int r = credentials_lookup(files, src->ref->domain, src->ref->path, ret, reterr);
+        return r < 0 ? r : 0;
+}
+
+static int open_client(PullJob *job, const ImageRef *name, const PullSource *src, RegistryClient **ret,
+                       Error **reterr) {
+        _cleanup_(credentials_freep) Credentials *found = NULL;
+        int r = pick_credentials(job, name, src, &found, reterr);
+        if (r < 0)
+                return r;
+        RegistryClientOptions o = {
+                .host = src->ref->domain,
+                .repository = src->ref->path,
+                .insecure = src->insecure,
+                .credentials = found ? found : job->req->credentials,
+                .certs_dir = job->settings->certs_dir,
+                .cancel = &job->cancel,
+                .progress_timeout_ns = job->settings->pull_progress_timeout_ns,
+        };
+        if (found || strcmp(src->ref->domain, name->domain) != 0)
+                o.credentials = found;
+        return registry_client_new(&o, ret, reterr);
+}
+
+/* Follow a manifest list or index to the manifest for this machine. */
+static int fetch_platform_manifest(RegistryClient *client, ManifestKind kind, Fetched *f,
+                                   char **content_type, Error **reterr) {
+        ManifestList *list = NULL;
+        const Descriptor *d = NULL;
+        int r = manifest_list_parse(f->manifest_body, f->manifest_len, kind, &list, reterr);
+        if (r >= 0)
+                r = manifest_list_select(list, "linux", host_architecture(), NULL, &d, reterr);
+        if (r >= 0) {
+                _cleanup_free_ char *digest = xstrdup(d->digest);
+                free(f->manifest_body);
+                free(f->manifest_digest);
+                free(*content_type);
+                f->manifest_body = NULL;
+                f->manifest_digest = NULL;
+                *content_type = NULL;
+                r = registry_get_manifest(client, digest, &f->manifest_body, &f->manifest_len, content_type,
+                                          &f->manifest_digest, reterr);
+        }
+        manifest_list_free(list);
+        return r;
+}
+
+static char **chain_ids(char *const *diff_ids) {
+        char **chain = xcalloc(1, sizeof(char *));
+        STRV_FOREACH(d, diff_ids) {
+                size_t n = strv_length(chain);
+                if (n == 0) {
+                        chain = strv_push(chain, xstrdup(*d));
+                        continue;
+                }
+                /* OCI image-spec: ChainID(n) = sha256(ChainID(n-1) + " " + DiffID(n)). */
+                _cleanup_free_ char *joined = xasprintf("%s %s", chain[n - 1], *d);
+                chain = strv_push(chain, digest_buffer(DIGEST_SHA256, joined, strlen(joined)));
+        }
+        return chain;
+}
+
+static int fetch_metadata(RegistryClient *client, const ImageRef *src_ref, Fetched *f, Error **reterr) {
+        _cleanup_free_ char *content_type = NULL;
+        const char *reference = src_ref->digest ? src_ref->digest : src_ref->tag;
+        int r = registry_get_manifest(client, reference, &f->manifest_body, &f->manifest_len, &content_type,
+                                      &f->manifest_digest, reterr);
+        if (r < 0)
+                return r;
+        f->top_digest = xstrdup(f->manifest_digest);
+        ManifestKind kind = manifest_kind_detect(content_type, f->manifest_body, f->manifest_len);
+        if (kind == MANIFEST_DOCKER_LIST || kind == MANIFEST_OCI_INDEX) {
+                r = fetch_platform_manifest(client, kind, f, &content_type, reterr);
+                if (r < 0)
+                        return r;
+                kind = manifest_kind_detect(content_type, f->manifest_body, f->manifest_len);
+        }
+        r = manifest_parse(f->manifest_body, f->manifest_len, kind, &f->manifest, reterr);
+        if (r < 0)
+                return r;
+        r = registry_get_blob(client, f->manifest->config.digest, IMAGE_CONFIG_MAX_SIZE, &f->config_body,
+                              &f->config_len, reterr);
+        if (r < 0)
+                return error_prefix(reterr, "image config");
+        r = image_config_parse(f->config_body, f->config_len, &f->config, reterr);
+        if (r < 0)
+                return r;
+        if (strv_length(f->config->diff_ids) != f->manifest->n_layers)
+                return error_set(reterr, EBADMSG, "image config lists %zu layers but the manifest has %zu",
+                                 strv_length(f->config->diff_ids), f->manifest->n_layers);
+        f->chain_ids = chain_ids(f->config->diff_ids);
+        return 0;
+}
+
+typedef struct LayerTask {
+        size_t index; /* in the manifest */
+        char *staging;
+        int64_t size;
+        char *blob_digest;
+        int result;
+        Error *error;
+} LayerTask;
+
+typedef struct LayerFetch {
+        PullJob *job;
+        const ImageRef *name;
+        const PullSource *src;
+        const Fetched *f;
+        LayerTask *tasks;
+        size_t n_tasks;
+        atomic_size_t next;
+} LayerFetch;
+
+static int unpack_sink(void *userdata, const void *data, size_t len, Error **reterr) {
+        return layer_unpack_push(userdata, data, len, reterr);
+}
+
+static int fetch_one_layer(LayerFetch *lf, RegistryClient *client, LayerTask *t, Error **reterr) {
+        const Descriptor *d = &lf->f->manifest->layers[t->index];
+        const char *want_diff_id = lf->f->config->diff_ids[t->index];
+        LayerUnpack *u = NULL;
+        int compression = layer_compression_from_media_type(d->media_type);
+        if (compression < 0)
+                return error_set(reterr, EINVAL, "layer %s: media type '%s' is not supported", d->digest,
+                                 d->media_type);
+        int r = store_staging_dir(image_service_store(lf->job->svc), &t->staging, reterr);
+        if (r >= 0)
+                r = layer_unpack_new(t->staging, (LayerCompression)compression, &u, reterr);
+        if (r < 0)
+                return r;
+        r = registry_fetch_blob(client, d->digest, d->size, unpack_sink, u, reterr);
+        if (r < 0) {
+                layer_unpack_abort(u);
+                return r;
+        }
+        _cleanup_free_ char *diff_id = NULL;
+        r = layer_unpack_finish(u, &t->blob_digest, &diff_id, &t->size, reterr);
+        if (r < 0)
+                return error_prefix(reterr, "layer %s", d->digest);
+        if (strcmp(diff_id, want_diff_id) != 0)
+                return error_set(reterr, EBADMSG,
+                                 "layer %s: content digest %s does not match %s in the image config",
+                                 d->digest, diff_id, want_diff_id);
+        return 0;
+}
+
+/* A download thread: takes layers off the shared list until none is left or the pull failed. */
+static void *layer_worker(void *arg) {
+        LayerFetch *lf = arg;
+        _cleanup_(registry_client_freep) RegistryClient *client = NULL;
+        Error *open_error = NULL;
+        int open_r = open_client(lf->job, lf->name, lf->src, &client, &open_error);
+
+        for (;;) {
+                size_t i = atomic_fetch_add(&lf->next, 1);
+                if (i >= lf->n_tasks)
+                        break;
+                LayerTask *t = &lf->tasks[i];
+                if (open_r < 0) {
+                        t->result = open_r;
+                        t->error = TAKE_PTR(open_error);
+                        open_r = -ECANCELED; /* report the reason once */
+                } else if (cancel_requested(&lf->job->cancel))
+                        t->result = cancel_reason(&lf->job->cancel);
+                else
+                        t->result = fetch_one_layer(lf, client, t, &t->error);
+                if (t->result < 0) {
+                        cancel_request(&lf->job->cancel);
+                        if (open_r < 0)
+                                break;
+                }
+        }
+        error_free(open_error);
+        return NULL;
+}
+
+/* The first real failure: siblings stopped by it report -ECANCELED, which says less. */
+static int first_failure(LayerTask *tasks, size_t n, Error **reterr) {
+        LayerTask *pick = NULL;
+        for (size_t i = 0; i < n; i++)
+                if (tasks[i].result < 0 &&
+                    (!pick || (pick->result == -ECANCELED && tasks[i].result != -ECANCELED)))
+                        pick = &tasks[i];
+        if (!pick)
+                return 0;
+        if (reterr && !*reterr)
+                *reterr = TAKE_PTR(pick->error);
+        return error_set(reterr, -pick->result, "layer download failed");
+}
+
+static int fetch_layers(LayerFetch *lf, Error **reterr) {
+        size_t n_threads = (size_t)lf->job->settings->max_parallel_downloads;
+        if (n_threads < 1)
+                n_threads = 1;
+        if (n_threads > lf->n_tasks)
+                n_threads = lf->n_tasks;
+        pthread_t threads[64];
+        size_t started = 0;
+        for (; started < n_threads && started < ELEMENTSOF(threads); started++)
+                if (pthread_create(&threads[started], NULL, layer_worker, lf) != 0)
+                        break;
+        if (started == 0 && lf->n_tasks > 0)
+                layer_worker(lf);
+        for (size_t i = 0; i < started; i++)
+                pthread_join(threads[i], NULL);
+        return first_failure(lf->tasks, lf->n_tasks, reterr);
+}
+
+static char *config_id(const char *config_digest) {
+        const char *hex = strchr(config_digest, ':');
+        return xstrdup(hex ? hex + 1 : config_digest);
+}
+
+static int commit_image(LayerFetch *lf, const ImageRef *name, const char *id, Error **reterr) {
+        const Fetched *f = lf->f;
+        _cleanup_free_ StagedLayer *staged = xcalloc(lf->n_tasks + 1, sizeof(StagedLayer));
+        for (size_t i = 0; i < lf->n_tasks; i++) {
+                const LayerTask *t = &lf->tasks[i];
+                staged[i] = (StagedLayer){
+                        .chain_id = f->chain_ids[t->index],
+                        .diff_id = f->config->diff_ids[t->index],
+                        .blob_digest = t->blob_digest,
+                        .parent_chain_id = t->index > 0 ? f->chain_ids[t->index - 1] : NULL,
+                        .size = t->size,
+                        .staging_dir = t->staging,
+                };
+        }
+        _cleanup_free_ char *repo = image_ref_name(name);
+        _cleanup_free_ char *tag = name->tag ? xasprintf("%s:%s", repo, name->tag) : NULL;
+        _cleanup_free_ char *digest = xasprintf("%s@%s", repo, f->top_digest);
+        ImageCommit c = {
+                .id = id,
+                .config_digest = f->manifest->config.digest,
+                .manifest_digest = f->manifest_digest,
+                .config_json = f->config_body,
+                .config_len = f->config_len,
+                .manifest_json = f->manifest_body,
+                .manifest_len = f->manifest_len,
+                .user = f->config->user,
+                .layers = (const char *const *)f->chain_ids,
+                .n_layers = strv_length(f->chain_ids),
+                .staged = staged,
+                .n_staged = lf->n_tasks,
+                .repo_tag = tag,
+                .repo_digest = digest,
+        };
+        return store_image_commit(image_service_store(lf->job->svc), &c, reterr);
+}
+
+static void tasks_free(ImageService *svc, LayerTask *tasks, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                if (tasks[i].staging)
+                        store_staging_remove(image_service_store(svc), tasks[i].staging);
+                free(tasks[i].staging);
+                free(tasks[i].blob_digest);
+                error_free(tasks[i].error);
+        }
+        free(tasks);
+}
+
+/* Tasks for the layers this pull claimed, in manifest order. */
+static LayerTask *tasks_for(const Fetched *f, char *const *claimed, size_t *ret_n) {
+        size_t n = strv_length(f->chain_ids), k = 0;
+        LayerTask *tasks = xcalloc(n + 1, sizeof(LayerTask));
+        for (size_t i = 0; i < n; i++)
+                if (strv_contains(claimed, f->chain_ids[i]))
+                        tasks[k++].index = i;
+        *ret_n = k;
+        return tasks;
+}
+
+static int pull_layers_and_commit(PullJob *job, const ImageRef *name, const PullSource *src,
+                                  const Fetched *f, const char *id, Error **reterr) {
+        char **claimed = NULL;
+        int r = image_service_claim_layers(job->svc, f->chain_ids, &job->cancel, &claimed);
+        if (r < 0)
+                return error_set(reterr, -r, "pull of %s was cancelled while waiting for another pull", id);
+        LayerFetch lf = {.job = job, .name = name, .src = src, .f = f};
+        lf.tasks = tasks_for(f, claimed, &lf.n_tasks);
+        atomic_init(&lf.next, 0);
+        log_debug("pull %s: %zu of %zu layers to fetch", id, lf.n_tasks, strv_length(f->chain_ids));
+
+        r = fetch_layers(&lf, reterr);
+        if (r >= 0)
+                r = commit_image(&lf, name, id, reterr);
+        tasks_free(job->svc, lf.tasks, lf.n_tasks);
+        image_service_release_layers(job->svc, claimed);
+        return r;
+}
+
+static int pull_source(PullJob *job, const ImageRef *name, const PullSource *src, char **ret_id,
+                       Error **reterr) {
+        _cleanup_(registry_client_freep) RegistryClient *client = NULL;
+        Fetched f = {0};
+        int r = open_client(job, name, src, &client, reterr);
+        if (r >= 0)
+                r = fetch_metadata(client, src->ref, &f, reterr);
+        if (r >= 0) {
+                _cleanup_free_ char *id = config_id(f.manifest->config.digest);
+                r = pull_layers_and_commit(job, name, src, &f, id, reterr);
+                if (r >= 0)
+                        *ret_id = TAKE_PTR(id);
+        }
+        fetched_done(&f);
+        return r;
+}
+
+/* Try each mirror, then the registry itself. A cancelled pull stops at once. */
+static int pull_candidate(PullJob *job, const ImageRef *name, char **ret_id, Error **reterr) {
+        PullSource *sources = NULL;
+        size_t n = 0;
+        int r = job->policy ? policy_check(job->policy, "docker", name, reterr) : 0;
+        if (r >= 0)
+                r = image_service_sources(job->svc, name, &sources, &n, reterr);
+        if (r < 0)
+                return r;
+        r = -ENOENT;
+        for (size_t i = 0; i < n; i++) {
+                Error *err = NULL;
+                _cleanup_free_ char *where = image_ref_to_string(sources[i].ref);
+                r = pull_source(job, name, &sources[i], ret_id, &err);
+                if (r >= 0 || cancel_requested(&job->cancel) || i + 1 == n) {
+                        if (r < 0 && reterr && !*reterr)
+                                *reterr = TAKE_PTR(err);
+                        error_free(err);
+                        break;
+                }
+                log_info("pull from %s failed, trying the next source: %s", where, err ? err->message : "");
+                error_free(err);
+        }
+        pull_sources_free(sources, n);
+        return r;
+}
+
+/* The qualified names to try for what the client asked for. */
+static int candidates_for(PullJob *job, const ImageRef *ref, ImageRef ***ret, size_t *ret_n,
+                          Error **reterr) {
+        if (ref->domain) {
+                *ret = xcalloc(1, sizeof(ImageRef *));
+                (*ret)[0] = image_ref_qualify(ref, ref->domain);
+                *ret_n = 1;
+                return 0;
+        }
+        bool enforcing = strcmp(job->settings->short_name_mode, "disabled") != 0;
+        return image_service_resolve(job->svc, ref, enforcing, ret, ret_n, reterr);
+}
+
+static int pull_candidates(PullJob *job, ImageRef **cands, size_t n, char **ret_id, Error **reterr) {
+        int r = -ENOENT;
+        for (size_t i = 0; i < n; i++) {
+                Error *err = NULL;
+                r = pull_candidate(job, cands[i], ret_id, &err);
+                /* Only a name that resolved to several candidates (disabled mode) falls through. */
+                if (r >= 0 || cancel_requested(&job->cancel) || i + 1 == n) {
+                        if (r < 0 && reterr && !*reterr)
+                                *reterr = TAKE_PTR(err);
+                        error_free(err);
+                        break;
+                }
+                error_free(err);
+        }
+        return r;
+}
+
+int image_pull(ImageService *svc, const PullRequest *req, char **ret_id, Error **reterr) {
+        _cleanup_image_ref_ ImageRef *ref = NULL;
+        ImageRef **cands = NULL;
+        size_t n = 0;
+        PullJob job = {.svc = svc, .req = req, .settings = image_service_settings(svc)};
+        cancel_init(&job.cancel, req->cancel, 0);
+
+        int r = image_ref_parse(req->image, &ref, reterr);
+        if (r >= 0)
+                r = load_policy(&job, reterr);
+        if (r >= 0)
+                r = candidates_for(&job, ref, &cands, &n, reterr);
+        if (r >= 0)
+                r = pull_candidates(&job, cands, n, ret_id, reterr);
+        if (r < 0 && cancel_requested(req->cancel) && reterr) {
+                /* Say why: the client's deadline or its going away, not a layer's side effect. */
+                *reterr = error_free(*reterr);
+                r = error_set(reterr, -cancel_reason(req->cancel), "pull of '%s' %s", req->image,
+                              cancel_reason(req->cancel) == -ETIMEDOUT ? "ran past its deadline"
+                                                                       : "was cancelled");
+        }
+        for (size_t i = 0; i < n; i++)
+                image_ref_free(cands[i]);
+        free(cands);
+        policy_free(job.policy);
+        image_settings_free(job.settings);
+        return r < 0 ? error_prefix(reterr, "pull '%s'", req->image) : 0;
+}

@@ -1,0 +1,261 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <dirent.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "decompress.h"
+#include "digest.h"
+#include "layer-unpack.h"
+#include "tar-extract.h"
+
+/*
+ * Inflated bytes wait in the pipe between pusher and extractor. Its capacity is the only buffering
+ * between the two (beyond one decompression chunk), so a slow disk slows the download instead of
+ * growing memory. 1 MiB (the default pipe-max-size) lets the threads run in parallel for longer.
+ */
+#define PIPE_SIZE (1024 * 1024)
+#define DRAIN_BUFFER_SIZE (64 * 1024)
+
+struct LayerUnpack {
+        Decompressor *decompressor;
+        Digester *blob_digest;
+        Digester *diff_digest; /* NULL for plain layers: the tar is the blob, hashed once */
+        int64_t tar_size;
+        Error *error; /* the pusher's first failure, reported again by every later call */
+
+        int root_fd;
+        int pipe_write; /* the pusher's end; closing it is end of input for the extractor */
+        int pipe_read;  /* the extractor's end */
+        pthread_t thread;
+        bool thread_started;
+        atomic_bool cancel;
+
+        /* Written by the extractor before it sets extract_failed; read after that or after the join. */
+        atomic_bool extract_failed;
+        Error *extract_error;
+};
+
+static void drain(int fd) {
+        char buf[DRAIN_BUFFER_SIZE];
+        for (;;) {
+                ssize_t n = read(fd, buf, sizeof(buf));
+                if (n == 0 || (n < 0 && errno != EINTR))
+                        return;
+        }
+}
+
+/*
+ * The pipe is read to EOF whatever happens: after the end-of-archive marker (padding may follow) and
+ * after a failure, so that the pusher is never left blocked in write(). The pusher notices a failure
+ * through extract_failed and stops sending.
+ */
+static void *extract_thread(void *userdata) {
+        LayerUnpack *u = userdata;
+        Error *e = NULL;
+
+        if (tar_extract(u->root_fd, u->pipe_read, &u->cancel, &e) < 0) {
+                if (!e)
+                        error_set(&e, EIO, "layer extraction failed");
+                u->extract_error = e;
+                atomic_store_explicit(&u->extract_failed, true, memory_order_release);
+        }
+        drain(u->pipe_read);
+        return NULL;
+}
+
+static int extract_error(LayerUnpack *u, Error **reterr) {
+        return error_set(reterr, u->extract_error->code, "%s", u->extract_error->message);
+}
+
+static bool extract_failed(LayerUnpack *u) {
+        return atomic_load_explicit(&u->extract_failed, memory_order_acquire);
+}
+
+static int close_fd(int fd) {
+        if (fd >= 0)
+                close(fd);
+        return -EBADF;
+}
+
+/* Stop the extractor (at its next entry or block) and wait for it. */
+static void stop_thread(LayerUnpack *u) {
+        if (!u->thread_started)
+                return;
+        atomic_store(&u->cancel, true);
+        u->pipe_write = close_fd(u->pipe_write);
+        pthread_join(u->thread, NULL);
+        u->thread_started = false;
+}
+
+static LayerUnpack *layer_unpack_free(LayerUnpack *u) {
+        if (!u)
+                return NULL;
+        stop_thread(u);
+        close_fd(u->pipe_write);
+        close_fd(u->pipe_read);
+        close_fd(u->root_fd);
+        decompressor_free(u->decompressor);
+        digester_free(u->blob_digest);
+        digester_free(u->diff_digest);
+        error_free(u->error);
+        error_free(u->extract_error);
+        free(u);
+        return NULL;
+}
+
+static void layer_unpack_freep(LayerUnpack **u) {
+        *u = layer_unpack_free(*u);
+}
+
+LayerUnpack *layer_unpack_abort(LayerUnpack *u) {
+        return layer_unpack_free(u);
+}
+
+static int check_empty(int dir_fd, const char *dir, Error **reterr) {
+        int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+        if (!d) {
+                close_fd(fd);
+                return error_set(reterr, errno, "read layer directory '%s': %m", dir);
+        }
+        struct dirent *de;
+        while ((de = readdir(d)))
+                if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+                        break;
+        closedir(d);
+        if (de)
+                return error_set(reterr, ENOTEMPTY, "layer directory '%s' is not empty", dir);
+        return 0;
+}
+
+static int open_pipe(LayerUnpack *u, Error **reterr) {
+        int fds[2];
+        if (pipe2(fds, O_CLOEXEC) < 0)
+                return error_set(reterr, errno, "create layer pipe: %m");
+        u->pipe_read = fds[0];
+        u->pipe_write = fds[1];
+        /* Best effort: an unprivileged user over its pipe quota keeps the default 64 KiB. */
+        (void)fcntl(u->pipe_write, F_SETPIPE_SZ, PIPE_SIZE);
+        return 0;
+}
+
+/* The extractor takes no signals: they belong to the daemon's own signal handling threads. */
+static int start_thread(LayerUnpack *u, Error **reterr) {
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        int r = pthread_create(&u->thread, NULL, extract_thread, u);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (r != 0)
+                return error_set(reterr, r, "start layer extraction thread: %s", strerror(r));
+        u->thread_started = true;
+        return 0;
+}
+
+int layer_unpack_new(const char *dir, LayerCompression compression, LayerUnpack **ret, Error **reterr) {
+        if (compression != COMPRESSION_NONE && compression != COMPRESSION_GZIP &&
+            compression != COMPRESSION_ZSTD)
+                return error_set(reterr, EINVAL, "unknown layer compression %d", (int)compression);
+
+        _cleanup_(layer_unpack_freep) LayerUnpack *u = xcalloc(1, sizeof(*u));
+        u->root_fd = u->pipe_read = u->pipe_write = -EBADF;
+        u->root_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (u->root_fd < 0)
+                return error_set(reterr, errno, "open layer directory '%s': %m", dir);
+        int r = check_empty(u->root_fd, dir, reterr);
+        if (r < 0)
+                return r;
+        r = open_pipe(u, reterr);
+        if (r < 0)
+                return r;
+
+        u->decompressor = decompressor_new(compression);
+        u->blob_digest = digester_new(DIGEST_SHA256);
+        if (compression != COMPRESSION_NONE)
+                u->diff_digest = digester_new(DIGEST_SHA256);
+        r = start_thread(u, reterr);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(u);
+        return 0;
+}
+
+/* Decompressed output: digest it, count it, and hand it to the extractor. */
+static int forward_tar(const void *data, size_t len, void *userdata, Error **reterr) {
+        LayerUnpack *u = userdata;
+        const char *p = data;
+
+        if (u->diff_digest)
+                digester_update(u->diff_digest, data, len);
+        u->tar_size += (int64_t)len;
+        while (len > 0) {
+                /* Checked before every write: a failed extractor only drains, so stop feeding it. */
+                if (extract_failed(u))
+                        return extract_error(u, reterr);
+                ssize_t n = write(u->pipe_write, p, len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return error_set(reterr, errno, "write to layer extraction: %m");
+                p += n;
+                len -= (size_t)n;
+        }
+        return 0;
+}
+
+/* Remember the pusher's failure, and let the extractor run out: its own error no longer matters. */
+static int push_failed(LayerUnpack *u, int r, Error **reterr) {
+        if (!u->error)
+                error_set(&u->error, r, "%s", reterr && *reterr ? (*reterr)->message : strerror(-r));
+        atomic_store(&u->cancel, true);
+        u->pipe_write = close_fd(u->pipe_write);
+        return r;
+}
+
+int layer_unpack_push(LayerUnpack *u, const void *data, size_t len, Error **reterr) {
+        if (u->error)
+                return error_set(reterr, u->error->code, "%s", u->error->message);
+
+        digester_update(u->blob_digest, data, len);
+        int r = decompressor_feed(u->decompressor, data, len, forward_tar, u, reterr);
+        if (r < 0)
+                return push_failed(u, r, reterr);
+        if (extract_failed(u))
+                return push_failed(u, extract_error(u, reterr), reterr);
+        return 0;
+}
+
+static int finish(LayerUnpack *u, char **ret_blob_digest, char **ret_diff_id, int64_t *ret_tar_size,
+                  Error **reterr) {
+        if (u->error)
+                return error_set(reterr, u->error->code, "%s", u->error->message);
+        int r = decompressor_finish(u->decompressor, reterr);
+        if (r < 0)
+                return r;
+
+        /* End of input for the extractor; it finishes what the pipe holds, then exits. */
+        u->pipe_write = close_fd(u->pipe_write);
+        pthread_join(u->thread, NULL);
+        u->thread_started = false;
+        if (u->extract_error)
+                return extract_error(u, reterr);
+
+        if (ret_blob_digest)
+                *ret_blob_digest = digester_result(u->blob_digest);
+        if (ret_diff_id)
+                *ret_diff_id = digester_result(u->diff_digest ? u->diff_digest : u->blob_digest);
+        if (ret_tar_size)
+                *ret_tar_size = u->tar_size;
+        return 0;
+}
+
+int layer_unpack_finish(LayerUnpack *u, char **ret_blob_digest, char **ret_diff_id, int64_t *ret_tar_size,
+                        Error **reterr) {
+        int r = finish(u, ret_blob_digest, ret_diff_id, ret_tar_size, reterr);
+        layer_unpack_free(u);
+        return r;
+}

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+#include <stdint.h>
+
+#include "error.h"
+#include "manifest.h"
+
+/*
+ * Unpack one image layer, pushed as it downloads, into an empty directory in overlay form.
+ *
+ * Bytes pushed are digested as they are (the blob digest), decompressed (gzip through ISA-L's
+ * streaming isal_inflate, zstd through libzstd, or plain), digested again (the diff_id) and handed to
+ * an extraction thread that reads the tar stream with libarchive and creates entries below the
+ * directory with *at() calls resolved under it (openat2 RESOLVE_BENEATH). Ownership, modes
+ * (including setuid), xattrs, hard links, symlinks, device nodes, fifos and mtimes are kept;
+ * ".wh.NAME" becomes a 0:0 character device NAME and ".wh..wh..opq" the xattr
+ * trusted.overlay.opaque=y on its directory.
+ *
+ * An entry that would land outside the directory fails the unpack (-EPERM, message naming the entry):
+ * absolute paths, ".." components, a path through a symlink, a hard link whose target is outside or
+ * through a symlink. Malformed compression or tar data is -EBADMSG.
+ */
+typedef struct LayerUnpack LayerUnpack;
+
+/* Start unpacking into `dir` (must exist, be empty). Starts the extraction thread. */
+int layer_unpack_new(const char *dir, LayerCompression compression, LayerUnpack **ret, Error **reterr);
+
+/* Feed downloaded bytes. Blocks while the extraction thread is behind (bounded buffering). */
+int layer_unpack_push(LayerUnpack *u, const void *data, size_t len, Error **reterr);
+
+/*
+ * End of the blob: flush, wait for extraction, and report the blob digest (sha256 of what was
+ * pushed), the diff_id (sha256 of the tar stream) and the tar stream's size. The object is freed.
+ * On failure the directory may hold a partial tree: the caller removes it.
+ */
+int layer_unpack_finish(LayerUnpack *u, char **ret_blob_digest, char **ret_diff_id, int64_t *ret_tar_size,
+                        Error **reterr);
+
+/* Abandon an unpack (download failed or cancelled): stops and joins the thread, frees. */
+LayerUnpack *layer_unpack_abort(LayerUnpack *u);
