@@ -15,6 +15,7 @@ ImageSettings *image_settings_copy(const ImageSettings *s) {
         c->registries_conf = dup_or_empty(s->registries_conf);
         c->registries_conf_dir = dup_or_empty(s->registries_conf_dir);
         c->global_auth_file = dup_or_empty(s->global_auth_file);
+        c->namespaced_auth_dir = dup_or_empty(s->namespaced_auth_dir);
         c->signature_policy = dup_or_empty(s->signature_policy);
         c->signature_policy_dir = dup_or_empty(s->signature_policy_dir);
         c->short_name_mode = dup_or_empty(s->short_name_mode);
@@ -32,6 +33,7 @@ ImageSettings *image_settings_free(ImageSettings *s) {
         free(s->registries_conf);
         free(s->registries_conf_dir);
         free(s->global_auth_file);
+        free(s->namespaced_auth_dir);
         free(s->signature_policy);
         free(s->signature_policy_dir);
         free(s->short_name_mode);

@@ -14,6 +14,7 @@ typedef struct ImageSettings {
         char *registries_conf;     /* main registries.conf */
         char *registries_conf_dir; /* its drop-in directory */
         char *global_auth_file;    /* "" for none */
+        char *namespaced_auth_dir; /* <dir>/<namespace>-<sha256 of the image name>.json; "" for none */
         char *signature_policy;    /* "" for /etc/containers/policy.json */
         char *signature_policy_dir;
         char *short_name_mode; /* "enforcing" or "disabled" */

@@ -89,13 +89,31 @@ static int load_policy(PullJob *job, Error **reterr) {
         return r;
 }
 
-/* Credentials for a source: the kubelet's for the image's own registry, else the auth files. */
+/*
+ * A credential provider may leave credentials for one namespace and image in
+ * <namespaced_auth_dir>/<namespace>-<sha256 hex of the image name as requested>.json (CRI-O's layout).
+ */
+static char *namespaced_auth_file(PullJob *job) {
+        const char *ns = job->req->namespace_;
+        if (!ns || !*ns || !*job->settings->namespaced_auth_dir || strchr(ns, '/'))
+                return NULL;
+        _cleanup_free_ char *digest = digest_buffer(DIGEST_SHA256, job->req->image, strlen(job->req->image));
+        return xasprintf("%s/%s-%s.json", job->settings->namespaced_auth_dir, ns, digest + strlen("sha256:"));
+}
+
+/*
+ * Credentials for a source: the kubelet's for the image's own registry; else, in order, the
+ * namespace's file, global_auth_file and the usual auth.json locations.
+ */
 static int pick_credentials(PullJob *job, const ImageRef *name, const PullSource *src, Credentials **ret,
                             Error **reterr) {
         *ret = NULL;
         if (job->req->credentials && strcmp(src->ref->domain, name->domain) == 0)
                 return 0;
         _cleanup_strv_free_ char **files = xcalloc(1, sizeof(char *));
+        char *ns_file = namespaced_auth_file(job);
+        if (ns_file)
+                files = strv_push(files, ns_file);
         if (*job->settings->global_auth_file)
                 files = strv_push(files, xstrdup(job->settings->global_auth_file));
         _cleanup_strv_free_ char **defaults = credentials_default_files();

@@ -55,6 +55,7 @@ static ImageSettings image_settings_from(const CliOptions *o, const Config *c) {
                 .registries_conf_dir = o->registries_conf_dir ? o->registries_conf_dir
                                                               : (char *)DEFAULT_REGISTRIES_CONF_DIR,
                 .global_auth_file = c->global_auth_file,
+                .namespaced_auth_dir = c->namespaced_auth_dir,
                 .signature_policy = c->signature_policy,
                 .signature_policy_dir = c->signature_policy_dir,
                 .short_name_mode = c->short_name_mode,

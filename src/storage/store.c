@@ -112,7 +112,9 @@ static void remove_unknown_layer_dirs(Store *s) {
 }
 
 static int make_dirs(const char *root, Error **reterr) {
-        static const char *const subdirs[] = {"", "/blobs/sha256", "/blobs/sha512", "/layers", "/tmp"};
+        /* containers/ is where writable layers will live; ImageFsInfo already names it. */
+        static const char *const subdirs[] = {"",        "/blobs/sha256", "/blobs/sha512",
+                                              "/layers", "/tmp",          "/containers"};
         for (size_t i = 0; i < ELEMENTSOF(subdirs); i++) {
                 _cleanup_free_ char *p = xasprintf("%s%s", root, subdirs[i]);
                 int r = mkdir_parents_and_self(p, 0700);

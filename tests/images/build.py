@@ -30,6 +30,7 @@ Images (repository:tag):
     zstd:small                    busybox rootfs as a single zstd layer
     user:numeric, user:named      config User "1000" / "nobody"
     plain:latest                  the busybox rootfs as an uncompressed layer (media type ...tar)
+    sha512:latest                 busybox with sha512 digests for manifest, config and layer
     evil:dotdot, evil:symlink, evil:symlink-rel, evil:hardlink, evil:hardlink-write,
                                   evil:absolute
                                   a harmless first layer, then a layer that tries to write outside its
@@ -109,6 +110,10 @@ def canonical_json(obj):
 
 def sha256_digest(data):
     return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def digest_of(data, algo="sha256"):
+    return f"{algo}:{hashlib.new(algo, data).hexdigest()}"
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -219,9 +224,10 @@ class LayoutWriter:
         (self.root / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
         self.tags = []  # (tag, descriptor)
 
-    def blob(self, data, media_type):
-        digest = sha256_digest(data)
-        path = self.root / "blobs" / "sha256" / digest.split(":")[1]
+    def blob(self, data, media_type, algo="sha256"):
+        digest = digest_of(data, algo)
+        (self.root / "blobs" / algo).mkdir(exist_ok=True)
+        path = self.root / "blobs" / algo / digest.split(":")[1]
         if not path.exists():
             path.write_bytes(data)
         return {"mediaType": media_type, "digest": digest, "size": len(data)}
@@ -264,7 +270,7 @@ class Builder:
                                compression)
 
     def image(self, repo, tags, layers, *, arch=None, variant=None, docker=False, config=None, labels=None,
-              user=None, compression="gzip", tag=True):
+              user=None, compression="gzip", tag=True, algo="sha256"):
         """Write config and manifest of a single-platform image; returns its catalog entry.
 
         layers: list of (compressed bytes, diff_id)."""
@@ -287,11 +293,11 @@ class Builder:
         if docker:
             assert compression == "gzip"
             layer_mt = MT_DOCKER_LAYER_GZIP
-        config_desc = lw.blob(canonical_json(image_config), MT_DOCKER_CONFIG if docker else MT_OCI_CONFIG)
-        layer_descs = [lw.blob(blob, layer_mt) for blob, _ in layers]
+        config_desc = lw.blob(canonical_json(image_config), MT_DOCKER_CONFIG if docker else MT_OCI_CONFIG, algo)
+        layer_descs = [lw.blob(blob, layer_mt, algo) for blob, _ in layers]
         manifest = {"schemaVersion": 2, "mediaType": MT_DOCKER_MANIFEST if docker else MT_OCI_MANIFEST,
                     "config": config_desc, "layers": layer_descs}
-        mdesc = lw.blob(canonical_json(manifest), manifest["mediaType"])
+        mdesc = lw.blob(canonical_json(manifest), manifest["mediaType"], algo)
         entry = {
             "repo": repo, "media_type": manifest["mediaType"], "digest": mdesc["digest"], "size": mdesc["size"],
             "config_digest": config_desc["digest"], "id": config_desc["digest"].split(":")[1],
@@ -346,6 +352,7 @@ class Builder:
         self.image("user", ["named"], [base], user="nobody")
         self.image("plain", ["latest"], [self.base_layer("none")], compression="none",
                    labels={"org.crio-c.test.image": "plain"})
+        self.image("sha512", ["latest"], [base], algo="sha512", labels={"org.crio-c.test.image": "sha512"})
 
     def arch_layer(self, arch):
         return self.layer_blob("arch-" + arch, lambda: Layer().file("arch", arch.encode() + b"\n").tarball())
@@ -642,7 +649,9 @@ class Pusher:
             for digest, mt in catalog.blobs_of(repo, desc["digest"]):
                 data = catalog.blob(repo, digest)
                 if mt in MANIFEST_TYPES:
-                    self.push_manifest(dest, digest, data, mt)
+                    # docker-registry names manifests by their sha256 only: others go up by tag alone.
+                    if digest.startswith("sha256:"):
+                        self.push_manifest(dest, digest, data, mt)
                 else:
                     self.push_blob(dest, digest, data)
             self.push_manifest(dest, tag, catalog.blob(repo, desc["digest"]), desc["mediaType"])

@@ -770,7 +770,8 @@ class FakeRegistry(AccessLog):
                 if not found:
                     return self._error(404, "MANIFEST_UNKNOWN", f"manifest unknown: {repo}:{ref}")
                 mt, body = found
-                self._send(200, body, {"Content-Type": mt, "Docker-Content-Digest": images.sha256_digest(body)},
+                digest = ref if ":" in ref else images.sha256_digest(body)
+                self._send(200, body, {"Content-Type": mt, "Docker-Content-Digest": digest},
                            head)
 
             def _blob(self, repo, digest, head):

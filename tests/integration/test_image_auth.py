@@ -89,6 +89,15 @@ def test_auth_config_wins_over_the_auth_file(image_daemon, token_registry, test_
             test_images["busybox:latest"]["id"]
 
 
+def test_auth_file_entry_scoped_to_a_repository(image_daemon, token_registry, test_images):
+    """auth.json keys may name a repository (HOST/REPO); the most specific entry wins."""
+    d = image_daemon(conf_for(token_registry), auth_file=reg.auth_json({
+        token_registry.host: ("user", "wrong"), ref(token_registry, "busybox"): ("user", "s3cret-crio-test")}))
+    with d.client() as c:
+        assert c.pull_image(ref(token_registry, "busybox:latest")) == test_images["busybox:latest"]["id"]
+        assert_unauthorized(h.rpc_error(c.pull_image, ref(token_registry, "user:numeric")))
+
+
 def test_auth_file_entry_for_another_registry_is_not_used(image_daemon, token_registry):
     d = image_daemon(conf_for(token_registry), auth_file=reg.auth_json({"127.0.0.1:1": ("user", "s3cret-crio-test")}))
     with d.client() as c:

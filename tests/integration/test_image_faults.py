@@ -56,7 +56,7 @@ def assert_fails_cleanly(daemon, cri, name, timeout=30, codes=None):
 
 
 @pytest.mark.parametrize("name,which", [("busybox:latest", 0), ("layered:latest", 2), ("layered:latest", 3),
-                                        ("plain:latest", 0)])
+                                        ("plain:latest", 0), ("sha512:latest", 0)])
 def test_blob_with_wrong_digest_fails(daemon, cri, fake_registry, test_images, name, which):
     """The served layer still inflates to the right tar (see registry.corrupt): only the blob digest
     check can catch it."""
@@ -66,6 +66,21 @@ def test_blob_with_wrong_digest_fails(daemon, cri, fake_registry, test_images, n
     assert fake_registry.blob_gets(digest=digest), "the corrupt blob was never asked for"
     assert "digest" in err.details().lower() or digest in err.details(), \
         f"the error does not say the digest did not match: {err.details()!r}"
+
+
+def test_pull_by_sha512_manifest_digest(daemon, cri, fake_registry, test_images):
+    e = test_images["sha512:latest"]
+    assert e["digest"].startswith("sha512:")
+    name = reg.repo_digest(fake_registry, test_images, "sha512:latest")
+    assert cri.pull_image(name) == e["id"]
+    assert name in cri.image(e["id"]).repo_digests
+
+
+def test_sha512_manifest_with_wrong_digest_fails(daemon, cri, fake_registry, test_images):
+    e = test_images["sha512:latest"]
+    body = test_images.blob("sha512", e["digest"])
+    fake_registry.manifest_override[("sha512", e["digest"])] = (e["media_type"], body + b" ")
+    assert_fails_cleanly(daemon, cri, reg.repo_digest(fake_registry, test_images, "sha512:latest"))
 
 
 def test_config_with_wrong_digest_fails(daemon, cri, fake_registry, test_images):

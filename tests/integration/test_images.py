@@ -163,6 +163,13 @@ def test_pull_zstd_layers(cri, image_registry, test_images):
     assert cri.pull_image(ref(image_registry, "zstd:small")) == test_images["zstd:small"]["id"]
 
 
+def test_pull_sha512_image(cri, image_registry, test_images):
+    """Config and layer named by sha512 digests; the ID is still the config digest's hex."""
+    e = test_images["sha512:latest"]
+    assert cri.pull_image(ref(image_registry, "sha512:latest")) == e["id"]
+    assert cri.image(ref(image_registry, "sha512:latest")).id == e["id"]
+
+
 def test_pull_uncompressed_layers(cri, image_registry, test_images):
     assert cri.pull_image(ref(image_registry, "plain:latest")) == test_images["plain:latest"]["id"]
 
