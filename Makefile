@@ -58,6 +58,7 @@ install: build
 
 bench: bench-deps build
 	BUILD=$(BUILD) $(PYTHON) bench/bench.py
+	BUILD=$(BUILD) $(PYTHON) bench/bench_pull.py
 
 fuzz: deps
 	[ -f $(FUZZ_BUILD)/build.ninja ] || CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true \

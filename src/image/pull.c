@@ -98,7 +98,8 @@ static char *namespaced_auth_file(PullJob *job) {
         if (!ns || !*ns || !*job->settings->namespaced_auth_dir || strchr(ns, '/'))
                 return NULL;
         _cleanup_free_ char *digest = digest_buffer(DIGEST_SHA256, job->req->image, strlen(job->req->image));
-        return xasprintf("%s/%s-%s.json", job->settings->namespaced_auth_dir, ns, digest + strlen("sha256:"));
+        return xasprintf("%s/%s-%s.json", job->settings->namespaced_auth_dir, ns,
+                         digest + strlen("sha256:"));
 }
 
 /*
@@ -249,6 +250,7 @@ static int fetch_one_layer(LayerFetch *lf, RegistryClient *client, LayerTask *t,
                 r = layer_unpack_new(t->staging, (LayerCompression)compression, &u, reterr);
         if (r < 0)
                 return r;
+        layer_unpack_blob_verified_elsewhere(u);
         r = registry_fetch_blob(client, d->digest, d->size, unpack_sink, u, reterr);
         if (r < 0) {
                 layer_unpack_abort(u);
@@ -258,6 +260,8 @@ static int fetch_one_layer(LayerFetch *lf, RegistryClient *client, LayerTask *t,
         r = layer_unpack_finish(u, &t->blob_digest, &diff_id, &t->size, reterr);
         if (r < 0)
                 return error_prefix(reterr, "layer %s", d->digest);
+        if (!t->blob_digest)
+                t->blob_digest = xstrdup(d->digest);
         if (strcmp(diff_id, want_diff_id) != 0)
                 return error_set(reterr, EBADMSG,
                                  "layer %s: content digest %s does not match %s in the image config",

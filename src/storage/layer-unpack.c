@@ -23,7 +23,8 @@
 struct LayerUnpack {
         Decompressor *decompressor;
         Digester *blob_digest;
-        Digester *diff_digest; /* NULL for plain layers: the tar is the blob, hashed once */
+        bool blob_verified_elsewhere; /* skip hashing compressed bytes a second time */
+        Digester *diff_digest;        /* NULL for plain layers: the tar is the blob, hashed once */
         int64_t tar_size;
         Error *error; /* the pusher's first failure, reported again by every later call */
 
@@ -216,11 +217,17 @@ static int push_failed(LayerUnpack *u, int r, Error **reterr) {
         return r;
 }
 
+void layer_unpack_blob_verified_elsewhere(LayerUnpack *u) {
+        u->blob_verified_elsewhere = true;
+}
+
 int layer_unpack_push(LayerUnpack *u, const void *data, size_t len, Error **reterr) {
         if (u->error)
                 return error_set(reterr, u->error->code, "%s", u->error->message);
 
-        digester_update(u->blob_digest, data, len);
+        /* A plain layer's blob digest is its diff_id, so it is always needed then. */
+        if (!u->blob_verified_elsewhere || !u->diff_digest)
+                digester_update(u->blob_digest, data, len);
         int r = decompressor_feed(u->decompressor, data, len, forward_tar, u, reterr);
         if (r < 0)
                 return push_failed(u, r, reterr);
@@ -245,7 +252,9 @@ static int finish(LayerUnpack *u, char **ret_blob_digest, char **ret_diff_id, in
                 return extract_error(u, reterr);
 
         if (ret_blob_digest)
-                *ret_blob_digest = digester_result(u->blob_digest);
+                *ret_blob_digest = u->blob_verified_elsewhere && u->diff_digest
+                                           ? NULL
+                                           : digester_result(u->blob_digest);
         if (ret_diff_id)
                 *ret_diff_id = digester_result(u->diff_digest ? u->diff_digest : u->blob_digest);
         if (ret_tar_size)

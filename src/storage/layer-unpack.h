@@ -26,6 +26,13 @@ typedef struct LayerUnpack LayerUnpack;
 /* Start unpacking into `dir` (must exist, be empty). Starts the extraction thread. */
 int layer_unpack_new(const char *dir, LayerCompression compression, LayerUnpack **ret, Error **reterr);
 
+/*
+ * The caller checks the blob digest itself (the registry client hashes while it downloads), so the
+ * compressed bytes need not be hashed twice: layer_unpack_finish() then reports *ret_blob_digest as
+ * NULL for compressed layers. Call before the first push.
+ */
+void layer_unpack_blob_verified_elsewhere(LayerUnpack *u);
+
 /* Feed downloaded bytes. Blocks while the extraction thread is behind (bounded buffering). */
 int layer_unpack_push(LayerUnpack *u, const void *data, size_t len, Error **reterr);
 

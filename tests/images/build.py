@@ -512,7 +512,18 @@ def ensure_built(cache=None):
                     raise
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+        prune(cache, keep=out)
     return Catalog(out)
+
+
+def prune(cache, keep, keep_others=2):
+    """Remove builds of older versions of this file (~110 MiB each) but the `keep_others` most recent,
+    and scratch directories of builds that died over an hour ago."""
+    others = sorted((p for p in cache.iterdir() if p.is_dir() and p != keep and not p.name.startswith(".")),
+                    key=lambda p: p.stat().st_mtime, reverse=True)
+    stale = [p for p in cache.glob(".build-*") if p.stat().st_mtime < time.time() - 3600]
+    for p in others[keep_others:] + stale:
+        shutil.rmtree(p, ignore_errors=True)
 
 
 class Catalog:

@@ -103,6 +103,8 @@ def pytest_runtest_makereport(item, call):
 # ---------------------------------------------------------------------------------------------------------
 # Images and registries (tests/images/build.py, registry.py)
 
+import shutil  # noqa: E402
+
 import registry as reg  # noqa: E402
 
 
@@ -122,6 +124,7 @@ def image_registry(test_images, tmp_path_factory):
         yield r
     finally:
         r.stop()
+        r.remove_data()
 
 
 @pytest.fixture(scope="session")
@@ -135,6 +138,7 @@ def token_registry(test_images, tmp_path_factory):
         yield r
     finally:
         r.stop()
+        r.remove_data()
 
 
 @pytest.fixture(scope="session")
@@ -149,6 +153,7 @@ def basic_registry(test_images, tmp_path_factory):
         yield r
     finally:
         r.stop()
+        r.remove_data()
 
 
 @pytest.fixture
@@ -174,14 +179,15 @@ def image_daemon(make_daemon, tmp_path_factory, image_registry):
 
     image_daemon(registries=TEXT, policy=TEXT, policy_dir={ns: TEXT}, auth_file=TEXT, dropins={name: TEXT},
                  short_name_mode=..., progress_timeout="2s", pinned="a,b*", args=[...], env={...},
-                 start=True)
+                 config=CRIO_CONF_TEXT, start=True)
     registries defaults to a registries.conf with image_registry as the only (insecure) search registry;
     policy to insecureAcceptAnything. The files are written in the daemon's directory and passed with
     --registries-conf, --registries-conf-dir, --signature-policy (and --signature-policy-dir,
     --global-auth-file when given)."""
 
     def factory(registries=None, *, policy=None, policy_dir=None, auth_file=None, dropins=None,
-                short_name_mode=None, progress_timeout=None, pinned=None, args=(), env=None, start=True):
+                short_name_mode=None, progress_timeout=None, pinned=None, args=(), env=None, config="",
+                start=True):
         wd = tmp_path_factory.mktemp("img")
         if registries is None:
             registries = reg.registries_conf(unqualified=[image_registry.host],
@@ -208,13 +214,18 @@ def image_daemon(make_daemon, tmp_path_factory, image_registry):
         if pinned is not None:
             files["pinned-images"] = pinned
         argv = [a for k, v in files.items() for a in (f"--{k}", str(v))] + list(args)
-        d = make_daemon(workdir=wd, args=argv, env=env)
+        d = make_daemon(workdir=wd, args=argv, env=env, config=config)
         d.files = files
+        made.append(d)
         if start:
             d.start()
         return d
 
-    return factory
+    made = []
+    yield factory
+    for d in made:  # the image stores hold up to ~100 MiB each; the logs stay for failure reports
+        d.kill()
+        shutil.rmtree(d.root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -233,6 +244,7 @@ def tls_registry(test_images, test_pki, tmp_path_factory):
         yield r
     finally:
         r.stop()
+        r.remove_data()
 
 
 @pytest.fixture(scope="session")
@@ -247,3 +259,4 @@ def mtls_registry(test_images, test_pki, tmp_path_factory):
         yield r
     finally:
         r.stop()
+        r.remove_data()

@@ -204,6 +204,10 @@ http:
                 self.proc.kill()
                 self.proc.wait(5)
 
+    def remove_data(self):
+        """Delete the stored images (the logs stay)."""
+        shutil.rmtree(self.workdir / "data", ignore_errors=True)
+
     def cleanup(self):
         self.stop()
         if self._own_workdir:
@@ -579,10 +583,12 @@ class FakeRegistry(AccessLog):
                                 corrupt()); "layers" corrupts every layer blob
       truncate                  set of blob digests (or "layers") whose body stops halfway, then the
                                 connection closes (Content-Length announces the full size)
-      stall                     regex; matching request paths get no answer until release() or stop()
+      stall                     regex; matching request paths get no answer until release() or stop(),
+                                then are served normally
       stall_after               bytes of the body sent before a stall (0: stall before the headers)
     Observations: `stalled` (an Event: some request is being held), `disconnected` (an Event: a client
-    hung up on a held request) and `disconnects` (how many did), besides the access log.
+    hung up on a held request) and `disconnects` (how many did), `holding` and `max_holding` (requests
+    held now, and at most at once), besides the access log.
       manifest_override         {(repo, ref): (media type, body)}: serve this instead
       missing                   set of digests answered 404
     """
@@ -611,6 +617,8 @@ class FakeRegistry(AccessLog):
         self.stalled = threading.Event()  # set once a request is stalled (the test knows the pull is stuck)
         self.disconnected = threading.Event()  # set when a client hangs up on a stalled request
         self.disconnects = 0
+        self.holding = 0  # requests being held right now
+        self.max_holding = 0  # the most held at once
 
     def add_repo(self, repo, as_repo=None):
         dest = as_repo or repo
@@ -629,6 +637,30 @@ class FakeRegistry(AccessLog):
 
     def add_blob(self, repo, digest, path):
         self.blobs[(repo, digest)] = Path(path)
+
+    def add_image(self, repo, tag, layer_tars, workdir, compression="gzip"):
+        """Serve a new image made of the given uncompressed layer tars (bytes); returns (manifest
+        digest, layer digests, image ID). Blobs are written to `workdir`."""
+        workdir = Path(workdir)
+        layers = []
+        for tar in layer_tars:
+            blob = images.compress(tar, compression)
+            digest = images.sha256_digest(blob)
+            (workdir / digest[7:]).write_bytes(blob)
+            self.add_blob(repo, digest, workdir / digest[7:])
+            layers.append({"mediaType": images.MT_OCI_LAYER_GZIP if compression == "gzip" else images.MT_OCI_LAYER_TAR,
+                           "digest": digest, "size": len(blob)})
+        config = images.canonical_json({
+            "architecture": images.go_arch(), "os": "linux", "config": {"Cmd": ["sh"]},
+            "rootfs": {"type": "layers", "diff_ids": [images.sha256_digest(t) for t in layer_tars]}})
+        cdigest = images.sha256_digest(config)
+        (workdir / cdigest[7:]).write_bytes(config)
+        self.add_blob(repo, cdigest, workdir / cdigest[7:])
+        manifest = images.canonical_json({"schemaVersion": 2, "mediaType": images.MT_OCI_MANIFEST, "layers": layers,
+                                          "config": {"mediaType": images.MT_OCI_CONFIG, "digest": cdigest,
+                                                     "size": len(config)}})
+        self.add_manifest(repo, tag, manifest, images.MT_OCI_MANIFEST)
+        return images.sha256_digest(manifest), [layer["digest"] for layer in layers], cdigest[7:]
 
     def add_schema1(self):
         """Serve schema1:latest (a Docker schema 1 manifest) and its layer."""
@@ -702,16 +734,24 @@ class FakeRegistry(AccessLog):
                 body = json.dumps({"errors": [{"code": code, "message": message}]}).encode()
                 self._send(status, body, {"Content-Type": "application/json"}, head=self.command == "HEAD")
 
-            def _stall(self):
-                owner._record(self.command, self.path, 0)
-                self._hold()
-                self.close_connection = True
-
             def _hold(self):
-                """Send nothing until release() or stop(); note when the client hangs up meanwhile."""
+                """Send nothing until release() or stop(); note when the client hangs up meanwhile.
+                True when released (carry on serving), False when the client left."""
+                with owner._lock:
+                    owner.holding += 1
+                    owner.max_holding = max(owner.max_holding, owner.holding)
+                try:
+                    return self._hold_until_released()
+                finally:
+                    with owner._lock:
+                        owner.holding -= 1
+
+            def _hold_until_released(self):
                 owner.stalled.set()
                 deadline = time.monotonic() + 120
-                while not owner.released.is_set() and time.monotonic() < deadline:
+                while not owner.released.is_set():
+                    if time.monotonic() > deadline:
+                        return False
                     readable, _, _ = select.select([self.connection], [], [], 0.05)
                     if not readable:
                         continue
@@ -721,8 +761,9 @@ class FakeRegistry(AccessLog):
                         data = b""
                     if not data:
                         owner._disconnected()
-                        return
+                        return False
                     time.sleep(0.05)  # the client sent more (a new request): keep holding
+                return True
 
             def handle_one_request(self):
                 try:
@@ -745,7 +786,10 @@ class FakeRegistry(AccessLog):
                         owner._take("fail_first"):
                     return self._error(owner.fail_status, "UNAVAILABLE", "injected failure")
                 if owner.stall and re.search(owner.stall, path) and not owner.stall_after:
-                    return self._stall()
+                    owner._record(self.command, self.path, 0)
+                    if not self._hold():
+                        self.close_connection = True
+                        return
                 if path in ("/v2", "/v2/"):
                     return self._send(200, b"{}", {"Content-Type": "application/json"}, head)
                 m = re.match(r"^/v2/(.+)/tags/list$", path)
@@ -795,8 +839,9 @@ class FakeRegistry(AccessLog):
                 cut = min(owner.stall_after, len(data) - 1) if stall else len(data) // 2
                 self.wfile.write(data[:cut])
                 self.wfile.flush()
-                if stall:
-                    self._hold()
+                if stall and not truncate and self._hold():
+                    self.wfile.write(data[cut:])
+                    return
                 self.close_connection = True
                 with contextlib.suppress(OSError):
                     self.connection.shutdown(socket.SHUT_RDWR)

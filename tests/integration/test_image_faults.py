@@ -7,6 +7,7 @@ no layer directory and nothing in <root>/tmp."""
 import hashlib
 import json
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -228,22 +229,30 @@ def assert_gave_up(fake, daemon, cri, before, timeout=5):
     reg.wait_nothing_left(daemon, cri, before)
 
 
+def stall_last_layer(fake, test_images, name="layered:latest", after=0):
+    """Hold the download of the image's top layer (after `after` bytes); the others go through, so a
+    cancelled pull has staged layers to clean up."""
+    fake.stall, fake.stall_after = re.escape(test_images[name]["layers"][-1]), after
+
+
 @pytest.mark.parametrize("stall_after", [0, 4096], ids=["before-headers", "mid-body"])
-def test_deadline_cancels_a_stalled_pull(daemon, cri, fake_registry, stall_after):
-    fake_registry.stall, fake_registry.stall_after = r"/blobs/", stall_after
+def test_deadline_cancels_a_stalled_pull(daemon, cri, fake_registry, test_images, stall_after):
+    stall_last_layer(fake_registry, test_images, "big:latest", stall_after)
     before = daemon.store_snapshot(cri)
     t0 = time.monotonic()
-    err = h.rpc_error(cri.pull_image, ref(fake_registry, "layered:latest"), timeout=1.0)
+    err = h.rpc_error(cri.pull_image, ref(fake_registry, "big:latest"), timeout=1.5)
     assert err.code() == grpc.StatusCode.DEADLINE_EXCEEDED, err
-    assert time.monotonic() - t0 < 3
+    assert time.monotonic() - t0 < 3.5
     assert_gave_up(fake_registry, daemon, cri, before)
 
 
-def test_client_going_away_cancels_the_pull(daemon, cri, fake_registry):
-    fake_registry.stall = r"/blobs/"
+def test_client_going_away_cancels_the_pull(daemon, cri, fake_registry, test_images):
+    stall_last_layer(fake_registry, test_images)
     before = daemon.store_snapshot(cri)
-    fut = cri.pull_image_future(ref(fake_registry, "busybox:latest"), timeout=60)
+    fut = cri.pull_image_future(ref(fake_registry, "layered:latest"), timeout=60)
     assert fake_registry.stalled.wait(10), "the pull never reached the stalled blob"
+    staged = h.wait_until(daemon.tmp_entries, 5)
+    assert staged, f"precondition: the other layers should be staged in {daemon.root / 'tmp'}"
     fut.cancel()
     assert_gave_up(fake_registry, daemon, cri, before)
 
@@ -257,13 +266,13 @@ def test_manifest_stall_with_deadline(daemon, cri, fake_registry):
 
 
 @pytest.mark.parametrize("stall_after", [0, 4096], ids=["before-headers", "mid-body"])
-def test_pull_progress_timeout(image_daemon, fake_registry, stall_after):
+def test_pull_progress_timeout(image_daemon, fake_registry, test_images, stall_after):
     d = image_daemon(registries_conf(registries=[insecure(fake_registry.host)]), progress_timeout="2s")
-    fake_registry.stall, fake_registry.stall_after = r"/blobs/", stall_after
+    stall_last_layer(fake_registry, test_images, after=stall_after)
     with d.client() as c:
         before = d.store_snapshot(c)
         t0 = time.monotonic()
-        err = h.rpc_error(c.pull_image, ref(fake_registry, "busybox:latest"), timeout=30)
+        err = h.rpc_error(c.pull_image, ref(fake_registry, "layered:latest"), timeout=30)
         took = time.monotonic() - t0
         assert err.code() != grpc.StatusCode.OK
         assert 1.5 < took < 15, f"pull_progress_timeout=2s, but the pull failed after {took:.1f}s ({err})"
@@ -279,7 +288,7 @@ def test_pull_progress_timeout_does_not_cut_a_working_pull(image_daemon, image_r
 
 
 def test_daemon_serves_other_calls_during_a_stalled_pull(daemon, cri, fake_registry, test_images, image_registry):
-    fake_registry.stall = r"/blobs/"
+    stall_last_layer(fake_registry, test_images)
     fut = cri.pull_image_future(ref(fake_registry, "layered:latest"), timeout=30)
     assert fake_registry.stalled.wait(5), "the pull never reached the stalled blob"
     try:

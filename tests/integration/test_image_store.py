@@ -10,6 +10,7 @@ import time
 import grpc
 import pytest
 
+import crio_helpers as h
 import registry as reg
 from registry import ref
 
@@ -218,6 +219,15 @@ def test_pinned_images(image_daemon, image_registry, test_images):
         assert listed == {ids[n]: p for n, p in expect.items()}
 
 
+def test_pause_image_is_pinned(image_daemon, image_registry, test_images):
+    d = image_daemon(args=["--pause-image", ref(image_registry, "user:named")])
+    with d.client() as c:
+        c.pull_image(ref(image_registry, "user:named"))
+        c.pull_image(ref(image_registry, "user:numeric"))
+        assert c.image(ref(image_registry, "user:named")).pinned
+        assert not c.image(ref(image_registry, "user:numeric")).pinned
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Persistence
 
@@ -239,18 +249,47 @@ def test_images_survive_a_restart(daemon, image_registry, test_images):
                 if g.path.rsplit("/", 1)[1] in test_images["layered:latest"]["layers"]], "layers fetched after restart"
 
 
-def test_interrupted_pull_is_cleaned_up_at_start(image_registry, fake_registry, image_daemon):
+def test_interrupted_pull_is_cleaned_up_at_start(image_registry, fake_registry, image_daemon, test_images):
     """A daemon killed mid-pull leaves scratch files; the next start removes them."""
     d = image_daemon(reg.registries_conf(registries=[reg.insecure(fake_registry.host)]))
-    fake_registry.stall, fake_registry.stall_after = r"/blobs/", 4096
+    fake_registry.stall, fake_registry.stall_after = "|".join(test_images["layered:latest"]["layers"]), 4096
     with d.client() as c:
         before = d.store_snapshot(c)
         fut = c.pull_image_future(ref(fake_registry, "layered:latest"), timeout=30)
         assert fake_registry.stalled.wait(10)
+        h.wait_until(d.tmp_entries, 5)
         d.kill()
         with pytest.raises(grpc.RpcError):
             fut.result()
+    assert d.tmp_entries(), f"precondition: the killed pull should have left staged layers in {d.root / 'tmp'}"
     fake_registry.release()
     d.start()
     with d.client() as c:
         reg.wait_nothing_left(d, c, before)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Parallel downloads
+
+
+def many_layers(fake, tmp_path, n=9):
+    tars = [images.Layer().file(f"layer{i}", f"layer {i}\n".encode()).tarball() for i in range(n)]
+    return fake.add_image("many", "latest", tars, tmp_path)
+
+
+@pytest.mark.parametrize("config,expected", [("", 6), ("[crio.image]\nmax_parallel_downloads = 2\n", 2)],
+                         ids=["default", "configured"])
+def test_layers_download_in_parallel_up_to_the_limit(image_daemon, fake_registry, tmp_path, config, expected):
+    _, layers, image_id = many_layers(fake_registry, tmp_path)
+    d = image_daemon(reg.registries_conf(registries=[reg.insecure(fake_registry.host)]), config=config)
+    fake_registry.stall = "|".join(layers)
+    with d.client() as c:
+        fut = c.pull_image_future(ref(fake_registry, "many:latest"), timeout=60)
+        try:
+            reached = h.wait_until(lambda: fake_registry.holding >= expected, 10)
+            time.sleep(0.5)  # give it the chance to open more than it should
+            assert reached and fake_registry.max_holding == expected, \
+                f"{fake_registry.max_holding} layers downloaded at once, expected {expected}"
+        finally:
+            fake_registry.release()
+        assert fut.result().image_ref == image_id

@@ -267,6 +267,44 @@ static void test_gzip(void **state) {
         buffer_done(&tar);
 }
 
+/* Unpack `blob` in one push after declaring its digest checked by the caller. */
+static Result unpack_trusting_blob(const char *dir, LayerCompression c, const Buffer *blob) {
+        Result res = {.failed_push = -1};
+        LayerUnpack *u = NULL;
+        assert_int_equal(layer_unpack_new(dir, c, &u, NULL), 0);
+        layer_unpack_blob_verified_elsewhere(u);
+        res.r = layer_unpack_push(u, blob->data, blob->len, &res.error);
+        assert_int_equal(res.r, 0);
+        res.r = layer_unpack_finish(u, &res.blob_digest, &res.diff_id, &res.tar_size, &res.error);
+        return res;
+}
+
+static void test_blob_verified_elsewhere(void **state) {
+        Fixture *f = *state;
+        Buffer tar = build_tar(layer_files), gz = {};
+        gzip_member(&gz, tar.data, tar.len);
+        _cleanup_free_ char *diff_id = digest_buffer(DIGEST_SHA256, tar.data, tar.len);
+
+        /* Compressed: the blob is not hashed again, the diff_id still is. */
+        _cleanup_free_ char *d1 = new_dir(f);
+        Result a = unpack_trusting_blob(d1, COMPRESSION_GZIP, &gz);
+        assert_int_equal(a.r, 0);
+        assert_null(a.blob_digest);
+        assert_string_equal(a.diff_id, diff_id);
+        assert_file(d1, "usr/lib/big", 5 * 1024 * 1024 + 123);
+
+        /* Plain: the blob is the tar, so its digest is the diff_id and both are reported. */
+        _cleanup_free_ char *d2 = new_dir(f);
+        Result b = unpack_trusting_blob(d2, COMPRESSION_NONE, &tar);
+        assert_int_equal(b.r, 0);
+        assert_string_equal(b.blob_digest, diff_id);
+        assert_string_equal(b.diff_id, diff_id);
+        result_done(&a);
+        result_done(&b);
+        buffer_done(&gz);
+        buffer_done(&tar);
+}
+
 /* Members split the tar at arbitrary points, even inside a header. */
 static void test_gzip_multi_member(void **state) {
         Buffer tar = build_tar(layer_files), gz = {};
@@ -499,6 +537,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_uncompressed, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_gzip, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_blob_verified_elsewhere, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_gzip_multi_member, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_zstd_frames, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_tiny_pushes, setup, teardown),
