@@ -82,13 +82,8 @@ static int apply_file(Config *c, const char *path, bool must_exist, char ***warn
                 error_free(err);
                 return 0;
         }
-        if (r < 0) {
-                if (reterr && !*reterr)
-                        *reterr = err;
-                else
-                        error_free(err);
-                return r;
-        }
+        if (r < 0)
+                return error_propagate(reterr, err);
         return config_apply_toml(c, doc, path, warnings, reterr);
 }
 

@@ -7,12 +7,12 @@
 #include <json-c/json.h>
 
 #include "auth.h"
+#include "json-util.h"
 #include "fs-util.h"
 #include "strv.h"
 
 /* docker's config.json also holds proxies and plugin settings, but never megabytes of them. */
 #define AUTH_FILE_MAX_SIZE (4 * 1024 * 1024)
-#define JSON_MAX_DEPTH 32
 
 static void json_putp(json_object **o) {
         if (*o)
@@ -213,32 +213,6 @@ static int entry_parse(json_object *entry, const char *path, const char *key, Cr
         return 1;
 }
 
-static int parse_json_object(const char *text, size_t len, const char *path, json_object **ret,
-                             Error **reterr) {
-        if (memchr(text, '\0', len))
-                return error_set(reterr, EINVAL, "auth file %s is not valid JSON: it contains a NUL byte",
-                                 path);
-
-        json_tokener *tok = json_tokener_new_ex(JSON_MAX_DEPTH);
-        if (!tok)
-                abort();
-        json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-        /* read_file() NUL-terminates, and the NUL tells json-c that the input ends there. */
-        json_object *o = json_tokener_parse_ex(tok, text, (int)len + 1);
-        enum json_tokener_error jerr = json_tokener_get_error(tok);
-        json_tokener_free(tok);
-
-        if (jerr != json_tokener_success)
-                return error_set(reterr, EINVAL, "auth file %s is not valid JSON: %s", path,
-                                 json_tokener_error_desc(jerr));
-        if (!json_object_is_type(o, json_type_object)) {
-                json_object_put(o);
-                return error_set(reterr, EINVAL, "auth file %s is not a JSON object", path);
-        }
-        *ret = o;
-        return 0;
-}
-
 static int read_auths(const char *path, json_object **ret_root, json_object **ret_auths, Error **reterr) {
         _cleanup_free_ char *text = NULL;
         size_t len = 0;
@@ -256,7 +230,8 @@ static int read_auths(const char *path, json_object **ret_root, json_object **re
                 return 0;
 
         _cleanup_json_ json_object *root = NULL;
-        if ((r = parse_json_object(text, len, path, &root, reterr)) < 0)
+        _cleanup_free_ char *what = xasprintf("auth file %s", path);
+        if ((r = json_parse_object(text, len, what, &root, reterr)) < 0)
                 return r;
         /*
          * "credHelpers" and "credsStore" name programs (docker-credential-*) that would have to run

@@ -8,11 +8,11 @@
 #include <json-c/json.h>
 
 #include "digest.h"
+#include "json-util.h"
 #include "manifest.h"
 #include "strv.h"
 
 /* Manifests, indexes and configs nest a few levels; deeper input is an attack, not an image. */
-#define JSON_MAX_DEPTH 32
 /* How many platforms a "no image for this platform" error names before it stops listing. */
 #define PLATFORMS_LISTED_MAX 16
 
@@ -22,42 +22,14 @@ static void json_putp(json_object **o) {
 }
 #define _cleanup_json_ _cleanup_(json_putp)
 
-/* Parse `len` bytes as one JSON object (nothing but whitespace may follow it). */
+/* Parse `len` bytes as one JSON object, after checking the size against the cap for its kind. */
 static int parse_json_object(const char *body, size_t len, size_t max, const char *what, json_object **ret,
                              Error **reterr) {
         if (!body)
                 return error_set(reterr, EINVAL, "%s is empty", what);
         if (len > max)
                 return error_set(reterr, EINVAL, "%s is %zu bytes, over the limit of %zu", what, len, max);
-        /* JSON text never holds a raw NUL, and json-c would treat one as the end of the input. */
-        if (memchr(body, '\0', len))
-                return error_set(reterr, EINVAL, "%s is not valid JSON: it contains a NUL byte", what);
-
-        json_tokener *tok = json_tokener_new_ex(JSON_MAX_DEPTH);
-        if (!tok)
-                abort();
-        json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-        /* len <= max, which is far below INT_MAX. */
-        json_object *o = json_tokener_parse_ex(tok, body, (int)len);
-        enum json_tokener_error jerr = json_tokener_get_error(tok);
-        if (jerr == json_tokener_continue) {
-                /* A NUL tells json-c the input ended: a scalar completes, an open object is truncated. */
-                o = json_tokener_parse_ex(tok, "", 1);
-                jerr = json_tokener_get_error(tok);
-        }
-        json_tokener_free(tok);
-
-        if (jerr != json_tokener_success) {
-                const char *why =
-                        jerr == json_tokener_error_parse_eof ? "truncated" : json_tokener_error_desc(jerr);
-                return error_set(reterr, EINVAL, "%s is not valid JSON: %s", what, why);
-        }
-        if (!json_object_is_type(o, json_type_object)) {
-                json_object_put(o);
-                return error_set(reterr, EINVAL, "%s is not a JSON object", what);
-        }
-        *ret = o;
-        return 0;
+        return json_parse_object(body, len, what, ret, reterr);
 }
 
 /* A member that may be absent: JSON null counts as absent, as Go's encoding/json treats it. */

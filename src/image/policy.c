@@ -5,12 +5,12 @@
 #include <json-c/json.h>
 
 #include "fs-util.h"
+#include "json-util.h"
 #include "policy.h"
 #include "strv.h"
 
 /* A policy file is a few kilobytes; anything near this is not one. */
 #define POLICY_MAX_SIZE (1024 * 1024)
-#define JSON_MAX_DEPTH 32
 
 /* What a requirement list asks, reduced to what we can decide. */
 typedef struct Requirements {
@@ -58,29 +58,6 @@ Policy *policy_free(Policy *p) {
 
 void policy_freep(Policy **p) {
         *p = policy_free(*p);
-}
-
-static int parse_json_object(const char *text, size_t len, json_object **ret, Error **reterr) {
-        if (memchr(text, '\0', len))
-                return error_set(reterr, EINVAL, "not valid JSON: contains a NUL byte");
-
-        json_tokener *tok = json_tokener_new_ex(JSON_MAX_DEPTH);
-        if (!tok)
-                abort();
-        json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-        /* read_file() NUL-terminates, and the NUL tells json-c that the input ends there. */
-        json_object *o = json_tokener_parse_ex(tok, text, (int)len + 1);
-        enum json_tokener_error jerr = json_tokener_get_error(tok);
-        json_tokener_free(tok);
-
-        if (jerr != json_tokener_success)
-                return error_set(reterr, EINVAL, "not valid JSON: %s", json_tokener_error_desc(jerr));
-        if (!json_object_is_type(o, json_type_object)) {
-                json_object_put(o);
-                return error_set(reterr, EINVAL, "not a JSON object");
-        }
-        *ret = o;
-        return 0;
 }
 
 /* One requirement object; "insecureAcceptAnything" and "reject" take no other keys. */
@@ -208,7 +185,8 @@ int policy_load(const char *path, Policy **ret, Error **reterr) {
                 return error_set(reterr, r, "cannot read policy file %s: %s", path, strerror(-r));
 
         p = xcalloc(1, sizeof(*p));
-        if ((r = parse_json_object(text, len, &root, reterr)) < 0 || (r = policy_parse(root, p, reterr)) < 0)
+        if ((r = json_parse_object(text, len, "policy", &root, reterr)) < 0 ||
+            (r = policy_parse(root, p, reterr)) < 0)
                 return error_prefix(reterr, "policy file %s", path);
         *ret = TAKE_PTR(p);
         return 0;

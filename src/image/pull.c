@@ -308,8 +308,8 @@ static int first_failure(LayerTask *tasks, size_t n, Error **reterr) {
                         pick = &tasks[i];
         if (!pick)
                 return 0;
-        if (reterr && !*reterr)
-                *reterr = TAKE_PTR(pick->error);
+        if (pick->error)
+                return error_propagate(reterr, TAKE_PTR(pick->error));
         return error_set(reterr, -pick->result, "layer download failed");
 }
 
@@ -445,8 +445,8 @@ static int pull_candidate(PullJob *job, const ImageRef *name, char **ret_id, Err
                 _cleanup_free_ char *where = image_ref_to_string(sources[i].ref);
                 r = pull_source(job, name, &sources[i], ret_id, &err);
                 if (r >= 0 || cancel_requested(&job->cancel) || i + 1 == n) {
-                        if (r < 0 && reterr && !*reterr)
-                                *reterr = TAKE_PTR(err);
+                        if (r < 0)
+                                error_propagate(reterr, TAKE_PTR(err));
                         error_free(err);
                         break;
                 }
@@ -477,8 +477,8 @@ static int pull_candidates(PullJob *job, ImageRef **cands, size_t n, char **ret_
                 r = pull_candidate(job, cands[i], ret_id, &err);
                 /* Only a name that resolved to several candidates (disabled mode) falls through. */
                 if (r >= 0 || cancel_requested(&job->cancel) || i + 1 == n) {
-                        if (r < 0 && reterr && !*reterr)
-                                *reterr = TAKE_PTR(err);
+                        if (r < 0)
+                                error_propagate(reterr, TAKE_PTR(err));
                         error_free(err);
                         break;
                 }

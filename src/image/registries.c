@@ -648,13 +648,8 @@ static int load_file(RegistriesConf *c, const char *path, char ***warnings, Erro
                 error_free(err);
                 return 0;
         }
-        if (r < 0) {
-                if (reterr && !*reterr)
-                        *reterr = err;
-                else
-                        error_free(err);
-                return r;
-        }
+        if (r < 0)
+                return error_propagate(reterr, err);
         _cleanup_(registries_conf_freep) RegistriesConf *fc = xcalloc(1, sizeof(*fc));
         LoadCtx ctx = {.filename = path, .warnings = warnings, .reterr = reterr};
         r = parse_document(&ctx, doc, fc);

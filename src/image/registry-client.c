@@ -703,12 +703,7 @@ static CURLcode perform(RegistryClient *c, const Request *rq, Transfer *t) {
 }
 
 static int take_abort_error(Transfer *t, Error **reterr) {
-        int code = t->abort_error->code;
-        if (reterr && !*reterr)
-                *reterr = TAKE_PTR(t->abort_error);
-        else
-                t->abort_error = error_free(t->abort_error);
-        return -code;
+        return error_propagate(reterr, TAKE_PTR(t->abort_error));
 }
 
 static int transfer_error(const Request *rq, const Transfer *t, CURLcode cc, Error **reterr) {

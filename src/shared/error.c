@@ -45,6 +45,15 @@ int error_prefix(Error **reterr, const char *fmt, ...) {
         return -(*reterr)->code;
 }
 
+int error_propagate(Error **reterr, Error *err) {
+        int r = err ? -err->code : -EIO;
+        if (reterr && !*reterr)
+                *reterr = err;
+        else
+                error_free(err);
+        return r;
+}
+
 Error *error_free(Error *e) {
         if (e) {
                 free(e->message);

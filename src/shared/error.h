@@ -18,6 +18,9 @@ int error_set(Error **reterr, int errnum, const char *fmt, ...) _printf_(3, 4);
 /* Prepend context ("create container 'x': ") to an existing error. Returns -code, or -EIO if unset. */
 int error_prefix(Error **reterr, const char *fmt, ...) _printf_(2, 3);
 
+/* Hand `err` (owned) to the caller's reterr unless one is already set; returns -err->code. */
+int error_propagate(Error **reterr, Error *err);
+
 Error *error_free(Error *e);
 void error_freep(Error **e);
 
