@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <malloc.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -186,6 +187,8 @@ int daemon_run(const CliOptions *options, Config *config, Error **reterr) {
         sigaddset(&set, SIGHUP);
         pthread_sigmask(SIG_BLOCK, &set, NULL);
         signal(SIGPIPE, SIG_IGN);
+        /* Pulls run on several threads; glibc would give each its own arena and keep what they freed. */
+        mallopt(M_ARENA_MAX, 2);
         /* Containers' monitors get re-parented to us, so we can reap them promptly (DESIGN.md 5). */
         if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
                 log_warn("cannot become a child subreaper: %m");

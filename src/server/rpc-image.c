@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <malloc.h>
 #include <string.h>
 #include <time.h>
 
@@ -61,6 +62,8 @@ int rpc_pull_image(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMessag
                 .cancel = ctx->cancel,
         };
         q = image_pull(ctx->daemon->images, &pr, &id, reterr);
+        /* A pull's buffers are freed by now: give the pages back instead of keeping them resident. */
+        malloc_trim(0);
         if (q < 0)
                 return q;
         log_info("pulled image %s as %s", pr.image, id);
