@@ -102,15 +102,8 @@ static char *namespaced_auth_file(PullJob *job) {
                          digest + strlen("sha256:"));
 }
 
-/*
- * Credentials for a source: the kubelet's for the image's own registry; else, in order, the
- * namespace's file, global_auth_file and the usual auth.json locations.
- */
-static int pick_credentials(PullJob *job, const ImageRef *name, const PullSource *src, Credentials **ret,
-                            Error **reterr) {
-        *ret = NULL;
-        if (job->req->credentials && strcmp(src->ref->domain, name->domain) == 0)
-                return 0;
+/* The namespace's file, global_auth_file, then the usual auth.json locations. */
+static int lookup_file_credentials(PullJob *job, const PullSource *src, Credentials **ret, Error **reterr) {
         _cleanup_strv_free_ char **files = xcalloc(1, sizeof(char *));
         char *ns_file = namespaced_auth_file(job);
         if (ns_file)
@@ -120,27 +113,31 @@ static int pick_credentials(PullJob *job, const ImageRef *name, const PullSource
         _cleanup_strv_free_ char **defaults = credentials_default_files();
         STRV_FOREACH(f, defaults)
                 files = strv_push(files, xstrdup(*f));
+        *ret = NULL;
         int r = credentials_lookup(files, src->ref->domain, src->ref->path, ret, reterr);
         return r < 0 ? r : 0;
 }
 
+/* The kubelet's credentials are for the image's own registry; mirrors get theirs from files. */
 static int open_client(PullJob *job, const ImageRef *name, const PullSource *src, RegistryClient **ret,
                        Error **reterr) {
         _cleanup_(credentials_freep) Credentials *found = NULL;
-        int r = pick_credentials(job, name, src, &found, reterr);
-        if (r < 0)
-                return r;
+        const Credentials *creds = job->req->credentials;
+        if (!creds || strcmp(src->ref->domain, name->domain) != 0) {
+                int r = lookup_file_credentials(job, src, &found, reterr);
+                if (r < 0)
+                        return r;
+                creds = found;
+        }
         RegistryClientOptions o = {
                 .host = src->ref->domain,
                 .repository = src->ref->path,
                 .insecure = src->insecure,
-                .credentials = found ? found : job->req->credentials,
+                .credentials = creds,
                 .certs_dir = job->settings->certs_dir,
                 .cancel = &job->cancel,
                 .progress_timeout_ns = job->settings->pull_progress_timeout_ns,
         };
-        if (found || strcmp(src->ref->domain, name->domain) != 0)
-                o.credentials = found;
         return registry_client_new(&o, ret, reterr);
 }
 
