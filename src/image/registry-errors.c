@@ -142,8 +142,10 @@ int registry_http_status_errno(long status) {
                 return EACCES;
         case 404:
                 return ENOENT;
+        case 429:
+                return EAGAIN; /* the registry is there but will not serve now: worth trying later */
         default:
-                return EIO;
+                return status >= 500 && status <= 599 ? EAGAIN : EIO;
         }
 }
 

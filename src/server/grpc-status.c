@@ -12,9 +12,10 @@ grpc_status_code grpc_status_from_errno(int errnum) {
         case ESRCH:
                 return GRPC_STATUS_NOT_FOUND;
         case EINVAL:
-        case EBADMSG:
         case ENAMETOOLONG:
                 return GRPC_STATUS_INVALID_ARGUMENT;
+        case EBADMSG: /* content that fails its digest or does not decode: a registry's fault */
+                return GRPC_STATUS_DATA_LOSS;
         case EEXIST:
                 return GRPC_STATUS_ALREADY_EXISTS;
         case ETIMEDOUT:

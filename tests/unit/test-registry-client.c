@@ -366,7 +366,9 @@ static void test_status_errno(void **state) {
         assert_int_equal(registry_http_status_errno(404), ENOENT);
         assert_int_equal(registry_http_status_errno(400), EIO);
         assert_int_equal(registry_http_status_errno(302), EIO);
-        assert_int_equal(registry_http_status_errno(500), EIO);
+        assert_int_equal(registry_http_status_errno(500), EAGAIN);
+        assert_int_equal(registry_http_status_errno(503), EAGAIN);
+        assert_int_equal(registry_http_status_errno(429), EAGAIN);
 }
 
 static void test_curl_errno(void **state) {
