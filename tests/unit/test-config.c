@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "test-util.h"
 #include <json-c/json.h>
 
 #include "config-load.h"
@@ -19,24 +21,6 @@
 #include "toml.h"
 
 /* ---- helpers ---- */
-
-#define assert_contains(haystack, needle)                                                                   \
-        do {                                                                                                \
-                const char *_h = (haystack), *_n = (needle);                                                \
-                if (!_h || !strstr(_h, _n)) {                                                               \
-                        print_error("'%s' does not contain '%s'\n", _h ? _h : "(null)", _n);                \
-                        fail();                                                                             \
-                }                                                                                           \
-        } while (0)
-
-/* `call` must succeed; on failure the test names the error message. */
-#define assert_ok(call, err)                                                                                \
-        do {                                                                                                \
-                int _r = (call);                                                                            \
-                if (_r < 0)                                                                                 \
-                        print_error("unexpected error %d: %s\n", _r, (err) ? (err)->message : "(none)");    \
-                assert_int_equal(_r, 0);                                                                    \
-        } while (0)
 
 #define assert_strv(l, ...)                                                                                 \
         do {                                                                                                \

@@ -11,29 +11,14 @@
 
 #include <cmocka.h>
 
+#include "test-util.h"
+
 #include "config-load.h"
 #include "config.h"
 #include "flags.h"
 #include "strv.h"
 
 /* ---- helpers ---- */
-
-#define assert_contains(haystack, needle)                                                                   \
-        do {                                                                                                \
-                const char *_h = (haystack), *_n = (needle);                                                \
-                if (!_h || !strstr(_h, _n)) {                                                               \
-                        print_error("'%s' does not contain '%s'\n", _h ? _h : "(null)", _n);                \
-                        fail();                                                                             \
-                }                                                                                           \
-        } while (0)
-
-#define assert_ok(call, err)                                                                                \
-        do {                                                                                                \
-                int _r = (call);                                                                            \
-                if (_r < 0)                                                                                 \
-                        print_error("unexpected error %d: %s\n", _r, (err) ? (err)->message : "(none)");    \
-                assert_int_equal(_r, 0);                                                                    \
-        } while (0)
 
 /* A NULL-terminated argv with "crio" in front. */
 #define ARGV(...) ((char *[]){"crio", __VA_ARGS__, NULL})

@@ -9,6 +9,8 @@
 
 #include <cmocka.h>
 
+#include "test-util.h"
+
 #include "reference.h"
 
 /* ---- helpers ---- */
@@ -16,15 +18,6 @@
 #define SHA256_HEX "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 #define SHA256 "sha256:" SHA256_HEX
 #define SHA512 "sha512:" SHA256_HEX SHA256_HEX
-
-#define assert_contains(haystack, needle)                                                                   \
-        do {                                                                                                \
-                const char *_h = (haystack), *_n = (needle);                                                \
-                if (!_h || !strstr(_h, _n)) {                                                               \
-                        print_error("'%s' does not contain '%s'\n", _h ? _h : "(null)", _n);                \
-                        fail();                                                                             \
-                }                                                                                           \
-        } while (0)
 
 static void assert_str_or_null(const char *got, const char *want, const char *what, const char *input) {
         if (streq_ptr(got, want))
