@@ -201,26 +201,29 @@ static bool looks_like_id(const char *name) {
         return strlen(hex) >= 3 && strspn(hex, "0123456789abcdef") == strlen(hex);
 }
 
-static int lookup_ref(ImageService *svc, const ImageRef *ref, StoreImage **ret) {
+/*
+ * The store key of a qualified reference: "name@digest" when it has a digest (a tag beside it
+ * says nothing more), else "name:tag" with the default tag.
+ */
+static char *store_key(const ImageRef *ref) {
         _cleanup_image_ref_ ImageRef *q = image_ref_qualify(ref, ref->domain);
-        _cleanup_free_ char *key = image_ref_to_string(q);
-        return store_image_lookup(svc->store, key, ret, NULL);
+        if (q->digest) {
+                q->tag = mfree(q->tag);
+        }
+        return image_ref_to_string(q);
 }
 
-int image_lookup(ImageService *svc, const char *name, StoreImage **ret, Error **reterr) {
-        _cleanup_image_ref_ ImageRef *ref = NULL;
-        _cleanup_error_ Error *perr = NULL;
+static int lookup_ref(ImageService *svc, const ImageRef *ref, StoreImage **ret, char **ret_key) {
+        _cleanup_free_ char *key = store_key(ref);
+        int r = store_image_lookup(svc->store, key, ret, NULL);
+        if (r >= 0 && ret_key)
+                *ret_key = TAKE_PTR(key);
+        return r;
+}
 
-        if (looks_like_id(name) && store_image_lookup(svc->store, name, ret, NULL) >= 0)
-                return 0;
-        if (image_ref_parse(name, &ref, &perr) < 0)
-                return looks_like_id(name) ? error_set(reterr, ENOENT, "image '%s' not found", name)
-                                           : error_set(reterr, EINVAL, "%s", perr->message);
-        if (ref->domain)
-                return lookup_ref(svc, ref, ret) >= 0
-                               ? 0
-                               : error_set(reterr, ENOENT, "image '%s' not found", name);
-
+/* A short name: the first search registry (or alias) under which the image is stored. */
+static int lookup_short_name(ImageService *svc, const ImageRef *ref, StoreImage **ret, char **ret_key,
+                             Error **reterr) {
         ImageRef **cands = NULL;
         size_t n = 0;
         int r = image_service_resolve(svc, ref, false, &cands, &n, reterr);
@@ -229,35 +232,44 @@ int image_lookup(ImageService *svc, const char *name, StoreImage **ret, Error **
         r = -ENOENT;
         for (size_t i = 0; i < n; i++) {
                 if (r < 0)
-                        r = lookup_ref(svc, cands[i], ret);
+                        r = lookup_ref(svc, cands[i], ret, ret_key);
                 image_ref_free(cands[i]);
         }
         free(cands);
-        return r >= 0 ? 0 : error_set(reterr, ENOENT, "image '%s' not found", name);
+        return r;
 }
 
-/* The store key that names `img` the way `name` did: the tag or digest, else the ID. */
-static char *removal_key(ImageService *svc, const char *name, const StoreImage *img) {
+static int lookup_with_key(ImageService *svc, const char *name, StoreImage **ret, char **ret_key,
+                           Error **reterr) {
         _cleanup_image_ref_ ImageRef *ref = NULL;
-        if (!looks_like_id(name) && image_ref_parse(name, &ref, NULL) >= 0) {
-                STRV_FOREACH(t, img->repo_tags) {
-                        _cleanup_image_ref_ ImageRef *tref = NULL;
-                        if (image_ref_parse(*t, &tref, NULL) < 0 || strcmp(tref->path, ref->path) != 0)
-                                continue;
-                        _cleanup_free_ char *want = ref->tag ? xstrdup(ref->tag) : xstrdup("latest");
-                        if (!ref->digest && tref->tag && strcmp(tref->tag, want) == 0)
-                                return xstrdup(*t);
-                }
+        _cleanup_error_ Error *perr = NULL;
+
+        if (looks_like_id(name) && store_image_lookup(svc->store, name, ret, NULL) >= 0) {
+                if (ret_key)
+                        *ret_key = xstrdup((*ret)->id);
+                return 0;
         }
-        return xstrdup(img->id);
+        if (image_ref_parse(name, &ref, &perr) < 0)
+                return looks_like_id(name) ? error_set(reterr, ENOENT, "image '%s' not found", name)
+                                           : error_set(reterr, EINVAL, "%s", perr->message);
+        int r = ref->domain ? lookup_ref(svc, ref, ret, ret_key)
+                            : lookup_short_name(svc, ref, ret, ret_key, reterr);
+        if (r == -ENOENT || (r < 0 && !(reterr && *reterr)))
+                return error_set(reterr, ENOENT, "image '%s' not found", name);
+        return r;
 }
 
+int image_lookup(ImageService *svc, const char *name, StoreImage **ret, Error **reterr) {
+        return lookup_with_key(svc, name, ret, NULL, reterr);
+}
+
+/* Remove exactly what `name` matched: a tag (untagging when others remain), a digest, or the ID. */
 int image_remove(ImageService *svc, const char *name, Error **reterr) {
         _cleanup_store_image_ StoreImage *img = NULL;
-        int r = image_lookup(svc, name, &img, reterr);
+        _cleanup_free_ char *key = NULL;
+        int r = lookup_with_key(svc, name, &img, &key, reterr);
         if (r < 0)
                 return r;
-        _cleanup_free_ char *key = removal_key(svc, name, img);
         return store_image_remove(svc->store, key, reterr);
 }
 

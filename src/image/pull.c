@@ -15,7 +15,7 @@
 
 #define DEFAULT_POLICY "/etc/containers/policy.json"
 
-/* One pull: the request, a settings snapshot and a token that also stops sibling downloads. */
+/* One pull: the request, a settings snapshot and its token (the RPC's, as parent). */
 typedef struct PullJob {
         ImageService *svc;
         const PullRequest *req;
@@ -119,8 +119,8 @@ static int lookup_file_credentials(PullJob *job, const PullSource *src, Credenti
 }
 
 /* The kubelet's credentials are for the image's own registry; mirrors get theirs from files. */
-static int open_client(PullJob *job, const ImageRef *name, const PullSource *src, RegistryClient **ret,
-                       Error **reterr) {
+static int open_client(PullJob *job, const ImageRef *name, const PullSource *src, const Cancel *cancel,
+                       RegistryClient **ret, Error **reterr) {
         _cleanup_(credentials_freep) Credentials *found = NULL;
         const Credentials *creds = job->req->credentials;
         if (!creds || strcmp(src->ref->domain, name->domain) != 0) {
@@ -135,7 +135,7 @@ static int open_client(PullJob *job, const ImageRef *name, const PullSource *src
                 .insecure = src->insecure,
                 .credentials = creds,
                 .certs_dir = job->settings->certs_dir,
-                .cancel = &job->cancel,
+                .cancel = cancel,
                 .progress_timeout_ns = job->settings->pull_progress_timeout_ns,
         };
         return registry_client_new(&o, ret, reterr);
@@ -222,6 +222,7 @@ typedef struct LayerTask {
 
 typedef struct LayerFetch {
         PullJob *job;
+        Cancel cancel; /* this source's downloads: one failed layer stops its siblings, not the pull */
         const ImageRef *name;
         const PullSource *src;
         const Fetched *f;
@@ -271,7 +272,7 @@ static void *layer_worker(void *arg) {
         LayerFetch *lf = arg;
         _cleanup_(registry_client_freep) RegistryClient *client = NULL;
         Error *open_error = NULL;
-        int open_r = open_client(lf->job, lf->name, lf->src, &client, &open_error);
+        int open_r = open_client(lf->job, lf->name, lf->src, &lf->cancel, &client, &open_error);
 
         for (;;) {
                 size_t i = atomic_fetch_add(&lf->next, 1);
@@ -282,12 +283,12 @@ static void *layer_worker(void *arg) {
                         t->result = open_r;
                         t->error = TAKE_PTR(open_error);
                         open_r = -ECANCELED; /* report the reason once */
-                } else if (cancel_requested(&lf->job->cancel))
-                        t->result = cancel_reason(&lf->job->cancel);
+                } else if (cancel_requested(&lf->cancel))
+                        t->result = cancel_reason(&lf->cancel);
                 else
                         t->result = fetch_one_layer(lf, client, t, &t->error);
                 if (t->result < 0) {
-                        cancel_request(&lf->job->cancel);
+                        cancel_request(&lf->cancel);
                         if (open_r < 0)
                                 break;
                 }
@@ -348,7 +349,8 @@ static int commit_image(LayerFetch *lf, const ImageRef *name, const char *id, Er
                 };
         }
         _cleanup_free_ char *repo = image_ref_name(name);
-        _cleanup_free_ char *tag = name->tag ? xasprintf("%s:%s", repo, name->tag) : NULL;
+        /* A pull pinned to a digest does not move the tag written beside it (as containers/image). */
+        _cleanup_free_ char *tag = name->tag && !name->digest ? xasprintf("%s:%s", repo, name->tag) : NULL;
         _cleanup_free_ char *digest = xasprintf("%s@%s", repo, f->top_digest);
         ImageCommit c = {
                 .id = id,
@@ -393,11 +395,17 @@ static LayerTask *tasks_for(const Fetched *f, char *const *claimed, size_t *ret_
 
 static int pull_layers_and_commit(PullJob *job, const ImageRef *name, const PullSource *src,
                                   const Fetched *f, const char *id, Error **reterr) {
+        Store *store = image_service_store(job->svc);
         char **claimed = NULL;
+        /* Held first: a layer the claim finds present must stay until this image is committed. */
+        store_layers_hold(store, f->chain_ids);
         int r = image_service_claim_layers(job->svc, f->chain_ids, &job->cancel, &claimed);
-        if (r < 0)
+        if (r < 0) {
+                store_layers_release(store, f->chain_ids);
                 return error_set(reterr, -r, "pull of %s was cancelled while waiting for another pull", id);
+        }
         LayerFetch lf = {.job = job, .name = name, .src = src, .f = f};
+        cancel_init(&lf.cancel, &job->cancel, 0);
         lf.tasks = tasks_for(f, claimed, &lf.n_tasks);
         atomic_init(&lf.next, 0);
         log_debug("pull %s: %zu of %zu layers to fetch", id, lf.n_tasks, strv_length(f->chain_ids));
@@ -407,6 +415,7 @@ static int pull_layers_and_commit(PullJob *job, const ImageRef *name, const Pull
                 r = commit_image(&lf, name, id, reterr);
         tasks_free(job->svc, lf.tasks, lf.n_tasks);
         image_service_release_layers(job->svc, claimed);
+        store_layers_release(store, f->chain_ids);
         return r;
 }
 
@@ -414,7 +423,7 @@ static int pull_source(PullJob *job, const ImageRef *name, const PullSource *src
                        Error **reterr) {
         _cleanup_(registry_client_freep) RegistryClient *client = NULL;
         Fetched f = {0};
-        int r = open_client(job, name, src, &client, reterr);
+        int r = open_client(job, name, src, &job->cancel, &client, reterr);
         if (r >= 0)
                 r = fetch_metadata(client, src->ref, &f, reterr);
         if (r >= 0) {

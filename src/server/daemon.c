@@ -19,6 +19,8 @@
 /* In-flight RPCs get this long to finish on SIGTERM before they are cancelled. */
 #define SHUTDOWN_GRACE_MS 5000
 #define WORKER_THREADS 16
+/* Pulls beyond this many wait in the queue; their layers already download in parallel. */
+#define PULL_THREADS 8
 
 char *daemon_config_json(Daemon *d) {
         pthread_rwlock_rdlock(&d->config_lock);
@@ -113,12 +115,17 @@ static void daemon_reload(Daemon *d) {
                 log_info("reload: %s.%s changed from %s to %s", key->table, key->name, before, after);
         }
         apply_logging(d->config);
-        /* registries.conf is re-read on every reload; pinned images and the pause image may change. */
+        pthread_rwlock_unlock(&d->config_lock);
+
+        /*
+         * registries.conf is re-read on every reload. That is file I/O, so it happens outside the config
+         * lock that inline RPCs take; reading d->config unlocked is fine here, as only this thread writes
+         * it.
+         */
         ImageSettings settings = image_settings_from(d->options, d->config);
         _cleanup_strv_free_ char **image_warnings = NULL;
         if (image_service_reload(d->images, &settings, &image_warnings, &err) < 0)
                 log_error("reload: keeping the previous registries configuration: %s", err->message);
-        pthread_rwlock_unlock(&d->config_lock);
         log_warnings(image_warnings);
 }
 
@@ -139,6 +146,7 @@ static int daemon_start(Daemon *d, Error **reterr) {
                 return r;
         d->rpcs = rpc_table_new();
         d->workers = worker_pool_new(WORKER_THREADS);
+        d->pull_workers = worker_pool_new(PULL_THREADS);
         r = rpc_server_new(d, &d->rpc, reterr);
         if (r >= 0)
                 r = http_api_new(d, &d->http, reterr);
@@ -148,11 +156,16 @@ static int daemon_start(Daemon *d, Error **reterr) {
 }
 
 static void daemon_stop(Daemon *d) {
-        /* Close the door first, then let calls in flight finish, then stop the threads they need. */
+        /*
+         * Close the door, give calls in flight their grace, cancel the rest, wait for every handler
+         * (they finish their calls on the still running completion queue), then free the server.
+         */
         d->listener = listener_free(d->listener);
         d->http = http_api_free(d->http);
-        d->rpc = rpc_server_free(d->rpc, SHUTDOWN_GRACE_MS);
+        rpc_server_shutdown(d->rpc, SHUTDOWN_GRACE_MS);
         d->workers = worker_pool_free(d->workers);
+        d->pull_workers = worker_pool_free(d->pull_workers);
+        d->rpc = rpc_server_free(d->rpc);
         d->rpcs = rpc_table_free(d->rpcs);
         d->images = image_service_free(d->images);
 }

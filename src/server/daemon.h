@@ -25,7 +25,8 @@ typedef struct Daemon {
         ImageService *images;
 
         RpcTable *rpcs;
-        WorkerPool *workers;
+        WorkerPool *workers;      /* handlers of ordinary RPCs */
+        WorkerPool *pull_workers; /* long-running handlers (PullImage) */
         RpcServer *rpc;
         HttpApi *http;
         Listener *listener;

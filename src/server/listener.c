@@ -21,6 +21,7 @@
 #define CLASSIFY_TIMEOUT_MS 10000
 /* A client that sent part of the preface is looked at again after this long. */
 #define PARTIAL_RETRY_MS 5
+#define ACCEPT_PAUSE_MS 100
 
 typedef struct Pending {
         int fd;
@@ -38,6 +39,7 @@ struct Listener {
         HttpApi *http;
         Pending pending[MAX_PENDING];
         size_t n_pending;
+        long long accept_paused_until_ms; /* out of fds: stop polling the socket for a while */
 };
 
 static long long now_ms(void) {
@@ -115,8 +117,18 @@ static void drop_pending(Listener *l, size_t i) {
 static void accept_new(Listener *l) {
         for (;;) {
                 int fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+                if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
+                        /* The connection stays queued and the socket readable: without a pause, poll spins.
+                         */
+                        if (l->accept_paused_until_ms == 0)
+                                log_error("cannot accept connections: %m; retrying every %d ms",
+                                          ACCEPT_PAUSE_MS);
+                        l->accept_paused_until_ms = now_ms() + ACCEPT_PAUSE_MS;
+                        return;
+                }
                 if (fd < 0)
                         return;
+                l->accept_paused_until_ms = 0;
                 if (l->n_pending == MAX_PENDING) {
                         log_warn("too many connections waiting to be classified; dropping one");
                         close(fd);
@@ -203,14 +215,21 @@ static void *listener_main(void *arg) {
                         pfds[n] = (struct pollfd){.fd = p->retry_at_ms ? -1 : p->fd, .events = POLLIN};
                         map[n++] = i;
                 }
-                pfds[n] = (struct pollfd){.fd = l->fd, .events = POLLIN};
+                bool paused = l->accept_paused_until_ms > now;
+                if (paused && l->accept_paused_until_ms - now < timeout)
+                        timeout = (int)(l->accept_paused_until_ms - now);
+                pfds[n] = (struct pollfd){.fd = paused ? -1 : l->fd, .events = POLLIN};
                 pfds[n + 1] = (struct pollfd){.fd = l->wake_fd, .events = POLLIN};
-                if (poll(pfds, n + 2, timeout) < 0 && errno != EINTR)
-                        break;
+                if (poll(pfds, n + 2, timeout) < 0) {
+                        /* EINTR, or ENOMEM for the poll set: try again rather than stop serving. */
+                        if (errno != EINTR)
+                                log_error("poll on the listening socket failed: %m");
+                        continue;
+                }
                 if (pfds[n + 1].revents)
                         break;
                 service_pending(l, pfds, n, map);
-                if (pfds[n].revents)
+                if (pfds[n].revents || (l->accept_paused_until_ms && now_ms() >= l->accept_paused_until_ms))
                         accept_new(l);
         }
         return NULL;

@@ -178,6 +178,13 @@ static void call_run_handler(void *userdata) {
         ProtobufCMessage *resp = NULL;
         _cleanup_error_ Error *err = NULL;
 
+        /* Queued behind others until the client gave up: do not start work nobody waits for. */
+        if (cancel_requested(&c->cancel)) {
+                int reason = cancel_reason(&c->cancel);
+                call_finish(c, reason == -ETIMEDOUT ? GRPC_STATUS_DEADLINE_EXCEEDED : GRPC_STATUS_CANCELLED,
+                            "the call ended before a worker was free");
+                return;
+        }
         int r = c->method->handler(&ctx, c->req, &resp, &err);
         if (r < 0) {
                 if (!err)
@@ -237,7 +244,9 @@ static void call_received(Call *c) {
         }
         if (c->method->inline_ok)
                 call_run_handler(c);
-        else if (worker_pool_submit(c->server->daemon->workers, call_run_handler, c) < 0)
+        else if (worker_pool_submit(c->method->long_running ? c->server->daemon->pull_workers
+                                                            : c->server->daemon->workers,
+                                    call_run_handler, c) < 0)
                 call_finish(c, GRPC_STATUS_UNAVAILABLE, "the daemon is shutting down");
 }
 
@@ -397,15 +406,22 @@ static bool wait_for(RpcServer *s, const bool *flag, int timeout_ms) {
         return done;
 }
 
-RpcServer *rpc_server_free(RpcServer *s, int grace_ms) {
+void rpc_server_shutdown(RpcServer *s, int grace_ms) {
         if (!s)
-                return NULL;
+                return;
         atomic_store(&s->stopping, true);
         grpc_server_shutdown_and_notify(s->server, s->cq, &s->shutdown_tag);
         if (!wait_for(s, NULL, grace_ms))
                 log_info("cancelling gRPC calls still running after %d ms", grace_ms);
         /* Also closes idle client channels, which shutdown alone would wait for (a kubelet keeps one). */
         grpc_server_cancel_all_calls(s->server);
+}
+
+RpcServer *rpc_server_free(RpcServer *s) {
+        if (!s)
+                return NULL;
+        /* Handlers have returned (the worker pool is drained), so their calls are on their way out. */
+        wait_for(s, NULL, 60000);
         wait_for(s, &s->shutdown_done, 60000);
         grpc_server_destroy(s->server);
         grpc_completion_queue_shutdown(s->cq);

@@ -15,7 +15,13 @@ int rpc_server_new(Daemon *d, RpcServer **ret, Error **reterr);
 void rpc_server_adopt_fd(RpcServer *s, int fd);
 
 /*
- * Stop taking calls, let in-flight calls finish for up to `grace_ms`, cancel the rest, and free
- * everything. Blocks. The worker pool must still run so that handlers in flight can finish.
+ * Stop taking calls, let in-flight calls finish for up to `grace_ms`, then cancel the rest (their
+ * handlers see their Cancel token fire). Blocks. The completion thread keeps running.
  */
-RpcServer *rpc_server_free(RpcServer *s, int grace_ms);
+void rpc_server_shutdown(RpcServer *s, int grace_ms);
+
+/*
+ * Free the server once nothing can start a batch on it any more: call after rpc_server_shutdown()
+ * and after the worker pool that runs handlers has been drained. Blocks.
+ */
+RpcServer *rpc_server_free(RpcServer *s);

@@ -10,23 +10,25 @@
  * The handlers built so far; every other CRI method answers UNIMPLEMENTED. Handlers marked inline
  * only read memory under short locks: running them on the completion-queue thread saves a thread
  * hop (about a fifth of a Version round trip, measured with `make bench`). Anything that may block
- * must not be marked.
+ * must not be marked. Long-running handlers get a pool of their own, so that a burst of pulls cannot
+ * keep ImageStatus or ListImages waiting.
  */
 static const struct {
         const char *service;
         const char *method;
         RpcHandler handler;
         bool inline_ok;
+        bool long_running;
 } handlers[] = {
-        {"RuntimeService", "Version", rpc_version, true},
-        {"RuntimeService", "Status", rpc_status, true},
-        {"RuntimeService", "RuntimeConfig", rpc_runtime_config, true},
-        {"RuntimeService", "UpdateRuntimeConfig", rpc_update_runtime_config, true},
-        {"ImageService", "PullImage", rpc_pull_image, false},
-        {"ImageService", "ImageStatus", rpc_image_status, false},
-        {"ImageService", "ListImages", rpc_list_images, false},
-        {"ImageService", "RemoveImage", rpc_remove_image, false},
-        {"ImageService", "ImageFsInfo", rpc_image_fs_info, false},
+        {"RuntimeService", "Version", rpc_version, true, false},
+        {"RuntimeService", "Status", rpc_status, true, false},
+        {"RuntimeService", "RuntimeConfig", rpc_runtime_config, true, false},
+        {"RuntimeService", "UpdateRuntimeConfig", rpc_update_runtime_config, true, false},
+        {"ImageService", "PullImage", rpc_pull_image, false, true},
+        {"ImageService", "ImageStatus", rpc_image_status, false, false},
+        {"ImageService", "ListImages", rpc_list_images, false, false},
+        {"ImageService", "RemoveImage", rpc_remove_image, false, false},
+        {"ImageService", "ImageFsInfo", rpc_image_fs_info, false, false},
 };
 
 static void find_handler(const char *service, RpcMethod *m) {
@@ -34,6 +36,7 @@ static void find_handler(const char *service, RpcMethod *m) {
                 if (strcmp(handlers[i].service, service) == 0 && strcmp(handlers[i].method, m->name) == 0) {
                         m->handler = handlers[i].handler;
                         m->inline_ok = handlers[i].inline_ok;
+                        m->long_running = handlers[i].long_running;
                 }
 }
 

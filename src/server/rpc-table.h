@@ -32,6 +32,7 @@ typedef struct RpcMethod {
         const ProtobufCMessageDescriptor *output;
         RpcHandler handler; /* NULL: the RPC is part of CRI but not built yet */
         bool inline_ok;     /* never blocks (no I/O, short locks only): may run on the completion thread */
+        bool long_running;  /* may take minutes (pulls): runs on its own pool so others are not starved */
 } RpcMethod;
 
 struct RpcTable {

@@ -23,6 +23,7 @@ struct Store {
         sqlite3 *db;
         pthread_mutex_t lock;
         unsigned long staging_counter;
+        char **held; /* chain IDs pulls are counting on; a multiset */
 };
 
 static const char schema[] =
@@ -91,6 +92,8 @@ static char *layer_path(const Store *s, const char *link) {
         return xasprintf("%s/layers/%s", s->root, link);
 }
 
+static char **drop_unused_layers(Store *s, Error **reterr);
+
 /* Remove layer directories that have no row: left by a crash between the move and the commit. */
 static void remove_unknown_layer_dirs(Store *s) {
         _cleanup_free_ char *dir = xasprintf("%s/layers", s->root);
@@ -150,6 +153,10 @@ int store_open(const char *root, Store **ret, Error **reterr) {
         rm_rf(tmp);
         mkdir(tmp, 0700);
         remove_unknown_layer_dirs(s);
+        /* Layers a failed pull held while their image was removed have no user left: drop them now. */
+        _cleanup_strv_free_ char **orphans = drop_unused_layers(s, NULL);
+        STRV_FOREACH(d, orphans)
+                rm_rf(*d);
         *ret = s;
         return 0;
 }
@@ -159,9 +166,31 @@ Store *store_close(Store *s) {
                 return NULL;
         sqlite3_close(s->db);
         pthread_mutex_destroy(&s->lock);
+        strv_free(s->held);
         free(s->root);
         free(s);
         return NULL;
+}
+
+void store_layers_hold(Store *s, char *const *chain_ids) {
+        pthread_mutex_lock(&s->lock);
+        STRV_FOREACH(c, chain_ids)
+                s->held = strv_push(s->held, xstrdup(*c));
+        pthread_mutex_unlock(&s->lock);
+}
+
+void store_layers_release(Store *s, char *const *chain_ids) {
+        pthread_mutex_lock(&s->lock);
+        STRV_FOREACH(c, chain_ids) {
+                size_t n = strv_length(s->held);
+                for (size_t i = 0; i < n; i++)
+                        if (strcmp(s->held[i], *c) == 0) {
+                                free(s->held[i]);
+                                memmove(&s->held[i], &s->held[i + 1], (n - i) * sizeof(char *));
+                                break;
+                        }
+        }
+        pthread_mutex_unlock(&s->lock);
 }
 
 const char *store_root(const Store *s) {
@@ -383,6 +412,7 @@ static bool layer_row_exists(Store *s, const char *chain_id) {
 /* Move one staged layer into place; a layer committed meanwhile by another pull wins. */
 static int move_layer(Store *s, const StagedLayer *l, Moved **moved, size_t *n_moved, int64_t *ret_inodes,
                       Error **reterr) {
+        int64_t counted = *ret_inodes;
         *ret_inodes = -1;
         if (layer_row_exists(s, l->chain_id)) {
                 rm_rf(l->staging_dir);
@@ -397,7 +427,7 @@ static int move_layer(Store *s, const StagedLayer *l, Moved **moved, size_t *n_m
                                  l->chain_id);
         char *dir = layer_path(s, link);
         _cleanup_free_ char *diff = xasprintf("%s/diff", dir);
-        *ret_inodes = count_inodes(l->staging_dir);
+        *ret_inodes = counted;
         /* Only a leftover without a row can be here (checked above): clear it. */
         rm_rf(dir);
         if (mkdir(dir, 0700) < 0 || rename(l->staging_dir, diff) < 0) {
@@ -535,6 +565,9 @@ int store_image_commit(Store *s, const ImageCommit *c, Error **reterr) {
 
         int wrote_manifest = 0, wrote_config = 0;
 
+        /* Staging dirs are this pull's own: count their entries before taking the store lock. */
+        for (size_t i = 0; i < c->n_staged; i++)
+                inodes[i] = count_inodes(c->staged[i].staging_dir);
         pthread_mutex_lock(&s->lock);
         int r = check_layers_available(s, c, reterr);
         if (r >= 0)
@@ -564,19 +597,27 @@ static int64_t count_rows(Store *s, const char *sql, const char *param) {
         return st && sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
 }
 
-/* Delete layer rows no image uses any more; their directories are returned for removal. */
+/* Delete layer rows no image uses and no pull holds; their directories are returned for removal. */
 static char **drop_unused_layers(Store *s, Error **reterr) {
         char **dirs = xcalloc(1, sizeof(char *));
+        _cleanup_strv_free_ char **unused = xcalloc(1, sizeof(char *));
         _cleanup_stmt_ sqlite3_stmt *st = prepare(
-                s, "SELECT link FROM layers WHERE chain_id NOT IN (SELECT chain_id FROM image_layers)", 0,
-                NULL);
-        while (st && sqlite3_step(st) == SQLITE_ROW) {
-                _cleanup_free_ char *link = column_dup(st, 0);
-                dirs = strv_push(dirs, layer_path(s, link));
+                s, "SELECT chain_id FROM layers WHERE chain_id NOT IN (SELECT chain_id FROM image_layers)",
+                0, NULL);
+        while (st && sqlite3_step(st) == SQLITE_ROW)
+                unused = strv_push(unused, column_dup(st, 0));
+        STRV_FOREACH(c, unused) {
+                if (strv_contains(s->held, *c))
+                        continue;
+                const char *p[] = {*c};
+                _cleanup_stmt_ sqlite3_stmt *l =
+                        prepare(s, "SELECT link FROM layers WHERE chain_id = ?", 1, p);
+                _cleanup_free_ char *link = l && sqlite3_step(l) == SQLITE_ROW ? column_dup(l, 0) : NULL;
+                if (run(s, "DELETE FROM layers WHERE chain_id = ?", 1, p, reterr) < 0)
+                        return strv_free(dirs);
+                if (link)
+                        dirs = strv_push(dirs, layer_path(s, link));
         }
-        if (run(s, "DELETE FROM layers WHERE chain_id NOT IN (SELECT chain_id FROM image_layers)", 0, NULL,
-                reterr) < 0)
-                return strv_free(dirs);
         return dirs;
 }
 
@@ -628,12 +669,21 @@ static int remove_locked(Store *s, const char *key, char ***ret_dirs, char ***re
         return r;
 }
 
+/* Rename a dead layer dir into tmp/ (cheap, under the lock); the slow delete happens after unlocking. */
+static char *move_aside(Store *s, const char *dir) {
+        char *aside = xasprintf("%s/tmp/removing-%lu", s->root, ++s->staging_counter);
+        if (rename(dir, aside) == 0)
+                return aside;
+        free(aside);
+        return xstrdup(dir);
+}
+
 int store_image_remove(Store *s, const char *key, Error **reterr) {
-        _cleanup_strv_free_ char **dirs = NULL, **blobs = NULL;
+        _cleanup_strv_free_ char **dirs = NULL, **blobs = NULL, **aside = xcalloc(1, sizeof(char *));
         pthread_mutex_lock(&s->lock);
         int r = remove_locked(s, key, &dirs, &blobs, reterr);
         STRV_FOREACH(d, dirs)
-                rm_rf(*d);
+                aside = strv_push(aside, move_aside(s, *d));
         /* Blobs are shared only by images with the same manifest or config; those rows are gone too. */
         STRV_FOREACH(b, blobs)
                 if (count_rows(
@@ -642,6 +692,8 @@ int store_image_remove(Store *s, const char *key, Error **reterr) {
                             *b) == 0)
                         remove_blob(s, *b);
         pthread_mutex_unlock(&s->lock);
+        STRV_FOREACH(d, aside)
+                rm_rf(*d);
         return r;
 }
 

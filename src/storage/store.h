@@ -59,6 +59,14 @@ int store_image_lookup(Store *s, const char *key, StoreImage **ret, Error **rete
 /* Every image, in pull order. */
 int store_image_list(Store *s, StoreImage ***ret, size_t *ret_n, Error **reterr);
 
+/*
+ * Keep layers from being deleted while a pull that will use them runs (a RemoveImage of another
+ * image sharing them would otherwise drop them between the pull's check and its commit). Holds
+ * nest; chain IDs not in the store are fine. Pair each hold with a release.
+ */
+void store_layers_hold(Store *s, char *const *chain_ids);
+void store_layers_release(Store *s, char *const *chain_ids);
+
 /* Is the layer with this chain ID present? */
 bool store_layer_exists(Store *s, const char *chain_id);
 
