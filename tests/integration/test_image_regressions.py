@@ -1,7 +1,10 @@
 # SPDX-License-Identifier: Apache-2.0
 """Regressions found in review: mirror fallback after a layer failure, untagging by short name, a pull
 racing a removal of an image that shares its layers, and tag@digest names."""
+import signal
+import socket
 import threading
+import time
 
 import grpc
 import pytest
@@ -85,3 +88,33 @@ def test_status_tag_and_digest(image_daemon, image_registry, test_images):
         assert got == e["id"]
         st = c.image_status(name)
         assert st.HasField("image"), "ImageStatus(tag@digest) empty right after PullImage(tag@digest)"
+
+
+def test_sigterm_during_a_stuck_pull_exits_cleanly(make_daemon):
+    """A registry that accepts connections and never answers: SIGTERM must still end in exit 0 (the
+    pull is cancelled after the grace period), not in an abort inside gRPC."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(16)
+    held = []
+    threading.Thread(target=lambda: [held.append(srv.accept()[0]) for _ in iter(int, 1)], daemon=True).start()
+    d = make_daemon().start()
+    errors = []
+
+    def pull():
+        try:
+            with d.client() as c:
+                c.pull_image(f"127.0.0.1:{srv.getsockname()[1]}/stuck:latest", timeout=60)
+        except grpc.RpcError as e:
+            errors.append(e)
+
+    t = threading.Thread(target=pull, daemon=True)
+    t.start()
+    deadline = time.monotonic() + 10
+    while not held and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert held, "the daemon never connected to the registry"
+    assert d.stop(signal.SIGTERM, timeout=30) == 0, d.log_tail()
+    t.join(10)
+    assert errors and errors[0].code() != grpc.StatusCode.OK
+    srv.close()
