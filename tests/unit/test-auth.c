@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "fs-util.h"
 #include "auth.h"
 #include "strv.h"
 
@@ -28,10 +28,6 @@ typedef struct TmpDir {
         char *path;
 } TmpDir;
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-        return remove(path);
-}
-
 static int tmpdir_setup(void **state) {
         char templ[] = "/tmp/crio-c-test-auth-XXXXXX";
         if (!mkdtemp(templ))
@@ -44,7 +40,7 @@ static int tmpdir_setup(void **state) {
 
 static int tmpdir_teardown(void **state) {
         TmpDir *t = *state;
-        int r = nftw(t->path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        int r = rm_rf(t->path);
         free(t->path);
         free(t);
         return r;

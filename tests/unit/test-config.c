@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "fs-util.h"
 #include "test-util.h"
 #include <json-c/json.h>
 
@@ -92,18 +92,6 @@ static const char *map_get(const StrMap *m, const char *key) {
                 if (strcmp(m->keys[i], key) == 0)
                         return m->values[i];
         return NULL;
-}
-
-/* Tests set CONTAINER_* variables; start and end every test without any. */
-static void clear_container_env(void) {
-        _cleanup_strv_free_ char **names = NULL;
-        for (char **e = environ; *e; e++)
-                if (strncmp(*e, "CONTAINER_", strlen("CONTAINER_")) == 0) {
-                        const char *eq = strchr(*e, '=');
-                        names = strv_push(names, eq ? xstrndup(*e, (size_t)(eq - *e)) : xstrdup(*e));
-                }
-        STRV_FOREACH(n, names)
-                unsetenv(*n);
 }
 
 static int group_setup(void **state) {
@@ -1237,10 +1225,6 @@ typedef struct TmpDir {
         char *dropin; /* <path>/crio.conf.d */
 } TmpDir;
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-        return remove(path);
-}
-
 static int tmpdir_setup(void **state) {
         char templ[] = "/tmp/crio-c-test-config-XXXXXX";
         clear_container_env();
@@ -1259,7 +1243,7 @@ static int tmpdir_setup(void **state) {
 static int tmpdir_teardown(void **state) {
         TmpDir *t = *state;
         clear_container_env();
-        int r = nftw(t->path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        int r = rm_rf(t->path);
         free(t->path);
         free(t->conf);
         free(t->dropin);

@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "fs-util.h"
 #include "test-util.h"
 
 #include "config-load.h"
@@ -66,17 +66,6 @@ static void assert_single_override(const CliOptions *o, const char *name, const 
         assert_int_equal(o->sources.n_overrides, 1);
         assert_string_equal(o->sources.overrides[0].key->name, name);
         assert_string_equal(o->sources.overrides[0].value, value);
-}
-
-static void clear_container_env(void) {
-        _cleanup_strv_free_ char **names = NULL;
-        for (char **e = environ; *e; e++)
-                if (strncmp(*e, "CONTAINER_", strlen("CONTAINER_")) == 0) {
-                        const char *eq = strchr(*e, '=');
-                        names = strv_push(names, eq ? xstrndup(*e, (size_t)(eq - *e)) : xstrdup(*e));
-                }
-        STRV_FOREACH(n, names)
-                unsetenv(*n);
 }
 
 /* Every test starts and ends without CONTAINER_* variables: cli_parse() reads them. */
@@ -511,10 +500,6 @@ static void test_env_is_not_an_override(void **state) {
         assert_int_equal(o.sources.n_overrides, 0);
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-        return remove(path);
-}
-
 /* A temporary directory in *state, removed by the teardown even when an assertion fails. */
 static int tmpdir_setup(void **state) {
         char templ[] = "/tmp/crio-c-test-flags-XXXXXX";
@@ -528,7 +513,7 @@ static int tmpdir_setup(void **state) {
 static int tmpdir_teardown(void **state) {
         char *dir = *state;
         clear_container_env();
-        int r = nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        int r = rm_rf(dir);
         free(dir);
         return r;
 }

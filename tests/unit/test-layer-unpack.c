@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <dirent.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +13,7 @@
 #include <cmocka.h>
 #include <zstd.h>
 
+#include "fs-util.h"
 #include "digest.h"
 #include "layer-unpack.h"
 
@@ -129,13 +129,9 @@ static int setup(void **state) {
         return 0;
 }
 
-static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-        return remove(path) < 0 ? -1 : 0;
-}
-
 static int teardown(void **state) {
         Fixture *f = *state;
-        assert_int_equal(nftw(f->base, remove_one, 64, FTW_DEPTH | FTW_PHYS), 0);
+        assert_int_equal(rm_rf(f->base), 0);
         free(f);
         return 0;
 }

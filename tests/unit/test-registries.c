@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "fs-util.h"
 #include "test-util.h"
 
 #include "registries.h"
@@ -27,10 +27,6 @@ typedef struct TmpDir {
         char *dropin; /* <path>/registries.conf.d */
 } TmpDir;
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-        return remove(path);
-}
-
 static int tmpdir_setup(void **state) {
         char templ[] = "/tmp/crio-c-test-registries-XXXXXX";
         if (!mkdtemp(templ))
@@ -45,7 +41,7 @@ static int tmpdir_setup(void **state) {
 
 static int tmpdir_teardown(void **state) {
         TmpDir *t = *state;
-        int r = nftw(t->path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        int r = rm_rf(t->path);
         free(t->path);
         free(t->conf);
         free(t->dropin);

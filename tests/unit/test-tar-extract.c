@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <dirent.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <locale.h>
 #include <setjmp.h>
 #include <stdbool.h>
@@ -18,6 +17,7 @@
 #include <archive_entry.h>
 #include <cmocka.h>
 
+#include "fs-util.h"
 #include "tar-extract.h"
 
 /* One archive entry to write; zero fields take the defaults of build_tar(). */
@@ -117,18 +117,10 @@ static int setup(void **state) {
         return 0;
 }
 
-static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-        return remove(path) < 0 ? -1 : 0;
-}
-
-static void rm_rf(const char *path) {
-        assert_int_equal(nftw(path, remove_one, 64, FTW_DEPTH | FTW_PHYS), 0);
-}
-
 static int teardown(void **state) {
         Fixture *f = *state;
         close(f->root_fd);
-        rm_rf(f->base);
+        assert_int_equal(rm_rf(f->base), 0);
         free(f);
         return 0;
 }

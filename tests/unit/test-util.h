@@ -3,7 +3,12 @@
 
 /* Assertions shared by the unit tests; include after <cmocka.h>. */
 
+#include <stdlib.h>
 #include <string.h>
+
+#include "strv.h"
+
+extern char **environ;
 
 #define assert_contains(haystack, needle)                                                                   \
         do {                                                                                                \
@@ -22,3 +27,16 @@
                         print_error("unexpected error %d: %s\n", _r, (err) ? (err)->message : "(none)");    \
                 assert_int_equal(_r, 0);                                                                    \
         } while (0)
+
+/* Tests that set CONTAINER_* variables start and end without any: cli_parse() and config_load() read them.
+ */
+static inline void clear_container_env(void) {
+        _cleanup_strv_free_ char **names = NULL;
+        for (char **e = environ; *e; e++)
+                if (strncmp(*e, "CONTAINER_", strlen("CONTAINER_")) == 0) {
+                        const char *eq = strchr(*e, '=');
+                        names = strv_push(names, eq ? xstrndup(*e, (size_t)(eq - *e)) : xstrdup(*e));
+                }
+        STRV_FOREACH(n, names)
+                unsetenv(*n);
+}
