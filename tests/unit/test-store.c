@@ -405,6 +405,53 @@ static void commit_sharing_bottom(Fixture *fx, Base *b, TestLayer *l3, TestImage
         assert_ok(commit(fx, img, &_e));
 }
 
+/* ---- leftovers ---- */
+
+/* Blobs no image row names (a crash's *.tmp-* file, a blob whose rows went) go at start-up. */
+static void test_open_removes_orphan_and_tmp_blobs(void **state) {
+        Fixture *fx = *state;
+        Base b;
+        base_commit(fx, &b);
+        _cleanup_free_ char *dir = path_join(fx->root, "blobs/sha256");
+        _cleanup_free_ char *tmp = xasprintf("%s/%s.tmp-AbC123", dir, b.a.config_digest + 7);
+        _cleanup_free_ char *orphan = xasprintf("%s/%064d", dir, 7);
+        _cleanup_free_ char *orphan512 = xasprintf("%s/blobs/sha512/%0128d", fx->root, 5);
+        write_text(tmp, "half");
+        write_text(orphan, "{}");
+        write_text(orphan512, "{}");
+        assert_int_equal(count_entries(dir), 4);
+
+        reopen(fx);
+        assert_false(path_exists(tmp));
+        assert_false(path_exists(orphan));
+        assert_false(path_exists(orphan512));
+        assert_int_equal(count_entries(dir), 2);
+        assert_image_blobs(fx, &b.a, true);
+        base_done(&b);
+}
+
+/* The same config reached through a second manifest: the image keeps its first manifest, no new blob. */
+static void test_second_manifest_of_present_image_writes_no_blob(void **state) {
+        Fixture *fx = *state;
+        Base b;
+        base_commit(fx, &b);
+        TestImage again = b.a;
+        snprintf(again.manifest_json, sizeof(again.manifest_json), "{\"schemaVersion\":2,\"other\":1}");
+        _cleanup_free_ char *md =
+                digest_buffer(DIGEST_SHA256, again.manifest_json, strlen(again.manifest_json));
+        snprintf(again.manifest_digest, sizeof(again.manifest_digest), "%s", md);
+        snprintf(again.repo_digest, sizeof(again.repo_digest), "quay.io/test/app@%s", md);
+        again.n_staged = 0;
+        assert_ok(commit(fx, &again, &_e));
+
+        _cleanup_free_ char *dir = path_join(fx->root, "blobs/sha256");
+        assert_int_equal(count_entries(dir), 2);
+        assert_blob(fx, again.manifest_digest, NULL);
+        assert_image_blobs(fx, &b.a, true);
+        assert_lookup(fx, again.repo_digest, b.a.id);
+        base_done(&b);
+}
+
 /* ---- store_open ---- */
 
 static void test_open_creates_layout(void **state) {
@@ -1179,6 +1226,8 @@ int main(void) {
                 STORE_TEST(test_open_creates_layout),
                 STORE_TEST(test_open_fails_when_root_is_a_file),
                 STORE_TEST(test_open_clears_tmp_and_unknown_layer_dirs),
+                STORE_TEST(test_open_removes_orphan_and_tmp_blobs),
+                STORE_TEST(test_second_manifest_of_present_image_writes_no_blob),
                 STORE_TEST(test_reopen_keeps_everything),
                 STORE_TEST(test_staging_dirs_are_fresh_and_removable),
                 STORE_TEST(test_commit_image),
