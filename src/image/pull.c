@@ -20,7 +20,7 @@ typedef struct PullJob {
         ImageService *svc;
         const PullRequest *req;
         ImageSettings *settings;
-        Policy *policy; /* NULL: no policy file, everything accepted */
+        Policy *policy;
         Cancel cancel;
 } PullJob;
 
@@ -78,14 +78,11 @@ static int load_policy(PullJob *job, Error **reterr) {
                         return r;
                 *reterr = error_free(*reterr);
         }
+        /* A host without any policy is refused, as CRI-O does: silence must not mean "accept all". */
         const char *path = *s->signature_policy ? s->signature_policy : DEFAULT_POLICY;
         r = policy_load(path, &job->policy, reterr);
-        /* No policy file installed at all: accept, as an unconfigured host has always done. */
-        if (r == -ENOENT && !*s->signature_policy) {
-                *reterr = error_free(*reterr);
-                log_debug("no %s; accepting images without a policy", DEFAULT_POLICY);
-                return 0;
-        }
+        if (r == -ENOENT)
+                return error_prefix(reterr, "signature policy");
         return r;
 }
 
@@ -440,7 +437,7 @@ static int pull_source(PullJob *job, const ImageRef *name, const PullSource *src
 static int pull_candidate(PullJob *job, const ImageRef *name, char **ret_id, Error **reterr) {
         PullSource *sources = NULL;
         size_t n = 0;
-        int r = job->policy ? policy_check(job->policy, "docker", name, reterr) : 0;
+        int r = policy_check(job->policy, "docker", name, reterr);
         if (r >= 0)
                 r = image_service_sources(job->svc, name, &sources, &n, reterr);
         if (r < 0)

@@ -617,9 +617,13 @@ static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, cur
 static CURLcode setup_transport(RegistryClient *c, const Request *rq, Transfer *t) {
         CURL *h = t->curl;
         CURLcode cc;
-        /* Registries redirect blob GETs to storage; never let that reach file:// or other protocols. */
+        /*
+         * Registries redirect blob GETs to storage; never let that reach file:// or other protocols,
+         * nor plain http from a registry the user did not mark insecure (a downgrade anyone on the path
+         * could then serve).
+         */
         if ((cc = curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https")) ||
-            (cc = curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https")) ||
+            (cc = curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, c->insecure ? "http,https" : "https")) ||
             (cc = curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L)) ||
             (cc = curl_easy_setopt(h, CURLOPT_MAXREDIRS, MAX_REDIRECTS)) ||
             (cc = curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L)) ||
@@ -717,6 +721,11 @@ static int transfer_error(const Request *rq, const Transfer *t, CURLcode cc, Err
         if (cc == CURLE_PARTIAL_FILE)
                 return error_set(reterr, EBADMSG, "%s is truncated: got %" PRIu64 " bytes (%s %s: %s)",
                                  b->what, t->received, method, where, t->errbuf);
+        if (cc == CURLE_UNSUPPORTED_PROTOCOL)
+                return error_set(reterr, EACCES,
+                                 "%s %s: redirect to another protocol refused (plain http is allowed only "
+                                 "for registries marked insecure): %s",
+                                 method, where, t->errbuf[0] ? t->errbuf : curl_easy_strerror(cc));
         if (cc != CURLE_OK)
                 return error_set(reterr, registry_curl_code_errno(cc), "%s %s: %s", method, where,
                                  t->errbuf[0] ? t->errbuf : curl_easy_strerror(cc));

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include "daemon.h"
 #include "http-api.h"
@@ -184,6 +185,23 @@ static int wait_for_signals(Daemon *d, const sigset_t *set) {
         }
 }
 
+/*
+ * Many pulls, connections and containers' fds add up; the soft limit (often 1024) is only a default
+ * for select()-era programs, and nothing here uses select().
+ */
+static void raise_fd_limit(void) {
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+                return;
+        rlim_t was = rl.rlim_cur;
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                log_warn("cannot raise the open file limit from %llu: %m", (unsigned long long)was);
+        else
+                log_debug("open file limit raised from %llu to %llu", (unsigned long long)was,
+                          (unsigned long long)rl.rlim_cur);
+}
+
 int daemon_run(const CliOptions *options, Config *config, Error **reterr) {
         Daemon d = {.config = config, .options = options};
         sigset_t set;
@@ -202,6 +220,7 @@ int daemon_run(const CliOptions *options, Config *config, Error **reterr) {
         signal(SIGPIPE, SIG_IGN);
         /* Pulls run on several threads; glibc would give each its own arena and keep what they freed. */
         mallopt(M_ARENA_MAX, 2);
+        raise_fd_limit();
         /* Containers' monitors get re-parented to us, so we can reap them promptly (DESIGN.md 5). */
         if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
                 log_warn("cannot become a child subreaper: %m");

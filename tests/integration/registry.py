@@ -591,6 +591,7 @@ class FakeRegistry(AccessLog):
     held now, and at most at once), besides the access log.
       manifest_override         {(repo, ref): (media type, body)}: serve this instead
       missing                   set of digests answered 404
+      redirect_blobs            a base URL ("http://host:port"): blob GETs answer 307 to base + path
     """
 
     def __init__(self, catalog, repos=None, tls=None):
@@ -610,6 +611,7 @@ class FakeRegistry(AccessLog):
         self.stall_after = 0
         self.manifest_override = {}
         self.missing = set()
+        self.redirect_blobs = None
         self.released = threading.Event()
         self._log = []
         self._lock = threading.Lock()
@@ -819,6 +821,8 @@ class FakeRegistry(AccessLog):
                            head)
 
             def _blob(self, repo, digest, head):
+                if owner.redirect_blobs:
+                    return self._send(307, b"", {"Location": owner.redirect_blobs + self.path}, head)
                 p = owner.blobs.get((repo, digest))
                 if p is None:
                     return self._error(404, "BLOB_UNKNOWN", f"blob unknown: {digest}")

@@ -6,9 +6,13 @@ code before its fix."""
 import json
 import os
 import sqlite3
+import subprocess
+from pathlib import Path
 
+import grpc
 import pytest
 
+import crio_helpers as h
 import registry as reg
 from registry import insecure, ref, registries_conf
 
@@ -75,3 +79,108 @@ def test_store_has_a_schema_version(image_daemon, fake_registry):
     d.start(wait_ready=False)
     assert d.proc.wait(10) != 0, "a store from a newer crio-c was opened"
     assert "newer" in d.log, d.log_tail()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 6. Robustness
+
+
+def limited_binary(tmp_path, soft, hard):
+    """A wrapper that starts the daemon under RLIMIT_NOFILE soft/hard."""
+    w = tmp_path / "crio-limited"
+    w.write_text(f"#!/bin/sh\nulimit -Sn {soft} && ulimit -Hn {hard} && exec {reg_binary()} \"$@\"\n")
+    w.chmod(0o755)
+    return w
+
+
+def reg_binary():
+    return os.environ["CRIO_BINARY"]
+
+
+def soft_fd_limit(pid):
+    for line in open(f"/proc/{pid}/limits"):
+        if line.startswith("Max open files"):
+            return int(line.split()[3])
+    raise AssertionError("no open file limit in /proc/pid/limits")
+
+
+def test_deep_tree_removed_and_fd_limit_raised(image_daemon, fake_registry, tmp_path):
+    depth = 2000
+    layer = images.Layer()
+    path = ""
+    for _ in range(depth):
+        path += "d/"
+        layer.dir(path.rstrip("/"))
+    layer.file(path + "leaf", b"bottom\n")
+    _, _, image_id = fake_registry.add_image("deep", "latest", [layer.tarball()], tmp_path)
+    d = fake_daemon(image_daemon, fake_registry, start=False)
+    d.binary = limited_binary(tmp_path, 256, 1024)
+    d.start()
+    assert soft_fd_limit(d.pid) == 1024, "the soft open file limit was not raised to the hard limit"
+    with d.client() as c:
+        assert c.pull_image(ref(fake_registry, "deep:latest"), timeout=60) == image_id
+        assert len(d.layer_dirs()) == 1
+        c.remove_image(image_id)
+        assert c.image(image_id) is None
+    assert d.layer_dirs() == [], "the deep layer was left on disk"
+    assert list((d.root / "tmp").iterdir()) == []
+
+
+@pytest.mark.parametrize("insecure", [False, True], ids=["secure", "insecure"])
+def test_https_registry_redirect_to_plain_http(image_daemon, test_images, test_pki, insecure):
+    """A blob redirect from an https registry to http is a downgrade: only an insecure registry may."""
+    plain = reg.FakeRegistry(test_images).start()
+    secure = reg.FakeRegistry(test_images, tls=(test_pki.server_cert, test_pki.server_key)).start()
+    secure.redirect_blobs = f"http://{plain.host}"
+    try:
+        with reg.certs_d(secure.host, ca=test_pki.ca_cert):
+            d = image_daemon(registries_conf(registries=[dict(location=secure.host, insecure=insecure)]))
+            with d.client() as c:
+                name = ref(secure, "busybox:latest")
+                if insecure:
+                    assert c.pull_image(name, timeout=30) == test_images["busybox:latest"]["id"]
+                    assert plain.blob_gets(), "the redirect was not followed"
+                    return
+                err = h.rpc_error(c.pull_image, name, timeout=30)
+                assert err.code() == grpc.StatusCode.PERMISSION_DENIED, err
+                assert "insecure" in err.details(), err.details()
+                assert not plain.blob_gets(), "a blob was fetched over plain http"
+                assert c.list_images() == []
+    finally:
+        secure.stop()
+        plain.stop()
+
+
+def without_etc_containers(tmp_path):
+    """A wrapper that runs the daemon in a mount namespace where /etc/containers is empty."""
+    w = tmp_path / "crio-no-policy"
+    w.write_text("#!/bin/sh\nexec unshare -m sh -c 'mount -t tmpfs tmpfs /etc/containers && exec \"$0\" \"$@\"' "
+                 f"{reg_binary()} \"$@\"\n")
+    w.chmod(0o755)
+    return w
+
+
+def test_missing_default_policy_is_an_error(image_daemon, fake_registry, tmp_path):
+    small_image(fake_registry, tmp_path)
+    d = image_daemon(registries_conf(registries=[insecure(fake_registry.host)]),
+                     args=["--signature-policy", ""], start=False)
+    d.binary = without_etc_containers(tmp_path)
+    d.start()
+    with d.client() as c:
+        err = h.rpc_error(c.pull_image, ref(fake_registry, "small:latest"), timeout=30)
+        assert "/etc/containers/policy.json" in err.details(), err.details()
+        assert c.list_images() == []
+
+
+def test_make_install_policy_only_where_none_exists(tmp_path):
+    repo = Path(__file__).resolve().parents[2]
+    run = subprocess.run(["make", "-s", "-C", str(repo), "install-policy", f"DESTDIR={tmp_path}"],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    installed = tmp_path / "etc/containers/policy.json"
+    assert json.loads(installed.read_text())["default"] == [{"type": "insecureAcceptAnything"}]
+    installed.write_text('{"default": [{"type": "reject"}]}')
+    run = subprocess.run(["make", "-s", "-C", str(repo), "install-policy", f"DESTDIR={tmp_path}"],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert "reject" in installed.read_text(), "an existing policy was replaced"
