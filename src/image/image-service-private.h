@@ -20,9 +20,6 @@ struct ImageService {
         char **claimed;
 };
 
-/* A copy of the settings for one operation (they may be replaced by a reload meanwhile). */
-ImageSettings *image_service_settings(ImageService *svc);
-
 /* registries_resolve_short_name() and registries_pull_sources() on the current registries.conf. */
 int image_service_resolve(ImageService *svc, const ImageRef *short_ref, bool enforcing, ImageRef ***ret,
                           size_t *ret_n, Error **reterr);

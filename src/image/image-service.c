@@ -287,8 +287,7 @@ static bool pattern_matches(const char *pattern, const char *name) {
         return strcmp(name, pattern) == 0;
 }
 
-bool image_is_pinned(ImageService *svc, const StoreImage *img) {
-        _cleanup_(image_settings_freep) ImageSettings *s = image_service_settings(svc);
+bool image_is_pinned(const ImageSettings *s, const StoreImage *img) {
         bool pinned = false;
         STRV_FOREACH(t, img->repo_tags) {
                 if (*s->pause_image && strcmp(*t, s->pause_image) == 0)

@@ -41,6 +41,9 @@ int image_service_reload(ImageService *svc, const ImageSettings *settings, char 
 
 Store *image_service_store(ImageService *svc);
 
+/* A copy of the settings for one operation (a reload may replace them meanwhile); caller frees. */
+ImageSettings *image_service_settings(ImageService *svc);
+
 typedef struct PullRequest {
         const char *image;              /* as the client wrote it */
         const Credentials *credentials; /* from the CRI AuthConfig; NULL when it had none */
@@ -66,5 +69,8 @@ int image_lookup(ImageService *svc, const char *name, StoreImage **ret, Error **
 /* Remove by the same names (a tag of an image with other tags only untags). -ENOENT when absent. */
 int image_remove(ImageService *svc, const char *name, Error **reterr);
 
-/* Does a pinned_images pattern (or the pause image) match one of the image's names? */
-bool image_is_pinned(ImageService *svc, const StoreImage *img);
+/*
+ * Does a pinned_images pattern (or the pause image) match one of the image's names? `s` is a snapshot
+ * from image_service_settings(), taken once per RPC rather than once per image.
+ */
+bool image_is_pinned(const ImageSettings *s, const StoreImage *img);

@@ -219,7 +219,8 @@ typedef struct LayerTask {
 
 typedef struct LayerFetch {
         PullJob *job;
-        Cancel cancel; /* this source's downloads: one failed layer stops its siblings, not the pull */
+        Cancel *cancel;         /* this source's: one failed layer stops its siblings, not the pull */
+        RegistryClient *client; /* the source's one client: one auth lookup and token for all layers */
         const ImageRef *name;
         const PullSource *src;
         const Fetched *f;
@@ -267,30 +268,18 @@ static int fetch_one_layer(LayerFetch *lf, RegistryClient *client, LayerTask *t,
 /* A download thread: takes layers off the shared list until none is left or the pull failed. */
 static void *layer_worker(void *arg) {
         LayerFetch *lf = arg;
-        _cleanup_(registry_client_freep) RegistryClient *client = NULL;
-        Error *open_error = NULL;
-        int open_r = open_client(lf->job, lf->name, lf->src, &lf->cancel, &client, &open_error);
-
         for (;;) {
                 size_t i = atomic_fetch_add(&lf->next, 1);
                 if (i >= lf->n_tasks)
                         break;
                 LayerTask *t = &lf->tasks[i];
-                if (open_r < 0) {
-                        t->result = open_r;
-                        t->error = TAKE_PTR(open_error);
-                        open_r = -ECANCELED; /* report the reason once */
-                } else if (cancel_requested(&lf->cancel))
-                        t->result = cancel_reason(&lf->cancel);
+                if (cancel_requested(lf->cancel))
+                        t->result = cancel_reason(lf->cancel);
                 else
-                        t->result = fetch_one_layer(lf, client, t, &t->error);
-                if (t->result < 0) {
-                        cancel_request(&lf->cancel);
-                        if (open_r < 0)
-                                break;
-                }
+                        t->result = fetch_one_layer(lf, lf->client, t, &t->error);
+                if (t->result < 0)
+                        cancel_request(lf->cancel);
         }
-        error_free(open_error);
         return NULL;
 }
 
@@ -391,7 +380,8 @@ static LayerTask *tasks_for(const Fetched *f, char *const *claimed, size_t *ret_
 }
 
 static int pull_layers_and_commit(PullJob *job, const ImageRef *name, const PullSource *src,
-                                  const Fetched *f, const char *id, Error **reterr) {
+                                  RegistryClient *client, Cancel *cancel, const Fetched *f, const char *id,
+                                  Error **reterr) {
         Store *store = image_service_store(job->svc);
         char **claimed = NULL;
         /* Held first: a layer the claim finds present must stay until this image is committed. */
@@ -401,8 +391,7 @@ static int pull_layers_and_commit(PullJob *job, const ImageRef *name, const Pull
                 store_layers_release(store, f->chain_ids);
                 return error_set(reterr, -r, "pull of %s was cancelled while waiting for another pull", id);
         }
-        LayerFetch lf = {.job = job, .name = name, .src = src, .f = f};
-        cancel_init(&lf.cancel, &job->cancel, 0);
+        LayerFetch lf = {.job = job, .cancel = cancel, .client = client, .name = name, .src = src, .f = f};
         lf.tasks = tasks_for(f, claimed, &lf.n_tasks);
         atomic_init(&lf.next, 0);
         log_debug("pull %s: %zu of %zu layers to fetch", id, lf.n_tasks, strv_length(f->chain_ids));
@@ -420,12 +409,14 @@ static int pull_source(PullJob *job, const ImageRef *name, const PullSource *src
                        Error **reterr) {
         _cleanup_(registry_client_freep) RegistryClient *client = NULL;
         Fetched f = {0};
-        int r = open_client(job, name, src, &job->cancel, &client, reterr);
+        Cancel cancel;
+        cancel_init(&cancel, &job->cancel, 0);
+        int r = open_client(job, name, src, &cancel, &client, reterr);
         if (r >= 0)
                 r = fetch_metadata(client, src->ref, &f, reterr);
         if (r >= 0) {
                 _cleanup_free_ char *id = config_id(f.manifest->config.digest);
-                r = pull_layers_and_commit(job, name, src, &f, id, reterr);
+                r = pull_layers_and_commit(job, name, src, client, &cancel, &f, id, reterr);
                 if (r >= 0)
                         *ret_id = TAKE_PTR(id);
         }

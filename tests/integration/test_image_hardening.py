@@ -184,3 +184,23 @@ def test_make_install_policy_only_where_none_exists(tmp_path):
                          capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert "reject" in installed.read_text(), "an existing policy was replaced"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 7. One registry client per source per pull
+
+
+@pytest.mark.parametrize("via", ["auth_config", "auth_file"])
+def test_one_token_round_trip_per_pull(image_daemon, token_registry, test_images, via):
+    """The layer threads share the pull's client: one credentials lookup and one token, not one per layer."""
+    creds = ("user", "s3cret-crio-test")
+    auth_file = reg.auth_json({token_registry.host: creds}) if via == "auth_file" else None
+    d = image_daemon(registries_conf(registries=[insecure(token_registry.host)]), auth_file=auth_file)
+    entry = test_images["layered:latest"]
+    assert len(entry["layers"]) >= 3
+    n = len(token_registry.tokens.log)
+    auth = h.auth_config(username=creds[0], password=creds[1]) if via == "auth_config" else None
+    with d.client() as c:
+        assert c.pull_image(ref(token_registry, "layered:latest"), auth=auth, timeout=60) == entry["id"]
+    issued = [r for r in token_registry.tokens.log[n:] if r["status"] == 200]
+    assert len(issued) == 1, f"{len(issued)} tokens fetched for one pull of {len(entry['layers'])} layers"
