@@ -24,6 +24,7 @@ ImageSettings *image_settings_copy(const ImageSettings *s) {
         c->pause_image = dup_or_empty(s->pause_image);
         c->pull_progress_timeout_ns = s->pull_progress_timeout_ns;
         c->max_parallel_downloads = s->max_parallel_downloads;
+        c->layer_limits = s->layer_limits;
         return c;
 }
 

@@ -7,6 +7,7 @@
 #include "auth.h"
 #include "cancel.h"
 #include "error.h"
+#include "layer-unpack.h"
 #include "store.h"
 
 /* What the image service takes from crio.conf and the command line; replaced as a whole on SIGHUP. */
@@ -23,6 +24,7 @@ typedef struct ImageSettings {
         char *pause_image;     /* always pinned */
         int64_t pull_progress_timeout_ns;
         int64_t max_parallel_downloads;
+        LayerLimits layer_limits;
 } ImageSettings;
 
 ImageSettings *image_settings_copy(const ImageSettings *s);

@@ -243,7 +243,8 @@ static int fetch_one_layer(LayerFetch *lf, RegistryClient *client, LayerTask *t,
                                  d->media_type);
         int r = store_staging_dir(image_service_store(lf->job->svc), &t->staging, reterr);
         if (r >= 0)
-                r = layer_unpack_new(t->staging, (LayerCompression)compression, &u, reterr);
+                r = layer_unpack_new_limited(t->staging, (LayerCompression)compression,
+                                             &lf->job->settings->layer_limits, d->size, &u, reterr);
         if (r < 0)
                 return r;
         layer_unpack_blob_verified_elsewhere(u);

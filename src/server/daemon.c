@@ -68,6 +68,13 @@ static ImageSettings image_settings_from(const CliOptions *o, const Config *c) {
                 .pause_image = c->pause_image,
                 .pull_progress_timeout_ns = progress,
                 .max_parallel_downloads = c->max_parallel_downloads,
+                .layer_limits =
+                        {
+                                .max_size = c->max_layer_size,
+                                .max_ratio = c->max_layer_inflation_ratio,
+                                .max_entries = c->max_layer_entries,
+                                .min_free_space = c->min_free_space,
+                        },
         };
 }
 

@@ -204,3 +204,96 @@ def test_one_token_round_trip_per_pull(image_daemon, token_registry, test_images
         assert c.pull_image(ref(token_registry, "layered:latest"), auth=auth, timeout=60) == entry["id"]
     issued = [r for r in token_registry.tokens.log[n:] if r["status"] == 200]
     assert len(issued) == 1, f"{len(issued)} tokens fetched for one pull of {len(entry['layers'])} layers"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 2. Bounded inflation
+
+
+def add_blob_image(fake, repo, tag, blob, diff_id, workdir, media_type=images.MT_OCI_LAYER_GZIP):
+    """Serve an image of one layer given as its (compressed) blob and the diff_id of its tar stream."""
+    workdir = Path(workdir)
+    digest = images.sha256_digest(blob)
+    (workdir / digest[7:]).write_bytes(blob)
+    fake.add_blob(repo, digest, workdir / digest[7:])
+    config = images.canonical_json({"architecture": images.go_arch(), "os": "linux", "config": {},
+                                    "rootfs": {"type": "layers", "diff_ids": [diff_id]}})
+    cdigest = images.sha256_digest(config)
+    (workdir / cdigest[7:]).write_bytes(config)
+    fake.add_blob(repo, cdigest, workdir / cdigest[7:])
+    manifest = images.canonical_json({
+        "schemaVersion": 2, "mediaType": images.MT_OCI_MANIFEST,
+        "config": {"mediaType": images.MT_OCI_CONFIG, "digest": cdigest, "size": len(config)},
+        "layers": [{"mediaType": media_type, "digest": digest, "size": len(blob)}]})
+    fake.add_manifest(repo, tag, manifest, images.MT_OCI_MANIFEST)
+    return cdigest[7:]
+
+
+def zero_bomb(size):
+    """A valid gzip layer: one file of `size` zero bytes, as concatenated gzip members of 16 MiB of zeros
+    (about 1,000:1 each). Returns (blob, diff_id)."""
+    import gzip
+    import hashlib
+    import tarfile
+    header = tarfile.TarInfo("zeros")
+    header.size = size
+    header.mtime = 0
+    head = header.tobuf(format=tarfile.GNU_FORMAT)
+    chunk = 16 << 20
+    zeros = bytes(chunk)
+    zeros_gz = gzip.compress(zeros, compresslevel=9, mtime=0)
+    tail = size + 1024 - (size + 1024) // chunk * chunk  # data, then the end-of-archive blocks
+    h = hashlib.sha256(head)
+    for _ in range((size + 1024) // chunk):
+        h.update(zeros)
+    h.update(bytes(tail))
+    blob = gzip.compress(head, mtime=0) + zeros_gz * ((size + 1024) // chunk) + gzip.compress(bytes(tail), mtime=0)
+    return blob, "sha256:" + h.hexdigest()
+
+
+def assert_pull_refused(d, fake, name, key, code=grpc.StatusCode.RESOURCE_EXHAUSTED):
+    with d.client() as c:
+        before = d.store_snapshot(c)
+        err = h.rpc_error(c.pull_image, ref(fake, name), timeout=60)
+        assert err.code() == code, f"{err.code().name}: {err.details()}"
+        assert key in err.details(), err.details()
+        reg.wait_nothing_left(d, c, before)
+
+
+def test_small_layer_inflating_to_2_gib_is_refused(image_daemon, fake_registry, tmp_path):
+    """Neither CRI-O nor containerd refuses a 2 MiB layer that inflates to 2 GiB; the defaults do."""
+    blob, diff_id = zero_bomb(2 << 30)
+    assert len(blob) < 3 << 20
+    add_blob_image(fake_registry, "bomb", "latest", blob, diff_id, tmp_path)
+    d = fake_daemon(image_daemon, fake_registry)
+    assert_pull_refused(d, fake_registry, "bomb:latest", "max_layer_inflation_ratio")
+    assert d.layer_dirs() == []
+
+
+def test_layer_with_too_many_entries_is_refused(image_daemon, fake_registry, tmp_path):
+    layer = images.Layer()
+    for i in range(60):
+        layer.file(f"f{i}", b"x")
+    fake_registry.add_image("many-files", "latest", [layer.tarball()], tmp_path)
+    d = fake_daemon(image_daemon, fake_registry, config="[crio.image]\nmax_layer_entries = 50\n")
+    assert_pull_refused(d, fake_registry, "many-files:latest", "max_layer_entries")
+
+
+def test_pull_refused_when_the_store_would_run_short_of_space(image_daemon, fake_registry, tmp_path):
+    small_image(fake_registry, tmp_path)
+    d = fake_daemon(image_daemon, fake_registry, config=f"[crio.image]\nmin_free_space = {1 << 60}\n")
+    assert_pull_refused(d, fake_registry, "small:latest", "min_free_space")
+
+
+LIMIT_KEYS = ("max_layer_size", "max_layer_inflation_ratio", "max_layer_entries", "min_free_space")
+
+
+def test_inflation_limits_are_documented(crio_binary):
+    """docs/images.md names every limit key with its default, as `crio config --default` prints it."""
+    import tomllib
+    out = subprocess.run([str(crio_binary), "config", "--default"], capture_output=True, text=True, check=True)
+    image = tomllib.loads(out.stdout)["crio"]["image"]
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "images.md").read_text()
+    for key in LIMIT_KEYS:
+        assert f"`{key}` (default {image[key]}" in doc, \
+            f"docs/images.md does not give {key} with its default {image[key]}"
