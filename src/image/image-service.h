@@ -18,11 +18,13 @@ typedef struct ImageSettings {
         char *namespaced_auth_dir; /* <dir>/<namespace>-<sha256 of the image name>.json; "" for none */
         char *signature_policy;    /* "" for /etc/containers/policy.json */
         char *signature_policy_dir;
-        char *short_name_mode; /* "enforcing" or "disabled" */
-        char *certs_dir;       /* /etc/containers/certs.d */
-        char **pinned_images;  /* exact, prefix* or *keyword* */
-        char *pause_image;     /* always pinned */
-        int64_t pull_progress_timeout_ns;
+        char *short_name_mode;            /* "enforcing" or "disabled" */
+        char *certs_dir;                  /* /etc/containers/certs.d */
+        char **pinned_images;             /* exact, prefix* or *keyword* */
+        char *pause_image;                /* always pinned */
+        int64_t pull_progress_timeout_ns; /* 0: pull_stall_timeout_ns applies */
+        int64_t pull_stall_timeout_ns;
+        int64_t pull_connect_timeout_ns;
         int64_t max_parallel_downloads;
         LayerLimits layer_limits;
 } ImageSettings;

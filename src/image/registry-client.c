@@ -49,6 +49,7 @@ struct RegistryClient {
         char *client_cert, *client_key; /* paths; NULL: none */
         const Cancel *cancel;
         int64_t progress_timeout_ns;
+        int64_t connect_timeout_ns;
 
         pthread_mutex_t lock; /* guards the fields below: clients may be shared by pulling threads */
         char *authorization;  /* "Bearer ..." or "Basic ..." once negotiated; NULL: anonymous */
@@ -359,6 +360,7 @@ int registry_client_new(const RegistryClientOptions *o, RegistryClient **ret, Er
         atomic_init(&c->plain_http, false);
         c->cancel = o->cancel;
         c->progress_timeout_ns = o->progress_timeout_ns;
+        c->connect_timeout_ns = o->connect_timeout_ns;
         copy_credentials(c, o->credentials);
         if (!c->insecure) {
                 r = load_certs_dir(c, o->certs_dir ?: DEFAULT_CERTS_DIR, reterr);
@@ -637,6 +639,9 @@ static CURLcode setup_transport(RegistryClient *c, const Request *rq, Transfer *
             (cc = curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L)) ||
             (cc = curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress)) ||
             (cc = curl_easy_setopt(h, CURLOPT_XFERINFODATA, t)))
+                return cc;
+        if (c->connect_timeout_ns > 0 &&
+            (cc = curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)(c->connect_timeout_ns / 1000000))))
                 return cc;
         if (c->ca_blob) {
                 struct curl_blob blob = {

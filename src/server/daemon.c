@@ -52,8 +52,11 @@ char *daemon_config_toml(Daemon *d) {
 
 /* The image service's view of the config (caller holds the config lock or owns `c`). */
 static ImageSettings image_settings_from(const CliOptions *o, const Config *c) {
-        int64_t progress = 0;
-        parse_duration(c->pull_progress_timeout, &progress); /* validated at load */
+        int64_t progress = 0, stall = 0, connect = 0;
+        /* Validated at load. */
+        parse_duration(c->pull_progress_timeout, &progress);
+        parse_duration(c->pull_stall_timeout, &stall);
+        parse_duration(c->pull_connect_timeout, &connect);
         return (ImageSettings){
                 .registries_conf = o->registries_conf ? o->registries_conf : (char *)DEFAULT_REGISTRIES_CONF,
                 .registries_conf_dir = o->registries_conf_dir ? o->registries_conf_dir
@@ -67,6 +70,8 @@ static ImageSettings image_settings_from(const CliOptions *o, const Config *c) {
                 .pinned_images = c->pinned_images,
                 .pause_image = c->pause_image,
                 .pull_progress_timeout_ns = progress,
+                .pull_stall_timeout_ns = stall,
+                .pull_connect_timeout_ns = connect,
                 .max_parallel_downloads = c->max_parallel_downloads,
                 .layer_limits =
                         {

@@ -613,6 +613,23 @@ int store_image_commit(Store *s, const ImageCommit *c, Error **reterr) {
         return r;
 }
 
+int store_layer_commit(Store *s, const StagedLayer *l, Error **reterr) {
+        Moved *moved = NULL;
+        size_t n_moved = 0;
+        int64_t inodes = count_inodes(l->staging_dir);
+        pthread_mutex_lock(&s->lock);
+        int r = move_layer(s, l, &moved, &n_moved, &inodes, reterr);
+        if (r >= 0 && inodes >= 0)
+                r = insert_layer(s, l, inodes, reterr);
+        if (r < 0) {
+                undo_moves(moved, n_moved);
+                rm_rf(l->staging_dir);
+        } else
+                forget_moves(moved, n_moved);
+        pthread_mutex_unlock(&s->lock);
+        return r;
+}
+
 static int64_t count_rows(Store *s, const char *sql, const char *param) {
         const char *p[] = {param};
         _cleanup_stmt_ sqlite3_stmt *st = prepare(s, sql, 1, p);

@@ -7,6 +7,7 @@ import json
 import os
 import sqlite3
 import subprocess
+import time
 from pathlib import Path
 
 import grpc
@@ -297,3 +298,54 @@ def test_inflation_limits_are_documented(crio_binary):
     for key in LIMIT_KEYS:
         assert f"`{key}` (default {image[key]}" in doc, \
             f"docs/images.md does not give {key} with its default {image[key]}"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 1. A stalled pull never blocks another
+
+
+def two_registries(image_daemon, fake, image_registry, config=""):
+    return image_daemon(registries_conf(registries=[insecure(fake.host), insecure(image_registry.host)]),
+                        config=config)
+
+
+def test_stalled_layer_does_not_hold_up_a_pull_sharing_the_base(image_daemon, image_registry, test_images):
+    """layered:latest stalls in its last layer; busybox, from a healthy registry, shares its base layer."""
+    lay, busybox = test_images["layered:latest"], test_images["busybox:latest"]
+    assert busybox["layers"][0] in lay["layers"]
+    fake = reg.FakeRegistry(test_images)
+    fake.stall = lay["layers"][-1].split(":")[1]
+    fake.start()
+    try:
+        d = two_registries(image_daemon, fake, image_registry)
+        with d.client() as c:
+            stuck = c.pull_image_future(ref(fake, "layered:latest"), timeout=60)
+            assert fake.stalled.wait(20)
+            assert c.pull_image(ref(image_registry, "busybox:latest"), timeout=15) == busybox["id"]
+            fake.release()
+            assert stuck.result().image_ref == lay["id"]
+    finally:
+        fake.stop()
+
+
+def test_pull_of_a_layer_another_pull_is_stuck_on_finishes(image_daemon, image_registry, test_images):
+    """The base layer itself stalls in one pull: a pull of it from elsewhere takes over and the stuck pull
+    ends at the stall limit instead of hanging."""
+    busybox = test_images["busybox:latest"]
+    fake = reg.FakeRegistry(test_images)
+    fake.stall = busybox["layers"][0].split(":")[1]
+    fake.start()
+    try:
+        d = two_registries(image_daemon, fake, image_registry, config='[crio.image]\npull_stall_timeout = "3s"\n')
+        with d.client() as c:
+            stuck = c.pull_image_future(ref(fake, "busybox:latest"), timeout=60)
+            assert fake.stalled.wait(20)
+            t0 = time.monotonic()
+            assert c.pull_image(ref(image_registry, "busybox:latest"), timeout=30) == busybox["id"]
+            assert time.monotonic() - t0 < 15
+            with pytest.raises(grpc.RpcError) as e:
+                stuck.result()
+            assert e.value.code() != grpc.StatusCode.DEADLINE_EXCEEDED or "no data" in e.value.details(), \
+                e.value.details()
+    finally:
+        fake.stop()
