@@ -226,7 +226,8 @@ typedef struct LayerTask {
 
 typedef struct LayerFetch {
         PullJob *job;
-        Cancel *cancel;         /* this source's: one failed layer stops its siblings, not the pull */
+        Cancel *cancel;         /* this source's: the pull's cancellation and deadline */
+        atomic_bool failed;     /* a layer failed: start no more (those in flight finish, for a retry) */
         RegistryClient *client; /* the source's one client: one auth lookup and token for all layers */
         const ImageRef *name;
         const PullSource *src;
@@ -336,11 +337,12 @@ static LayerTask *next_task(LayerFetch *lf, bool *ret_waiting) {
 
 /*
  * A download thread: claims layers one at a time, skipping those another pull is fetching (it comes
- * back to them once that pull commits or gives up), until none is left or this source failed.
+ * back to them once that pull commits or gives up), until none is left or a layer failed. Layers in
+ * flight when a sibling fails are finished and committed: the kubelet's retry will not fetch them.
  */
 static void *layer_worker(void *arg) {
         LayerFetch *lf = arg;
-        while (!cancel_requested(lf->cancel)) {
+        while (!cancel_requested(lf->cancel) && !atomic_load(&lf->failed)) {
                 bool waiting = false;
                 LayerTask *t = next_task(lf, &waiting);
                 if (!t) {
@@ -355,7 +357,7 @@ static void *layer_worker(void *arg) {
                 t->state = TASK_DONE;
                 pthread_mutex_unlock(&lf->lock);
                 if (t->result < 0)
-                        cancel_request(lf->cancel);
+                        atomic_store(&lf->failed, true);
         }
         return NULL;
 }
@@ -393,7 +395,7 @@ static int fetch_layers(LayerFetch *lf, Error **reterr) {
         if (r < 0)
                 return r;
         for (size_t i = 0; i < lf->n_tasks; i++)
-                if (lf->tasks[i].state != TASK_DONE)
+                if (lf->tasks[i].state != TASK_DONE && cancel_requested(lf->cancel))
                         return error_set(reterr, -cancel_reason(lf->cancel), "pull cancelled");
         return 0;
 }

@@ -592,6 +592,10 @@ class FakeRegistry(AccessLog):
       manifest_override         {(repo, ref): (media type, body)}: serve this instead
       missing                   set of digests answered 404
       redirect_blobs            a base URL ("http://host:port"): blob GETs answer 307 to base + path
+      cut_first, cut_mode       the first `cut_first` blob GETs (matching fault_path, if set) send half their
+                                body, then the connection is closed ("truncate") or reset ("reset")
+    Blob GETs honour "Range: bytes=N-" with 206; `ranges` lists (path, N) of those asked for, and
+    `served` the body bytes sent per blob digest.
     """
 
     def __init__(self, catalog, repos=None, tls=None):
@@ -612,6 +616,10 @@ class FakeRegistry(AccessLog):
         self.manifest_override = {}
         self.missing = set()
         self.redirect_blobs = None
+        self.cut_first = 0
+        self.cut_mode = "truncate"
+        self.ranges = []
+        self.served = {}
         self.released = threading.Event()
         self._log = []
         self._lock = threading.Lock()
@@ -693,6 +701,10 @@ class FakeRegistry(AccessLog):
 
     def release(self):
         self.released.set()
+
+    def _count(self, digest, n):
+        with self._lock:
+            self.served[digest] = self.served.get(digest, 0) + n
 
     def _disconnected(self):
         with self._lock:
@@ -811,6 +823,37 @@ class FakeRegistry(AccessLog):
                     return self._manifest(repo, ref, head)
                 return self._blob(repo, ref, head)
 
+            def _range(self, data, headers):
+                """(status, body) for the request's Range header: only "bytes=N-" is understood."""
+                m = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range", "").strip())
+                if not m or int(m.group(1)) >= len(data):
+                    return 200, data
+                start = int(m.group(1))
+                with owner._lock:
+                    owner.ranges.append((self.path, start))
+                headers["Content-Range"] = f"bytes {start}-{len(data) - 1}/{len(data)}"
+                return 206, data[start:]
+
+            def _cut(self, status, data, headers, digest):
+                """Send half the body, then close or reset the connection."""
+                owner._record(self.command, self.path, status)
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data[:len(data) // 2])
+                self.wfile.flush()
+                owner._count(digest, len(data) // 2)
+                self.close_connection = True
+                if owner.cut_mode == "reset":
+                    import struct
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    self.connection.close()
+                    return
+                with contextlib.suppress(OSError):
+                    self.connection.shutdown(socket.SHUT_RDWR)
+
             def _manifest(self, repo, ref, head):
                 found = owner.manifest_override.get((repo, ref)) or owner.manifests.get((repo, ref))
                 if not found:
@@ -830,6 +873,17 @@ class FakeRegistry(AccessLog):
                 if owner._faulty("corrupt", repo, digest):
                     data = corrupt(data)
                 headers = {"Content-Type": "application/octet-stream", "Docker-Content-Digest": digest}
+                # A blob in `truncate` is cut on every answer: Range is ignored, so a resume gains nothing.
+                status = 200
+                if not owner._faulty("truncate", repo, digest):
+                    status, data = self._range(data, headers)
+                if not head and (owner.fault_path is None or re.search(owner.fault_path, self.path)) and \
+                        owner._take("cut_first"):
+                    return self._cut(status, data, headers, digest)
+                if not head:
+                    owner._count(digest, len(data))
+                if status == 206:
+                    return self._send(206, data, headers)
                 truncate = owner._faulty("truncate", repo, digest)
                 stall = bool(owner.stall and re.search(owner.stall, self.path) and owner.stall_after)
                 if head or not (truncate or stall):

@@ -349,3 +349,65 @@ def test_pull_of_a_layer_another_pull_is_stuck_on_finishes(image_daemon, image_r
                 e.value.details()
     finally:
         fake.stop()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 3. Flaky networks
+
+
+@pytest.mark.parametrize("mode", ["reset", "truncate"])
+def test_blob_cut_midway_resumes_with_a_range_request(image_daemon, fake_registry, test_images, mode):
+    e = test_images["busybox:latest"]
+    digest = e["layers"][0]
+    size = len(test_images.blob("busybox", digest))
+    fake_registry.fault_path = digest
+    fake_registry.cut_first, fake_registry.cut_mode = 1, mode
+    d = fake_daemon(image_daemon, fake_registry)
+    with d.client() as c:
+        assert c.pull_image(ref(fake_registry, "busybox:latest"), timeout=60) == e["id"]
+    starts = [start for path, start in fake_registry.ranges if digest in path]
+    assert len(starts) == 1 and 0 < starts[0] <= size // 2, f"no resume with a Range request: {fake_registry.ranges}"
+    if mode == "truncate":  # everything sent arrived: the resume starts right after it
+        assert starts == [size // 2]
+    assert len(fake_registry.blob_gets(digest=digest)) == 2
+    assert fake_registry.served[digest] == size // 2 + size - starts[0], "the blob was downloaded again"
+
+
+def test_failure_in_the_last_layer_keeps_the_others(image_daemon, fake_registry, test_images):
+    e = test_images["layered:latest"]
+    last = e["layers"][-1]
+    fake_registry.corrupt = {last}
+    d = fake_daemon(image_daemon, fake_registry)
+    with d.client() as c:
+        err = h.rpc_error(c.pull_image, ref(fake_registry, "layered:latest"), timeout=60)
+        assert err.code() == grpc.StatusCode.DATA_LOSS, err.details()
+        assert len(d.layer_dirs()) == len(e["layers"]) - 1, "finished layers were thrown away"
+        fake_registry.corrupt = set()
+        mark = fake_registry.mark()
+        assert c.pull_image(ref(fake_registry, "layered:latest"), timeout=60) == e["id"]
+    fetched = [x for x in fake_registry.blob_gets(since=mark) if any(l in x.path for l in e["layers"])]
+    assert [x.path.rsplit("/", 1)[1] for x in fetched] == [last], f"the retry fetched {fetched}"
+
+
+def test_finished_layers_of_a_failed_pull_go_at_start_up(image_daemon, fake_registry, test_images):
+    e = test_images["layered:latest"]
+    fake_registry.corrupt = {e["layers"][-1]}
+    d = fake_daemon(image_daemon, fake_registry)
+    with d.client() as c:
+        h.rpc_error(c.pull_image, ref(fake_registry, "layered:latest"), timeout=60)
+    assert d.layer_dirs()
+    d.stop()
+    d.start()
+    with d.client() as c:
+        assert c.list_images() == []
+    assert d.layer_dirs() == []
+
+
+def test_connection_resets_that_persist_are_unavailable(image_daemon, fake_registry, test_images):
+    e = test_images["busybox:latest"]
+    fake_registry.fault_path = e["layers"][0]
+    fake_registry.reset_first = 100
+    d = fake_daemon(image_daemon, fake_registry)
+    with d.client() as c:
+        err = h.rpc_error(c.pull_image, ref(fake_registry, "busybox:latest"), timeout=60)
+    assert err.code() == grpc.StatusCode.UNAVAILABLE, f"{err.code().name}: {err.details()}"
