@@ -3,6 +3,7 @@
 
 #include "api.pb-c.h"
 #include "rpc-image.h"
+#include "rpc-pods.h"
 #include "rpc-runtime.h"
 #include "rpc-table.h"
 
@@ -24,6 +25,20 @@ static const struct {
         {"RuntimeService", "Status", rpc_status, true, false},
         {"RuntimeService", "RuntimeConfig", rpc_runtime_config, true, false},
         {"RuntimeService", "UpdateRuntimeConfig", rpc_update_runtime_config, true, false},
+        {"RuntimeService", "RunPodSandbox", rpc_run_pod_sandbox, false, true},
+        {"RuntimeService", "StopPodSandbox", rpc_stop_pod_sandbox, false, true},
+        {"RuntimeService", "RemovePodSandbox", rpc_remove_pod_sandbox, false, true},
+        {"RuntimeService", "PodSandboxStatus", rpc_pod_sandbox_status, true, false},
+        {"RuntimeService", "ListPodSandbox", rpc_list_pod_sandbox, true, false},
+        {"RuntimeService", "CreateContainer", rpc_create_container, false, true},
+        {"RuntimeService", "StartContainer", rpc_start_container, false, true},
+        {"RuntimeService", "StopContainer", rpc_stop_container, false, true},
+        {"RuntimeService", "RemoveContainer", rpc_remove_container, false, true},
+        {"RuntimeService", "ContainerStatus", rpc_container_status, true, false},
+        {"RuntimeService", "ListContainers", rpc_list_containers, true, false},
+        {"RuntimeService", "UpdateContainerResources", rpc_update_container_resources, false, false},
+        {"RuntimeService", "ReopenContainerLog", rpc_reopen_container_log, false, false},
+        {"RuntimeService", "ExecSync", rpc_exec_sync, false, true},
         {"ImageService", "PullImage", rpc_pull_image, false, true},
         {"ImageService", "ImageStatus", rpc_image_status, false, false},
         {"ImageService", "ListImages", rpc_list_images, false, false},
