@@ -43,10 +43,29 @@ bool container_check_exit_locked(Runtime *rt, Container *c) {
         return true;
 }
 
+/*
+ * A half-made container's monitor may still be creating it (its runtime call hung, or the daemon
+ * died mid-create): kill conmon's whole process group (conmon is a session leader and its runtime
+ * call runs in its group) so that nothing finishes the create behind our back.
+ */
+static void kill_monitor(const Container *c) {
+        _cleanup_free_ char *pidfile = xasprintf("%s/conmon-pidfile", c->bundle), *text = NULL;
+        if (!c->bundle || read_file(pidfile, 64, &text, NULL) < 0)
+                return;
+        int pid = atoi(text);
+        _cleanup_free_ char *comm_path = xasprintf("/proc/%d/comm", pid), *comm = NULL;
+        if (pid <= 1 || read_file(comm_path, 64, &comm, NULL) < 0 || strcmp(comm, "conmon\n") != 0)
+                return;
+        kill(-pid, SIGKILL);
+        kill(pid, SIGKILL);
+}
+
 /* Kill, delete, unmount and remove everything of a container. Safe on a half-made one. */
-void container_teardown(Runtime *rt, Container *c) {
+void container_teardown(Runtime *rt, Container *c, bool half_made) {
         Handler h = {};
         _cleanup_error_ Error *err = NULL;
+        if (half_made)
+                kill_monitor(c);
         if (c->handler && runtime_handler_resolve(rt, c->handler, &h, &err) >= 0) {
                 oci_kill(rt, c, &h, SIGKILL, true, NULL);
                 if (oci_delete(rt, c, &h, &err) < 0 && err && !strstr(err->message, "does not exist"))
@@ -382,7 +401,7 @@ static void container_finish_creation(Runtime *rt, Container *c, bool ok) {
         c->creating = false;
         c->failed = !ok;
         if (!ok) {
-                container_teardown(rt, c);
+                container_teardown(rt, c, true);
                 state_delete_container(rt, c->id, NULL);
                 runtime_drop_container_locked(rt, c);
         } else
@@ -483,13 +502,15 @@ static int start_locked_op(Runtime *rt, Container *c, Error **reterr) {
         if (st != CONTAINER_CREATED)
                 return error_set(reterr, EBUSY, "container %s is not in the created state", c->id);
         Handler h = {};
+        /* Taken before the runtime call: a short-lived container may exit before it returns. */
+        int64_t started = now_ns();
         int r = runtime_handler_resolve(rt, c->handler, &h, reterr);
         if (r >= 0)
                 r = oci_start(rt, c, &h, reterr);
         handler_done(&h);
         pthread_mutex_lock(&rt->lock);
         if (r >= 0) {
-                c->started_ns = now_ns();
+                c->started_ns = started;
                 if (c->state == CONTAINER_CREATED)
                         c->state = CONTAINER_RUNNING;
                 container_check_exit_locked(rt, c);
@@ -595,7 +616,7 @@ static int remove_op(Runtime *rt, Container *c, Error **reterr) {
         int r = stop_op(rt, c, 0, reterr);
         if (r < 0)
                 return r;
-        container_teardown(rt, c);
+        container_teardown(rt, c, false);
         pthread_mutex_lock(&rt->lock);
         r = state_delete_container(rt, c->id, reterr);
         if (r >= 0)

@@ -249,7 +249,7 @@ void pod_teardown(Runtime *rt, Pod *p) {
                 int err = 0;
                 Container *c = container_find_locked(rt, p->infra_id, &err);
                 if (c) {
-                        container_teardown(rt, c);
+                        container_teardown(rt, c, c->creating || p->creating);
                         state_delete_container(rt, c->id, NULL);
                         runtime_drop_container_locked(rt, c);
                 }

@@ -120,7 +120,7 @@ int infra_start(Runtime *rt, Pod *p, Error **reterr);
 /* Stop (or remove) every container of a pod but its infra process. */
 int containers_of_pod_apply(Runtime *rt, const char *pod_id, bool remove, Error **reterr);
 /* Container pieces (container.c). */
-void container_teardown(Runtime *rt, Container *c);
+void container_teardown(Runtime *rt, Container *c, bool half_made);
 /* Read the exit file of a container, if there is one: updates state. Call with rt->lock held. */
 bool container_check_exit_locked(Runtime *rt, Container *c);
 

@@ -228,7 +228,7 @@ static void recover(Runtime *rt) {
                 if (!c->creating)
                         continue;
                 log_info("removing container %s that was being created when the daemon stopped", c->id);
-                container_teardown(rt, c);
+                container_teardown(rt, c, true);
                 state_delete_container(rt, c->id, NULL);
                 runtime_drop_container_locked(rt, c);
         }

@@ -13,11 +13,12 @@ import registry as reg
 LIFECYCLE_TIMEOUT = 60.0
 
 
-def runtime_conf(workdir):
-    """crio.conf text that keeps every per-node directory of a test daemon inside its workdir."""
+def runtime_conf(workdir, extra_keys=""):
+    """crio.conf text that keeps every per-node directory of a test daemon inside its workdir; extra_keys are
+    more lines of the [crio.runtime] table."""
     w = Path(workdir)
     return (f'[crio.runtime]\nnamespaces_dir = "{w}/ns"\ncontainer_exits_dir = "{w}/exits"\n'
-            f'container_attach_socket_dir = "{w}/attach"\n')
+            f'container_attach_socket_dir = "{w}/attach"\n{extra_keys}')
 
 
 def pod_config(name=None, namespace="default", uid=None, attempt=0, log_dir=None, hostname=None, labels=None,

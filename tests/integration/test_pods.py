@@ -1,11 +1,14 @@
 # SPDX-License-Identifier: Apache-2.0
 """Pods and containers: the lifecycle a kubelet drives, on real runc and conmon, with nothing left behind."""
 
+import os
+
 import grpc
 import pytest
 
 import crio_helpers as h
 import pod_helpers as ph
+import registry as reg
 
 
 @pytest.fixture
@@ -64,3 +67,322 @@ def test_pod_and_container_lifecycle(node, cri, image, tmp_path):
     assert cri.list_pods() == [] and cri.list_containers() == []
     assert ph.mounts_under(d.workdir) == [] and ph.mounts_under(d.node_dir) == []
     assert ph.wait_gone(lambda: ph.processes_with(ctr)) == []
+
+
+def assert_rpc_error(fn, code, *fragments):
+    with pytest.raises(grpc.RpcError) as e:
+        fn()
+    err = e.value
+    assert err.code() == code, f"expected {code.name}, got {err.code().name}: {err.details()!r}"
+    for f in fragments:
+        assert f.lower() in (err.details() or "").lower(), f"{f!r} not in {err.details()!r}"
+    return err
+
+
+def assert_node_clean(d):
+    """Nothing of the daemon's pods is left: no mount, pinned namespace, pod dir or container process."""
+    assert ph.mounts_under(d.workdir) == []
+    assert ph.mounts_under(d.node_dir) == []
+    for kind in ("netns", "ipcns", "utsns"):
+        nsdir = d.node_dir / "ns" / kind
+        assert not nsdir.exists() or list(nsdir.iterdir()) == [], f"left in {nsdir}: {list(nsdir.iterdir())}"
+    assert list((d.runroot / "pods").iterdir()) == []
+    assert list((d.runroot / "containers").iterdir()) == []
+    assert ph.wait_gone(lambda: [p for p in ph.processes_with(str(d.runroot)) if p != d.pid]) == []
+
+
+def run_busybox(cri, image, pod=None, script="sleep 300", **kw):
+    pod = pod or cri.run_pod()
+    ctr = cri.create_container(pod, ph.container_config(image, command=["sh", "-c", script], **kw))
+    cri.start_container(ctr)
+    cri.wait_container_state(ctr, "CONTAINER_RUNNING")
+    return pod, ctr
+
+
+def sh(cri, ctr, script):
+    r = cri.exec_sync(ctr, ["sh", "-c", script])
+    assert r.exit_code == 0, (r.stdout, r.stderr)
+    return r.stdout.decode()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Pod sandboxes
+
+
+@pytest.mark.parametrize("field", ["name", "namespace", "uid"])
+def test_pod_metadata_is_required(cri, field):
+    cfg = ph.pod_config()
+    setattr(cfg.metadata, field, "")
+    assert_rpc_error(lambda: cri.run_pod(cfg), grpc.StatusCode.INVALID_ARGUMENT, f"metadata.{field}")
+    assert cri.list_pods() == []
+
+
+def test_unknown_runtime_handler(node, cri):
+    assert_rpc_error(lambda: cri.run_pod(handler="nope"), grpc.StatusCode.INVALID_ARGUMENT, "runtime_handler", "nope")
+    assert_node_clean(node[0])
+
+
+def test_pod_name_is_reserved(cri):
+    cfg = ph.pod_config()
+    pod = cri.run_pod(cfg)
+    err = assert_rpc_error(lambda: cri.run_pod(cfg), grpc.StatusCode.ALREADY_EXISTS, "reserved")
+    assert pod in err.details()
+    cfg.metadata.attempt = 1
+    assert cri.run_pod(cfg) != pod
+
+
+def test_pod_stop_and_remove_are_idempotent(node, cri):
+    pod = cri.run_pod()
+    cri.stop_pod(pod)
+    cri.stop_pod(pod)
+    cri.remove_pod(pod)
+    cri.remove_pod(pod)
+    cri.stop_pod(pod)
+    assert_rpc_error(lambda: cri.pod_status(pod), grpc.StatusCode.NOT_FOUND, pod)
+    assert_node_clean(node[0])
+
+
+def test_pod_list_filters(cri):
+    a = cri.run_pod(labels={"tier": "web"})
+    b = cri.run_pod(labels={"tier": "db"})
+    cri.stop_pod(b)
+    assert {p.id for p in cri.list_pods()} == {a, b}
+    assert [p.id for p in cri.list_pods(label_selector={"tier": "db"})] == [b]
+    assert [p.id for p in cri.list_pods(id=a[:12])] == [a]
+    ready = h.pb().PodSandboxStateValue(state=h.pb().SANDBOX_NOTREADY)
+    assert [p.id for p in cri.list_pods(state=ready)] == [b]
+
+
+def test_pod_namespaces_hostname_and_dns(cri, image):
+    pod = cri.run_pod(hostname="h1", dns={"servers": ["10.0.0.10"], "searches": ["svc.local", "local"],
+                                          "options": ["ndots:5"]},
+                      sysctls={"net.ipv4.ip_unprivileged_port_start": "80", "kernel.shm_rmid_forced": "1"})
+    _, a = run_busybox(cri, image, pod)
+    _, b = run_busybox(cri, image, pod)
+    assert sh(cri, a, "hostname").strip() == "h1"
+    resolv = sh(cri, a, "cat /etc/resolv.conf")
+    assert "nameserver 10.0.0.10" in resolv and "search svc.local local" in resolv and "options ndots:5" in resolv
+    assert "localhost" in sh(cri, a, "cat /etc/hosts")
+    assert sh(cri, a, "cat /proc/sys/net/ipv4/ip_unprivileged_port_start").strip() == "80"
+    assert sh(cri, a, "cat /proc/sys/kernel/shm_rmid_forced").strip() == "1"
+    # Both containers share the pod's network and IPC namespaces but not the node's.
+    for ns in ("net", "ipc", "uts"):
+        assert sh(cri, a, f"readlink /proc/self/ns/{ns}") == sh(cri, b, f"readlink /proc/self/ns/{ns}")
+        assert sh(cri, a, f"readlink /proc/self/ns/{ns}").strip() != os.readlink(f"/proc/self/ns/{ns}")
+    assert sh(cri, a, "ip -o link show | wc -l").strip() == "1"  # loopback only
+    assert "UP" in sh(cri, a, "ip -o link show lo")
+
+
+def test_non_namespaced_sysctl_is_refused(node, cri):
+    assert_rpc_error(lambda: cri.run_pod(sysctls={"kernel.panic": "1"}), grpc.StatusCode.INVALID_ARGUMENT,
+                     "sysctls", "kernel.panic")
+    assert_node_clean(node[0])
+
+
+def test_shared_pid_namespace_runs_the_infra_process(node, cri, image):
+    pod = cri.run_pod(pid="POD")
+    _, ctr = run_busybox(cri, image, pod)
+    assert sh(cri, ctr, "cat /proc/1/cmdline").startswith("/pause")
+    _, other = run_busybox(cri, image, pod)
+    assert sh(cri, other, "readlink /proc/self/ns/pid") == sh(cri, ctr, "readlink /proc/self/ns/pid")
+    cri.stop_pod(pod)
+    cri.remove_pod(pod)
+    assert_node_clean(node[0])
+
+
+def test_host_network_pod(cri, image):
+    pod = cri.run_pod(network="NODE")
+    _, ctr = run_busybox(cri, image, pod)
+    assert sh(cri, ctr, "readlink /proc/self/ns/net").strip() == os.readlink("/proc/self/ns/net")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Containers
+
+
+def test_create_in_unknown_pod(cri, image):
+    assert_rpc_error(lambda: cri.create_container("f" * 64, ph.container_config(image)), grpc.StatusCode.NOT_FOUND,
+                     "pod_sandbox_id")
+
+
+def test_image_must_be_present(node, cri, image_registry):
+    pod = cri.run_pod()
+    missing = ph.busybox(image_registry).replace("busybox", "never-pulled")
+    assert_rpc_error(lambda: cri.create_container(pod, ph.container_config(missing)), grpc.StatusCode.NOT_FOUND,
+                     "image", "never-pulled")
+    assert cri.list_containers() == []
+    assert list((node[0].runroot / "containers").iterdir()) == []
+
+
+@pytest.mark.parametrize("log_path", ["/abs.log", "../escape.log", "a/../../b.log"])
+def test_log_path_must_stay_in_the_pod_log_dir(cri, image, tmp_path, log_path):
+    pod = cri.run_pod(log_dir=tmp_path)
+    assert_rpc_error(lambda: cri.create_container(pod, ph.container_config(image, log_path=log_path)),
+                     grpc.StatusCode.INVALID_ARGUMENT, "log_path")
+
+
+def test_container_name_is_reserved(cri, image):
+    pod = cri.run_pod()
+    cfg = ph.container_config(image, name="same", command=["sleep", "60"])
+    first = cri.create_container(pod, cfg)
+    err = assert_rpc_error(lambda: cri.create_container(pod, cfg), grpc.StatusCode.ALREADY_EXISTS, "reserved")
+    assert first in err.details()
+
+
+def test_container_stop_and_remove_are_idempotent(node, cri, image):
+    pod, ctr = run_busybox(cri, image)
+    cri.stop_container(ctr)
+    cri.stop_container(ctr)
+    cri.remove_container(ctr)
+    cri.remove_container(ctr)
+    cri.stop_container(ctr)
+    assert_rpc_error(lambda: cri.container_status(ctr), grpc.StatusCode.NOT_FOUND, ctr)
+    cri.remove_pod(pod)
+    assert_node_clean(node[0])
+
+
+def test_exit_code_and_reason(cri, image):
+    pod = cri.run_pod()
+    ok = cri.create_container(pod, ph.container_config(image, command=["true"]))
+    bad = cri.create_container(pod, ph.container_config(image, command=["sh", "-c", "exit 7"]))
+    cri.start_container(ok)
+    cri.start_container(bad)
+    st = cri.wait_container_state(ok, "CONTAINER_EXITED")
+    assert (st.exit_code, st.reason) == (0, "Completed")
+    st = cri.wait_container_state(bad, "CONTAINER_EXITED")
+    assert (st.exit_code, st.reason) == (7, "Error")
+    assert st.finished_at >= st.started_at > st.created_at > 0
+
+
+def test_stop_signal_then_kill(cri, image):
+    # The shell ignores SIGTERM, so stop must fall back to SIGKILL after the timeout.
+    pod, ctr = run_busybox(cri, image, script="trap '' TERM; while true; do sleep 1; done")
+    cri.stop_container(ctr, timeout=1)
+    st = cri.container_status(ctr).status
+    assert st.state == h.pb().CONTAINER_EXITED and st.exit_code == 137
+
+
+def test_command_args_env_and_workdir(cri, image):
+    pod = cri.run_pod()
+    script = "echo $FOO > /tmp/out; pwd >> /tmp/out; exec sleep 300"
+    ctr = cri.create_container(pod, ph.container_config(image, command=["sh", "-c"], args=[script],
+                                                        env={"FOO": "bar"}, workdir="/tmp"))
+    cri.start_container(ctr)
+    cri.wait_container_state(ctr, "CONTAINER_RUNNING")
+    assert h.wait_until(lambda: sh(cri, ctr, "cat /tmp/out 2>/dev/null") == "bar\n/tmp\n", 5)
+    assert sh(cri, ctr, "echo $FOO $PATH").startswith("bar /")
+
+
+def test_image_cmd_is_the_default(cri, image):
+    pod = cri.run_pod()
+    ctr = cri.create_container(pod, ph.container_config(image, args=["sleep", "300"]))
+    cri.start_container(ctr)
+    cri.wait_container_state(ctr, "CONTAINER_RUNNING")
+    assert sh(cri, ctr, "cat /proc/1/cmdline | tr '\\0' ' '") == "sleep 300 "
+
+
+def test_users(cri, image, image_registry):
+    pod = cri.run_pod()
+    _, by_uid = run_busybox(cri, image, pod, run_as_user=1000)
+    assert sh(cri, by_uid, "id -u; id -g").split() == ["1000", "0"]
+    _, by_name = run_busybox(cri, image, pod, run_as_username="nobody")
+    assert sh(cri, by_name, "id -u; id -g").split() == ["65534", "65534"]
+    named = reg.ref(image_registry, "user:named")
+    cri.pull_image(named)
+    _, img_user = run_busybox(cri, named, pod)
+    assert sh(cri, img_user, "id -u").strip() == "65534"
+    st = cri.container_status(img_user).status
+    assert st.user.linux.uid == 65534 and st.user.linux.gid == 65534
+    assert_rpc_error(lambda: cri.create_container(pod, ph.container_config(image, run_as_username="nosuch")),
+                     grpc.StatusCode.INVALID_ARGUMENT, "nosuch")
+
+
+def test_capabilities_and_readonly_rootfs(cri, image):
+    pod = cri.run_pod()
+    _, ctr = run_busybox(cri, image, pod, cap_drop=["ALL"], readonly_rootfs=True)
+    assert "CapEff:\t0000000000000000" in sh(cri, ctr, "cat /proc/self/status")
+    r = cri.exec_sync(ctr, ["touch", "/x"])
+    assert r.exit_code != 0 and b"Read-only" in r.stderr
+    _, added = run_busybox(cri, image, pod, cap_add=["NET_ADMIN"])
+    eff = int(sh(cri, added, "grep CapEff /proc/self/status").split()[1], 16)
+    assert eff & (1 << 12) and not eff & (1 << 21)  # NET_ADMIN, not SYS_ADMIN
+    assert_rpc_error(lambda: cri.create_container(pod, ph.container_config(image, cap_add=["NOT_A_CAP"])),
+                     grpc.StatusCode.INVALID_ARGUMENT, "NOT_A_CAP")
+
+
+def test_masked_paths_and_default_seccomp(cri, image):
+    pod = cri.run_pod()
+    _, ctr = run_busybox(cri, image, pod, seccomp="RuntimeDefault")
+    assert sh(cri, ctr, "cat /proc/kcore | wc -c").strip() == "0"
+    assert "Seccomp:\t2" in sh(cri, ctr, "cat /proc/self/status")
+    _, unconfined = run_busybox(cri, image, pod, seccomp="Unconfined")
+    assert "Seccomp:\t0" in sh(cri, unconfined, "cat /proc/self/status")
+    assert_rpc_error(lambda: cri.create_container(pod, ph.container_config(image, seccomp="Localhost:/no/such.json")),
+                     grpc.StatusCode.NOT_FOUND, "seccomp")
+
+
+def test_bind_mounts(cri, image, tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "f").write_text("hi")
+    pod = cri.run_pod()
+    _, ctr = run_busybox(cri, image, pod, mounts=[("/data", tmp_path / "data", True), ("/new", tmp_path / "made")])
+    assert sh(cri, ctr, "cat /data/f") == "hi"
+    assert cri.exec_sync(ctr, ["touch", "/data/g"]).exit_code != 0
+    assert (tmp_path / "made").is_dir()
+    st = cri.container_status(ctr).status
+    assert {(m.container_path, m.readonly) for m in st.mounts} == {("/data", True), ("/new", False)}
+
+
+def test_exec_sync_timeout_kills_the_command(cri, image):
+    pod, ctr = run_busybox(cri, image)
+    err = assert_rpc_error(lambda: cri.exec_sync(ctr, ["sh", "-c", "sleep 100 & sleep 101"], timeout=1),
+                           grpc.StatusCode.DEADLINE_EXCEEDED, "timed out")
+    assert err
+    assert h.wait_until(lambda: "sleep 10" not in sh(cri, ctr, "ps -o args"), 5), sh(cri, ctr, "ps -o args")
+
+
+def test_exec_sync_on_a_stopped_container(cri, image):
+    pod, ctr = run_busybox(cri, image)
+    cri.stop_container(ctr)
+    assert_rpc_error(lambda: cri.exec_sync(ctr, ["true"]), grpc.StatusCode.FAILED_PRECONDITION, "not running")
+
+
+def test_update_container_resources(cri, image):
+    pod, ctr = run_busybox(cri, image, memory_limit=64 << 20)
+    pid = cri.container_status(ctr, verbose=True).info["info"]
+    assert '"pid"' in pid
+    req = h.pb().UpdateContainerResourcesRequest(container_id=ctr)
+    req.linux.memory_limit_in_bytes = 128 << 20
+    cri.call("UpdateContainerResources", req, h.pb().UpdateContainerResourcesResponse)
+    limit = sh(cri, ctr, "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max")
+    assert limit.strip() == str(128 << 20)
+    assert cri.container_status(ctr).status.resources.linux.memory_limit_in_bytes == 128 << 20
+
+
+def test_reopen_container_log(cri, image, tmp_path):
+    pod = cri.run_pod(log_dir=tmp_path)
+    _, ctr = run_busybox(cri, image, pod, script="while true; do echo tick; sleep 0.2; done", log_path="c.log")
+    log = tmp_path / "c.log"
+    assert h.wait_until(lambda: log.exists() and b"tick" in log.read_bytes(), 10)
+    log.rename(tmp_path / "c.log.1")
+    cri.call("ReopenContainerLog", h.pb().ReopenContainerLogRequest(container_id=ctr),
+             h.pb().ReopenContainerLogResponse)
+    assert h.wait_until(lambda: log.exists() and b"tick" in log.read_bytes(), 10)
+
+
+def test_remove_image_in_use(cri, image):
+    pod, ctr = run_busybox(cri, image)
+    assert_rpc_error(lambda: cri.remove_image(image), grpc.StatusCode.FAILED_PRECONDITION, "in use")
+    cri.remove_container(ctr)
+    cri.remove_image(image)
+
+
+def test_http_container_info(node, cri, image):
+    d, _ = node
+    pod, ctr = run_busybox(cri, image, labels={"k": "v"}, annotations={"a": "b"})
+    r = d.http_get(f"/containers/{ctr}")
+    assert r.status == 200
+    info = r.json()
+    assert info["sandbox"] == pod and info["labels"] == {"k": "v"} and info["annotations"] == {"a": "b"}
+    assert info["pid"] > 0 and info["image"] == image
+    assert d.http_get("/containers/" + "0" * 64).status == 404
