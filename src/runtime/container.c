@@ -283,7 +283,8 @@ static int resolve_user(Container *c, CreateCtx *x, Error **reterr) {
                 c->uid = x->user.uid;
                 c->gid = x->user.gid;
                 c->groups = xmalloc((x->user.n_groups + 1) * sizeof(int64_t));
-                memcpy(c->groups, x->user.groups, x->user.n_groups * sizeof(int64_t));
+                if (x->user.n_groups)
+                        memcpy(c->groups, x->user.groups, x->user.n_groups * sizeof(int64_t));
                 c->n_groups = x->user.n_groups;
         }
         return r;

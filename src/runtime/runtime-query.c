@@ -124,7 +124,8 @@ static ContainerInfo *container_snapshot(Runtime *rt, const Container *c) {
         i->uid = c->uid;
         i->gid = c->gid;
         i->groups = xmalloc((c->n_groups + 1) * sizeof(int64_t));
-        memcpy(i->groups, c->groups ? c->groups : i->groups, c->n_groups * sizeof(int64_t));
+        if (c->n_groups)
+                memcpy(i->groups, c->groups, c->n_groups * sizeof(int64_t));
         i->n_groups = c->n_groups;
         copy_blob(&i->blob, &cc->blob);
         return i;

@@ -144,7 +144,9 @@ static void security_from_cri(const Runtime__V1__LinuxContainerSecurityContext *
         c->run_as_username = isempty(s->run_as_username) ? NULL : xstrdup(s->run_as_username);
         c->readonly_rootfs = s->readonly_rootfs;
         c->supplemental_groups = xcalloc(s->n_supplemental_groups + 1, sizeof(int64_t));
-        memcpy(c->supplemental_groups, s->supplemental_groups, s->n_supplemental_groups * sizeof(int64_t));
+        if (s->n_supplemental_groups)
+                memcpy(c->supplemental_groups, s->supplemental_groups,
+                       s->n_supplemental_groups * sizeof(int64_t));
         c->n_supplemental_groups = s->n_supplemental_groups;
         c->no_new_privs = s->no_new_privs;
         c->masked_paths = strv_from_pb(s->masked_paths, s->n_masked_paths);

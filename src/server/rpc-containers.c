@@ -115,7 +115,8 @@ static Runtime__V1__ContainerUser *user_to_cri(const ContainerInfo *c) {
         u->linux->uid = c->uid;
         u->linux->gid = c->gid;
         u->linux->supplemental_groups = xmalloc((c->n_groups + 1) * sizeof(int64_t));
-        memcpy(u->linux->supplemental_groups, c->groups, c->n_groups * sizeof(int64_t));
+        if (c->n_groups)
+                memcpy(u->linux->supplemental_groups, c->groups, c->n_groups * sizeof(int64_t));
         u->linux->n_supplemental_groups = c->n_groups;
         return u;
 }

@@ -26,6 +26,23 @@ def write_runtime_wrapper(path, before_create):
     return path
 
 
+def restart(d, kill=True):
+    """SIGKILL (or stop) the daemon, start it again, and return a client that has had one answer."""
+    d.kill() if kill else d.stop()
+    d.start()
+    cri = d.client(timeout=60)
+    assert h.wait_until(lambda: _answers(cri), 20), "the restarted daemon does not answer"
+    return cri
+
+
+def _answers(cri):
+    try:
+        cri.version()
+        return True
+    except grpc.RpcError:
+        return False
+
+
 def handler_conf(name, runtime_path):
     return f'[crio.runtime.runtimes.{name}]\nruntime_path = "{runtime_path}"\nruntime_root = "/run/runc"\n'
 
@@ -70,8 +87,7 @@ def test_sigkill_and_restart_keeps_containers(node, image):
     pid = cri.container_status(running, verbose=True)
     d.kill()
     time.sleep(2)  # dies_meanwhile exits while the daemon is down
-    d.start()
-    cri = d.client(timeout=60)
+    cri = restart(d, kill=False)
     st = cri.container_status(running).status
     assert st.state == h.pb().CONTAINER_RUNNING
     assert sh(cri, running, "echo alive") == "alive\n"
@@ -92,9 +108,7 @@ def test_restart_with_infra_process(node, image):
     d, cri = node()
     pod = cri.run_pod(pid="POD")
     _, ctr = run_busybox(cri, image, pod)
-    d.kill()
-    d.start()
-    cri = d.client(timeout=60)
+    cri = restart(d)
     assert sh(cri, ctr, "cat /proc/1/cmdline").startswith("/pause")
     cri.remove_pod(pod)
     assert_node_clean(d)
@@ -144,8 +158,7 @@ def test_kill_during_create_is_cleaned_up_at_restart(node, image, tmp_path):
     assert h.wait_until(marker.exists, 20), "the runtime was never asked to create"
     d.kill()
     t.join(10)
-    d.start()
-    cri = d.client(timeout=60)
+    cri = restart(d, kill=False)
     assert cri.list_containers() == []
     assert ph.mounts_under(d.root / "containers") == []
     assert list((d.runroot / "containers").iterdir()) == []
@@ -183,7 +196,8 @@ def test_lifecycle_cycles_leak_nothing(node, image):
     for _ in range(40):
         cycle()
     assert d.fd_count() <= fds + 2
-    assert d.rss_kib() < rss + 4096, (rss, d.rss_kib())
+    if not os.environ.get("CRIO_SANITIZED"):  # ASan's quarantine holds freed memory on purpose
+        assert d.rss_kib() < rss + 4096, (rss, d.rss_kib())
     assert ph.mounts_under(d.root) == []
     assert list((d.runroot / "containers").iterdir()) == []
     cri.remove_pod(pod)
