@@ -144,12 +144,17 @@ static json_object *build_env(const SpecInput *in) {
         return strv_json(env);
 }
 
-static int cap_mask_add(uint64_t *mask, char *const *names, uint64_t all, bool add, Error **reterr) {
+static bool has_all(char *const *names) {
+        STRV_FOREACH(n, names)
+                if (strcasecmp(*n, "ALL") == 0)
+                        return true;
+        return false;
+}
+
+static int cap_mask_apply(uint64_t *mask, char *const *names, bool add, Error **reterr) {
         STRV_FOREACH(n, names) {
-                if (strcasecmp(*n, "ALL") == 0) {
-                        *mask = add ? all : 0;
+                if (strcasecmp(*n, "ALL") == 0)
                         continue;
-                }
                 int cap = capability_from_name(*n);
                 if (cap < 0)
                         return error_set(reterr, EINVAL, "capabilities: unknown capability '%s'", *n);
@@ -159,6 +164,26 @@ static int cap_mask_add(uint64_t *mask, char *const *names, uint64_t all, bool a
                         *mask &= ~(1ULL << cap);
         }
         return 0;
+}
+
+/*
+ * As the kubelet means them: "ALL" in add starts from every capability, "ALL" in drop from none;
+ * then named drops, then named adds (so drop ALL + add NET_RAW leaves exactly NET_RAW).
+ */
+static int cap_mask_build(const SpecInput *in, uint64_t *ret, Error **reterr) {
+        uint64_t mask = 0;
+        int r = cap_mask_apply(&mask, in->default_caps, true, reterr);
+        if (r < 0)
+                return r;
+        if (has_all(in->ctr->cap_add))
+                mask = in->bounding_caps;
+        if (has_all(in->ctr->cap_drop))
+                mask = 0;
+        r = cap_mask_apply(&mask, in->ctr->cap_drop, false, reterr);
+        if (r >= 0)
+                r = cap_mask_apply(&mask, in->ctr->cap_add, true, reterr);
+        *ret = mask;
+        return r;
 }
 
 static json_object *cap_mask_json(uint64_t mask) {
@@ -176,20 +201,13 @@ static json_object *cap_mask_json(uint64_t mask) {
  * privileged and "ALL" mean the bounding set (DESIGN.md section 5: no CAP_SYS_RESOURCE here).
  */
 static int build_caps(const SpecInput *in, json_object *process, Error **reterr) {
-        uint64_t all = in->bounding_caps, mask = 0;
-        int r = 0;
-        if (in->ctr->privileged)
-                mask = all;
-        else {
-                r = cap_mask_add(&mask, in->default_caps, all, true, reterr);
-                if (r >= 0)
-                        r = cap_mask_add(&mask, in->ctr->cap_add, all, true, reterr);
-                if (r >= 0)
-                        r = cap_mask_add(&mask, in->ctr->cap_drop, all, false, reterr);
+        uint64_t mask = in->bounding_caps;
+        if (!in->ctr->privileged) {
+                int r = cap_mask_build(in, &mask, reterr);
                 if (r < 0)
                         return r;
         }
-        mask &= all;
+        mask &= in->bounding_caps;
         json_object *caps = json_object_new_object();
         json_object_object_add(caps, "bounding", cap_mask_json(mask));
         json_object_object_add(caps, "effective", cap_mask_json(mask));
