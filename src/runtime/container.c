@@ -130,6 +130,11 @@ static Container *find_by_name_locked(Runtime *rt, const char *full_name) {
 static int reserve_locked(Runtime *rt, Container *c, char **ret_existing, Error **reterr) {
         Container *old;
         while ((old = find_by_name_locked(rt, c->full_name))) {
+                if (!old->creating && old->unclaimed) {
+                        old->unclaimed = false;
+                        *ret_existing = xstrdup(old->id);
+                        return 0;
+                }
                 if (!old->creating)
                         return error_set(reterr, EEXIST, "container name '%s' is reserved by container %s",
                                          c->full_name, old->id);
@@ -162,6 +167,22 @@ static int prepare_mount_sources(Runtime *rt, const ContainerConfig *c, Error **
                 if (mkdir_parents_and_self(src, 0755) < 0)
                         return error_set(reterr, errno, "mounts[%zu].host_path: cannot create '%s': %m", i,
                                          src);
+        }
+        return 0;
+}
+
+/*
+ * The image's VOLUMEs: "mkdir" (the default) and "bind" create the directories in the container's
+ * writable layer, so they exist and belong to the container; "ignore" leaves the image as it is.
+ */
+static int make_image_volumes(Runtime *rt, const Container *c, const ImageRunConfig *run, Error **reterr) {
+        pthread_rwlock_rdlock(rt->config_lock);
+        bool ignore = strcmp(rt->config->image_volumes, "ignore") == 0;
+        pthread_rwlock_unlock(rt->config_lock);
+        STRV_FOREACH(v, ignore ? NULL : run->volumes) {
+                int r = mkdir_in_root(c->rootfs, *v, reterr);
+                if (r < 0)
+                        return r;
         }
         return 0;
 }
@@ -382,6 +403,8 @@ static int container_setup(Runtime *rt, Pod *p, Container *c, Error **reterr) {
                 r = overlay_mount(rt, c, x.layer_dirs, reterr);
         else if (r >= 0 && mkdir(c->rootfs, 0755) < 0)
                 r = error_set(reterr, errno, "cannot create %s: %m", c->rootfs);
+        if (r >= 0 && !c->infra)
+                r = make_image_volumes(rt, c, &x.run, reterr);
         if (r >= 0)
                 r = prepare_mount_sources(rt, c->config, reterr);
         if (r >= 0)
@@ -693,4 +716,13 @@ bool pod_needs_infra(Runtime *rt, const Pod *p) {
         bool drop = rt->config->drop_infra_ctr;
         pthread_rwlock_unlock(rt->config_lock);
         return p->config->ns.pid == NS_POD || !drop;
+}
+
+void runtime_container_unclaimed(Runtime *rt, const char *id) {
+        int err = 0;
+        pthread_mutex_lock(&rt->lock);
+        Container *c = container_find_locked(rt, id, &err);
+        if (c)
+                c->unclaimed = true;
+        pthread_mutex_unlock(&rt->lock);
 }

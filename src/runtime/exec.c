@@ -115,6 +115,8 @@ int oci_exec_sync(Runtime *rt, const Container *c, const Handler *h, char *const
         _cleanup_strv_free_ char **a = NULL;
         a = strv_push(a, xstrdup(h->path));
         a = strv_push(a, xasprintf("--root=%s", h->root));
+        if (h->systemd_cgroup)
+                a = strv_push(a, xstrdup("--systemd-cgroup"));
         a = strv_push(a, xstrdup("exec"));
         a = strv_push(a, xasprintf("--pid-file=%s", pid_file));
         a = strv_push(a, xstrdup(c->id));

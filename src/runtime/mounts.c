@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <fcntl.h>
+#include <linux/openat2.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 
@@ -55,4 +58,34 @@ void unpin_namespace(const char *path) {
                 return;
         umount2(path, MNT_DETACH);
         unlink(path);
+}
+
+static int open_in_root(int root_fd, const char *path) {
+        struct open_how how = {.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+                               .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
+        return (int)syscall(SYS_openat2, root_fd, *path ? path : ".", &how, sizeof(how));
+}
+
+int mkdir_in_root(const char *rootfs, const char *path, Error **reterr) {
+        _cleanup_close_ int root_fd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (root_fd < 0)
+                return error_set(reterr, errno, "cannot open %s: %m", rootfs);
+        _cleanup_strv_free_ char **parts = strv_split(path, '/');
+        _cleanup_free_ char *prefix = xstrdup("");
+        STRV_FOREACH(part, parts) {
+                if (!**part || strcmp(*part, ".") == 0)
+                        continue;
+                /* Each parent is resolved afresh under the root, so an image's symlinks stay inside it. */
+                _cleanup_close_ int parent = open_in_root(root_fd, prefix);
+                if (parent < 0)
+                        return error_set(reterr, errno, "volume '%s': cannot open '%s' in the image: %m",
+                                         path, prefix);
+                if (mkdirat(parent, *part, 0755) < 0 && errno != EEXIST)
+                        return error_set(reterr, errno, "volume '%s': cannot create it in the image: %m",
+                                         path);
+                char *next = xasprintf("%s%s%s", prefix, *prefix ? "/" : "", *part);
+                free(prefix);
+                prefix = next;
+        }
+        return 0;
 }

@@ -24,6 +24,8 @@ static char **runtime_argv(const Handler *h, const char *verb) {
         char **argv = NULL;
         argv = strv_push(argv, xstrdup(h->path));
         argv = strv_push(argv, xasprintf("--root=%s", h->root));
+        if (h->systemd_cgroup)
+                argv = strv_push(argv, xstrdup("--systemd-cgroup"));
         argv = strv_push(argv, xstrdup(verb));
         return argv;
 }
@@ -103,6 +105,8 @@ static char **conmon_argv(Runtime *rt, const Container *c, const Handler *h) {
         a = strv_push(a, xasprintf("--name=%s", c->full_name));
         a = strv_push(a, xasprintf("--runtime=%s", h->path));
         a = strv_push(a, xasprintf("--runtime-arg=--root=%s", h->root));
+        if (h->systemd_cgroup)
+                a = strv_push(a, xstrdup("--systemd-cgroup"));
         a = strv_push(a, xasprintf("--bundle=%s", c->bundle));
         a = strv_push(a, xasprintf("--persist-dir=%s", c->bundle));
         a = strv_push(a, xasprintf("--container-pidfile=%s/pidfile", c->bundle));

@@ -286,6 +286,11 @@ static Pod *find_by_name_locked(Runtime *rt, const char *full_name) {
 static int reserve_locked(Runtime *rt, Pod *p, char **ret_existing, Error **reterr) {
         Pod *old;
         while ((old = find_by_name_locked(rt, p->full_name))) {
+                if (!old->creating && old->unclaimed) {
+                        old->unclaimed = false;
+                        *ret_existing = xstrdup(old->id);
+                        return 0;
+                }
                 if (!old->creating)
                         return error_set(reterr, EEXIST, "pod sandbox name '%s' is reserved by pod %s",
                                          p->full_name, old->id);
@@ -448,4 +453,13 @@ int runtime_pod_remove(Runtime *rt, const char *id, Error **reterr) {
         pthread_mutex_unlock(&p->op_lock);
         pod_unref(p);
         return r;
+}
+
+void runtime_pod_unclaimed(Runtime *rt, const char *id) {
+        int err = 0;
+        pthread_mutex_lock(&rt->lock);
+        Pod *p = pod_find_locked(rt, id, &err);
+        if (p)
+                p->unclaimed = true;
+        pthread_mutex_unlock(&rt->lock);
 }

@@ -14,8 +14,9 @@ typedef struct Pod {
         char *full_name; /* k8s_POD_<name>_<namespace>_<uid>_<attempt>: the reserved name */
         PodConfig *config;
         PodState state;
-        bool creating; /* RunPodSandbox in progress: invisible to lists, a retry waits for it */
-        bool failed;   /* creation failed: a waiting retry starts over */
+        bool creating;  /* RunPodSandbox in progress: invisible to lists, a retry waits for it */
+        bool failed;    /* creation failed: a waiting retry starts over */
+        bool unclaimed; /* created after its client gave up: the next request of the name gets it */
         int64_t created_ns;
         char *dir;                            /* <runroot>/pods/<id> */
         char *netns, *ipcns, *utsns, *userns; /* pinned namespace files; NULL when the host's */
@@ -35,6 +36,7 @@ typedef struct Container {
         bool infra;
         bool creating;
         bool failed;
+        bool unclaimed;
         ContainerState state;
         int64_t created_ns, started_ns, finished_ns;
         int32_t exit_code;
@@ -86,6 +88,8 @@ struct Runtime {
 /* The resolved runtime handler for a call. */
 typedef struct Handler {
         char *name, *path, *root, *monitor, **monitor_env;
+        bool systemd_cgroup; /* cgroup_manager = "systemd": the runtime and conmon manage cgroups through it
+                              */
 } Handler;
 void handler_done(Handler *h);
 int runtime_handler_resolve(Runtime *rt, const char *name, Handler *ret, Error **reterr);
@@ -141,4 +145,6 @@ void exit_watch_stop(Runtime *rt);
 /* Mounts and pinned namespaces (mounts.c). */
 int overlay_mount(Runtime *rt, Container *c, char *const *layer_dirs, Error **reterr);
 void overlay_unmount(Container *c);
+/* mkdir -p of `path` inside a container's root, resolving every component under the root. */
+int mkdir_in_root(const char *rootfs, const char *path, Error **reterr);
 void unpin_namespace(const char *path);

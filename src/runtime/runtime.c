@@ -153,6 +153,7 @@ int runtime_handler_resolve(Runtime *rt, const char *name, Handler *ret, Error *
                                                    : xstrdup(rh->runtime_root);
                 h.monitor = find_program(isempty(rh->monitor_path) ? "conmon" : rh->monitor_path);
                 h.monitor_env = strv_copy(rh->monitor_env);
+                h.systemd_cgroup = strcmp(rt->config->cgroup_manager, "systemd") == 0;
         }
         pthread_rwlock_unlock(rt->config_lock);
         if (!rh)

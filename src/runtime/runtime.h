@@ -197,6 +197,13 @@ int runtime_pod_info(Runtime *rt, const char *id, PodInfo **ret, Error **reterr)
 /* Every pod, in creation order. Never blocks on the runtime or disk. */
 void runtime_pod_list(Runtime *rt, PodInfo ***ret, size_t *ret_n);
 
+/*
+ * The client that asked for this pod (container) gave up before the answer came: the next request
+ * for the same name (a kubelet's retry) gets this object instead of a "name is reserved" error.
+ */
+void runtime_pod_unclaimed(Runtime *rt, const char *id);
+void runtime_container_unclaimed(Runtime *rt, const char *id);
+
 /* CreateContainer: takes ownership of `config`. */
 int runtime_container_create(Runtime *rt, const char *pod_id, ContainerConfig *config, char **ret_id,
                              Error **reterr);

@@ -28,6 +28,8 @@ int rpc_create_container(RpcContext *ctx, const ProtobufCMessage *req, ProtobufC
                                      container_config_from_cri(r->config), &id, reterr);
         if (q < 0)
                 return q;
+        if (cancel_requested(ctx->cancel))
+                runtime_container_unclaimed(ctx->daemon->runtime, id);
         log_info("created container %s (%s) in pod %s", id, r->config->metadata->name, r->pod_sandbox_id);
         Runtime__V1__CreateContainerResponse *resp =
                 PB_NEW(Runtime__V1__CreateContainerResponse, RUNTIME__V1__CREATE_CONTAINER_RESPONSE__INIT);

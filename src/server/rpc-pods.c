@@ -19,6 +19,8 @@ int rpc_run_pod_sandbox(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCM
                                 &id, reterr);
         if (q < 0)
                 return q;
+        if (cancel_requested(ctx->cancel))
+                runtime_pod_unclaimed(ctx->daemon->runtime, id);
         log_info("ran pod sandbox %s/%s as %s", r->config->metadata->namespace_, r->config->metadata->name,
                  id);
         Runtime__V1__RunPodSandboxResponse *resp =

@@ -193,7 +193,7 @@ def test_lifecycle_cycles_leak_nothing(node, image):
     for _ in range(5):  # warm up allocator pools and caches
         cycle()
     fds, rss = d.fd_count(), d.rss_kib()
-    for _ in range(40):
+    for _ in range(100):
         cycle()
     assert d.fd_count() <= fds + 2
     if not os.environ.get("CRIO_SANITIZED"):  # ASan's quarantine holds freed memory on purpose
@@ -201,4 +201,36 @@ def test_lifecycle_cycles_leak_nothing(node, image):
     assert ph.mounts_under(d.root) == []
     assert list((d.runroot / "containers").iterdir()) == []
     cri.remove_pod(pod)
+    assert_node_clean(d)
+
+
+def test_retry_after_the_client_gave_up_gets_the_pod(node, image, tmp_path):
+    script = write_runtime_wrapper(tmp_path / "slow-runtime", "sleep 3")
+    d, cri = node(handler_conf("slow", script))
+    cfg = ph.pod_config(pid="POD")  # the infra process makes RunPodSandbox wait for the slow runtime
+    req = h.pb().RunPodSandboxRequest(config=cfg, runtime_handler="slow")
+    assert_rpc_error(lambda: cri.call("RunPodSandbox", req, h.pb().RunPodSandboxResponse, timeout=1),
+                     grpc.StatusCode.DEADLINE_EXCEEDED)
+    # The kubelet retries with the same config: the first pod is handed over, not refused.
+    pod = cri.call("RunPodSandbox", req, h.pb().RunPodSandboxResponse, timeout=60).pod_sandbox_id
+    assert [p.id for p in cri.list_pods()] == [pod]
+    assert cri.pod_status(pod).status.state == h.pb().SANDBOX_READY
+    # Once handed over, the name is reserved again.
+    assert_rpc_error(lambda: cri.call("RunPodSandbox", req, h.pb().RunPodSandboxResponse, timeout=60),
+                     grpc.StatusCode.ALREADY_EXISTS, "reserved")
+    cri.remove_pod(pod)
+    assert_node_clean(d)
+
+
+def test_crun_on_a_host_it_refuses(node, image):
+    """crun 1.8 refuses cgroup v1 hybrid hosts like these; the failure is clear and leaves nothing."""
+    d, cri = node()
+    if os.path.isdir("/sys/fs/cgroup/unified") and os.path.isdir("/sys/fs/cgroup/memory"):
+        with pytest.raises(grpc.RpcError) as e:
+            cri.run_pod(handler="crun", pid="POD")
+        assert "crun" in e.value.details() or "runtime" in e.value.details()
+        assert cri.list_pods() == []
+    else:
+        pod = cri.run_pod(handler="crun", pid="POD")
+        cri.remove_pod(pod)
     assert_node_clean(d)
