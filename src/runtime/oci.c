@@ -159,9 +159,13 @@ int oci_create(Runtime *rt, Container *c, const Handler *h, Error **reterr) {
 }
 
 int oci_start(Runtime *rt, const Container *c, const Handler *h, Error **reterr) {
-        _cleanup_strv_free_ char **argv = runtime_argv(h, "start");
+        return oci_simple(rt, c, h, "start", reterr);
+}
+
+int oci_simple(Runtime *rt, const Container *c, const Handler *h, const char *verb, Error **reterr) {
+        _cleanup_strv_free_ char **argv = runtime_argv(h, verb);
         argv = strv_push(argv, xstrdup(c->id));
-        return runtime_call(argv, "start", reterr);
+        return runtime_call(argv, verb, reterr);
 }
 
 int oci_kill(Runtime *rt, const Container *c, const Handler *h, int sig, bool all, Error **reterr) {

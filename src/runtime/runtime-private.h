@@ -131,6 +131,8 @@ bool container_check_exit_locked(Runtime *rt, Container *c);
 /* conmon and OCI runtime calls (oci.c). */
 int oci_create(Runtime *rt, Container *c, const Handler *h, Error **reterr);
 int oci_start(Runtime *rt, const Container *c, const Handler *h, Error **reterr);
+/* `runtime <verb> <id>` (start, pause, resume). */
+int oci_simple(Runtime *rt, const Container *c, const Handler *h, const char *verb, Error **reterr);
 int oci_kill(Runtime *rt, const Container *c, const Handler *h, int sig, bool all, Error **reterr);
 int oci_delete(Runtime *rt, const Container *c, const Handler *h, Error **reterr);
 int oci_update(Runtime *rt, const Container *c, const Handler *h, const char *resources_json,

@@ -282,6 +282,23 @@ int runtime_container_reopen_log(Runtime *rt, const char *id, Error **reterr) {
         return 0;
 }
 
+int runtime_container_pause(Runtime *rt, const char *id, bool pause, Error **reterr) {
+        Container *c = NULL;
+        int r = get_user_container(rt, id, &c, reterr);
+        if (r < 0)
+                return r;
+        Handler h = {};
+        if (!is_running(rt, c))
+                r = error_set(reterr, EBUSY, "container %s is not running", c->id);
+        else
+                r = runtime_handler_resolve(rt, c->handler, &h, reterr);
+        if (r >= 0)
+                r = oci_simple(rt, c, &h, pause ? "pause" : "resume", reterr);
+        handler_done(&h);
+        container_unref(c);
+        return r;
+}
+
 bool runtime_image_in_use(Runtime *rt, const char *image_id) {
         pthread_mutex_lock(&rt->lock);
         bool used = false;

@@ -217,6 +217,8 @@ void runtime_container_list(Runtime *rt, ContainerInfo ***ret, size_t *ret_n);
 int runtime_container_spec(Runtime *rt, const char *id, char **ret_json, Error **reterr);
 int runtime_container_update(Runtime *rt, const char *id, const Resources *res, Error **reterr);
 int runtime_container_reopen_log(Runtime *rt, const char *id, Error **reterr);
+/* Freeze (pause) or thaw a running container's processes through the runtime. */
+int runtime_container_pause(Runtime *rt, const char *id, bool pause, Error **reterr);
 
 typedef struct ExecResult {
         char *out, *err;

@@ -126,6 +126,18 @@ static enum MHD_Result serve_container(HttpApi *h, struct MHD_Connection *conn, 
         return respond_json(conn, MHD_HTTP_OK, o);
 }
 
+/* CRI-O's /pause/ID and /unpause/ID: freeze or thaw a running container; 200 with an empty body. */
+static enum MHD_Result serve_pause(HttpApi *h, struct MHD_Connection *conn, const char *id, bool pause) {
+        _cleanup_error_ Error *err = NULL;
+        int r = runtime_container_pause(h->daemon->runtime, id, pause, &err);
+        if (r == -ENOENT)
+                return respond_error(conn, MHD_HTTP_NOT_FOUND, "container '%s' not found", id);
+        if (r < 0)
+                return respond_error(conn, r == -EBUSY ? MHD_HTTP_CONFLICT : MHD_HTTP_INTERNAL_SERVER_ERROR,
+                                     "%s", err->message);
+        return respond(conn, MHD_HTTP_OK, "text/plain", xstrdup(""));
+}
+
 /* "/containers/ID" -> "ID" when `url` starts with `prefix` and a non-empty id follows. */
 static const char *path_id(const char *url, const char *prefix) {
         size_t n = strlen(prefix);
@@ -143,8 +155,10 @@ static enum MHD_Result route(HttpApi *h, struct MHD_Connection *conn, const char
                 return respond(conn, MHD_HTTP_OK, "application/toml", daemon_config_toml(h->daemon));
         if ((id = path_id(url, "/containers/")))
                 return serve_container(h, conn, id);
-        if ((id = path_id(url, "/pause/")) || (id = path_id(url, "/unpause/")))
-                return respond_error(conn, MHD_HTTP_NOT_FOUND, "container '%s' not found", id);
+        if ((id = path_id(url, "/pause/")))
+                return serve_pause(h, conn, id, true);
+        if ((id = path_id(url, "/unpause/")))
+                return serve_pause(h, conn, id, false);
         return respond_error(conn, MHD_HTTP_NOT_FOUND, "no such endpoint: %s", url);
 }
 

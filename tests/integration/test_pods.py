@@ -2,6 +2,7 @@
 """Pods and containers: the lifecycle a kubelet drives, on real runc and conmon, with nothing left behind."""
 
 import os
+from pathlib import Path
 
 import grpc
 import pytest
@@ -386,3 +387,19 @@ def test_http_container_info(node, cri, image):
     assert info["sandbox"] == pod and info["labels"] == {"k": "v"} and info["annotations"] == {"a": "b"}
     assert info["pid"] > 0 and info["image"] == image
     assert d.http_get("/containers/" + "0" * 64).status == 404
+
+
+def test_http_pause_and_unpause(node, cri, image):
+    d, _ = node
+    pod, ctr = run_busybox(cri, image)
+    pid = cri.container_status(ctr, verbose=True).info["info"]
+    assert '"pid"' in pid
+    state = Path(f"/sys/fs/cgroup/freezer/crio-c/crio-{ctr}/freezer.state")
+    assert d.http_get(f"/pause/{ctr}").status == 200
+    if state.exists():  # cgroup v1 freezer, as on these hosts
+        assert h.wait_until(lambda: state.read_text().strip() == "FROZEN", 5)
+    assert d.http_get(f"/unpause/{ctr}").status == 200
+    assert sh(cri, ctr, "echo thawed") == "thawed\n"
+    assert d.http_get("/pause/" + "0" * 64).status == 404
+    cri.stop_container(ctr)
+    assert d.http_get(f"/pause/{ctr}").status == 409
