@@ -109,6 +109,9 @@ static int validate_config(const ContainerConfig *c, Error **reterr) {
                         return error_set(reterr, EINVAL, "mounts[%zu].host_path: '%s' is not absolute", i,
                                          strempty(c->mounts[i].host_path));
         }
+        if (c->run_as_group >= 0 && c->run_as_user < 0 && isempty(c->run_as_username))
+                return error_set(reterr, EINVAL,
+                                 "run_as_group: a group is set without run_as_user or run_as_username");
         if (c->seccomp == SECCOMP_LOCALHOST && (isempty(c->seccomp_path) || c->seccomp_path[0] != '/'))
                 return error_set(reterr, EINVAL, "seccomp.localhost_ref: '%s' is not an absolute path",
                                  strempty(c->seccomp_path));

@@ -374,6 +374,18 @@ static void build_cri_mounts(const SpecInput *in, json_object *mounts) {
         }
 }
 
+/*
+ * A mount's propagation only works if the root above it propagates the same way: rshared for a
+ * bidirectional mount, rslave for host-to-container (runc's own default is rslave), else private.
+ */
+static const char *rootfs_propagation(const ContainerConfig *c) {
+        Propagation p = PROPAGATION_PRIVATE;
+        for (size_t i = 0; i < c->n_mounts; i++)
+                if (c->mounts[i].propagation > p)
+                        p = c->mounts[i].propagation;
+        return p == PROPAGATION_RSHARED ? "rshared" : p == PROPAGATION_RSLAVE ? "rslave" : "rprivate";
+}
+
 static void add_namespace(json_object *a, const char *type, const char *path) {
         json_object *ns = json_object_new_object();
         add_str(ns, "type", type);
@@ -503,6 +515,7 @@ static int build_linux(const SpecInput *in, json_object *spec, Error **reterr) {
         json_object_object_add(l, "namespaces", build_namespaces(in));
         if (in->cgroups_path)
                 add_str(l, "cgroupsPath", in->cgroups_path);
+        add_str(l, "rootfsPropagation", rootfs_propagation(in->ctr));
         json_object *res = oci_resources_json(&in->ctr->resources);
         json_object_object_add(l, "resources", res);
         json_object *rules = json_object_new_array();

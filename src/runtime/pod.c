@@ -58,6 +58,8 @@ int pod_config_validate(const PodConfig *c, Error **reterr) {
                 return error_set(reterr, EINVAL, "metadata.namespace is required");
         if (isempty(c->uid))
                 return error_set(reterr, EINVAL, "metadata.uid is required");
+        if (c->hostname && strlen(c->hostname) > 64)
+                return error_set(reterr, EINVAL, "hostname: '%s' is longer than 64 characters", c->hostname);
         if (!isempty(c->log_directory) && c->log_directory[0] != '/')
                 return error_set(reterr, EINVAL, "log_directory: '%s' is not an absolute path",
                                  c->log_directory);
@@ -136,7 +138,7 @@ static char *hosts_text(const Pod *p, const char *hostname) {
 
 static int write_pod_files(Pod *p, Error **reterr) {
         const PodConfig *c = p->config;
-        _cleanup_free_ char *hostname = isempty(c->hostname) ? node_hostname() : xstrdup(c->hostname);
+        const char *hostname = c->hostname;
         _cleanup_free_ char *h = xasprintf("%s\n", hostname);
         _cleanup_free_ char *resolv = resolv_conf_text(c);
         _cleanup_free_ char *hosts = hosts_text(p, hostname);
@@ -146,13 +148,6 @@ static int write_pod_files(Pod *p, Error **reterr) {
         if (r >= 0)
                 r = write_text(p->dir, "hosts", hosts, reterr);
         return r;
-}
-
-int pod_write_hosts(Pod *p, Error **reterr) {
-        _cleanup_free_ char *hostname =
-                isempty(p->config->hostname) ? node_hostname() : xstrdup(p->config->hostname);
-        _cleanup_free_ char *hosts = hosts_text(p, hostname);
-        return write_text(p->dir, "hosts", hosts, reterr);
 }
 
 static int mount_shm(Pod *p, Error **reterr) {
@@ -187,14 +182,16 @@ static char **pinns_argv(Runtime *rt, const Pod *p, char *const *default_sysctls
         if (c->ns.network != NS_NODE) {
                 a = strv_push(a, xstrdup("--net"));
                 a = strv_push(a, xstrdup("--uts"));
-                a = strv_push(a, xasprintf("--hostname=%s", isempty(c->hostname) ? c->name : c->hostname));
+                a = strv_push(a, xasprintf("--hostname=%s", c->hostname));
         }
         if (c->ns.ipc != NS_NODE)
                 a = strv_push(a, xstrdup("--ipc"));
         if (c->ns.userns) {
+                _cleanup_free_ char *uids = idmap_text(c->ns.uids, c->ns.n_uids);
+                _cleanup_free_ char *gids = idmap_text(c->ns.gids, c->ns.n_gids);
                 a = strv_push(a, xstrdup("--user"));
-                a = strv_push(a, xasprintf("--uid-map=%s", idmap_text(c->ns.uids, c->ns.n_uids)));
-                a = strv_push(a, xasprintf("--gid-map=%s", idmap_text(c->ns.gids, c->ns.n_gids)));
+                a = strv_push(a, xasprintf("--uid-map=%s", uids));
+                a = strv_push(a, xasprintf("--gid-map=%s", gids));
         }
         STRV_FOREACH(s, default_sysctls) {
                 _cleanup_free_ char *key = xstrndup(*s, strcspn(*s, "="));
@@ -349,6 +346,12 @@ int runtime_pod_run(Runtime *rt, PodConfig *config, char **ret_id, Error **reter
         if (r < 0) {
                 pod_config_free(config);
                 return r;
+        }
+        /* No hostname asked for: the node's, as other runtimes do; every pod file and the UTS namespace
+         * agree. */
+        if (isempty(config->hostname)) {
+                free(config->hostname);
+                config->hostname = node_hostname();
         }
         Pod *p = xcalloc(1, sizeof(*p));
         p->refs = 1;

@@ -118,7 +118,6 @@ int state_load(Runtime *rt, Error **reterr);
 /* Pod pieces (pod.c). */
 void pod_teardown(Runtime *rt, Pod *p);
 int pod_config_validate(const PodConfig *c, Error **reterr);
-int pod_write_hosts(Pod *p, Error **reterr);
 bool pod_needs_infra(Runtime *rt, const Pod *p);
 int infra_start(Runtime *rt, Pod *p, Error **reterr);
 /* Stop (or remove) every container of a pod but its infra process. */

@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "fs-util.h"
 #include "json-util.h"
 #include "oci-spec.h"
 #include "runtime-private.h"
 #include "strv.h"
+
+/* How long ReopenContainerLog waits for conmon to put the new log file in place. */
+#define REOPEN_WAIT_MS 3000
 
 static void copy_map(StrMap *dst, const StrMap *src) {
         for (size_t i = 0; i < src->n; i++)
@@ -262,13 +266,23 @@ int runtime_container_update(Runtime *rt, const char *id, const Resources *res, 
         return r;
 }
 
-/* conmon's control fifo in the bundle: "2 0 0" asks it to reopen the log file (after rotation). */
+static ino_t log_inode(const char *path) {
+        struct stat st;
+        return stat(path, &st) < 0 ? 0 : st.st_ino;
+}
+
+/*
+ * conmon's control fifo in the bundle: "2 0 0" asks it to reopen the log (after rotation). conmon
+ * does it asynchronously, by creating a new file and renaming it over the log; the kubelet expects
+ * the new file to exist when the call returns, so wait (bounded) for the log's inode to change.
+ */
 int runtime_container_reopen_log(Runtime *rt, const char *id, Error **reterr) {
         Container *c = NULL;
         int r = get_user_container(rt, id, &c, reterr);
         if (r < 0)
                 return r;
         _cleanup_free_ char *ctl = xasprintf("%s/ctl", c->bundle);
+        _cleanup_free_ char *log = xstrdup(c->log_path);
         bool running = is_running(rt, c);
         container_unref(c);
         if (!running)
@@ -276,10 +290,18 @@ int runtime_container_reopen_log(Runtime *rt, const char *id, Error **reterr) {
         _cleanup_close_ int fd = open(ctl, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
         if (fd < 0)
                 return error_set(reterr, errno, "cannot open the monitor's control fifo %s: %m", ctl);
+        ino_t before = log_inode(log);
         const char msg[] = "2 0 0\n";
         if (write(fd, msg, sizeof(msg) - 1) != (ssize_t)sizeof(msg) - 1)
                 return error_set(reterr, errno, "cannot ask the monitor to reopen the log: %m");
-        return 0;
+        for (int i = 0; i < REOPEN_WAIT_MS / 5; i++) {
+                ino_t now = log_inode(log);
+                if (now && now != before)
+                        return 0;
+                usleep(5000);
+        }
+        return error_set(reterr, ETIMEDOUT, "the monitor did not reopen %s within %d ms", log,
+                         REOPEN_WAIT_MS);
 }
 
 int runtime_container_pause(Runtime *rt, const char *id, bool pause, Error **reterr) {

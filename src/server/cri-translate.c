@@ -124,11 +124,12 @@ Runtime__V1__LinuxContainerResources *resources_to_cri(const Resources *r) {
         return o;
 }
 
-static void security_from_cri(const Runtime__V1__LinuxContainerSecurityContext *s, ContainerConfig *c) {
+static int security_from_cri(const Runtime__V1__LinuxContainerSecurityContext *s, ContainerConfig *c,
+                             Error **reterr) {
         c->run_as_user = c->run_as_group = -1;
         c->seccomp = SECCOMP_UNCONFINED; /* no profile named: the kubelet asked for none */
         if (!s)
-                return;
+                return 0;
         if (s->capabilities) {
                 c->cap_add =
                         strv_from_pb(s->capabilities->add_capabilities, s->capabilities->n_add_capabilities);
@@ -160,7 +161,7 @@ static void security_from_cri(const Runtime__V1__LinuxContainerSecurityContext *
                 c->seccomp = (SeccompKind)s->seccomp->profile_type;
                 c->seccomp_path =
                         isempty(s->seccomp->localhost_ref) ? NULL : xstrdup(s->seccomp->localhost_ref);
-                return;
+                return 0;
         }
         /* The deprecated string form still sent by older kubelets: "runtime/default", "unconfined",
          * "localhost/<path>". */
@@ -168,14 +169,19 @@ static void security_from_cri(const Runtime__V1__LinuxContainerSecurityContext *
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
         const char *p = s->seccomp_profile_path;
 #pragma GCC diagnostic pop
-        if (!isempty(p)) {
-                if (strncmp(p, "localhost/", 10) == 0) {
-                        c->seccomp = SECCOMP_LOCALHOST;
-                        c->seccomp_path = xstrdup(p + 9);
-                } else
-                        c->seccomp =
-                                strcmp(p, "unconfined") == 0 ? SECCOMP_UNCONFINED : SECCOMP_RUNTIME_DEFAULT;
-        }
+        if (isempty(p) || strcmp(p, "unconfined") == 0)
+                return 0;
+        if (strncmp(p, "localhost/", 10) == 0) {
+                c->seccomp = SECCOMP_LOCALHOST;
+                c->seccomp_path = xstrdup(p + 9);
+        } else if (strcmp(p, "runtime/default") == 0 || strcmp(p, "docker/default") == 0)
+                c->seccomp = SECCOMP_RUNTIME_DEFAULT;
+        else
+                return error_set(
+                        reterr, EINVAL,
+                        "seccomp_profile_path: unknown profile '%s' (a file needs the localhost/ prefix)",
+                        p);
+        return 0;
 }
 
 static void mounts_from_cri(const Runtime__V1__ContainerConfig *c, ContainerConfig *out) {
@@ -205,7 +211,7 @@ static void mounts_from_cri(const Runtime__V1__ContainerConfig *c, ContainerConf
         out->n_devices = c->n_devices;
 }
 
-ContainerConfig *container_config_from_cri(const Runtime__V1__ContainerConfig *c) {
+int container_config_from_cri(const Runtime__V1__ContainerConfig *c, ContainerConfig **ret, Error **reterr) {
         ContainerConfig *out = xcalloc(1, sizeof(*out));
         out->name = xstrdup(c->metadata ? strempty(c->metadata->name) : "");
         out->attempt = c->metadata ? c->metadata->attempt : 0;
@@ -227,9 +233,14 @@ ContainerConfig *container_config_from_cri(const Runtime__V1__ContainerConfig *c
         out->stdin_once = c->stdin_once;
         out->tty = c->tty;
         resources_from_cri(c->linux ? c->linux->resources : NULL, &out->resources);
-        security_from_cri(c->linux ? c->linux->security_context : NULL, out);
+        int r = security_from_cri(c->linux ? c->linux->security_context : NULL, out, reterr);
+        if (r < 0) {
+                container_config_free(out);
+                return r;
+        }
         blob_pack(&c->base, &out->blob);
-        return out;
+        *ret = out;
+        return 0;
 }
 
 Runtime__V1__PodSandboxConfig *pod_config_unpack(const Blob *b) {

@@ -10,7 +10,8 @@
  * sent them.
  */
 PodConfig *pod_config_from_cri(const Runtime__V1__PodSandboxConfig *c, const char *runtime_handler);
-ContainerConfig *container_config_from_cri(const Runtime__V1__ContainerConfig *c);
+/* -EINVAL naming the field for settings no container can run with (an unknown seccomp profile). */
+int container_config_from_cri(const Runtime__V1__ContainerConfig *c, ContainerConfig **ret, Error **reterr);
 void resources_from_cri(const Runtime__V1__LinuxContainerResources *r, Resources *ret);
 Runtime__V1__LinuxContainerResources *resources_to_cri(const Resources *r);
 

@@ -24,8 +24,10 @@ int rpc_create_container(RpcContext *ctx, const ProtobufCMessage *req, ProtobufC
         if (q < 0)
                 return q;
         char *id = NULL;
-        q = runtime_container_create(ctx->daemon->runtime, r->pod_sandbox_id,
-                                     container_config_from_cri(r->config), &id, reterr);
+        ContainerConfig *config = NULL;
+        q = container_config_from_cri(r->config, &config, reterr);
+        if (q >= 0)
+                q = runtime_container_create(ctx->daemon->runtime, r->pod_sandbox_id, config, &id, reterr);
         if (q < 0)
                 return q;
         if (cancel_requested(ctx->cancel))

@@ -1,7 +1,10 @@
 # SPDX-License-Identifier: Apache-2.0
 """Pods and containers: the lifecycle a kubelet drives, on real runc and conmon, with nothing left behind."""
 
+import json
 import os
+import socket
+import subprocess
 from pathlib import Path
 
 import grpc
@@ -368,7 +371,8 @@ def test_reopen_container_log(cri, image, tmp_path):
     log.rename(tmp_path / "c.log.1")
     cri.call("ReopenContainerLog", h.pb().ReopenContainerLogRequest(container_id=ctr),
              h.pb().ReopenContainerLogResponse)
-    assert h.wait_until(lambda: log.exists() and b"tick" in log.read_bytes(), 10)
+    assert log.exists(), "the new log file must be in place when ReopenContainerLog answers"
+    assert h.wait_until(lambda: b"tick" in log.read_bytes(), 10)
 
 
 def test_remove_image_in_use(cri, image):
@@ -403,3 +407,57 @@ def test_http_pause_and_unpause(node, cri, image):
     assert d.http_get("/pause/" + "0" * 64).status == 404
     cri.stop_container(ctr)
     assert d.http_get(f"/pause/{ctr}").status == 409
+
+
+def test_default_hostname_is_the_nodes_everywhere(cri, image):
+    pod, ctr = run_busybox(cri, image)
+    node_name = socket.gethostname()
+    assert sh(cri, ctr, "hostname").strip() == node_name
+    assert sh(cri, ctr, "cat /etc/hostname").strip() == node_name
+    assert_rpc_error(lambda: cri.run_pod(hostname="h" * 65), grpc.StatusCode.INVALID_ARGUMENT, "hostname")
+
+
+def test_run_as_group_needs_a_user(cri, image):
+    pod = cri.run_pod()
+    cfg = ph.container_config(image)
+    cfg.linux.security_context.run_as_group.value = 10
+    assert_rpc_error(lambda: cri.create_container(pod, cfg), grpc.StatusCode.INVALID_ARGUMENT, "run_as_group")
+
+
+@pytest.mark.parametrize("path, ok", [("/tmp/profile.json", False), ("unconfined", True),
+                                      ("runtime/default", True), ("bogus", False)])
+def test_deprecated_seccomp_profile_path(cri, image, path, ok):
+    pod = cri.run_pod()
+    cfg = ph.container_config(image, command=["true"])
+    cfg.linux.security_context.seccomp_profile_path = path
+    if ok:
+        assert cri.create_container(pod, cfg)
+    else:
+        assert_rpc_error(lambda: cri.create_container(pod, cfg), grpc.StatusCode.INVALID_ARGUMENT,
+                         "seccomp_profile_path")
+
+
+def test_mount_propagation_from_host(cri, image, tmp_path):
+    """A HOST_TO_CONTAINER mount sees what the node mounts below it after the container started."""
+    src = tmp_path / "shared"
+    src.mkdir()
+    subprocess.run(["mount", "--bind", str(src), str(src)], check=True)
+    try:
+        subprocess.run(["mount", "--make-shared", str(src)], check=True)
+        pod = cri.run_pod()
+        cfg = ph.container_config(image, command=["sleep", "300"])
+        m = cfg.mounts.add()
+        m.container_path, m.host_path = "/shared", str(src)
+        m.propagation = h.pb().PROPAGATION_HOST_TO_CONTAINER
+        ctr = cri.create_container(pod, cfg)
+        cri.start_container(ctr)
+        cri.wait_container_state(ctr, "CONTAINER_RUNNING")
+        info = json.loads(cri.container_status(ctr, verbose=True).info["info"])
+        assert info["runtimeSpec"]["linux"]["rootfsPropagation"] == "rslave"
+        (src / "late").mkdir()
+        subprocess.run(["mount", "-t", "tmpfs", "late", str(src / "late")], check=True)
+        subprocess.run(["touch", str(src / "late" / "seen")], check=True)
+        assert h.wait_until(lambda: "seen" in sh(cri, ctr, "ls /shared/late"), 5)
+        cri.remove_container(ctr)
+    finally:
+        subprocess.run(["umount", "-R", str(src)], check=False)
