@@ -16,7 +16,7 @@ DEB_PACKAGES := meson ninja-build pkg-config gcc git libgrpc-dev protobuf-compil
 # Only `make bench` needs these: the peer runtime measured in the same run.
 BENCH_PACKAGES := containerd
 
-.PHONY: all deps bench-deps install-packages build run test test-asan install bench fuzz format check-format clean
+.PHONY: all deps bench-deps install-packages build run test test-asan install install-policy bench fuzz format check-format clean
 
 all: build
 
@@ -42,7 +42,7 @@ build: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
 # Start the daemon in the foreground with its built-in defaults (root needed: it owns /var/run/crio).
-run: deps build
+run: deps build install-policy
 	$(BUILD)/crio
 
 test: deps build
@@ -54,8 +54,14 @@ test-asan: deps
 	BUILD=$(ASAN_BUILD) CRIO_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		tests/run-all
 
-install: build
+install: build install-policy
 	meson install -C $(BUILD)
+
+# Pulls need a signature policy (a missing one is an error, as in CRI-O). Install an accept-anything
+# default only where the host has none, so an administrator's policy is never replaced.
+POLICY := $(DESTDIR)/etc/containers/policy.json
+install-policy:
+	@[ -e $(POLICY) ] || { install -D -m 0644 contrib/policy.json $(POLICY) && echo "Installed $(POLICY)"; }
 
 bench: bench-deps build
 	BUILD=$(BUILD) $(PYTHON) bench/bench.py

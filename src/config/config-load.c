@@ -145,6 +145,17 @@ static int apply_overrides(Config *c, const ConfigSources *s, Error **reterr) {
         return 0;
 }
 
+/*
+ * CRI-O writes storage_driver = "" to mean "whatever storage.conf says", and `crio config --default`
+ * on a 1.26 node prints exactly that; overlay is our only driver, so empty is the default.
+ */
+static void apply_storage_defaults(Config *c) {
+        if (c->storage_driver[0] == '\0') {
+                free(c->storage_driver);
+                c->storage_driver = xstrdup("overlay");
+        }
+}
+
 int config_load(const ConfigSources *s, Config **ret, char ***warnings, Error **reterr) {
         _cleanup_config_ Config *c = config_new_default();
         _cleanup_strv_free_ char **dropins = NULL;
@@ -168,8 +179,10 @@ int config_load(const ConfigSources *s, Config **ret, char ***warnings, Error **
         r = apply_environment(c, reterr);
         if (r >= 0)
                 r = apply_overrides(c, s, reterr);
-        if (r >= 0)
+        if (r >= 0) {
+                apply_storage_defaults(c);
                 r = config_validate(c, reterr);
+        }
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(c);

@@ -161,6 +161,24 @@ static bool parse_port_string(const char *s, long *ret) {
         return true;
 }
 
+static int check_layer_limits(const Config *c, Error **reterr) {
+        const struct {
+                const char *name;
+                int64_t value;
+        } limits[] = {
+                {"max_layer_size", c->max_layer_size},
+                {"max_layer_inflation_ratio", c->max_layer_inflation_ratio},
+                {"max_layer_entries", c->max_layer_entries},
+                {"min_free_space", c->min_free_space},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(limits); i++)
+                if (limits[i].value < 0)
+                        return error_set(reterr, EINVAL,
+                                         "crio.image.%s: %lld is negative (0 means no limit)",
+                                         limits[i].name, (long long)limits[i].value);
+        return 0;
+}
+
 static int check_crio(const Config *c, Error **reterr) {
         long port = 0;
         int r;
@@ -172,6 +190,9 @@ static int check_crio(const Config *c, Error **reterr) {
                 return error_set(reterr, EINVAL,
                                  "crio.image.max_parallel_downloads: %lld is not between 1 and 64",
                                  (long long)c->max_parallel_downloads);
+        r = check_layer_limits(c, reterr);
+        if (r < 0)
+                return r;
         r = check_port("crio.metrics.metrics_port", c->metrics_port, reterr);
         if (r < 0)
                 return r;

@@ -23,7 +23,10 @@ ImageSettings *image_settings_copy(const ImageSettings *s) {
         c->pinned_images = strv_copy(s->pinned_images);
         c->pause_image = dup_or_empty(s->pause_image);
         c->pull_progress_timeout_ns = s->pull_progress_timeout_ns;
+        c->pull_stall_timeout_ns = s->pull_stall_timeout_ns;
+        c->pull_connect_timeout_ns = s->pull_connect_timeout_ns;
         c->max_parallel_downloads = s->max_parallel_downloads;
+        c->layer_limits = s->layer_limits;
         return c;
 }
 
@@ -71,7 +74,6 @@ int image_service_new(const char *root, const ImageSettings *settings, ImageServ
         svc->store = store;
         svc->registries = registries;
         svc->settings = image_settings_copy(settings);
-        svc->claimed = xcalloc(1, sizeof(char *));
         pthread_rwlock_init(&svc->settings_lock, NULL);
         pthread_mutex_init(&svc->claims_lock, NULL);
         pthread_cond_init(&svc->claims_changed, NULL);
@@ -85,7 +87,9 @@ ImageService *image_service_free(ImageService *svc) {
         store_close(svc->store);
         registries_conf_free(svc->registries);
         image_settings_free(svc->settings);
-        strv_free(svc->claimed);
+        for (size_t i = 0; i < svc->n_claims; i++)
+                free(svc->claims[i].chain_id);
+        free(svc->claims);
         pthread_rwlock_destroy(&svc->settings_lock);
         pthread_mutex_destroy(&svc->claims_lock);
         pthread_cond_destroy(&svc->claims_changed);
@@ -139,60 +143,58 @@ int image_service_sources(ImageService *svc, const ImageRef *ref, PullSource **r
         return r;
 }
 
-static bool claimed_by_others(ImageService *svc, char *const *wanted) {
-        STRV_FOREACH(w, wanted)
-                if (strv_contains(svc->claimed, *w))
-                        return true;
-        return false;
-}
-
-static void remove_claim(char **claimed, const char *id) {
-        size_t n = strv_length(claimed);
-        for (size_t i = 0; i < n; i++)
-                if (strcmp(claimed[i], id) == 0) {
-                        free(claimed[i]);
-                        memmove(&claimed[i], &claimed[i + 1], (n - i) * sizeof(char *));
-                        return;
-                }
-}
-
-int image_service_claim_layers(ImageService *svc, char *const *wanted, const Cancel *cancel,
-                               char ***ret_claimed) {
-        char **mine = xcalloc(1, sizeof(char *));
+LayerClaim image_service_try_claim(ImageService *svc, const char *chain_id, int64_t stall_ns) {
+        LayerClaim c = LAYER_CLAIMED;
+        int64_t now = monotonic_ns();
         pthread_mutex_lock(&svc->claims_lock);
-        while (claimed_by_others(svc, wanted)) {
-                if (cancel_requested(cancel)) {
-                        pthread_mutex_unlock(&svc->claims_lock);
-                        strv_free(mine);
-                        return cancel_reason(cancel);
-                }
-                /* Wake up now and then to notice cancellation while the other pull runs. */
-                struct timespec t;
-                clock_gettime(CLOCK_REALTIME, &t);
-                t.tv_nsec += 100000000L;
-                if (t.tv_nsec >= 1000000000L) {
-                        t.tv_sec++;
-                        t.tv_nsec -= 1000000000L;
-                }
-                pthread_cond_timedwait(&svc->claims_changed, &svc->claims_lock, &t);
+        for (size_t i = 0; i < svc->n_claims && c == LAYER_CLAIMED; i++)
+                if (strcmp(svc->claims[i].chain_id, chain_id) == 0 &&
+                    now - svc->claims[i].touched_ns < stall_ns)
+                        c = LAYER_BUSY;
+        if (c == LAYER_CLAIMED && store_layer_exists(svc->store, chain_id))
+                c = LAYER_PRESENT;
+        if (c == LAYER_CLAIMED) {
+                svc->claims = xrealloc(svc->claims, (svc->n_claims + 1) * sizeof(LayerClaimEntry));
+                svc->claims[svc->n_claims++] =
+                        (LayerClaimEntry){.chain_id = xstrdup(chain_id), .touched_ns = now};
         }
-        STRV_FOREACH(w, wanted)
-                if (!store_layer_exists(svc->store, *w)) {
-                        mine = strv_push(mine, xstrdup(*w));
-                        svc->claimed = strv_push(svc->claimed, xstrdup(*w));
-                }
         pthread_mutex_unlock(&svc->claims_lock);
-        *ret_claimed = mine;
-        return 0;
+        return c;
 }
 
-void image_service_release_layers(ImageService *svc, char **claimed) {
+void image_service_touch_claim(ImageService *svc, const char *chain_id) {
+        int64_t now = monotonic_ns();
         pthread_mutex_lock(&svc->claims_lock);
-        STRV_FOREACH(c, claimed)
-                remove_claim(svc->claimed, *c);
+        for (size_t i = 0; i < svc->n_claims; i++)
+                if (strcmp(svc->claims[i].chain_id, chain_id) == 0)
+                        svc->claims[i].touched_ns = now;
+        pthread_mutex_unlock(&svc->claims_lock);
+}
+
+void image_service_wait_claims(ImageService *svc, int64_t timeout_ms) {
+        struct timespec t;
+        clock_gettime(CLOCK_REALTIME, &t);
+        t.tv_sec += timeout_ms / 1000;
+        t.tv_nsec += (timeout_ms % 1000) * 1000000L;
+        if (t.tv_nsec >= 1000000000L) {
+                t.tv_sec++;
+                t.tv_nsec -= 1000000000L;
+        }
+        pthread_mutex_lock(&svc->claims_lock);
+        pthread_cond_timedwait(&svc->claims_changed, &svc->claims_lock, &t);
+        pthread_mutex_unlock(&svc->claims_lock);
+}
+
+void image_service_release_layer(ImageService *svc, const char *chain_id) {
+        pthread_mutex_lock(&svc->claims_lock);
+        for (size_t i = 0; i < svc->n_claims; i++)
+                if (strcmp(svc->claims[i].chain_id, chain_id) == 0) {
+                        free(svc->claims[i].chain_id);
+                        svc->claims[i] = svc->claims[--svc->n_claims];
+                        break;
+                }
         pthread_cond_broadcast(&svc->claims_changed);
         pthread_mutex_unlock(&svc->claims_lock);
-        strv_free(claimed);
 }
 
 /* An ID, "sha256:"+ID, or an ID prefix: lower-case hex only. */
@@ -287,8 +289,7 @@ static bool pattern_matches(const char *pattern, const char *name) {
         return strcmp(name, pattern) == 0;
 }
 
-bool image_is_pinned(ImageService *svc, const StoreImage *img) {
-        _cleanup_(image_settings_freep) ImageSettings *s = image_service_settings(svc);
+bool image_is_pinned(const ImageSettings *s, const StoreImage *img) {
         bool pinned = false;
         STRV_FOREACH(t, img->repo_tags) {
                 if (*s->pause_image && strcmp(*t, s->pause_image) == 0)

@@ -7,6 +7,7 @@
 #include "auth.h"
 #include "cancel.h"
 #include "error.h"
+#include "layer-unpack.h"
 #include "store.h"
 
 /* What the image service takes from crio.conf and the command line; replaced as a whole on SIGHUP. */
@@ -17,12 +18,15 @@ typedef struct ImageSettings {
         char *namespaced_auth_dir; /* <dir>/<namespace>-<sha256 of the image name>.json; "" for none */
         char *signature_policy;    /* "" for /etc/containers/policy.json */
         char *signature_policy_dir;
-        char *short_name_mode; /* "enforcing" or "disabled" */
-        char *certs_dir;       /* /etc/containers/certs.d */
-        char **pinned_images;  /* exact, prefix* or *keyword* */
-        char *pause_image;     /* always pinned */
-        int64_t pull_progress_timeout_ns;
+        char *short_name_mode;            /* "enforcing" or "disabled" */
+        char *certs_dir;                  /* /etc/containers/certs.d */
+        char **pinned_images;             /* exact, prefix* or *keyword* */
+        char *pause_image;                /* always pinned */
+        int64_t pull_progress_timeout_ns; /* 0: pull_stall_timeout_ns applies */
+        int64_t pull_stall_timeout_ns;
+        int64_t pull_connect_timeout_ns;
         int64_t max_parallel_downloads;
+        LayerLimits layer_limits;
 } ImageSettings;
 
 ImageSettings *image_settings_copy(const ImageSettings *s);
@@ -40,6 +44,9 @@ ImageService *image_service_free(ImageService *svc);
 int image_service_reload(ImageService *svc, const ImageSettings *settings, char ***warnings, Error **reterr);
 
 Store *image_service_store(ImageService *svc);
+
+/* A copy of the settings for one operation (a reload may replace them meanwhile); caller frees. */
+ImageSettings *image_service_settings(ImageService *svc);
 
 typedef struct PullRequest {
         const char *image;              /* as the client wrote it */
@@ -66,5 +73,8 @@ int image_lookup(ImageService *svc, const char *name, StoreImage **ret, Error **
 /* Remove by the same names (a tag of an image with other tags only untags). -ENOENT when absent. */
 int image_remove(ImageService *svc, const char *name, Error **reterr);
 
-/* Does a pinned_images pattern (or the pause image) match one of the image's names? */
-bool image_is_pinned(ImageService *svc, const StoreImage *img);
+/*
+ * Does a pinned_images pattern (or the pause image) match one of the image's names? `s` is a snapshot
+ * from image_service_settings(), taken once per RPC rather than once per image.
+ */
+bool image_is_pinned(const ImageSettings *s, const StoreImage *img);

@@ -20,7 +20,7 @@ typedef struct PullJob {
         ImageService *svc;
         const PullRequest *req;
         ImageSettings *settings;
-        Policy *policy; /* NULL: no policy file, everything accepted */
+        Policy *policy;
         Cancel cancel;
 } PullJob;
 
@@ -78,14 +78,11 @@ static int load_policy(PullJob *job, Error **reterr) {
                         return r;
                 *reterr = error_free(*reterr);
         }
+        /* A host without any policy is refused, as CRI-O does: silence must not mean "accept all". */
         const char *path = *s->signature_policy ? s->signature_policy : DEFAULT_POLICY;
         r = policy_load(path, &job->policy, reterr);
-        /* No policy file installed at all: accept, as an unconfigured host has always done. */
-        if (r == -ENOENT && !*s->signature_policy) {
-                *reterr = error_free(*reterr);
-                log_debug("no %s; accepting images without a policy", DEFAULT_POLICY);
-                return 0;
-        }
+        if (r == -ENOENT)
+                return error_prefix(reterr, "signature policy");
         return r;
 }
 
@@ -136,7 +133,11 @@ static int open_client(PullJob *job, const ImageRef *name, const PullSource *src
                 .credentials = creds,
                 .certs_dir = job->settings->certs_dir,
                 .cancel = cancel,
-                .progress_timeout_ns = job->settings->pull_progress_timeout_ns,
+                /* Without pull_progress_timeout, a stall still ends: no transfer may hang for ever. */
+                .progress_timeout_ns = job->settings->pull_progress_timeout_ns > 0
+                                               ? job->settings->pull_progress_timeout_ns
+                                               : job->settings->pull_stall_timeout_ns,
+                .connect_timeout_ns = job->settings->pull_connect_timeout_ns,
         };
         return registry_client_new(&o, ret, reterr);
 }
@@ -211,8 +212,11 @@ static int fetch_metadata(RegistryClient *client, const ImageRef *src_ref, Fetch
         return 0;
 }
 
+typedef enum TaskState { TASK_TODO, TASK_RUNNING, TASK_DONE } TaskState;
+
 typedef struct LayerTask {
         size_t index; /* in the manifest */
+        TaskState state;
         char *staging;
         int64_t size;
         char *blob_digest;
@@ -222,22 +226,32 @@ typedef struct LayerTask {
 
 typedef struct LayerFetch {
         PullJob *job;
-        Cancel cancel; /* this source's downloads: one failed layer stops its siblings, not the pull */
+        Cancel *cancel;         /* this source's: the pull's cancellation and deadline */
+        atomic_bool failed;     /* a layer failed: start no more (those in flight finish, for a retry) */
+        RegistryClient *client; /* the source's one client: one auth lookup and token for all layers */
         const ImageRef *name;
         const PullSource *src;
         const Fetched *f;
-        LayerTask *tasks;
+        pthread_mutex_t lock; /* task states */
+        LayerTask *tasks;     /* every layer of the image, in manifest order */
         size_t n_tasks;
-        atomic_size_t next;
 } LayerFetch;
 
+/* Where a layer's bytes go: the unpacker, and a sign of life for pulls waiting on this layer. */
+typedef struct Sink {
+        LayerUnpack *unpack;
+        ImageService *svc;
+        const char *chain_id;
+} Sink;
+
 static int unpack_sink(void *userdata, const void *data, size_t len, Error **reterr) {
-        return layer_unpack_push(userdata, data, len, reterr);
+        Sink *k = userdata;
+        image_service_touch_claim(k->svc, k->chain_id);
+        return layer_unpack_push(k->unpack, data, len, reterr);
 }
 
-static int fetch_one_layer(LayerFetch *lf, RegistryClient *client, LayerTask *t, Error **reterr) {
+static int download_layer(LayerFetch *lf, LayerTask *t, Error **reterr) {
         const Descriptor *d = &lf->f->manifest->layers[t->index];
-        const char *want_diff_id = lf->f->config->diff_ids[t->index];
         LayerUnpack *u = NULL;
         int compression = layer_compression_from_media_type(d->media_type);
         if (compression < 0)
@@ -245,11 +259,13 @@ static int fetch_one_layer(LayerFetch *lf, RegistryClient *client, LayerTask *t,
                                  d->media_type);
         int r = store_staging_dir(image_service_store(lf->job->svc), &t->staging, reterr);
         if (r >= 0)
-                r = layer_unpack_new(t->staging, (LayerCompression)compression, &u, reterr);
+                r = layer_unpack_new_limited(t->staging, (LayerCompression)compression,
+                                             &lf->job->settings->layer_limits, d->size, &u, reterr);
         if (r < 0)
                 return r;
         layer_unpack_blob_verified_elsewhere(u);
-        r = registry_fetch_blob(client, d->digest, d->size, unpack_sink, u, reterr);
+        Sink sink = {.unpack = u, .svc = lf->job->svc, .chain_id = lf->f->chain_ids[t->index]};
+        r = registry_fetch_blob(lf->client, d->digest, d->size, unpack_sink, &sink, reterr);
         if (r < 0) {
                 layer_unpack_abort(u);
                 return r;
@@ -260,6 +276,7 @@ static int fetch_one_layer(LayerFetch *lf, RegistryClient *client, LayerTask *t,
                 return error_prefix(reterr, "layer %s", d->digest);
         if (!t->blob_digest)
                 t->blob_digest = xstrdup(d->digest);
+        const char *want_diff_id = lf->f->config->diff_ids[t->index];
         if (strcmp(diff_id, want_diff_id) != 0)
                 return error_set(reterr, EBADMSG,
                                  "layer %s: content digest %s does not match %s in the image config",
@@ -267,33 +284,81 @@ static int fetch_one_layer(LayerFetch *lf, RegistryClient *client, LayerTask *t,
         return 0;
 }
 
-/* A download thread: takes layers off the shared list until none is left or the pull failed. */
+/* Download, verify and commit one layer: once committed, a later failure of the pull keeps it. */
+static int fetch_one_layer(LayerFetch *lf, LayerTask *t, Error **reterr) {
+        int r = download_layer(lf, t, reterr);
+        if (r < 0)
+                return r;
+        const Fetched *f = lf->f;
+        StagedLayer l = {
+                .chain_id = f->chain_ids[t->index],
+                .diff_id = f->config->diff_ids[t->index],
+                .blob_digest = t->blob_digest,
+                .parent_chain_id = t->index > 0 ? f->chain_ids[t->index - 1] : NULL,
+                .size = t->size,
+                .staging_dir = t->staging,
+        };
+        r = store_layer_commit(image_service_store(lf->job->svc), &l, reterr);
+        t->staging = mfree(t->staging); /* consumed either way */
+        return r;
+}
+
+/* How long a worker sleeps between looks at layers other pulls are fetching. */
+#define CLAIM_POLL_MS 100
+/* A layer whose fetching pull received nothing for this long is fetched by a waiting pull as well. */
+#define CLAIM_TAKEOVER_NS (10LL * 1000 * 1000 * 1000)
+
+/*
+ * The next layer for this worker, claimed; NULL when none can be claimed now. Layers in the store
+ * are done; *ret_waiting says some layer is being fetched by another pull (wait, then look again).
+ */
+static LayerTask *next_task(LayerFetch *lf, bool *ret_waiting) {
+        LayerTask *pick = NULL;
+        bool waiting = false;
+        pthread_mutex_lock(&lf->lock);
+        for (size_t i = 0; i < lf->n_tasks && !pick; i++) {
+                LayerTask *t = &lf->tasks[i];
+                if (t->state != TASK_TODO)
+                        continue;
+                LayerClaim c =
+                        image_service_try_claim(lf->job->svc, lf->f->chain_ids[t->index], CLAIM_TAKEOVER_NS);
+                if (c == LAYER_PRESENT)
+                        t->state = TASK_DONE;
+                else if (c == LAYER_CLAIMED)
+                        t->state = TASK_RUNNING;
+                waiting |= c == LAYER_BUSY;
+                if (c == LAYER_CLAIMED)
+                        pick = t;
+        }
+        pthread_mutex_unlock(&lf->lock);
+        *ret_waiting = waiting;
+        return pick;
+}
+
+/*
+ * A download thread: claims layers one at a time, skipping those another pull is fetching (it comes
+ * back to them once that pull commits or gives up), until none is left or a layer failed. Layers in
+ * flight when a sibling fails are finished and committed: the kubelet's retry will not fetch them.
+ */
 static void *layer_worker(void *arg) {
         LayerFetch *lf = arg;
-        _cleanup_(registry_client_freep) RegistryClient *client = NULL;
-        Error *open_error = NULL;
-        int open_r = open_client(lf->job, lf->name, lf->src, &lf->cancel, &client, &open_error);
-
-        for (;;) {
-                size_t i = atomic_fetch_add(&lf->next, 1);
-                if (i >= lf->n_tasks)
-                        break;
-                LayerTask *t = &lf->tasks[i];
-                if (open_r < 0) {
-                        t->result = open_r;
-                        t->error = TAKE_PTR(open_error);
-                        open_r = -ECANCELED; /* report the reason once */
-                } else if (cancel_requested(&lf->cancel))
-                        t->result = cancel_reason(&lf->cancel);
-                else
-                        t->result = fetch_one_layer(lf, client, t, &t->error);
-                if (t->result < 0) {
-                        cancel_request(&lf->cancel);
-                        if (open_r < 0)
+        while (!cancel_requested(lf->cancel) && !atomic_load(&lf->failed)) {
+                bool waiting = false;
+                LayerTask *t = next_task(lf, &waiting);
+                if (!t) {
+                        if (!waiting)
                                 break;
+                        image_service_wait_claims(lf->job->svc, CLAIM_POLL_MS);
+                        continue;
                 }
+                t->result = fetch_one_layer(lf, t, &t->error);
+                image_service_release_layer(lf->job->svc, lf->f->chain_ids[t->index]);
+                pthread_mutex_lock(&lf->lock);
+                t->state = TASK_DONE;
+                pthread_mutex_unlock(&lf->lock);
+                if (t->result < 0)
+                        atomic_store(&lf->failed, true);
         }
-        error_free(open_error);
         return NULL;
 }
 
@@ -326,7 +391,13 @@ static int fetch_layers(LayerFetch *lf, Error **reterr) {
                 layer_worker(lf);
         for (size_t i = 0; i < started; i++)
                 pthread_join(threads[i], NULL);
-        return first_failure(lf->tasks, lf->n_tasks, reterr);
+        int r = first_failure(lf->tasks, lf->n_tasks, reterr);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < lf->n_tasks; i++)
+                if (lf->tasks[i].state != TASK_DONE && cancel_requested(lf->cancel))
+                        return error_set(reterr, -cancel_reason(lf->cancel), "pull cancelled");
+        return 0;
 }
 
 static char *config_id(const char *config_digest) {
@@ -334,20 +405,9 @@ static char *config_id(const char *config_digest) {
         return xstrdup(hex ? hex + 1 : config_digest);
 }
 
+/* Every layer is committed by now: the image adds its rows and names on top. */
 static int commit_image(LayerFetch *lf, const ImageRef *name, const char *id, Error **reterr) {
         const Fetched *f = lf->f;
-        _cleanup_free_ StagedLayer *staged = xcalloc(lf->n_tasks + 1, sizeof(StagedLayer));
-        for (size_t i = 0; i < lf->n_tasks; i++) {
-                const LayerTask *t = &lf->tasks[i];
-                staged[i] = (StagedLayer){
-                        .chain_id = f->chain_ids[t->index],
-                        .diff_id = f->config->diff_ids[t->index],
-                        .blob_digest = t->blob_digest,
-                        .parent_chain_id = t->index > 0 ? f->chain_ids[t->index - 1] : NULL,
-                        .size = t->size,
-                        .staging_dir = t->staging,
-                };
-        }
         _cleanup_free_ char *repo = image_ref_name(name);
         /* A pull pinned to a digest does not move the tag written beside it (as containers/image). */
         _cleanup_free_ char *tag = name->tag && !name->digest ? xasprintf("%s:%s", repo, name->tag) : NULL;
@@ -363,8 +423,6 @@ static int commit_image(LayerFetch *lf, const ImageRef *name, const char *id, Er
                 .user = f->config->user,
                 .layers = (const char *const *)f->chain_ids,
                 .n_layers = strv_length(f->chain_ids),
-                .staged = staged,
-                .n_staged = lf->n_tasks,
                 .repo_tag = tag,
                 .repo_digest = digest,
         };
@@ -382,39 +440,24 @@ static void tasks_free(ImageService *svc, LayerTask *tasks, size_t n) {
         free(tasks);
 }
 
-/* Tasks for the layers this pull claimed, in manifest order. */
-static LayerTask *tasks_for(const Fetched *f, char *const *claimed, size_t *ret_n) {
-        size_t n = strv_length(f->chain_ids), k = 0;
-        LayerTask *tasks = xcalloc(n + 1, sizeof(LayerTask));
-        for (size_t i = 0; i < n; i++)
-                if (strv_contains(claimed, f->chain_ids[i]))
-                        tasks[k++].index = i;
-        *ret_n = k;
-        return tasks;
-}
-
 static int pull_layers_and_commit(PullJob *job, const ImageRef *name, const PullSource *src,
-                                  const Fetched *f, const char *id, Error **reterr) {
+                                  RegistryClient *client, Cancel *cancel, const Fetched *f, const char *id,
+                                  Error **reterr) {
         Store *store = image_service_store(job->svc);
-        char **claimed = NULL;
-        /* Held first: a layer the claim finds present must stay until this image is committed. */
+        /* Held for the whole pull: a layer found present, or committed early, stays until the image is. */
         store_layers_hold(store, f->chain_ids);
-        int r = image_service_claim_layers(job->svc, f->chain_ids, &job->cancel, &claimed);
-        if (r < 0) {
-                store_layers_release(store, f->chain_ids);
-                return error_set(reterr, -r, "pull of %s was cancelled while waiting for another pull", id);
-        }
-        LayerFetch lf = {.job = job, .name = name, .src = src, .f = f};
-        cancel_init(&lf.cancel, &job->cancel, 0);
-        lf.tasks = tasks_for(f, claimed, &lf.n_tasks);
-        atomic_init(&lf.next, 0);
-        log_debug("pull %s: %zu of %zu layers to fetch", id, lf.n_tasks, strv_length(f->chain_ids));
+        LayerFetch lf = {.job = job, .cancel = cancel, .client = client, .name = name, .src = src, .f = f};
+        pthread_mutex_init(&lf.lock, NULL);
+        lf.n_tasks = strv_length(f->chain_ids);
+        lf.tasks = xcalloc(lf.n_tasks + 1, sizeof(LayerTask));
+        for (size_t i = 0; i < lf.n_tasks; i++)
+                lf.tasks[i].index = i;
 
-        r = fetch_layers(&lf, reterr);
+        int r = fetch_layers(&lf, reterr);
         if (r >= 0)
                 r = commit_image(&lf, name, id, reterr);
         tasks_free(job->svc, lf.tasks, lf.n_tasks);
-        image_service_release_layers(job->svc, claimed);
+        pthread_mutex_destroy(&lf.lock);
         store_layers_release(store, f->chain_ids);
         return r;
 }
@@ -423,12 +466,14 @@ static int pull_source(PullJob *job, const ImageRef *name, const PullSource *src
                        Error **reterr) {
         _cleanup_(registry_client_freep) RegistryClient *client = NULL;
         Fetched f = {0};
-        int r = open_client(job, name, src, &job->cancel, &client, reterr);
+        Cancel cancel;
+        cancel_init(&cancel, &job->cancel, 0);
+        int r = open_client(job, name, src, &cancel, &client, reterr);
         if (r >= 0)
                 r = fetch_metadata(client, src->ref, &f, reterr);
         if (r >= 0) {
                 _cleanup_free_ char *id = config_id(f.manifest->config.digest);
-                r = pull_layers_and_commit(job, name, src, &f, id, reterr);
+                r = pull_layers_and_commit(job, name, src, client, &cancel, &f, id, reterr);
                 if (r >= 0)
                         *ret_id = TAKE_PTR(id);
         }
@@ -440,7 +485,7 @@ static int pull_source(PullJob *job, const ImageRef *name, const PullSource *src
 static int pull_candidate(PullJob *job, const ImageRef *name, char **ret_id, Error **reterr) {
         PullSource *sources = NULL;
         size_t n = 0;
-        int r = job->policy ? policy_check(job->policy, "docker", name, reterr) : 0;
+        int r = policy_check(job->policy, "docker", name, reterr);
         if (r >= 0)
                 r = image_service_sources(job->svc, name, &sources, &n, reterr);
         if (r < 0)

@@ -13,6 +13,7 @@
 
 #include "digest.h"
 #include "manifest.h"
+#include "log.h"
 #include "registry-client.h"
 #include "registry-errors.h"
 #include "strv.h"
@@ -49,6 +50,7 @@ struct RegistryClient {
         char *client_cert, *client_key; /* paths; NULL: none */
         const Cancel *cancel;
         int64_t progress_timeout_ns;
+        int64_t connect_timeout_ns;
 
         pthread_mutex_t lock; /* guards the fields below: clients may be shared by pulling threads */
         char *authorization;  /* "Bearer ..." or "Basic ..." once negotiated; NULL: anonymous */
@@ -88,9 +90,12 @@ typedef struct Transfer {
         char *buf;              /* the collected 2xx body, or the (capped) error body; NUL-terminated */
         size_t len, cap;
         Digester *digester;
-        uint64_t received;  /* bytes of the 2xx body */
-        uint64_t handed_on; /* bytes given to the sink: from then on a retry would repeat them */
-        Error *abort_error; /* why a callback stopped the transfer */
+        uint64_t received;    /* bytes of the 2xx body */
+        uint64_t handed_on;   /* bytes given to the sink: from then on a retry would repeat them */
+        uint64_t resume_from; /* > 0: this attempt asks for the body from here on (Range) */
+        uint64_t skip;        /* bytes of a 200 answer to a Range request already handed on */
+        int64_t range_start;  /* of a 206 answer's Content-Range; -1: none */
+        Error *abort_error;   /* why a callback stopped the transfer */
         int64_t last_progress_ns;
         curl_off_t last_bytes;
 } Transfer;
@@ -359,6 +364,7 @@ int registry_client_new(const RegistryClientOptions *o, RegistryClient **ret, Er
         atomic_init(&c->plain_http, false);
         c->cancel = o->cancel;
         c->progress_timeout_ns = o->progress_timeout_ns;
+        c->connect_timeout_ns = o->connect_timeout_ns;
         copy_credentials(c, o->credentials);
         if (!c->insecure) {
                 r = load_certs_dir(c, o->certs_dir ?: DEFAULT_CERTS_DIR, reterr);
@@ -460,8 +466,14 @@ static void transfer_reset(Transfer *t) {
         t->docker_digest = mfree(t->docker_digest);
         t->www_authenticate = mfree(t->www_authenticate);
         t->len = 0;
-        t->received = 0;
         t->errbuf[0] = '\0';
+        t->range_start = -1;
+        /* A resumed body continues where the last attempt stopped: same count, same digest state. */
+        if (t->resume_from > 0) {
+                t->last_progress_ns = now_ns();
+                return;
+        }
+        t->received = 0;
         t->digester = digester_free(t->digester);
         DigestAlgorithm a;
         if (t->body->digest && digest_parse(t->body->digest, &a, NULL) == 0)
@@ -500,8 +512,25 @@ static int buffer_append(Transfer *t, const char *data, size_t n, size_t max) {
         return 0;
 }
 
+/* The start of a resumed body: a 206 must start where asked; a 200 repeats what was handed on. */
+static int resume_accept(Transfer *t, const char **data, size_t *n) {
+        if (t->status == 206 && t->range_start != (int64_t)t->resume_from)
+                return error_set(&t->abort_error, EBADMSG,
+                                 "%s: registry resumed at byte %" PRId64 ", not %" PRIu64, t->body->what,
+                                 t->range_start, t->resume_from);
+        size_t k = *n < t->skip ? *n : (size_t)t->skip;
+        t->skip -= k;
+        *data += k;
+        *n -= k;
+        return 0;
+}
+
 static int body_accept(Transfer *t, const char *data, size_t n) {
         const Body *b = t->body;
+        if (t->resume_from > 0 && resume_accept(t, &data, &n) < 0)
+                return -EBADMSG;
+        if (n == 0)
+                return 0;
         if (t->digester)
                 digester_update(t->digester, data, n);
         t->received += n;
@@ -560,6 +589,7 @@ static void start_response(Transfer *t, const char *line, size_t n) {
         t->len = 0;
         const char *sp = memchr(line, ' ', n);
         t->status = sp && (size_t)(sp - line) + 4 <= n ? strtol(sp + 1, NULL, 10) : 0;
+        t->skip = t->status == 200 ? t->resume_from : 0;
 }
 
 static void add_challenge(Transfer *t, char *v) {
@@ -591,6 +621,11 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata) {
                 t->docker_digest = v;
         } else if ((v = header_value(data, n, "WWW-Authenticate")))
                 add_challenge(t, v);
+        else if ((v = header_value(data, n, "Content-Range"))) {
+                unsigned long long start;
+                t->range_start = sscanf(v, "bytes %llu-", &start) == 1 ? (int64_t)start : -1;
+                free(v);
+        }
         return n;
 }
 
@@ -617,9 +652,13 @@ static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, cur
 static CURLcode setup_transport(RegistryClient *c, const Request *rq, Transfer *t) {
         CURL *h = t->curl;
         CURLcode cc;
-        /* Registries redirect blob GETs to storage; never let that reach file:// or other protocols. */
+        /*
+         * Registries redirect blob GETs to storage; never let that reach file:// or other protocols,
+         * nor plain http from a registry the user did not mark insecure (a downgrade anyone on the path
+         * could then serve).
+         */
         if ((cc = curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https")) ||
-            (cc = curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https")) ||
+            (cc = curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, c->insecure ? "http,https" : "https")) ||
             (cc = curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L)) ||
             (cc = curl_easy_setopt(h, CURLOPT_MAXREDIRS, MAX_REDIRECTS)) ||
             (cc = curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L)) ||
@@ -633,6 +672,9 @@ static CURLcode setup_transport(RegistryClient *c, const Request *rq, Transfer *
             (cc = curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L)) ||
             (cc = curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress)) ||
             (cc = curl_easy_setopt(h, CURLOPT_XFERINFODATA, t)))
+                return cc;
+        if (c->connect_timeout_ns > 0 &&
+            (cc = curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)(c->connect_timeout_ns / 1000000))))
                 return cc;
         if (c->ca_blob) {
                 struct curl_blob blob = {
@@ -668,6 +710,10 @@ static CURLcode setup_request(RegistryClient *c, const Request *rq, Transfer *t,
         CURLcode cc;
         if (rq->accept)
                 *headers = header_append(*headers, rq->accept);
+        if (t->resume_from > 0) {
+                _cleanup_free_ char *range = xasprintf("Range: bytes=%" PRIu64 "-", t->resume_from);
+                *headers = header_append(*headers, range);
+        }
         char *a = rq->registry_auth ? get_authorization(c) : NULL;
         if (a) {
                 char *line = xasprintf("Authorization: %s", a);
@@ -717,6 +763,11 @@ static int transfer_error(const Request *rq, const Transfer *t, CURLcode cc, Err
         if (cc == CURLE_PARTIAL_FILE)
                 return error_set(reterr, EBADMSG, "%s is truncated: got %" PRIu64 " bytes (%s %s: %s)",
                                  b->what, t->received, method, where, t->errbuf);
+        if (cc == CURLE_UNSUPPORTED_PROTOCOL)
+                return error_set(reterr, EACCES,
+                                 "%s %s: redirect to another protocol refused (plain http is allowed only "
+                                 "for registries marked insecure): %s",
+                                 method, where, t->errbuf[0] ? t->errbuf : curl_easy_strerror(cc));
         if (cc != CURLE_OK)
                 return error_set(reterr, registry_curl_code_errno(cc), "%s %s: %s", method, where,
                                  t->errbuf[0] ? t->errbuf : curl_easy_strerror(cc));
@@ -751,9 +802,13 @@ static int request_over_http(RegistryClient *c, const Request *rq, Transfer *t, 
         return request(c, &plain, t, reterr);
 }
 
-/* Send a request until it succeeds, negotiating authentication once and retrying what may be retried. */
+/*
+ * Send a request until it succeeds, negotiating authentication once, retrying what may be retried, and
+ * resuming a streamed body cut off midway from the bytes already handed on (with backoff, bounded).
+ */
 static int request(RegistryClient *c, const Request *rq, Transfer *t, Error **reterr) {
         bool negotiated = false;
+        unsigned fruitless = 0;
         for (unsigned attempt = 1;;) {
                 int r = check_interrupt(c, reterr);
                 if (r < 0)
@@ -769,6 +824,16 @@ static int request(RegistryClient *c, const Request *rq, Transfer *t, Error **re
                 if (cc == CURLE_OK && t->status == 401 && rq->registry_auth && !negotiated) {
                         negotiated = true;
                         r = negotiate(c, rq, t, reterr);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                fruitless = t->handed_on > t->resume_from ? 0 : fruitless + 1;
+                if (registry_should_resume(cc, t->handed_on, fruitless)) {
+                        log_debug("%s cut off after %" PRIu64 " bytes (%s); resuming", t->body->what,
+                                  t->handed_on, curl_easy_strerror(cc));
+                        t->resume_from = t->handed_on;
+                        r = backoff(c, registry_retry_delay_ms(fruitless + 1), reterr);
                         if (r < 0)
                                 return r;
                         continue;

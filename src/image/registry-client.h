@@ -33,7 +33,8 @@ typedef struct RegistryClientOptions {
         const Credentials *credentials; /* NULL: anonymous */
         const char *certs_dir;          /* default /etc/containers/certs.d */
         const Cancel *cancel;           /* may be NULL; carries the deadline */
-        int64_t progress_timeout_ns;    /* 0: none */
+        int64_t progress_timeout_ns;    /* a transfer receiving nothing this long fails; 0: none */
+        int64_t connect_timeout_ns;     /* 0: libcurl's default (300 s) */
 } RegistryClientOptions;
 
 int registry_client_new(const RegistryClientOptions *o, RegistryClient **ret, Error **reterr);

@@ -167,6 +167,14 @@ int registry_curl_code_errno(CURLcode code) {
         case CURLE_COULDNT_RESOLVE_HOST:
         case CURLE_COULDNT_RESOLVE_PROXY:
                 return ECONNREFUSED;
+        /* The network failed us, not the registry's content: worth trying again later. */
+        case CURLE_RECV_ERROR:
+        case CURLE_SEND_ERROR:
+        case CURLE_GOT_NOTHING:
+        case CURLE_HTTP2:
+        case CURLE_HTTP2_STREAM:
+        case CURLE_OPERATION_TIMEDOUT:
+                return EAGAIN;
         default:
                 return EIO;
         }
@@ -192,6 +200,11 @@ static bool is_connection_cut(CURLcode code) {
         default:
                 return false;
         }
+}
+
+bool registry_should_resume(CURLcode code, uint64_t bytes_handed_on, unsigned fruitless_resumes) {
+        return bytes_handed_on > 0 && fruitless_resumes < REGISTRY_MAX_FRUITLESS_RESUMES &&
+               is_connection_cut(code);
 }
 
 bool registry_should_retry(CURLcode code, long status, uint64_t bytes_handed_on, unsigned attempts_made) {

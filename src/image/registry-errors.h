@@ -48,5 +48,18 @@ CURLcode registry_refine_curl_code(CURLcode code, const char *errbuf);
  */
 bool registry_should_retry(CURLcode code, long status, uint64_t bytes_handed_on, unsigned attempts_made);
 
+/*
+ * Resumes of a streamed blob in a row that brought no new byte before it gives up. Resumes that make
+ * progress do not count: the body only grows, so they end with the blob.
+ */
+#define REGISTRY_MAX_FRUITLESS_RESUMES 2
+
+/*
+ * Should a streamed body cut off after `bytes_handed_on` bytes (a reset, a truncated body) be resumed
+ * with a Range request? Only connection cuts, and fewer than REGISTRY_MAX_FRUITLESS_RESUMES in a row
+ * that brought nothing.
+ */
+bool registry_should_resume(CURLcode code, uint64_t bytes_handed_on, unsigned fruitless_resumes);
+
 /* Milliseconds to wait before attempt `attempt` + 1 (attempt >= 1): 100, 400, 1600, ... */
 unsigned registry_retry_delay_ms(unsigned attempt);

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include "daemon.h"
 #include "http-api.h"
@@ -53,8 +54,11 @@ char *daemon_config_toml(Daemon *d) {
 
 /* The image service's view of the config (caller holds the config lock or owns `c`). */
 static ImageSettings image_settings_from(const CliOptions *o, const Config *c) {
-        int64_t progress = 0;
-        parse_duration(c->pull_progress_timeout, &progress); /* validated at load */
+        int64_t progress = 0, stall = 0, connect = 0;
+        /* Validated at load. */
+        parse_duration(c->pull_progress_timeout, &progress);
+        parse_duration(c->pull_stall_timeout, &stall);
+        parse_duration(c->pull_connect_timeout, &connect);
         return (ImageSettings){
                 .registries_conf = o->registries_conf ? o->registries_conf : (char *)DEFAULT_REGISTRIES_CONF,
                 .registries_conf_dir = o->registries_conf_dir ? o->registries_conf_dir
@@ -68,7 +72,16 @@ static ImageSettings image_settings_from(const CliOptions *o, const Config *c) {
                 .pinned_images = c->pinned_images,
                 .pause_image = c->pause_image,
                 .pull_progress_timeout_ns = progress,
+                .pull_stall_timeout_ns = stall,
+                .pull_connect_timeout_ns = connect,
                 .max_parallel_downloads = c->max_parallel_downloads,
+                .layer_limits =
+                        {
+                                .max_size = c->max_layer_size,
+                                .max_ratio = c->max_layer_inflation_ratio,
+                                .max_entries = c->max_layer_entries,
+                                .min_free_space = c->min_free_space,
+                        },
         };
 }
 
@@ -193,6 +206,23 @@ static int wait_for_signals(Daemon *d, const sigset_t *set) {
         }
 }
 
+/*
+ * Many pulls, connections and containers' fds add up; the soft limit (often 1024) is only a default
+ * for select()-era programs, and nothing here uses select().
+ */
+static void raise_fd_limit(void) {
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+                return;
+        rlim_t was = rl.rlim_cur;
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                log_warn("cannot raise the open file limit from %llu: %m", (unsigned long long)was);
+        else
+                log_debug("open file limit raised from %llu to %llu", (unsigned long long)was,
+                          (unsigned long long)rl.rlim_cur);
+}
+
 int daemon_run(const CliOptions *options, Config *config, Error **reterr) {
         Daemon d = {.config = config, .options = options};
         sigset_t set;
@@ -211,6 +241,7 @@ int daemon_run(const CliOptions *options, Config *config, Error **reterr) {
         signal(SIGPIPE, SIG_IGN);
         /* Pulls run on several threads; glibc would give each its own arena and keep what they freed. */
         mallopt(M_ARENA_MAX, 2);
+        raise_fd_limit();
         /* Containers' monitors get re-parented to us, so we can reap them promptly (DESIGN.md 5). */
         if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
                 log_warn("cannot become a child subreaper: %m");

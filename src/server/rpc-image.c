@@ -102,7 +102,7 @@ static void set_user(Runtime__V1__Image *img, const char *user) {
         img->username = xstrdup("");
 }
 
-static Runtime__V1__Image *image_to_pb(ImageService *svc, const StoreImage *s) {
+static Runtime__V1__Image *image_to_pb(const ImageSettings *settings, const StoreImage *s) {
         Runtime__V1__Image *img = PB_NEW(Runtime__V1__Image, RUNTIME__V1__IMAGE__INIT);
         img->id = xstrdup(s->id);
         img->repo_tags = strv_for_pb(s->repo_tags, &img->n_repo_tags);
@@ -111,7 +111,7 @@ static Runtime__V1__Image *image_to_pb(ImageService *svc, const StoreImage *s) {
         set_user(img, s->user);
         img->spec = PB_NEW(Runtime__V1__ImageSpec, RUNTIME__V1__IMAGE_SPEC__INIT);
         img->spec->image = xstrdup(s->id);
-        img->pinned = image_is_pinned(svc, s);
+        img->pinned = image_is_pinned(settings, s);
         return img;
 }
 
@@ -158,7 +158,8 @@ int rpc_image_status(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMess
                 *ret_resp = NULL;
                 return q;
         }
-        resp->image = image_to_pb(svc, img);
+        _cleanup_(image_settings_freep) ImageSettings *settings = image_service_settings(svc);
+        resp->image = image_to_pb(settings, img);
         if (r->verbose) {
                 Runtime__V1__ImageStatusResponse__InfoEntry *e =
                         PB_NEW(Runtime__V1__ImageStatusResponse__InfoEntry,
@@ -189,8 +190,9 @@ int rpc_list_images(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMessa
                 return q;
         Runtime__V1__ListImagesResponse *resp =
                 PB_NEW(Runtime__V1__ListImagesResponse, RUNTIME__V1__LIST_IMAGES_RESPONSE__INIT);
+        _cleanup_(image_settings_freep) ImageSettings *settings = image_service_settings(svc);
         for (size_t i = 0; i < n; i++)
-                PB_APPEND(resp->n_images, resp->images, image_to_pb(svc, list[i]));
+                PB_APPEND(resp->n_images, resp->images, image_to_pb(settings, list[i]));
         store_images_free(list, n);
         *ret_resp = &resp->base;
         return 0;

@@ -7,6 +7,7 @@
 
 #include "fs-util.h"
 #include "macros.h"
+#include "strv.h"
 
 int mkdir_parents_and_self(const char *path, mode_t mode) {
         _cleanup_free_ char *p = xstrdup(path);
@@ -36,7 +37,117 @@ int mkdir_parents(const char *path, mode_t mode) {
         return mkdir_parents_and_self(p, mode);
 }
 
-static int rm_rf_children(int dirfd);
+/*
+ * rm_rf walks the tree depth first holding one directory fd at a time (plus a transient one while
+ * listing), never one per level: a layer may legally nest thousands of directories, and an fd per level
+ * runs out under the default RLIMIT_NOFILE. Going back up is openat(".."), checked against the
+ * device and inode recorded on the way down, so a directory moved meanwhile stops the walk instead of
+ * removing something else.
+ */
+typedef struct RmLevel {
+        char *name;     /* in the parent directory */
+        char **subdirs; /* left to descend into, found when this level was emptied of other entries */
+        size_t next;
+        dev_t dev;
+        ino_t ino;
+} RmLevel;
+
+static void note_error(int *r, int q) {
+        if (q < 0 && *r >= 0)
+                *r = q;
+}
+
+/* Unlink everything in the directory but subdirectories, whose names are returned. */
+static int unlink_non_dirs(int fd, char ***ret_subdirs) {
+        char **subdirs = xcalloc(1, sizeof(char *));
+        int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
+        if (!d) {
+                int r = -errno;
+                if (dup_fd >= 0)
+                        close(dup_fd);
+                *ret_subdirs = subdirs;
+                return r;
+        }
+        int r = 0;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                        continue;
+                if (de->d_type != DT_DIR && (unlinkat(fd, de->d_name, 0) == 0 || errno == ENOENT))
+                        continue;
+                if (de->d_type == DT_DIR || errno == EISDIR || errno == EPERM)
+                        subdirs = strv_push(subdirs, xstrdup(de->d_name));
+                else
+                        note_error(&r, -errno);
+        }
+        closedir(d);
+        *ret_subdirs = subdirs;
+        return r;
+}
+
+static int push_level(int fd, char *name, RmLevel **stack, size_t *depth) {
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        *stack = xrealloc(*stack, (*depth + 1) * sizeof(RmLevel));
+        RmLevel *l = &(*stack)[(*depth)++];
+        *l = (RmLevel){.name = name, .dev = st.st_dev, .ino = st.st_ino};
+        return unlink_non_dirs(fd, &l->subdirs);
+}
+
+/* Leave the directory at *fd for its parent, which must be the level below on the stack. */
+static int go_up(int *fd, const RmLevel *parent) {
+        int pfd = openat(*fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (pfd < 0)
+                return -errno;
+        struct stat st;
+        if (fstat(pfd, &st) < 0 || st.st_dev != parent->dev || st.st_ino != parent->ino) {
+                close(pfd);
+                return -ESTALE;
+        }
+        close(*fd);
+        *fd = pfd;
+        return 0;
+}
+
+/* Empty the directory open at `fd` (consumed), depth first. */
+static int rm_rf_tree(int fd) {
+        RmLevel *stack = NULL;
+        size_t depth = 0;
+        int r = 0;
+        note_error(&r, push_level(fd, NULL, &stack, &depth));
+        while (depth > 0) {
+                RmLevel *l = &stack[depth - 1];
+                if (l->subdirs && l->subdirs[l->next]) {
+                        char *name = l->subdirs[l->next++];
+                        int cfd = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        if (cfd < 0) {
+                                note_error(&r, errno == ENOENT ? 0 : -errno);
+                                continue;
+                        }
+                        close(fd);
+                        fd = cfd;
+                        note_error(&r, push_level(fd, name, &stack, &depth));
+                        continue;
+                }
+                strv_free(l->subdirs);
+                if (--depth == 0)
+                        break;
+                int q = go_up(&fd, &stack[depth - 1]);
+                if (q < 0) {
+                        note_error(&r, q);
+                        break;
+                }
+                if (unlinkat(fd, l->name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+                        note_error(&r, -errno);
+        }
+        while (depth > 0) /* only after a failed go_up */
+                strv_free(stack[--depth].subdirs);
+        free(stack);
+        close(fd);
+        return r;
+}
 
 static int rm_rf_entry(int dirfd, const char *name) {
         if (unlinkat(dirfd, name, 0) == 0 || errno == ENOENT)
@@ -46,32 +157,9 @@ static int rm_rf_entry(int dirfd, const char *name) {
         int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
                 return errno == ENOENT ? 0 : -errno;
-        int r = rm_rf_children(fd);
-        close(fd);
+        int r = rm_rf_tree(fd);
         if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT && r >= 0)
                 r = -errno;
-        return r;
-}
-
-static int rm_rf_children(int dirfd) {
-        int dup_fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
-        if (dup_fd < 0)
-                return -errno;
-        DIR *d = fdopendir(dup_fd);
-        if (!d) {
-                close(dup_fd);
-                return -errno;
-        }
-        int r = 0;
-        struct dirent *de;
-        while ((de = readdir(d))) {
-                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-                        continue;
-                int q = rm_rf_entry(dirfd, de->d_name);
-                if (q < 0 && r >= 0)
-                        r = q;
-        }
-        closedir(d);
         return r;
 }
 

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <dirent.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 #include "decompress.h"
 #include "digest.h"
@@ -27,6 +29,9 @@ struct LayerUnpack {
         Digester *diff_digest;        /* NULL for plain layers: the tar is the blob, hashed once */
         int64_t tar_size;
         Error *error; /* the pusher's first failure, reported again by every later call */
+        LayerLimits limits;
+        int64_t max_tar_size;     /* the tighter of max_size and the ratio's bound; 0: none */
+        int64_t next_space_check; /* tar_size at which free space is looked at again */
 
         int root_fd;
         int pipe_write; /* the pusher's end; closing it is end of input for the extractor */
@@ -58,7 +63,7 @@ static void *extract_thread(void *userdata) {
         LayerUnpack *u = userdata;
         Error *e = NULL;
 
-        if (tar_extract(u->root_fd, u->pipe_read, &u->cancel, &e) < 0) {
+        if (tar_extract_limited(u->root_fd, u->pipe_read, u->limits.max_entries, &u->cancel, &e) < 0) {
                 if (!e)
                         error_set(&e, EIO, "layer extraction failed");
                 u->extract_error = e;
@@ -157,17 +162,71 @@ static int start_thread(LayerUnpack *u, Error **reterr) {
         return 0;
 }
 
+/* Free space is looked at every this many tar bytes: statfs is cheap, but not per 64 KiB chunk. */
+#define SPACE_CHECK_INTERVAL (32LL * 1024 * 1024)
+
+static int check_free_space(LayerUnpack *u, Error **reterr) {
+        struct statvfs st;
+        if (u->limits.min_free_space <= 0 || fstatvfs(u->root_fd, &st) < 0)
+                return 0;
+        u->next_space_check = u->tar_size + SPACE_CHECK_INTERVAL;
+        uint64_t avail = (uint64_t)st.f_bavail * st.f_frsize;
+        if (avail >= (uint64_t)u->limits.min_free_space)
+                return 0;
+        return error_set(reterr, ENOSPC,
+                         "the image store has %" PRIu64 " bytes free, less than the %" PRId64
+                         " it keeps free (crio.image.min_free_space)",
+                         avail, u->limits.min_free_space);
+}
+
+static int check_limits(LayerUnpack *u, Error **reterr) {
+        if (u->max_tar_size > 0 && u->tar_size > u->max_tar_size)
+                return error_set(reterr, EFBIG,
+                                 "layer inflates beyond %" PRId64 " bytes (crio.image.max_layer_size, "
+                                 "crio.image.max_layer_inflation_ratio)",
+                                 u->max_tar_size);
+        if (u->limits.min_free_space > 0 && u->tar_size >= u->next_space_check)
+                return check_free_space(u, reterr);
+        return 0;
+}
+
+static int64_t bound_tar_size(const LayerLimits *l, int64_t compressed_size) {
+        int64_t max = l->max_size;
+        if (l->max_ratio > 0 && compressed_size >= 0) {
+                int64_t by_ratio = compressed_size > INT64_MAX / l->max_ratio
+                                           ? INT64_MAX
+                                           : compressed_size * l->max_ratio;
+                if (by_ratio < LAYER_RATIO_FLOOR)
+                        by_ratio = LAYER_RATIO_FLOOR;
+                if (max == 0 || by_ratio < max)
+                        max = by_ratio;
+        }
+        return max;
+}
+
 int layer_unpack_new(const char *dir, LayerCompression compression, LayerUnpack **ret, Error **reterr) {
+        return layer_unpack_new_limited(dir, compression, NULL, -1, ret, reterr);
+}
+
+int layer_unpack_new_limited(const char *dir, LayerCompression compression, const LayerLimits *limits,
+                             int64_t compressed_size, LayerUnpack **ret, Error **reterr) {
         if (compression != COMPRESSION_NONE && compression != COMPRESSION_GZIP &&
             compression != COMPRESSION_ZSTD)
                 return error_set(reterr, EINVAL, "unknown layer compression %d", (int)compression);
 
         _cleanup_(layer_unpack_freep) LayerUnpack *u = xcalloc(1, sizeof(*u));
         u->root_fd = u->pipe_read = u->pipe_write = -EBADF;
+        if (limits) {
+                u->limits = *limits;
+                u->max_tar_size = bound_tar_size(limits, compressed_size);
+        }
         u->root_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (u->root_fd < 0)
                 return error_set(reterr, errno, "open layer directory '%s': %m", dir);
         int r = check_empty(u->root_fd, dir, reterr);
+        if (r < 0)
+                return r;
+        r = check_free_space(u, reterr);
         if (r < 0)
                 return r;
         r = open_pipe(u, reterr);
@@ -193,6 +252,9 @@ static int forward_tar(const void *data, size_t len, void *userdata, Error **ret
         if (u->diff_digest)
                 digester_update(u->diff_digest, data, len);
         u->tar_size += (int64_t)len;
+        int r = check_limits(u, reterr);
+        if (r < 0)
+                return r;
         while (len > 0) {
                 /* Checked before every write: a failed extractor only drains, so stop feeding it. */
                 if (extract_failed(u))

@@ -23,8 +23,30 @@
  */
 typedef struct LayerUnpack LayerUnpack;
 
+/*
+ * Bounds on what one layer may cost, checked while it inflates, before any digest can be: a small
+ * compressed blob can otherwise become tens of GiB or millions of inodes. Zero turns a bound off.
+ */
+typedef struct LayerLimits {
+        int64_t max_size;       /* bytes of the tar stream */
+        int64_t max_ratio;      /* tar bytes per compressed byte, once past LAYER_RATIO_FLOOR */
+        int64_t max_entries;    /* files, directories, links, devices */
+        int64_t min_free_space; /* bytes the layer's filesystem keeps free */
+} LayerLimits;
+
+/* Below this many tar bytes the ratio is not checked: tiny layers of text can inflate 100x. */
+#define LAYER_RATIO_FLOOR (64LL * 1024 * 1024)
+
 /* Start unpacking into `dir` (must exist, be empty). Starts the extraction thread. */
 int layer_unpack_new(const char *dir, LayerCompression compression, LayerUnpack **ret, Error **reterr);
+
+/*
+ * The same under `limits` (NULL: none); `compressed_size` is the blob size the manifest declares (the
+ * ratio's base; -1: unknown, no ratio check). A layer over a bound fails with -EFBIG, a filesystem
+ * short of the free space with -ENOSPC, each naming the crio.conf key.
+ */
+int layer_unpack_new_limited(const char *dir, LayerCompression compression, const LayerLimits *limits,
+                             int64_t compressed_size, LayerUnpack **ret, Error **reterr);
 
 /*
  * The caller checks the blob digest itself (the registry client hashes while it downloads), so the

@@ -9,6 +9,7 @@
 
 #include <sqlite3.h>
 
+#include "db-migrate.h"
 #include "digest.h"
 #include "fs-util.h"
 #include "store.h"
@@ -25,21 +26,6 @@ struct Store {
         unsigned long staging_counter;
         char **held; /* chain IDs pulls are counting on; a multiset */
 };
-
-static const char schema[] =
-        "CREATE TABLE IF NOT EXISTS layers ("
-        "  chain_id TEXT PRIMARY KEY, diff_id TEXT NOT NULL, parent TEXT, link TEXT NOT NULL UNIQUE,"
-        "  blob_digest TEXT, size INTEGER NOT NULL, inodes INTEGER NOT NULL, created INTEGER NOT NULL);"
-        "CREATE TABLE IF NOT EXISTS images ("
-        "  id TEXT PRIMARY KEY, config_digest TEXT NOT NULL, manifest_digest TEXT NOT NULL,"
-        "  size INTEGER NOT NULL, pulled INTEGER NOT NULL, user TEXT NOT NULL);"
-        "CREATE TABLE IF NOT EXISTS image_layers ("
-        "  image_id TEXT NOT NULL, idx INTEGER NOT NULL, chain_id TEXT NOT NULL,"
-        "  PRIMARY KEY (image_id, idx));"
-        "CREATE INDEX IF NOT EXISTS image_layers_chain ON image_layers(chain_id);"
-        "CREATE TABLE IF NOT EXISTS image_tags (name TEXT PRIMARY KEY, image_id TEXT NOT NULL);"
-        "CREATE TABLE IF NOT EXISTS image_digests ("
-        "  name TEXT NOT NULL, image_id TEXT NOT NULL, PRIMARY KEY (name, image_id));";
 
 static int db_error(Store *s, Error **reterr, const char *what) {
         return error_set(reterr, EIO, "image store: %s: %s", what, sqlite3_errmsg(s->db));
@@ -93,6 +79,7 @@ static char *layer_path(const Store *s, const char *link) {
 }
 
 static char **drop_unused_layers(Store *s, Error **reterr);
+static int64_t count_rows(Store *s, const char *sql, const char *param);
 
 /* Remove layer directories that have no row: left by a crash between the move and the commit. */
 static void remove_unknown_layer_dirs(Store *s) {
@@ -110,6 +97,34 @@ static void remove_unknown_layer_dirs(Store *s) {
                         continue;
                 _cleanup_free_ char *path = layer_path(s, de->d_name);
                 rm_rf(path);
+        }
+        closedir(d);
+}
+
+static bool blob_referenced(Store *s, const char *digest) {
+        const char *p[] = {digest};
+        _cleanup_stmt_ sqlite3_stmt *st = prepare(
+                s, "SELECT 1 FROM images WHERE config_digest = ?1 OR manifest_digest = ?1 LIMIT 1", 1, p);
+        return !st || sqlite3_step(st) == SQLITE_ROW; /* when in doubt, keep */
+}
+
+/*
+ * Remove blob files no image row names: `*.tmp-*` files a crash left in write_file_atomic, and blobs
+ * whose rows went away without them (a crash between the commit and the unlink of a removal).
+ */
+static void remove_orphan_blobs(Store *s, const char *algo) {
+        _cleanup_free_ char *dir = xasprintf("%s/blobs/%s", s->root, algo);
+        DIR *d = opendir(dir);
+        if (!d)
+                return;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                if (de->d_name[0] == '.')
+                        continue;
+                _cleanup_free_ char *digest = xasprintf("%s:%s", algo, de->d_name);
+                if (!strstr(de->d_name, ".tmp-") && blob_referenced(s, digest))
+                        continue;
+                unlinkat(dirfd(d), de->d_name, 0);
         }
         closedir(d);
 }
@@ -144,7 +159,7 @@ int store_open(const char *root, Store **ret, Error **reterr) {
         sqlite3_busy_timeout(s->db, 10000);
         r = exec_sql(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", reterr);
         if (r >= 0)
-                r = exec_sql(s, schema, reterr);
+                r = db_migrate(s->db, store_migrations, store_migrations_count, reterr);
         if (r < 0) {
                 store_close(s);
                 return r;
@@ -153,6 +168,8 @@ int store_open(const char *root, Store **ret, Error **reterr) {
         rm_rf(tmp);
         mkdir(tmp, 0700);
         remove_unknown_layer_dirs(s);
+        remove_orphan_blobs(s, "sha256");
+        remove_orphan_blobs(s, "sha512");
         /* Layers a failed pull held while their image was removed have no user left: drop them now. */
         _cleanup_strv_free_ char **orphans = drop_unused_layers(s, NULL);
         STRV_FOREACH(d, orphans)
@@ -570,10 +587,15 @@ int store_image_commit(Store *s, const ImageCommit *c, Error **reterr) {
                 inodes[i] = count_inodes(c->staged[i].staging_dir);
         pthread_mutex_lock(&s->lock);
         int r = check_layers_available(s, c, reterr);
-        if (r >= 0)
+        /*
+         * An image already present keeps the manifest its row names; the manifest that led to it this
+         * time (another tag's, a manifest list's other entry) would be a blob no row references.
+         */
+        bool present = count_rows(s, "SELECT COUNT(*) FROM images WHERE id = ?", c->id) > 0;
+        if (r >= 0 && !present)
                 r = wrote_manifest =
                         write_blob(s, c->manifest_digest, c->manifest_json, c->manifest_len, reterr);
-        if (r >= 0)
+        if (r >= 0 && !present)
                 r = wrote_config = write_blob(s, c->config_digest, c->config_json, c->config_len, reterr);
         for (size_t i = 0; i < c->n_staged && r >= 0; i++)
                 r = move_layer(s, &c->staged[i], &moved, &n_moved, &inodes[i], reterr);
@@ -585,6 +607,23 @@ int store_image_commit(Store *s, const ImageCommit *c, Error **reterr) {
                         remove_blob(s, c->manifest_digest);
                 if (wrote_config > 0)
                         remove_blob(s, c->config_digest);
+        } else
+                forget_moves(moved, n_moved);
+        pthread_mutex_unlock(&s->lock);
+        return r;
+}
+
+int store_layer_commit(Store *s, const StagedLayer *l, Error **reterr) {
+        Moved *moved = NULL;
+        size_t n_moved = 0;
+        int64_t inodes = count_inodes(l->staging_dir);
+        pthread_mutex_lock(&s->lock);
+        int r = move_layer(s, l, &moved, &n_moved, &inodes, reterr);
+        if (r >= 0 && inodes >= 0)
+                r = insert_layer(s, l, inodes, reterr);
+        if (r < 0) {
+                undo_moves(moved, n_moved);
+                rm_rf(l->staging_dir);
         } else
                 forget_moves(moved, n_moved);
         pthread_mutex_unlock(&s->lock);

@@ -114,6 +114,15 @@ typedef struct ImageCommit {
 int store_image_commit(Store *s, const ImageCommit *c, Error **reterr);
 
 /*
+ * Commit one layer on its own, before its image: move the staged dir into place and insert its row.
+ * Until an image uses it, the layer lives as long as a hold on it (store_layers_hold) or until the
+ * next start-up, so a pull that fails later keeps what it finished and its retry fetches only the
+ * rest. A layer already present wins and the staged dir is removed. The staged dir is consumed
+ * either way.
+ */
+int store_layer_commit(Store *s, const StagedLayer *l, Error **reterr);
+
+/*
  * Remove by the same keys as store_image_lookup. A repo tag of an image with other names only
  * untags; otherwise the image and the layers no other image uses are deleted. -ENOENT when absent.
  */

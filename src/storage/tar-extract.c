@@ -585,6 +585,11 @@ static void extract_done(Extract *x) {
 }
 
 int tar_extract(int root_fd, int input_fd, const atomic_bool *cancel, Error **reterr) {
+        return tar_extract_limited(root_fd, input_fd, 0, cancel, reterr);
+}
+
+int tar_extract_limited(int root_fd, int input_fd, int64_t max_entries, const atomic_bool *cancel,
+                        Error **reterr) {
         _cleanup_(extract_done)
                 Extract x = {.root_fd = root_fd, .cancel = cancel, .archive = archive_read_new()};
         if (!x.archive)
@@ -600,7 +605,7 @@ int tar_extract(int root_fd, int input_fd, const atomic_bool *cancel, Error **re
             archive_read_open_fd(x.archive, input_fd, READ_BLOCK_SIZE) != ARCHIVE_OK)
                 return archive_failure(&x, NULL, reterr);
 
-        for (;;) {
+        for (int64_t n = 0;; n++) {
                 struct archive_entry *e = NULL;
                 if (cancelled(&x))
                         return error_set(reterr, ECANCELED, "layer extraction cancelled");
@@ -609,6 +614,11 @@ int tar_extract(int root_fd, int input_fd, const atomic_bool *cancel, Error **re
                         break;
                 if (ar < ARCHIVE_WARN)
                         return archive_failure(&x, NULL, reterr);
+                if (max_entries > 0 && n >= max_entries)
+                        return error_set(reterr, EFBIG,
+                                         "layer has more than %" PRId64
+                                         " entries (crio.image.max_layer_entries)",
+                                         max_entries);
                 int r = extract_entry(&x, e, reterr);
                 if (r < 0)
                         return r;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdatomic.h>
+#include <stdint.h>
 
 #include "error.h"
 
@@ -28,3 +29,7 @@
  * it. Blocks on `input_fd`.
  */
 int tar_extract(int root_fd, int input_fd, const atomic_bool *cancel, Error **reterr);
+
+/* The same, failing with -EFBIG once the layer holds more than `max_entries` entries (0: no limit). */
+int tar_extract_limited(int root_fd, int input_fd, int64_t max_entries, const atomic_bool *cancel,
+                        Error **reterr);

@@ -130,11 +130,11 @@ def image_registry(test_images, tmp_path_factory):
 @pytest.fixture(scope="session")
 def token_registry(test_images, tmp_path_factory):
     """docker-registry with token auth (TokenServer: user "user", password "s3cret-crio-test") holding
-    busybox and user; anonymous callers get tokens without access."""
+    busybox, user and layered; anonymous callers get tokens without access."""
     r = reg.TokenAuthRegistry(tmp_path_factory.mktemp("token-registry"), users={"user": "s3cret-crio-test"})
     r.start()
     try:
-        r.push(test_images, repos=["busybox", "user"])
+        r.push(test_images, repos=["busybox", "user", "layered"])
         yield r
     finally:
         r.stop()

@@ -591,6 +591,11 @@ class FakeRegistry(AccessLog):
     held now, and at most at once), besides the access log.
       manifest_override         {(repo, ref): (media type, body)}: serve this instead
       missing                   set of digests answered 404
+      redirect_blobs            a base URL ("http://host:port"): blob GETs answer 307 to base + path
+      cut_first, cut_mode       the first `cut_first` blob GETs (matching fault_path, if set) send half their
+                                body, then the connection is closed ("truncate") or reset ("reset")
+    Blob GETs honour "Range: bytes=N-" with 206; `ranges` lists (path, N) of those asked for, and
+    `served` the body bytes sent per blob digest.
     """
 
     def __init__(self, catalog, repos=None, tls=None):
@@ -610,6 +615,11 @@ class FakeRegistry(AccessLog):
         self.stall_after = 0
         self.manifest_override = {}
         self.missing = set()
+        self.redirect_blobs = None
+        self.cut_first = 0
+        self.cut_mode = "truncate"
+        self.ranges = []
+        self.served = {}
         self.released = threading.Event()
         self._log = []
         self._lock = threading.Lock()
@@ -691,6 +701,10 @@ class FakeRegistry(AccessLog):
 
     def release(self):
         self.released.set()
+
+    def _count(self, digest, n):
+        with self._lock:
+            self.served[digest] = self.served.get(digest, 0) + n
 
     def _disconnected(self):
         with self._lock:
@@ -809,6 +823,37 @@ class FakeRegistry(AccessLog):
                     return self._manifest(repo, ref, head)
                 return self._blob(repo, ref, head)
 
+            def _range(self, data, headers):
+                """(status, body) for the request's Range header: only "bytes=N-" is understood."""
+                m = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range", "").strip())
+                if not m or int(m.group(1)) >= len(data):
+                    return 200, data
+                start = int(m.group(1))
+                with owner._lock:
+                    owner.ranges.append((self.path, start))
+                headers["Content-Range"] = f"bytes {start}-{len(data) - 1}/{len(data)}"
+                return 206, data[start:]
+
+            def _cut(self, status, data, headers, digest):
+                """Send half the body, then close or reset the connection."""
+                owner._record(self.command, self.path, status)
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data[:len(data) // 2])
+                self.wfile.flush()
+                owner._count(digest, len(data) // 2)
+                self.close_connection = True
+                if owner.cut_mode == "reset":
+                    import struct
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    self.connection.close()
+                    return
+                with contextlib.suppress(OSError):
+                    self.connection.shutdown(socket.SHUT_RDWR)
+
             def _manifest(self, repo, ref, head):
                 found = owner.manifest_override.get((repo, ref)) or owner.manifests.get((repo, ref))
                 if not found:
@@ -819,6 +864,8 @@ class FakeRegistry(AccessLog):
                            head)
 
             def _blob(self, repo, digest, head):
+                if owner.redirect_blobs:
+                    return self._send(307, b"", {"Location": owner.redirect_blobs + self.path}, head)
                 p = owner.blobs.get((repo, digest))
                 if p is None:
                     return self._error(404, "BLOB_UNKNOWN", f"blob unknown: {digest}")
@@ -826,6 +873,17 @@ class FakeRegistry(AccessLog):
                 if owner._faulty("corrupt", repo, digest):
                     data = corrupt(data)
                 headers = {"Content-Type": "application/octet-stream", "Docker-Content-Digest": digest}
+                # A blob in `truncate` is cut on every answer: Range is ignored, so a resume gains nothing.
+                status = 200
+                if not owner._faulty("truncate", repo, digest):
+                    status, data = self._range(data, headers)
+                if not head and (owner.fault_path is None or re.search(owner.fault_path, self.path)) and \
+                        owner._take("cut_first"):
+                    return self._cut(status, data, headers, digest)
+                if not head:
+                    owner._count(digest, len(data))
+                if status == 206:
+                    return self._send(206, data, headers)
                 truncate = owner._faulty("truncate", repo, digest)
                 stall = bool(owner.stall and re.search(owner.stall, self.path) and owner.stall_after)
                 if head or not (truncate or stall):
@@ -981,17 +1039,22 @@ def repo_digest(registry, catalog, name):
 
 
 def wait_nothing_left(daemon, client, before, timeout=5.0):
-    """Assert that the image store went back to `before` (a Daemon.store_snapshot): no new image, no new
-    layer directory, an empty scratch directory. Polls, since clean-up may finish after the RPC."""
+    """Assert that a failed pull left the image store as `before` (a Daemon.store_snapshot) but for layers
+    it finished: no new image, an empty scratch directory, and every new layer directory a whole committed
+    layer (one with its diff/; those stay for the retry and go at start-up if no image claims them). Polls,
+    since clean-up may finish after the RPC."""
     import crio_helpers as h
     state = {}
+
+    def partial(layers):
+        return [name for name in set(layers) - set(before[1]) if not (daemon.root / "layers" / name / "diff").is_dir()]
 
     def clean():
         ids, layers, tmp = daemon.store_snapshot(client)
         state.update(ids=ids, layers=layers, tmp=tmp)
-        return ids == before[0] and set(layers) <= set(before[1]) and not tmp
+        return ids == before[0] and not partial(layers) and not tmp
 
     if not h.wait_until(clean, timeout, 0.1):
         raise AssertionError(f"the failed pull left something behind after {timeout}s: images {state['ids']} "
-                             f"(before {before[0]}), new layer dirs {sorted(set(state['layers']) - set(before[1]))}, "
+                             f"(before {before[0]}), partial layer dirs {partial(state['layers'])}, "
                              f"{daemon.root / 'tmp'} holds {state['tmp']}")

@@ -4,6 +4,7 @@
 import json
 import re
 import tomllib
+from pathlib import Path
 
 import grpc
 import pytest
@@ -101,6 +102,18 @@ def test_unknown_key_is_a_warning_naming_file_line_and_key(make_daemon):
     lines = [line for line in d.log.splitlines() if "no_such_key" in line]
     assert lines, d.log_tail()
     assert any("50-extra.conf" in line and re.search(r"\b3\b", line) for line in lines), lines
+
+
+CRIO_126_DEFAULT = Path(__file__).resolve().parents[1] / "unit" / "data" / "crio-1.26-default.conf"
+
+
+def test_crio_1_26_default_config_starts_the_daemon(make_daemon):
+    """A node's existing CRI-O 1.26 crio.conf (storage_driver = "", keys crio-c ignores) is accepted."""
+    d = make_daemon(config=CRIO_126_DEFAULT.read_text(), log_level=None).start()
+    with d.client() as c:
+        assert c.version().runtime_name == "crio-c"
+    assert d.http_get("/info").json()["storage_driver"] == "overlay"
+    assert "seccomp_use_default_when_empty" in d.log, d.log_tail()
 
 
 @pytest.mark.parametrize("conf,key", [

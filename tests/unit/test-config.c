@@ -1579,6 +1579,41 @@ static void test_load_sample_files(void **state) {
         assert_int_equal(c->metrics_port, 9537);
 }
 
+/* What `crio config --default` writes on a CRI-O 1.26 node loads: only unknown keys warn. */
+static void test_load_crio_1_26_default(void **state) {
+        ConfigSources s = {
+                .config_path = (char *)TEST_DATA_DIR "/unit/data/crio-1.26-default.conf",
+                .config_path_set = true,
+        };
+        _cleanup_config_ Config *c = NULL;
+        _cleanup_error_ Error *err = NULL;
+        _cleanup_strv_free_ char **warnings = NULL;
+        assert_ok(config_load(&s, &c, &warnings, &err), err);
+        assert_strv(warnings, TEST_DATA_DIR "/unit/data/crio-1.26-default.conf:43: unknown key "
+                                            "crio.runtime.seccomp_use_default_when_empty");
+        assert_string_equal(c->storage_driver, "overlay");
+        assert_string_equal(c->root, "/var/lib/containers/storage");
+        assert_string_equal(c->default_runtime, "runc");
+        assert_string_equal(c->cgroup_manager, "systemd");
+        assert_string_equal(c->pause_image, "registry.k8s.io/pause:3.9");
+        assert_false(c->enable_nri);
+        assert_string_equal(config_find_runtime(c, "runc")->runtime_root, "/run/runc");
+}
+
+static void test_empty_storage_driver_is_overlay(void **state) {
+        TmpDir *t = *state;
+        _cleanup_(config_sources_done) ConfigSources s = sources_for(t, true);
+        _cleanup_config_ Config *c = NULL;
+        _cleanup_error_ Error *err = NULL;
+        write_file(t->conf, NULL, "[crio]\nstorage_driver = \"\"\n");
+        assert_ok(config_load(&s, &c, NULL, &err), err);
+        assert_string_equal(c->storage_driver, "overlay");
+        config_free(TAKE_PTR(c));
+        write_file(t->conf, NULL, "[crio]\nstorage_driver = \"btrfs\"\n");
+        assert_int_equal(config_load(&s, &c, NULL, &err), -EINVAL);
+        assert_non_null(strstr(err->message, "storage_driver"));
+}
+
 #define TMP_TEST(f) cmocka_unit_test_setup_teardown(f, tmpdir_setup, tmpdir_teardown)
 
 int main(void) {
@@ -1710,6 +1745,8 @@ int main(void) {
                 TMP_TEST(test_load_override_bad_value),
                 TMP_TEST(test_override_array_joins),
                 TMP_TEST(test_load_sample_files),
+                cmocka_unit_test(test_load_crio_1_26_default),
+                TMP_TEST(test_empty_storage_driver_is_overlay),
         };
         return cmocka_run_group_tests(tests, group_setup, NULL);
 }

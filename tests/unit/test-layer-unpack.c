@@ -565,6 +565,110 @@ static void test_interleaved_layers(void **state) {
         buffer_done(&tar);
 }
 
+/* ---- limits ---- */
+
+static Result unpack_limited(const char *dir, LayerCompression c, const LayerLimits *l, int64_t declared,
+                             const Buffer *in) {
+        Result res = {.failed_push = -1};
+        LayerUnpack *u = NULL;
+        res.r = layer_unpack_new_limited(dir, c, l, declared, &u, &res.error);
+        if (res.r < 0)
+                return res;
+        for (size_t off = 0, i = 0; off < in->len; off += 65536, i++) {
+                size_t n = in->len - off < 65536 ? in->len - off : 65536;
+                res.r = layer_unpack_push(u, in->data + off, n, &res.error);
+                if (res.r < 0) {
+                        res.failed_push = (int)i;
+                        layer_unpack_abort(u);
+                        return res;
+                }
+        }
+        res.r = layer_unpack_finish(u, &res.blob_digest, &res.diff_id, &res.tar_size, &res.error);
+        return res;
+}
+
+static void assert_refused(Result *res, int errnum, const char *key) {
+        if (res->r != -errnum)
+                print_error("expected %d, got %d: %s\n", -errnum, res->r,
+                            res->error ? res->error->message : "");
+        assert_int_equal(res->r, -errnum);
+        assert_non_null(strstr(res->error->message, key));
+        result_done(res);
+}
+
+static void test_limit_max_size(void **state) {
+        Fixture *f = *state;
+        Buffer tar = build_tar(layer_files), gz = {};
+        gzip_member(&gz, tar.data, tar.len);
+        _cleanup_free_ char *dir = new_dir(f);
+        LayerLimits l = {.max_size = 1024 * 1024};
+        Result res = unpack_limited(dir, COMPRESSION_GZIP, &l, (int64_t)gz.len, &gz);
+        /* Refused while inflating, before the 5 MiB file was all written. */
+        assert_true(res.failed_push >= 0);
+        assert_refused(&res, EFBIG, "crio.image.max_layer_size");
+        /* Exactly at the limit is fine. */
+        _cleanup_free_ char *dir2 = new_dir(f);
+        l.max_size = (int64_t)tar.len;
+        res = unpack_limited(dir2, COMPRESSION_GZIP, &l, (int64_t)gz.len, &gz);
+        assert_int_equal(res.r, 0);
+        result_done(&res);
+        buffer_done(&gz);
+        buffer_done(&tar);
+}
+
+/* The ratio bound is the declared compressed size times the ratio, but never below the floor. */
+static void test_limit_ratio(void **state) {
+        Fixture *f = *state;
+        const TestFile small[] = {{.path = "f", .mode = S_IFREG | 0644, .size = 1024 * 1024}, {}};
+        const TestFile big[] = {{.path = "f", .mode = S_IFREG | 0644, .size = LAYER_RATIO_FLOOR + 1}, {}};
+        LayerLimits l = {.max_ratio = 100};
+        Buffer tar = build_tar(small);
+        _cleanup_free_ char *dir = new_dir(f);
+        Result res = unpack_limited(dir, COMPRESSION_NONE, &l, 10, &tar);
+        assert_int_equal(res.r, 0); /* 100,000x, but below the floor */
+        result_done(&res);
+        buffer_done(&tar);
+
+        tar = build_tar(big);
+        _cleanup_free_ char *dir2 = new_dir(f);
+        res = unpack_limited(dir2, COMPRESSION_NONE, &l, 10, &tar);
+        assert_refused(&res, EFBIG, "crio.image.max_layer_inflation_ratio");
+        /* The same layer declared large enough passes. */
+        _cleanup_free_ char *dir3 = new_dir(f);
+        res = unpack_limited(dir3, COMPRESSION_NONE, &l, (int64_t)tar.len / 100 + 1, &tar);
+        assert_int_equal(res.r, 0);
+        result_done(&res);
+        buffer_done(&tar);
+}
+
+static void test_limit_entries(void **state) {
+        Fixture *f = *state;
+        Buffer tar = build_tar(layer_files), gz = {};
+        gzip_member(&gz, tar.data, tar.len);
+        _cleanup_free_ char *dir = new_dir(f);
+        LayerLimits l = {.max_entries = 3};
+        Result res = unpack_limited(dir, COMPRESSION_GZIP, &l, (int64_t)gz.len, &gz);
+        assert_refused(&res, EFBIG, "crio.image.max_layer_entries");
+        _cleanup_free_ char *dir2 = new_dir(f);
+        l.max_entries = 6; /* layer_files has six entries */
+        res = unpack_limited(dir2, COMPRESSION_GZIP, &l, (int64_t)gz.len, &gz);
+        assert_int_equal(res.r, 0);
+        result_done(&res);
+        buffer_done(&gz);
+        buffer_done(&tar);
+}
+
+static void test_limit_free_space(void **state) {
+        Fixture *f = *state;
+        Buffer tar = build_tar(layer_files);
+        _cleanup_free_ char *dir = new_dir(f);
+        LayerLimits l = {.min_free_space = INT64_MAX};
+        Result res = unpack_limited(dir, COMPRESSION_NONE, &l, (int64_t)tar.len, &tar);
+        assert_refused(&res, ENOSPC, "crio.image.min_free_space");
+        assert_int_equal(count_entries(dir), 0);
+        buffer_done(&tar);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_uncompressed, setup, teardown),
@@ -582,6 +686,10 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_abort, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_new_errors, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_interleaved_layers, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_limit_max_size, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_limit_ratio, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_limit_entries, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_limit_free_space, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -378,7 +378,10 @@ static void test_curl_errno(void **state) {
         assert_int_equal(registry_curl_code_errno(CURLE_SSL_CERTPROBLEM), EPROTO);
         assert_int_equal(registry_curl_code_errno(CURLE_COULDNT_CONNECT), ECONNREFUSED);
         assert_int_equal(registry_curl_code_errno(CURLE_COULDNT_RESOLVE_HOST), ECONNREFUSED);
-        assert_int_equal(registry_curl_code_errno(CURLE_RECV_ERROR), EIO);
+        /* Transport failures are worth a later retry: UNAVAILABLE, not INTERNAL. */
+        assert_int_equal(registry_curl_code_errno(CURLE_RECV_ERROR), EAGAIN);
+        assert_int_equal(registry_curl_code_errno(CURLE_GOT_NOTHING), EAGAIN);
+        assert_int_equal(registry_curl_code_errno(CURLE_OPERATION_TIMEDOUT), EAGAIN);
         assert_int_equal(registry_curl_code_errno(CURLE_TOO_MANY_REDIRECTS), EIO);
         assert_int_equal(registry_curl_code_errno(CURLE_UNSUPPORTED_PROTOCOL), EIO);
 }
@@ -407,6 +410,16 @@ static void test_retry_statuses(void **state) {
         }
         for (size_t i = 0; i < ELEMENTSOF(no); i++)
                 assert_false(registry_should_retry(CURLE_OK, no[i], 0, 1));
+}
+
+static void test_resume(void **state) {
+        /* A cut after bytes were handed on resumes; one before any did is a plain retry. */
+        assert_true(registry_should_resume(CURLE_RECV_ERROR, 100, 0));
+        assert_true(registry_should_resume(CURLE_PARTIAL_FILE, 100, REGISTRY_MAX_FRUITLESS_RESUMES - 1));
+        assert_false(registry_should_resume(CURLE_PARTIAL_FILE, 100, REGISTRY_MAX_FRUITLESS_RESUMES));
+        assert_false(registry_should_resume(CURLE_RECV_ERROR, 0, 0));
+        assert_false(registry_should_resume(CURLE_ABORTED_BY_CALLBACK, 100, 0));
+        assert_false(registry_should_resume(CURLE_OK, 100, 0));
 }
 
 static void test_retry_transport(void **state) {
@@ -644,6 +657,7 @@ int main(void) {
                 cmocka_unit_test(test_refine_curl_code),
                 cmocka_unit_test(test_retry_statuses),
                 cmocka_unit_test(test_retry_transport),
+                cmocka_unit_test(test_resume),
                 cmocka_unit_test(test_no_retry_after_bytes_handed_on),
                 cmocka_unit_test(test_retry_delays),
                 cmocka_unit_test(test_urls),

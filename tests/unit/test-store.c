@@ -405,6 +405,110 @@ static void commit_sharing_bottom(Fixture *fx, Base *b, TestLayer *l3, TestImage
         assert_ok(commit(fx, img, &_e));
 }
 
+/* ---- leftovers ---- */
+
+/* Blobs no image row names (a crash's *.tmp-* file, a blob whose rows went) go at start-up. */
+static void test_open_removes_orphan_and_tmp_blobs(void **state) {
+        Fixture *fx = *state;
+        Base b;
+        base_commit(fx, &b);
+        _cleanup_free_ char *dir = path_join(fx->root, "blobs/sha256");
+        _cleanup_free_ char *tmp = xasprintf("%s/%s.tmp-AbC123", dir, b.a.config_digest + 7);
+        _cleanup_free_ char *orphan = xasprintf("%s/%064d", dir, 7);
+        _cleanup_free_ char *orphan512 = xasprintf("%s/blobs/sha512/%0128d", fx->root, 5);
+        write_text(tmp, "half");
+        write_text(orphan, "{}");
+        write_text(orphan512, "{}");
+        assert_int_equal(count_entries(dir), 4);
+
+        reopen(fx);
+        assert_false(path_exists(tmp));
+        assert_false(path_exists(orphan));
+        assert_false(path_exists(orphan512));
+        assert_int_equal(count_entries(dir), 2);
+        assert_image_blobs(fx, &b.a, true);
+        base_done(&b);
+}
+
+/* The same config reached through a second manifest: the image keeps its first manifest, no new blob. */
+static void test_second_manifest_of_present_image_writes_no_blob(void **state) {
+        Fixture *fx = *state;
+        Base b;
+        base_commit(fx, &b);
+        TestImage again = b.a;
+        snprintf(again.manifest_json, sizeof(again.manifest_json), "{\"schemaVersion\":2,\"other\":1}");
+        _cleanup_free_ char *md =
+                digest_buffer(DIGEST_SHA256, again.manifest_json, strlen(again.manifest_json));
+        snprintf(again.manifest_digest, sizeof(again.manifest_digest), "%s", md);
+        snprintf(again.repo_digest, sizeof(again.repo_digest), "quay.io/test/app@%s", md);
+        again.n_staged = 0;
+        assert_ok(commit(fx, &again, &_e));
+
+        _cleanup_free_ char *dir = path_join(fx->root, "blobs/sha256");
+        assert_int_equal(count_entries(dir), 2);
+        assert_blob(fx, again.manifest_digest, NULL);
+        assert_image_blobs(fx, &b.a, true);
+        assert_lookup(fx, again.repo_digest, b.a.id);
+        base_done(&b);
+}
+
+/* ---- layers committed on their own ---- */
+
+static StagedLayer staged_of(const TestLayer *l) {
+        return (StagedLayer){.chain_id = l->chain_id,
+                             .diff_id = l->diff_id,
+                             .blob_digest = l->blob_digest,
+                             .size = l->size,
+                             .staging_dir = l->staging};
+}
+
+/* A layer committed before its image is there at once, for an image commit to use without staging. */
+static void test_layer_commit_then_image(void **state) {
+        Fixture *fx = *state;
+        TestLayer l;
+        layer_init(&l, "44", '4', 4000);
+        stage_layer(fx, &l, "l4");
+        StagedLayer sl = staged_of(&l);
+        assert_ok(store_layer_commit(fx->store, &sl, &_e));
+        assert_layer(fx, &l, "l4");
+        assert_false(path_exists(l.staging));
+        /* A second copy (another pull's) loses to the committed one and is removed. */
+        stage_layer(fx, &l, "l4-again");
+        sl = staged_of(&l);
+        assert_ok(store_layer_commit(fx->store, &sl, &_e));
+        assert_layer(fx, &l, "l4");
+        assert_false(path_exists(l.staging));
+        TestImage img;
+        image_init(&img, "c3", 'c', "solo", "1");
+        image_add_layer(&img, &l, false);
+        assert_ok(commit(fx, &img, &_e));
+        reopen(fx);
+        assert_layer(fx, &l, "l4");
+        layer_done(&l);
+}
+
+/* A layer whose image never came is kept while held, and goes at the next start. */
+static void test_layer_commit_without_image_goes_at_start(void **state) {
+        Fixture *fx = *state;
+        Base b;
+        base_commit(fx, &b);
+        TestLayer l;
+        layer_init(&l, "55", '5', 500);
+        stage_layer(fx, &l, "l5");
+        StagedLayer sl = staged_of(&l);
+        char *held[] = {l.chain_id, NULL};
+        store_layers_hold(fx->store, held);
+        assert_ok(store_layer_commit(fx->store, &sl, &_e));
+        /* Removing another image drops unused layers, but not a held one. */
+        assert_ok(store_image_remove(fx->store, b.a.id, &_e));
+        assert_layer(fx, &l, "l5");
+        store_layers_release(fx->store, held);
+        reopen(fx);
+        assert_no_layer(fx, &l);
+        layer_done(&l);
+        base_done(&b);
+}
+
 /* ---- store_open ---- */
 
 static void test_open_creates_layout(void **state) {
@@ -1179,6 +1283,10 @@ int main(void) {
                 STORE_TEST(test_open_creates_layout),
                 STORE_TEST(test_open_fails_when_root_is_a_file),
                 STORE_TEST(test_open_clears_tmp_and_unknown_layer_dirs),
+                STORE_TEST(test_open_removes_orphan_and_tmp_blobs),
+                STORE_TEST(test_layer_commit_then_image),
+                STORE_TEST(test_layer_commit_without_image_goes_at_start),
+                STORE_TEST(test_second_manifest_of_present_image_writes_no_blob),
                 STORE_TEST(test_reopen_keeps_everything),
                 STORE_TEST(test_staging_dirs_are_fresh_and_removable),
                 STORE_TEST(test_commit_image),
