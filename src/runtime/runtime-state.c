@@ -10,14 +10,9 @@
  * Pods and containers live in two tables of the store's database (<root>/crio-c.db): one row per
  * object, its engine state as a JSON document plus the client's opaque config blob. Every change is
  * written through before the RPC that made it answers; a row with "creating" set is a half-made
- * object that start-up undoes.
+ * object that start-up undoes. The tables are created by the store's schema migrations
+ * (src/storage/store-migrations.c), which run when the image store opens, before the runtime does.
  */
-static const char schema[] =
-        "CREATE TABLE IF NOT EXISTS pods (id TEXT PRIMARY KEY, seq INTEGER, doc TEXT NOT NULL,"
-        " config BLOB);"
-        "CREATE TABLE IF NOT EXISTS containers (id TEXT PRIMARY KEY, seq INTEGER,"
-        " pod_id TEXT NOT NULL, doc TEXT NOT NULL, config BLOB);";
-
 int state_open(Runtime *rt, Error **reterr) {
         _cleanup_free_ char *path = xasprintf("%s/crio-c.db", rt->paths.root);
         int r = sqlite3_open_v2(path, &rt->db,
@@ -27,8 +22,6 @@ int state_open(Runtime *rt, Error **reterr) {
         sqlite3_busy_timeout(rt->db, 10000);
         char *msg = NULL;
         r = sqlite3_exec(rt->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL, &msg);
-        if (r == SQLITE_OK)
-                r = sqlite3_exec(rt->db, schema, NULL, NULL, &msg);
         if (r != SQLITE_OK) {
                 int e = error_set(reterr, EIO, "state database %s: %s", path, msg ? msg : sqlite3_errstr(r));
                 sqlite3_free(msg);
