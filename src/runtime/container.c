@@ -135,6 +135,7 @@ static int reserve_locked(Runtime *rt, Container *c, char **ret_existing, Error 
         while ((old = find_by_name_locked(rt, c->full_name))) {
                 if (!old->creating && old->unclaimed) {
                         old->unclaimed = false;
+                        old->handed_out = true;
                         *ret_existing = xstrdup(old->id);
                         return 0;
                 }
@@ -145,8 +146,13 @@ static int reserve_locked(Runtime *rt, Container *c, char **ret_existing, Error 
                 while (old->creating)
                         pthread_cond_wait(&rt->created, &rt->lock);
                 bool done = !old->failed;
-                if (done)
+                if (done) {
+                        /* This retry answers for the creation: its own client need not leave it unclaimed.
+                         */
+                        old->handed_out = true;
+                        old->unclaimed = false;
                         *ret_existing = xstrdup(old->id);
+                }
                 container_unref(old);
                 if (done)
                         return 0;
@@ -423,15 +429,18 @@ static int container_setup(Runtime *rt, Pod *p, Container *c, Error **reterr) {
         return r;
 }
 
+/* Publish a created container, or undo a failed one (runtime calls outside the lock). */
 static void container_finish_creation(Runtime *rt, Container *c, bool ok) {
-        pthread_mutex_lock(&rt->lock);
-        c->creating = false;
-        c->failed = !ok;
         if (!ok) {
                 container_teardown(rt, c, true);
                 state_delete_container(rt, c->id, NULL);
+        }
+        pthread_mutex_lock(&rt->lock);
+        c->creating = false;
+        c->failed = !ok;
+        if (!ok)
                 runtime_drop_container_locked(rt, c);
-        } else
+        else
                 container_check_exit_locked(rt, c);
         pthread_cond_broadcast(&rt->created);
         pthread_mutex_unlock(&rt->lock);
@@ -725,7 +734,7 @@ void runtime_container_unclaimed(Runtime *rt, const char *id) {
         int err = 0;
         pthread_mutex_lock(&rt->lock);
         Container *c = container_find_locked(rt, id, &err);
-        if (c)
+        if (c && !c->handed_out)
                 c->unclaimed = true;
         pthread_mutex_unlock(&rt->lock);
 }

@@ -224,9 +224,12 @@ static int pin_namespaces(Runtime *rt, Pod *p, Error **reterr) {
         pthread_rwlock_unlock(rt->config_lock);
         /* Paths are recorded before the helper runs, so a crash in between still cleans them up. */
         set_ns_paths(rt, p);
+        int r = state_save_pod(rt, p, reterr);
+        if (r < 0)
+                return r;
         int status = 0;
         _cleanup_free_ char *out = NULL;
-        int r = process_run((const char *const *)argv, PINNS_TIMEOUT_MS, 65536, &status, &out, reterr);
+        r = process_run((const char *const *)argv, PINNS_TIMEOUT_MS, 65536, &status, &out, reterr);
         if (r < 0)
                 return r;
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
@@ -240,16 +243,26 @@ static int pin_namespaces(Runtime *rt, Pod *p, Error **reterr) {
         return 0;
 }
 
+/* Take the pod's infra container out of the list (a reference for the caller), or NULL. */
+static Container *take_infra(Runtime *rt, const Pod *p) {
+        Container *c = NULL;
+        pthread_mutex_lock(&rt->lock);
+        for (size_t i = 0; p->infra_id && i < rt->n_ctrs && !c; i++)
+                if (strcmp(rt->ctrs[i]->id, p->infra_id) == 0)
+                        c = container_ref(rt->ctrs[i]);
+        if (c)
+                runtime_drop_container_locked(rt, c);
+        pthread_mutex_unlock(&rt->lock);
+        return c;
+}
+
 void pod_teardown(Runtime *rt, Pod *p) {
         network_teardown(rt, p);
-        if (p->infra_id) {
-                int err = 0;
-                Container *c = container_find_locked(rt, p->infra_id, &err);
-                if (c) {
-                        container_teardown(rt, c, c->creating || p->creating);
-                        state_delete_container(rt, c->id, NULL);
-                        runtime_drop_container_locked(rt, c);
-                }
+        Container *infra = take_infra(rt, p);
+        if (infra) {
+                container_teardown(rt, infra, infra->creating || p->creating);
+                state_delete_container(rt, infra->id, NULL);
+                container_unref(infra);
         }
         unpin_namespace(p->netns);
         unpin_namespace(p->ipcns);
@@ -285,6 +298,7 @@ static int reserve_locked(Runtime *rt, Pod *p, char **ret_existing, Error **rete
         while ((old = find_by_name_locked(rt, p->full_name))) {
                 if (!old->creating && old->unclaimed) {
                         old->unclaimed = false;
+                        old->handed_out = true;
                         *ret_existing = xstrdup(old->id);
                         return 0;
                 }
@@ -295,8 +309,13 @@ static int reserve_locked(Runtime *rt, Pod *p, char **ret_existing, Error **rete
                 while (old->creating)
                         pthread_cond_wait(&rt->created, &rt->lock);
                 bool done = !old->failed;
-                if (done)
+                if (done) {
+                        /* This retry answers for the creation: its own client need not leave it unclaimed.
+                         */
+                        old->handed_out = true;
+                        old->unclaimed = false;
                         *ret_existing = xstrdup(old->id);
+                }
                 pod_unref(old);
                 if (done)
                         return 0;
@@ -326,14 +345,15 @@ static int pod_setup(Runtime *rt, Pod *p, Error **reterr) {
 }
 
 static void pod_finish_creation(Runtime *rt, Pod *p, bool ok) {
-        pthread_mutex_lock(&rt->lock);
-        p->creating = false;
-        p->failed = !ok;
         if (!ok) {
                 pod_teardown(rt, p);
                 state_delete_pod(rt, p->id, NULL);
-                runtime_drop_pod_locked(rt, p);
         }
+        pthread_mutex_lock(&rt->lock);
+        p->creating = false;
+        p->failed = !ok;
+        if (!ok)
+                runtime_drop_pod_locked(rt, p);
         pthread_cond_broadcast(&rt->created);
         pthread_mutex_unlock(&rt->lock);
 }
@@ -446,11 +466,12 @@ int runtime_pod_remove(Runtime *rt, const char *id, Error **reterr) {
         if (r >= 0)
                 r = containers_of_pod_apply(rt, p->id, true, reterr);
         if (r >= 0) {
-                pthread_mutex_lock(&rt->lock);
                 pod_teardown(rt, p);
                 r = state_delete_pod(rt, p->id, reterr);
-                if (r >= 0)
-                        runtime_drop_pod_locked(rt, p);
+        }
+        if (r >= 0) {
+                pthread_mutex_lock(&rt->lock);
+                runtime_drop_pod_locked(rt, p);
                 pthread_mutex_unlock(&rt->lock);
         }
         pthread_mutex_unlock(&p->op_lock);
@@ -462,7 +483,7 @@ void runtime_pod_unclaimed(Runtime *rt, const char *id) {
         int err = 0;
         pthread_mutex_lock(&rt->lock);
         Pod *p = pod_find_locked(rt, id, &err);
-        if (p)
+        if (p && !p->handed_out)
                 p->unclaimed = true;
         pthread_mutex_unlock(&rt->lock);
 }

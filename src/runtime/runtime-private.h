@@ -14,9 +14,10 @@ typedef struct Pod {
         char *full_name; /* k8s_POD_<name>_<namespace>_<uid>_<attempt>: the reserved name */
         PodConfig *config;
         PodState state;
-        bool creating;  /* RunPodSandbox in progress: invisible to lists, a retry waits for it */
-        bool failed;    /* creation failed: a waiting retry starts over */
-        bool unclaimed; /* created after its client gave up: the next request of the name gets it */
+        bool creating;   /* RunPodSandbox in progress: invisible to lists, a retry waits for it */
+        bool failed;     /* creation failed: a waiting retry starts over */
+        bool unclaimed;  /* created after its client gave up: the next request of the name gets it */
+        bool handed_out; /* a retry already received it */
         int64_t created_ns;
         char *dir;                            /* <runroot>/pods/<id> */
         char *netns, *ipcns, *utsns, *userns; /* pinned namespace files; NULL when the host's */
@@ -36,7 +37,7 @@ typedef struct Container {
         bool infra;
         bool creating;
         bool failed;
-        bool unclaimed;
+        bool unclaimed, handed_out;
         ContainerState state;
         int64_t created_ns, started_ns, finished_ns;
         int32_t exit_code;

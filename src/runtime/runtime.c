@@ -222,13 +222,25 @@ static int make_dirs(Runtime *rt, Error **reterr) {
         return 0;
 }
 
-/* Finish recovery: undo half-made objects and read exits that happened while we were away. */
+/*
+ * Finish recovery: undo half-made objects and read exits that happened while we were away. Runs
+ * before any RPC is served or the exit watcher starts, so nothing else touches the lists.
+ */
+static bool pod_exists(Runtime *rt, const char *id) {
+        for (size_t i = 0; i < rt->n_pods; i++)
+                if (strcmp(rt->pods[i]->id, id) == 0)
+                        return true;
+        return false;
+}
+
 static void recover(Runtime *rt) {
         for (size_t i = rt->n_ctrs; i-- > 0;) {
                 Container *c = rt->ctrs[i];
-                if (!c->creating)
+                /* A container whose pod row is gone was half removed with it. */
+                if (!c->creating && pod_exists(rt, c->pod_id))
                         continue;
-                log_info("removing container %s that was being created when the daemon stopped", c->id);
+                log_info("removing container %s that was being %s when the daemon stopped", c->id,
+                         c->creating ? "created" : "removed");
                 container_teardown(rt, c, true);
                 state_delete_container(rt, c->id, NULL);
                 runtime_drop_container_locked(rt, c);
@@ -265,9 +277,7 @@ int runtime_new(const Config *config, pthread_rwlock_t *config_lock, ImageServic
         if (r >= 0)
                 r = state_load(rt, reterr);
         if (r >= 0) {
-                pthread_mutex_lock(&rt->lock);
                 recover(rt);
-                pthread_mutex_unlock(&rt->lock);
                 r = exit_watch_start(rt, reterr);
         }
         if (r < 0) {

@@ -234,3 +234,21 @@ def test_crun_on_a_host_it_refuses(node, image):
         pod = cri.run_pod(handler="crun", pid="POD")
         cri.remove_pod(pod)
     assert_node_clean(d)
+
+
+def test_kill_during_run_pod_sandbox_is_cleaned_up_at_restart(node, image, tmp_path):
+    marker = tmp_path / "creating"
+    script = write_runtime_wrapper(tmp_path / "slow-runtime", f"touch {marker}; sleep 30")
+    d, cri = node(handler_conf("slow", script))
+    # PID mode POD: the pod's infra process is being created by the slow runtime when the daemon dies,
+    # after the namespaces were pinned and /dev/shm mounted.
+    t = threading.Thread(target=lambda: pytest.raises(grpc.RpcError, cri.run_pod, handler="slow", pid="POD"))
+    t.start()
+    assert h.wait_until(marker.exists, 20), "the runtime was never asked to create the infra process"
+    assert list((d.node_dir / "ns" / "netns").iterdir()), "the pod's namespaces should be pinned by now"
+    d.kill()
+    t.join(10)
+    cri = restart(d, kill=False)
+    assert cri.list_pods() == []
+    assert ph.wait_gone(lambda: ph.processes_with(str(script))) == []
+    assert_node_clean(d)
