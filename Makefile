@@ -60,6 +60,7 @@ install: build
 bench: bench-deps build
 	BUILD=$(BUILD) $(PYTHON) bench/bench.py
 	BUILD=$(BUILD) $(PYTHON) bench/bench_pull.py
+	BUILD=$(BUILD) $(PYTHON) bench/bench_pods.py
 
 fuzz: deps
 	[ -f $(FUZZ_BUILD)/build.ninja ] || CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true \

@@ -22,10 +22,12 @@ busybox (and containerd pause) first. Then, with the daemons alternating pod by 
 
 Pods get their own network namespace (loopback only) when containerd accepts the loopback-only CNI config;
 otherwise both runtimes get host-network pods (`--network host` forces that). The output says which.
-Finally a second crio-c daemon at log level debug runs `--debug-pods` (10) more pods so that the RPC times
-it logs (server side) can be set against the client's. Prints a table and writes JSON to
-bench/results/pods.json. Everything listens on 127.0.0.1 or unix sockets; every pod, container, monitor,
-mount and temporary directory is removed on exit, Ctrl-C and SIGTERM."""
+Where the time goes: `--exec-pods` (10) more pods per runtime while the kernel's process connector (netlink,
+no ptrace) reports the children each daemon and its shims exec, with their times; a second crio-c daemon
+at log level debug runs `--debug-pods` (10) pods so that the RPC times it logs (server side) can be set
+against the client's; and bare `runc create`, `start`, `delete --force` give the floor (`--floor-runs`).
+Prints a table and writes JSON to bench/results/pods.json. Everything listens on 127.0.0.1 or unix sockets;
+every pod, container, monitor, mount and temporary directory is removed on exit, Ctrl-C and SIGTERM."""
 
 import argparse
 import hashlib
@@ -167,12 +169,15 @@ class Node:
         self.network = network
         self.times = {k: [] for k in LIFECYCLE + ["runp+create+start", "RemoveContainer (created)"]}
         self.pods = []  # [(pod id, pod config, [container ids], running container id)]
+        self.windows = []  # [(rpc, wall clock start, end)] of the timed calls, for the exec timeline
 
     def _timed(self, key, fn, *args):
         t0 = time.perf_counter()
         r = fn(*args)
         if key:
-            self.times[key].append((time.perf_counter() - t0) * 1000)
+            t1 = time.perf_counter()
+            self.times[key].append((t1 - t0) * 1000)
+            self.windows.append((key, t0, t1))
         return r
 
     def pod_config(self, name):
@@ -235,6 +240,10 @@ class Node:
                                             response_deserializer=resp.FromString)
             out[name] = (lambda f, r: lambda: f(r, timeout=10))(fn, req)
         return out
+
+    def response_bytes(self, names):
+        """{rpc: size of its serialized response}, to tell parsing cost from serving cost."""
+        return {name: self.readers()[name]().ByteSize() for name in names}
 
 
 def time_reads(nodes, names, iterations, warmup, chunk=100):
@@ -344,8 +353,101 @@ def cgroup_roots():
 # The benchmark
 
 
+class ProcEvents:
+    """fork, exec and exit of every process on the host, from the kernel's process connector (netlink), with
+    CLOCK_MONOTONIC timestamps: the children of a daemon timed without tracing or slowing it."""
+
+    def __init__(self):
+        import socket
+        import threading
+        self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, 11)  # NETLINK_CONNECTOR
+        self.sock.bind((0, 1))  # CN_IDX_PROC
+        self._listen(1)  # PROC_CN_MCAST_LISTEN
+        self.sock.settimeout(0.2)
+        self.events = []  # (what, seconds, pid or parent tgid, tgid, exec'd argv)
+        self.running = True
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def _listen(self, op):
+        import struct
+        cn = struct.pack("=IIIIHHI", 1, 1, 0, 0, 4, 0, op)  # cb_id {CN_IDX_PROC, CN_VAL_PROC}, seq, ack, len
+        self.sock.send(struct.pack("=IHHII", 16 + len(cn), 3, 0, 0, 0) + cn)  # NLMSG_DONE
+
+    def _loop(self):
+        import struct
+        while self.running:
+            try:
+                data = self.sock.recv(65536)
+            except OSError:
+                continue
+            what, _, ns = struct.unpack_from("=IIQ", data, 36)
+            if what == 1:  # PROC_EVENT_FORK: parent pid/tgid, child pid/tgid
+                _, ptgid, cpid, ctgid = struct.unpack_from("=IIII", data, 52)
+                if cpid == ctgid:
+                    self.events.append(("fork", ns / 1e9, ptgid, ctgid, None))
+            elif what == 2:  # PROC_EVENT_EXEC
+                pid, tgid = struct.unpack_from("=II", data, 52)
+                try:
+                    argv = Path(f"/proc/{tgid}/cmdline").read_bytes().decode(errors="replace").split("\0")[:-1]
+                except OSError:
+                    argv = ["?"]
+                self.events.append(("exec", ns / 1e9, pid, tgid, argv))
+            elif what == 0x80000000:  # PROC_EVENT_EXIT
+                pid, tgid = struct.unpack_from("=II", data, 52)
+                if pid == tgid:
+                    self.events.append(("exit", ns / 1e9, pid, tgid, None))
+
+    def close(self):
+        self.running = False
+        self.thread.join(2)
+        self.sock.close()
+
+    def execs_under(self, root_pid):
+        """[(pid, exec time, label, end time)] of the execs in root_pid's descendants; a process ends at its
+        next exec or its exit."""
+        family, execs, ends = {root_pid}, [], {}
+        for what, t, a, b, argv in self.events:
+            if what == "fork" and a in family:
+                family.add(b)
+            elif what == "exec" and b in family:
+                execs.append([b, t, exec_label(argv), None])
+            elif what == "exit" and b in family:
+                ends.setdefault(b, t)
+        for i, e in enumerate(execs):
+            later = [x[1] for x in execs[i + 1:] if x[0] == e[0]]
+            e[3] = later[0] if later else ends.get(e[0])
+        return [tuple(e) for e in execs]
+
+
+RUNC_VERBS = ("create", "start", "kill", "delete", "state", "exec", "update", "init")
+
+
+def exec_label(argv):
+    """runc and its subcommand, the shim with `start`/`delete` when given, else the program's name ("?": the
+    process was gone before its command line could be read)."""
+    name = Path(argv[0]).name if argv else "?"
+    if name == "runc":
+        return f"runc {next((a for a in argv[1:] if a in RUNC_VERBS), '')}".strip()
+    if name.startswith("containerd-shim"):
+        return "shim " + next((a for a in argv[1:] if a in ("start", "delete")), "daemon")
+    return name
+
+
+def exec_timeline(execs, windows):
+    """For each timed call, the children exec'd during it: (offset ms from the call's start, label, ms it ran
+    for or None if it outlived the trace)."""
+    out = []
+    for rpc, t0, t1 in windows:
+        kids = [(round((t - t0) * 1000, 1), label, round((end - t) * 1000, 1) if end else None)
+                for _, t, label, end in execs if t0 <= t <= t1]
+        out.append({"rpc": rpc, "ms": round((t1 - t0) * 1000, 1), "execs": kids})
+    return out
+
+
 def debug_run(workdir, registry, ref, pods, network):
-    """A crio-c daemon at log level debug runs `pods` pods: the server-side RPC times it logs (ms)."""
+    """A crio-c daemon at log level debug runs `pods` pods: the server-side RPC times it logs (ms) against the
+    client's."""
     rt = PodCrio(workdir, registry, log_level="debug")
     rt.name = "crio-c-debug"
     try:
@@ -367,11 +469,85 @@ def debug_run(workdir, registry, ref, pods, network):
                 for name in LIFECYCLE}
     finally:
         try:
-            cri_clean(rt)
+            if rt.client:
+                cri_clean(rt)
         except Exception:  # noqa: BLE001 - the daemon may be gone; runc_clean below
             pass
         rt.stop()
         runc_clean(rt.runc_roots())
+
+
+def exec_run(rt, ref, network, pods):
+    """`pods` more pods on a runtime while the process connector reports every fork, exec and exit: the
+    children the daemon (or its shims) exec'd per call, and the timeline of the last pod's calls. None when
+    the connector is not available."""
+    try:
+        events = ProcEvents()
+    except OSError as e:
+        print(f"bench_pods: no process events ({e}); no exec timeline", file=sys.stderr)
+        return None
+    node = Node(rt, ref, network)
+    try:
+        for i in range(pods):
+            node.run_pod(f"exec-{i}")
+        for i in range(pods):
+            node.tear_down(i)
+        time.sleep(0.2)
+    finally:
+        events.close()
+    execs = events.execs_under(rt.pid)
+    per_rpc, before, after = {}, {}, {}
+    for w in exec_timeline(execs, node.windows):
+        per_rpc.setdefault(w["rpc"], []).append(len(w["execs"]))
+        if w["execs"]:
+            before.setdefault(w["rpc"], []).append(w["execs"][0][0])
+            ends = [o + d for o, _, d in w["execs"] if d is not None and o + d <= w["ms"]]
+            if ends:
+                after.setdefault(w["rpc"], []).append(w["ms"] - max(ends))
+    last = node.windows[3 * (pods - 1):3 * pods] + node.windows[-4:]
+    return {"pods": pods, "execs_per_call_median": {k: statistics.median(v) for k, v in per_rpc.items()},
+            "ms_before_first_exec_median": {k: round(statistics.median(v), 1) for k, v in before.items()},
+            "ms_after_last_child_exit_median": {k: round(statistics.median(v), 1) for k, v in after.items()},
+            "client_ms": {k: summarize(v) for k, v in node.times.items() if v},
+            "timeline_last_pod": exec_timeline(execs, last)}
+
+
+def runc_floor(workdir, catalog, runs):
+    """Bare runc, no monitor, no daemon: create, start and delete --force of a busybox `sleep` container (ms)."""
+    import tarfile
+    e = catalog[IMAGE]
+    manifest = catalog.manifest(e["repo"], e["digest"])
+    bundle = workdir / "runc-floor"
+    rootfs = bundle / "rootfs"
+    rootfs.mkdir(parents=True)
+    for layer in manifest["layers"]:
+        with tarfile.open(catalog.blob_path(e["repo"], layer["digest"])) as t:
+            t.extractall(rootfs)
+    subprocess.run(["runc", "spec", "--bundle", str(bundle)], check=True)
+    spec = json.loads((bundle / "config.json").read_text())
+    spec["process"].update(args=CTR_CMD, terminal=False)
+    spec["linux"]["namespaces"] = [n for n in spec["linux"]["namespaces"] if n["type"] != "network"]
+    root = workdir / "runc-floor-state"
+    times = {"runc create": [], "runc start": [], "runc delete --force": []}
+    try:
+        for i in range(runs):
+            cid = f"crio-bench-floor-{os.getpid()}-{i}"
+            spec["linux"]["cgroupsPath"] = f"/crio-bench-floor/{cid}"
+            (bundle / "config.json").write_text(json.dumps(spec))
+            for verb, argv in (("runc create", ["create", "--bundle", str(bundle), cid]),
+                               ("runc start", ["start", cid]), ("runc delete --force", ["delete", "--force", cid])):
+                t0 = time.perf_counter()
+                subprocess.run(["runc", "--root", str(root), *argv], check=True, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                times[verb].append((time.perf_counter() - t0) * 1000)
+    finally:
+        runc_clean([root])
+        for cg in Path("/sys/fs/cgroup").glob("*/crio-bench-floor"):
+            try:
+                cg.rmdir()
+            except OSError:
+                pass
+    return {k: summarize(v) for k, v in times.items()}
 
 
 def try_pod_network(node):
@@ -468,6 +644,8 @@ def run(args, workdir, cleanup):
     reads = time_reads(nodes, READS, args.reads, 20)
     for name, r in reads.items():
         per[name]["reads_us"] = {k: summarize(v, 1) for k, v in r.items()}
+    for n in nodes:
+        per[n.rt.name]["read_response_bytes"] = n.response_bytes(READS)
 
     t0 = time.monotonic()
     for i in range(args.pods):
@@ -481,6 +659,8 @@ def run(args, workdir, cleanup):
     lists = time_reads(nodes, ["ListContainers", "ListPodSandbox"], args.list_reads, 5, chunk=20)
     for name, r in lists.items():
         per[name]["lists_full_us"] = {k: summarize(v, 1) for k, v in r.items()}
+    for n in nodes:
+        per[n.rt.name]["lists_full_response_bytes"] = n.response_bytes(["ListContainers", "ListPodSandbox"])
     for i in range(args.pods):
         for n in (nodes if i % 2 == 0 else nodes[::-1]):
             n.remove_created(i)
@@ -488,6 +668,17 @@ def run(args, workdir, cleanup):
     for i in range(args.pods):
         for n in (nodes if i % 2 == 0 else nodes[::-1]):
             n.tear_down(i)
+    if nodes[0].network == "host":  # what crio-c's own network namespace (loopback up) adds to RunPodSandbox
+        own = Node(nodes[0].rt, ref, "pod")
+        for i in range(5):
+            own.run_pod(f"netns-{i}")
+            own.tear_down(0)
+            own.pods.clear()
+        per["crio-c"]["own_netns_ms"] = {k: summarize(own.times[k]) for k in ("RunPodSandbox", "StopPodSandbox",
+                                                                               "RemovePodSandbox")}
+    if args.exec_pods:
+        for n in nodes:
+            per[n.rt.name]["execs"] = exec_run(n.rt, ref, n.network, args.exec_pods)
     time.sleep(1)
     for n in nodes:
         per[n.rt.name]["left_after_teardown"] = leftovers(n.rt, per[n.rt.name].pop("baseline_mounts"))
@@ -500,6 +691,8 @@ def run(args, workdir, cleanup):
     result["extra_containers_create_seconds_both"] = round(create_s, 1)
     if args.debug_pods:
         result["crio_c_debug"] = debug_run(workdir, registry, ref, args.debug_pods, nodes[0].network)
+    if args.floor_runs:
+        result["runc_floor_ms"] = runc_floor(workdir, catalog, args.floor_runs)
     load_end = os.getloadavg()
     result["host"] = {"machine": platform.machine(), "cpus": os.cpu_count(), "kernel": platform.release(),
                       "loadavg_start": [round(x, 2) for x in load_start],
@@ -534,7 +727,7 @@ def print_report(r):
     n_list = cr["containers_listed"]
     for key in ("ListContainers", "ListPodSandbox"):
         for stat in ("median", "p95"):
-            row(f"{key}, {n_list} ctrs, {stat} (ms)", lambda p, k=key, s=stat: p["lists_full_us"][k][s] / 1000, ".2f")
+            row(f"{key}, {n_list} ctrs, {stat} (ms)", lambda p, k=key, s=stat: p["lists_full_us"][k][s] / 1e3, ".2f")
     for key in READS:
         for stat in ("median", "p95"):
             row(f"{key} round trip {stat} (us)", lambda p, k=key, s=stat: p["reads_us"][k][s], ".0f")
@@ -554,12 +747,37 @@ def print_report(r):
         print(f"  {a:<{w[0]}}  {b:>{w[1]}}  {c:>{w[2]}}  {d:>{w[3]}}")
     for name, p in r["runtimes"].items():
         print(f"  left by {name} after teardown: {json.dumps(p['left_after_teardown'])}")
+    own = cr.get("own_netns_ms")
+    if own:
+        print("  crio-c pods with their own network namespace (loopback up), 5 pods, medians: " +
+              ", ".join(f"{k} {v['median']:.1f} ms" for k, v in own.items()))
+    floor = r.get("runc_floor_ms")
+    if floor:
+        print("  bare runc floor (no monitor, no daemon), medians: " +
+              ", ".join(f"{k} {v['median']:.1f} ms" for k, v in floor.items()))
     dbg = r.get("crio_c_debug")
     if dbg:
-        print("  crio-c at log level debug, server-side time from its log vs the client's (medians, ms):")
+        print("  crio-c at log level debug, server time from its log vs the client's (medians, ms):")
         for name, v in dbg.items():
             s, c = v["server_ms"], v["client_ms"]
             print(f"    {name:<17} server {s['median'] if s else '-':>8}  client {c['median'] if c else '-':>8}")
+    for name, p in r["runtimes"].items():
+        ex = p.get("execs")
+        if not ex:
+            continue
+        print(f"  {name}: children exec'd per call (median of {ex['pods']} pods) and during the last pod's calls "
+              "(+start offset ms, program, ms until it exited or exec'd again):")
+        for w in ex["timeline_last_pod"]:
+            kids = ", ".join(f"+{o} {label} {'-' if d is None else d}" for o, label, d in w["execs"])
+            print(f"    {w['rpc']:<17} {w['ms']:6.1f} ms, {ex['execs_per_call_median'].get(w['rpc'], 0):g} execs: "
+                  f"{kids or '-'}")
+        pre, post = ex["ms_before_first_exec_median"], ex["ms_after_last_child_exit_median"]
+        print("    medians over all pods, ms before the first exec / after the last child exited in the call: " +
+              ", ".join(f"{k} {pre[k]} / {post.get(k, '-')}" for k in LIFECYCLE if k in pre))
+    sizes = [(name, p.get("read_response_bytes"), p.get("lists_full_response_bytes"))
+             for name, p in r["runtimes"].items()]
+    print("  response bytes (reads with the pods running; lists with all containers): " +
+          "; ".join(f"{name} {json.dumps(a)} {json.dumps(b)}" for name, a, b in sizes))
 
 
 def main(argv=None):
@@ -574,6 +792,10 @@ def main(argv=None):
                         help="auto: pod network namespaces if containerd accepts its loopback CNI config")
     parser.add_argument("--debug-pods", type=int, default=10,
                         help="pods for the crio-c run at log level debug (0: skip)")
+    parser.add_argument("--exec-pods", type=int, default=10,
+                        help="pods per runtime run while recording the children's execs (0: skip)")
+    parser.add_argument("--floor-runs", type=int, default=10,
+                        help="bare runc create/start/delete runs for the floor (0: skip)")
     parser.add_argument("--no-containerd", dest="containerd", action="store_false", help="measure crio-c only")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs)")
     parser.add_argument("--output", type=Path, default=REPO / "bench" / "results" / "pods.json")
@@ -588,6 +810,7 @@ def main(argv=None):
         signal.signal(sig, bp._on_signal)
     workdir = Path(tempfile.mkdtemp(prefix="crio-bench-pods-"))
     cgroups_before = cgroup_roots()
+    run_containerd_before = Path("/run/containerd").exists()
     cleanup = []
     try:
         result = run(args, workdir, cleanup)
@@ -608,6 +831,12 @@ def main(argv=None):
                 cg.rmdir()
             except OSError:
                 pass
+        if not run_containerd_before:  # the shims' socket directory, made by our containerd
+            for d in (Path("/run/containerd/s"), Path("/run/containerd")):
+                try:
+                    d.rmdir()
+                except OSError:
+                    pass
         if args.keep:
             print(f"bench_pods: kept {workdir}", file=sys.stderr)
         else:
