@@ -66,6 +66,7 @@ install-policy:
 bench: bench-deps build
 	BUILD=$(BUILD) $(PYTHON) bench/bench.py
 	BUILD=$(BUILD) $(PYTHON) bench/bench_pull.py
+	BUILD=$(BUILD) $(PYTHON) bench/bench_pods.py
 
 fuzz: deps
 	[ -f $(FUZZ_BUILD)/build.ninja ] || CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true \
