@@ -67,7 +67,9 @@ void container_teardown(Runtime *rt, Container *c, bool half_made) {
         if (half_made)
                 kill_monitor(c);
         if (c->handler && runtime_handler_resolve(rt, c->handler, &h, &err) >= 0) {
-                oci_kill(rt, c, &h, SIGKILL, true, NULL);
+                /* An exited container has no process left to kill; a half-made one may. */
+                if (half_made || c->state != CONTAINER_EXITED)
+                        oci_kill(rt, c, &h, SIGKILL, true, NULL);
                 if (oci_delete(rt, c, &h, &err) < 0 && err && !strstr(err->message, "does not exist"))
                         log_warn("container %s: %s", c->id, err->message);
                 handler_done(&h);
