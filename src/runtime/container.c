@@ -715,7 +715,6 @@ int infra_start(Runtime *rt, Pod *p, Error **reterr) {
         cc->ns.pid = NS_CONTAINER;
         cc->seccomp = SECCOMP_RUNTIME_DEFAULT;
         cc->attempt = p->config->attempt;
-        cc->blob.data = xstrdup("");
         char *id = NULL;
         int r = create_in_pod(rt, p, cc, true, &id, reterr);
         if (r < 0)

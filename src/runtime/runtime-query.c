@@ -17,13 +17,6 @@ static void copy_map(StrMap *dst, const StrMap *src) {
                 strmap_add(dst, src->keys[i], src->values[i]);
 }
 
-static void copy_blob(Blob *dst, const Blob *src) {
-        dst->data = xmalloc(src->len ? src->len : 1);
-        if (src->len)
-                memcpy(dst->data, src->data, src->len);
-        dst->len = src->len;
-}
-
 static PodInfo *pod_snapshot(const Pod *p) {
         PodInfo *i = xcalloc(1, sizeof(*i));
         i->id = xstrdup(p->id);
@@ -34,13 +27,13 @@ static PodInfo *pod_snapshot(const Pod *p) {
         i->state = p->state;
         i->created_ns = p->created_ns;
         copy_map(&i->labels, &p->config->labels);
+        copy_map(&i->annotations, &p->config->annotations);
         i->runtime_handler = xstrdup(strempty(p->handler));
         i->netns_path = xstrdup(strempty(p->netns));
         i->network = p->config->ns.network;
         i->pid = p->config->ns.pid;
         i->ipc = p->config->ns.ipc;
         i->ips = strv_copy(p->ips);
-        copy_blob(&i->blob, &p->config->blob);
         return i;
 }
 
@@ -110,6 +103,7 @@ static ContainerInfo *container_snapshot(Runtime *rt, const Container *c) {
         i->bundle = xstrdup(strempty(c->bundle));
         i->pid = c->state == CONTAINER_RUNNING ? c->pid : 0;
         copy_map(&i->labels, &cc->labels);
+        copy_map(&i->annotations, &cc->annotations);
         const Pod *p = pod_of_locked(rt, c);
         if (p) {
                 copy_map(&i->pod_labels, &p->config->labels);
@@ -131,7 +125,6 @@ static ContainerInfo *container_snapshot(Runtime *rt, const Container *c) {
         if (c->n_groups)
                 memcpy(i->groups, c->groups, c->n_groups * sizeof(int64_t));
         i->n_groups = c->n_groups;
-        copy_blob(&i->blob, &cc->blob);
         return i;
 }
 

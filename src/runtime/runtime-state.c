@@ -8,7 +8,7 @@
 
 /*
  * Pods and containers live in two tables of the store's database (<root>/crio-c.db): one row per
- * object, its engine state as a JSON document plus the client's opaque config blob. Every change is
+ * object, its state as a JSON document. Every change is
  * written through before the RPC that made it answers; a row with "creating" set is a half-made
  * object that start-up undoes. The tables are created by the store's schema migrations
  * (src/storage/store-migrations.c), which run when the image store opens, before the runtime does.
@@ -136,6 +136,7 @@ static json_object *pod_to_json(const Pod *p) {
         put_str(o, "log_directory", c->log_directory);
         put_str(o, "cgroup_parent", c->cgroup_parent);
         put_map(o, "labels", &c->labels);
+        put_map(o, "annotations", &c->annotations);
         put_int(o, "ns_network", c->ns.network);
         put_int(o, "ns_pid", c->ns.pid);
         put_int(o, "ns_ipc", c->ns.ipc);
@@ -170,6 +171,7 @@ static Pod *pod_from_json(const char *id, json_object *o) {
         c->log_directory = get_str(o, "log_directory");
         c->cgroup_parent = get_str(o, "cgroup_parent");
         get_map(o, "labels", &c->labels);
+        get_map(o, "annotations", &c->annotations);
         c->ns.network = (NamespaceMode)get_int(o, "ns_network");
         c->ns.pid = (NamespaceMode)get_int(o, "ns_pid");
         c->ns.ipc = (NamespaceMode)get_int(o, "ns_ipc");
@@ -233,6 +235,7 @@ static json_object *container_to_json(const Container *c) {
         put_int(o, "attempt", cc->attempt);
         put_str(o, "image", cc->image);
         put_map(o, "labels", &cc->labels);
+        put_map(o, "annotations", &cc->annotations);
         put_int(o, "tty", cc->tty);
         put_int(o, "stdin", cc->stdin_);
         put_int(o, "stdin_once", cc->stdin_once);
@@ -273,6 +276,7 @@ static Container *container_from_json(const char *id, const char *pod_id, json_o
         cc->attempt = (uint32_t)get_int(o, "attempt");
         cc->image = get_str(o, "image");
         get_map(o, "labels", &cc->labels);
+        get_map(o, "annotations", &cc->annotations);
         cc->tty = get_int(o, "tty");
         cc->stdin_ = get_int(o, "stdin");
         cc->stdin_once = get_int(o, "stdin_once");
@@ -281,22 +285,18 @@ static Container *container_from_json(const char *id, const char *pod_id, json_o
         return c;
 }
 
-static int exec_stmt(Runtime *rt, const char *sql, const char *id, const char *pod_id, json_object *doc,
-                     const Blob *blob, Error **reterr) {
+static int exec_stmt(Runtime *rt, const char *sql, const char *id, json_object *doc, const char *pod_id,
+                     Error **reterr) {
         pthread_mutex_lock(&rt->db_lock);
         sqlite3_stmt *st = NULL;
         int r = sqlite3_prepare_v2(rt->db, sql, -1, &st, NULL);
         if (r == SQLITE_OK) {
-                int i = 1;
-                sqlite3_bind_text(st, i++, id, -1, SQLITE_STATIC);
+                sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
                 if (doc)
-                        sqlite3_bind_text(st, i++,
-                                          json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN), -1,
-                                          SQLITE_TRANSIENT);
-                if (blob)
-                        sqlite3_bind_blob(st, i++, blob->data, (int)blob->len, SQLITE_STATIC);
+                        sqlite3_bind_text(st, 2, json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN),
+                                          -1, SQLITE_TRANSIENT);
                 if (pod_id)
-                        sqlite3_bind_text(st, i++, pod_id, -1, SQLITE_STATIC);
+                        sqlite3_bind_text(st, 3, pod_id, -1, SQLITE_STATIC);
                 r = sqlite3_step(st);
         }
         sqlite3_finalize(st);
@@ -308,49 +308,39 @@ static int exec_stmt(Runtime *rt, const char *sql, const char *id, const char *p
         return 0;
 }
 
-/* The config blob is written once, with the first row; later saves update the document only. */
 int state_save_pod(Runtime *rt, const Pod *p, Error **reterr) {
         json_object *doc = pod_to_json(p);
         int r = exec_stmt(
                 rt,
-                "INSERT INTO pods (id, doc, config, seq) VALUES (?1, ?2, ?3,"
-                " (SELECT IFNULL(MAX(seq), 0) + 1 FROM pods)) ON CONFLICT(id) DO UPDATE SET doc = ?2",
-                p->id, NULL, doc, &p->config->blob, reterr);
+                "INSERT INTO pods (id, doc, seq) VALUES (?1, ?2, (SELECT IFNULL(MAX(seq), 0) + 1 FROM pods))"
+                " ON CONFLICT(id) DO UPDATE SET doc = ?2",
+                p->id, doc, NULL, reterr);
         json_object_put(doc);
         return r;
 }
 
 int state_delete_pod(Runtime *rt, const char *id, Error **reterr) {
-        return exec_stmt(rt, "DELETE FROM pods WHERE id = ?1", id, NULL, NULL, NULL, reterr);
+        return exec_stmt(rt, "DELETE FROM pods WHERE id = ?1", id, NULL, NULL, reterr);
 }
 
 int state_save_container(Runtime *rt, const Container *c, Error **reterr) {
         json_object *doc = container_to_json(c);
         int r = exec_stmt(
                 rt,
-                "INSERT INTO containers (id, doc, config, pod_id, seq) VALUES (?1, ?2, ?3, ?4,"
+                "INSERT INTO containers (id, doc, pod_id, seq) VALUES (?1, ?2, ?3,"
                 " (SELECT IFNULL(MAX(seq), 0) + 1 FROM containers)) ON CONFLICT(id) DO UPDATE SET doc = ?2",
-                c->id, c->pod_id, doc, &c->config->blob, reterr);
+                c->id, doc, c->pod_id, reterr);
         json_object_put(doc);
         return r;
 }
 
 int state_delete_container(Runtime *rt, const char *id, Error **reterr) {
-        return exec_stmt(rt, "DELETE FROM containers WHERE id = ?1", id, NULL, NULL, NULL, reterr);
-}
-
-static void blob_from_column(sqlite3_stmt *st, int col, Blob *b) {
-        int n = sqlite3_column_bytes(st, col);
-        const void *d = sqlite3_column_blob(st, col);
-        b->data = xmalloc(n > 0 ? (size_t)n : 1);
-        if (n > 0)
-                memcpy(b->data, d, (size_t)n);
-        b->len = (size_t)(n > 0 ? n : 0);
+        return exec_stmt(rt, "DELETE FROM containers WHERE id = ?1", id, NULL, NULL, reterr);
 }
 
 static int load_rows(Runtime *rt, bool pods, Error **reterr) {
-        const char *sql = pods ? "SELECT id, doc, config, '' FROM pods ORDER BY seq"
-                               : "SELECT id, doc, config, pod_id FROM containers ORDER BY seq";
+        const char *sql = pods ? "SELECT id, doc, '' FROM pods ORDER BY seq"
+                               : "SELECT id, doc, pod_id FROM containers ORDER BY seq";
         sqlite3_stmt *st = NULL;
         if (sqlite3_prepare_v2(rt->db, sql, -1, &st, NULL) != SQLITE_OK)
                 return error_set(reterr, EIO, "state database: %s", sqlite3_errmsg(rt->db));
@@ -364,16 +354,12 @@ static int load_rows(Runtime *rt, bool pods, Error **reterr) {
                         continue;
                 }
                 if (pods) {
-                        Pod *p = pod_from_json(id, doc);
-                        blob_from_column(st, 2, &p->config->blob);
                         rt->pods = xrealloc(rt->pods, (rt->n_pods + 1) * sizeof(Pod *));
-                        rt->pods[rt->n_pods++] = p;
+                        rt->pods[rt->n_pods++] = pod_from_json(id, doc);
                 } else {
-                        Container *c =
-                                container_from_json(id, (const char *)sqlite3_column_text(st, 3), doc);
-                        blob_from_column(st, 2, &c->config->blob);
                         rt->ctrs = xrealloc(rt->ctrs, (rt->n_ctrs + 1) * sizeof(Container *));
-                        rt->ctrs[rt->n_ctrs++] = c;
+                        rt->ctrs[rt->n_ctrs++] =
+                                container_from_json(id, (const char *)sqlite3_column_text(st, 2), doc);
                 }
                 json_object_put(doc);
         }

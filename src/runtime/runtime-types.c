@@ -28,11 +28,6 @@ const char *strmap_get(const StrMap *m, const char *key) {
         return NULL;
 }
 
-static void blob_done(Blob *b) {
-        free(b->data);
-        *b = (Blob){};
-}
-
 void namespace_config_done(NamespaceConfig *n) {
         free(n->target_id);
         free(n->uids);
@@ -67,7 +62,6 @@ PodConfig *pod_config_free(PodConfig *c) {
         free(c->cgroup_parent);
         namespace_config_done(&c->ns);
         free(c->runtime_handler);
-        blob_done(&c->blob);
         return mfree(c);
 }
 
@@ -108,7 +102,6 @@ ContainerConfig *container_config_free(ContainerConfig *c) {
         strv_free(c->readonly_paths);
         free(c->seccomp_path);
         free(c->apparmor_profile);
-        blob_done(&c->blob);
         return mfree(c);
 }
 
@@ -120,10 +113,10 @@ PodInfo *pod_info_free(PodInfo *p) {
         free(p->uid);
         free(p->namespace_);
         strmap_done(&p->labels);
+        strmap_done(&p->annotations);
         free(p->runtime_handler);
         free(p->netns_path);
         strv_free(p->ips);
-        blob_done(&p->blob);
         return mfree(p);
 }
 
@@ -146,6 +139,7 @@ ContainerInfo *container_info_free(ContainerInfo *c) {
         free(c->rootfs);
         free(c->bundle);
         strmap_done(&c->labels);
+        strmap_done(&c->annotations);
         strmap_done(&c->pod_labels);
         free(c->pod_name);
         free(c->pod_namespace);
@@ -153,7 +147,6 @@ ContainerInfo *container_info_free(ContainerInfo *c) {
         mounts_free(c->mounts, c->n_mounts);
         resources_done(&c->resources);
         free(c->groups);
-        blob_done(&c->blob);
         return mfree(c);
 }
 

@@ -12,10 +12,7 @@
 
 /*
  * Pods and containers, run by an OCI runtime under one conmon per container (docs/runtime.md).
- * The engine works on the structs below; src/server/ translates CRI messages to and from them and
- * hands each object an opaque copy of the request's config (`config_blob`) that the engine stores
- * with the object and returns unchanged, so status RPCs can echo metadata, labels and annotations
- * after a restart without the engine knowing their wire form.
+ * The engine works on the structs below; src/server/ translates CRI messages to and from them.
  */
 
 typedef enum NamespaceMode {
@@ -37,11 +34,6 @@ typedef struct NamespaceConfig {
         size_t n_uids, n_gids;
 } NamespaceConfig;
 
-typedef struct Blob {
-        void *data;
-        size_t len;
-} Blob;
-
 typedef struct PodConfig {
         char *name, *uid, *namespace_;
         uint32_t attempt;
@@ -53,7 +45,6 @@ typedef struct PodConfig {
         NamespaceConfig ns;
         bool privileged;
         char *runtime_handler; /* "" for the default */
-        Blob blob;
 } PodConfig;
 
 typedef enum Propagation { PROPAGATION_PRIVATE, PROPAGATION_RSLAVE, PROPAGATION_RSHARED } Propagation;
@@ -110,7 +101,6 @@ typedef struct ContainerConfig {
         SeccompKind seccomp;
         char *seccomp_path; /* Localhost profile */
         char *apparmor_profile;
-        Blob blob;
 } ContainerConfig;
 
 PodConfig *pod_config_free(PodConfig *c);
@@ -136,12 +126,11 @@ typedef struct PodInfo {
         uint32_t attempt;
         PodState state;
         int64_t created_ns;
-        StrMap labels;
+        StrMap labels, annotations;
         char *runtime_handler;
         char *netns_path; /* "" with host network */
         NamespaceMode network, pid, ipc;
         char **ips;
-        Blob blob;
 } PodInfo;
 
 typedef struct ContainerInfo {
@@ -156,7 +145,7 @@ typedef struct ContainerInfo {
         char *log_path; /* absolute */
         char *rootfs, *bundle;
         int pid;
-        StrMap labels;
+        StrMap labels, annotations;
         StrMap pod_labels;
         char *pod_name, *pod_namespace, *pod_uid;
         MountConfig *mounts;
@@ -165,7 +154,6 @@ typedef struct ContainerInfo {
         int64_t uid, gid;
         int64_t *groups;
         size_t n_groups;
-        Blob blob;
 } ContainerInfo;
 
 PodInfo *pod_info_free(PodInfo *p);

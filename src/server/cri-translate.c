@@ -19,12 +19,6 @@ static char **strv_from_pb(char *const *l, size_t n) {
         return out;
 }
 
-static void blob_pack(const ProtobufCMessage *m, Blob *b) {
-        size_t len = m ? protobuf_c_message_get_packed_size(m) : 0;
-        b->data = xmalloc(len ? len : 1);
-        b->len = m ? protobuf_c_message_pack(m, b->data) : 0;
-}
-
 static NamespaceMode ns_mode(Runtime__V1__NamespaceMode m) {
         return (NamespaceMode)m;
 }
@@ -83,7 +77,6 @@ PodConfig *pod_config_from_cri(const Runtime__V1__PodSandboxConfig *c, const cha
                 }
         }
         p->runtime_handler = xstrdup(strempty(runtime_handler));
-        blob_pack(&c->base, &p->blob);
         return p;
 }
 
@@ -238,21 +231,8 @@ int container_config_from_cri(const Runtime__V1__ContainerConfig *c, ContainerCo
                 container_config_free(out);
                 return r;
         }
-        blob_pack(&c->base, &out->blob);
         *ret = out;
         return 0;
-}
-
-Runtime__V1__PodSandboxConfig *pod_config_unpack(const Blob *b) {
-        if (!b->len)
-                return NULL;
-        return runtime__v1__pod_sandbox_config__unpack(NULL, b->len, b->data);
-}
-
-Runtime__V1__ContainerConfig *container_config_unpack(const Blob *b) {
-        if (!b->len)
-                return NULL;
-        return runtime__v1__container_config__unpack(NULL, b->len, b->data);
 }
 
 static MapEntry *entry_new(const ProtobufCMessageDescriptor *desc, const char *key, const char *value) {
@@ -268,15 +248,6 @@ void *map_entries_new(const ProtobufCMessageDescriptor *desc, const StrMap *m, s
         for (size_t i = 0; i < m->n; i++)
                 l[i] = entry_new(desc, m->keys[i], m->values[i]);
         *ret_n = m->n;
-        return l;
-}
-
-void *map_entries_copy(const ProtobufCMessageDescriptor *desc, void *const *entries, size_t n) {
-        MapEntry **l = xcalloc(n + 1, sizeof(MapEntry *));
-        for (size_t i = 0; i < n; i++) {
-                const MapEntry *e = entries[i];
-                l[i] = entry_new(desc, strempty(e->key), strempty(e->value));
-        }
         return l;
 }
 

@@ -4,21 +4,12 @@
 #include "api.pb-c.h"
 #include "runtime.h"
 
-/*
- * CRI messages to the runtime engine's structs and back. The engine's objects keep the packed CRI
- * config (Blob) so that status and list answers can echo metadata and annotations as the client
- * sent them.
- */
+/* CRI messages to the runtime engine's structs and back. */
 PodConfig *pod_config_from_cri(const Runtime__V1__PodSandboxConfig *c, const char *runtime_handler);
 /* -EINVAL naming the field for settings no container can run with (an unknown seccomp profile). */
 int container_config_from_cri(const Runtime__V1__ContainerConfig *c, ContainerConfig **ret, Error **reterr);
 void resources_from_cri(const Runtime__V1__LinuxContainerResources *r, Resources *ret);
 Runtime__V1__LinuxContainerResources *resources_to_cri(const Resources *r);
-
-/* Unpack a stored config blob; NULL when it is empty or unreadable. Free with
- * protobuf_c_message_free_unpacked. */
-Runtime__V1__PodSandboxConfig *pod_config_unpack(const Blob *b);
-Runtime__V1__ContainerConfig *container_config_unpack(const Blob *b);
 
 /* A map field entry of any of the generated *Entry types (they share this layout). */
 typedef struct MapEntry {
@@ -29,7 +20,5 @@ typedef struct MapEntry {
 
 /* Build a repeated map field of entry type `desc` from a StrMap. */
 void *map_entries_new(const ProtobufCMessageDescriptor *desc, const StrMap *m, size_t *ret_n);
-/* Copy a repeated map field to another entry type. */
-void *map_entries_copy(const ProtobufCMessageDescriptor *desc, void *const *entries, size_t n);
 /* Do all selector entries appear in `labels`? */
 bool labels_match(const StrMap *labels, void *const *selector, size_t n);

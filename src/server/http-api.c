@@ -81,21 +81,10 @@ static enum MHD_Result serve_info(HttpApi *h, struct MHD_Connection *conn) {
         return respond_json(conn, MHD_HTTP_OK, o);
 }
 
-static json_object *labels_json(const StrMap *m) {
+static json_object *strmap_json(const StrMap *m) {
         json_object *o = json_object_new_object();
         for (size_t i = 0; i < m->n; i++)
                 json_object_object_add(o, m->keys[i], json_object_new_string(m->values[i]));
-        return o;
-}
-
-static json_object *annotations_json(const Blob *b) {
-        json_object *o = json_object_new_object();
-        Runtime__V1__ContainerConfig *cfg = container_config_unpack(b);
-        for (size_t i = 0; cfg && i < cfg->n_annotations; i++)
-                json_object_object_add(o, cfg->annotations[i]->key,
-                                       json_object_new_string(cfg->annotations[i]->value));
-        if (cfg)
-                protobuf_c_message_free_unpacked(&cfg->base, NULL);
         return o;
 }
 
@@ -113,8 +102,8 @@ static enum MHD_Result serve_container(HttpApi *h, struct MHD_Connection *conn, 
         json_object_object_add(o, "image", json_object_new_string(c->image));
         json_object_object_add(o, "image_ref", json_object_new_string(c->image_ref));
         json_object_object_add(o, "created_time", json_object_new_int64(c->created_ns));
-        json_object_object_add(o, "labels", labels_json(&c->labels));
-        json_object_object_add(o, "annotations", annotations_json(&c->blob));
+        json_object_object_add(o, "labels", strmap_json(&c->labels));
+        json_object_object_add(o, "annotations", strmap_json(&c->annotations));
         json_object_object_add(o, "crio_annotations", json_object_new_object());
         json_object_object_add(o, "log_path", json_object_new_string(c->log_path));
         json_object_object_add(o, "root", json_object_new_string(c->rootfs));

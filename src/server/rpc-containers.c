@@ -125,18 +125,6 @@ static Runtime__V1__ContainerUser *user_to_cri(const ContainerInfo *c) {
         return u;
 }
 
-static void annotations_from_blob(const Blob *b, const ProtobufCMessageDescriptor *desc, void **ret,
-                                  size_t *ret_n) {
-        Runtime__V1__ContainerConfig *cfg = container_config_unpack(b);
-        *ret = NULL;
-        *ret_n = 0;
-        if (!cfg)
-                return;
-        *ret = map_entries_copy(desc, (void *const *)cfg->annotations, cfg->n_annotations);
-        *ret_n = cfg->n_annotations;
-        protobuf_c_message_free_unpacked(&cfg->base, NULL);
-}
-
 static Runtime__V1__ContainerStatus *container_status(const ContainerInfo *c) {
         Runtime__V1__ContainerStatus *s =
                 PB_NEW(Runtime__V1__ContainerStatus, RUNTIME__V1__CONTAINER_STATUS__INIT);
@@ -154,8 +142,8 @@ static Runtime__V1__ContainerStatus *container_status(const ContainerInfo *c) {
         s->message = xstrdup(c->message);
         s->labels = map_entries_new(&runtime__v1__container_status__labels_entry__descriptor, &c->labels,
                                     &s->n_labels);
-        annotations_from_blob(&c->blob, &runtime__v1__container_status__annotations_entry__descriptor,
-                              (void **)&s->annotations, &s->n_annotations);
+        s->annotations = map_entries_new(&runtime__v1__container_status__annotations_entry__descriptor,
+                                         &c->annotations, &s->n_annotations);
         for (size_t i = 0; i < c->n_mounts; i++)
                 PB_APPEND(s->n_mounts, s->mounts, mount_to_cri(&c->mounts[i]));
         s->log_path = xstrdup(c->log_path);
@@ -234,8 +222,8 @@ static Runtime__V1__Container *container_item(const ContainerInfo *c) {
         o->created_at = c->created_ns;
         o->labels =
                 map_entries_new(&runtime__v1__container__labels_entry__descriptor, &c->labels, &o->n_labels);
-        annotations_from_blob(&c->blob, &runtime__v1__container__annotations_entry__descriptor,
-                              (void **)&o->annotations, &o->n_annotations);
+        o->annotations = map_entries_new(&runtime__v1__container__annotations_entry__descriptor,
+                                         &c->annotations, &o->n_annotations);
         return o;
 }
 

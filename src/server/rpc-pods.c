@@ -110,14 +110,8 @@ static Runtime__V1__PodSandboxStatus *pod_status(const PodInfo *p) {
         s->linux->namespaces->options = pod_namespaces(p);
         s->labels = map_entries_new(&runtime__v1__pod_sandbox_status__labels_entry__descriptor, &p->labels,
                                     &s->n_labels);
-        Runtime__V1__PodSandboxConfig *cfg = pod_config_unpack(&p->blob);
-        if (cfg) {
-                s->annotations =
-                        map_entries_copy(&runtime__v1__pod_sandbox_status__annotations_entry__descriptor,
-                                         (void *const *)cfg->annotations, cfg->n_annotations);
-                s->n_annotations = cfg->n_annotations;
-                protobuf_c_message_free_unpacked(&cfg->base, NULL);
-        }
+        s->annotations = map_entries_new(&runtime__v1__pod_sandbox_status__annotations_entry__descriptor,
+                                         &p->annotations, &s->n_annotations);
         s->runtime_handler = xstrdup(p->runtime_handler);
         return s;
 }
@@ -170,13 +164,8 @@ static Runtime__V1__PodSandbox *pod_item(const PodInfo *p) {
         s->created_at = p->created_ns;
         s->labels = map_entries_new(&runtime__v1__pod_sandbox__labels_entry__descriptor, &p->labels,
                                     &s->n_labels);
-        Runtime__V1__PodSandboxConfig *cfg = pod_config_unpack(&p->blob);
-        if (cfg) {
-                s->annotations = map_entries_copy(&runtime__v1__pod_sandbox__annotations_entry__descriptor,
-                                                  (void *const *)cfg->annotations, cfg->n_annotations);
-                s->n_annotations = cfg->n_annotations;
-                protobuf_c_message_free_unpacked(&cfg->base, NULL);
-        }
+        s->annotations = map_entries_new(&runtime__v1__pod_sandbox__annotations_entry__descriptor,
+                                         &p->annotations, &s->n_annotations);
         s->runtime_handler = xstrdup(p->runtime_handler);
         return s;
 }

@@ -29,11 +29,10 @@ const DbMigration store_migrations[] = {
         {
                 /* src/runtime/runtime-state.c reads and writes these. */
                 .what = "pods and containers",
-                .sql = "CREATE TABLE IF NOT EXISTS pods (id TEXT PRIMARY KEY, seq INTEGER, doc TEXT NOT "
-                       "NULL,"
-                       "  config BLOB);"
-                       "CREATE TABLE IF NOT EXISTS containers (id TEXT PRIMARY KEY, seq INTEGER,"
-                       "  pod_id TEXT NOT NULL, doc TEXT NOT NULL, config BLOB);",
+                .sql = "CREATE TABLE IF NOT EXISTS pods ("
+                       "  id TEXT PRIMARY KEY, seq INTEGER, doc TEXT NOT NULL);"
+                       "CREATE TABLE IF NOT EXISTS containers ("
+                       "  id TEXT PRIMARY KEY, seq INTEGER, pod_id TEXT NOT NULL, doc TEXT NOT NULL);",
         },
         /* Append new steps here. */
 };
