@@ -164,13 +164,19 @@ class Runtime:
         self.dir.mkdir(parents=True)
         self._start(self.dir)
         self.client = h.CriClient(self.sock, timeout=PULL_TIMEOUT)
-        try:
-            self.runtime_version = self.client.call("Version", h.pb().VersionRequest(version="v1"),
-                                                    h.pb().VersionResponse, timeout=10).runtime_version
-        except h.grpc.RpcError as e:
-            raise RuntimeError(f"{self.name} does not answer CRI Version ({e.code().name}: {e.details()}); "
-                               f"log:\n{self.log_problems()}") from None
-        return self
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                self.runtime_version = self.client.call("Version", h.pb().VersionRequest(version="v1"),
+                                                        h.pb().VersionResponse, timeout=10).runtime_version
+                return self
+            except h.grpc.RpcError as e:
+                # containerd answers before its CRI plugin is up ("server is not initialized yet").
+                if "not initialized" in (e.details() or "") and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                    continue
+                raise RuntimeError(f"{self.name} does not answer CRI Version ({e.code().name}: {e.details()}); "
+                                   f"log:\n{self.log_problems()}") from None
 
     def log_problems(self, lines=15):
         try:

@@ -377,15 +377,6 @@ static int write_spec_locked(Runtime *rt, const Pod *p, Container *c, const Imag
         return r < 0 ? error_set(reterr, -r, "cannot write %s: %s", path, strerror(-r)) : 0;
 }
 
-static int create_in_runtime(Runtime *rt, Container *c, Error **reterr) {
-        Handler h = {};
-        int r = runtime_handler_resolve(rt, c->handler, &h, reterr);
-        if (r >= 0)
-                r = oci_create(rt, c, &h, reterr);
-        handler_done(&h);
-        return r;
-}
-
 static void set_paths(Runtime *rt, const Pod *p, Container *c) {
         c->bundle = xasprintf("%s/containers/%s", rt->paths.runroot, c->id);
         c->rootfs = xasprintf("%s/rootfs", c->bundle);
@@ -400,14 +391,27 @@ static void set_paths(Runtime *rt, const Pod *p, Container *c) {
                 c->log_path = xasprintf("%s/%s.log", rt->paths.log_dir, c->id);
 }
 
-static int container_setup(Runtime *rt, Pod *p, Container *c, Error **reterr) {
-        CreateCtx x = {};
+/* Directories, then the monitor (whose start-up overlaps the rest of the preparation). */
+static int start_preparing(Runtime *rt, Pod *p, Container *c, Monitor *mon, Error **reterr) {
         set_paths(rt, p, c);
         int r = state_save_container(rt, c, reterr);
         if (r >= 0 && mkdir_parents_and_self(c->bundle, 0700) < 0)
                 r = error_set(reterr, errno, "cannot create %s: %m", c->bundle);
         if (r >= 0 && mkdir_parents(c->log_path, 0755) < 0)
                 r = error_set(reterr, errno, "log_path: cannot create the directory of %s: %m", c->log_path);
+        Handler h = {};
+        if (r >= 0)
+                r = runtime_handler_resolve(rt, c->handler, &h, reterr);
+        if (r >= 0)
+                r = oci_monitor_spawn(rt, c, &h, mon, reterr);
+        handler_done(&h);
+        return r;
+}
+
+static int container_setup(Runtime *rt, Pod *p, Container *c, Error **reterr) {
+        CreateCtx x = {};
+        Monitor mon = {.pid = -1, .sync_fd = -EBADF, .start_fd = -EBADF};
+        int r = start_preparing(rt, p, c, &mon, reterr);
         if (r >= 0 && !c->infra)
                 r = load_image(rt, c, &x, reterr);
         if (r >= 0 && !c->infra)
@@ -426,7 +430,8 @@ static int container_setup(Runtime *rt, Pod *p, Container *c, Error **reterr) {
                 pthread_mutex_unlock(&rt->lock);
         }
         if (r >= 0)
-                r = create_in_runtime(rt, c, reterr);
+                r = oci_monitor_start(&mon, &c->pid, reterr);
+        oci_monitor_abort(&mon);
         create_ctx_done(&x);
         return r;
 }

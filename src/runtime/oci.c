@@ -129,33 +129,74 @@ static char **conmon_argv(Runtime *rt, const Container *c, const Handler *h) {
         return a;
 }
 
-int oci_create(Runtime *rt, Container *c, const Handler *h, Error **reterr) {
+static int pipe_pair(int *ret_rd, int *ret_wr) {
         int fds[2];
         if (pipe2(fds, O_CLOEXEC) < 0)
+                return -errno;
+        *ret_rd = fds[0];
+        *ret_wr = fds[1];
+        return 0;
+}
+
+/*
+ * conmon starts (loads its libraries, parses its options) and then waits for a byte on the start
+ * pipe: spawned early, its start-up overlaps the daemon's preparation of the bundle.
+ */
+int oci_monitor_spawn(Runtime *rt, const Container *c, const Handler *h, Monitor *ret, Error **reterr) {
+        Monitor m = {.pid = -1, .sync_fd = -EBADF, .start_fd = -EBADF};
+        _cleanup_close_ int sync_wr = -EBADF, start_rd = -EBADF;
+        if (pipe_pair(&m.sync_fd, &sync_wr) < 0 || pipe_pair(&start_rd, &m.start_fd) < 0) {
+                oci_monitor_abort(&m);
                 return error_set(reterr, errno, "pipe: %m");
-        _cleanup_close_ int rd = fds[0], wr = fds[1];
+        }
         _cleanup_strv_free_ char **argv = conmon_argv(rt, c, h);
         _cleanup_strv_free_ char **env = strv_copy(h->monitor_env);
         env = strv_push(env, xstrdup("_OCI_SYNCPIPE=3"));
+        env = strv_push(env, xstrdup("_OCI_STARTPIPE=4"));
+        int pass[] = {sync_wr, start_rd};
         SpawnOptions o = {.argv = (const char *const *)argv,
                           .envp = (const char *const *)env,
                           .stdin_fd = -1,
                           .stdout_fd = -1,
                           .stderr_fd = -1,
-                          .pass_fds = &wr,
-                          .n_pass_fds = 1,
+                          .pass_fds = pass,
+                          .n_pass_fds = 2,
                           .new_session = true};
-        pid_t pid = 0;
-        int r = process_spawn(&o, &pid, reterr);
-        if (r < 0)
+        int r = process_spawn(&o, &m.pid, reterr);
+        if (r < 0) {
+                oci_monitor_abort(&m);
                 return r;
-        close(TAKE_FD(wr));
+        }
+        *ret = m;
+        return 0;
+}
+
+/* The bundle is ready: let conmon run `runtime create` and wait for the container's pid. */
+int oci_monitor_start(Monitor *m, int *ret_pid, Error **reterr) {
+        const char go = 0;
+        int r = write(m->start_fd, &go, 1) == 1 ? 0
+                                                : error_set(reterr, errno, "cannot start the monitor: %m");
+        close(TAKE_FD(m->start_fd));
         /* conmon forks once and its first process exits; the monitor proper is re-parented to us. */
-        r = read_sync_pipe(rd, 240000, &c->pid, reterr);
+        if (r >= 0)
+                r = read_sync_pipe(m->sync_fd, 240000, ret_pid, reterr);
         int status = 0;
-        if (process_wait(pid, 10000, &status) < 0)
-                process_kill_and_wait(pid);
+        if (process_wait(m->pid, 10000, &status) < 0)
+                process_kill_and_wait(m->pid);
+        m->pid = -1;
+        close(TAKE_FD(m->sync_fd));
         return r;
+}
+
+/* Preparation failed: the waiting conmon goes away without having run anything. */
+void oci_monitor_abort(Monitor *m) {
+        if (m->pid > 0)
+                process_kill_and_wait(m->pid);
+        m->pid = -1;
+        if (m->sync_fd >= 0)
+                close(TAKE_FD(m->sync_fd));
+        if (m->start_fd >= 0)
+                close(TAKE_FD(m->start_fd));
 }
 
 int oci_start(Runtime *rt, const Container *c, const Handler *h, Error **reterr) {

@@ -128,8 +128,14 @@ void container_teardown(Runtime *rt, Container *c, bool half_made);
 /* Read the exit file of a container, if there is one: updates state. Call with rt->lock held. */
 bool container_check_exit_locked(Runtime *rt, Container *c);
 
-/* conmon and OCI runtime calls (oci.c). */
-int oci_create(Runtime *rt, Container *c, const Handler *h, Error **reterr);
+/* conmon and OCI runtime calls (oci.c). A container's monitor is spawned first, then started. */
+typedef struct Monitor {
+        pid_t pid; /* conmon's first process, until it exits */
+        int sync_fd, start_fd;
+} Monitor;
+int oci_monitor_spawn(Runtime *rt, const Container *c, const Handler *h, Monitor *ret, Error **reterr);
+int oci_monitor_start(Monitor *m, int *ret_pid, Error **reterr);
+void oci_monitor_abort(Monitor *m);
 int oci_start(Runtime *rt, const Container *c, const Handler *h, Error **reterr);
 /* `runtime <verb> <id>` (start, pause, resume). */
 int oci_simple(Runtime *rt, const Container *c, const Handler *h, const char *verb, Error **reterr);
