@@ -45,12 +45,16 @@ bool container_check_exit_locked(Runtime *rt, Container *c) {
 
 /*
  * A half-made container's monitor may still be creating it (its runtime call hung, or the daemon
- * died mid-create): kill conmon's whole process group (conmon is a session leader and its runtime
- * call runs in its group) so that nothing finishes the create behind our back.
+ * died mid-create): kill conmon's whole process group (the monitor is a session leader and its
+ * runtime call runs in its group) so that nothing finishes the create behind our back. A conmon
+ * that had not yet forked when the daemon died sees its start pipe close and goes on at once, so
+ * by the time a restarted daemon looks, its pid file is there.
  */
 static void kill_monitor(const Container *c) {
+        if (!c->bundle)
+                return;
         _cleanup_free_ char *pidfile = xasprintf("%s/conmon-pidfile", c->bundle), *text = NULL;
-        if (!c->bundle || read_file(pidfile, 64, &text, NULL) < 0)
+        if (read_file(pidfile, 64, &text, NULL) < 0)
                 return;
         int pid = atoi(text);
         _cleanup_free_ char *comm_path = xasprintf("/proc/%d/comm", pid), *comm = NULL;
@@ -484,11 +488,8 @@ static int create_in_pod(Runtime *rt, Pod *p, ContainerConfig *config, bool infr
                 return r;
         }
         r = container_setup(rt, p, c, reterr);
-        if (r >= 0) {
-                c->creating = false;
-                r = state_save_container(rt, c, reterr);
-                c->creating = true;
-        }
+        if (r >= 0)
+                r = state_save_container_created(rt, c, reterr);
         container_finish_creation(rt, c, r >= 0);
         if (r >= 0)
                 *ret_id = xstrdup(c->id);

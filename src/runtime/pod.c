@@ -396,11 +396,8 @@ int runtime_pod_run(Runtime *rt, PodConfig *config, char **ret_id, Error **reter
                 return r;
         }
         r = pod_setup(rt, p, reterr);
-        if (r >= 0) {
-                p->creating = false; /* saved as created; published below */
-                r = state_save_pod(rt, p, reterr);
-                p->creating = true;
-        }
+        if (r >= 0)
+                r = state_save_pod_created(rt, p, reterr);
         pod_finish_creation(rt, p, r >= 0);
         if (r >= 0)
                 *ret_id = xstrdup(p->id);

@@ -110,6 +110,10 @@ char *random_id(void);
 int state_open(Runtime *rt, Error **reterr);
 void state_close(Runtime *rt);
 int state_save_pod(Runtime *rt, const Pod *p, Error **reterr);
+/* The row of an object whose creation just finished (its `creating` flag is cleared under the lock after).
+ */
+int state_save_pod_created(Runtime *rt, const Pod *p, Error **reterr);
+int state_save_container_created(Runtime *rt, const Container *c, Error **reterr);
 int state_delete_pod(Runtime *rt, const char *id, Error **reterr);
 int state_save_container(Runtime *rt, const Container *c, Error **reterr);
 int state_delete_container(Runtime *rt, const char *id, Error **reterr);

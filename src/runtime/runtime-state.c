@@ -112,12 +112,12 @@ static void resources_from_json(json_object *parent, Resources *r) {
         get_map(o, "unified", &r->unified);
 }
 
-static json_object *pod_to_json(const Pod *p) {
+static json_object *pod_to_json(const Pod *p, bool creating) {
         json_object *o = json_object_new_object();
         const PodConfig *c = p->config;
         put_str(o, "full_name", p->full_name);
         put_int(o, "state", p->state);
-        put_int(o, "creating", p->creating);
+        put_int(o, "creating", creating);
         put_int(o, "created_ns", p->created_ns);
         put_str(o, "dir", p->dir);
         put_str(o, "netns", p->netns);
@@ -207,12 +207,12 @@ static void mounts_from_json(json_object *o, ContainerConfig *c) {
         }
 }
 
-static json_object *container_to_json(const Container *c) {
+static json_object *container_to_json(const Container *c, bool creating) {
         json_object *o = json_object_new_object();
         const ContainerConfig *cc = c->config;
         put_str(o, "full_name", c->full_name);
         put_int(o, "infra", c->infra);
-        put_int(o, "creating", c->creating);
+        put_int(o, "creating", creating);
         put_int(o, "state", c->state);
         put_int(o, "created_ns", c->created_ns);
         put_int(o, "started_ns", c->started_ns);
@@ -308,8 +308,8 @@ static int exec_stmt(Runtime *rt, const char *sql, const char *id, json_object *
         return 0;
 }
 
-int state_save_pod(Runtime *rt, const Pod *p, Error **reterr) {
-        json_object *doc = pod_to_json(p);
+static int save_pod(Runtime *rt, const Pod *p, bool creating, Error **reterr) {
+        json_object *doc = pod_to_json(p, creating);
         int r = exec_stmt(
                 rt,
                 "INSERT INTO pods (id, doc, seq) VALUES (?1, ?2, (SELECT IFNULL(MAX(seq), 0) + 1 FROM pods))"
@@ -319,12 +319,20 @@ int state_save_pod(Runtime *rt, const Pod *p, Error **reterr) {
         return r;
 }
 
+int state_save_pod(Runtime *rt, const Pod *p, Error **reterr) {
+        return save_pod(rt, p, p->creating, reterr);
+}
+
+int state_save_pod_created(Runtime *rt, const Pod *p, Error **reterr) {
+        return save_pod(rt, p, false, reterr);
+}
+
 int state_delete_pod(Runtime *rt, const char *id, Error **reterr) {
         return exec_stmt(rt, "DELETE FROM pods WHERE id = ?1", id, NULL, NULL, reterr);
 }
 
-int state_save_container(Runtime *rt, const Container *c, Error **reterr) {
-        json_object *doc = container_to_json(c);
+static int save_container(Runtime *rt, const Container *c, bool creating, Error **reterr) {
+        json_object *doc = container_to_json(c, creating);
         int r = exec_stmt(
                 rt,
                 "INSERT INTO containers (id, doc, pod_id, seq) VALUES (?1, ?2, ?3,"
@@ -332,6 +340,14 @@ int state_save_container(Runtime *rt, const Container *c, Error **reterr) {
                 c->id, doc, c->pod_id, reterr);
         json_object_put(doc);
         return r;
+}
+
+int state_save_container(Runtime *rt, const Container *c, Error **reterr) {
+        return save_container(rt, c, c->creating, reterr);
+}
+
+int state_save_container_created(Runtime *rt, const Container *c, Error **reterr) {
+        return save_container(rt, c, false, reterr);
 }
 
 int state_delete_container(Runtime *rt, const char *id, Error **reterr) {

@@ -21,6 +21,14 @@ typedef struct Tracked {
         int status;
 } Tracked;
 
+/*
+ * Statuses of the last orphans reaped, for process_adopt(): a process started by a runtime call that
+ * exited (`runc exec --detach`) is re-parented to us and may be reaped before its adopter asks.
+ */
+#define ORPHAN_RING 64
+static Tracked orphans[ORPHAN_RING];
+static size_t orphan_next;
+
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t table_changed = PTHREAD_COND_INITIALIZER;
 static Tracked *tracked;
@@ -73,7 +81,9 @@ static void *reaper_main(void *arg) {
                         if (t) {
                                 t->exited = true;
                                 t->status = status;
-                        }
+                        } else
+                                orphans[orphan_next++ % ORPHAN_RING] =
+                                        (Tracked){.pid = si.si_pid, .exited = true, .status = status};
                         pthread_cond_broadcast(&table_changed);
                 }
                 pthread_mutex_unlock(&table_lock);
@@ -185,6 +195,21 @@ int process_wait(pid_t pid, int64_t timeout_ms, int *ret_status) {
         }
         pthread_mutex_unlock(&table_lock);
         return r;
+}
+
+void process_adopt(pid_t pid) {
+        pthread_mutex_lock(&table_lock);
+        Tracked entry = {.pid = pid};
+        for (size_t i = 0; i < ORPHAN_RING; i++)
+                if (orphans[i].pid == pid && orphans[i].exited) {
+                        entry = orphans[i];
+                        orphans[i].pid = 0;
+                }
+        if (!find_tracked(pid)) {
+                tracked = xrealloc(tracked, (n_tracked + 1) * sizeof(*tracked));
+                tracked[n_tracked++] = entry;
+        }
+        pthread_mutex_unlock(&table_lock);
 }
 
 void process_kill_and_wait(pid_t pid) {

@@ -39,6 +39,13 @@ int process_spawn(const SpawnOptions *o, pid_t *ret_pid, Error **reterr);
  */
 int process_wait(pid_t pid, int64_t timeout_ms, int *ret_status);
 
+/*
+ * Take on a process that a child of ours started and left behind (it is, or will be, re-parented to
+ * us as a subreaper): afterwards process_wait() gives its status, even if it was reaped already.
+ * Call only after the child that started it has exited.
+ */
+void process_adopt(pid_t pid);
+
 /* Kill a spawned child with SIGKILL and wait for it (use on failure paths). */
 void process_kill_and_wait(pid_t pid);
 

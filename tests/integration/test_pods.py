@@ -345,6 +345,13 @@ def test_exec_sync_timeout_kills_the_command(cri, image):
     assert h.wait_until(lambda: "sleep 10" not in sh(cri, ctr, "ps -o args"), 5), sh(cri, ctr, "ps -o args")
 
 
+def test_exec_sync_returns_when_the_command_exits(cri, image):
+    """A background child that keeps stdout open must not hold the answer until it exits."""
+    pod, ctr = run_busybox(cri, image)
+    r = cri.exec_sync(ctr, ["sh", "-c", "sleep 300 & echo started"], rpc_timeout=20)
+    assert (r.stdout, r.exit_code) == (b"started\n", 0)
+
+
 def test_exec_sync_on_a_stopped_container(cri, image):
     pod, ctr = run_busybox(cri, image)
     cri.stop_container(ctr)
