@@ -95,6 +95,35 @@ static void test_orphans_are_reaped(void **state) {
         assert_true(gone);
 }
 
+/* Start a grandchild that exits with `code` after `delay`, return its pid once its parent is gone. */
+static pid_t orphan(const char *delay, int code) {
+        int fds[2];
+        assert_int_equal(pipe(fds), 0);
+        char script[128];
+        snprintf(script, sizeof(script), "(sleep %s; exit %d) & echo $!", delay, code);
+        pid_t pid = spawn(script, fds[1]);
+        close(fds[1]);
+        char buf[32] = "";
+        assert_true(read(fds[0], buf, sizeof(buf) - 1) > 0);
+        close(fds[0]);
+        assert_int_equal(process_wait(pid, 5000, NULL), 0);
+        return atoi(buf);
+}
+
+/* An adopted orphan's status reaches its adopter, whether it exits after or before the adoption. */
+static void test_adopted_orphans_keep_their_status(void **state) {
+        int status = 0;
+        pid_t later = orphan("0.3", 5);
+        process_adopt(later);
+        assert_int_equal(process_wait(later, 5000, &status), 0);
+        assert_int_equal(WEXITSTATUS(status), 5);
+        pid_t early = orphan("0", 6);
+        usleep(300000); /* reaped as an orphan before anyone asks */
+        process_adopt(early);
+        assert_int_equal(process_wait(early, 5000, &status), 0);
+        assert_int_equal(WEXITSTATUS(status), 6);
+}
+
 static void test_status_strings(void **state) {
         char *s = process_status_to_string(3 << 8);
         assert_string_equal(s, "exit status 3");
@@ -113,6 +142,7 @@ int main(void) {
                 cmocka_unit_test(test_missing_program),
                 cmocka_unit_test(test_run_collects_and_caps_output),
                 cmocka_unit_test(test_orphans_are_reaped),
+                cmocka_unit_test(test_adopted_orphans_keep_their_status),
                 cmocka_unit_test(test_status_strings),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
