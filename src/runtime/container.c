@@ -331,6 +331,8 @@ static int write_spec_locked(Runtime *rt, const Pod *p, Container *c, const Imag
                              Error **reterr) {
         const ContainerConfig *cc = c->config;
         _cleanup_free_ char *pidns = NULL, *cg = cgroups_path(rt, p, c->id);
+        free(c->cgroup);
+        c->cgroup = cg[0] == '/' ? xstrdup(cg) : NULL; /* a systemd slice spec is no path */
         _cleanup_free_ char *shm = p->shm_mounted ? xasprintf("%s/shm", p->dir) : NULL;
         _cleanup_error_ Error *err = NULL;
         const char *pidns_path = pid_ns_path(rt, p, cc, &pidns, &err);

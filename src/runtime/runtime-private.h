@@ -50,6 +50,9 @@ typedef struct Container {
         char *log_path; /* absolute */
         char *stop_signal;
         char *handler;
+        char *cgroup;         /* cgroupfs path ("/parent/crio-<id>"); NULL with systemd */
+        uint64_t last_cpu_ns; /* the previous stats sample, for usage_nano_cores */
+        int64_t last_cpu_sample_ns;
         int64_t uid, gid;
         int64_t *groups;
         size_t n_groups;

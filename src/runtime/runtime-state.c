@@ -229,6 +229,7 @@ static json_object *container_to_json(const Container *c, bool creating) {
         put_str(o, "log_path", c->log_path);
         put_str(o, "stop_signal", c->stop_signal);
         put_str(o, "handler", c->handler);
+        put_str(o, "cgroup", c->cgroup);
         put_int(o, "uid", c->uid);
         put_int(o, "gid", c->gid);
         put_str(o, "name", cc->name);
@@ -270,6 +271,7 @@ static Container *container_from_json(const char *id, const char *pod_id, json_o
         c->log_path = get_str(o, "log_path");
         c->stop_signal = get_str(o, "stop_signal");
         c->handler = get_str(o, "handler");
+        c->cgroup = get_str(o, "cgroup");
         c->uid = get_int(o, "uid");
         c->gid = get_int(o, "gid");
         cc->name = get_str(o, "name");

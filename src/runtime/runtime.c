@@ -69,6 +69,7 @@ void container_unref(Container *c) {
         free(c->log_path);
         free(c->stop_signal);
         free(c->handler);
+        free(c->cgroup);
         free(c->groups);
         free(c);
 }

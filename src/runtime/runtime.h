@@ -219,5 +219,21 @@ void exec_result_done(ExecResult *r);
 int runtime_container_exec_sync(Runtime *rt, const char *id, char *const *argv, int64_t timeout_s,
                                 ExecResult *ret, Error **reterr);
 
+/* A container's resource usage, sampled now. Absent parts (an exited container has no cgroup) are unset. */
+typedef struct ContainerStatsInfo {
+        ContainerInfo *info; /* id, metadata, labels, annotations */
+        int64_t timestamp;
+        bool has_cpu, has_nano_cores, has_memory, has_available, has_layer;
+        uint64_t cpu_ns, nano_cores;
+        uint64_t mem_working_set, mem_usage, mem_available, mem_rss, mem_page_faults, mem_major_page_faults;
+        uint64_t layer_bytes, layer_inodes;
+        char *layer_mountpoint;
+} ContainerStatsInfo;
+
+ContainerStatsInfo *container_stats_info_free(ContainerStatsInfo *s);
+int runtime_container_stats(Runtime *rt, const char *id, ContainerStatsInfo **ret, Error **reterr);
+/* Every container's stats; reads cgroup files and walks writable layers. */
+void runtime_container_stats_list(Runtime *rt, ContainerStatsInfo ***ret, size_t *ret_n);
+
 /* Is an image in use by a container (RemoveImage answers FAILED_PRECONDITION then)? */
 bool runtime_image_in_use(Runtime *rt, const char *image_id);

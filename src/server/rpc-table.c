@@ -41,6 +41,8 @@ static const struct {
         {"RuntimeService", "UpdateContainerResources", rpc_update_container_resources, false, false},
         {"RuntimeService", "ReopenContainerLog", rpc_reopen_container_log, false, false},
         {"RuntimeService", "ExecSync", rpc_exec_sync, false, false},
+        {"RuntimeService", "ContainerStats", rpc_container_stats, false, false},
+        {"RuntimeService", "ListContainerStats", rpc_list_container_stats, false, false},
         {"ImageService", "PullImage", rpc_pull_image, false, true},
         {"ImageService", "ImageStatus", rpc_image_status, true, false},
         {"ImageService", "ListImages", rpc_list_images, true, false},

@@ -5,6 +5,7 @@ import json
 import os
 import socket
 import subprocess
+import time
 from pathlib import Path
 
 import grpc
@@ -468,3 +469,34 @@ def test_mount_propagation_from_host(cri, image, tmp_path):
         cri.remove_container(ctr)
     finally:
         subprocess.run(["umount", "-R", str(src)], check=False)
+
+
+def test_container_stats(cri, image):
+    pod, ctr = run_busybox(cri, image, labels={"role": "stats"},
+                           script="dd if=/dev/zero of=/written bs=1M count=5 2>/dev/null; "
+                                  "while true; do :; done")
+    assert h.wait_until(lambda: sh(cri, ctr, "ls -l /written | awk '{print $5}'").strip() == str(5 << 20), 10)
+    first = cri.call("ContainerStats", h.pb().ContainerStatsRequest(container_id=ctr),
+                     h.pb().ContainerStatsResponse).stats
+    assert first.attributes.id == ctr and dict(first.attributes.labels) == {"role": "stats"}
+    assert first.cpu.usage_core_nano_seconds.value > 0
+    assert first.memory.working_set_bytes.value > 0 and first.memory.usage_bytes.value > 0
+    assert first.writable_layer.used_bytes.value >= 5 << 20 and first.writable_layer.inodes_used.value >= 1
+    time.sleep(0.5)  # the busy loop burns CPU between the two samples
+    second = cri.call("ContainerStats", h.pb().ContainerStatsRequest(container_id=ctr),
+                      h.pb().ContainerStatsResponse).stats
+    assert second.cpu.usage_core_nano_seconds.value > first.cpu.usage_core_nano_seconds.value
+    assert second.cpu.usage_nano_cores.value > 0
+    other_pod, other = run_busybox(cri, image)
+    req = h.pb().ListContainerStatsRequest()
+    assert {s.attributes.id for s in cri.call("ListContainerStats", req, h.pb().ListContainerStatsResponse).stats} \
+        == {ctr, other}
+    req.filter.label_selector["role"] = "stats"
+    assert [s.attributes.id for s in cri.call("ListContainerStats", req, h.pb().ListContainerStatsResponse).stats] \
+        == [ctr]
+    req = h.pb().ListContainerStatsRequest()
+    req.filter.pod_sandbox_id = other_pod
+    assert [s.attributes.id for s in cri.call("ListContainerStats", req, h.pb().ListContainerStatsResponse).stats] \
+        == [other]
+    assert_rpc_error(lambda: cri.call("ContainerStats", h.pb().ContainerStatsRequest(container_id="nope"),
+                                      h.pb().ContainerStatsResponse), grpc.StatusCode.NOT_FOUND, "nope")
