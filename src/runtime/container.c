@@ -353,6 +353,7 @@ static int write_spec_locked(Runtime *rt, const Pod *p, Container *c, const Imag
                 .ipcns = p->ipcns,
                 .utsns = p->utsns,
                 .userns = p->userns,
+                .userns_maps = &p->config->ns,
                 .pidns = pidns_path,
                 .host_net = !p->netns,
                 .host_ipc = !p->ipcns,
@@ -401,7 +402,8 @@ static void set_paths(Runtime *rt, const Pod *p, Container *c) {
 static int start_preparing(Runtime *rt, Pod *p, Container *c, Monitor *mon, Error **reterr) {
         set_paths(rt, p, c);
         int r = state_save_container(rt, c, reterr);
-        if (r >= 0 && mkdir_parents_and_self(c->bundle, 0700) < 0)
+        /* Traversable (not listable): a container in a user namespace reaches its rootfs through it. */
+        if (r >= 0 && mkdir_parents_and_self(c->bundle, 0711) < 0)
                 r = error_set(reterr, errno, "cannot create %s: %m", c->bundle);
         if (r >= 0 && mkdir_parents(c->log_path, 0755) < 0)
                 r = error_set(reterr, errno, "log_path: cannot create the directory of %s: %m", c->log_path);

@@ -411,6 +411,18 @@ static json_object *build_namespaces(const SpecInput *in) {
         return a;
 }
 
+static json_object *idmaps_json(const IdMap *m, size_t n) {
+        json_object *a = json_object_new_array();
+        for (size_t i = 0; i < n; i++) {
+                json_object *o = json_object_new_object();
+                json_object_object_add(o, "containerID", json_object_new_int64(m[i].container_id));
+                json_object_object_add(o, "hostID", json_object_new_int64(m[i].host_id));
+                json_object_object_add(o, "size", json_object_new_int64(m[i].length));
+                json_object_array_add(a, o);
+        }
+        return a;
+}
+
 static void add_int_if(json_object *o, const char *key, int64_t v) {
         if (v > 0)
                 json_object_object_add(o, key, json_object_new_int64(v));
@@ -516,6 +528,13 @@ static int build_linux(const SpecInput *in, json_object *spec, Error **reterr) {
         if (in->cgroups_path)
                 add_str(l, "cgroupsPath", in->cgroups_path);
         add_str(l, "rootfsPropagation", rootfs_propagation(in->ctr));
+        /* The runtime wants the mappings of a user namespace it joins, too. */
+        if (in->userns && in->userns_maps) {
+                json_object_object_add(l, "uidMappings",
+                                       idmaps_json(in->userns_maps->uids, in->userns_maps->n_uids));
+                json_object_object_add(l, "gidMappings",
+                                       idmaps_json(in->userns_maps->gids, in->userns_maps->n_gids));
+        }
         json_object *res = oci_resources_json(&in->ctr->resources);
         json_object_object_add(l, "resources", res);
         json_object *rules = json_object_new_array();

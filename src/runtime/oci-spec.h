@@ -25,6 +25,7 @@ typedef struct SpecInput {
         const char *pod_dir;                                /* hostname, hosts, resolv.conf live here */
         const char *shm_path;                               /* bind-mounted on /dev/shm; NULL for none */
         const char *netns, *ipcns, *utsns, *userns, *pidns; /* paths to join; NULL: new or host */
+        const NamespaceConfig *userns_maps;                 /* the pod's ID mappings, with `userns` */
         bool host_net, host_ipc, host_pid;
         const char *cgroups_path;
         int64_t uid, gid;

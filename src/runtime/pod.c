@@ -72,6 +72,15 @@ int pod_config_validate(const PodConfig *c, Error **reterr) {
                 return error_set(
                         reterr, EINVAL,
                         "namespace_options.userns_options: a pod user namespace needs uid and gid mappings");
+        /*
+         * crio-pinns creates and pins the namespace and the spec carries the mappings, but image files
+         * owned by IDs outside the mapping make every container fail at create until layers are mounted
+         * idmapped: refuse clearly instead.
+         */
+        if (c->ns.userns)
+                return error_set(
+                        reterr, EOPNOTSUPP,
+                        "namespace_options.userns_options: pods in a user namespace are not supported yet");
         return 0;
 }
 

@@ -83,6 +83,36 @@ static void get_map(json_object *o, const char *k, StrMap *m) {
                 strmap_add(m, key, json_object_get_string(val));
 }
 
+static void put_idmaps(json_object *o, const char *k, const IdMap *m, size_t n) {
+        json_object *a = json_object_new_array();
+        for (size_t i = 0; i < n; i++) {
+                json_object *e = json_object_new_array();
+                json_object_array_add(e, json_object_new_int64(m[i].container_id));
+                json_object_array_add(e, json_object_new_int64(m[i].host_id));
+                json_object_array_add(e, json_object_new_int64(m[i].length));
+                json_object_array_add(a, e);
+        }
+        json_object_object_add(o, k, a);
+}
+
+static IdMap *get_idmaps(json_object *o, const char *k, size_t *ret_n) {
+        json_object *a = NULL;
+        *ret_n = 0;
+        if (!json_object_object_get_ex(o, k, &a) || !json_object_is_type(a, json_type_array))
+                return NULL;
+        size_t n = json_object_array_length(a);
+        IdMap *m = xcalloc(n + 1, sizeof(IdMap));
+        for (size_t i = 0; i < n; i++) {
+                json_object *e = json_object_array_get_idx(a, i);
+                m[i] = (IdMap){.container_id =
+                                       (uint32_t)json_object_get_int64(json_object_array_get_idx(e, 0)),
+                               .host_id = (uint32_t)json_object_get_int64(json_object_array_get_idx(e, 1)),
+                               .length = (uint32_t)json_object_get_int64(json_object_array_get_idx(e, 2))};
+        }
+        *ret_n = n;
+        return m;
+}
+
 static json_object *resources_to_json(const Resources *r) {
         json_object *o = json_object_new_object();
         put_int(o, "cpu_period", r->cpu_period);
@@ -141,6 +171,9 @@ static json_object *pod_to_json(const Pod *p, bool creating) {
         put_int(o, "ns_pid", c->ns.pid);
         put_int(o, "ns_ipc", c->ns.ipc);
         put_int(o, "privileged", c->privileged);
+        put_int(o, "userns", c->ns.userns);
+        put_idmaps(o, "uid_maps", c->ns.uids, c->ns.n_uids);
+        put_idmaps(o, "gid_maps", c->ns.gids, c->ns.n_gids);
         return o;
 }
 
@@ -176,6 +209,9 @@ static Pod *pod_from_json(const char *id, json_object *o) {
         c->ns.pid = (NamespaceMode)get_int(o, "ns_pid");
         c->ns.ipc = (NamespaceMode)get_int(o, "ns_ipc");
         c->privileged = get_int(o, "privileged");
+        c->ns.userns = get_int(o, "userns");
+        c->ns.uids = get_idmaps(o, "uid_maps", &c->ns.n_uids);
+        c->ns.gids = get_idmaps(o, "gid_maps", &c->ns.n_gids);
         return p;
 }
 

@@ -500,3 +500,16 @@ def test_container_stats(cri, image):
         == [other]
     assert_rpc_error(lambda: cri.call("ContainerStats", h.pb().ContainerStatsRequest(container_id="nope"),
                                       h.pb().ContainerStatsResponse), grpc.StatusCode.NOT_FOUND, "nope")
+
+
+def test_user_namespace_pods_are_refused_clearly(node, cri):
+    cfg = ph.pod_config()
+    u = cfg.linux.security_context.namespace_options.userns_options
+    u.mode = h.pb().NamespaceMode.Value("POD")
+    assert_rpc_error(lambda: cri.run_pod(cfg), grpc.StatusCode.INVALID_ARGUMENT, "userns_options", "mappings")
+    m = u.uids.add()
+    m.host_id, m.container_id, m.length = 200000, 0, 65536
+    m = u.gids.add()
+    m.host_id, m.container_id, m.length = 200000, 0, 65536
+    assert_rpc_error(lambda: cri.run_pod(cfg), grpc.StatusCode.UNIMPLEMENTED, "user namespace")
+    assert_node_clean(node[0])
