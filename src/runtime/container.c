@@ -229,6 +229,12 @@ static json_object *load_seccomp(Runtime *rt, const ContainerConfig *c, Error **
         return o;
 }
 
+/* A profile is passed to the runtime only where the kernel enforces AppArmor; elsewhere runc would fail. */
+static bool apparmor_enabled(void) {
+        _cleanup_free_ char *t = NULL;
+        return read_file("/sys/module/apparmor/parameters/enabled", 16, &t, NULL) >= 0 && t[0] == 'Y';
+}
+
 static int64_t own_oom_score_adj(void) {
         _cleanup_free_ char *t = NULL;
         return read_file("/proc/self/oom_score_adj", 32, &t, NULL) < 0 ? 0 : strtoll(t, NULL, 10);
@@ -369,7 +375,8 @@ static int write_spec_locked(Runtime *rt, const Pod *p, Container *c, const Imag
                 .default_ulimits = rt->config->default_ulimits,
                 .min_oom_score_adj = own_oom_score_adj(),
                 .seccomp = seccomp,
-                .apparmor_profile = isempty(cc->apparmor_profile) ? NULL : cc->apparmor_profile,
+                .apparmor_profile =
+                        isempty(cc->apparmor_profile) || !apparmor_enabled() ? NULL : cc->apparmor_profile,
         };
         json_object *spec = oci_spec_build(&in, reterr);
         pthread_rwlock_unlock(rt->config_lock);

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <dirent.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <string.h>
@@ -474,10 +475,47 @@ static json_object *device_rule(bool allow, const char *type, int64_t major, int
         return d;
 }
 
+static json_object *device_json(const char *path, const struct stat *st) {
+        json_object *o = json_object_new_object();
+        add_str(o, "path", path);
+        add_str(o, "type", S_ISCHR(st->st_mode) ? "c" : "b");
+        json_object_object_add(o, "major", json_object_new_int64(major(st->st_rdev)));
+        json_object_object_add(o, "minor", json_object_new_int64(minor(st->st_rdev)));
+        json_object_object_add(o, "fileMode", json_object_new_int(st->st_mode & 0777));
+        json_object_object_add(o, "uid", json_object_new_int((int)st->st_uid));
+        json_object_object_add(o, "gid", json_object_new_int((int)st->st_gid));
+        return o;
+}
+
+/*
+ * A privileged container sees the node's devices, as on every runtime: each device node under /dev
+ * (not the pty, shm and mqueue mounts, which the container gets its own of), a few levels deep.
+ */
+static void add_host_devices(const char *dir, json_object *devs, int depth) {
+        DIR *d = opendir(dir);
+        for (struct dirent *de; d && (de = readdir(d));) {
+                if (de->d_name[0] == '.')
+                        continue;
+                _cleanup_free_ char *path = xasprintf("%s/%s", dir, de->d_name);
+                struct stat st;
+                if (lstat(path, &st) < 0)
+                        continue;
+                if (S_ISDIR(st.st_mode) && depth < 3 && strcmp(path, "/dev/pts") != 0 &&
+                    strcmp(path, "/dev/shm") != 0 && strcmp(path, "/dev/mqueue") != 0)
+                        add_host_devices(path, devs, depth + 1);
+                else if ((S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) && strcmp(path, "/dev/console") != 0)
+                        json_object_array_add(devs, device_json(path, &st));
+        }
+        if (d)
+                closedir(d);
+}
+
 /* CRI devices: a node that is a device file (or a directory of them) becomes a spec device. */
 static int build_devices(const SpecInput *in, json_object *linux_, json_object *rules, Error **reterr) {
         json_object *devs = json_object_new_array();
         json_object_object_add(linux_, "devices", devs);
+        if (in->ctr->privileged)
+                add_host_devices("/dev", devs, 0);
         for (size_t i = 0; i < in->ctr->n_devices; i++) {
                 const DeviceConfig *d = &in->ctr->devices[i];
                 struct stat st;
@@ -487,15 +525,7 @@ static int build_devices(const SpecInput *in, json_object *linux_, json_object *
                 if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode))
                         return error_set(reterr, EINVAL, "devices: '%s' is not a device node", d->host_path);
                 const char *type = S_ISCHR(st.st_mode) ? "c" : "b";
-                json_object *o = json_object_new_object();
-                add_str(o, "path", d->container_path);
-                add_str(o, "type", type);
-                json_object_object_add(o, "major", json_object_new_int64(major(st.st_rdev)));
-                json_object_object_add(o, "minor", json_object_new_int64(minor(st.st_rdev)));
-                json_object_object_add(o, "fileMode", json_object_new_int(st.st_mode & 0777));
-                json_object_object_add(o, "uid", json_object_new_int(0));
-                json_object_object_add(o, "gid", json_object_new_int(0));
-                json_object_array_add(devs, o);
+                json_object_array_add(devs, device_json(d->container_path, &st));
                 const char *perm = isempty(d->permissions) ? "rwm" : d->permissions;
                 json_object_array_add(rules,
                                       device_rule(true, type, major(st.st_rdev), minor(st.st_rdev), perm));

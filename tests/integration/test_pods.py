@@ -513,3 +513,21 @@ def test_user_namespace_pods_are_refused_clearly(node, cri):
     m.host_id, m.container_id, m.length = 200000, 0, 65536
     assert_rpc_error(lambda: cri.run_pod(cfg), grpc.StatusCode.UNIMPLEMENTED, "user namespace")
     assert_node_clean(node[0])
+
+
+def test_privileged_container_sees_host_devices(cri, image):
+    pod = cri.run_pod()
+    _, ctr = run_busybox(cri, image, privileged=True)
+    assert "CapEff:\t0000000000000000" not in sh(cri, ctr, "cat /proc/self/status")
+    host_devices = {d for d in os.listdir("/dev") if os.path.exists(f"/dev/{d}") and
+                    (stat_is_device(f"/dev/{d}"))} - {"console"}
+    inside = set(sh(cri, ctr, "ls /dev").split())
+    assert host_devices <= inside, host_devices - inside
+    _, plain = run_busybox(cri, image, pod)
+    assert "loop-control" not in sh(cri, plain, "ls /dev")
+
+
+def stat_is_device(path):
+    import stat
+    mode = os.lstat(path).st_mode
+    return stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
