@@ -534,11 +534,12 @@ int runtime_container_create(Runtime *rt, const char *pod_id, ContainerConfig *c
         return r;
 }
 
-/* Look up a container and take a reference; -ENOENT naming the ID otherwise. */
-static int get_container(Runtime *rt, const char *id, Container **ret, Error **reterr) {
+int container_get(Runtime *rt, const char *id, bool with_infra, Container **ret, Error **reterr) {
         int err = 0;
         pthread_mutex_lock(&rt->lock);
         Container *c = container_find_locked(rt, id, &err);
+        if (c && c->infra && !with_infra)
+                c = NULL, err = -ENOENT;
         if (c)
                 container_ref(c);
         pthread_mutex_unlock(&rt->lock);
@@ -577,7 +578,7 @@ static int start_locked_op(Runtime *rt, Container *c, Error **reterr) {
 
 int runtime_container_start(Runtime *rt, const char *id, Error **reterr) {
         Container *c = NULL;
-        int r = get_container(rt, id, &c, reterr);
+        int r = container_get(rt, id, true, &c, reterr);
         if (r < 0)
                 return r;
         pthread_mutex_lock(&c->op_lock);
@@ -658,7 +659,7 @@ int runtime_container_stop(Runtime *rt, const char *id, int64_t timeout_s, Error
         Container *c = NULL;
         _cleanup_error_ Error *err = NULL;
         /* Stopping a container that is already gone succeeds, as the CRI asks. */
-        if (get_container(rt, id, &c, &err) < 0)
+        if (container_get(rt, id, true, &c, &err) < 0)
                 return err->code == ENOENT ? 0 : error_propagate(reterr, TAKE_PTR(err));
         pthread_mutex_lock(&c->op_lock);
         int r = stop_op(rt, c, timeout_s, reterr);
@@ -683,7 +684,7 @@ static int remove_op(Runtime *rt, Container *c, Error **reterr) {
 int runtime_container_remove(Runtime *rt, const char *id, Error **reterr) {
         Container *c = NULL;
         _cleanup_error_ Error *err = NULL;
-        if (get_container(rt, id, &c, &err) < 0)
+        if (container_get(rt, id, true, &c, &err) < 0)
                 return err->code == ENOENT ? 0 : error_propagate(reterr, TAKE_PTR(err));
         pthread_mutex_lock(&c->op_lock);
         int r = remove_op(rt, c, reterr);

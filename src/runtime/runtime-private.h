@@ -103,6 +103,8 @@ Pod *pod_ref(Pod *p);
 void pod_unref(Pod *p);
 Container *container_ref(Container *c);
 void container_unref(Container *c);
+/* Look a container up (full ID or unique prefix) and take a reference; -ENOENT or -EINVAL (ambiguous). */
+int container_get(Runtime *rt, const char *id, bool with_infra, Container **ret, Error **reterr);
 Pod *pod_find_locked(Runtime *rt, const char *id_or_prefix, int *ret_err);
 Container *container_find_locked(Runtime *rt, const char *id_or_prefix, int *ret_err);
 void runtime_drop_pod_locked(Runtime *rt, Pod *p);

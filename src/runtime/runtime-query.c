@@ -154,27 +154,9 @@ void runtime_container_list(Runtime *rt, ContainerInfo ***ret, size_t *ret_n) {
         *ret_n = n;
 }
 
-/* A referenced, visible, non-infra container. */
-static int get_user_container(Runtime *rt, const char *id, Container **ret, Error **reterr) {
-        int err = 0;
-        pthread_mutex_lock(&rt->lock);
-        Container *c = container_find_locked(rt, id, &err);
-        if (c && c->infra)
-                c = NULL, err = -ENOENT;
-        if (c)
-                container_ref(c);
-        pthread_mutex_unlock(&rt->lock);
-        if (!c)
-                return error_set(
-                        reterr, err == -EINVAL ? EINVAL : ENOENT,
-                        err == -EINVAL ? "container ID '%s' is ambiguous" : "container '%s' not found", id);
-        *ret = c;
-        return 0;
-}
-
 int runtime_container_spec(Runtime *rt, const char *id, char **ret_json, Error **reterr) {
         Container *c = NULL;
-        int r = get_user_container(rt, id, &c, reterr);
+        int r = container_get(rt, id, false, &c, reterr);
         if (r < 0)
                 return r;
         _cleanup_free_ char *path = xasprintf("%s/config.json", c->bundle);
@@ -195,7 +177,7 @@ static bool is_running(Runtime *rt, Container *c) {
 int runtime_container_exec_sync(Runtime *rt, const char *id, char *const *argv, int64_t timeout_s,
                                 ExecResult *ret, Error **reterr) {
         Container *c = NULL;
-        int r = get_user_container(rt, id, &c, reterr);
+        int r = container_get(rt, id, false, &c, reterr);
         if (r < 0)
                 return r;
         Handler h = {};
@@ -235,7 +217,7 @@ static void update_spec_file(const Container *c, json_object *res) {
 
 int runtime_container_update(Runtime *rt, const char *id, const Resources *res, Error **reterr) {
         Container *c = NULL;
-        int r = get_user_container(rt, id, &c, reterr);
+        int r = container_get(rt, id, false, &c, reterr);
         if (r < 0)
                 return r;
         pthread_mutex_lock(&c->op_lock);
@@ -271,7 +253,7 @@ static ino_t log_inode(const char *path) {
  */
 int runtime_container_reopen_log(Runtime *rt, const char *id, Error **reterr) {
         Container *c = NULL;
-        int r = get_user_container(rt, id, &c, reterr);
+        int r = container_get(rt, id, false, &c, reterr);
         if (r < 0)
                 return r;
         _cleanup_free_ char *ctl = xasprintf("%s/ctl", c->bundle);
@@ -299,7 +281,7 @@ int runtime_container_reopen_log(Runtime *rt, const char *id, Error **reterr) {
 
 int runtime_container_pause(Runtime *rt, const char *id, bool pause, Error **reterr) {
         Container *c = NULL;
-        int r = get_user_container(rt, id, &c, reterr);
+        int r = container_get(rt, id, false, &c, reterr);
         if (r < 0)
                 return r;
         Handler h = {};

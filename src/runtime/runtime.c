@@ -216,7 +216,8 @@ static int make_dirs(Runtime *rt, Error **reterr) {
         _cleanup_free_ char *pods = xasprintf("%s/pods", rt->paths.runroot);
         _cleanup_free_ char *ctrs = xasprintf("%s/containers", rt->paths.runroot);
         _cleanup_free_ char *layers = xasprintf("%s/containers", rt->paths.root);
-        /* Traversable, not listable: user-namespaced containers reach their rootfs and pod files through them. */
+        /* Traversable, not listable: user-namespaced containers reach their rootfs and pod files through
+         * them. */
         const char *dirs[] = {pods, ctrs, layers, rt->paths.exits_dir, rt->paths.attach_dir};
         for (size_t i = 0; i < ELEMENTSOF(dirs); i++)
                 if (mkdir_parents_and_self(dirs[i], i < 3 ? 0711 : 0700) < 0)

@@ -158,17 +158,13 @@ ContainerStatsInfo *container_stats_info_free(ContainerStatsInfo *s) {
 
 int runtime_container_stats(Runtime *rt, const char *id, ContainerStatsInfo **ret, Error **reterr) {
         ContainerInfo *info = NULL;
-        int r = runtime_container_info(rt, id, &info, reterr), err = 0;
-        if (r < 0)
-                return r;
-        pthread_mutex_lock(&rt->lock);
-        Container *c = container_find_locked(rt, info->id, &err);
-        if (c)
-                container_ref(c);
-        pthread_mutex_unlock(&rt->lock);
-        if (!c) {
+        Container *c = NULL;
+        int r = runtime_container_info(rt, id, &info, reterr);
+        if (r >= 0)
+                r = container_get(rt, info->id, false, &c, reterr);
+        if (r < 0) {
                 container_info_free(info);
-                return error_set(reterr, ENOENT, "container '%s' not found", id);
+                return r;
         }
         *ret = sample(rt, c, info);
         container_unref(c);
@@ -182,13 +178,8 @@ void runtime_container_stats_list(Runtime *rt, ContainerStatsInfo ***ret, size_t
         ContainerStatsInfo **l = xcalloc(n + 1, sizeof(*l));
         size_t k = 0;
         for (size_t i = 0; i < n; i++) {
-                int err = 0;
-                pthread_mutex_lock(&rt->lock);
-                Container *c = container_find_locked(rt, infos[i]->id, &err);
-                if (c)
-                        container_ref(c);
-                pthread_mutex_unlock(&rt->lock);
-                if (!c) {
+                Container *c = NULL;
+                if (container_get(rt, infos[i]->id, false, &c, NULL) < 0) {
                         container_info_free(infos[i]);
                         continue;
                 }
