@@ -202,6 +202,14 @@ int write_file_atomic(const char *path, const void *data, size_t len, mode_t mod
                 unlink(tmp);
                 return r;
         }
+        /* The rename is durable only once the directory is. */
+        char *slash = strrchr(tmp, '/');
+        if (slash) {
+                *slash = '\0';
+                _cleanup_close_ int dfd = open(slash == tmp ? "/" : tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (dfd >= 0)
+                        (void)fsync(dfd);
+        }
         return 0;
 }
 

@@ -16,7 +16,7 @@ int mkdir_parents(const char *path, mode_t mode);
  */
 int rm_rf(const char *path);
 
-/* Write `len` bytes to `path` atomically (temp file in the same directory, fsync, rename). */
+/* Write `len` bytes to `path` atomically (temp file in the same directory, fsync, rename, fsync dir). */
 int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
 
 /* Read a whole file of at most `max` bytes (NUL-terminated for convenience). -EFBIG when larger. */

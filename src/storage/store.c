@@ -32,9 +32,40 @@ struct Store {
         pthread_rwlock_t images_lock;
         StoreImage **images;
         size_t n_images;
+        StoreSyncFn sync;
+        void *sync_userdata;
 };
 
 static void reload_images_locked(Store *s);
+
+/*
+ * One syncfs per layer rather than an fsync per file: layers hold thousands of small files, and the
+ * filesystem's dirty data is mostly the layer just written anyway.
+ */
+static int sync_filesystem(int dir_fd, void *userdata) {
+        return syncfs(dir_fd) < 0 ? -errno : 0;
+}
+
+void store_set_sync(Store *s, StoreSyncFn fn, void *userdata) {
+        s->sync = fn ? fn : sync_filesystem;
+        s->sync_userdata = userdata;
+}
+
+/* Runs outside the store lock: a sync can take long, and other RPCs must not wait for it. */
+static int sync_staged(Store *s, const char *dir, Error **reterr) {
+        _cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        int r = fd < 0 ? -errno : s->sync(fd, s->sync_userdata);
+        if (r < 0)
+                return error_set(reterr, -r, "sync layer files in '%s': %s", dir, strerror(-r));
+        return 0;
+}
+
+/* fsync a directory, so that a rename or mkdir in it survives a power loss. */
+static void sync_dir(const char *path) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd >= 0)
+                (void)fsync(fd);
+}
 
 static int db_error(Store *s, Error **reterr, const char *what) {
         return error_set(reterr, EIO, "image store: %s: %s", what, sqlite3_errmsg(s->db));
@@ -157,6 +188,7 @@ int store_open(const char *root, Store **ret, Error **reterr) {
                 return r;
         Store *s = xcalloc(1, sizeof(*s));
         s->root = xstrdup(root);
+        s->sync = sync_filesystem;
         pthread_mutex_init(&s->lock, NULL);
         pthread_rwlock_init(&s->images_lock, NULL);
         _cleanup_free_ char *db = xasprintf("%s/crio-c.db", root);
@@ -497,6 +529,10 @@ static int move_layer(Store *s, const StagedLayer *l, Moved **moved, size_t *n_m
                 free(dir);
                 return r;
         }
+        /* The layer's own files were synced while staged; the new names need their directories synced. */
+        sync_dir(dir);
+        _cleanup_free_ char *layers = xasprintf("%s/layers", s->root);
+        sync_dir(layers);
         *moved = xrealloc(*moved, (*n_moved + 1) * sizeof(Moved));
         (*moved)[(*n_moved)++] = (Moved){.layer_dir = dir};
         return 0;
@@ -626,9 +662,13 @@ int store_image_commit(Store *s, const ImageCommit *c, Error **reterr) {
 
         int wrote_manifest = 0, wrote_config = 0;
 
-        /* Staging dirs are this pull's own: count their entries before taking the store lock. */
-        for (size_t i = 0; i < c->n_staged; i++)
+        /* Staging dirs are this pull's own: count and sync them before taking the store lock. */
+        for (size_t i = 0; i < c->n_staged; i++) {
                 inodes[i] = count_inodes(c->staged[i].staging_dir);
+                int q = sync_staged(s, c->staged[i].staging_dir, reterr);
+                if (q < 0)
+                        return q;
+        }
         pthread_mutex_lock(&s->lock);
         int r = check_layers_available(s, c, reterr);
         /*
@@ -663,8 +703,13 @@ int store_layer_commit(Store *s, const StagedLayer *l, Error **reterr) {
         Moved *moved = NULL;
         size_t n_moved = 0;
         int64_t inodes = count_inodes(l->staging_dir);
+        int r = sync_staged(s, l->staging_dir, reterr);
+        if (r < 0) {
+                rm_rf(l->staging_dir);
+                return r;
+        }
         pthread_mutex_lock(&s->lock);
-        int r = move_layer(s, l, &moved, &n_moved, &inodes, reterr);
+        r = move_layer(s, l, &moved, &n_moved, &inodes, reterr);
         if (r >= 0 && inodes >= 0)
                 r = insert_layer(s, l, inodes, reterr);
         if (r < 0) {

@@ -114,7 +114,16 @@ typedef struct ImageCommit {
 int store_image_commit(Store *s, const ImageCommit *c, Error **reterr);
 
 /*
- * Commit one layer on its own, before its image: move the staged dir into place and insert its row.
+ * How a staged layer is made durable before a row names it (default: syncfs(2) on its filesystem).
+ * Returns 0 or -errno. Tests replace it to watch the order or to fail it.
+ */
+typedef int (*StoreSyncFn)(int dir_fd, void *userdata);
+void store_set_sync(Store *s, StoreSyncFn fn, void *userdata);
+
+/*
+ * Commit one layer on its own, before its image: its files are synced first (after a power loss the
+ * store never lists a layer whose files are incomplete), then the staged dir moves into place and its
+ * row is inserted.
  * Until an image uses it, the layer lives as long as a hold on it (store_layers_hold) or until the
  * next start-up, so a pull that fails later keeps what it finished and its retry fetches only the
  * rest. A layer already present wins and the staged dir is removed. The staged dir is consumed

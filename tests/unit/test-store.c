@@ -487,6 +487,62 @@ static void test_layer_commit_then_image(void **state) {
         layer_done(&l);
 }
 
+typedef struct SyncWatch {
+        Fixture *fx;
+        const char *chain_id;
+        int calls;
+        bool listed_at_sync; /* was the layer's row there when its files were synced? */
+        int fail;            /* -errno to fail the sync with */
+} SyncWatch;
+
+static int watch_sync(int dir_fd, void *userdata) {
+        SyncWatch *w = userdata;
+        w->calls++;
+        w->listed_at_sync |= store_layer_exists(w->fx->store, w->chain_id);
+        return w->fail;
+}
+
+/* Power-loss safety: a layer's files are synced before any row names it, and a failed sync commits nothing.
+ */
+static void test_layer_rows_only_after_sync(void **state) {
+        Fixture *fx = *state;
+        TestLayer l;
+        layer_init(&l, "66", '6', 600);
+        SyncWatch w = {.fx = fx, .chain_id = l.chain_id, .fail = -EIO};
+        store_set_sync(fx->store, watch_sync, &w);
+        stage_layer(fx, &l, "l6");
+        StagedLayer sl = staged_of(&l);
+        assert_fails(store_layer_commit(fx->store, &sl, &_e), EIO);
+        assert_int_equal(w.calls, 1);
+        assert_no_layer(fx, &l);
+        assert_int_equal(count_sub(fx, "tmp"), 0);
+
+        w.fail = 0;
+        stage_layer(fx, &l, "l6");
+        sl = staged_of(&l);
+        assert_ok(store_layer_commit(fx->store, &sl, &_e));
+        assert_int_equal(w.calls, 2);
+        assert_false(w.listed_at_sync);
+        assert_layer(fx, &l, "l6");
+
+        /* An image commit with staged layers syncs them first too. */
+        TestLayer m;
+        layer_init(&m, "77", '7', 700);
+        stage_layer(fx, &m, "l7");
+        SyncWatch wm = {.fx = fx, .chain_id = m.chain_id};
+        store_set_sync(fx->store, watch_sync, &wm);
+        TestImage img;
+        image_init(&img, "d4", 'd', "synced", "1");
+        image_add_layer(&img, &l, false);
+        image_add_layer(&img, &m, true);
+        assert_ok(commit(fx, &img, &_e));
+        assert_int_equal(wm.calls, 1);
+        assert_false(wm.listed_at_sync);
+        store_set_sync(fx->store, NULL, NULL);
+        layer_done(&l);
+        layer_done(&m);
+}
+
 /* A layer whose image never came is kept while held, and goes at the next start. */
 static void test_layer_commit_without_image_goes_at_start(void **state) {
         Fixture *fx = *state;
@@ -1286,6 +1342,7 @@ int main(void) {
                 STORE_TEST(test_open_removes_orphan_and_tmp_blobs),
                 STORE_TEST(test_layer_commit_then_image),
                 STORE_TEST(test_layer_commit_without_image_goes_at_start),
+                STORE_TEST(test_layer_rows_only_after_sync),
                 STORE_TEST(test_second_manifest_of_present_image_writes_no_blob),
                 STORE_TEST(test_reopen_keeps_everything),
                 STORE_TEST(test_staging_dirs_are_fresh_and_removable),
