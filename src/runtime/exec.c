@@ -47,6 +47,23 @@ static bool sink_read(Sink *s) {
 #define EXIT_CHECK_MS 50
 
 /*
+ * Has the adopted command exited? Normally its status reaches us through the reaper. Should
+ * something else have reaped it (the pid is gone and no status came), it is gone all the same; its
+ * exit code is then unknown and reported as 255.
+ */
+static bool command_exited(pid_t pid, int *ret_status) {
+        if (process_wait(pid, 0, ret_status) == 0)
+                return true;
+        if (kill(pid, 0) == 0 || errno != ESRCH)
+                return false;
+        if (process_wait(pid, 0, ret_status) == 0)
+                return true;
+        process_forget(pid);
+        *ret_status = 255 << 8;
+        return true;
+}
+
+/*
  * Read both pipes until the runtime's exec process has exited and they are drained, or the deadline
  * (0: none) passes (-ETIMEDOUT). A process the command left in the background may hold the pipes
  * open for ever: once the command itself exited, what is buffered is read and the rest not waited for.
@@ -70,8 +87,8 @@ static int drain(Sink *sinks, int64_t deadline, pid_t pid, int *ret_status) {
                         continue;
                 if (n == 0 && exited)
                         return 0;
-                if (n == 0 && process_wait(pid, 0, ret_status) == 0)
-                        exited = true;
+                if (n == 0)
+                        exited = command_exited(pid, ret_status);
                 for (int i = 0; n > 0 && i < 2; i++)
                         if (p[i].revents && !sink_read(&sinks[i])) {
                                 sinks[i].fd = -1;

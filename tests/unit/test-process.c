@@ -100,7 +100,8 @@ static pid_t orphan(const char *delay, int code) {
         int fds[2];
         assert_int_equal(pipe(fds), 0);
         char script[128];
-        snprintf(script, sizeof(script), "(sleep %s; exit %d) & echo $!", delay, code);
+        /* exec: the shell must not be there to reap its background child; echo never does. */
+        snprintf(script, sizeof(script), "(sleep %s; exit %d) & exec echo $!", delay, code);
         pid_t pid = spawn(script, fds[1]);
         close(fds[1]);
         char buf[32] = "";
