@@ -306,6 +306,7 @@ static void test_length_limits_refuse(void **state) {
         check_invalid(hub, "longer than 255");
         _cleanup_free_ char *other = xasprintf("quay.io/%s", path);
         _cleanup_image_ref_ ImageRef *r = parse_ok(other);
+        assert_string_equal(r->domain, "quay.io");
 }
 
 static void test_messages_are_bounded_and_escaped(void **state) {
