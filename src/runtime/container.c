@@ -10,6 +10,7 @@
 #include "json-util.h"
 #include "log.h"
 #include "oci-spec.h"
+#include "process.h"
 #include "runtime-private.h"
 #include "strv.h"
 #include "user.h"
@@ -56,7 +57,7 @@ static void kill_monitor(const Container *c) {
         _cleanup_free_ char *pidfile = xasprintf("%s/conmon-pidfile", c->bundle), *text = NULL;
         if (read_file(pidfile, 64, &text, NULL) < 0)
                 return;
-        int pid = atoi(text);
+        int pid = parse_pid(text);
         _cleanup_free_ char *comm_path = xasprintf("/proc/%d/comm", pid), *comm = NULL;
         if (pid <= 1 || read_file(comm_path, 64, &comm, NULL) < 0 || strcmp(comm, "conmon\n") != 0)
                 return;

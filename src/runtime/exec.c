@@ -130,7 +130,7 @@ static int read_pid_file(const char *path) {
         _cleanup_free_ char *text = NULL;
         if (read_file(path, 64, &text, NULL) < 0)
                 return -1;
-        return atoi(text);
+        return parse_pid(text);
 }
 
 static int make_pipe(int fds[2]) {

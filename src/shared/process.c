@@ -284,6 +284,15 @@ int process_run(const char *const *argv, int64_t timeout_ms, size_t max_output, 
         return 0;
 }
 
+int parse_pid(const char *text) {
+        char *end = NULL;
+        errno = 0;
+        long v = strtol(text, &end, 10);
+        if (errno || end == text || v <= 0 || v > INT32_MAX || (*end && *end != '\n'))
+                return -EINVAL;
+        return (int)v;
+}
+
 char *process_status_to_string(int status) {
         if (WIFEXITED(status))
                 return xasprintf("exit status %d", WEXITSTATUS(status));

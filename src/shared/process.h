@@ -60,5 +60,8 @@ void process_forget(pid_t pid);
 int process_run(const char *const *argv, int64_t timeout_ms, size_t max_output, int *ret_status,
                 char **ret_output, Error **reterr);
 
+/* A pid written as decimal text (pid files): > 0, or -EINVAL for anything else. */
+int parse_pid(const char *text);
+
 /* "exit status 3", "killed by signal 9" for a wait status. Caller frees. */
 char *process_status_to_string(int status);

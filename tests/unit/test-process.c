@@ -125,6 +125,16 @@ static void test_adopted_orphans_keep_their_status(void **state) {
         assert_int_equal(WEXITSTATUS(status), 6);
 }
 
+static void test_parse_pid(void **state) {
+        assert_int_equal(parse_pid("123"), 123);
+        assert_int_equal(parse_pid("42\n"), 42);
+        assert_int_equal(parse_pid(""), -EINVAL);
+        assert_int_equal(parse_pid("0"), -EINVAL);
+        assert_int_equal(parse_pid("-5"), -EINVAL);
+        assert_int_equal(parse_pid("12x"), -EINVAL);
+        assert_int_equal(parse_pid("99999999999"), -EINVAL);
+}
+
 static void test_status_strings(void **state) {
         char *s = process_status_to_string(3 << 8);
         assert_string_equal(s, "exit status 3");
@@ -144,6 +154,7 @@ int main(void) {
                 cmocka_unit_test(test_run_collects_and_caps_output),
                 cmocka_unit_test(test_orphans_are_reaped),
                 cmocka_unit_test(test_adopted_orphans_keep_their_status),
+                cmocka_unit_test(test_parse_pid),
                 cmocka_unit_test(test_status_strings),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
