@@ -11,7 +11,8 @@ PREFIX ?= /usr/local
 DEB_PACKAGES := meson ninja-build pkg-config gcc git libgrpc-dev protobuf-compiler protobuf-c-compiler \
 	libprotobuf-c-dev libjson-c-dev libmicrohttpd-dev libcmocka-dev python3-grpcio python3-protobuf \
 	python3-pytest clang libclang-rt-14-dev clang-format libssl-dev libsqlite3-dev libarchive-dev libisal-dev \
-	libzstd-dev libcurl4-openssl-dev docker-registry skopeo busybox-static python3-cryptography zstd
+	libzstd-dev libcurl4-openssl-dev docker-registry skopeo busybox-static python3-cryptography zstd \
+	runc crun conmon
 # Only `make bench` needs these: the peer runtime measured in the same run.
 BENCH_PACKAGES := containerd
 
@@ -65,6 +66,7 @@ install-policy:
 bench: bench-deps build
 	BUILD=$(BUILD) $(PYTHON) bench/bench.py
 	BUILD=$(BUILD) $(PYTHON) bench/bench_pull.py
+	BUILD=$(BUILD) $(PYTHON) bench/bench_pods.py
 
 fuzz: deps
 	[ -f $(FUZZ_BUILD)/build.ninja ] || CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true \

@@ -164,13 +164,19 @@ class Runtime:
         self.dir.mkdir(parents=True)
         self._start(self.dir)
         self.client = h.CriClient(self.sock, timeout=PULL_TIMEOUT)
-        try:
-            self.runtime_version = self.client.call("Version", h.pb().VersionRequest(version="v1"),
-                                                    h.pb().VersionResponse, timeout=10).runtime_version
-        except h.grpc.RpcError as e:
-            raise RuntimeError(f"{self.name} does not answer CRI Version ({e.code().name}: {e.details()}); "
-                               f"log:\n{self.log_problems()}") from None
-        return self
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                self.runtime_version = self.client.call("Version", h.pb().VersionRequest(version="v1"),
+                                                        h.pb().VersionResponse, timeout=10).runtime_version
+                return self
+            except h.grpc.RpcError as e:
+                # containerd answers before its CRI plugin is up ("server is not initialized yet").
+                if "not initialized" in (e.details() or "") and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                    continue
+                raise RuntimeError(f"{self.name} does not answer CRI Version ({e.code().name}: {e.details()}); "
+                                   f"log:\n{self.log_problems()}") from None
 
     def log_problems(self, lines=15):
         try:
@@ -235,12 +241,16 @@ class Crio(Runtime):
                 "--signature-policy", policy, "--signature-policy-dir", d / "policies",
                 "--version-file", d / "run" / "version", "--clean-shutdown-file", d / "clean.shutdown",
                 "--container-exits-dir", d / "run" / "exits", "--container-attach-socket-dir", d / "run"]
-        self.daemon = h.Daemon(d, log_level=self.log_level, args=args)
+        self.daemon = h.Daemon(d, log_level=self.log_level, args=args, config=self.crio_conf(d))
         self.daemon.start()
         self.sock = self.daemon.sock
         self.pid = self.daemon.pid
         self.storage_root = self.daemon.root
         self.log_path = self.daemon.stderr_path
+
+    def crio_conf(self, d):
+        """crio.conf text for a daemon in directory d (none: built-in defaults); bench_pods.py adds keys."""
+        return ""
 
     def _stop(self):
         if self.daemon:
@@ -260,7 +270,8 @@ class Crio(Runtime):
 class Containerd(Runtime):
     name = "containerd"
 
-    def config(self, d):
+    def config(self, d, cri_keys="", tables=""):
+        """The config.toml text; cri_keys are more lines of the CRI plugin's table, tables more tables."""
         host = self.registry.host
         cri = 'plugins."io.containerd.grpc.v1.cri"'
         # Everything the CRI plugin does not need: the other snapshotters and tracing. (The v1 runtime must
@@ -291,7 +302,7 @@ disabled_plugins = {json.dumps(disabled)}
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
   enable_selinux = false
-  [{cri}.containerd]
+{cri_keys}  [{cri}.containerd]
     snapshotter = "overlayfs"
   [{cri}.cni]
     bin_dir = "{d / 'cni-bin'}"
@@ -300,7 +311,7 @@ disabled_plugins = {json.dumps(disabled)}
     endpoint = ["http://{host}"]
   [{cri}.registry.configs."{host}".tls]
     insecure_skip_verify = true
-"""
+{tables}"""
 
     def _start(self, d):
         self.sock = d / "containerd.sock"

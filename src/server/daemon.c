@@ -10,6 +10,8 @@
 #include "image-service.h"
 #include "listener.h"
 #include "log.h"
+#include "process.h"
+#include "runtime.h"
 #include "rpc-server.h"
 #include "rpc-table.h"
 #include "sd-notify.h"
@@ -157,6 +159,12 @@ static int daemon_start(Daemon *d, Error **reterr) {
         r = start_images(d, reterr);
         if (r < 0)
                 return r;
+        r = process_reaper_start();
+        if (r < 0)
+                return error_set(reterr, -r, "cannot start the child reaper: %s", strerror(-r));
+        r = runtime_new(d->config, &d->config_lock, d->images, &d->runtime, reterr);
+        if (r < 0)
+                return r;
         d->rpcs = rpc_table_new();
         d->workers = worker_pool_new(WORKER_THREADS);
         d->pull_workers = worker_pool_new(PULL_THREADS);
@@ -180,6 +188,7 @@ static void daemon_stop(Daemon *d) {
         d->pull_workers = worker_pool_free(d->pull_workers);
         d->rpc = rpc_server_free(d->rpc);
         d->rpcs = rpc_table_free(d->rpcs);
+        d->runtime = runtime_free(d->runtime);
         d->images = image_service_free(d->images);
 }
 

@@ -12,6 +12,7 @@ typedef struct Listener Listener;
 typedef struct WorkerPool WorkerPool;
 typedef struct RpcTable RpcTable;
 typedef struct ImageService ImageService;
+typedef struct Runtime Runtime;
 
 /* The running daemon: its effective config and the services on its socket. */
 typedef struct Daemon {
@@ -23,6 +24,7 @@ typedef struct Daemon {
         char *pod_cidr; /* last UpdateRuntimeConfig */
 
         ImageService *images;
+        Runtime *runtime; /* pods and containers */
 
         RpcTable *rpcs;
         WorkerPool *workers;      /* handlers of ordinary RPCs */

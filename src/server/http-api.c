@@ -7,6 +7,7 @@
 #include <microhttpd.h>
 
 #include "http-api.h"
+#include "cri-translate.h"
 #include "log.h"
 
 /* Requests are tiny GETs; anything bigger than this is refused by libmicrohttpd itself. */
@@ -80,6 +81,52 @@ static enum MHD_Result serve_info(HttpApi *h, struct MHD_Connection *conn) {
         return respond_json(conn, MHD_HTTP_OK, o);
 }
 
+static json_object *strmap_json(const StrMap *m) {
+        json_object *o = json_object_new_object();
+        for (size_t i = 0; i < m->n; i++)
+                json_object_object_add(o, m->keys[i], json_object_new_string(m->values[i]));
+        return o;
+}
+
+/* What CRI-O's /containers/ID answers (cAdvisor reads it): name, pid, image, paths, labels, IPs. */
+static enum MHD_Result serve_container(HttpApi *h, struct MHD_Connection *conn, const char *id) {
+        _cleanup_container_info_ ContainerInfo *c = NULL;
+        _cleanup_error_ Error *err = NULL;
+        if (runtime_container_info(h->daemon->runtime, id, &c, &err) < 0)
+                return respond_error(conn, MHD_HTTP_NOT_FOUND, "container '%s' not found", id);
+        _cleanup_pod_info_ PodInfo *p = NULL;
+        runtime_pod_info(h->daemon->runtime, c->pod_id, &p, NULL);
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "name", json_object_new_string(c->name));
+        json_object_object_add(o, "pid", json_object_new_int(c->pid));
+        json_object_object_add(o, "image", json_object_new_string(c->image));
+        json_object_object_add(o, "image_ref", json_object_new_string(c->image_ref));
+        json_object_object_add(o, "created_time", json_object_new_int64(c->created_ns));
+        json_object_object_add(o, "labels", strmap_json(&c->labels));
+        json_object_object_add(o, "annotations", strmap_json(&c->annotations));
+        json_object_object_add(o, "crio_annotations", json_object_new_object());
+        json_object_object_add(o, "log_path", json_object_new_string(c->log_path));
+        json_object_object_add(o, "root", json_object_new_string(c->rootfs));
+        json_object_object_add(o, "sandbox", json_object_new_string(c->pod_id));
+        json_object *ips = json_object_new_array();
+        for (char **ip = p ? p->ips : NULL; ip && *ip; ip++)
+                json_object_array_add(ips, json_object_new_string(*ip));
+        json_object_object_add(o, "ip_addresses", ips);
+        return respond_json(conn, MHD_HTTP_OK, o);
+}
+
+/* CRI-O's /pause/ID and /unpause/ID: freeze or thaw a running container; 200 with an empty body. */
+static enum MHD_Result serve_pause(HttpApi *h, struct MHD_Connection *conn, const char *id, bool pause) {
+        _cleanup_error_ Error *err = NULL;
+        int r = runtime_container_pause(h->daemon->runtime, id, pause, &err);
+        if (r == -ENOENT)
+                return respond_error(conn, MHD_HTTP_NOT_FOUND, "container '%s' not found", id);
+        if (r < 0)
+                return respond_error(conn, r == -EBUSY ? MHD_HTTP_CONFLICT : MHD_HTTP_INTERNAL_SERVER_ERROR,
+                                     "%s", err->message);
+        return respond(conn, MHD_HTTP_OK, "text/plain", xstrdup(""));
+}
+
 /* "/containers/ID" -> "ID" when `url` starts with `prefix` and a non-empty id follows. */
 static const char *path_id(const char *url, const char *prefix) {
         size_t n = strlen(prefix);
@@ -95,10 +142,12 @@ static enum MHD_Result route(HttpApi *h, struct MHD_Connection *conn, const char
                 return serve_info(h, conn);
         if (strcmp(url, "/config") == 0)
                 return respond(conn, MHD_HTTP_OK, "application/toml", daemon_config_toml(h->daemon));
-        /* No containers exist until the runtime part is built, so every id is unknown. */
-        if ((id = path_id(url, "/containers/")) || (id = path_id(url, "/pause/")) ||
-            (id = path_id(url, "/unpause/")))
-                return respond_error(conn, MHD_HTTP_NOT_FOUND, "container '%s' not found", id);
+        if ((id = path_id(url, "/containers/")))
+                return serve_container(h, conn, id);
+        if ((id = path_id(url, "/pause/")))
+                return serve_pause(h, conn, id, true);
+        if ((id = path_id(url, "/unpause/")))
+                return serve_pause(h, conn, id, false);
         return respond_error(conn, MHD_HTTP_NOT_FOUND, "no such endpoint: %s", url);
 }
 

@@ -6,6 +6,7 @@
 #include <json-c/json.h>
 
 #include "image-service.h"
+#include "runtime.h"
 #include "log.h"
 #include "pb-util.h"
 #include "rpc-image.h"
@@ -197,10 +198,31 @@ int rpc_list_images(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMessa
         return 0;
 }
 
+/*
+ * An image whose layers a container's rootfs stacks on may not go away; untagging one of several
+ * names is fine, since the image stays.
+ */
+static int refuse_if_in_use(Daemon *d, const char *name, Error **reterr) {
+        _cleanup_store_image_ StoreImage *img = NULL;
+        _cleanup_error_ Error *err = NULL;
+        if (image_lookup(d->images, name, &img, &err) < 0 || !runtime_image_in_use(d->runtime, img->id))
+                return 0;
+        size_t names = strv_length(img->repo_tags) + strv_length(img->repo_digests);
+        bool by_tag = strv_contains(img->repo_tags, name) || strv_contains(img->repo_digests, name);
+        if (by_tag && strv_length(img->repo_tags) > 1)
+                return 0;
+        if (by_tag && names > 1 && strv_length(img->repo_tags) == 1 && !strv_contains(img->repo_tags, name))
+                return 0;
+        return error_set(reterr, EBUSY, "image '%s' is in use by a container", name);
+}
+
 int rpc_remove_image(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
                      Error **reterr) {
         const Runtime__V1__RemoveImageRequest *r = (const Runtime__V1__RemoveImageRequest *)req;
         int q = require_image_name(r->image, reterr);
+        if (q < 0)
+                return q;
+        q = refuse_if_in_use(ctx->daemon, r->image->image, reterr);
         if (q < 0)
                 return q;
         q = image_remove(ctx->daemon->images, r->image->image, reterr);

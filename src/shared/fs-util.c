@@ -222,9 +222,16 @@ int read_file(const char *path, size_t max, char **ret, size_t *ret_len) {
                 return -errno;
         if ((uint64_t)st.st_size > max)
                 return -EFBIG;
-        size_t cap = (size_t)st.st_size + 1, len = 0;
+        /* /proc and /sys files report size 0: grow until EOF, up to max. */
+        size_t cap = (size_t)st.st_size + 1 < 4096 ? 4096 : (size_t)st.st_size + 1, len = 0;
         _cleanup_free_ char *buf = xmalloc(cap);
         for (;;) {
+                if (len == cap - 1) {
+                        if (len >= max + 1)
+                                return -EFBIG;
+                        cap = cap * 2 > max + 2 ? max + 2 : cap * 2;
+                        buf = xrealloc(buf, cap);
+                }
                 ssize_t n = read(fd, buf + len, cap - 1 - len);
                 if (n < 0 && errno == EINTR)
                         continue;
@@ -233,9 +240,9 @@ int read_file(const char *path, size_t max, char **ret, size_t *ret_len) {
                 if (n == 0)
                         break;
                 len += (size_t)n;
-                if (len == cap - 1)
-                        break;
         }
+        if (len > max)
+                return -EFBIG;
         buf[len] = '\0';
         *ret = TAKE_PTR(buf);
         if (ret_len)

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -64,6 +65,10 @@ char *xasprintf(const char *fmt, ...) _printf_(1, 2);
 
 static inline const char *strempty(const char *s) {
         return s ? s : "";
+}
+
+static inline bool isempty(const char *s) {
+        return !s || !*s;
 }
 
 static inline int streq_ptr(const char *a, const char *b) {

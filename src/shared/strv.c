@@ -67,3 +67,22 @@ char **strv_split(const char *s, char sep) {
         }
         return l;
 }
+
+char *strv_join(char *const *l, const char *sep) {
+        size_t len = 1, n = 0;
+        STRV_FOREACH(s, l)
+                len += strlen(*s) + strlen(sep);
+        char *out = xmalloc(len);
+        out[0] = 0;
+        STRV_FOREACH(s, l) {
+                size_t k = strlen(*s);
+                if (n > 0) {
+                        memcpy(out + n, sep, strlen(sep));
+                        n += strlen(sep);
+                }
+                memcpy(out + n, *s, k);
+                n += k;
+                out[n] = 0;
+        }
+        return out;
+}

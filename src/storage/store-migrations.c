@@ -26,6 +26,14 @@ const DbMigration store_migrations[] = {
                        "CREATE TABLE IF NOT EXISTS image_digests ("
                        "  name TEXT NOT NULL, image_id TEXT NOT NULL, PRIMARY KEY (name, image_id));",
         },
+        {
+                /* src/runtime/runtime-state.c reads and writes these. */
+                .what = "pods and containers",
+                .sql = "CREATE TABLE IF NOT EXISTS pods ("
+                       "  id TEXT PRIMARY KEY, seq INTEGER, doc TEXT NOT NULL);"
+                       "CREATE TABLE IF NOT EXISTS containers ("
+                       "  id TEXT PRIMARY KEY, seq INTEGER, pod_id TEXT NOT NULL, doc TEXT NOT NULL);",
+        },
         /* Append new steps here. */
 };
 

@@ -25,9 +25,18 @@ struct Store {
         pthread_mutex_t lock;
         unsigned long staging_counter;
         char **held; /* chain IDs pulls are counting on; a multiset */
+        /*
+         * Every image (with its names and layers) in memory, rebuilt under `lock` after each write:
+         * ImageStatus and ListImages read it under `images_lock` and never touch the database.
+         */
+        pthread_rwlock_t images_lock;
+        StoreImage **images;
+        size_t n_images;
         StoreSyncFn sync;
         void *sync_userdata;
 };
+
+static void reload_images_locked(Store *s);
 
 /*
  * One syncfs per layer rather than an fsync per file: layers hold thousands of small files, and the
@@ -181,6 +190,7 @@ int store_open(const char *root, Store **ret, Error **reterr) {
         s->root = xstrdup(root);
         s->sync = sync_filesystem;
         pthread_mutex_init(&s->lock, NULL);
+        pthread_rwlock_init(&s->images_lock, NULL);
         _cleanup_free_ char *db = xasprintf("%s/crio-c.db", root);
         if (sqlite3_open_v2(db, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                             NULL) != SQLITE_OK) {
@@ -206,6 +216,7 @@ int store_open(const char *root, Store **ret, Error **reterr) {
         _cleanup_strv_free_ char **orphans = drop_unused_layers(s, NULL);
         STRV_FOREACH(d, orphans)
                 rm_rf(*d);
+        reload_images_locked(s);
         *ret = s;
         return 0;
 }
@@ -214,6 +225,8 @@ Store *store_close(Store *s) {
         if (!s)
                 return NULL;
         sqlite3_close(s->db);
+        store_images_free(s->images, s->n_images);
+        pthread_rwlock_destroy(&s->images_lock);
         pthread_mutex_destroy(&s->lock);
         strv_free(s->held);
         free(s->root);
@@ -309,43 +322,81 @@ static StoreImage *image_from_row(Store *s, sqlite3_stmt *st) {
 
 #define IMAGE_COLUMNS "SELECT id, config_digest, manifest_digest, size, pulled, user FROM images "
 
-/* The image ID a key names, or NULL. Caller frees. Runs under the lock. */
-static char *resolve_image_id(Store *s, const char *key) {
+static StoreImage *image_copy(const StoreImage *i) {
+        StoreImage *c = xcalloc(1, sizeof(*c));
+        *c = (StoreImage){.id = xstrdup(i->id),
+                          .config_digest = xstrdup(i->config_digest),
+                          .manifest_digest = xstrdup(i->manifest_digest),
+                          .repo_tags = strv_copy(i->repo_tags),
+                          .repo_digests = strv_copy(i->repo_digests),
+                          .size = i->size,
+                          .pulled_ns = i->pulled_ns,
+                          .user = xstrdup(i->user),
+                          .layers = strv_copy(i->layers)};
+        return c;
+}
+
+/* Re-read every image after a write; on a read error the previous view stays. Runs under the lock. */
+static void reload_images_locked(Store *s) {
+        StoreImage **l = NULL;
+        size_t n = 0;
+        _cleanup_stmt_ sqlite3_stmt *st = prepare(s, IMAGE_COLUMNS "ORDER BY pulled, id", 0, NULL);
+        int step = SQLITE_DONE;
+        while (st && (step = sqlite3_step(st)) == SQLITE_ROW) {
+                l = xrealloc(l, (n + 1) * sizeof(*l));
+                l[n++] = image_from_row(s, st);
+        }
+        if (!st || step != SQLITE_DONE) {
+                store_images_free(l, n);
+                return;
+        }
+        pthread_rwlock_wrlock(&s->images_lock);
+        store_images_free(s->images, s->n_images);
+        s->images = l;
+        s->n_images = n;
+        pthread_rwlock_unlock(&s->images_lock);
+}
+
+/*
+ * The image a key names: a repo tag, a repo digest, the ID (bare or "sha256:") or a unique ID prefix
+ * of at least 3 hex digits. Runs under images_lock.
+ */
+static const StoreImage *find_image(Store *s, const char *key) {
+        for (size_t i = 0; i < s->n_images; i++)
+                if (strv_contains(s->images[i]->repo_tags, key))
+                        return s->images[i];
+        for (size_t i = 0; i < s->n_images; i++)
+                if (strv_contains(s->images[i]->repo_digests, key))
+                        return s->images[i];
         const char *id = strncmp(key, "sha256:", 7) == 0 ? key + 7 : key;
-        const char *p[] = {key};
-        _cleanup_stmt_ sqlite3_stmt *tag =
-                prepare(s, "SELECT image_id FROM image_tags WHERE name = ?", 1, p);
-        if (tag && sqlite3_step(tag) == SQLITE_ROW)
-                return column_dup(tag, 0);
-        _cleanup_stmt_ sqlite3_stmt *dig =
-                prepare(s, "SELECT image_id FROM image_digests WHERE name = ? LIMIT 1", 1, p);
-        if (dig && sqlite3_step(dig) == SQLITE_ROW)
-                return column_dup(dig, 0);
-        if (strlen(id) < 3 || strspn(id, "0123456789abcdef") != strlen(id))
+        size_t len = strlen(id);
+        if (len < 3 || strspn(id, "0123456789abcdef") != len)
                 return NULL;
-        /* An ID prefix must name exactly one image. */
-        _cleanup_free_ char *pattern = xasprintf("%s%%", id);
-        const char *q[] = {pattern};
-        _cleanup_stmt_ sqlite3_stmt *pre = prepare(s, "SELECT id FROM images WHERE id LIKE ? LIMIT 2", 1, q);
-        if (!pre || sqlite3_step(pre) != SQLITE_ROW)
-                return NULL;
-        char *found = column_dup(pre, 0);
-        if (sqlite3_step(pre) == SQLITE_ROW)
-                return mfree(found);
+        const StoreImage *found = NULL;
+        for (size_t i = 0; i < s->n_images; i++) {
+                if (strncmp(s->images[i]->id, id, len) != 0)
+                        continue;
+                if (found)
+                        return NULL; /* an ID prefix must name exactly one image */
+                found = s->images[i];
+        }
         return found;
 }
 
+/* The ID of the image a key names, or NULL; caller frees. */
+static char *resolve_image_id(Store *s, const char *key) {
+        pthread_rwlock_rdlock(&s->images_lock);
+        const StoreImage *found = find_image(s, key);
+        char *id = found ? xstrdup(found->id) : NULL;
+        pthread_rwlock_unlock(&s->images_lock);
+        return id;
+}
+
 int store_image_lookup(Store *s, const char *key, StoreImage **ret, Error **reterr) {
-        pthread_mutex_lock(&s->lock);
-        _cleanup_free_ char *id = resolve_image_id(s, key);
-        StoreImage *img = NULL;
-        if (id) {
-                const char *p[] = {id};
-                _cleanup_stmt_ sqlite3_stmt *st = prepare(s, IMAGE_COLUMNS "WHERE id = ?", 1, p);
-                if (st && sqlite3_step(st) == SQLITE_ROW)
-                        img = image_from_row(s, st);
-        }
-        pthread_mutex_unlock(&s->lock);
+        pthread_rwlock_rdlock(&s->images_lock);
+        const StoreImage *found = find_image(s, key);
+        StoreImage *img = found ? image_copy(found) : NULL;
+        pthread_rwlock_unlock(&s->images_lock);
         if (!img)
                 return error_set(reterr, ENOENT, "image '%s' not found", key);
         *ret = img;
@@ -353,19 +404,12 @@ int store_image_lookup(Store *s, const char *key, StoreImage **ret, Error **rete
 }
 
 int store_image_list(Store *s, StoreImage ***ret, size_t *ret_n, Error **reterr) {
-        StoreImage **l = NULL;
-        size_t n = 0;
-        pthread_mutex_lock(&s->lock);
-        _cleanup_stmt_ sqlite3_stmt *st = prepare(s, IMAGE_COLUMNS "ORDER BY pulled, id", 0, NULL);
-        while (st && sqlite3_step(st) == SQLITE_ROW) {
-                l = xrealloc(l, (n + 1) * sizeof(*l));
-                l[n++] = image_from_row(s, st);
-        }
-        pthread_mutex_unlock(&s->lock);
-        if (!st) {
-                store_images_free(l, n);
-                return error_set(reterr, EIO, "image store: cannot list images");
-        }
+        pthread_rwlock_rdlock(&s->images_lock);
+        StoreImage **l = xcalloc(s->n_images + 1, sizeof(*l));
+        size_t n = s->n_images;
+        for (size_t i = 0; i < n; i++)
+                l[i] = image_copy(s->images[i]);
+        pthread_rwlock_unlock(&s->images_lock);
         *ret = l;
         *ret_n = n;
         return 0;
@@ -647,8 +691,10 @@ int store_image_commit(Store *s, const ImageCommit *c, Error **reterr) {
                         remove_blob(s, c->manifest_digest);
                 if (wrote_config > 0)
                         remove_blob(s, c->config_digest);
-        } else
+        } else {
                 forget_moves(moved, n_moved);
+                reload_images_locked(s);
+        }
         pthread_mutex_unlock(&s->lock);
         return r;
 }
@@ -775,6 +821,7 @@ int store_image_remove(Store *s, const char *key, Error **reterr) {
                             "SELECT COUNT(*) FROM images WHERE config_digest = ?1 OR manifest_digest = ?1",
                             *b) == 0)
                         remove_blob(s, *b);
+        reload_images_locked(s);
         pthread_mutex_unlock(&s->lock);
         STRV_FOREACH(d, aside)
                 rm_rf(*d);

@@ -1,0 +1,760 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "fs-util.h"
+#include "json-util.h"
+#include "log.h"
+#include "oci-spec.h"
+#include "process.h"
+#include "runtime-private.h"
+#include "strv.h"
+#include "user.h"
+
+/* After SIGKILL, how long to wait for the monitor to report the exit before giving up on it. */
+#define KILL_WAIT_S 10
+
+static int64_t now_ns(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+bool container_check_exit_locked(Runtime *rt, Container *c) {
+        if (c->creating || (c->state != CONTAINER_CREATED && c->state != CONTAINER_RUNNING))
+                return false;
+        _cleanup_free_ char *path = xasprintf("%s/%s", rt->paths.exits_dir, c->id);
+        _cleanup_free_ char *text = NULL;
+        struct stat st;
+        if (stat(path, &st) < 0 || read_file(path, 64, &text, NULL) < 0 || !*text)
+                return false;
+        c->state = CONTAINER_EXITED;
+        c->exit_code = (int32_t)strtol(text, NULL, 10);
+        c->finished_ns = (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+        _cleanup_free_ char *oom = xasprintf("%s/oom", c->bundle);
+        free(c->reason);
+        c->reason = xstrdup(access(oom, F_OK) == 0 ? "OOMKilled"
+                            : c->exit_code == 0    ? "Completed"
+                                                   : "Error");
+        pthread_cond_broadcast(&rt->exited);
+        return true;
+}
+
+/*
+ * A half-made container's monitor may still be creating it (its runtime call hung, or the daemon
+ * died mid-create): kill conmon's whole process group (the monitor is a session leader and its
+ * runtime call runs in its group) so that nothing finishes the create behind our back. A conmon
+ * that had not yet forked when the daemon died sees its start pipe close and goes on at once, so
+ * by the time a restarted daemon looks, its pid file is there.
+ */
+static void kill_monitor(const Container *c) {
+        if (!c->bundle)
+                return;
+        _cleanup_free_ char *pidfile = xasprintf("%s/conmon-pidfile", c->bundle), *text = NULL;
+        if (read_file(pidfile, 64, &text, NULL) < 0)
+                return;
+        int pid = parse_pid(text);
+        _cleanup_free_ char *comm_path = xasprintf("/proc/%d/comm", pid), *comm = NULL;
+        if (pid <= 1 || read_file(comm_path, 64, &comm, NULL) < 0 || strcmp(comm, "conmon\n") != 0)
+                return;
+        kill(-pid, SIGKILL);
+        kill(pid, SIGKILL);
+}
+
+/* Kill, delete, unmount and remove everything of a container. Safe on a half-made one. */
+void container_teardown(Runtime *rt, Container *c, bool half_made) {
+        Handler h = {};
+        _cleanup_error_ Error *err = NULL;
+        if (half_made)
+                kill_monitor(c);
+        if (c->handler && runtime_handler_resolve(rt, c->handler, &h, &err) >= 0) {
+                /* An exited container has no process left to kill; a half-made one may. */
+                if (half_made || c->state != CONTAINER_EXITED)
+                        oci_kill(rt, c, &h, SIGKILL, true, NULL);
+                if (oci_delete(rt, c, &h, &err) < 0 && err && !strstr(err->message, "does not exist"))
+                        log_warn("container %s: %s", c->id, err->message);
+                handler_done(&h);
+        }
+        overlay_unmount(c);
+        if (c->bundle)
+                rm_rf(c->bundle);
+        if (c->layer)
+                rm_rf(c->layer);
+        _cleanup_free_ char *exit_file = xasprintf("%s/%s", rt->paths.exits_dir, c->id);
+        _cleanup_free_ char *attach = xasprintf("%s/%s", rt->paths.attach_dir, c->id);
+        unlink(exit_file);
+        rm_rf(attach);
+}
+
+static bool path_escapes(const char *p) {
+        if (isempty(p) || p[0] == '/')
+                return true;
+        _cleanup_strv_free_ char **parts = strv_split(p, '/');
+        STRV_FOREACH(s, parts)
+                if (strcmp(*s, "..") == 0)
+                        return true;
+        return false;
+}
+
+static int validate_config(const ContainerConfig *c, Error **reterr) {
+        if (isempty(c->name))
+                return error_set(reterr, EINVAL, "metadata.name is required");
+        if (isempty(c->image))
+                return error_set(reterr, EINVAL, "image.image is required");
+        if (!isempty(c->log_path) && path_escapes(c->log_path))
+                return error_set(reterr, EINVAL,
+                                 "log_path: '%s' must be relative to the pod's log directory", c->log_path);
+        for (size_t i = 0; i < c->n_mounts; i++) {
+                if (isempty(c->mounts[i].container_path) || c->mounts[i].container_path[0] != '/')
+                        return error_set(reterr, EINVAL, "mounts[%zu].container_path: '%s' is not absolute",
+                                         i, strempty(c->mounts[i].container_path));
+                if (isempty(c->mounts[i].host_path) || c->mounts[i].host_path[0] != '/')
+                        return error_set(reterr, EINVAL, "mounts[%zu].host_path: '%s' is not absolute", i,
+                                         strempty(c->mounts[i].host_path));
+        }
+        if (c->run_as_group >= 0 && c->run_as_user < 0 && isempty(c->run_as_username))
+                return error_set(reterr, EINVAL,
+                                 "run_as_group: a group is set without run_as_user or run_as_username");
+        if (c->seccomp == SECCOMP_LOCALHOST && (isempty(c->seccomp_path) || c->seccomp_path[0] != '/'))
+                return error_set(reterr, EINVAL, "seccomp.localhost_ref: '%s' is not an absolute path",
+                                 strempty(c->seccomp_path));
+        return 0;
+}
+
+static char *container_full_name(const ContainerConfig *c, const PodConfig *p) {
+        return xasprintf("k8s_%s_%s_%s_%s_%" PRIu32, c->name, p->name, p->namespace_, p->uid, c->attempt);
+}
+
+static Container *find_by_name_locked(Runtime *rt, const char *full_name) {
+        for (size_t i = 0; i < rt->n_ctrs; i++)
+                if (!rt->ctrs[i]->failed && strcmp(rt->ctrs[i]->full_name, full_name) == 0)
+                        return rt->ctrs[i];
+        return NULL;
+}
+
+/* The same reservation rule as pods: wait for one being created, refuse one that exists. */
+static int reserve_locked(Runtime *rt, Container *c, char **ret_existing, Error **reterr) {
+        Container *old;
+        while ((old = find_by_name_locked(rt, c->full_name))) {
+                if (!old->creating && old->unclaimed) {
+                        old->unclaimed = false;
+                        old->handed_out = true;
+                        *ret_existing = xstrdup(old->id);
+                        return 0;
+                }
+                if (!old->creating)
+                        return error_set(reterr, EEXIST, "container name '%s' is reserved by container %s",
+                                         c->full_name, old->id);
+                container_ref(old);
+                while (old->creating)
+                        pthread_cond_wait(&rt->created, &rt->lock);
+                bool done = !old->failed;
+                if (done) {
+                        /* This retry answers for the creation: its own client need not leave it unclaimed.
+                         */
+                        old->handed_out = true;
+                        old->unclaimed = false;
+                        *ret_existing = xstrdup(old->id);
+                }
+                container_unref(old);
+                if (done)
+                        return 0;
+        }
+        rt->ctrs = xrealloc(rt->ctrs, (rt->n_ctrs + 1) * sizeof(Container *));
+        rt->ctrs[rt->n_ctrs++] = container_ref(c);
+        return 0;
+}
+
+static int prepare_mount_sources(Runtime *rt, const ContainerConfig *c, Error **reterr) {
+        for (size_t i = 0; i < c->n_mounts; i++) {
+                const char *src = c->mounts[i].host_path;
+                if (access(src, F_OK) == 0)
+                        continue;
+                pthread_rwlock_rdlock(rt->config_lock);
+                bool reject = strv_contains(rt->config->absent_mount_sources_to_reject, src);
+                pthread_rwlock_unlock(rt->config_lock);
+                if (reject)
+                        return error_set(reterr, EINVAL, "mounts[%zu].host_path: '%s' does not exist", i,
+                                         src);
+                if (mkdir_parents_and_self(src, 0755) < 0)
+                        return error_set(reterr, errno, "mounts[%zu].host_path: cannot create '%s': %m", i,
+                                         src);
+        }
+        return 0;
+}
+
+/*
+ * The image's VOLUMEs: "mkdir" (the default) and "bind" create the directories in the container's
+ * writable layer, so they exist and belong to the container; "ignore" leaves the image as it is.
+ */
+static int make_image_volumes(Runtime *rt, const Container *c, const ImageRunConfig *run, Error **reterr) {
+        pthread_rwlock_rdlock(rt->config_lock);
+        bool ignore = strcmp(rt->config->image_volumes, "ignore") == 0;
+        pthread_rwlock_unlock(rt->config_lock);
+        STRV_FOREACH(v, ignore ? NULL : run->volumes) {
+                int r = mkdir_in_root(c->rootfs, *v, reterr);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static json_object *load_seccomp(Runtime *rt, const ContainerConfig *c, Error **reterr) {
+        _cleanup_free_ char *path = NULL;
+        if (c->privileged || c->seccomp == SECCOMP_UNCONFINED)
+                return NULL;
+        if (c->seccomp == SECCOMP_LOCALHOST)
+                path = xstrdup(c->seccomp_path);
+        else {
+                pthread_rwlock_rdlock(rt->config_lock);
+                if (!isempty(rt->config->seccomp_profile))
+                        path = xstrdup(rt->config->seccomp_profile);
+                pthread_rwlock_unlock(rt->config_lock);
+                if (!path)
+                        return seccomp_default_profile();
+        }
+        _cleanup_free_ char *text = NULL;
+        size_t len = 0;
+        json_object *o = NULL;
+        if (read_file(path, 4 << 20, &text, &len) < 0) {
+                error_set(reterr, errno == ENOENT ? ENOENT : EINVAL, "seccomp: cannot read profile '%s': %m",
+                          path);
+                return NULL;
+        }
+        if (json_parse_object(text, len, "seccomp profile", &o, reterr) < 0)
+                return NULL;
+        return o;
+}
+
+/* A profile is passed to the runtime only where the kernel enforces AppArmor; elsewhere runc would fail. */
+static bool apparmor_enabled(void) {
+        _cleanup_free_ char *t = NULL;
+        return read_file("/sys/module/apparmor/parameters/enabled", 16, &t, NULL) >= 0 && t[0] == 'Y';
+}
+
+static int64_t own_oom_score_adj(void) {
+        _cleanup_free_ char *t = NULL;
+        return read_file("/proc/self/oom_score_adj", 32, &t, NULL) < 0 ? 0 : strtoll(t, NULL, 10);
+}
+
+static char *cgroups_path(Runtime *rt, const Pod *p, const char *id) {
+        pthread_rwlock_rdlock(rt->config_lock);
+        bool systemd = strcmp(rt->config->cgroup_manager, "systemd") == 0;
+        pthread_rwlock_unlock(rt->config_lock);
+        const char *parent = p->config->cgroup_parent;
+        if (systemd)
+                return xasprintf("%s:crio:%s", isempty(parent) ? "system.slice" : parent, id);
+        return xasprintf("%s/crio-%s", isempty(parent) ? "/crio-c" : parent, id);
+}
+
+static const char *pid_ns_path(Runtime *rt, const Pod *p, const ContainerConfig *c, char **buf,
+                               Error **reterr) {
+        int err = 0;
+        const char *target = c->ns.pid == NS_TARGET ? c->ns.target_id
+                             : c->ns.pid == NS_POD  ? p->infra_id
+                                                    : NULL;
+        if (!target)
+                return NULL;
+        Container *t = container_find_locked(rt, target, &err);
+        if (!t || t->pid <= 0) {
+                error_set(reterr, ENOENT, "namespace_options.target_id: container '%s' not found", target);
+                return NULL;
+        }
+        *buf = xasprintf("/proc/%d/ns/pid", t->pid);
+        return *buf;
+}
+
+typedef struct CreateCtx {
+        StoreImage *image;
+        ImageRunConfig run;
+        char **layer_dirs;
+        ResolvedUser user;
+} CreateCtx;
+
+static void create_ctx_done(CreateCtx *x) {
+        store_image_free(x->image);
+        image_run_config_done(&x->run);
+        strv_free(x->layer_dirs);
+        free(x->user.groups);
+}
+
+static int load_image(Runtime *rt, Container *c, CreateCtx *x, Error **reterr) {
+        int r = image_lookup(rt->images, c->config->image, &x->image, reterr);
+        if (r < 0)
+                return r == -ENOENT
+                               ? error_set(reterr, ENOENT, "image.image: '%s' is not present; pull it first",
+                                           c->config->image)
+                               : r;
+        Store *s = image_service_store(rt->images);
+        for (char **l = x->image->layers; l && *l; l++) {
+                char *dir = NULL;
+                r = store_layer_dir(s, *l, &dir, reterr);
+                if (r < 0)
+                        return r;
+                x->layer_dirs = strv_push(x->layer_dirs, dir);
+        }
+        _cleanup_free_ char *cfg = NULL;
+        size_t len = 0;
+        r = store_blob_read(s, x->image->config_digest, &cfg, &len, reterr);
+        if (r >= 0)
+                r = image_run_config_parse(cfg, len, &x->run, reterr);
+        c->image_id = xstrdup(x->image->id);
+        c->image_ref =
+                xstrdup(x->image->repo_digests && x->image->repo_digests[0] ? x->image->repo_digests[0]
+                                                                            : x->image->id);
+        c->stop_signal = x->run.stop_signal ? xstrdup(x->run.stop_signal) : NULL;
+        return r;
+}
+
+static int resolve_user(Container *c, CreateCtx *x, Error **reterr) {
+        _cleanup_close_ int fd = open(c->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return error_set(reterr, errno, "cannot open %s: %m", c->rootfs);
+        const ContainerConfig *cc = c->config;
+        UserRequest req = {.image_user = x->run.user,
+                           .run_as_user = cc->run_as_user,
+                           .run_as_username = cc->run_as_username,
+                           .run_as_group = cc->run_as_group,
+                           .supplemental = cc->supplemental_groups,
+                           .n_supplemental = cc->n_supplemental_groups};
+        int r = user_resolve(fd, &req, &x->user, reterr);
+        if (r >= 0) {
+                c->uid = x->user.uid;
+                c->gid = x->user.gid;
+                c->groups = xmalloc((x->user.n_groups + 1) * sizeof(int64_t));
+                if (x->user.n_groups)
+                        memcpy(c->groups, x->user.groups, x->user.n_groups * sizeof(int64_t));
+                c->n_groups = x->user.n_groups;
+        }
+        return r;
+}
+
+/* Build and write config.json. Called with rt->lock held (reads the pod and its infra container). */
+static int write_spec_locked(Runtime *rt, const Pod *p, Container *c, const ImageRunConfig *run,
+                             Error **reterr) {
+        const ContainerConfig *cc = c->config;
+        _cleanup_free_ char *pidns = NULL, *cg = cgroups_path(rt, p, c->id);
+        free(c->cgroup);
+        c->cgroup = cg[0] == '/' ? xstrdup(cg) : NULL; /* a systemd slice spec is no path */
+        _cleanup_free_ char *shm = p->shm_mounted ? xasprintf("%s/shm", p->dir) : NULL;
+        _cleanup_error_ Error *err = NULL;
+        const char *pidns_path = pid_ns_path(rt, p, cc, &pidns, &err);
+        if (err)
+                return error_propagate(reterr, TAKE_PTR(err));
+        json_object *seccomp = load_seccomp(rt, cc, reterr);
+        if (!seccomp && *reterr)
+                return -(*reterr)->code;
+        pthread_rwlock_rdlock(rt->config_lock);
+        SpecInput in = {
+                .ctr = cc,
+                .image = run,
+                .rootfs = c->rootfs,
+                .hostname = p->config->hostname,
+                .pod_dir = p->dir,
+                .shm_path = p->config->ns.ipc == NS_NODE ? "/dev/shm" : shm,
+                .netns = p->netns,
+                .ipcns = p->ipcns,
+                .utsns = p->utsns,
+                .userns = p->userns,
+                .userns_maps = &p->config->ns,
+                .pidns = pidns_path,
+                .host_net = !p->netns,
+                .host_ipc = !p->ipcns,
+                .host_pid = cc->ns.pid == NS_NODE,
+                .cgroups_path = cg,
+                .uid = c->uid,
+                .gid = c->gid,
+                .groups = c->groups,
+                .n_groups = c->n_groups,
+                .default_caps = rt->config->default_capabilities,
+                .bounding_caps = capabilities_read_bounding(),
+                .default_env = rt->config->default_env,
+                .default_ulimits = rt->config->default_ulimits,
+                .min_oom_score_adj = own_oom_score_adj(),
+                .seccomp = seccomp,
+                .apparmor_profile =
+                        isempty(cc->apparmor_profile) || !apparmor_enabled() ? NULL : cc->apparmor_profile,
+        };
+        json_object *spec = oci_spec_build(&in, reterr);
+        pthread_rwlock_unlock(rt->config_lock);
+        json_object_put(seccomp);
+        if (!spec)
+                return -(*reterr)->code;
+        _cleanup_free_ char *path = xasprintf("%s/config.json", c->bundle);
+        const char *text = json_object_to_json_string_ext(spec, JSON_C_TO_STRING_PLAIN |
+                                                                        JSON_C_TO_STRING_NOSLASHESCAPE);
+        int r = write_file_atomic(path, text, strlen(text), 0600);
+        json_object_put(spec);
+        return r < 0 ? error_set(reterr, -r, "cannot write %s: %s", path, strerror(-r)) : 0;
+}
+
+static void set_paths(Runtime *rt, const Pod *p, Container *c) {
+        c->bundle = xasprintf("%s/containers/%s", rt->paths.runroot, c->id);
+        c->rootfs = xasprintf("%s/rootfs", c->bundle);
+        if (!c->infra)
+                c->layer = xasprintf("%s/containers/%s", rt->paths.root, c->id);
+        const char *dir = p->config->log_directory;
+        if (c->infra)
+                c->log_path = xasprintf("%s/infra.log", c->bundle);
+        else if (!isempty(dir) && !isempty(c->config->log_path))
+                c->log_path = xasprintf("%s/%s", dir, c->config->log_path);
+        else
+                c->log_path = xasprintf("%s/%s.log", rt->paths.log_dir, c->id);
+}
+
+/* Directories, then the monitor (whose start-up overlaps the rest of the preparation). */
+static int start_preparing(Runtime *rt, Pod *p, Container *c, Monitor *mon, Error **reterr) {
+        set_paths(rt, p, c);
+        int r = state_save_container(rt, c, reterr);
+        /* Traversable (not listable): a container in a user namespace reaches its rootfs through it. */
+        if (r >= 0 && mkdir_parents_and_self(c->bundle, 0711) < 0)
+                r = error_set(reterr, errno, "cannot create %s: %m", c->bundle);
+        if (r >= 0 && mkdir_parents(c->log_path, 0755) < 0)
+                r = error_set(reterr, errno, "log_path: cannot create the directory of %s: %m", c->log_path);
+        Handler h = {};
+        if (r >= 0)
+                r = runtime_handler_resolve(rt, c->handler, &h, reterr);
+        if (r >= 0)
+                r = oci_monitor_spawn(rt, c, &h, mon, reterr);
+        handler_done(&h);
+        return r;
+}
+
+static int container_setup(Runtime *rt, Pod *p, Container *c, Error **reterr) {
+        CreateCtx x = {};
+        Monitor mon = {.pid = -1, .sync_fd = -EBADF, .start_fd = -EBADF};
+        int r = start_preparing(rt, p, c, &mon, reterr);
+        if (r >= 0 && !c->infra)
+                r = load_image(rt, c, &x, reterr);
+        if (r >= 0 && !c->infra)
+                r = overlay_mount(rt, c, x.layer_dirs, reterr);
+        else if (r >= 0 && mkdir(c->rootfs, 0755) < 0)
+                r = error_set(reterr, errno, "cannot create %s: %m", c->rootfs);
+        if (r >= 0 && !c->infra)
+                r = make_image_volumes(rt, c, &x.run, reterr);
+        if (r >= 0)
+                r = prepare_mount_sources(rt, c->config, reterr);
+        if (r >= 0)
+                r = resolve_user(c, &x, reterr);
+        if (r >= 0) {
+                pthread_mutex_lock(&rt->lock);
+                r = write_spec_locked(rt, p, c, &x.run, reterr);
+                pthread_mutex_unlock(&rt->lock);
+        }
+        if (r >= 0)
+                r = oci_monitor_start(&mon, &c->pid, reterr);
+        oci_monitor_abort(&mon);
+        create_ctx_done(&x);
+        return r;
+}
+
+/* Publish a created container, or undo a failed one (runtime calls outside the lock). */
+static void container_finish_creation(Runtime *rt, Container *c, bool ok) {
+        if (!ok) {
+                container_teardown(rt, c, true);
+                state_delete_container(rt, c->id, NULL);
+        }
+        pthread_mutex_lock(&rt->lock);
+        c->creating = false;
+        c->failed = !ok;
+        if (!ok)
+                runtime_drop_container_locked(rt, c);
+        else
+                container_check_exit_locked(rt, c);
+        pthread_cond_broadcast(&rt->created);
+        pthread_mutex_unlock(&rt->lock);
+}
+
+static Container *container_new(ContainerConfig *config, const Pod *p) {
+        Container *c = xcalloc(1, sizeof(*c));
+        c->refs = 1;
+        pthread_mutex_init(&c->op_lock, NULL);
+        c->config = config;
+        c->id = random_id();
+        c->pod_id = xstrdup(p->id);
+        c->full_name = container_full_name(config, p->config);
+        c->handler = xstrdup(p->handler);
+        c->creating = true;
+        c->state = CONTAINER_CREATED;
+        c->created_ns = now_ns();
+        return c;
+}
+
+/* Create a container of a pod that the caller holds a reference to. */
+static int create_in_pod(Runtime *rt, Pod *p, ContainerConfig *config, bool infra, char **ret_id,
+                         Error **reterr) {
+        Container *c = container_new(config, p);
+        c->infra = infra;
+        char *existing = NULL;
+        pthread_mutex_lock(&rt->lock);
+        int r = reserve_locked(rt, c, &existing, reterr);
+        pthread_mutex_unlock(&rt->lock);
+        if (r < 0 || existing) {
+                container_unref(c);
+                if (existing)
+                        *ret_id = existing;
+                return r;
+        }
+        r = container_setup(rt, p, c, reterr);
+        if (r >= 0)
+                r = state_save_container_created(rt, c, reterr);
+        container_finish_creation(rt, c, r >= 0);
+        if (r >= 0)
+                *ret_id = xstrdup(c->id);
+        else
+                error_prefix(reterr, "create container '%s'", c->full_name);
+        container_unref(c);
+        return r;
+}
+
+int runtime_container_create(Runtime *rt, const char *pod_id, ContainerConfig *config, char **ret_id,
+                             Error **reterr) {
+        int r = validate_config(config, reterr), err = 0;
+        if (r < 0) {
+                container_config_free(config);
+                return r;
+        }
+        pthread_mutex_lock(&rt->lock);
+        Pod *p = pod_find_locked(rt, pod_id, &err);
+        if (p)
+                pod_ref(p);
+        bool ready = p && p->state == POD_READY;
+        pthread_mutex_unlock(&rt->lock);
+        if (!p || !ready) {
+                container_config_free(config);
+                pod_unref(p);
+                return p ? error_set(reterr, EBUSY, "pod sandbox %s is not ready", pod_id)
+                         : error_set(reterr, ENOENT, "pod_sandbox_id: pod sandbox '%s' not found", pod_id);
+        }
+        r = create_in_pod(rt, p, config, false, ret_id, reterr);
+        pod_unref(p);
+        return r;
+}
+
+int container_get(Runtime *rt, const char *id, bool with_infra, Container **ret, Error **reterr) {
+        int err = 0;
+        pthread_mutex_lock(&rt->lock);
+        Container *c = container_find_locked(rt, id, &err);
+        if (c && c->infra && !with_infra)
+                c = NULL, err = -ENOENT;
+        if (c)
+                container_ref(c);
+        pthread_mutex_unlock(&rt->lock);
+        if (!c)
+                return error_set(
+                        reterr, err == -EINVAL ? EINVAL : ENOENT,
+                        err == -EINVAL ? "container ID '%s' is ambiguous" : "container '%s' not found", id);
+        *ret = c;
+        return 0;
+}
+
+static int start_locked_op(Runtime *rt, Container *c, Error **reterr) {
+        pthread_mutex_lock(&rt->lock);
+        ContainerState st = c->state;
+        pthread_mutex_unlock(&rt->lock);
+        if (st != CONTAINER_CREATED)
+                return error_set(reterr, EBUSY, "container %s is not in the created state", c->id);
+        Handler h = {};
+        /* Taken before the runtime call: a short-lived container may exit before it returns. */
+        int64_t started = now_ns();
+        int r = runtime_handler_resolve(rt, c->handler, &h, reterr);
+        if (r >= 0)
+                r = oci_start(rt, c, &h, reterr);
+        handler_done(&h);
+        pthread_mutex_lock(&rt->lock);
+        if (r >= 0) {
+                c->started_ns = started;
+                if (c->state == CONTAINER_CREATED)
+                        c->state = CONTAINER_RUNNING;
+                container_check_exit_locked(rt, c);
+                r = state_save_container(rt, c, reterr);
+        }
+        pthread_mutex_unlock(&rt->lock);
+        return r;
+}
+
+int runtime_container_start(Runtime *rt, const char *id, Error **reterr) {
+        Container *c = NULL;
+        int r = container_get(rt, id, true, &c, reterr);
+        if (r < 0)
+                return r;
+        pthread_mutex_lock(&c->op_lock);
+        r = start_locked_op(rt, c, reterr);
+        pthread_mutex_unlock(&c->op_lock);
+        container_unref(c);
+        return r;
+}
+
+static int signal_from_name(const char *name) {
+        if (isempty(name))
+                return SIGTERM;
+        const char *n = strncasecmp(name, "SIG", 3) == 0 ? name + 3 : name;
+        for (int s = 1; s < NSIG; s++) {
+                const char *abbrev = sigabbrev_np(s);
+                if (abbrev && strcasecmp(abbrev, n) == 0)
+                        return s;
+        }
+        char *end = NULL;
+        long v = strtol(name, &end, 10);
+        return end && !*end && v > 0 && v < NSIG ? (int)v : SIGTERM;
+}
+
+/* Wait until the exit watcher marks the container exited, at most `seconds`. */
+static bool wait_exited(Runtime *rt, Container *c, int64_t seconds) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += seconds;
+        pthread_mutex_lock(&rt->lock);
+        while (c->state != CONTAINER_EXITED && !container_check_exit_locked(rt, c))
+                if (pthread_cond_timedwait(&rt->exited, &rt->lock, &until) != 0)
+                        break;
+        bool exited = c->state == CONTAINER_EXITED;
+        pthread_mutex_unlock(&rt->lock);
+        return exited;
+}
+
+/* The monitor is gone and wrote no exit file: record the loss rather than wait forever. */
+static void mark_lost(Runtime *rt, Container *c) {
+        pthread_mutex_lock(&rt->lock);
+        if (c->state != CONTAINER_EXITED) {
+                c->state = CONTAINER_EXITED;
+                c->exit_code = 137;
+                c->finished_ns = now_ns();
+                free(c->reason);
+                c->reason = xstrdup("Error");
+                free(c->message);
+                c->message = xstrdup("the container's monitor exited without reporting an exit code");
+        }
+        pthread_mutex_unlock(&rt->lock);
+}
+
+static int stop_op(Runtime *rt, Container *c, int64_t timeout_s, Error **reterr) {
+        pthread_mutex_lock(&rt->lock);
+        bool exited = c->state == CONTAINER_EXITED || container_check_exit_locked(rt, c);
+        pthread_mutex_unlock(&rt->lock);
+        if (exited)
+                return 0;
+        Handler h = {};
+        int r = runtime_handler_resolve(rt, c->handler, &h, reterr);
+        if (r < 0)
+                return r;
+        if (timeout_s > 0 && oci_kill(rt, c, &h, signal_from_name(c->stop_signal), false, NULL) >= 0 &&
+            wait_exited(rt, c, timeout_s))
+                goto done;
+        oci_kill(rt, c, &h, SIGKILL, true, NULL);
+        if (!wait_exited(rt, c, KILL_WAIT_S))
+                mark_lost(rt, c);
+done:
+        handler_done(&h);
+        pthread_mutex_lock(&rt->lock);
+        r = state_save_container(rt, c, reterr);
+        pthread_mutex_unlock(&rt->lock);
+        return r;
+}
+
+int runtime_container_stop(Runtime *rt, const char *id, int64_t timeout_s, Error **reterr) {
+        Container *c = NULL;
+        _cleanup_error_ Error *err = NULL;
+        /* Stopping a container that is already gone succeeds, as the CRI asks. */
+        if (container_get(rt, id, true, &c, &err) < 0)
+                return err->code == ENOENT ? 0 : error_propagate(reterr, TAKE_PTR(err));
+        pthread_mutex_lock(&c->op_lock);
+        int r = stop_op(rt, c, timeout_s, reterr);
+        pthread_mutex_unlock(&c->op_lock);
+        container_unref(c);
+        return r;
+}
+
+static int remove_op(Runtime *rt, Container *c, Error **reterr) {
+        int r = stop_op(rt, c, 0, reterr);
+        if (r < 0)
+                return r;
+        container_teardown(rt, c, false);
+        pthread_mutex_lock(&rt->lock);
+        r = state_delete_container(rt, c->id, reterr);
+        if (r >= 0)
+                runtime_drop_container_locked(rt, c);
+        pthread_mutex_unlock(&rt->lock);
+        return r;
+}
+
+int runtime_container_remove(Runtime *rt, const char *id, Error **reterr) {
+        Container *c = NULL;
+        _cleanup_error_ Error *err = NULL;
+        if (container_get(rt, id, true, &c, &err) < 0)
+                return err->code == ENOENT ? 0 : error_propagate(reterr, TAKE_PTR(err));
+        pthread_mutex_lock(&c->op_lock);
+        int r = remove_op(rt, c, reterr);
+        pthread_mutex_unlock(&c->op_lock);
+        container_unref(c);
+        return r;
+}
+
+/* Remove every container of a pod (used by pod stop with remove=false and pod removal). */
+int containers_of_pod_apply(Runtime *rt, const char *pod_id, bool remove, Error **reterr) {
+        for (;;) {
+                Container *c = NULL;
+                pthread_mutex_lock(&rt->lock);
+                for (size_t i = 0; i < rt->n_ctrs && !c; i++) {
+                        Container *x = rt->ctrs[i];
+                        if (strcmp(x->pod_id, pod_id) != 0 || x->infra || x->creating)
+                                continue;
+                        if (remove || x->state != CONTAINER_EXITED)
+                                c = container_ref(x);
+                }
+                pthread_mutex_unlock(&rt->lock);
+                if (!c)
+                        return 0;
+                pthread_mutex_lock(&c->op_lock);
+                int r = remove ? remove_op(rt, c, reterr) : stop_op(rt, c, 0, reterr);
+                pthread_mutex_unlock(&c->op_lock);
+                container_unref(c);
+                if (r < 0)
+                        return r;
+        }
+}
+
+/* The pod's infra process: crio-pause, bind-mounted into an empty read-only root. */
+int infra_start(Runtime *rt, Pod *p, Error **reterr) {
+        ContainerConfig *cc = xcalloc(1, sizeof(*cc));
+        cc->name = xstrdup("POD");
+        cc->image = xstrdup("");
+        cc->command = strv_push(NULL, xstrdup("/pause"));
+        cc->mounts = xcalloc(1, sizeof(MountConfig));
+        cc->mounts[0] = (MountConfig){.container_path = xstrdup("/pause"),
+                                      .host_path = xstrdup(rt->paths.pause),
+                                      .readonly = true};
+        cc->n_mounts = 1;
+        cc->readonly_rootfs = true;
+        cc->run_as_user = cc->run_as_group = -1;
+        cc->ns.pid = NS_CONTAINER;
+        cc->seccomp = SECCOMP_RUNTIME_DEFAULT;
+        cc->attempt = p->config->attempt;
+        char *id = NULL;
+        int r = create_in_pod(rt, p, cc, true, &id, reterr);
+        if (r < 0)
+                return r;
+        p->infra_id = id;
+        r = runtime_container_start(rt, id, reterr);
+        return r < 0 ? error_prefix(reterr, "start the pod's infra process") : 0;
+}
+
+bool pod_needs_infra(Runtime *rt, const Pod *p) {
+        pthread_rwlock_rdlock(rt->config_lock);
+        bool drop = rt->config->drop_infra_ctr;
+        pthread_rwlock_unlock(rt->config_lock);
+        return p->config->ns.pid == NS_POD || !drop;
+}
+
+void runtime_container_unclaimed(Runtime *rt, const char *id) {
+        int err = 0;
+        pthread_mutex_lock(&rt->lock);
+        Container *c = container_find_locked(rt, id, &err);
+        if (c && !c->handed_out)
+                c->unclaimed = true;
+        pthread_mutex_unlock(&rt->lock);
+}

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <poll.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+
+#include "log.h"
+#include "runtime-private.h"
+
+/* conmon writes <exits_dir>/<container id> when a container exits; each write marks it exited. */
+static void handle_exit_file(Runtime *rt, const char *name) {
+        pthread_mutex_lock(&rt->lock);
+        for (size_t i = 0; i < rt->n_ctrs; i++) {
+                Container *c = rt->ctrs[i];
+                if (strcmp(c->id, name) != 0)
+                        continue;
+                if (container_check_exit_locked(rt, c)) {
+                        log_debug("container %s exited with %d", c->id, c->exit_code);
+                        state_save_container(rt, c, NULL);
+                }
+                break;
+        }
+        pthread_mutex_unlock(&rt->lock);
+}
+
+static void *exit_watch_main(void *arg) {
+        Runtime *rt = arg;
+        char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
+        for (;;) {
+                struct pollfd p[2] = {{.fd = rt->inotify_fd, .events = POLLIN},
+                                      {.fd = rt->stop_fd, .events = POLLIN}};
+                if (poll(p, 2, -1) < 0)
+                        continue;
+                if (p[1].revents)
+                        return NULL;
+                ssize_t n = read(rt->inotify_fd, buf, sizeof(buf));
+                for (ssize_t off = 0; off < n;) {
+                        const struct inotify_event *ev = (const struct inotify_event *)(buf + off);
+                        if (ev->len > 0)
+                                handle_exit_file(rt, ev->name);
+                        off += (ssize_t)(sizeof(*ev) + ev->len);
+                }
+        }
+}
+
+int exit_watch_start(Runtime *rt, Error **reterr) {
+        rt->inotify_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+        if (rt->inotify_fd < 0)
+                return error_set(reterr, errno, "inotify: %m");
+        if (inotify_add_watch(rt->inotify_fd, rt->paths.exits_dir, IN_CLOSE_WRITE | IN_MOVED_TO) < 0)
+                return error_set(reterr, errno, "cannot watch %s: %m", rt->paths.exits_dir);
+        rt->stop_fd = eventfd(0, EFD_CLOEXEC);
+        if (rt->stop_fd < 0)
+                return error_set(reterr, errno, "eventfd: %m");
+        int r = pthread_create(&rt->exit_thread, NULL, exit_watch_main, rt);
+        if (r != 0)
+                return error_set(reterr, r, "cannot start the exit watcher: %s", strerror(r));
+        rt->exit_thread_started = true;
+        /* Exits that happened between loading the state and the watch being in place. */
+        pthread_mutex_lock(&rt->lock);
+        for (size_t i = 0; i < rt->n_ctrs; i++)
+                if (container_check_exit_locked(rt, rt->ctrs[i]))
+                        state_save_container(rt, rt->ctrs[i], NULL);
+        pthread_mutex_unlock(&rt->lock);
+        return 0;
+}
+
+void exit_watch_stop(Runtime *rt) {
+        if (rt->exit_thread_started) {
+                uint64_t one = 1;
+                if (write(rt->stop_fd, &one, sizeof(one)) < 0)
+                        log_warn("cannot stop the exit watcher: %m");
+                pthread_join(rt->exit_thread, NULL);
+                rt->exit_thread_started = false;
+        }
+        if (rt->inotify_fd >= 0)
+                close(rt->inotify_fd);
+        if (rt->stop_fd >= 0)
+                close(rt->stop_fd);
+        rt->inotify_fd = rt->stop_fd = -1;
+}

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+#include <json-c/json.h>
+
+#include "runtime.h"
+
+/* What the image's config says about running it (the "config" object of an OCI image config). */
+typedef struct ImageRunConfig {
+        char **env, **entrypoint, **cmd, **volumes;
+        char *working_dir, *user, *stop_signal;
+        bool has_entrypoint; /* an explicit empty Entrypoint clears nothing but is not "unset" */
+} ImageRunConfig;
+
+/* Parse the run config out of an image config blob. Missing fields stay empty. -EINVAL on bad JSON. */
+int image_run_config_parse(const char *json, size_t len, ImageRunConfig *ret, Error **reterr);
+void image_run_config_done(ImageRunConfig *c);
+
+/* Everything the spec of one container depends on besides its CRI config. */
+typedef struct SpecInput {
+        const ContainerConfig *ctr;
+        const ImageRunConfig *image;
+        const char *rootfs;
+        const char *hostname;
+        const char *pod_dir;                                /* hostname, hosts, resolv.conf live here */
+        const char *shm_path;                               /* bind-mounted on /dev/shm; NULL for none */
+        const char *netns, *ipcns, *utsns, *userns, *pidns; /* paths to join; NULL: new or host */
+        const NamespaceConfig *userns_maps;                 /* the pod's ID mappings, with `userns` */
+        bool host_net, host_ipc, host_pid;
+        const char *cgroups_path;
+        int64_t uid, gid;
+        const int64_t *groups;
+        size_t n_groups;
+        char *const *default_caps;
+        uint64_t bounding_caps; /* the daemon's bounding set: privileged and ALL get no more */
+        char *const *default_env;
+        char *const *default_ulimits;
+        int64_t min_oom_score_adj;    /* the daemon's own: nobody may go below it here */
+        json_object *seccomp;         /* profile to embed (borrowed), NULL for none */
+        const char *apparmor_profile; /* NULL when the host has no AppArmor */
+        char **volumes_to_create;     /* unused by the spec, for the caller */
+} SpecInput;
+
+/*
+ * Build the OCI runtime spec (config.json) of a container. Returns a new object, or NULL with
+ * reterr set (-EINVAL naming the field: no command, a bad capability, a bad ulimit).
+ */
+json_object *oci_spec_build(const SpecInput *in, Error **reterr);
+
+/* The process args by the kubelet's rules: command+args, else entrypoint+args, else entrypoint+cmd. */
+char **oci_process_args(const ContainerConfig *ctr, const ImageRunConfig *image);
+
+/* Capability sets: bit mask from CRI names ("NET_ADMIN", "CAP_NET_ADMIN", "ALL"). */
+int capability_from_name(const char *name);
+const char *capability_to_name(int cap);
+uint64_t capabilities_read_bounding(void);
+
+/* The linux.resources object of a spec for these resources. */
+json_object *oci_resources_json(const Resources *r);
+
+/* The built-in RuntimeDefault seccomp profile (a deny list of dangerous syscalls). */
+json_object *seccomp_default_profile(void);

@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+#include <sqlite3.h>
+
+#include "runtime.h"
+
+/* Internal to src/runtime/: the live objects and the pieces that act on them. */
+
+typedef struct Pod {
+        int refs;
+        pthread_mutex_t op_lock; /* serialises lifecycle operations on this pod */
+        char *id;
+        char *full_name; /* k8s_POD_<name>_<namespace>_<uid>_<attempt>: the reserved name */
+        PodConfig *config;
+        PodState state;
+        bool creating;   /* RunPodSandbox in progress: invisible to lists, a retry waits for it */
+        bool failed;     /* creation failed: a waiting retry starts over */
+        bool unclaimed;  /* created after its client gave up: the next request of the name gets it */
+        bool handed_out; /* a retry already received it */
+        int64_t created_ns;
+        char *dir;                            /* <runroot>/pods/<id> */
+        char *netns, *ipcns, *utsns, *userns; /* pinned namespace files; NULL when the host's */
+        bool shm_mounted;                     /* <dir>/shm is a tmpfs of ours */
+        char *infra_id;                       /* the infra container, when the pod has one */
+        char **ips;
+        char *handler; /* runtime handler name */
+} Pod;
+
+typedef struct Container {
+        int refs;
+        pthread_mutex_t op_lock;
+        char *id;
+        char *full_name; /* k8s_<name>_<pod name>_<namespace>_<uid>_<attempt> */
+        char *pod_id;
+        ContainerConfig *config;
+        bool infra;
+        bool creating;
+        bool failed;
+        bool unclaimed, handed_out;
+        ContainerState state;
+        int64_t created_ns, started_ns, finished_ns;
+        int32_t exit_code;
+        char *reason, *message;
+        int pid;
+        char *image_id, *image_ref;
+        char *bundle;   /* <runroot>/containers/<id>: config.json, pid files, ctl fifo */
+        char *rootfs;   /* <bundle>/rootfs, the overlay mount point */
+        char *layer;    /* <root>/containers/<id>: overlay upper and work dirs */
+        char *log_path; /* absolute */
+        char *stop_signal;
+        char *handler;
+        char *cgroup;         /* cgroupfs path ("/parent/crio-<id>"); NULL with systemd */
+        uint64_t last_cpu_ns; /* the previous stats sample, for usage_nano_cores */
+        int64_t last_cpu_sample_ns;
+        int64_t uid, gid;
+        int64_t *groups;
+        size_t n_groups;
+} Container;
+
+/* What the runtime took from the config at start; handler details are read per call. */
+typedef struct RuntimePaths {
+        char *root, *runroot;
+        char *exits_dir, *attach_dir, *ns_dir;
+        char *pinns, *pause;
+        char *log_dir; /* daemon's log dir for pods without one (unused by the CRI path) */
+} RuntimePaths;
+
+struct Runtime {
+        const Config *config;
+        pthread_rwlock_t *config_lock;
+        ImageService *images;
+        RuntimePaths paths;
+
+        sqlite3 *db;
+        pthread_mutex_t db_lock;
+
+        pthread_mutex_t lock;   /* the lists and every object's state fields */
+        pthread_cond_t created; /* a creation finished or failed */
+        pthread_cond_t exited;  /* a container was marked exited */
+        Pod **pods;
+        size_t n_pods;
+        Container **ctrs;
+        size_t n_ctrs;
+
+        pthread_t exit_thread;
+        int inotify_fd;
+        int stop_fd; /* eventfd that stops the exit watcher */
+        bool exit_thread_started;
+};
+
+/* The resolved runtime handler for a call. */
+typedef struct Handler {
+        char *name, *path, *root, *monitor, **monitor_env;
+        bool systemd_cgroup; /* cgroup_manager = "systemd": the runtime and conmon manage cgroups through it
+                              */
+} Handler;
+void handler_done(Handler *h);
+int runtime_handler_resolve(Runtime *rt, const char *name, Handler *ret, Error **reterr);
+
+/* Object lifetime (rt->lock protects the lists; references keep an object alive outside it). */
+Pod *pod_ref(Pod *p);
+void pod_unref(Pod *p);
+Container *container_ref(Container *c);
+void container_unref(Container *c);
+/* Look a container up (full ID or unique prefix) and take a reference; -ENOENT or -EINVAL (ambiguous). */
+int container_get(Runtime *rt, const char *id, bool with_infra, Container **ret, Error **reterr);
+Pod *pod_find_locked(Runtime *rt, const char *id_or_prefix, int *ret_err);
+Container *container_find_locked(Runtime *rt, const char *id_or_prefix, int *ret_err);
+void runtime_drop_pod_locked(Runtime *rt, Pod *p);
+void runtime_drop_container_locked(Runtime *rt, Container *c);
+char *random_id(void);
+
+/* State rows (runtime-state.c). Written through before an RPC answers. */
+int state_open(Runtime *rt, Error **reterr);
+void state_close(Runtime *rt);
+int state_save_pod(Runtime *rt, const Pod *p, Error **reterr);
+/* The row of an object whose creation just finished (its `creating` flag is cleared under the lock after).
+ */
+int state_save_pod_created(Runtime *rt, const Pod *p, Error **reterr);
+int state_save_container_created(Runtime *rt, const Container *c, Error **reterr);
+int state_delete_pod(Runtime *rt, const char *id, Error **reterr);
+int state_save_container(Runtime *rt, const Container *c, Error **reterr);
+int state_delete_container(Runtime *rt, const char *id, Error **reterr);
+/* Load every row into rt->pods / rt->ctrs (half-made ones come back with creating set). */
+int state_load(Runtime *rt, Error **reterr);
+
+/* Pod pieces (pod.c). */
+void pod_teardown(Runtime *rt, Pod *p);
+int pod_config_validate(const PodConfig *c, Error **reterr);
+bool pod_needs_infra(Runtime *rt, const Pod *p);
+int infra_start(Runtime *rt, Pod *p, Error **reterr);
+/* Stop (or remove) every container of a pod but its infra process. */
+int containers_of_pod_apply(Runtime *rt, const char *pod_id, bool remove, Error **reterr);
+/* Container pieces (container.c). */
+void container_teardown(Runtime *rt, Container *c, bool half_made);
+/* Read the exit file of a container, if there is one: updates state. Call with rt->lock held. */
+bool container_check_exit_locked(Runtime *rt, Container *c);
+
+/* conmon and OCI runtime calls (oci.c). A container's monitor is spawned first, then started. */
+typedef struct Monitor {
+        pid_t pid; /* conmon's first process, until it exits */
+        int sync_fd, start_fd;
+} Monitor;
+int oci_monitor_spawn(Runtime *rt, const Container *c, const Handler *h, Monitor *ret, Error **reterr);
+int oci_monitor_start(Monitor *m, int *ret_pid, Error **reterr);
+void oci_monitor_abort(Monitor *m);
+int oci_start(Runtime *rt, const Container *c, const Handler *h, Error **reterr);
+/* `runtime <verb> <id>` (start, pause, resume). */
+int oci_simple(Runtime *rt, const Container *c, const Handler *h, const char *verb, Error **reterr);
+int oci_kill(Runtime *rt, const Container *c, const Handler *h, int sig, bool all, Error **reterr);
+int oci_delete(Runtime *rt, const Container *c, const Handler *h, Error **reterr);
+int oci_update(Runtime *rt, const Container *c, const Handler *h, const char *resources_json,
+               Error **reterr);
+int oci_exec_sync(Runtime *rt, const Container *c, const Handler *h, char *const *argv, int64_t timeout_s,
+                  ExecResult *ret, Error **reterr);
+
+/* Exit watcher (exit-watch.c). */
+int exit_watch_start(Runtime *rt, Error **reterr);
+void exit_watch_stop(Runtime *rt);
+
+/* Mounts and pinned namespaces (mounts.c). */
+int overlay_mount(Runtime *rt, Container *c, char *const *layer_dirs, Error **reterr);
+void overlay_unmount(Container *c);
+/* mkdir -p of `path` inside a container's root, resolving every component under the root. */
+int mkdir_in_root(const char *rootfs, const char *path, Error **reterr);
+void unpin_namespace(const char *path);

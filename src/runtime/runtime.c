@@ -1,0 +1,311 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <fcntl.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+
+#include "fs-util.h"
+#include "log.h"
+#include "runtime-private.h"
+#include "strv.h"
+
+char *random_id(void) {
+        uint8_t b[32];
+        size_t got = 0;
+        while (got < sizeof(b)) {
+                ssize_t n = getrandom(b + got, sizeof(b) - got, 0);
+                if (n > 0)
+                        got += (size_t)n;
+        }
+        char *s = xmalloc(65);
+        for (size_t i = 0; i < sizeof(b); i++)
+                snprintf(s + 2 * i, 3, "%02x", b[i]);
+        return s;
+}
+
+Pod *pod_ref(Pod *p) {
+        __atomic_add_fetch(&p->refs, 1, __ATOMIC_SEQ_CST);
+        return p;
+}
+
+void pod_unref(Pod *p) {
+        if (!p || __atomic_sub_fetch(&p->refs, 1, __ATOMIC_SEQ_CST) > 0)
+                return;
+        pthread_mutex_destroy(&p->op_lock);
+        free(p->id);
+        free(p->full_name);
+        pod_config_free(p->config);
+        free(p->dir);
+        free(p->netns);
+        free(p->ipcns);
+        free(p->utsns);
+        free(p->userns);
+        free(p->infra_id);
+        strv_free(p->ips);
+        free(p->handler);
+        free(p);
+}
+
+Container *container_ref(Container *c) {
+        __atomic_add_fetch(&c->refs, 1, __ATOMIC_SEQ_CST);
+        return c;
+}
+
+void container_unref(Container *c) {
+        if (!c || __atomic_sub_fetch(&c->refs, 1, __ATOMIC_SEQ_CST) > 0)
+                return;
+        pthread_mutex_destroy(&c->op_lock);
+        free(c->id);
+        free(c->full_name);
+        free(c->pod_id);
+        container_config_free(c->config);
+        free(c->reason);
+        free(c->message);
+        free(c->image_id);
+        free(c->image_ref);
+        free(c->bundle);
+        free(c->rootfs);
+        free(c->layer);
+        free(c->log_path);
+        free(c->stop_signal);
+        free(c->handler);
+        free(c->cgroup);
+        free(c->groups);
+        free(c);
+}
+
+/* Full ID or a unique prefix; objects still being created are not found. */
+#define FIND_BY_ID(list, n, key, ret_err)                                                                   \
+        ({                                                                                                  \
+                __typeof__((list)[0]) _found = NULL;                                                        \
+                size_t _klen = strlen(key), _hits = 0;                                                      \
+                for (size_t _i = 0; _klen > 0 && _i < (n); _i++)                                            \
+                        if (!(list)[_i]->creating && strncmp((list)[_i]->id, key, _klen) == 0) {            \
+                                _found = (list)[_i];                                                        \
+                                _hits++;                                                                    \
+                                if (strlen((list)[_i]->id) == _klen)                                        \
+                                        _hits = 1, _i = (n);                                                \
+                        }                                                                                   \
+                *(ret_err) = _hits == 1 ? 0 : _hits == 0 ? -ENOENT : -EINVAL;                               \
+                _hits == 1 ? _found : NULL;                                                                 \
+        })
+
+Pod *pod_find_locked(Runtime *rt, const char *id, int *ret_err) {
+        return FIND_BY_ID(rt->pods, rt->n_pods, id, ret_err);
+}
+
+Container *container_find_locked(Runtime *rt, const char *id, int *ret_err) {
+        return FIND_BY_ID(rt->ctrs, rt->n_ctrs, id, ret_err);
+}
+
+void runtime_drop_pod_locked(Runtime *rt, Pod *p) {
+        for (size_t i = 0; i < rt->n_pods; i++)
+                if (rt->pods[i] == p) {
+                        memmove(&rt->pods[i], &rt->pods[i + 1], (rt->n_pods - i - 1) * sizeof(Pod *));
+                        rt->n_pods--;
+                        pod_unref(p);
+                        return;
+                }
+}
+
+void runtime_drop_container_locked(Runtime *rt, Container *c) {
+        for (size_t i = 0; i < rt->n_ctrs; i++)
+                if (rt->ctrs[i] == c) {
+                        memmove(&rt->ctrs[i], &rt->ctrs[i + 1], (rt->n_ctrs - i - 1) * sizeof(Container *));
+                        rt->n_ctrs--;
+                        container_unref(c);
+                        return;
+                }
+}
+
+void handler_done(Handler *h) {
+        free(h->name);
+        free(h->path);
+        free(h->root);
+        free(h->monitor);
+        strv_free(h->monitor_env);
+        *h = (Handler){};
+}
+
+/* Look a program up in $PATH (absolute names are taken as they are). */
+static char *find_program(const char *name) {
+        if (strchr(name, '/'))
+                return xstrdup(name);
+        const char *path = getenv("PATH");
+        _cleanup_strv_free_ char **dirs = strv_split(path ? path : "/usr/local/bin:/usr/bin:/bin", ':');
+        STRV_FOREACH(d, dirs) {
+                char *p = xasprintf("%s/%s", *d, name);
+                if (access(p, X_OK) == 0)
+                        return p;
+                free(p);
+        }
+        return NULL;
+}
+
+int runtime_handler_resolve(Runtime *rt, const char *name, Handler *ret, Error **reterr) {
+        pthread_rwlock_rdlock(rt->config_lock);
+        const char *want = isempty(name) ? rt->config->default_runtime : name;
+        const RuntimeHandler *rh = config_find_runtime(rt->config, want);
+        Handler h = {};
+        if (rh) {
+                h.name = xstrdup(rh->name);
+                h.path = find_program(isempty(rh->runtime_path) ? rh->name : rh->runtime_path);
+                h.root = isempty(rh->runtime_root) ? xasprintf("/run/%s", rh->name)
+                                                   : xstrdup(rh->runtime_root);
+                h.monitor = find_program(isempty(rh->monitor_path) ? "conmon" : rh->monitor_path);
+                h.monitor_env = strv_copy(rh->monitor_env);
+                h.systemd_cgroup = strcmp(rt->config->cgroup_manager, "systemd") == 0;
+        }
+        pthread_rwlock_unlock(rt->config_lock);
+        if (!rh)
+                return error_set(reterr, EINVAL, "runtime_handler: no runtime handler named '%s'", want);
+        if (!h.path || !h.monitor) {
+                int r = error_set(reterr, ENOENT, "runtime handler '%s': %s not found", h.name,
+                                  !h.path ? "runtime binary" : "monitor (conmon)");
+                handler_done(&h);
+                return r;
+        }
+        *ret = h;
+        return 0;
+}
+
+/* The helper programs live next to the crio binary unless configured. */
+static char *helper_path(const char *configured, const char *name) {
+        if (!isempty(configured))
+                return xstrdup(configured);
+        char self[4096];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (n > 0) {
+                self[n] = 0;
+                char *slash = strrchr(self, '/');
+                if (slash) {
+                        *slash = 0;
+                        char *p = xasprintf("%s/%s", self, name);
+                        if (access(p, X_OK) == 0)
+                                return p;
+                        free(p);
+                }
+        }
+        char *p = find_program(name);
+        return p ? p : xstrdup(name);
+}
+
+static void paths_init(RuntimePaths *p, const Config *c) {
+        p->root = xstrdup(c->root);
+        p->runroot = xstrdup(c->runroot);
+        p->exits_dir = xstrdup(c->container_exits_dir);
+        p->attach_dir = xstrdup(c->container_attach_socket_dir);
+        p->ns_dir = xstrdup(c->namespaces_dir);
+        p->pinns = helper_path(c->pinns_path, "crio-pinns");
+        p->pause = helper_path(NULL, "crio-pause");
+        p->log_dir = xstrdup(c->log_dir);
+}
+
+static void paths_done(RuntimePaths *p) {
+        free(p->root);
+        free(p->runroot);
+        free(p->exits_dir);
+        free(p->attach_dir);
+        free(p->ns_dir);
+        free(p->pinns);
+        free(p->pause);
+        free(p->log_dir);
+}
+
+static int make_dirs(Runtime *rt, Error **reterr) {
+        _cleanup_free_ char *pods = xasprintf("%s/pods", rt->paths.runroot);
+        _cleanup_free_ char *ctrs = xasprintf("%s/containers", rt->paths.runroot);
+        _cleanup_free_ char *layers = xasprintf("%s/containers", rt->paths.root);
+        /* Traversable, not listable: user-namespaced containers reach their rootfs and pod files through
+         * them. */
+        const char *dirs[] = {pods, ctrs, layers, rt->paths.exits_dir, rt->paths.attach_dir};
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++)
+                if (mkdir_parents_and_self(dirs[i], i < 3 ? 0711 : 0700) < 0)
+                        return error_set(reterr, errno, "cannot create %s: %m", dirs[i]);
+        return 0;
+}
+
+/*
+ * Finish recovery: undo half-made objects and read exits that happened while we were away. Runs
+ * before any RPC is served or the exit watcher starts, so nothing else touches the lists.
+ */
+static bool pod_exists(Runtime *rt, const char *id) {
+        for (size_t i = 0; i < rt->n_pods; i++)
+                if (strcmp(rt->pods[i]->id, id) == 0)
+                        return true;
+        return false;
+}
+
+static void recover(Runtime *rt) {
+        for (size_t i = rt->n_ctrs; i-- > 0;) {
+                Container *c = rt->ctrs[i];
+                /* A container whose pod row is gone was half removed with it. */
+                if (!c->creating && pod_exists(rt, c->pod_id))
+                        continue;
+                log_info("removing container %s that was being %s when the daemon stopped", c->id,
+                         c->creating ? "created" : "removed");
+                container_teardown(rt, c, true);
+                state_delete_container(rt, c->id, NULL);
+                runtime_drop_container_locked(rt, c);
+        }
+        for (size_t i = rt->n_pods; i-- > 0;) {
+                Pod *p = rt->pods[i];
+                if (!p->creating)
+                        continue;
+                log_info("removing pod %s that was being created when the daemon stopped", p->id);
+                pod_teardown(rt, p);
+                state_delete_pod(rt, p->id, NULL);
+                runtime_drop_pod_locked(rt, p);
+        }
+        for (size_t i = 0; i < rt->n_ctrs; i++)
+                if (container_check_exit_locked(rt, rt->ctrs[i]))
+                        state_save_container(rt, rt->ctrs[i], NULL);
+}
+
+int runtime_new(const Config *config, pthread_rwlock_t *config_lock, ImageService *images, Runtime **ret,
+                Error **reterr) {
+        Runtime *rt = xcalloc(1, sizeof(*rt));
+        rt->config = config;
+        rt->config_lock = config_lock;
+        rt->images = images;
+        rt->inotify_fd = rt->stop_fd = -1;
+        pthread_mutex_init(&rt->lock, NULL);
+        pthread_mutex_init(&rt->db_lock, NULL);
+        pthread_cond_init(&rt->created, NULL);
+        pthread_cond_init(&rt->exited, NULL);
+        paths_init(&rt->paths, config);
+        int r = make_dirs(rt, reterr);
+        if (r >= 0)
+                r = state_open(rt, reterr);
+        if (r >= 0)
+                r = state_load(rt, reterr);
+        if (r >= 0) {
+                recover(rt);
+                r = exit_watch_start(rt, reterr);
+        }
+        if (r < 0) {
+                runtime_free(rt);
+                return r;
+        }
+        *ret = rt;
+        return 0;
+}
+
+Runtime *runtime_free(Runtime *rt) {
+        if (!rt)
+                return NULL;
+        exit_watch_stop(rt);
+        for (size_t i = 0; i < rt->n_ctrs; i++)
+                container_unref(rt->ctrs[i]);
+        for (size_t i = 0; i < rt->n_pods; i++)
+                pod_unref(rt->pods[i]);
+        free(rt->ctrs);
+        free(rt->pods);
+        state_close(rt);
+        paths_done(&rt->paths);
+        pthread_mutex_destroy(&rt->lock);
+        pthread_mutex_destroy(&rt->db_lock);
+        pthread_cond_destroy(&rt->created);
+        pthread_cond_destroy(&rt->exited);
+        return mfree(rt);
+}

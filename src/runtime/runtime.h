@@ -1,0 +1,239 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "error.h"
+#include "image-service.h"
+
+/*
+ * Pods and containers, run by an OCI runtime under one conmon per container (docs/runtime.md).
+ * The engine works on the structs below; src/server/ translates CRI messages to and from them.
+ */
+
+typedef enum NamespaceMode {
+        NS_POD = 0, /* shared by the pod */
+        NS_CONTAINER = 1,
+        NS_NODE = 2,
+        NS_TARGET = 3,
+} NamespaceMode;
+
+typedef struct IdMap {
+        uint32_t container_id, host_id, length;
+} IdMap;
+
+typedef struct NamespaceConfig {
+        NamespaceMode network, pid, ipc;
+        char *target_id;
+        bool userns; /* userns mode POD with the mappings below */
+        IdMap *uids, *gids;
+        size_t n_uids, n_gids;
+} NamespaceConfig;
+
+typedef struct PodConfig {
+        char *name, *uid, *namespace_;
+        uint32_t attempt;
+        char *hostname;
+        char *log_directory;
+        char **dns_servers, **dns_searches, **dns_options;
+        StrMap labels, annotations, sysctls;
+        char *cgroup_parent;
+        NamespaceConfig ns;
+        bool privileged;
+        char *runtime_handler; /* "" for the default */
+} PodConfig;
+
+typedef enum Propagation { PROPAGATION_PRIVATE, PROPAGATION_RSLAVE, PROPAGATION_RSHARED } Propagation;
+
+typedef struct MountConfig {
+        char *container_path, *host_path;
+        bool readonly;
+        Propagation propagation;
+} MountConfig;
+
+typedef struct DeviceConfig {
+        char *container_path, *host_path, *permissions;
+} DeviceConfig;
+
+typedef struct HugepageLimit {
+        char *page_size;
+        uint64_t limit;
+} HugepageLimit;
+
+typedef struct Resources {
+        int64_t cpu_period, cpu_quota, cpu_shares, memory_limit, memory_swap_limit, oom_score_adj;
+        char *cpuset_cpus, *cpuset_mems;
+        HugepageLimit *hugepages;
+        size_t n_hugepages;
+        StrMap unified;
+} Resources;
+
+typedef enum SeccompKind { SECCOMP_RUNTIME_DEFAULT, SECCOMP_UNCONFINED, SECCOMP_LOCALHOST } SeccompKind;
+
+typedef struct ContainerConfig {
+        char *name;
+        uint32_t attempt;
+        char *image; /* as the client named it */
+        char **command, **args;
+        char *working_dir;
+        char **env; /* "KEY=VALUE" */
+        MountConfig *mounts;
+        size_t n_mounts;
+        DeviceConfig *devices;
+        size_t n_devices;
+        StrMap labels, annotations;
+        char *log_path; /* relative to the pod's log directory */
+        bool stdin_, stdin_once, tty;
+        Resources resources;
+        char **cap_add, **cap_drop;
+        bool privileged, no_new_privs, readonly_rootfs;
+        NamespaceConfig ns;
+        int64_t run_as_user, run_as_group; /* -1: not set */
+        char *run_as_username;
+        int64_t *supplemental_groups;
+        size_t n_supplemental_groups;
+        char **masked_paths, **readonly_paths; /* NULL: defaults */
+        bool has_masked_paths, has_readonly_paths;
+        SeccompKind seccomp;
+        char *seccomp_path; /* Localhost profile */
+        char *apparmor_profile;
+} ContainerConfig;
+
+PodConfig *pod_config_free(PodConfig *c);
+ContainerConfig *container_config_free(ContainerConfig *c);
+void resources_done(Resources *r);
+void namespace_config_done(NamespaceConfig *n);
+void strmap_done(StrMap *m);
+void strmap_add(StrMap *m, const char *key, const char *value);
+const char *strmap_get(const StrMap *m, const char *key);
+
+typedef enum PodState { POD_READY, POD_NOTREADY } PodState;
+typedef enum ContainerState {
+        CONTAINER_CREATED,
+        CONTAINER_RUNNING,
+        CONTAINER_EXITED,
+        CONTAINER_UNKNOWN,
+} ContainerState;
+
+/* A snapshot of a pod for status and list answers; caller frees with pod_info_free(). */
+typedef struct PodInfo {
+        char *id;
+        char *name, *uid, *namespace_;
+        uint32_t attempt;
+        PodState state;
+        int64_t created_ns;
+        StrMap labels, annotations;
+        char *runtime_handler;
+        char *netns_path; /* "" with host network */
+        NamespaceMode network, pid, ipc;
+        char **ips;
+} PodInfo;
+
+typedef struct ContainerInfo {
+        char *id, *pod_id;
+        char *name;
+        uint32_t attempt;
+        ContainerState state;
+        int64_t created_ns, started_ns, finished_ns;
+        int32_t exit_code;
+        char *reason, *message;
+        char *image, *image_id, *image_ref;
+        char *log_path; /* absolute */
+        char *rootfs, *bundle;
+        int pid;
+        StrMap labels, annotations;
+        StrMap pod_labels;
+        char *pod_name, *pod_namespace, *pod_uid;
+        MountConfig *mounts;
+        size_t n_mounts;
+        Resources resources;
+        int64_t uid, gid;
+        int64_t *groups;
+        size_t n_groups;
+} ContainerInfo;
+
+PodInfo *pod_info_free(PodInfo *p);
+void pod_info_freep(PodInfo **p);
+#define _cleanup_pod_info_ _cleanup_(pod_info_freep)
+ContainerInfo *container_info_free(ContainerInfo *c);
+void container_info_freep(ContainerInfo **c);
+#define _cleanup_container_info_ _cleanup_(container_info_freep)
+
+typedef struct Runtime Runtime;
+
+/*
+ * Open the runtime: create its directories, open its tables in the store's database, rebuild pods
+ * and containers from them (finishing or undoing what a killed daemon left half-made, reading exit
+ * files of containers that exited meanwhile) and start watching exits. `config` and its lock are the
+ * daemon's; the runtime reads them under the lock. Blocks on I/O.
+ */
+int runtime_new(const Config *config, pthread_rwlock_t *config_lock, ImageService *images, Runtime **ret,
+                Error **reterr);
+/* Stop watching and free the in-memory view; containers keep running under their monitors. */
+Runtime *runtime_free(Runtime *rt);
+
+/* RunPodSandbox: takes ownership of `config`. *ret_id is the new (or, for a retry, existing) pod. */
+int runtime_pod_run(Runtime *rt, PodConfig *config, char **ret_id, Error **reterr);
+int runtime_pod_stop(Runtime *rt, const char *id, Error **reterr);
+int runtime_pod_remove(Runtime *rt, const char *id, Error **reterr);
+/* Lookup by full ID or unique prefix. -ENOENT when absent. */
+int runtime_pod_info(Runtime *rt, const char *id, PodInfo **ret, Error **reterr);
+/* Every pod, in creation order. Never blocks on the runtime or disk. */
+void runtime_pod_list(Runtime *rt, PodInfo ***ret, size_t *ret_n);
+
+/*
+ * The client that asked for this pod (container) gave up before the answer came: the next request
+ * for the same name (a kubelet's retry) gets this object instead of a "name is reserved" error.
+ */
+void runtime_pod_unclaimed(Runtime *rt, const char *id);
+void runtime_container_unclaimed(Runtime *rt, const char *id);
+
+/* CreateContainer: takes ownership of `config`. */
+int runtime_container_create(Runtime *rt, const char *pod_id, ContainerConfig *config, char **ret_id,
+                             Error **reterr);
+int runtime_container_start(Runtime *rt, const char *id, Error **reterr);
+/* timeout_s: seconds between the stop signal and SIGKILL (0: kill at once). */
+int runtime_container_stop(Runtime *rt, const char *id, int64_t timeout_s, Error **reterr);
+int runtime_container_remove(Runtime *rt, const char *id, Error **reterr);
+int runtime_container_info(Runtime *rt, const char *id, ContainerInfo **ret, Error **reterr);
+void runtime_container_list(Runtime *rt, ContainerInfo ***ret, size_t *ret_n);
+/* The OCI spec the container runs with (config.json), for verbose status. Caller frees. */
+int runtime_container_spec(Runtime *rt, const char *id, char **ret_json, Error **reterr);
+int runtime_container_update(Runtime *rt, const char *id, const Resources *res, Error **reterr);
+int runtime_container_reopen_log(Runtime *rt, const char *id, Error **reterr);
+/* Freeze (pause) or thaw a running container's processes through the runtime. */
+int runtime_container_pause(Runtime *rt, const char *id, bool pause, Error **reterr);
+
+typedef struct ExecResult {
+        char *out, *err;
+        size_t out_len, err_len;
+        int32_t exit_code;
+} ExecResult;
+void exec_result_done(ExecResult *r);
+
+/* ExecSync: run argv in the container; timeout_s 0 means none. -ETIMEDOUT kills the process tree. */
+int runtime_container_exec_sync(Runtime *rt, const char *id, char *const *argv, int64_t timeout_s,
+                                ExecResult *ret, Error **reterr);
+
+/* A container's resource usage, sampled now. Absent parts (an exited container has no cgroup) are unset. */
+typedef struct ContainerStatsInfo {
+        ContainerInfo *info; /* id, metadata, labels, annotations */
+        int64_t timestamp;
+        bool has_cpu, has_nano_cores, has_memory, has_available, has_layer;
+        uint64_t cpu_ns, nano_cores;
+        uint64_t mem_working_set, mem_usage, mem_available, mem_rss, mem_page_faults, mem_major_page_faults;
+        uint64_t layer_bytes, layer_inodes;
+        char *layer_mountpoint;
+} ContainerStatsInfo;
+
+ContainerStatsInfo *container_stats_info_free(ContainerStatsInfo *s);
+int runtime_container_stats(Runtime *rt, const char *id, ContainerStatsInfo **ret, Error **reterr);
+/* Every container's stats; reads cgroup files and walks writable layers. */
+void runtime_container_stats_list(Runtime *rt, ContainerStatsInfo ***ret, size_t *ret_n);
+
+/* Is an image in use by a container (RemoveImage answers FAILED_PRECONDITION then)? */
+bool runtime_image_in_use(Runtime *rt, const char *image_id);

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+#include "rpc-table.h"
+
+/* Pod sandbox RPCs. Run/Stop/Remove block on the OCI runtime; Status and List only read memory. */
+int rpc_run_pod_sandbox(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+                        Error **reterr);
+int rpc_stop_pod_sandbox(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+                         Error **reterr);
+int rpc_remove_pod_sandbox(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+                           Error **reterr);
+int rpc_pod_sandbox_status(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+                           Error **reterr);
+int rpc_list_pod_sandbox(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+                         Error **reterr);
+
+/* Container RPCs. */
+int rpc_create_container(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+                         Error **reterr);
+int rpc_start_container(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+                        Error **reterr);
+int rpc_stop_container(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+                       Error **reterr);
+int rpc_remove_container(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+                         Error **reterr);
+int rpc_container_status(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+                         Error **reterr);
+int rpc_list_containers(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+                        Error **reterr);
+int rpc_update_container_resources(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+                                   Error **reterr);
+int rpc_reopen_container_log(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+                             Error **reterr);
+int rpc_container_stats(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+                        Error **reterr);
+int rpc_list_container_stats(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+                             Error **reterr);
+int rpc_exec_sync(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp, Error **reterr);

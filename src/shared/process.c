@@ -1,0 +1,302 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "cancel.h"
+#include "process.h"
+
+extern char **environ;
+
+/* A spawned child whose status someone may still ask for. */
+typedef struct Tracked {
+        pid_t pid;
+        bool exited;
+        int status;
+} Tracked;
+
+/*
+ * Statuses of the last orphans reaped, for process_adopt(): a process started by a runtime call that
+ * exited (`runc exec --detach`) is re-parented to us and may be reaped before its adopter asks.
+ */
+#define ORPHAN_RING 64
+static Tracked orphans[ORPHAN_RING];
+static size_t orphan_next;
+
+static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t table_changed = PTHREAD_COND_INITIALIZER;
+static Tracked *tracked;
+static size_t n_tracked;
+
+static Tracked *find_tracked(pid_t pid) {
+        for (size_t i = 0; i < n_tracked; i++)
+                if (tracked[i].pid == pid)
+                        return &tracked[i];
+        return NULL;
+}
+
+static void untrack(Tracked *t) {
+        *t = tracked[--n_tracked];
+}
+
+static void timespec_after_ms(struct timespec *ts, int64_t ms) {
+        clock_gettime(CLOCK_REALTIME, ts);
+        ts->tv_sec += ms / 1000;
+        ts->tv_nsec += (ms % 1000) * 1000000;
+        if (ts->tv_nsec >= 1000000000) {
+                ts->tv_sec++;
+                ts->tv_nsec -= 1000000000;
+        }
+}
+
+/*
+ * waitid(WNOWAIT) tells which child is a zombie without reaping it; the actual reap happens under
+ * the table lock, which process_spawn() holds from posix_spawn until the pid is registered, so a
+ * child that exits at once is never mistaken for an orphan.
+ */
+static void *reaper_main(void *arg) {
+        for (;;) {
+                siginfo_t si = {};
+                if (waitid(P_ALL, 0, &si, WEXITED | WNOWAIT) < 0) {
+                        if (errno == ECHILD) {
+                                /* No children now; orphans can only arrive through a child of ours. */
+                                struct timespec ts;
+                                timespec_after_ms(&ts, 100);
+                                pthread_mutex_lock(&table_lock);
+                                pthread_cond_timedwait(&table_changed, &table_lock, &ts);
+                                pthread_mutex_unlock(&table_lock);
+                        }
+                        continue;
+                }
+                pthread_mutex_lock(&table_lock);
+                int status = 0;
+                if (waitpid(si.si_pid, &status, WNOHANG) == si.si_pid) {
+                        Tracked *t = find_tracked(si.si_pid);
+                        if (t) {
+                                t->exited = true;
+                                t->status = status;
+                        } else
+                                orphans[orphan_next++ % ORPHAN_RING] =
+                                        (Tracked){.pid = si.si_pid, .exited = true, .status = status};
+                        pthread_cond_broadcast(&table_changed);
+                }
+                pthread_mutex_unlock(&table_lock);
+        }
+        return NULL;
+}
+
+int process_reaper_start(void) {
+        pthread_t t;
+        sigset_t all, old;
+        /* The reaper must never take the daemon's signals (SIGTERM is handled by sigwait in main). */
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, &old);
+        int r = pthread_create(&t, NULL, reaper_main, NULL);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (r != 0)
+                return -r;
+        pthread_detach(t);
+        return 0;
+}
+
+/* Move fds that would be clobbered by the dup2 to 3, 4, ... out of the way first. */
+static int prepare_fd_actions(const SpawnOptions *o, posix_spawn_file_actions_t *fa, int *moved) {
+        int r = 0;
+        int std_fds[3] = {o->stdin_fd, o->stdout_fd, o->stderr_fd};
+        for (int i = 0; i < 3 && r == 0; i++)
+                r = std_fds[i] >= 0 ? posix_spawn_file_actions_adddup2(fa, std_fds[i], i)
+                                    : posix_spawn_file_actions_addopen(fa, i, "/dev/null",
+                                                                       i ? O_WRONLY : O_RDONLY, 0);
+        for (size_t i = 0; i < o->n_pass_fds && r == 0; i++) {
+                moved[i] = fcntl(o->pass_fds[i], F_DUPFD_CLOEXEC, 64);
+                if (moved[i] < 0)
+                        return errno;
+                r = posix_spawn_file_actions_adddup2(fa, moved[i], 3 + (int)i);
+        }
+        return r;
+}
+
+static int spawn_locked(const SpawnOptions *o, pid_t *ret_pid) {
+        posix_spawn_file_actions_t fa;
+        posix_spawnattr_t attr;
+        sigset_t empty, all;
+        int moved[16];
+        if (o->n_pass_fds > ELEMENTSOF(moved))
+                return E2BIG;
+        for (size_t i = 0; i < ELEMENTSOF(moved); i++)
+                moved[i] = -1;
+
+        posix_spawn_file_actions_init(&fa);
+        posix_spawnattr_init(&attr);
+        sigemptyset(&empty);
+        sigfillset(&all);
+        posix_spawnattr_setsigmask(&attr, &empty);
+        posix_spawnattr_setsigdefault(&attr, &all);
+        short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+        if (o->new_session)
+                flags |= POSIX_SPAWN_SETSID;
+        posix_spawnattr_setflags(&attr, flags);
+
+        int r = prepare_fd_actions(o, &fa, moved);
+        if (r == 0)
+                r = posix_spawn(ret_pid, o->argv[0], &fa, &attr, (char *const *)o->argv,
+                                o->envp ? (char *const *)o->envp : environ);
+        for (size_t i = 0; i < o->n_pass_fds; i++)
+                if (moved[i] >= 0)
+                        close(moved[i]);
+        posix_spawn_file_actions_destroy(&fa);
+        posix_spawnattr_destroy(&attr);
+        return r;
+}
+
+int process_spawn(const SpawnOptions *o, pid_t *ret_pid, Error **reterr) {
+        pid_t pid = 0;
+        pthread_mutex_lock(&table_lock);
+        int r = spawn_locked(o, &pid);
+        if (r == 0) {
+                tracked = xrealloc(tracked, (n_tracked + 1) * sizeof(*tracked));
+                tracked[n_tracked++] = (Tracked){.pid = pid};
+                pthread_cond_broadcast(&table_changed);
+        }
+        pthread_mutex_unlock(&table_lock);
+        if (r != 0)
+                return error_set(reterr, r, "cannot run %s: %s", o->argv[0], strerror(r));
+        *ret_pid = pid;
+        return 0;
+}
+
+int process_wait(pid_t pid, int64_t timeout_ms, int *ret_status) {
+        struct timespec until;
+        if (timeout_ms >= 0)
+                timespec_after_ms(&until, timeout_ms);
+        pthread_mutex_lock(&table_lock);
+        Tracked *t;
+        int r = 0;
+        while ((t = find_tracked(pid)) && !t->exited) {
+                if (timeout_ms < 0)
+                        pthread_cond_wait(&table_changed, &table_lock);
+                else if (pthread_cond_timedwait(&table_changed, &table_lock, &until) == ETIMEDOUT) {
+                        r = -ETIMEDOUT;
+                        break;
+                }
+        }
+        if (r == 0 && !t)
+                r = -ECHILD;
+        if (r == 0) {
+                if (ret_status)
+                        *ret_status = t->status;
+                untrack(t);
+        }
+        pthread_mutex_unlock(&table_lock);
+        return r;
+}
+
+void process_adopt(pid_t pid) {
+        pthread_mutex_lock(&table_lock);
+        Tracked entry = {.pid = pid};
+        for (size_t i = 0; i < ORPHAN_RING; i++)
+                if (orphans[i].pid == pid && orphans[i].exited) {
+                        entry = orphans[i];
+                        orphans[i].pid = 0;
+                }
+        if (!find_tracked(pid)) {
+                tracked = xrealloc(tracked, (n_tracked + 1) * sizeof(*tracked));
+                tracked[n_tracked++] = entry;
+        }
+        pthread_mutex_unlock(&table_lock);
+}
+
+void process_kill_and_wait(pid_t pid) {
+        kill(pid, SIGKILL);
+        process_wait(pid, -1, NULL);
+}
+
+void process_forget(pid_t pid) {
+        pthread_mutex_lock(&table_lock);
+        Tracked *t = find_tracked(pid);
+        if (t)
+                untrack(t);
+        pthread_mutex_unlock(&table_lock);
+}
+
+/* Read from `fd` until EOF or the deadline, keeping at most `max` bytes. */
+static int collect_output(int fd, int64_t deadline_ns, size_t max, char **buf, size_t *len) {
+        char chunk[8192];
+        for (;;) {
+                int64_t left_ms = deadline_ns ? (deadline_ns - monotonic_ns()) / 1000000 : -1;
+                if (deadline_ns && left_ms <= 0)
+                        return -ETIMEDOUT;
+                struct pollfd p = {.fd = fd, .events = POLLIN};
+                int n = poll(&p, 1, left_ms > INT32_MAX ? INT32_MAX : (int)left_ms);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n == 0)
+                        return -ETIMEDOUT;
+                ssize_t got = read(fd, chunk, sizeof(chunk));
+                if (got < 0 && errno == EINTR)
+                        continue;
+                if (got <= 0)
+                        return 0;
+                size_t keep = *len + (size_t)got > max ? max - *len : (size_t)got;
+                *buf = xrealloc(*buf, *len + keep + 1);
+                memcpy(*buf + *len, chunk, keep);
+                *len += keep;
+                (*buf)[*len] = 0;
+        }
+}
+
+int process_run(const char *const *argv, int64_t timeout_ms, size_t max_output, int *ret_status,
+                char **ret_output, Error **reterr) {
+        int fds[2];
+        if (pipe2(fds, O_CLOEXEC) < 0)
+                return error_set(reterr, errno, "pipe: %m");
+        _cleanup_close_ int rd = fds[0];
+        pid_t pid = 0;
+        SpawnOptions o = {.argv = argv, .stdin_fd = -1, .stdout_fd = fds[1], .stderr_fd = fds[1]};
+        int r = process_spawn(&o, &pid, reterr);
+        close(fds[1]);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *out = NULL;
+        size_t len = 0;
+        int64_t deadline = timeout_ms >= 0 ? monotonic_ns() + timeout_ms * 1000000 : 0;
+        /* Output ends when the child and anything it left holding the pipe exit. */
+        r = collect_output(rd, deadline, max_output, &out, &len);
+        int status = 0;
+        if (r == 0) {
+                int64_t left = deadline ? (deadline - monotonic_ns()) / 1000000 : -1;
+                r = process_wait(pid, left < 0 && deadline ? 0 : left, &status);
+        }
+        if (r < 0) {
+                process_kill_and_wait(pid);
+                return error_set(reterr, ETIMEDOUT, "%s timed out after %" PRId64 " ms", argv[0],
+                                 timeout_ms);
+        }
+        *ret_status = status;
+        if (ret_output)
+                *ret_output = out ? TAKE_PTR(out) : xstrdup("");
+        return 0;
+}
+
+int parse_pid(const char *text) {
+        char *end = NULL;
+        errno = 0;
+        long v = strtol(text, &end, 10);
+        if (errno || end == text || v <= 0 || v > INT32_MAX || (*end && *end != '\n'))
+                return -EINVAL;
+        return (int)v;
+}
+
+char *process_status_to_string(int status) {
+        if (WIFEXITED(status))
+                return xasprintf("exit status %d", WEXITSTATUS(status));
+        if (WIFSIGNALED(status))
+                return xasprintf("killed by signal %d", WTERMSIG(status));
+        return xasprintf("wait status %d", status);
+}

@@ -1,0 +1,254 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Pods and containers across daemon restarts and failures: a daemon killed with SIGKILL comes back with
+its containers running and their exits recorded; a failure or a kill in the middle of creating leaves
+nothing behind."""
+
+import os
+import signal
+import stat
+import threading
+import time
+
+import grpc
+import pytest
+
+import crio_helpers as h
+import pod_helpers as ph
+from test_pods import assert_node_clean, assert_rpc_error, run_busybox, sh
+
+
+def write_runtime_wrapper(path, before_create):
+    """An OCI runtime that runs `before_create` (shell) when asked to create, then behaves as runc."""
+    path.write_text("#!/bin/sh\n"
+                    'for a in "$@"; do [ "$a" = create ] && { ' + before_create + "; }; done\n"
+                    'exec runc "$@"\n')
+    path.chmod(path.stat().st_mode | stat.S_IEXEC)
+    return path
+
+
+def restart(d, kill=True):
+    """SIGKILL (or stop) the daemon, start it again, and return a client that has had one answer."""
+    d.kill() if kill else d.stop()
+    d.start()
+    cri = d.client(timeout=60)
+    assert h.wait_until(lambda: _answers(cri), 20), "the restarted daemon does not answer"
+    return cri
+
+
+def _answers(cri):
+    try:
+        cri.version()
+        return True
+    except grpc.RpcError:
+        return False
+
+
+def handler_conf(name, runtime_path):
+    return f'[crio.runtime.runtimes.{name}]\nruntime_path = "{runtime_path}"\nruntime_root = "/run/runc"\n'
+
+
+@pytest.fixture
+def node(image_daemon, image_registry, tmp_path_factory):
+    """Factory: a daemon with per-test node directories and extra crio.conf text, busybox pulled."""
+    made = []
+
+    def factory(extra_conf="", runtime_keys=""):
+        wd = tmp_path_factory.mktemp("node")
+        d = image_daemon(config=ph.runtime_conf(wd, runtime_keys) + extra_conf)
+        d.node_dir = wd
+        c = d.client(timeout=60)
+        c.pull_image(ph.busybox(image_registry))
+        made.append((d, c))
+        return d, c
+
+    yield factory
+    for d, c in made:
+        if not d.running():
+            d.start()
+        for ctr in c.list_containers():
+            c.remove_container(ctr.id)
+        for pod in c.list_pods():
+            c.remove_pod(pod.id)
+        c.close()
+
+
+@pytest.fixture
+def image(image_registry):
+    return ph.busybox(image_registry)
+
+
+def test_sigkill_and_restart_keeps_containers(node, image):
+    d, cri = node()
+    pod = cri.run_pod()
+    _, running = run_busybox(cri, image, pod)
+    _, exited = run_busybox(cri, image, pod, script="sleep 0.1; exit 3")
+    cri.wait_container_state(exited, "CONTAINER_EXITED")
+    _, dies_meanwhile = run_busybox(cri, image, pod, script="sleep 1; exit 5")
+    pid = cri.container_status(running, verbose=True)
+    d.kill()
+    time.sleep(2)  # dies_meanwhile exits while the daemon is down
+    cri = restart(d, kill=False)
+    st = cri.container_status(running).status
+    assert st.state == h.pb().CONTAINER_RUNNING
+    assert sh(cri, running, "echo alive") == "alive\n"
+    assert cri.container_status(exited).status.exit_code == 3
+    st = cri.container_status(dies_meanwhile).status
+    assert (st.state, st.exit_code, st.reason) == (h.pb().CONTAINER_EXITED, 5, "Error")
+    assert st.finished_at > st.started_at
+    assert cri.pod_status(pod).status.state == h.pb().SANDBOX_READY
+    assert {c.id for c in cri.list_containers()} == {running, exited, dies_meanwhile}
+    assert pid
+    cri.stop_container(running, timeout=1)
+    cri.stop_pod(pod)
+    cri.remove_pod(pod)
+    assert_node_clean(d)
+
+
+def test_restart_with_infra_process(node, image):
+    d, cri = node()
+    pod = cri.run_pod(pid="POD")
+    _, ctr = run_busybox(cri, image, pod)
+    cri = restart(d)
+    assert sh(cri, ctr, "cat /proc/1/cmdline").startswith("/pause")
+    cri.remove_pod(pod)
+    assert_node_clean(d)
+
+
+def test_failing_runtime_leaves_nothing(node, image, tmp_path):
+    script = write_runtime_wrapper(tmp_path / "broken-runtime", "echo 'runtime exploded' >&2; exit 1")
+    d, cri = node(handler_conf("broken", script))
+    pod = cri.run_pod(handler="broken")  # no infra process: nothing runs until the container
+    err = assert_rpc_error(lambda: cri.create_container(pod, ph.container_config(image, command=["true"])),
+                           grpc.StatusCode.INTERNAL, "runtime exploded")
+    assert err
+    assert cri.list_containers() == []
+    cri.remove_pod(pod)
+    assert_node_clean(d)
+
+
+def test_failing_infra_start_undoes_the_pod(node, image, tmp_path):
+    script = write_runtime_wrapper(tmp_path / "broken-runtime", "exit 1")
+    d, cri = node(handler_conf("broken", script))
+    with pytest.raises(grpc.RpcError):
+        cri.run_pod(handler="broken", pid="POD")
+    assert cri.list_pods() == []
+    assert_node_clean(d)
+
+
+def test_bad_mount_source_is_rejected(node, image, tmp_path):
+    missing = tmp_path / "must-exist"
+    d, cri = node(runtime_keys=f'absent_mount_sources_to_reject = ["{missing}"]\n')
+    pod = cri.run_pod()
+    assert_rpc_error(lambda: cri.create_container(pod, ph.container_config(image, mounts=[("/m", missing)])),
+                     grpc.StatusCode.INVALID_ARGUMENT, "host_path", str(missing))
+    assert not missing.exists()
+    cri.remove_pod(pod)
+    assert_node_clean(d)
+
+
+def test_kill_during_create_is_cleaned_up_at_restart(node, image, tmp_path):
+    marker = tmp_path / "creating"
+    script = write_runtime_wrapper(tmp_path / "slow-runtime", f"touch {marker}; sleep 30")
+    d, cri = node(handler_conf("slow", script))
+    pod = cri.run_pod(handler="slow")
+    errors = []
+    t = threading.Thread(target=lambda: errors.append(
+        pytest.raises(grpc.RpcError, cri.create_container, pod, ph.container_config(image, command=["true"]))))
+    t.start()
+    assert h.wait_until(marker.exists, 20), "the runtime was never asked to create"
+    d.kill()
+    t.join(10)
+    cri = restart(d, kill=False)
+    assert cri.list_containers() == []
+    assert ph.mounts_under(d.root / "containers") == []
+    assert list((d.runroot / "containers").iterdir()) == []
+    assert ph.wait_gone(lambda: ph.processes_with(str(script))) == []
+    cri.remove_pod(pod)
+    assert_node_clean(d)
+
+
+def test_monitor_that_dies_marks_the_container_exited(node, image):
+    d, cri = node()
+    pod, ctr = run_busybox(cri, image)
+    conmon = [p for p in ph.processes_with(ctr) if open(f"/proc/{p}/comm").read().strip() == "conmon"]
+    assert len(conmon) == 1
+    os.kill(conmon[0], signal.SIGKILL)
+    cri.stop_container(ctr, timeout=1)
+    st = cri.container_status(ctr).status
+    assert st.state == h.pb().CONTAINER_EXITED
+    cri.remove_pod(pod)
+    assert_node_clean(d)
+
+
+def test_lifecycle_cycles_leak_nothing(node, image):
+    d, cri = node()
+    pod = cri.run_pod()
+
+    def cycle():
+        ctr = cri.create_container(pod, ph.container_config(image, command=["sleep", "60"]))
+        cri.start_container(ctr)
+        cri.stop_container(ctr)
+        cri.remove_container(ctr)
+
+    for _ in range(5):  # warm up allocator pools and caches
+        cycle()
+    fds, rss = d.fd_count(), d.rss_kib()
+    for _ in range(100):
+        cycle()
+    assert d.fd_count() <= fds + 2
+    if not os.environ.get("CRIO_SANITIZED"):  # ASan's quarantine holds freed memory on purpose
+        assert d.rss_kib() < rss + 4096, (rss, d.rss_kib())
+    assert ph.mounts_under(d.root) == []
+    assert list((d.runroot / "containers").iterdir()) == []
+    cri.remove_pod(pod)
+    assert_node_clean(d)
+
+
+def test_retry_after_the_client_gave_up_gets_the_pod(node, image, tmp_path):
+    script = write_runtime_wrapper(tmp_path / "slow-runtime", "sleep 3")
+    d, cri = node(handler_conf("slow", script))
+    cfg = ph.pod_config(pid="POD")  # the infra process makes RunPodSandbox wait for the slow runtime
+    req = h.pb().RunPodSandboxRequest(config=cfg, runtime_handler="slow")
+    assert_rpc_error(lambda: cri.call("RunPodSandbox", req, h.pb().RunPodSandboxResponse, timeout=1),
+                     grpc.StatusCode.DEADLINE_EXCEEDED)
+    # The kubelet retries with the same config: the first pod is handed over, not refused.
+    pod = cri.call("RunPodSandbox", req, h.pb().RunPodSandboxResponse, timeout=60).pod_sandbox_id
+    assert [p.id for p in cri.list_pods()] == [pod]
+    assert cri.pod_status(pod).status.state == h.pb().SANDBOX_READY
+    # Once handed over, the name is reserved again.
+    assert_rpc_error(lambda: cri.call("RunPodSandbox", req, h.pb().RunPodSandboxResponse, timeout=60),
+                     grpc.StatusCode.ALREADY_EXISTS, "reserved")
+    cri.remove_pod(pod)
+    assert_node_clean(d)
+
+
+def test_crun_on_a_host_it_refuses(node, image):
+    """crun 1.8 refuses cgroup v1 hybrid hosts like these; the failure is clear and leaves nothing."""
+    d, cri = node()
+    if os.path.isdir("/sys/fs/cgroup/unified") and os.path.isdir("/sys/fs/cgroup/memory"):
+        with pytest.raises(grpc.RpcError) as e:
+            cri.run_pod(handler="crun", pid="POD")
+        assert "crun" in e.value.details() or "runtime" in e.value.details()
+        assert cri.list_pods() == []
+    else:
+        pod = cri.run_pod(handler="crun", pid="POD")
+        cri.remove_pod(pod)
+    assert_node_clean(d)
+
+
+def test_kill_during_run_pod_sandbox_is_cleaned_up_at_restart(node, image, tmp_path):
+    marker = tmp_path / "creating"
+    script = write_runtime_wrapper(tmp_path / "slow-runtime", f"touch {marker}; sleep 30")
+    d, cri = node(handler_conf("slow", script))
+    # PID mode POD: the pod's infra process is being created by the slow runtime when the daemon dies,
+    # after the namespaces were pinned and /dev/shm mounted.
+    t = threading.Thread(target=lambda: pytest.raises(grpc.RpcError, cri.run_pod, handler="slow", pid="POD"))
+    t.start()
+    assert h.wait_until(marker.exists, 20), "the runtime was never asked to create the infra process"
+    assert list((d.node_dir / "ns" / "netns").iterdir()), "the pod's namespaces should be pinned by now"
+    d.kill()
+    t.join(10)
+    cri = restart(d, kill=False)
+    assert cri.list_pods() == []
+    assert ph.wait_gone(lambda: ph.processes_with(str(script))) == []
+    assert_node_clean(d)

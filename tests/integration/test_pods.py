@@ -1,0 +1,533 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Pods and containers: the lifecycle a kubelet drives, on real runc and conmon, with nothing left behind."""
+
+import json
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import grpc
+import pytest
+
+import crio_helpers as h
+import pod_helpers as ph
+import registry as reg
+
+
+@pytest.fixture
+def node(image_daemon, tmp_path_factory):
+    """A daemon whose pod directories live in its workdir, with busybox pulled."""
+    wd = tmp_path_factory.mktemp("node")
+    d = image_daemon(config=ph.runtime_conf(wd))
+    d.node_dir = wd
+    c = d.client(timeout=60)
+    yield d, c
+    for ctr in c.list_containers():
+        c.remove_container(ctr.id)
+    for pod in c.list_pods():
+        c.remove_pod(pod.id)
+    c.close()
+
+
+@pytest.fixture
+def cri(node):
+    return node[1]
+
+
+@pytest.fixture
+def image(cri, image_registry):
+    ref = ph.busybox(image_registry)
+    cri.pull_image(ref)
+    return ref
+
+
+def test_pod_and_container_lifecycle(node, cri, image, tmp_path):
+    d, _ = node
+    pod = cri.run_pod(log_dir=tmp_path / "logs", hostname="web-1", labels={"app": "web"})
+    st = cri.pod_status(pod).status
+    assert st.state == h.pb().SANDBOX_READY and st.metadata.namespace == "default"
+    assert dict(st.labels) == {"app": "web"}
+    ctr = cri.create_container(pod, ph.container_config(image, name="main", command=["sh", "-c",
+                                                                 "echo hello; echo oops >&2; hostname; sleep 300"],
+                                                        log_path="main/0.log"))
+    assert cri.container_status(ctr).status.state == h.pb().CONTAINER_CREATED
+    cri.start_container(ctr)
+    st = cri.wait_container_state(ctr, "CONTAINER_RUNNING")
+    assert st.started_at > 0 and st.image.image == image
+    log = tmp_path / "logs" / "main" / "0.log"
+    assert h.wait_until(lambda: log.exists() and b"web-1" in log.read_bytes(), 10), "log never showed the hostname"
+    lines = log.read_text().splitlines()
+    assert any(" stdout F hello" in line for line in lines), lines
+    assert any(" stderr F oops" in line for line in lines), lines
+    r = cri.exec_sync(ctr, ["sh", "-c", "echo out; echo err >&2; exit 3"])
+    assert (r.stdout, r.stderr, r.exit_code) == (b"out\n", b"err\n", 3)
+    cri.stop_container(ctr, timeout=2)
+    st = cri.container_status(ctr).status
+    assert st.state == h.pb().CONTAINER_EXITED and st.finished_at >= st.started_at
+    cri.stop_pod(pod)
+    assert cri.pod_status(pod).status.state == h.pb().SANDBOX_NOTREADY
+    cri.remove_pod(pod)
+    assert cri.list_pods() == [] and cri.list_containers() == []
+    assert ph.mounts_under(d.workdir) == [] and ph.mounts_under(d.node_dir) == []
+    assert ph.wait_gone(lambda: ph.processes_with(ctr)) == []
+
+
+def assert_rpc_error(fn, code, *fragments):
+    with pytest.raises(grpc.RpcError) as e:
+        fn()
+    err = e.value
+    assert err.code() == code, f"expected {code.name}, got {err.code().name}: {err.details()!r}"
+    for f in fragments:
+        assert f.lower() in (err.details() or "").lower(), f"{f!r} not in {err.details()!r}"
+    return err
+
+
+def assert_node_clean(d):
+    """Nothing of the daemon's pods is left: no mount, pinned namespace, pod dir or container process."""
+    assert ph.mounts_under(d.workdir) == []
+    assert ph.mounts_under(d.node_dir) == []
+    for kind in ("netns", "ipcns", "utsns"):
+        nsdir = d.node_dir / "ns" / kind
+        assert not nsdir.exists() or list(nsdir.iterdir()) == [], f"left in {nsdir}: {list(nsdir.iterdir())}"
+    assert list((d.runroot / "pods").iterdir()) == []
+    assert list((d.runroot / "containers").iterdir()) == []
+    assert ph.wait_gone(lambda: [p for p in ph.processes_with(str(d.runroot)) if p != d.pid]) == []
+
+
+def run_busybox(cri, image, pod=None, script="sleep 300", **kw):
+    pod = pod or cri.run_pod()
+    ctr = cri.create_container(pod, ph.container_config(image, command=["sh", "-c", script], **kw))
+    cri.start_container(ctr)
+    cri.wait_container_state(ctr, "CONTAINER_RUNNING")
+    return pod, ctr
+
+
+def sh(cri, ctr, script):
+    r = cri.exec_sync(ctr, ["sh", "-c", script])
+    assert r.exit_code == 0, (r.stdout, r.stderr)
+    return r.stdout.decode()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Pod sandboxes
+
+
+@pytest.mark.parametrize("field", ["name", "namespace", "uid"])
+def test_pod_metadata_is_required(cri, field):
+    cfg = ph.pod_config()
+    setattr(cfg.metadata, field, "")
+    assert_rpc_error(lambda: cri.run_pod(cfg), grpc.StatusCode.INVALID_ARGUMENT, f"metadata.{field}")
+    assert cri.list_pods() == []
+
+
+def test_unknown_runtime_handler(node, cri):
+    assert_rpc_error(lambda: cri.run_pod(handler="nope"), grpc.StatusCode.INVALID_ARGUMENT, "runtime_handler", "nope")
+    assert_node_clean(node[0])
+
+
+def test_pod_name_is_reserved(cri):
+    cfg = ph.pod_config()
+    pod = cri.run_pod(cfg)
+    err = assert_rpc_error(lambda: cri.run_pod(cfg), grpc.StatusCode.ALREADY_EXISTS, "reserved")
+    assert pod in err.details()
+    cfg.metadata.attempt = 1
+    assert cri.run_pod(cfg) != pod
+
+
+def test_pod_stop_and_remove_are_idempotent(node, cri):
+    pod = cri.run_pod()
+    cri.stop_pod(pod)
+    cri.stop_pod(pod)
+    cri.remove_pod(pod)
+    cri.remove_pod(pod)
+    cri.stop_pod(pod)
+    assert_rpc_error(lambda: cri.pod_status(pod), grpc.StatusCode.NOT_FOUND, pod)
+    assert_node_clean(node[0])
+
+
+def test_pod_list_filters(cri):
+    a = cri.run_pod(labels={"tier": "web"})
+    b = cri.run_pod(labels={"tier": "db"})
+    cri.stop_pod(b)
+    assert {p.id for p in cri.list_pods()} == {a, b}
+    assert [p.id for p in cri.list_pods(label_selector={"tier": "db"})] == [b]
+    assert [p.id for p in cri.list_pods(id=a[:12])] == [a]
+    ready = h.pb().PodSandboxStateValue(state=h.pb().SANDBOX_NOTREADY)
+    assert [p.id for p in cri.list_pods(state=ready)] == [b]
+
+
+def test_pod_namespaces_hostname_and_dns(cri, image):
+    pod = cri.run_pod(hostname="h1", dns={"servers": ["10.0.0.10"], "searches": ["svc.local", "local"],
+                                          "options": ["ndots:5"]},
+                      sysctls={"net.ipv4.ip_unprivileged_port_start": "80", "kernel.shm_rmid_forced": "1"})
+    _, a = run_busybox(cri, image, pod)
+    _, b = run_busybox(cri, image, pod)
+    assert sh(cri, a, "hostname").strip() == "h1"
+    resolv = sh(cri, a, "cat /etc/resolv.conf")
+    assert "nameserver 10.0.0.10" in resolv and "search svc.local local" in resolv and "options ndots:5" in resolv
+    assert "localhost" in sh(cri, a, "cat /etc/hosts")
+    assert sh(cri, a, "cat /proc/sys/net/ipv4/ip_unprivileged_port_start").strip() == "80"
+    assert sh(cri, a, "cat /proc/sys/kernel/shm_rmid_forced").strip() == "1"
+    # Both containers share the pod's network and IPC namespaces but not the node's.
+    for ns in ("net", "ipc", "uts"):
+        assert sh(cri, a, f"readlink /proc/self/ns/{ns}") == sh(cri, b, f"readlink /proc/self/ns/{ns}")
+        assert sh(cri, a, f"readlink /proc/self/ns/{ns}").strip() != os.readlink(f"/proc/self/ns/{ns}")
+    assert sh(cri, a, "ip -o link show | wc -l").strip() == "1"  # loopback only
+    assert "UP" in sh(cri, a, "ip -o link show lo")
+
+
+def test_non_namespaced_sysctl_is_refused(node, cri):
+    assert_rpc_error(lambda: cri.run_pod(sysctls={"kernel.panic": "1"}), grpc.StatusCode.INVALID_ARGUMENT,
+                     "sysctls", "kernel.panic")
+    assert_node_clean(node[0])
+
+
+def test_shared_pid_namespace_runs_the_infra_process(node, cri, image):
+    pod = cri.run_pod(pid="POD")
+    _, ctr = run_busybox(cri, image, pod)
+    assert sh(cri, ctr, "cat /proc/1/cmdline").startswith("/pause")
+    _, other = run_busybox(cri, image, pod)
+    assert sh(cri, other, "readlink /proc/self/ns/pid") == sh(cri, ctr, "readlink /proc/self/ns/pid")
+    cri.stop_pod(pod)
+    cri.remove_pod(pod)
+    assert_node_clean(node[0])
+
+
+def test_host_network_pod(cri, image):
+    pod = cri.run_pod(network="NODE")
+    _, ctr = run_busybox(cri, image, pod)
+    assert sh(cri, ctr, "readlink /proc/self/ns/net").strip() == os.readlink("/proc/self/ns/net")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Containers
+
+
+def test_create_in_unknown_pod(cri, image):
+    assert_rpc_error(lambda: cri.create_container("f" * 64, ph.container_config(image)), grpc.StatusCode.NOT_FOUND,
+                     "pod_sandbox_id")
+
+
+def test_image_must_be_present(node, cri, image_registry):
+    pod = cri.run_pod()
+    missing = ph.busybox(image_registry).replace("busybox", "never-pulled")
+    assert_rpc_error(lambda: cri.create_container(pod, ph.container_config(missing)), grpc.StatusCode.NOT_FOUND,
+                     "image", "never-pulled")
+    assert cri.list_containers() == []
+    assert list((node[0].runroot / "containers").iterdir()) == []
+
+
+@pytest.mark.parametrize("log_path", ["/abs.log", "../escape.log", "a/../../b.log"])
+def test_log_path_must_stay_in_the_pod_log_dir(cri, image, tmp_path, log_path):
+    pod = cri.run_pod(log_dir=tmp_path)
+    assert_rpc_error(lambda: cri.create_container(pod, ph.container_config(image, log_path=log_path)),
+                     grpc.StatusCode.INVALID_ARGUMENT, "log_path")
+
+
+def test_container_name_is_reserved(cri, image):
+    pod = cri.run_pod()
+    cfg = ph.container_config(image, name="same", command=["sleep", "60"])
+    first = cri.create_container(pod, cfg)
+    err = assert_rpc_error(lambda: cri.create_container(pod, cfg), grpc.StatusCode.ALREADY_EXISTS, "reserved")
+    assert first in err.details()
+
+
+def test_container_stop_and_remove_are_idempotent(node, cri, image):
+    pod, ctr = run_busybox(cri, image)
+    cri.stop_container(ctr)
+    cri.stop_container(ctr)
+    cri.remove_container(ctr)
+    cri.remove_container(ctr)
+    cri.stop_container(ctr)
+    assert_rpc_error(lambda: cri.container_status(ctr), grpc.StatusCode.NOT_FOUND, ctr)
+    cri.remove_pod(pod)
+    assert_node_clean(node[0])
+
+
+def test_exit_code_and_reason(cri, image):
+    pod = cri.run_pod()
+    ok = cri.create_container(pod, ph.container_config(image, command=["true"]))
+    bad = cri.create_container(pod, ph.container_config(image, command=["sh", "-c", "exit 7"]))
+    cri.start_container(ok)
+    cri.start_container(bad)
+    st = cri.wait_container_state(ok, "CONTAINER_EXITED")
+    assert (st.exit_code, st.reason) == (0, "Completed")
+    st = cri.wait_container_state(bad, "CONTAINER_EXITED")
+    assert (st.exit_code, st.reason) == (7, "Error")
+    assert st.finished_at >= st.started_at > st.created_at > 0
+
+
+def test_stop_signal_then_kill(cri, image):
+    # The shell ignores SIGTERM, so stop must fall back to SIGKILL after the timeout.
+    pod, ctr = run_busybox(cri, image, script="trap '' TERM; while true; do sleep 1; done")
+    cri.stop_container(ctr, timeout=1)
+    st = cri.container_status(ctr).status
+    assert st.state == h.pb().CONTAINER_EXITED and st.exit_code == 137
+
+
+def test_command_args_env_and_workdir(cri, image):
+    pod = cri.run_pod()
+    script = "echo $FOO > /tmp/out; pwd >> /tmp/out; exec sleep 300"
+    ctr = cri.create_container(pod, ph.container_config(image, command=["sh", "-c"], args=[script],
+                                                        env={"FOO": "bar"}, workdir="/tmp"))
+    cri.start_container(ctr)
+    cri.wait_container_state(ctr, "CONTAINER_RUNNING")
+    assert h.wait_until(lambda: sh(cri, ctr, "cat /tmp/out 2>/dev/null") == "bar\n/tmp\n", 5)
+    assert sh(cri, ctr, "echo $FOO $PATH").startswith("bar /")
+
+
+def test_image_cmd_is_the_default(cri, image):
+    pod = cri.run_pod()
+    ctr = cri.create_container(pod, ph.container_config(image, args=["sleep", "300"]))
+    cri.start_container(ctr)
+    cri.wait_container_state(ctr, "CONTAINER_RUNNING")
+    assert sh(cri, ctr, "cat /proc/1/cmdline | tr '\\0' ' '") == "sleep 300 "
+
+
+def test_users(cri, image, image_registry):
+    pod = cri.run_pod()
+    _, by_uid = run_busybox(cri, image, pod, run_as_user=1000)
+    assert sh(cri, by_uid, "id -u; id -g").split() == ["1000", "0"]
+    _, by_name = run_busybox(cri, image, pod, run_as_username="nobody")
+    assert sh(cri, by_name, "id -u; id -g").split() == ["65534", "65534"]
+    named = reg.ref(image_registry, "user:named")
+    cri.pull_image(named)
+    _, img_user = run_busybox(cri, named, pod)
+    assert sh(cri, img_user, "id -u").strip() == "65534"
+    st = cri.container_status(img_user).status
+    assert st.user.linux.uid == 65534 and st.user.linux.gid == 65534
+    assert_rpc_error(lambda: cri.create_container(pod, ph.container_config(image, run_as_username="nosuch")),
+                     grpc.StatusCode.INVALID_ARGUMENT, "nosuch")
+
+
+def test_capabilities_and_readonly_rootfs(cri, image):
+    pod = cri.run_pod()
+    _, ctr = run_busybox(cri, image, pod, cap_drop=["ALL"], readonly_rootfs=True)
+    assert "CapEff:\t0000000000000000" in sh(cri, ctr, "cat /proc/self/status")
+    r = cri.exec_sync(ctr, ["touch", "/x"])
+    assert r.exit_code != 0 and b"Read-only" in r.stderr
+    _, added = run_busybox(cri, image, pod, cap_add=["NET_ADMIN"])
+    eff = int(sh(cri, added, "grep CapEff /proc/self/status").split()[1], 16)
+    assert eff & (1 << 12) and not eff & (1 << 21)  # NET_ADMIN, not SYS_ADMIN
+    assert_rpc_error(lambda: cri.create_container(pod, ph.container_config(image, cap_add=["NOT_A_CAP"])),
+                     grpc.StatusCode.INVALID_ARGUMENT, "NOT_A_CAP")
+
+
+def test_masked_paths_and_default_seccomp(cri, image):
+    pod = cri.run_pod()
+    _, ctr = run_busybox(cri, image, pod, seccomp="RuntimeDefault")
+    assert sh(cri, ctr, "cat /proc/kcore | wc -c").strip() == "0"
+    assert "Seccomp:\t2" in sh(cri, ctr, "cat /proc/self/status")
+    _, unconfined = run_busybox(cri, image, pod, seccomp="Unconfined")
+    assert "Seccomp:\t0" in sh(cri, unconfined, "cat /proc/self/status")
+    assert_rpc_error(lambda: cri.create_container(pod, ph.container_config(image, seccomp="Localhost:/no/such.json")),
+                     grpc.StatusCode.NOT_FOUND, "seccomp")
+
+
+def test_bind_mounts(cri, image, tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "f").write_text("hi")
+    pod = cri.run_pod()
+    _, ctr = run_busybox(cri, image, pod, mounts=[("/data", tmp_path / "data", True), ("/new", tmp_path / "made")])
+    assert sh(cri, ctr, "cat /data/f") == "hi"
+    assert cri.exec_sync(ctr, ["touch", "/data/g"]).exit_code != 0
+    assert (tmp_path / "made").is_dir()
+    st = cri.container_status(ctr).status
+    assert {(m.container_path, m.readonly) for m in st.mounts} == {("/data", True), ("/new", False)}
+
+
+def test_exec_sync_timeout_kills_the_command(cri, image):
+    pod, ctr = run_busybox(cri, image)
+    err = assert_rpc_error(lambda: cri.exec_sync(ctr, ["sh", "-c", "sleep 100 & sleep 101"], timeout=1),
+                           grpc.StatusCode.DEADLINE_EXCEEDED, "timed out")
+    assert err
+    assert h.wait_until(lambda: "sleep 10" not in sh(cri, ctr, "ps -o args"), 5), sh(cri, ctr, "ps -o args")
+
+
+def test_exec_sync_returns_when_the_command_exits(cri, image):
+    """A background child that keeps stdout open must not hold the answer until it exits."""
+    pod, ctr = run_busybox(cri, image)
+    r = cri.exec_sync(ctr, ["sh", "-c", "sleep 300 & echo started"], rpc_timeout=20)
+    assert (r.stdout, r.exit_code) == (b"started\n", 0)
+
+
+def test_exec_sync_on_a_stopped_container(cri, image):
+    pod, ctr = run_busybox(cri, image)
+    cri.stop_container(ctr)
+    assert_rpc_error(lambda: cri.exec_sync(ctr, ["true"]), grpc.StatusCode.FAILED_PRECONDITION, "not running")
+
+
+def test_update_container_resources(cri, image):
+    pod, ctr = run_busybox(cri, image, memory_limit=64 << 20)
+    pid = cri.container_status(ctr, verbose=True).info["info"]
+    assert '"pid"' in pid
+    req = h.pb().UpdateContainerResourcesRequest(container_id=ctr)
+    req.linux.memory_limit_in_bytes = 128 << 20
+    cri.call("UpdateContainerResources", req, h.pb().UpdateContainerResourcesResponse)
+    limit = sh(cri, ctr, "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max")
+    assert limit.strip() == str(128 << 20)
+    assert cri.container_status(ctr).status.resources.linux.memory_limit_in_bytes == 128 << 20
+
+
+def test_reopen_container_log(cri, image, tmp_path):
+    pod = cri.run_pod(log_dir=tmp_path)
+    _, ctr = run_busybox(cri, image, pod, script="while true; do echo tick; sleep 0.2; done", log_path="c.log")
+    log = tmp_path / "c.log"
+    assert h.wait_until(lambda: log.exists() and b"tick" in log.read_bytes(), 10)
+    log.rename(tmp_path / "c.log.1")
+    cri.call("ReopenContainerLog", h.pb().ReopenContainerLogRequest(container_id=ctr),
+             h.pb().ReopenContainerLogResponse)
+    assert log.exists(), "the new log file must be in place when ReopenContainerLog answers"
+    assert h.wait_until(lambda: b"tick" in log.read_bytes(), 10)
+
+
+def test_remove_image_in_use(cri, image):
+    pod, ctr = run_busybox(cri, image)
+    assert_rpc_error(lambda: cri.remove_image(image), grpc.StatusCode.FAILED_PRECONDITION, "in use")
+    cri.remove_container(ctr)
+    cri.remove_image(image)
+
+
+def test_http_container_info(node, cri, image):
+    d, _ = node
+    pod, ctr = run_busybox(cri, image, labels={"k": "v"}, annotations={"a": "b"})
+    r = d.http_get(f"/containers/{ctr}")
+    assert r.status == 200
+    info = r.json()
+    assert info["sandbox"] == pod and info["labels"] == {"k": "v"} and info["annotations"] == {"a": "b"}
+    assert info["pid"] > 0 and info["image"] == image
+    assert d.http_get("/containers/" + "0" * 64).status == 404
+
+
+def test_http_pause_and_unpause(node, cri, image):
+    d, _ = node
+    pod, ctr = run_busybox(cri, image)
+    pid = cri.container_status(ctr, verbose=True).info["info"]
+    assert '"pid"' in pid
+    state = Path(f"/sys/fs/cgroup/freezer/crio-c/crio-{ctr}/freezer.state")
+    assert d.http_get(f"/pause/{ctr}").status == 200
+    if state.exists():  # cgroup v1 freezer, as on these hosts
+        assert h.wait_until(lambda: state.read_text().strip() == "FROZEN", 5)
+    assert d.http_get(f"/unpause/{ctr}").status == 200
+    assert sh(cri, ctr, "echo thawed") == "thawed\n"
+    assert d.http_get("/pause/" + "0" * 64).status == 404
+    cri.stop_container(ctr)
+    assert d.http_get(f"/pause/{ctr}").status == 409
+
+
+def test_default_hostname_is_the_nodes_everywhere(cri, image):
+    pod, ctr = run_busybox(cri, image)
+    node_name = socket.gethostname()
+    assert sh(cri, ctr, "hostname").strip() == node_name
+    assert sh(cri, ctr, "cat /etc/hostname").strip() == node_name
+    assert_rpc_error(lambda: cri.run_pod(hostname="h" * 65), grpc.StatusCode.INVALID_ARGUMENT, "hostname")
+
+
+def test_run_as_group_needs_a_user(cri, image):
+    pod = cri.run_pod()
+    cfg = ph.container_config(image)
+    cfg.linux.security_context.run_as_group.value = 10
+    assert_rpc_error(lambda: cri.create_container(pod, cfg), grpc.StatusCode.INVALID_ARGUMENT, "run_as_group")
+
+
+@pytest.mark.parametrize("path, ok", [("/tmp/profile.json", False), ("unconfined", True),
+                                      ("runtime/default", True), ("bogus", False)])
+def test_deprecated_seccomp_profile_path(cri, image, path, ok):
+    pod = cri.run_pod()
+    cfg = ph.container_config(image, command=["true"])
+    cfg.linux.security_context.seccomp_profile_path = path
+    if ok:
+        assert cri.create_container(pod, cfg)
+    else:
+        assert_rpc_error(lambda: cri.create_container(pod, cfg), grpc.StatusCode.INVALID_ARGUMENT,
+                         "seccomp_profile_path")
+
+
+def test_mount_propagation_from_host(cri, image, tmp_path):
+    """A HOST_TO_CONTAINER mount sees what the node mounts below it after the container started."""
+    src = tmp_path / "shared"
+    src.mkdir()
+    subprocess.run(["mount", "--bind", str(src), str(src)], check=True)
+    try:
+        subprocess.run(["mount", "--make-shared", str(src)], check=True)
+        pod = cri.run_pod()
+        cfg = ph.container_config(image, command=["sleep", "300"])
+        m = cfg.mounts.add()
+        m.container_path, m.host_path = "/shared", str(src)
+        m.propagation = h.pb().PROPAGATION_HOST_TO_CONTAINER
+        ctr = cri.create_container(pod, cfg)
+        cri.start_container(ctr)
+        cri.wait_container_state(ctr, "CONTAINER_RUNNING")
+        info = json.loads(cri.container_status(ctr, verbose=True).info["info"])
+        assert info["runtimeSpec"]["linux"]["rootfsPropagation"] == "rslave"
+        (src / "late").mkdir()
+        subprocess.run(["mount", "-t", "tmpfs", "late", str(src / "late")], check=True)
+        subprocess.run(["touch", str(src / "late" / "seen")], check=True)
+        assert h.wait_until(lambda: "seen" in sh(cri, ctr, "ls /shared/late"), 5)
+        cri.remove_container(ctr)
+    finally:
+        subprocess.run(["umount", "-R", str(src)], check=False)
+
+
+def test_container_stats(cri, image):
+    pod, ctr = run_busybox(cri, image, labels={"role": "stats"},
+                           script="dd if=/dev/zero of=/written bs=1M count=5 2>/dev/null; "
+                                  "while true; do :; done")
+    assert h.wait_until(lambda: sh(cri, ctr, "ls -l /written | awk '{print $5}'").strip() == str(5 << 20), 10)
+    first = cri.call("ContainerStats", h.pb().ContainerStatsRequest(container_id=ctr),
+                     h.pb().ContainerStatsResponse).stats
+    assert first.attributes.id == ctr and dict(first.attributes.labels) == {"role": "stats"}
+    assert first.cpu.usage_core_nano_seconds.value > 0
+    assert first.memory.working_set_bytes.value > 0 and first.memory.usage_bytes.value > 0
+    assert first.writable_layer.used_bytes.value >= 5 << 20 and first.writable_layer.inodes_used.value >= 1
+    time.sleep(0.5)  # the busy loop burns CPU between the two samples
+    second = cri.call("ContainerStats", h.pb().ContainerStatsRequest(container_id=ctr),
+                      h.pb().ContainerStatsResponse).stats
+    assert second.cpu.usage_core_nano_seconds.value > first.cpu.usage_core_nano_seconds.value
+    assert second.cpu.usage_nano_cores.value > 0
+    other_pod, other = run_busybox(cri, image)
+    req = h.pb().ListContainerStatsRequest()
+    assert {s.attributes.id for s in cri.call("ListContainerStats", req, h.pb().ListContainerStatsResponse).stats} \
+        == {ctr, other}
+    req.filter.label_selector["role"] = "stats"
+    assert [s.attributes.id for s in cri.call("ListContainerStats", req, h.pb().ListContainerStatsResponse).stats] \
+        == [ctr]
+    req = h.pb().ListContainerStatsRequest()
+    req.filter.pod_sandbox_id = other_pod
+    assert [s.attributes.id for s in cri.call("ListContainerStats", req, h.pb().ListContainerStatsResponse).stats] \
+        == [other]
+    assert_rpc_error(lambda: cri.call("ContainerStats", h.pb().ContainerStatsRequest(container_id="nope"),
+                                      h.pb().ContainerStatsResponse), grpc.StatusCode.NOT_FOUND, "nope")
+
+
+def test_user_namespace_pods_are_refused_clearly(node, cri):
+    cfg = ph.pod_config()
+    u = cfg.linux.security_context.namespace_options.userns_options
+    u.mode = h.pb().NamespaceMode.Value("POD")
+    assert_rpc_error(lambda: cri.run_pod(cfg), grpc.StatusCode.INVALID_ARGUMENT, "userns_options", "mappings")
+    m = u.uids.add()
+    m.host_id, m.container_id, m.length = 200000, 0, 65536
+    m = u.gids.add()
+    m.host_id, m.container_id, m.length = 200000, 0, 65536
+    assert_rpc_error(lambda: cri.run_pod(cfg), grpc.StatusCode.UNIMPLEMENTED, "user namespace")
+    assert_node_clean(node[0])
+
+
+def test_privileged_container_sees_host_devices(cri, image):
+    pod = cri.run_pod()
+    _, ctr = run_busybox(cri, image, privileged=True)
+    assert "CapEff:\t0000000000000000" not in sh(cri, ctr, "cat /proc/self/status")
+    host_devices = {d for d in os.listdir("/dev") if os.path.exists(f"/dev/{d}") and
+                    (stat_is_device(f"/dev/{d}"))} - {"console"}
+    inside = set(sh(cri, ctr, "ls /dev").split())
+    assert host_devices <= inside, host_devices - inside
+    _, plain = run_busybox(cri, image, pod)
+    assert "loop-control" not in sh(cri, plain, "ls /dev")
+
+
+def stat_is_device(path):
+    import stat
+    mode = os.lstat(path).st_mode
+    return stat.S_ISCHR(mode) or stat.S_ISBLK(mode)

@@ -1,0 +1,270 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "oci-spec.h"
+#include "strv.h"
+
+#define STRV(...) ((char *[]){__VA_ARGS__, NULL})
+
+static void assert_args(char **got, char *const *want) {
+        if (!strv_equal(got, want)) {
+                _cleanup_free_ char *g = strv_join(got, " "), *w = strv_join(want, " ");
+                print_error("args '%s', expected '%s'\n", g, w);
+        }
+        assert_true(strv_equal(got, want));
+        strv_free(got);
+}
+
+/* The kubelet's rules for command and args against the image's Entrypoint and Cmd. */
+static void test_process_args_rules(void **state) {
+        ImageRunConfig img = {.entrypoint = STRV("/ep"), .cmd = STRV("c1", "c2")};
+        ContainerConfig c = {};
+        assert_args(oci_process_args(&c, &img), STRV("/ep", "c1", "c2"));
+        c.args = STRV("a1");
+        assert_args(oci_process_args(&c, &img), STRV("/ep", "a1"));
+        c.command = STRV("/cmd");
+        c.args = NULL;
+        /* A command replaces the entrypoint and drops the image's Cmd. */
+        assert_args(oci_process_args(&c, &img), STRV("/cmd"));
+        c.args = STRV("x", "y");
+        assert_args(oci_process_args(&c, &img), STRV("/cmd", "x", "y"));
+        ImageRunConfig bare = {.cmd = STRV("sh")};
+        ContainerConfig none = {};
+        assert_args(oci_process_args(&none, &bare), STRV("sh"));
+}
+
+static void test_capability_names(void **state) {
+        assert_int_equal(capability_from_name("NET_ADMIN"), 12);
+        assert_int_equal(capability_from_name("cap_net_admin"), 12);
+        assert_int_equal(capability_from_name("CAP_SYS_ADMIN"), 21);
+        assert_int_equal(capability_from_name("CHECKPOINT_RESTORE"), 40);
+        assert_int_equal(capability_from_name("NOPE"), -EINVAL);
+        assert_int_equal(capability_from_name(""), -EINVAL);
+        assert_string_equal(capability_to_name(0), "CHOWN");
+        assert_null(capability_to_name(41));
+        assert_null(capability_to_name(-1));
+}
+
+typedef struct Built {
+        json_object *spec;
+        Error *err;
+} Built;
+
+static ImageRunConfig default_image = {.cmd = (char *[]){"sh", NULL},
+                                       .env = (char *[]){"PATH=/img", "A=1", NULL}};
+
+static char *default_caps[] = {"CHOWN", "KILL", NULL};
+
+static SpecInput base_input(const ContainerConfig *c) {
+        return (SpecInput){.ctr = c,
+                           .image = &default_image,
+                           .rootfs = "/r",
+                           .hostname = "h",
+                           .pod_dir = "/pod",
+                           .utsns = "/ns/uts",
+                           .netns = "/ns/net",
+                           .uid = 0,
+                           .gid = 0,
+                           .default_caps = default_caps,
+                           .bounding_caps = (1ULL << 41) - 1 - (1ULL << 24), /* no SYS_RESOURCE, as here */
+                           .min_oom_score_adj = -100};
+}
+
+static json_object *get(json_object *o, const char *path) {
+        _cleanup_strv_free_ char **parts = strv_split(path, '.');
+        STRV_FOREACH(p, parts)
+                if (!json_object_object_get_ex(o, *p, &o))
+                        return NULL;
+        return o;
+}
+
+static bool array_has(json_object *a, const char *s) {
+        for (size_t i = 0; a && i < json_object_array_length(a); i++)
+                if (strcmp(json_object_get_string(json_object_array_get_idx(a, i)), s) == 0)
+                        return true;
+        return false;
+}
+
+static void test_env_merge_order(void **state) {
+        ContainerConfig c = {.env = STRV("A=3", "B=4")};
+        SpecInput in = base_input(&c);
+        in.default_env = STRV("A=2", "D=5");
+        Error *err = NULL;
+        json_object *spec = oci_spec_build(&in, &err);
+        assert_non_null(spec);
+        json_object *env = get(spec, "process.env");
+        assert_true(array_has(env, "PATH=/img"));
+        assert_true(array_has(env, "A=3")); /* the CRI's value wins over default_env and the image */
+        assert_false(array_has(env, "A=1"));
+        assert_false(array_has(env, "A=2"));
+        assert_true(array_has(env, "D=5"));
+        assert_true(array_has(env, "HOSTNAME=h"));
+        json_object_put(spec);
+}
+
+static void test_caps_privileged_and_all_stay_in_the_bounding_set(void **state) {
+        ContainerConfig c = {.cap_add = STRV("ALL")};
+        SpecInput in = base_input(&c);
+        Error *err = NULL;
+        json_object *spec = oci_spec_build(&in, &err);
+        json_object *eff = get(spec, "process.capabilities.effective");
+        assert_true(array_has(eff, "CAP_SYS_ADMIN"));
+        assert_false(array_has(eff, "CAP_SYS_RESOURCE"));
+        json_object_put(spec);
+
+        ContainerConfig d = {.cap_drop = STRV("ALL"), .cap_add = STRV("NET_RAW")};
+        in = base_input(&d);
+        spec = oci_spec_build(&in, &err);
+        eff = get(spec, "process.capabilities.effective");
+        assert_int_equal(json_object_array_length(eff), 1);
+        assert_true(array_has(eff, "CAP_NET_RAW"));
+        json_object_put(spec);
+
+        ContainerConfig bad = {.cap_add = STRV("WIZARD")};
+        in = base_input(&bad);
+        assert_null(oci_spec_build(&in, &err));
+        assert_int_equal(err->code, EINVAL);
+        assert_non_null(strstr(err->message, "WIZARD"));
+        error_free(err);
+}
+
+static void test_oom_score_adj_is_clamped(void **state) {
+        ContainerConfig c = {.resources = {.oom_score_adj = -999}};
+        SpecInput in = base_input(&c);
+        Error *err = NULL;
+        json_object *spec = oci_spec_build(&in, &err);
+        assert_int_equal(json_object_get_int(get(spec, "process.oomScoreAdj")), -100);
+        json_object_put(spec);
+        c.resources.oom_score_adj = 500;
+        spec = oci_spec_build(&in, &err);
+        assert_int_equal(json_object_get_int(get(spec, "process.oomScoreAdj")), 500);
+        json_object_put(spec);
+}
+
+static void test_masked_paths_default_custom_and_privileged(void **state) {
+        ContainerConfig c = {};
+        SpecInput in = base_input(&c);
+        Error *err = NULL;
+        json_object *spec = oci_spec_build(&in, &err);
+        assert_true(array_has(get(spec, "linux.maskedPaths"), "/proc/kcore"));
+        assert_true(array_has(get(spec, "linux.readonlyPaths"), "/proc/sys"));
+        json_object_put(spec);
+        c.masked_paths = STRV("/only");
+        c.has_masked_paths = true;
+        spec = oci_spec_build(&in, &err);
+        assert_int_equal(json_object_array_length(get(spec, "linux.maskedPaths")), 1);
+        json_object_put(spec);
+        c.privileged = true;
+        spec = oci_spec_build(&in, &err);
+        assert_null(get(spec, "linux.maskedPaths"));
+        assert_null(get(spec, "linux.readonlyPaths"));
+        json_object_put(spec);
+}
+
+static void test_namespaces_and_host_network(void **state) {
+        ContainerConfig c = {};
+        SpecInput in = base_input(&c);
+        Error *err = NULL;
+        json_object *spec = oci_spec_build(&in, &err);
+        json_object *ns = get(spec, "linux.namespaces");
+        bool saw_net_path = false;
+        for (size_t i = 0; i < json_object_array_length(ns); i++) {
+                json_object *n = json_object_array_get_idx(ns, i), *path = NULL;
+                if (strcmp(json_object_get_string(get(n, "type")), "network") == 0 &&
+                    json_object_object_get_ex(n, "path", &path))
+                        saw_net_path = strcmp(json_object_get_string(path), "/ns/net") == 0;
+        }
+        assert_true(saw_net_path);
+        assert_string_equal(json_object_get_string(get(spec, "hostname")), "h");
+        json_object_put(spec);
+        /* With the node's network there is no UTS namespace of our own, so no hostname to set. */
+        in.host_net = true;
+        in.netns = in.utsns = NULL;
+        spec = oci_spec_build(&in, &err);
+        assert_null(get(spec, "hostname"));
+        json_object_put(spec);
+}
+
+static void test_no_command_is_an_error(void **state) {
+        ImageRunConfig empty = {};
+        ContainerConfig c = {};
+        SpecInput in = base_input(&c);
+        in.image = &empty;
+        Error *err = NULL;
+        assert_null(oci_spec_build(&in, &err));
+        assert_non_null(strstr(err->message, "command"));
+        error_free(err);
+}
+
+static void test_ulimits(void **state) {
+        ContainerConfig c = {};
+        SpecInput in = base_input(&c);
+        in.default_ulimits = STRV("nofile=1024:2048", "RLIMIT_NPROC=99");
+        Error *err = NULL;
+        json_object *spec = oci_spec_build(&in, &err);
+        json_object *rl = get(spec, "process.rlimits");
+        assert_int_equal(json_object_array_length(rl), 2);
+        json_object *first = json_object_array_get_idx(rl, 0);
+        assert_string_equal(json_object_get_string(get(first, "type")), "RLIMIT_NOFILE");
+        assert_int_equal(json_object_get_int64(get(first, "hard")), 2048);
+        assert_int_equal(json_object_get_int64(get(json_object_array_get_idx(rl, 1), "hard")), 99);
+        json_object_put(spec);
+        in.default_ulimits = STRV("bogus=1");
+        assert_null(oci_spec_build(&in, &err));
+        assert_non_null(strstr(err->message, "bogus"));
+        error_free(err);
+}
+
+static void test_image_run_config_parse(void **state) {
+        const char *json = "{\"config\":{\"Env\":[\"A=1\"],\"Entrypoint\":[\"/e\"],\"Cmd\":[\"c\"],"
+                           "\"WorkingDir\":\"/w\",\"User\":\"1:2\",\"StopSignal\":\"SIGQUIT\","
+                           "\"Volumes\":{\"/v\":{}}}}";
+        ImageRunConfig c = {};
+        assert_int_equal(image_run_config_parse(json, strlen(json), &c, NULL), 0);
+        assert_string_equal(c.entrypoint[0], "/e");
+        assert_string_equal(c.cmd[0], "c");
+        assert_string_equal(c.working_dir, "/w");
+        assert_string_equal(c.user, "1:2");
+        assert_string_equal(c.stop_signal, "SIGQUIT");
+        assert_string_equal(c.volumes[0], "/v");
+        image_run_config_done(&c);
+        Error *err = NULL;
+        assert_int_equal(image_run_config_parse("[1]", 3, &c, &err), -EINVAL);
+        error_free(err);
+        assert_int_equal(image_run_config_parse("{}", 2, &c, NULL), 0);
+        assert_null(c.cmd);
+        image_run_config_done(&c);
+}
+
+static void test_seccomp_default_profile_denies_kernel_reach(void **state) {
+        json_object *p = seccomp_default_profile();
+        assert_string_equal(json_object_get_string(get(p, "defaultAction")), "SCMP_ACT_ALLOW");
+        json_object *rule = json_object_array_get_idx(get(p, "syscalls"), 0);
+        assert_true(array_has(get(rule, "names"), "kexec_load"));
+        assert_true(array_has(get(rule, "names"), "init_module"));
+        assert_false(array_has(get(rule, "names"), "read"));
+        json_object_put(p);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_process_args_rules),
+                cmocka_unit_test(test_capability_names),
+                cmocka_unit_test(test_env_merge_order),
+                cmocka_unit_test(test_caps_privileged_and_all_stay_in_the_bounding_set),
+                cmocka_unit_test(test_oom_score_adj_is_clamped),
+                cmocka_unit_test(test_masked_paths_default_custom_and_privileged),
+                cmocka_unit_test(test_namespaces_and_host_network),
+                cmocka_unit_test(test_no_command_is_an_error),
+                cmocka_unit_test(test_ulimits),
+                cmocka_unit_test(test_image_run_config_parse),
+                cmocka_unit_test(test_seccomp_default_profile_denies_kernel_reach),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
