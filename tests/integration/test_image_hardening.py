@@ -328,6 +328,27 @@ def test_stalled_layer_does_not_hold_up_a_pull_sharing_the_base(image_daemon, im
         fake.stop()
 
 
+def test_eight_pulls_sharing_a_stalled_pulls_base_leave_the_pool_free(image_daemon, image_registry, test_images):
+    """Eight pulls as many as the pull pool has threads, all sharing the base of a stalled pull, then an
+    unrelated pull: none of them waits for the stalled one."""
+    lay, busybox, other = test_images["layered:latest"], test_images["busybox:latest"], test_images["user:numeric"]
+    fake = reg.FakeRegistry(test_images)
+    fake.stall = lay["layers"][-1].split(":")[1]
+    fake.start()
+    try:
+        d = two_registries(image_daemon, fake, image_registry)
+        with d.client() as c:
+            stuck = c.pull_image_future(ref(fake, "layered:latest"), timeout=60)
+            assert fake.stalled.wait(20)
+            sharing = [c.pull_image_future(ref(image_registry, "busybox:latest"), timeout=20) for _ in range(8)]
+            assert c.pull_image(ref(image_registry, "user:numeric"), timeout=20) == other["id"]
+            assert {f.result().image_ref for f in sharing} == {busybox["id"]}
+            fake.release()
+            assert stuck.result().image_ref == lay["id"]
+    finally:
+        fake.stop()
+
+
 def test_pull_of_a_layer_another_pull_is_stuck_on_finishes(image_daemon, image_registry, test_images):
     """The base layer itself stalls in one pull: a pull of it from elsewhere takes over and the stuck pull
     ends at the stall limit instead of hanging."""
