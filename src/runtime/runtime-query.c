@@ -64,13 +64,6 @@ void runtime_pod_list(Runtime *rt, PodInfo ***ret, size_t *ret_n) {
         *ret_n = n;
 }
 
-static Pod *pod_of_locked(Runtime *rt, const Container *c) {
-        for (size_t i = 0; i < rt->n_pods; i++)
-                if (strcmp(rt->pods[i]->id, c->pod_id) == 0)
-                        return rt->pods[i];
-        return NULL;
-}
-
 static void copy_resources(Resources *dst, const Resources *src) {
         *dst = *src;
         dst->cpuset_cpus = src->cpuset_cpus ? xstrdup(src->cpuset_cpus) : NULL;
@@ -81,7 +74,8 @@ static void copy_resources(Resources *dst, const Resources *src) {
         copy_map(&dst->unified, &src->unified);
 }
 
-static ContainerInfo *container_snapshot(Runtime *rt, const Container *c) {
+/* What ListContainers answers with: identity, image, state, labels and annotations. */
+static ContainerInfo *container_brief(const Container *c) {
         const ContainerConfig *cc = c->config;
         ContainerInfo *i = xcalloc(1, sizeof(*i));
         i->id = xstrdup(c->id);
@@ -90,27 +84,26 @@ static ContainerInfo *container_snapshot(Runtime *rt, const Container *c) {
         i->attempt = cc->attempt;
         i->state = c->state;
         i->created_ns = c->created_ns;
+        i->image = xstrdup(strempty(cc->image));
+        i->image_id = xstrdup(strempty(c->image_id));
+        i->image_ref = xstrdup(strempty(c->image_ref));
+        copy_map(&i->labels, &cc->labels);
+        copy_map(&i->annotations, &cc->annotations);
+        return i;
+}
+
+/* Everything ContainerStatus and the HTTP API report. */
+static ContainerInfo *container_snapshot(const Container *c) {
+        const ContainerConfig *cc = c->config;
+        ContainerInfo *i = container_brief(c);
         i->started_ns = c->started_ns;
         i->finished_ns = c->finished_ns;
         i->exit_code = c->exit_code;
         i->reason = xstrdup(strempty(c->reason));
         i->message = xstrdup(strempty(c->message));
-        i->image = xstrdup(strempty(cc->image));
-        i->image_id = xstrdup(strempty(c->image_id));
-        i->image_ref = xstrdup(strempty(c->image_ref));
         i->log_path = xstrdup(strempty(c->log_path));
         i->rootfs = xstrdup(strempty(c->rootfs));
-        i->bundle = xstrdup(strempty(c->bundle));
         i->pid = c->state == CONTAINER_RUNNING ? c->pid : 0;
-        copy_map(&i->labels, &cc->labels);
-        copy_map(&i->annotations, &cc->annotations);
-        const Pod *p = pod_of_locked(rt, c);
-        if (p) {
-                copy_map(&i->pod_labels, &p->config->labels);
-                i->pod_name = xstrdup(strempty(p->config->name));
-                i->pod_namespace = xstrdup(strempty(p->config->namespace_));
-                i->pod_uid = xstrdup(strempty(p->config->uid));
-        }
         i->mounts = xcalloc(cc->n_mounts + 1, sizeof(MountConfig));
         for (size_t k = 0; k < cc->n_mounts; k++) {
                 i->mounts[k] = cc->mounts[k];
@@ -132,7 +125,7 @@ int runtime_container_info(Runtime *rt, const char *id, ContainerInfo **ret, Err
         int err = 0;
         pthread_mutex_lock(&rt->lock);
         Container *c = container_find_locked(rt, id, &err);
-        ContainerInfo *i = c && !c->infra ? container_snapshot(rt, c) : NULL;
+        ContainerInfo *i = c && !c->infra ? container_snapshot(c) : NULL;
         pthread_mutex_unlock(&rt->lock);
         if (!i)
                 return error_set(
@@ -148,7 +141,7 @@ void runtime_container_list(Runtime *rt, ContainerInfo ***ret, size_t *ret_n) {
         size_t n = 0;
         for (size_t i = 0; i < rt->n_ctrs; i++)
                 if (!rt->ctrs[i]->creating && !rt->ctrs[i]->infra)
-                        l[n++] = container_snapshot(rt, rt->ctrs[i]);
+                        l[n++] = container_brief(rt->ctrs[i]);
         pthread_mutex_unlock(&rt->lock);
         *ret = l;
         *ret_n = n;

@@ -137,13 +137,8 @@ ContainerInfo *container_info_free(ContainerInfo *c) {
         free(c->image_ref);
         free(c->log_path);
         free(c->rootfs);
-        free(c->bundle);
         strmap_done(&c->labels);
         strmap_done(&c->annotations);
-        strmap_done(&c->pod_labels);
-        free(c->pod_name);
-        free(c->pod_namespace);
-        free(c->pod_uid);
         mounts_free(c->mounts, c->n_mounts);
         resources_done(&c->resources);
         free(c->groups);

@@ -143,11 +143,9 @@ typedef struct ContainerInfo {
         char *reason, *message;
         char *image, *image_id, *image_ref;
         char *log_path; /* absolute */
-        char *rootfs, *bundle;
+        char *rootfs;
         int pid;
         StrMap labels, annotations;
-        StrMap pod_labels;
-        char *pod_name, *pod_namespace, *pod_uid;
         MountConfig *mounts;
         size_t n_mounts;
         Resources resources;
@@ -200,6 +198,7 @@ int runtime_container_start(Runtime *rt, const char *id, Error **reterr);
 int runtime_container_stop(Runtime *rt, const char *id, int64_t timeout_s, Error **reterr);
 int runtime_container_remove(Runtime *rt, const char *id, Error **reterr);
 int runtime_container_info(Runtime *rt, const char *id, ContainerInfo **ret, Error **reterr);
+/* Every container (not infra processes), brief: identity, image, state, labels, annotations. */
 void runtime_container_list(Runtime *rt, ContainerInfo ***ret, size_t *ret_n);
 /* The OCI spec the container runs with (config.json), for verbose status. Caller frees. */
 int runtime_container_spec(Runtime *rt, const char *id, char **ret_json, Error **reterr);
