@@ -25,7 +25,7 @@ static int64_t now_ns(void) {
 }
 
 bool container_check_exit_locked(Runtime *rt, Container *c) {
-        if (c->creating || (c->state != CONTAINER_CREATED && c->state != CONTAINER_RUNNING))
+        if (c->claim.creating || (c->state != CONTAINER_CREATED && c->state != CONTAINER_RUNNING))
                 return false;
         _cleanup_free_ char *path = xasprintf("%s/%s", rt->paths.exits_dir, c->id);
         _cleanup_free_ char *text = NULL;
@@ -131,39 +131,35 @@ static char *container_full_name(const ContainerConfig *c, const PodConfig *p) {
 
 static Container *find_by_name_locked(Runtime *rt, const char *full_name) {
         for (size_t i = 0; i < rt->n_ctrs; i++)
-                if (!rt->ctrs[i]->failed && strcmp(rt->ctrs[i]->full_name, full_name) == 0)
+                if (!rt->ctrs[i]->claim.failed && strcmp(rt->ctrs[i]->full_name, full_name) == 0)
                         return rt->ctrs[i];
         return NULL;
 }
 
-/* The same reservation rule as pods: wait for one being created, refuse one that exists. */
+static void *find_container_by_name(Runtime *rt, const char *full_name) {
+        return find_by_name_locked(rt, full_name);
+}
+static Claim *container_claim(void *c) {
+        return &((Container *)c)->claim;
+}
+static const char *container_id_of(void *c) {
+        return ((Container *)c)->id;
+}
+static void container_hold(void *c) {
+        container_ref(c);
+}
+static void container_release(void *c) {
+        container_unref(c);
+}
+
+static const ClaimOps container_claims = {"container",     find_container_by_name, container_claim,
+                                          container_id_of, container_hold,         container_release};
+
+/* Reserve the container's name (claim_name_locked); when it is free, the container joins the list. */
 static int reserve_locked(Runtime *rt, Container *c, char **ret_existing, Error **reterr) {
-        Container *old;
-        while ((old = find_by_name_locked(rt, c->full_name))) {
-                if (!old->creating && old->unclaimed) {
-                        old->unclaimed = false;
-                        old->handed_out = true;
-                        *ret_existing = xstrdup(old->id);
-                        return 0;
-                }
-                if (!old->creating)
-                        return error_set(reterr, EEXIST, "container name '%s' is reserved by container %s",
-                                         c->full_name, old->id);
-                container_ref(old);
-                while (old->creating)
-                        pthread_cond_wait(&rt->created, &rt->lock);
-                bool done = !old->failed;
-                if (done) {
-                        /* This retry answers for the creation: its own client need not leave it unclaimed.
-                         */
-                        old->handed_out = true;
-                        old->unclaimed = false;
-                        *ret_existing = xstrdup(old->id);
-                }
-                container_unref(old);
-                if (done)
-                        return 0;
-        }
+        int r = claim_name_locked(rt, &container_claims, c->full_name, ret_existing, reterr);
+        if (r < 0 || *ret_existing)
+                return r;
         rt->ctrs = xrealloc(rt->ctrs, (rt->n_ctrs + 1) * sizeof(Container *));
         rt->ctrs[rt->n_ctrs++] = container_ref(c);
         return 0;
@@ -459,8 +455,8 @@ static void container_finish_creation(Runtime *rt, Container *c, bool ok) {
                 state_delete_container(rt, c->id, NULL);
         }
         pthread_mutex_lock(&rt->lock);
-        c->creating = false;
-        c->failed = !ok;
+        c->claim.creating = false;
+        c->claim.failed = !ok;
         if (!ok)
                 runtime_drop_container_locked(rt, c);
         else
@@ -478,7 +474,7 @@ static Container *container_new(ContainerConfig *config, const Pod *p) {
         c->pod_id = xstrdup(p->id);
         c->full_name = container_full_name(config, p->config);
         c->handler = xstrdup(p->handler);
-        c->creating = true;
+        c->claim.creating = true;
         c->state = CONTAINER_CREATED;
         c->created_ns = now_ns();
         return c;
@@ -701,7 +697,7 @@ int containers_of_pod_apply(Runtime *rt, const char *pod_id, bool remove, Error 
                 pthread_mutex_lock(&rt->lock);
                 for (size_t i = 0; i < rt->n_ctrs && !c; i++) {
                         Container *x = rt->ctrs[i];
-                        if (strcmp(x->pod_id, pod_id) != 0 || x->infra || x->creating)
+                        if (strcmp(x->pod_id, pod_id) != 0 || x->infra || x->claim.creating)
                                 continue;
                         if (remove || x->state != CONTAINER_EXITED)
                                 c = container_ref(x);
@@ -754,7 +750,7 @@ void runtime_container_unclaimed(Runtime *rt, const char *id) {
         int err = 0;
         pthread_mutex_lock(&rt->lock);
         Container *c = container_find_locked(rt, id, &err);
-        if (c && !c->handed_out)
-                c->unclaimed = true;
+        if (c)
+                claim_mark_unclaimed(&c->claim);
         pthread_mutex_unlock(&rt->lock);
 }

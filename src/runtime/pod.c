@@ -269,7 +269,7 @@ void pod_teardown(Runtime *rt, Pod *p) {
         network_teardown(rt, p);
         Container *infra = take_infra(rt, p);
         if (infra) {
-                container_teardown(rt, infra, infra->creating || p->creating);
+                container_teardown(rt, infra, infra->claim.creating || p->claim.creating);
                 state_delete_container(rt, infra->id, NULL);
                 container_unref(infra);
         }
@@ -292,43 +292,35 @@ static char *pod_full_name(const PodConfig *c) {
 
 static Pod *find_by_name_locked(Runtime *rt, const char *full_name) {
         for (size_t i = 0; i < rt->n_pods; i++)
-                if (strcmp(rt->pods[i]->full_name, full_name) == 0 && !rt->pods[i]->failed)
+                if (strcmp(rt->pods[i]->full_name, full_name) == 0 && !rt->pods[i]->claim.failed)
                         return rt->pods[i];
         return NULL;
 }
 
-/*
- * Reserve the pod's name. A pod of that name that is still being created is what a kubelet retry
- * after its deadline asks for: wait for it and answer with it (*ret_existing). A finished one keeps
- * the name reserved.
- */
+static void *find_pod_by_name(Runtime *rt, const char *full_name) {
+        return find_by_name_locked(rt, full_name);
+}
+static Claim *pod_claim(void *p) {
+        return &((Pod *)p)->claim;
+}
+static const char *pod_id_of(void *p) {
+        return ((Pod *)p)->id;
+}
+static void pod_hold(void *p) {
+        pod_ref(p);
+}
+static void pod_release(void *p) {
+        pod_unref(p);
+}
+
+static const ClaimOps pod_claims = {"pod sandbox", find_pod_by_name, pod_claim,
+                                    pod_id_of,     pod_hold,         pod_release};
+
+/* Reserve the pod's name (claim_name_locked); when it is free, the pod joins the list. */
 static int reserve_locked(Runtime *rt, Pod *p, char **ret_existing, Error **reterr) {
-        Pod *old;
-        while ((old = find_by_name_locked(rt, p->full_name))) {
-                if (!old->creating && old->unclaimed) {
-                        old->unclaimed = false;
-                        old->handed_out = true;
-                        *ret_existing = xstrdup(old->id);
-                        return 0;
-                }
-                if (!old->creating)
-                        return error_set(reterr, EEXIST, "pod sandbox name '%s' is reserved by pod %s",
-                                         p->full_name, old->id);
-                pod_ref(old);
-                while (old->creating)
-                        pthread_cond_wait(&rt->created, &rt->lock);
-                bool done = !old->failed;
-                if (done) {
-                        /* This retry answers for the creation: its own client need not leave it unclaimed.
-                         */
-                        old->handed_out = true;
-                        old->unclaimed = false;
-                        *ret_existing = xstrdup(old->id);
-                }
-                pod_unref(old);
-                if (done)
-                        return 0;
-        }
+        int r = claim_name_locked(rt, &pod_claims, p->full_name, ret_existing, reterr);
+        if (r < 0 || *ret_existing)
+                return r;
         rt->pods = xrealloc(rt->pods, (rt->n_pods + 1) * sizeof(Pod *));
         rt->pods[rt->n_pods++] = pod_ref(p);
         return 0;
@@ -359,8 +351,8 @@ static void pod_finish_creation(Runtime *rt, Pod *p, bool ok) {
                 state_delete_pod(rt, p->id, NULL);
         }
         pthread_mutex_lock(&rt->lock);
-        p->creating = false;
-        p->failed = !ok;
+        p->claim.creating = false;
+        p->claim.failed = !ok;
         if (!ok)
                 runtime_drop_pod_locked(rt, p);
         pthread_cond_broadcast(&rt->created);
@@ -390,7 +382,7 @@ int runtime_pod_run(Runtime *rt, PodConfig *config, char **ret_id, Error **reter
         p->full_name = pod_full_name(config);
         p->handler = TAKE_PTR(h.name);
         handler_done(&h);
-        p->creating = true;
+        p->claim.creating = true;
         p->state = POD_READY;
         p->created_ns = realtime_ns();
 
@@ -489,7 +481,7 @@ void runtime_pod_unclaimed(Runtime *rt, const char *id) {
         int err = 0;
         pthread_mutex_lock(&rt->lock);
         Pod *p = pod_find_locked(rt, id, &err);
-        if (p && !p->handed_out)
-                p->unclaimed = true;
+        if (p)
+                claim_mark_unclaimed(&p->claim);
         pthread_mutex_unlock(&rt->lock);
 }

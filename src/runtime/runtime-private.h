@@ -7,6 +7,18 @@
 
 /* Internal to src/runtime/: the live objects and the pieces that act on them. */
 
+/*
+ * Where a pod's or container's creation stands, for the one name-reservation rule both follow
+ * (claim_name_locked): a name being created makes a second request wait and take the result; a
+ * name created after its client gave up is handed to the next request; otherwise it is reserved.
+ */
+typedef struct Claim {
+        bool creating;   /* still being created: invisible to lists, a retry waits for it */
+        bool failed;     /* creation failed: a waiting retry starts over */
+        bool unclaimed;  /* created after its client gave up: the next request of the name gets it */
+        bool handed_out; /* a retry already received it */
+} Claim;
+
 typedef struct Pod {
         int refs;
         pthread_mutex_t op_lock; /* serialises lifecycle operations on this pod */
@@ -14,10 +26,7 @@ typedef struct Pod {
         char *full_name; /* k8s_POD_<name>_<namespace>_<uid>_<attempt>: the reserved name */
         PodConfig *config;
         PodState state;
-        bool creating;   /* RunPodSandbox in progress: invisible to lists, a retry waits for it */
-        bool failed;     /* creation failed: a waiting retry starts over */
-        bool unclaimed;  /* created after its client gave up: the next request of the name gets it */
-        bool handed_out; /* a retry already received it */
+        Claim claim;
         int64_t created_ns;
         char *dir;                            /* <runroot>/pods/<id> */
         char *netns, *ipcns, *utsns, *userns; /* pinned namespace files; NULL when the host's */
@@ -35,9 +44,7 @@ typedef struct Container {
         char *pod_id;
         ContainerConfig *config;
         bool infra;
-        bool creating;
-        bool failed;
-        bool unclaimed, handed_out;
+        Claim claim;
         ContainerState state;
         int64_t created_ns, started_ns, finished_ns;
         int32_t exit_code;
@@ -110,6 +117,25 @@ Container *container_find_locked(Runtime *rt, const char *id_or_prefix, int *ret
 void runtime_drop_pod_locked(Runtime *rt, Pod *p);
 void runtime_drop_container_locked(Runtime *rt, Container *c);
 char *random_id(void);
+
+/* How claim_name_locked() sees one kind of object. */
+typedef struct ClaimOps {
+        const char *kind;                                         /* "pod sandbox", "container" */
+        void *(*find_locked)(Runtime *rt, const char *full_name); /* not failed */
+        Claim *(*claim_of)(void *obj);
+        const char *(*id_of)(void *obj);
+        void (*hold)(void *obj);
+        void (*release)(void *obj);
+} ClaimOps;
+
+/*
+ * Reserve `full_name` (rt->lock held; may wait on rt->created). 0 with *ret_existing NULL: the name
+ * is free and the caller adds its object; 0 with *ret_existing: answer with that object; -EEXIST.
+ */
+int claim_name_locked(Runtime *rt, const ClaimOps *ops, const char *full_name, char **ret_existing,
+                      Error **reterr);
+/* The client of a creation gave up (see runtime_pod_unclaimed()). */
+void claim_mark_unclaimed(Claim *c);
 
 /* State rows (runtime-state.c). Written through before an RPC answers. */
 int state_open(Runtime *rt, Error **reterr);

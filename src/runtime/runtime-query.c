@@ -57,7 +57,7 @@ void runtime_pod_list(Runtime *rt, PodInfo ***ret, size_t *ret_n) {
         PodInfo **l = xcalloc(rt->n_pods + 1, sizeof(PodInfo *));
         size_t n = 0;
         for (size_t i = 0; i < rt->n_pods; i++)
-                if (!rt->pods[i]->creating)
+                if (!rt->pods[i]->claim.creating)
                         l[n++] = pod_snapshot(rt->pods[i]);
         pthread_mutex_unlock(&rt->lock);
         *ret = l;
@@ -140,7 +140,7 @@ void runtime_container_list(Runtime *rt, ContainerInfo ***ret, size_t *ret_n) {
         ContainerInfo **l = xcalloc(rt->n_ctrs + 1, sizeof(ContainerInfo *));
         size_t n = 0;
         for (size_t i = 0; i < rt->n_ctrs; i++)
-                if (!rt->ctrs[i]->creating && !rt->ctrs[i]->infra)
+                if (!rt->ctrs[i]->claim.creating && !rt->ctrs[i]->infra)
                         l[n++] = container_brief(rt->ctrs[i]);
         pthread_mutex_unlock(&rt->lock);
         *ret = l;

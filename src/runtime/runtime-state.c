@@ -185,7 +185,7 @@ static Pod *pod_from_json(const char *id, json_object *o) {
         p->id = xstrdup(id);
         p->full_name = get_str(o, "full_name");
         p->state = (PodState)get_int(o, "state");
-        p->creating = get_int(o, "creating");
+        p->claim.creating = get_int(o, "creating");
         p->created_ns = get_int(o, "created_ns");
         p->dir = get_str(o, "dir");
         p->netns = get_str(o, "netns");
@@ -290,7 +290,7 @@ static Container *container_from_json(const char *id, const char *pod_id, json_o
         c->pod_id = xstrdup(pod_id);
         c->full_name = get_str(o, "full_name");
         c->infra = get_int(o, "infra");
-        c->creating = get_int(o, "creating");
+        c->claim.creating = get_int(o, "creating");
         c->state = (ContainerState)get_int(o, "state");
         c->created_ns = get_int(o, "created_ns");
         c->started_ns = get_int(o, "started_ns");
@@ -358,7 +358,7 @@ static int save_pod(Runtime *rt, const Pod *p, bool creating, Error **reterr) {
 }
 
 int state_save_pod(Runtime *rt, const Pod *p, Error **reterr) {
-        return save_pod(rt, p, p->creating, reterr);
+        return save_pod(rt, p, p->claim.creating, reterr);
 }
 
 int state_save_pod_created(Runtime *rt, const Pod *p, Error **reterr) {
@@ -381,7 +381,7 @@ static int save_container(Runtime *rt, const Container *c, bool creating, Error 
 }
 
 int state_save_container(Runtime *rt, const Container *c, Error **reterr) {
-        return save_container(rt, c, c->creating, reterr);
+        return save_container(rt, c, c->claim.creating, reterr);
 }
 
 int state_save_container_created(Runtime *rt, const Container *c, Error **reterr) {

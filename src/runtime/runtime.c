@@ -23,6 +23,39 @@ char *random_id(void) {
         return s;
 }
 
+int claim_name_locked(Runtime *rt, const ClaimOps *ops, const char *full_name, char **ret_existing,
+                      Error **reterr) {
+        void *old;
+        *ret_existing = NULL;
+        while ((old = ops->find_locked(rt, full_name))) {
+                Claim *c = ops->claim_of(old);
+                if (!c->creating && !c->unclaimed)
+                        return error_set(reterr, EEXIST, "%s name '%s' is reserved by %s %s", ops->kind,
+                                         full_name, ops->kind, ops->id_of(old));
+                /* A kubelet retry after its deadline: wait for the creation it asked for, then take it. */
+                ops->hold(old);
+                while (c->creating)
+                        pthread_cond_wait(&rt->created, &rt->lock);
+                bool done = !c->failed;
+                if (done) {
+                        /* This request answers for the creation: its first client's leaving changes nothing.
+                         */
+                        c->handed_out = true;
+                        c->unclaimed = false;
+                        *ret_existing = xstrdup(ops->id_of(old));
+                }
+                ops->release(old);
+                if (done)
+                        return 0;
+        }
+        return 0;
+}
+
+void claim_mark_unclaimed(Claim *c) {
+        if (!c->handed_out)
+                c->unclaimed = true;
+}
+
 Pod *pod_ref(Pod *p) {
         __atomic_add_fetch(&p->refs, 1, __ATOMIC_SEQ_CST);
         return p;
@@ -80,7 +113,7 @@ void container_unref(Container *c) {
                 __typeof__((list)[0]) _found = NULL;                                                        \
                 size_t _klen = strlen(key), _hits = 0;                                                      \
                 for (size_t _i = 0; _klen > 0 && _i < (n); _i++)                                            \
-                        if (!(list)[_i]->creating && strncmp((list)[_i]->id, key, _klen) == 0) {            \
+                        if (!(list)[_i]->claim.creating && strncmp((list)[_i]->id, key, _klen) == 0) {      \
                                 _found = (list)[_i];                                                        \
                                 _hits++;                                                                    \
                                 if (strlen((list)[_i]->id) == _klen)                                        \
@@ -240,17 +273,17 @@ static void recover(Runtime *rt) {
         for (size_t i = rt->n_ctrs; i-- > 0;) {
                 Container *c = rt->ctrs[i];
                 /* A container whose pod row is gone was half removed with it. */
-                if (!c->creating && pod_exists(rt, c->pod_id))
+                if (!c->claim.creating && pod_exists(rt, c->pod_id))
                         continue;
                 log_info("removing container %s that was being %s when the daemon stopped", c->id,
-                         c->creating ? "created" : "removed");
+                         c->claim.creating ? "created" : "removed");
                 container_teardown(rt, c, true);
                 state_delete_container(rt, c->id, NULL);
                 runtime_drop_container_locked(rt, c);
         }
         for (size_t i = rt->n_pods; i-- > 0;) {
                 Pod *p = rt->pods[i];
-                if (!p->creating)
+                if (!p->claim.creating)
                         continue;
                 log_info("removing pod %s that was being created when the daemon stopped", p->id);
                 pod_teardown(rt, p);
