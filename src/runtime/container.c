@@ -24,6 +24,15 @@ static int64_t now_ns(void) {
         return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+/*
+ * File times come from the kernel's coarse clock, a few ms behind CLOCK_REALTIME: an exit file of a
+ * short-lived container can look older than the start time taken just before `runtime start`.
+ */
+static void clamp_finished(Container *c) {
+        if (c->finished_ns && c->finished_ns < c->started_ns)
+                c->finished_ns = c->started_ns;
+}
+
 bool container_check_exit_locked(Runtime *rt, Container *c) {
         if (c->claim.creating || (c->state != CONTAINER_CREATED && c->state != CONTAINER_RUNNING))
                 return false;
@@ -35,6 +44,7 @@ bool container_check_exit_locked(Runtime *rt, Container *c) {
         c->state = CONTAINER_EXITED;
         c->exit_code = (int32_t)strtol(text, NULL, 10);
         c->finished_ns = (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+        clamp_finished(c);
         _cleanup_free_ char *oom = xasprintf("%s/oom", c->bundle);
         free(c->reason);
         c->reason = xstrdup(access(oom, F_OK) == 0 ? "OOMKilled"
@@ -564,6 +574,7 @@ static int start_locked_op(Runtime *rt, Container *c, Error **reterr) {
         pthread_mutex_lock(&rt->lock);
         if (r >= 0) {
                 c->started_ns = started;
+                clamp_finished(c);
                 if (c->state == CONTAINER_CREATED)
                         c->state = CONTAINER_RUNNING;
                 container_check_exit_locked(rt, c);
