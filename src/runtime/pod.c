@@ -60,6 +60,11 @@ int pod_config_validate(const PodConfig *c, Error **reterr) {
                 return error_set(reterr, EINVAL, "metadata.uid is required");
         if (c->hostname && strlen(c->hostname) > 64)
                 return error_set(reterr, EINVAL, "hostname: '%s' is longer than 64 characters", c->hostname);
+        /* It goes into the pod's /etc/hosts and /etc/hostname: no line breaks or blanks smuggled in. */
+        for (const char *h = c->hostname; h && *h; h++)
+                if ((unsigned char)*h <= ' ' || *h == 0x7f || *h == '/')
+                        return error_set(reterr, EINVAL,
+                                         "hostname: contains a blank, control character or '/'");
         if (!isempty(c->log_directory) && c->log_directory[0] != '/')
                 return error_set(reterr, EINVAL, "log_directory: '%s' is not an absolute path",
                                  c->log_directory);

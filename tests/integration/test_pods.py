@@ -423,6 +423,7 @@ def test_default_hostname_is_the_nodes_everywhere(cri, image):
     assert sh(cri, ctr, "hostname").strip() == node_name
     assert sh(cri, ctr, "cat /etc/hostname").strip() == node_name
     assert_rpc_error(lambda: cri.run_pod(hostname="h" * 65), grpc.StatusCode.INVALID_ARGUMENT, "hostname")
+    assert_rpc_error(lambda: cri.run_pod(hostname="web\n10.0.0.1 evil"), grpc.StatusCode.INVALID_ARGUMENT, "hostname")
 
 
 def test_run_as_group_needs_a_user(cri, image):
