@@ -33,7 +33,10 @@ typedef struct Pod {
         bool shm_mounted;                     /* <dir>/shm is a tmpfs of ours */
         char *infra_id;                       /* the infra container, when the pod has one */
         char **ips;
-        char *handler; /* runtime handler name */
+        char *handler;    /* runtime handler name */
+        UsageSample last; /* the sum of its containers' latest samples */
+        NetIfUsage *last_net;
+        size_t n_last_net;
 } Pod;
 
 typedef struct Container {
@@ -57,9 +60,11 @@ typedef struct Container {
         char *log_path; /* absolute */
         char *stop_signal;
         char *handler;
-        char *cgroup;         /* cgroupfs path ("/parent/crio-<id>"); NULL with systemd */
-        uint64_t last_cpu_ns; /* the previous stats sample, for usage_nano_cores */
-        int64_t last_cpu_sample_ns;
+        char *cgroup;            /* cgroupfs path ("/parent/crio-<id>"); NULL with systemd */
+        UsageSample last;        /* the latest stats sample: usage_nano_cores and the sampler's cache */
+        int64_t layer_walked_ns; /* CLOCK_MONOTONIC of the last writable-layer walk; 0: never */
+        int64_t layer_walked_at; /* the same instant, CLOCK_REALTIME, for answers */
+        uint64_t layer_bytes, layer_inodes;
         int64_t uid, gid;
         int64_t *groups;
         size_t n_groups;
@@ -89,6 +94,10 @@ struct Runtime {
         size_t n_pods;
         Container **ctrs;
         size_t n_ctrs;
+
+        pthread_t sampler_thread; /* [crio.stats] collection_period > 0 */
+        pthread_cond_t sampler_wake;
+        bool sampler_started, sampler_stop;
 
         pthread_t exit_thread;
         int inotify_fd;
@@ -184,6 +193,25 @@ int oci_exec_sync(Runtime *rt, const Container *c, const Handler *h, char *const
 /* Exit watcher (exit-watch.c). */
 int exit_watch_start(Runtime *rt, Error **reterr);
 void exit_watch_stop(Runtime *rt);
+
+/* Snapshots for answers (runtime-query.c); rt->lock held. */
+PodInfo *pod_snapshot(const Pod *p);
+ContainerInfo *container_brief(const Container *c); /* identity, image, state, labels, annotations */
+
+/*
+ * A container's stats (stats.c): sampled now when `force` or when the sampler's latest sample is
+ * stale, otherwise that sample. Takes ownership of `info`. Reads cgroup files outside rt->lock.
+ */
+ContainerStatsInfo *stats_sample_container(Runtime *rt, Container *c, ContainerInfo *info, bool force);
+/* The effective [crio.stats] collection period in ns; 0 samples on demand. */
+int64_t stats_period_ns(Runtime *rt);
+int64_t stats_now_ns(void);
+
+/* Sample every pod and its containers now, keeping the samples for the RPCs (pod-stats.c). */
+void stats_sample_all(Runtime *rt);
+/* Stats sampler (stats.c): started when collection_period > 0. */
+void stats_sampler_start(Runtime *rt);
+void stats_sampler_stop(Runtime *rt);
 
 /* Mounts and pinned namespaces (mounts.c). */
 int overlay_mount(Runtime *rt, Container *c, char *const *layer_dirs, Error **reterr);

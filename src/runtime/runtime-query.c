@@ -17,7 +17,7 @@ static void copy_map(StrMap *dst, const StrMap *src) {
                 strmap_add(dst, src->keys[i], src->values[i]);
 }
 
-static PodInfo *pod_snapshot(const Pod *p) {
+PodInfo *pod_snapshot(const Pod *p) {
         PodInfo *i = xcalloc(1, sizeof(*i));
         i->id = xstrdup(p->id);
         i->name = xstrdup(strempty(p->config->name));
@@ -75,7 +75,7 @@ static void copy_resources(Resources *dst, const Resources *src) {
 }
 
 /* What ListContainers answers with: identity, image, state, labels and annotations. */
-static ContainerInfo *container_brief(const Container *c) {
+ContainerInfo *container_brief(const Container *c) {
         const ContainerConfig *cc = c->config;
         ContainerInfo *i = xcalloc(1, sizeof(*i));
         i->id = xstrdup(c->id);

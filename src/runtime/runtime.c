@@ -76,6 +76,7 @@ void pod_unref(Pod *p) {
         free(p->infra_id);
         strv_free(p->ips);
         free(p->handler);
+        free(p->last_net);
         free(p);
 }
 
@@ -306,6 +307,7 @@ int runtime_new(const Config *config, pthread_rwlock_t *config_lock, ImageServic
         pthread_mutex_init(&rt->db_lock, NULL);
         pthread_cond_init(&rt->created, NULL);
         pthread_cond_init(&rt->exited, NULL);
+        pthread_cond_init(&rt->sampler_wake, NULL);
         paths_init(&rt->paths, config);
         int r = make_dirs(rt, reterr);
         if (r >= 0)
@@ -316,6 +318,8 @@ int runtime_new(const Config *config, pthread_rwlock_t *config_lock, ImageServic
                 recover(rt);
                 r = exit_watch_start(rt, reterr);
         }
+        if (r >= 0)
+                stats_sampler_start(rt);
         if (r < 0) {
                 runtime_free(rt);
                 return r;
@@ -328,6 +332,7 @@ Runtime *runtime_free(Runtime *rt) {
         if (!rt)
                 return NULL;
         exit_watch_stop(rt);
+        stats_sampler_stop(rt);
         for (size_t i = 0; i < rt->n_ctrs; i++)
                 container_unref(rt->ctrs[i]);
         for (size_t i = 0; i < rt->n_pods; i++)
@@ -340,5 +345,6 @@ Runtime *runtime_free(Runtime *rt) {
         pthread_mutex_destroy(&rt->db_lock);
         pthread_cond_destroy(&rt->created);
         pthread_cond_destroy(&rt->exited);
+        pthread_cond_destroy(&rt->sampler_wake);
         return mfree(rt);
 }

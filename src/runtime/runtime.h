@@ -9,6 +9,7 @@
 #include "config.h"
 #include "error.h"
 #include "image-service.h"
+#include "stats-parse.h"
 
 /*
  * Pods and containers, run by an OCI runtime under one conmon per container (docs/runtime.md).
@@ -218,21 +219,43 @@ void exec_result_done(ExecResult *r);
 int runtime_container_exec_sync(Runtime *rt, const char *id, char *const *argv, int64_t timeout_s,
                                 ExecResult *ret, Error **reterr);
 
-/* A container's resource usage, sampled now. Absent parts (an exited container has no cgroup) are unset. */
+/*
+ * A container's resource usage: sampled now, or with [crio.stats] collection_period > 0 the background
+ * sampler's latest sample. Absent parts (an exited container has no cgroup) have their has_* unset.
+ */
 typedef struct ContainerStatsInfo {
         ContainerInfo *info; /* id, metadata, labels, annotations */
-        int64_t timestamp;
-        bool has_cpu, has_nano_cores, has_memory, has_available, has_layer;
-        uint64_t cpu_ns, nano_cores;
-        uint64_t mem_working_set, mem_usage, mem_available, mem_rss, mem_page_faults, mem_major_page_faults;
-        uint64_t layer_bytes, layer_inodes;
+        UsageSample usage;
+        bool has_layer;
+        int64_t layer_timestamp;
+        uint64_t layer_bytes, layer_inodes; /* refreshed at most every STATS_LAYER_REFRESH_S */
         char *layer_mountpoint;
 } ContainerStatsInfo;
 
+/* A pod's usage: the sum of its containers' (its infra process included) and its network namespace. */
+typedef struct PodStatsInfo {
+        PodInfo *info;
+        UsageSample usage;
+        bool has_network; /* not for pods on the host's network */
+        int64_t net_timestamp;
+        NetIfUsage *ifaces;
+        size_t n_ifaces;
+        ContainerStatsInfo **ctrs; /* its containers, without the infra process */
+        size_t n_ctrs;
+} PodStatsInfo;
+
+/* Seconds between walks of a writable layer for its bytes and inodes when sampling on demand. */
+#define STATS_LAYER_REFRESH_S 10
+
 ContainerStatsInfo *container_stats_info_free(ContainerStatsInfo *s);
+PodStatsInfo *pod_stats_info_free(PodStatsInfo *s);
+/* -ENOENT for unknown IDs. Reads cgroup files (and at most once per refresh period walks the layer). */
 int runtime_container_stats(Runtime *rt, const char *id, ContainerStatsInfo **ret, Error **reterr);
-/* Every container's stats; reads cgroup files and walks writable layers. */
+/* Every container's stats. */
 void runtime_container_stats_list(Runtime *rt, ContainerStatsInfo ***ret, size_t *ret_n);
+/* A pod's stats; -ENOENT for unknown IDs. May start a short-lived thread that enters the pod's netns. */
+int runtime_pod_stats(Runtime *rt, const char *id, PodStatsInfo **ret, Error **reterr);
+void runtime_pod_stats_list(Runtime *rt, PodStatsInfo ***ret, size_t *ret_n);
 
 /* Is an image in use by a container (RemoveImage answers FAILED_PRECONDITION then)? */
 bool runtime_image_in_use(Runtime *rt, const char *image_id);

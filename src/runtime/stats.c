@@ -6,91 +6,82 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cancel.h"
 #include "fs-util.h"
+#include "log.h"
 #include "runtime-private.h"
 
 /*
  * Container stats straight from the cgroup files runc created (cgroupfs: <controller>/<path> on v1,
- * <path> on the unified v2 tree) and from the writable layer. This is the first step of the stats
- * issue: on-demand sampling only, no background sampler, no pod or network stats yet.
+ * <path> on the unified v2 tree) and from the writable layer, whose walk is cached (a walk per call is
+ * what makes the peers' stats slow). With [crio.stats] collection_period > 0 a background thread
+ * samples every pod and container and the RPCs answer from its latest samples.
  */
 
 #define CGROUP_ROOT "/sys/fs/cgroup"
+#define NS_PER_S 1000000000LL
 
-static int64_t now_ns(void) {
+int64_t stats_now_ns(void) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+        return (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
+}
+
+int64_t stats_period_ns(Runtime *rt) {
+        pthread_rwlock_rdlock(rt->config_lock);
+        int64_t s = rt->config->collection_period > 0 ? rt->config->collection_period
+                                                      : rt->config->stats_collection_period;
+        pthread_rwlock_unlock(rt->config_lock);
+        return s > 0 ? s * NS_PER_S : 0;
 }
 
 static bool read_u64(const char *path, uint64_t *ret) {
         _cleanup_free_ char *t = NULL;
-        if (read_file(path, 4096, &t, NULL) < 0)
-                return false;
-        char *end = NULL;
-        unsigned long long v = strtoull(t, &end, 10);
-        if (end == t)
-                return false;
-        *ret = v;
-        return true;
-}
-
-/* "key value" lines of memory.stat / cpu.stat. */
-static bool stat_field(const char *text, const char *key, uint64_t *ret) {
-        size_t n = strlen(key);
-        for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
-                if (strncmp(l, key, n) == 0 && l[n] == ' ') {
-                        *ret = strtoull(l + n + 1, NULL, 10);
-                        return true;
-                }
-        return false;
+        return read_file(path, 4096, &t, NULL) >= 0 && stats_parse_u64(t, ret);
 }
 
 static bool cgroup_v1(void) {
         return access(CGROUP_ROOT "/cpuacct", F_OK) == 0 || access(CGROUP_ROOT "/cpu,cpuacct", F_OK) == 0;
 }
 
-static char *cg_file(const char *controller, const char *cg, const char *file) {
-        return controller ? xasprintf(CGROUP_ROOT "/%s%s/%s", controller, cg, file)
-                          : xasprintf(CGROUP_ROOT "%s/%s", cg, file);
+static char *cg_file(bool v1, const char *controller, const char *cg, const char *file) {
+        return v1 ? xasprintf(CGROUP_ROOT "/%s%s/%s", controller, cg, file)
+                  : xasprintf(CGROUP_ROOT "%s/%s", cg, file);
 }
 
-static void read_cpu(const char *cg, bool v1, ContainerStatsInfo *s) {
+static void read_cpu(const char *cg, bool v1, UsageSample *s) {
         if (v1) {
-                _cleanup_free_ char *p = cg_file("cpuacct", cg, "cpuacct.usage");
+                _cleanup_free_ char *p = cg_file(true, "cpuacct", cg, "cpuacct.usage");
                 s->has_cpu = read_u64(p, &s->cpu_ns);
                 return;
         }
-        _cleanup_free_ char *p = cg_file(NULL, cg, "cpu.stat"), *t = NULL;
+        _cleanup_free_ char *p = cg_file(false, NULL, cg, "cpu.stat"), *t = NULL;
         uint64_t usec = 0;
-        if (read_file(p, 1 << 16, &t, NULL) >= 0 && stat_field(t, "usage_usec", &usec)) {
+        if (read_file(p, 1 << 16, &t, NULL) >= 0 && stats_field(t, "usage_usec", &usec)) {
                 s->has_cpu = true;
                 s->cpu_ns = usec * 1000;
         }
 }
 
-static void read_memory(const char *cg, bool v1, ContainerStatsInfo *s) {
+static void read_memory(const char *cg, bool v1, UsageSample *s) {
         _cleanup_free_ char *usage =
-                cg_file(v1 ? "memory" : NULL, cg, v1 ? "memory.usage_in_bytes" : "memory.current");
-        _cleanup_free_ char *stat = cg_file(v1 ? "memory" : NULL, cg, "memory.stat"), *text = NULL;
-        _cleanup_free_ char *limit =
-                cg_file(v1 ? "memory" : NULL, cg, v1 ? "memory.limit_in_bytes" : "memory.max");
-        if (!read_u64(usage, &s->mem_usage) || read_file(stat, 1 << 16, &text, NULL) < 0)
+                cg_file(v1, "memory", cg, v1 ? "memory.usage_in_bytes" : "memory.current");
+        _cleanup_free_ char *stat = cg_file(v1, "memory", cg, "memory.stat"), *text = NULL;
+        _cleanup_free_ char *limit = cg_file(v1, "memory", cg, v1 ? "memory.limit_in_bytes" : "memory.max");
+        _cleanup_free_ char *limit_text = NULL;
+        uint64_t u = 0;
+        if (!read_u64(usage, &u) || read_file(stat, 1 << 16, &text, NULL) < 0)
                 return;
-        s->has_memory = true;
-        uint64_t inactive = 0;
-        stat_field(text, v1 ? "total_inactive_file" : "inactive_file", &inactive);
-        /* The kubelet's working set: usage less what the kernel can drop at once. */
-        s->mem_working_set = s->mem_usage > inactive ? s->mem_usage - inactive : 0;
-        stat_field(text, v1 ? "total_rss" : "anon", &s->mem_rss);
-        stat_field(text, v1 ? "total_pgfault" : "pgfault", &s->mem_page_faults);
-        stat_field(text, v1 ? "total_pgmajfault" : "pgmajfault", &s->mem_major_page_faults);
-        uint64_t max = 0;
-        /* No limit reads as "max" (v2) or a huge number (v1): then there is no "available". */
-        if (read_u64(limit, &max) && max < (1ULL << 62)) {
-                s->has_available = true;
-                s->mem_available = max > s->mem_working_set ? max - s->mem_working_set : 0;
-        }
+        read_file(limit, 64, &limit_text, NULL);
+        stats_memory_from(u, text, limit_text, v1, s);
+}
+
+static void read_usage(const char *cg, UsageSample *s) {
+        bool v1 = cgroup_v1();
+        read_cpu(cg, v1, s);
+        read_memory(cg, v1, s);
+        _cleanup_free_ char *pids = cg_file(v1, "pids", cg, "pids.current");
+        s->has_pids = read_u64(pids, &s->pids);
 }
 
 static uint64_t walk_bytes, walk_inodes;
@@ -103,48 +94,69 @@ static int count_entry(const char *path, const struct stat *st, int flag, struct
 }
 
 /* Bytes and inodes the container wrote (its overlay upper dir). nftw keeps at most 16 fds open. */
-static void read_layer(const char *layer, ContainerStatsInfo *s) {
-        if (!layer)
-                return;
-        _cleanup_free_ char *upper = xasprintf("%s/upper", layer);
+static bool walk_layer(const char *upper, uint64_t *ret_bytes, uint64_t *ret_inodes) {
         pthread_mutex_lock(&walk_lock);
         walk_bytes = walk_inodes = 0;
-        if (nftw(upper, count_entry, 16, FTW_PHYS | FTW_MOUNT) == 0) {
-                s->has_layer = true;
-                s->layer_bytes = walk_bytes;
-                s->layer_inodes = walk_inodes;
-        }
+        bool ok = nftw(upper, count_entry, 16, FTW_PHYS | FTW_MOUNT) == 0;
+        *ret_bytes = walk_bytes;
+        *ret_inodes = walk_inodes;
         pthread_mutex_unlock(&walk_lock);
-        s->layer_mountpoint = xasprintf("%s/upper", layer);
+        return ok;
 }
 
-/* Sample a container; `c` is referenced by the caller. CPU rate from the previous sample, if any. */
-static ContainerStatsInfo *sample(Runtime *rt, Container *c, ContainerInfo *info) {
+/* The writable layer's usage, walked again only when the cached walk is older than the refresh period. */
+static void sample_layer(Runtime *rt, Container *c, const char *layer, bool force, ContainerStatsInfo *s) {
+        if (!layer)
+                return;
+        int64_t period = stats_period_ns(rt);
+        int64_t refresh = period > 0 ? period : STATS_LAYER_REFRESH_S * NS_PER_S;
+        s->layer_mountpoint = xasprintf("%s/upper", layer);
+        pthread_mutex_lock(&rt->lock);
+        int64_t walked = c->layer_walked_ns;
+        s->layer_timestamp = c->layer_walked_at;
+        s->layer_bytes = c->layer_bytes;
+        s->layer_inodes = c->layer_inodes;
+        pthread_mutex_unlock(&rt->lock);
+        int64_t now = monotonic_ns();
+        if (walked > 0 && !(force && period > 0) && now - walked < refresh) {
+                s->has_layer = true;
+                return;
+        }
+        if (!walk_layer(s->layer_mountpoint, &s->layer_bytes, &s->layer_inodes))
+                return;
+        s->has_layer = true;
+        s->layer_timestamp = stats_now_ns();
+        pthread_mutex_lock(&rt->lock);
+        c->layer_walked_ns = now;
+        c->layer_walked_at = s->layer_timestamp;
+        c->layer_bytes = s->layer_bytes;
+        c->layer_inodes = s->layer_inodes;
+        pthread_mutex_unlock(&rt->lock);
+}
+
+ContainerStatsInfo *stats_sample_container(Runtime *rt, Container *c, ContainerInfo *info, bool force) {
         ContainerStatsInfo *s = xcalloc(1, sizeof(*s));
         s->info = info;
-        s->timestamp = now_ns();
+        int64_t period = stats_period_ns(rt), now = stats_now_ns();
         pthread_mutex_lock(&rt->lock);
         _cleanup_free_ char *cg = xstrdup(c->cgroup ? c->cgroup : "");
         _cleanup_free_ char *layer = c->layer ? xstrdup(c->layer) : NULL;
+        UsageSample last = c->last;
+        bool running = c->state == CONTAINER_RUNNING;
         pthread_mutex_unlock(&rt->lock);
-        bool v1 = cgroup_v1();
-        if (*cg) {
-                read_cpu(cg, v1, s);
-                read_memory(cg, v1, s);
+        /* The sampler's sample serves until two periods passed (then it is behind: sample now). */
+        if (!force && period > 0 && last.timestamp > 0 && now - last.timestamp < 2 * period) {
+                s->usage = last;
+        } else {
+                s->usage.timestamp = now;
+                if (*cg && running)
+                        read_usage(cg, &s->usage);
+                stats_cpu_rate(&last, &s->usage);
+                pthread_mutex_lock(&rt->lock);
+                c->last = s->usage;
+                pthread_mutex_unlock(&rt->lock);
         }
-        read_layer(layer, s);
-        pthread_mutex_lock(&rt->lock);
-        if (s->has_cpu && c->last_cpu_sample_ns && s->timestamp > c->last_cpu_sample_ns &&
-            s->cpu_ns >= c->last_cpu_ns) {
-                s->has_nano_cores = true;
-                s->nano_cores = (uint64_t)((double)(s->cpu_ns - c->last_cpu_ns) * 1e9 /
-                                           (double)(s->timestamp - c->last_cpu_sample_ns));
-        }
-        if (s->has_cpu) {
-                c->last_cpu_ns = s->cpu_ns;
-                c->last_cpu_sample_ns = s->timestamp;
-        }
-        pthread_mutex_unlock(&rt->lock);
+        sample_layer(rt, c, layer, force, s);
         return s;
 }
 
@@ -166,27 +178,71 @@ int runtime_container_stats(Runtime *rt, const char *id, ContainerStatsInfo **re
                 container_info_free(info);
                 return r;
         }
-        *ret = sample(rt, c, info);
+        *ret = stats_sample_container(rt, c, info, false);
         container_unref(c);
         return 0;
 }
 
 void runtime_container_stats_list(Runtime *rt, ContainerStatsInfo ***ret, size_t *ret_n) {
-        ContainerInfo **infos = NULL;
+        pthread_mutex_lock(&rt->lock);
+        Container **cs = xcalloc(rt->n_ctrs + 1, sizeof(*cs));
+        ContainerInfo **infos = xcalloc(rt->n_ctrs + 1, sizeof(*infos));
         size_t n = 0;
-        runtime_container_list(rt, &infos, &n);
-        ContainerStatsInfo **l = xcalloc(n + 1, sizeof(*l));
-        size_t k = 0;
-        for (size_t i = 0; i < n; i++) {
-                Container *c = NULL;
-                if (container_get(rt, infos[i]->id, false, &c, NULL) < 0) {
-                        container_info_free(infos[i]);
-                        continue;
+        for (size_t i = 0; i < rt->n_ctrs; i++)
+                if (!rt->ctrs[i]->infra && !rt->ctrs[i]->claim.creating) {
+                        cs[n] = container_ref(rt->ctrs[i]);
+                        infos[n++] = container_brief(rt->ctrs[i]);
                 }
-                l[k++] = sample(rt, c, infos[i]);
-                container_unref(c);
+        pthread_mutex_unlock(&rt->lock);
+        ContainerStatsInfo **l = xcalloc(n + 1, sizeof(*l));
+        for (size_t i = 0; i < n; i++) {
+                l[i] = stats_sample_container(rt, cs[i], infos[i], false);
+                container_unref(cs[i]);
         }
+        free(cs);
         free(infos);
         *ret = l;
-        *ret_n = k;
+        *ret_n = n;
+}
+
+static void *sampler_main(void *arg) {
+        Runtime *rt = arg;
+        pthread_mutex_lock(&rt->lock);
+        while (!rt->sampler_stop) {
+                pthread_mutex_unlock(&rt->lock);
+                stats_sample_all(rt);
+                int64_t period = stats_period_ns(rt);
+                struct timespec until;
+                clock_gettime(CLOCK_REALTIME, &until);
+                int64_t t =
+                        (int64_t)until.tv_sec * NS_PER_S + until.tv_nsec + (period > 0 ? period : NS_PER_S);
+                until = (struct timespec){.tv_sec = t / NS_PER_S, .tv_nsec = t % NS_PER_S};
+                pthread_mutex_lock(&rt->lock);
+                while (!rt->sampler_stop &&
+                       pthread_cond_timedwait(&rt->sampler_wake, &rt->lock, &until) == 0)
+                        ;
+        }
+        pthread_mutex_unlock(&rt->lock);
+        return NULL;
+}
+
+void stats_sampler_start(Runtime *rt) {
+        if (stats_period_ns(rt) == 0)
+                return;
+        if (pthread_create(&rt->sampler_thread, NULL, sampler_main, rt) != 0) {
+                log_warn("cannot start the stats sampler: stats are collected on demand");
+                return;
+        }
+        rt->sampler_started = true;
+}
+
+void stats_sampler_stop(Runtime *rt) {
+        if (rt->sampler_started) {
+                pthread_mutex_lock(&rt->lock);
+                rt->sampler_stop = true;
+                pthread_cond_broadcast(&rt->sampler_wake);
+                pthread_mutex_unlock(&rt->lock);
+                pthread_join(rt->sampler_thread, NULL);
+                rt->sampler_started = false;
+        }
 }

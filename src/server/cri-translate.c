@@ -260,3 +260,21 @@ bool labels_match(const StrMap *labels, void *const *selector, size_t n) {
         }
         return true;
 }
+
+Runtime__V1__ContainerMetadata *container_metadata_to_cri(const ContainerInfo *c) {
+        Runtime__V1__ContainerMetadata *m =
+                PB_NEW(Runtime__V1__ContainerMetadata, RUNTIME__V1__CONTAINER_METADATA__INIT);
+        m->name = xstrdup(c->name);
+        m->attempt = c->attempt;
+        return m;
+}
+
+Runtime__V1__PodSandboxMetadata *pod_metadata_to_cri(const PodInfo *p) {
+        Runtime__V1__PodSandboxMetadata *m =
+                PB_NEW(Runtime__V1__PodSandboxMetadata, RUNTIME__V1__POD_SANDBOX_METADATA__INIT);
+        m->name = xstrdup(p->name);
+        m->uid = xstrdup(p->uid);
+        m->namespace_ = xstrdup(p->namespace_);
+        m->attempt = p->attempt;
+        return m;
+}

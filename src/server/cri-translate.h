@@ -22,3 +22,7 @@ typedef struct MapEntry {
 void *map_entries_new(const ProtobufCMessageDescriptor *desc, const StrMap *m, size_t *ret_n);
 /* Do all selector entries appear in `labels`? */
 bool labels_match(const StrMap *labels, void *const *selector, size_t n);
+
+/* Metadata of answers, heap-allocated for protobuf_c_message_free_unpacked(). */
+Runtime__V1__ContainerMetadata *container_metadata_to_cri(const ContainerInfo *c);
+Runtime__V1__PodSandboxMetadata *pod_metadata_to_cri(const PodInfo *p);

@@ -84,14 +84,6 @@ static Runtime__V1__ContainerState state_to_cri(ContainerState s) {
         return (Runtime__V1__ContainerState)s;
 }
 
-static Runtime__V1__ContainerMetadata *metadata(const ContainerInfo *c) {
-        Runtime__V1__ContainerMetadata *m =
-                PB_NEW(Runtime__V1__ContainerMetadata, RUNTIME__V1__CONTAINER_METADATA__INIT);
-        m->name = xstrdup(c->name);
-        m->attempt = c->attempt;
-        return m;
-}
-
 static Runtime__V1__ImageSpec *image_spec(const char *image) {
         Runtime__V1__ImageSpec *s = PB_NEW(Runtime__V1__ImageSpec, RUNTIME__V1__IMAGE_SPEC__INIT);
         s->image = xstrdup(image);
@@ -129,7 +121,7 @@ static Runtime__V1__ContainerStatus *container_status(const ContainerInfo *c) {
         Runtime__V1__ContainerStatus *s =
                 PB_NEW(Runtime__V1__ContainerStatus, RUNTIME__V1__CONTAINER_STATUS__INIT);
         s->id = xstrdup(c->id);
-        s->metadata = metadata(c);
+        s->metadata = container_metadata_to_cri(c);
         s->state = state_to_cri(c->state);
         s->created_at = c->created_ns;
         s->started_at = c->started_ns;
@@ -214,7 +206,7 @@ static Runtime__V1__Container *container_item(const ContainerInfo *c) {
         Runtime__V1__Container *o = PB_NEW(Runtime__V1__Container, RUNTIME__V1__CONTAINER__INIT);
         o->id = xstrdup(c->id);
         o->pod_sandbox_id = xstrdup(c->pod_id);
-        o->metadata = metadata(c);
+        o->metadata = container_metadata_to_cri(c);
         o->image = image_spec(c->image);
         o->image_ref = xstrdup(c->image_ref);
         o->image_id = xstrdup(c->image_id);
@@ -302,107 +294,6 @@ int rpc_exec_sync(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMessage
         resp->stdout = (ProtobufCBinaryData){.len = res.out_len, .data = (uint8_t *)TAKE_PTR(res.out)};
         resp->stderr = (ProtobufCBinaryData){.len = res.err_len, .data = (uint8_t *)TAKE_PTR(res.err)};
         resp->exit_code = res.exit_code;
-        *ret_resp = &resp->base;
-        return 0;
-}
-
-static Runtime__V1__UInt64Value *u64(uint64_t v) {
-        Runtime__V1__UInt64Value *o = PB_NEW(Runtime__V1__UInt64Value, RUNTIME__V1__UINT64_VALUE__INIT);
-        o->value = v;
-        return o;
-}
-
-static Runtime__V1__ContainerAttributes *stats_attributes(const ContainerInfo *c) {
-        Runtime__V1__ContainerAttributes *a =
-                PB_NEW(Runtime__V1__ContainerAttributes, RUNTIME__V1__CONTAINER_ATTRIBUTES__INIT);
-        a->id = xstrdup(c->id);
-        a->metadata = metadata(c);
-        a->labels = map_entries_new(&runtime__v1__container_attributes__labels_entry__descriptor, &c->labels,
-                                    &a->n_labels);
-        a->annotations = map_entries_new(&runtime__v1__container_attributes__annotations_entry__descriptor,
-                                         &c->annotations, &a->n_annotations);
-        return a;
-}
-
-static Runtime__V1__ContainerStats *stats_to_cri(const ContainerStatsInfo *s) {
-        Runtime__V1__ContainerStats *o =
-                PB_NEW(Runtime__V1__ContainerStats, RUNTIME__V1__CONTAINER_STATS__INIT);
-        o->attributes = stats_attributes(s->info);
-        if (s->has_cpu) {
-                o->cpu = PB_NEW(Runtime__V1__CpuUsage, RUNTIME__V1__CPU_USAGE__INIT);
-                o->cpu->timestamp = s->timestamp;
-                o->cpu->usage_core_nano_seconds = u64(s->cpu_ns);
-                if (s->has_nano_cores)
-                        o->cpu->usage_nano_cores = u64(s->nano_cores);
-        }
-        if (s->has_memory) {
-                Runtime__V1__MemoryUsage *m = o->memory =
-                        PB_NEW(Runtime__V1__MemoryUsage, RUNTIME__V1__MEMORY_USAGE__INIT);
-                m->timestamp = s->timestamp;
-                m->working_set_bytes = u64(s->mem_working_set);
-                m->usage_bytes = u64(s->mem_usage);
-                m->rss_bytes = u64(s->mem_rss);
-                m->page_faults = u64(s->mem_page_faults);
-                m->major_page_faults = u64(s->mem_major_page_faults);
-                if (s->has_available)
-                        m->available_bytes = u64(s->mem_available);
-        }
-        if (s->has_layer) {
-                Runtime__V1__FilesystemUsage *f = o->writable_layer =
-                        PB_NEW(Runtime__V1__FilesystemUsage, RUNTIME__V1__FILESYSTEM_USAGE__INIT);
-                f->timestamp = s->timestamp;
-                f->fs_id =
-                        PB_NEW(Runtime__V1__FilesystemIdentifier, RUNTIME__V1__FILESYSTEM_IDENTIFIER__INIT);
-                f->fs_id->mountpoint = xstrdup(s->layer_mountpoint);
-                f->used_bytes = u64(s->layer_bytes);
-                f->inodes_used = u64(s->layer_inodes);
-        }
-        return o;
-}
-
-int rpc_container_stats(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
-                        Error **reterr) {
-        const Runtime__V1__ContainerStatsRequest *r = (const Runtime__V1__ContainerStatsRequest *)req;
-        ContainerStatsInfo *s = NULL;
-        int q = require_id(r->container_id, "container_id", reterr);
-        if (q >= 0)
-                q = runtime_container_stats(ctx->daemon->runtime, r->container_id, &s, reterr);
-        if (q < 0)
-                return q;
-        Runtime__V1__ContainerStatsResponse *resp =
-                PB_NEW(Runtime__V1__ContainerStatsResponse, RUNTIME__V1__CONTAINER_STATS_RESPONSE__INIT);
-        resp->stats = stats_to_cri(s);
-        container_stats_info_free(s);
-        *ret_resp = &resp->base;
-        return 0;
-}
-
-static bool stats_match(const ContainerInfo *c, const Runtime__V1__ContainerStatsFilter *f) {
-        if (!f)
-                return true;
-        if (!isempty(f->id) && strncmp(c->id, f->id, strlen(f->id)) != 0)
-                return false;
-        if (!isempty(f->pod_sandbox_id) &&
-            strncmp(c->pod_id, f->pod_sandbox_id, strlen(f->pod_sandbox_id)) != 0)
-                return false;
-        return labels_match(&c->labels, (void *const *)f->label_selector, f->n_label_selector);
-}
-
-int rpc_list_container_stats(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
-                             Error **reterr) {
-        const Runtime__V1__ListContainerStatsRequest *r =
-                (const Runtime__V1__ListContainerStatsRequest *)req;
-        ContainerStatsInfo **l = NULL;
-        size_t n = 0;
-        runtime_container_stats_list(ctx->daemon->runtime, &l, &n);
-        Runtime__V1__ListContainerStatsResponse *resp = PB_NEW(
-                Runtime__V1__ListContainerStatsResponse, RUNTIME__V1__LIST_CONTAINER_STATS_RESPONSE__INIT);
-        for (size_t i = 0; i < n; i++) {
-                if (stats_match(l[i]->info, r->filter))
-                        PB_APPEND(resp->n_stats, resp->stats, stats_to_cri(l[i]));
-                container_stats_info_free(l[i]);
-        }
-        free(l);
         *ret_resp = &resp->base;
         return 0;
 }

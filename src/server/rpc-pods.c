@@ -64,16 +64,6 @@ int rpc_remove_pod_sandbox(RpcContext *ctx, const ProtobufCMessage *req, Protobu
         return 0;
 }
 
-static Runtime__V1__PodSandboxMetadata *pod_metadata(const PodInfo *p) {
-        Runtime__V1__PodSandboxMetadata *m =
-                PB_NEW(Runtime__V1__PodSandboxMetadata, RUNTIME__V1__POD_SANDBOX_METADATA__INIT);
-        m->name = xstrdup(p->name);
-        m->uid = xstrdup(p->uid);
-        m->namespace_ = xstrdup(p->namespace_);
-        m->attempt = p->attempt;
-        return m;
-}
-
 static Runtime__V1__NamespaceOption *pod_namespaces(const PodInfo *p) {
         Runtime__V1__NamespaceOption *o =
                 PB_NEW(Runtime__V1__NamespaceOption, RUNTIME__V1__NAMESPACE_OPTION__INIT);
@@ -100,7 +90,7 @@ static Runtime__V1__PodSandboxStatus *pod_status(const PodInfo *p) {
         Runtime__V1__PodSandboxStatus *s =
                 PB_NEW(Runtime__V1__PodSandboxStatus, RUNTIME__V1__POD_SANDBOX_STATUS__INIT);
         s->id = xstrdup(p->id);
-        s->metadata = pod_metadata(p);
+        s->metadata = pod_metadata_to_cri(p);
         s->state = p->state == POD_READY ? RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY
                                          : RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_NOTREADY;
         s->created_at = p->created_ns;
@@ -158,7 +148,7 @@ static bool pod_matches(const PodInfo *p, const Runtime__V1__PodSandboxFilter *f
 static Runtime__V1__PodSandbox *pod_item(const PodInfo *p) {
         Runtime__V1__PodSandbox *s = PB_NEW(Runtime__V1__PodSandbox, RUNTIME__V1__POD_SANDBOX__INIT);
         s->id = xstrdup(p->id);
-        s->metadata = pod_metadata(p);
+        s->metadata = pod_metadata_to_cri(p);
         s->state = p->state == POD_READY ? RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY
                                          : RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_NOTREADY;
         s->created_at = p->created_ns;

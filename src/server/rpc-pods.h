@@ -32,8 +32,13 @@ int rpc_update_container_resources(RpcContext *ctx, const ProtobufCMessage *req,
                                    Error **reterr);
 int rpc_reopen_container_log(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
                              Error **reterr);
+/* Stats RPCs (rpc-stats.c): read cgroup files and, at most once per refresh period, walk layers. */
 int rpc_container_stats(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
                         Error **reterr);
 int rpc_list_container_stats(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
                              Error **reterr);
+int rpc_pod_sandbox_stats(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+                          Error **reterr);
+int rpc_list_pod_sandbox_stats(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+                               Error **reterr);
 int rpc_exec_sync(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp, Error **reterr);

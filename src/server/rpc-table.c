@@ -43,6 +43,8 @@ static const struct {
         {"RuntimeService", "ExecSync", rpc_exec_sync, false, false},
         {"RuntimeService", "ContainerStats", rpc_container_stats, false, false},
         {"RuntimeService", "ListContainerStats", rpc_list_container_stats, false, false},
+        {"RuntimeService", "PodSandboxStats", rpc_pod_sandbox_stats, false, false},
+        {"RuntimeService", "ListPodSandboxStats", rpc_list_pod_sandbox_stats, false, false},
         {"ImageService", "PullImage", rpc_pull_image, false, true},
         {"ImageService", "ImageStatus", rpc_image_status, true, false},
         {"ImageService", "ListImages", rpc_list_images, true, false},

@@ -1,0 +1,178 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Stats a kubelet reads for `kubectl top` and eviction: pod and container CPU, memory, processes, the
+pod's network counters and the writable layer, on demand and from the background sampler."""
+
+import grpc
+import pytest
+
+import crio_helpers as h
+import pod_helpers as ph
+
+
+def make_node(image_daemon, tmp_path_factory, stats_conf=""):
+    wd = tmp_path_factory.mktemp("node")
+    d = image_daemon(config=ph.runtime_conf(wd) + stats_conf)
+    d.node_dir = wd
+    return d, d.client(timeout=60)
+
+
+def clean(c):
+    for ctr in c.list_containers():
+        c.remove_container(ctr.id)
+    for pod in c.list_pods():
+        c.remove_pod(pod.id)
+    c.close()
+
+
+@pytest.fixture
+def node(image_daemon, tmp_path_factory):
+    d, c = make_node(image_daemon, tmp_path_factory)
+    yield d, c
+    clean(c)
+
+
+@pytest.fixture
+def cri(node):
+    return node[1]
+
+
+@pytest.fixture
+def image(cri, image_registry):
+    ref = ph.busybox(image_registry)
+    cri.pull_image(ref)
+    return ref
+
+
+def start(cri, image, pod, script, **kw):
+    ctr = cri.create_container(pod, ph.container_config(image, command=["sh", "-c", script], **kw))
+    cri.start_container(ctr)
+    cri.wait_container_state(ctr, "CONTAINER_RUNNING")
+    return ctr
+
+
+def pod_stats(cri, pod):
+    return cri.call("PodSandboxStats", h.pb().PodSandboxStatsRequest(pod_sandbox_id=pod),
+                    h.pb().PodSandboxStatsResponse).stats
+
+
+def list_pod_stats(cri, **filt):
+    req = h.pb().ListPodSandboxStatsRequest()
+    for k, v in filt.items():
+        if k == "labels":
+            req.filter.label_selector.update(v)
+        else:
+            setattr(req.filter, k, v)
+    return list(cri.call("ListPodSandboxStats", req, h.pb().ListPodSandboxStatsResponse).stats)
+
+
+def container_stats(cri, ctr):
+    return cri.call("ContainerStats", h.pb().ContainerStatsRequest(container_id=ctr),
+                    h.pb().ContainerStatsResponse).stats
+
+
+def interfaces(stats):
+    return {i.name: i for i in stats.linux.network.interfaces}
+
+
+def exec_ok(cri, ctr, script):
+    r = cri.exec_sync(ctr, ["sh", "-c", script])
+    assert r.exit_code == 0, (r.stdout, r.stderr)
+    return r.stdout.decode()
+
+
+def test_pod_stats_follow_cpu_memory_processes_and_network(cri, image):
+    pod = cri.run_pod(labels={"app": "stats"})
+    busy = start(cri, image, pod, "while true; do :; done", cap_add=["NET_ADMIN"])
+    mem = start(cri, image, pod, "head -c 20971520 /dev/zero > /dev/shm/blob; sleep 300")
+    assert h.wait_until(lambda: exec_ok(cri, mem, "wc -c < /dev/shm/blob").strip() == "20971520", 20)
+    first = pod_stats(cri, pod)
+    assert first.attributes.id == pod and dict(first.attributes.labels) == {"app": "stats"}
+    assert first.attributes.metadata.name == cri.pod_status(pod).status.metadata.name
+    assert sorted(c.attributes.id for c in first.linux.containers) == sorted([busy, mem])
+    assert first.linux.cpu.usage_core_nano_seconds.value > 0
+    assert first.linux.memory.working_set_bytes.value >= 20 << 20  # the tmpfs blob is the pod's memory
+    assert first.linux.memory.usage_bytes.value >= first.linux.memory.working_set_bytes.value
+    assert first.linux.process.process_count.value >= 2
+    assert "lo" in interfaces(first)
+    lo_before = interfaces(first)["lo"]
+    # A refused connection on the pod's loopback is traffic in its network namespace only (without a
+    # CNI loopback plugin its lo is down: the container may bring it up).
+    exec_ok(cri, busy, "ip link set lo up")
+    assert cri.exec_sync(busy, ["nc", "127.0.0.1", "1"]).exit_code != 0  # connection refused
+    second = pod_stats(cri, pod)
+    assert second.linux.cpu.usage_core_nano_seconds.value > first.linux.cpu.usage_core_nano_seconds.value
+    assert second.linux.cpu.usage_nano_cores.value > 0
+    lo_after = interfaces(second)["lo"]
+    assert lo_after.rx_bytes.value > lo_before.rx_bytes.value
+    assert lo_after.tx_bytes.value > lo_before.tx_bytes.value
+    by_id = {c.attributes.id: c for c in second.linux.containers}
+    assert by_id[busy].cpu.usage_core_nano_seconds.value > by_id[mem].cpu.usage_core_nano_seconds.value
+    assert by_id[mem].memory.working_set_bytes.value >= 20 << 20
+
+
+def test_pod_without_processes_reads_its_pinned_namespace(cri, image):
+    """No container runs: the counters come from the pinned netns file, entered by a thread."""
+    pod = cri.run_pod()
+    s = pod_stats(cri, pod)
+    assert set(interfaces(s)) == {"lo"}
+    assert s.linux.network.timestamp > 0
+    assert not s.linux.HasField("cpu") and list(s.linux.containers) == []
+    ctr = start(cri, image, pod, "sleep 300")
+    cri.stop_container(ctr)
+    s = pod_stats(cri, pod)
+    assert set(interfaces(s)) == {"lo"}
+    assert [c.attributes.id for c in s.linux.containers] == [ctr]
+    assert not s.linux.containers[0].HasField("cpu")  # an exited container has no cgroup
+
+
+def test_host_network_pod_has_no_pod_network_stats(cri, image):
+    pod = cri.run_pod(network="NODE")
+    start(cri, image, pod, "sleep 300")
+    s = pod_stats(cri, pod)
+    assert not s.linux.HasField("network")
+    assert s.linux.cpu.usage_core_nano_seconds.value > 0
+
+
+def test_list_pod_stats_filters_and_errors(cri, image):
+    a = cri.run_pod(labels={"tier": "web"})
+    b = cri.run_pod(labels={"tier": "db"})
+    start(cri, image, a, "sleep 300")
+    assert {s.attributes.id for s in list_pod_stats(cri)} == {a, b}
+    assert [s.attributes.id for s in list_pod_stats(cri, labels={"tier": "db"})] == [b]
+    assert [s.attributes.id for s in list_pod_stats(cri, id=a[:12])] == [a]
+    assert list_pod_stats(cri, id=a, labels={"tier": "db"}) == []
+    with pytest.raises(grpc.RpcError) as e:
+        pod_stats(cri, "f" * 64)
+    assert e.value.code() == grpc.StatusCode.NOT_FOUND and "f" * 64 in e.value.details()
+    with pytest.raises(grpc.RpcError) as e:
+        pod_stats(cri, "")
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "pod_sandbox_id" in e.value.details()
+
+
+@pytest.fixture
+def sampled_node(image_daemon, tmp_path_factory):
+    d, c = make_node(image_daemon, tmp_path_factory, "\n[crio.stats]\ncollection_period = 3600\n")
+    yield d, c
+    clean(c)
+
+
+def test_collection_period_answers_from_the_latest_sample(sampled_node, image_registry):
+    _, cri = sampled_node
+    ref = ph.busybox(image_registry)
+    cri.pull_image(ref)
+    pod = cri.run_pod()
+    ctr = start(cri, ref, pod, "head -c 1048576 /dev/zero > /one; while true; do :; done")
+    assert h.wait_until(lambda: exec_ok(cri, ctr, "wc -c < /one").strip() == "1048576", 20)
+    first = container_stats(cri, ctr)  # nothing sampled this container yet: sampled now
+    assert first.cpu.usage_core_nano_seconds.value > 0
+    assert first.writable_layer.used_bytes.value >= 1 << 20
+    exec_ok(cri, ctr, "head -c 4194304 /dev/zero > /two")
+    second = container_stats(cri, ctr)
+    # The busy loop ran on, but until the next collection the answer is the kept sample.
+    assert second.cpu.timestamp == first.cpu.timestamp
+    assert second.cpu.usage_core_nano_seconds.value == first.cpu.usage_core_nano_seconds.value
+    # Nor is the writable layer walked again: the new file is not counted yet.
+    assert second.writable_layer.used_bytes.value == first.writable_layer.used_bytes.value
+    assert second.writable_layer.timestamp == first.writable_layer.timestamp
+    p1, p2 = pod_stats(cri, pod), pod_stats(cri, pod)
+    assert p1.linux.cpu.usage_core_nano_seconds.value == p2.linux.cpu.usage_core_nano_seconds.value > 0
