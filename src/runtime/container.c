@@ -47,9 +47,12 @@ bool container_check_exit_locked(Runtime *rt, Container *c) {
         clamp_finished(c);
         _cleanup_free_ char *oom = xasprintf("%s/oom", c->bundle);
         free(c->reason);
-        c->reason = xstrdup(access(oom, F_OK) == 0 ? "OOMKilled"
-                            : c->exit_code == 0    ? "Completed"
-                                                   : "Error");
+        bool oom_killed = access(oom, F_OK) == 0;
+        c->reason = xstrdup(oom_killed ? "OOMKilled" : c->exit_code == 0 ? "Completed" : "Error");
+        if (oom_killed) {
+                metric_inc0(rt->oom_total);
+                metric_inc1(rt->oom_count, c->config->name);
+        }
         pthread_cond_broadcast(&rt->exited);
         return true;
 }

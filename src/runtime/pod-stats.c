@@ -85,7 +85,8 @@ static void sample_network(const char *netns, int pid, PodStatsInfo *s) {
 }
 
 /* The pod's containers (referenced) and brief infos of the non-infra ones; rt->lock held. */
-static size_t pod_containers_locked(Runtime *rt, const Pod *p, Container ***ret, ContainerInfo ***ret_infos) {
+static size_t pod_containers_locked(Runtime *rt, const Pod *p, Container ***ret,
+                                    ContainerInfo ***ret_infos) {
         Container **cs = xcalloc(rt->n_ctrs + 1, sizeof(*cs));
         ContainerInfo **infos = xcalloc(rt->n_ctrs + 1, sizeof(*infos));
         size_t n = 0;
@@ -184,7 +185,8 @@ int runtime_pod_stats(Runtime *rt, const char *id, PodStatsInfo **ret, Error **r
         pthread_mutex_unlock(&rt->lock);
         if (!p)
                 return error_set(reterr, err == -EINVAL ? EINVAL : ENOENT,
-                                 err == -EINVAL ? "pod sandbox ID '%s' is ambiguous" : "pod sandbox '%s' not found",
+                                 err == -EINVAL ? "pod sandbox ID '%s' is ambiguous"
+                                                : "pod sandbox '%s' not found",
                                  id);
         *ret = sample_pod(rt, p, info, false);
         pod_unref(p);

@@ -95,6 +95,8 @@ struct Runtime {
         Container **ctrs;
         size_t n_ctrs;
 
+        MetricFamily *oom_total, *oom_count; /* NULL without metrics */
+
         pthread_t sampler_thread; /* [crio.stats] collection_period > 0 */
         pthread_cond_t sampler_wake;
         bool sampler_started, sampler_stop;

@@ -296,12 +296,19 @@ static void recover(Runtime *rt) {
                         state_save_container(rt, rt->ctrs[i], NULL);
 }
 
-int runtime_new(const Config *config, pthread_rwlock_t *config_lock, ImageService *images, Runtime **ret,
-                Error **reterr) {
+int runtime_new(const Config *config, pthread_rwlock_t *config_lock, ImageService *images, Metrics *metrics,
+                Runtime **ret, Error **reterr) {
         Runtime *rt = xcalloc(1, sizeof(*rt));
         rt->config = config;
         rt->config_lock = config_lock;
         rt->images = images;
+        rt->oom_total = metrics_family(
+                metrics, "containers_oom_total", "container_runtime_crio_containers_oom_total",
+                "Containers killed because they ran out of memory.", METRIC_COUNTER, "", NULL, 0);
+        rt->oom_count = metrics_family(
+                metrics, "containers_oom_count_total", "container_runtime_crio_containers_oom_count_total",
+                "Containers killed because they ran out of memory, by container name.", METRIC_COUNTER,
+                "name", NULL, 0);
         rt->inotify_fd = rt->stop_fd = -1;
         pthread_mutex_init(&rt->lock, NULL);
         pthread_mutex_init(&rt->db_lock, NULL);

@@ -9,6 +9,7 @@
 #include "config.h"
 #include "error.h"
 #include "image-service.h"
+#include "metrics.h"
 #include "stats-parse.h"
 
 /*
@@ -167,11 +168,12 @@ typedef struct Runtime Runtime;
 /*
  * Open the runtime: create its directories, open its tables in the store's database, rebuild pods
  * and containers from them (finishing or undoing what a killed daemon left half-made, reading exit
- * files of containers that exited meanwhile) and start watching exits. `config` and its lock are the
+ * files of containers that exited meanwhile) and start watching exits. `metrics` (NULL: none) gets the
+ * runtime's families (OOM kills). `config` and its lock are the
  * daemon's; the runtime reads them under the lock. Blocks on I/O.
  */
-int runtime_new(const Config *config, pthread_rwlock_t *config_lock, ImageService *images, Runtime **ret,
-                Error **reterr);
+int runtime_new(const Config *config, pthread_rwlock_t *config_lock, ImageService *images, Metrics *metrics,
+                Runtime **ret, Error **reterr);
 /* Stop watching and free the in-memory view; containers keep running under their monitors. */
 Runtime *runtime_free(Runtime *rt);
 

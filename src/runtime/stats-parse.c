@@ -31,7 +31,8 @@ bool stats_parse_u64(const char *text, uint64_t *ret) {
         return true;
 }
 
-void stats_memory_from(uint64_t usage, const char *stat_text, const char *limit_text, bool v1, UsageSample *s) {
+void stats_memory_from(uint64_t usage, const char *stat_text, const char *limit_text, bool v1,
+                       UsageSample *s) {
         uint64_t inactive = 0, max = 0;
         s->has_memory = true;
         s->mem_usage = usage;
@@ -58,13 +59,20 @@ static int parse_net_dev_line(const char *line, NetIfUsage *ret) {
         if (len == 0 || len >= sizeof(ret->name))
                 return -EINVAL;
         unsigned long long v[16];
-        int got = sscanf(colon + 1, "%llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu",
-                         &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9], &v[10], &v[11],
-                         &v[12], &v[13], &v[14], &v[15]);
+        int got = sscanf(colon + 1,
+                         "%llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu",
+                         &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9], &v[10],
+                         &v[11], &v[12], &v[13], &v[14], &v[15]);
         if (got != 16)
                 return -EINVAL;
-        *ret = (NetIfUsage){.rx_bytes = v[0], .rx_packets = v[1], .rx_errors = v[2], .rx_dropped = v[3],
-                            .tx_bytes = v[8], .tx_packets = v[9], .tx_errors = v[10], .tx_dropped = v[11]};
+        *ret = (NetIfUsage){.rx_bytes = v[0],
+                            .rx_packets = v[1],
+                            .rx_errors = v[2],
+                            .rx_dropped = v[3],
+                            .tx_bytes = v[8],
+                            .tx_packets = v[9],
+                            .tx_errors = v[10],
+                            .tx_dropped = v[11]};
         memcpy(ret->name, line, len);
         ret->name[len] = '\0';
         return 1;
@@ -111,11 +119,12 @@ const NetIfUsage *stats_default_interface(const NetIfUsage *l, size_t n) {
 }
 
 void stats_cpu_rate(const UsageSample *prev, UsageSample *s) {
-        if (!prev || !prev->has_cpu || !s->has_cpu || s->timestamp <= prev->timestamp || s->cpu_ns < prev->cpu_ns)
+        if (!prev || !prev->has_cpu || !s->has_cpu || s->timestamp <= prev->timestamp ||
+            s->cpu_ns < prev->cpu_ns)
                 return;
         s->has_nano_cores = true;
-        s->nano_cores =
-                (uint64_t)((double)(s->cpu_ns - prev->cpu_ns) * 1e9 / (double)(s->timestamp - prev->timestamp));
+        s->nano_cores = (uint64_t)((double)(s->cpu_ns - prev->cpu_ns) * 1e9 /
+                                   (double)(s->timestamp - prev->timestamp));
 }
 
 void stats_usage_add(UsageSample *sum, const UsageSample *s) {

@@ -36,7 +36,8 @@ bool stats_parse_u64(const char *text, uint64_t *ret);
  * Memory from the cgroup's usage, memory.stat text and limit (NULL: none). `v1` picks the v1 key names
  * (total_*). Working set is usage less inactive file pages, as the kubelet defines it.
  */
-void stats_memory_from(uint64_t usage, const char *stat_text, const char *limit_text, bool v1, UsageSample *s);
+void stats_memory_from(uint64_t usage, const char *stat_text, const char *limit_text, bool v1,
+                       UsageSample *s);
 
 /* Parse /proc/net/dev text; *ret is a calloc'ed array, freed by the caller. -EINVAL on malformed text. */
 int stats_parse_net_dev(const char *text, NetIfUsage **ret, size_t *ret_n);

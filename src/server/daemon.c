@@ -10,6 +10,7 @@
 #include "image-service.h"
 #include "listener.h"
 #include "log.h"
+#include "metrics-server.h"
 #include "process.h"
 #include "runtime.h"
 #include "rpc-server.h"
@@ -153,7 +154,11 @@ static int start_images(Daemon *d, Error **reterr) {
 }
 
 static int daemon_start(Daemon *d, Error **reterr) {
-        int r = listener_open(d->config->listen, &d->listener, reterr);
+        /* Metrics first: once the CRI socket accepts connections, everything the daemon serves is up. */
+        daemon_metrics_init(&d->metrics, d->config);
+        int r = metrics_server_new(d, &d->metrics_server, reterr);
+        if (r >= 0)
+                r = listener_open(d->config->listen, &d->listener, reterr);
         if (r < 0)
                 return r;
         r = start_images(d, reterr);
@@ -162,7 +167,7 @@ static int daemon_start(Daemon *d, Error **reterr) {
         r = process_reaper_start();
         if (r < 0)
                 return error_set(reterr, -r, "cannot start the child reaper: %s", strerror(-r));
-        r = runtime_new(d->config, &d->config_lock, d->images, &d->runtime, reterr);
+        r = runtime_new(d->config, &d->config_lock, d->images, d->metrics.registry, &d->runtime, reterr);
         if (r < 0)
                 return r;
         d->rpcs = rpc_table_new();
@@ -182,6 +187,7 @@ static void daemon_stop(Daemon *d) {
          * (they finish their calls on the still running completion queue), then free the server.
          */
         d->listener = listener_free(d->listener);
+        d->metrics_server = metrics_server_free(d->metrics_server);
         d->http = http_api_free(d->http);
         rpc_server_shutdown(d->rpc, SHUTDOWN_GRACE_MS);
         d->workers = worker_pool_free(d->workers);
@@ -190,6 +196,7 @@ static void daemon_stop(Daemon *d) {
         d->rpcs = rpc_table_free(d->rpcs);
         d->runtime = runtime_free(d->runtime);
         d->images = image_service_free(d->images);
+        daemon_metrics_done(&d->metrics);
 }
 
 static int wait_for_signals(Daemon *d, const sigset_t *set) {

@@ -4,6 +4,7 @@
 #include <pthread.h>
 
 #include "config.h"
+#include "daemon-metrics.h"
 #include "flags.h"
 
 typedef struct RpcServer RpcServer;
@@ -13,6 +14,7 @@ typedef struct WorkerPool WorkerPool;
 typedef struct RpcTable RpcTable;
 typedef struct ImageService ImageService;
 typedef struct Runtime Runtime;
+typedef struct MetricsServer MetricsServer;
 
 /* The running daemon: its effective config and the services on its socket. */
 typedef struct Daemon {
@@ -32,6 +34,8 @@ typedef struct Daemon {
         RpcServer *rpc;
         HttpApi *http;
         Listener *listener;
+        DaemonMetrics metrics; /* Prometheus families; all NULL without enable_metrics */
+        MetricsServer *metrics_server;
 } Daemon;
 
 /*

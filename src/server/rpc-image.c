@@ -65,6 +65,7 @@ int rpc_pull_image(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMessag
         q = image_pull(ctx->daemon->images, &pr, &id, reterr);
         /* A pull's buffers are freed by now: give the pages back instead of keeping them resident. */
         malloc_trim(0);
+        daemon_metrics_pull(&ctx->daemon->metrics, q);
         if (q < 0)
                 return q;
         log_info("pulled image %s as %s", pr.image, id);

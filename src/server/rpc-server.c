@@ -145,6 +145,9 @@ static void call_finish(Call *c, grpc_status_code code, const char *message) {
         size_t n = 0;
         char name[128];
 
+        if (c->method)
+                daemon_metrics_rpc(&c->server->daemon->metrics, c->method->name, code,
+                                   elapsed_ms(&c->started) / 1e3);
         if (code == GRPC_STATUS_OK)
                 log_debug("%s: OK in %.3f ms", call_method(c, name, sizeof(name)), elapsed_ms(&c->started));
         else

@@ -52,7 +52,8 @@ static Runtime__V1__ContainerAttributes *container_attributes(const ContainerInf
 }
 
 static Runtime__V1__ContainerStats *container_stats_to_cri(const ContainerStatsInfo *s) {
-        Runtime__V1__ContainerStats *o = PB_NEW(Runtime__V1__ContainerStats, RUNTIME__V1__CONTAINER_STATS__INIT);
+        Runtime__V1__ContainerStats *o =
+                PB_NEW(Runtime__V1__ContainerStats, RUNTIME__V1__CONTAINER_STATS__INIT);
         o->attributes = container_attributes(s->info);
         o->cpu = cpu_to_cri(&s->usage);
         o->memory = memory_to_cri(&s->usage);
@@ -60,7 +61,8 @@ static Runtime__V1__ContainerStats *container_stats_to_cri(const ContainerStatsI
                 Runtime__V1__FilesystemUsage *f = o->writable_layer =
                         PB_NEW(Runtime__V1__FilesystemUsage, RUNTIME__V1__FILESYSTEM_USAGE__INIT);
                 f->timestamp = s->layer_timestamp;
-                f->fs_id = PB_NEW(Runtime__V1__FilesystemIdentifier, RUNTIME__V1__FILESYSTEM_IDENTIFIER__INIT);
+                f->fs_id =
+                        PB_NEW(Runtime__V1__FilesystemIdentifier, RUNTIME__V1__FILESYSTEM_IDENTIFIER__INIT);
                 f->fs_id->mountpoint = xstrdup(s->layer_mountpoint);
                 f->used_bytes = u64(s->layer_bytes);
                 f->inodes_used = u64(s->layer_inodes);
@@ -104,12 +106,13 @@ static bool container_stats_match(const ContainerInfo *c, const Runtime__V1__Con
 
 int rpc_list_container_stats(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
                              Error **reterr) {
-        const Runtime__V1__ListContainerStatsRequest *r = (const Runtime__V1__ListContainerStatsRequest *)req;
+        const Runtime__V1__ListContainerStatsRequest *r =
+                (const Runtime__V1__ListContainerStatsRequest *)req;
         ContainerStatsInfo **l = NULL;
         size_t n = 0;
         runtime_container_stats_list(ctx->daemon->runtime, &l, &n);
-        Runtime__V1__ListContainerStatsResponse *resp =
-                PB_NEW(Runtime__V1__ListContainerStatsResponse, RUNTIME__V1__LIST_CONTAINER_STATS_RESPONSE__INIT);
+        Runtime__V1__ListContainerStatsResponse *resp = PB_NEW(
+                Runtime__V1__ListContainerStatsResponse, RUNTIME__V1__LIST_CONTAINER_STATS_RESPONSE__INIT);
         for (size_t i = 0; i < n; i++) {
                 if (container_stats_match(l[i]->info, r->filter))
                         PB_APPEND(resp->n_stats, resp->stats, container_stats_to_cri(l[i]));
@@ -149,15 +152,16 @@ static Runtime__V1__PodSandboxAttributes *pod_attributes(const PodInfo *p) {
                 PB_NEW(Runtime__V1__PodSandboxAttributes, RUNTIME__V1__POD_SANDBOX_ATTRIBUTES__INIT);
         a->id = xstrdup(p->id);
         a->metadata = pod_metadata_to_cri(p);
-        a->labels = map_entries_new(&runtime__v1__pod_sandbox_attributes__labels_entry__descriptor, &p->labels,
-                                    &a->n_labels);
+        a->labels = map_entries_new(&runtime__v1__pod_sandbox_attributes__labels_entry__descriptor,
+                                    &p->labels, &a->n_labels);
         a->annotations = map_entries_new(&runtime__v1__pod_sandbox_attributes__annotations_entry__descriptor,
                                          &p->annotations, &a->n_annotations);
         return a;
 }
 
 static Runtime__V1__PodSandboxStats *pod_stats_to_cri(const PodStatsInfo *s) {
-        Runtime__V1__PodSandboxStats *o = PB_NEW(Runtime__V1__PodSandboxStats, RUNTIME__V1__POD_SANDBOX_STATS__INIT);
+        Runtime__V1__PodSandboxStats *o =
+                PB_NEW(Runtime__V1__PodSandboxStats, RUNTIME__V1__POD_SANDBOX_STATS__INIT);
         o->attributes = pod_attributes(s->info);
         Runtime__V1__LinuxPodSandboxStats *l = o->linux =
                 PB_NEW(Runtime__V1__LinuxPodSandboxStats, RUNTIME__V1__LINUX_POD_SANDBOX_STATS__INIT);
@@ -200,12 +204,14 @@ static bool pod_stats_match(const PodInfo *p, const Runtime__V1__PodSandboxStats
 
 int rpc_list_pod_sandbox_stats(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
                                Error **reterr) {
-        const Runtime__V1__ListPodSandboxStatsRequest *r = (const Runtime__V1__ListPodSandboxStatsRequest *)req;
+        const Runtime__V1__ListPodSandboxStatsRequest *r =
+                (const Runtime__V1__ListPodSandboxStatsRequest *)req;
         PodStatsInfo **l = NULL;
         size_t n = 0;
         runtime_pod_stats_list(ctx->daemon->runtime, &l, &n);
-        Runtime__V1__ListPodSandboxStatsResponse *resp = PB_NEW(Runtime__V1__ListPodSandboxStatsResponse,
-                                                                RUNTIME__V1__LIST_POD_SANDBOX_STATS_RESPONSE__INIT);
+        Runtime__V1__ListPodSandboxStatsResponse *resp =
+                PB_NEW(Runtime__V1__ListPodSandboxStatsResponse,
+                       RUNTIME__V1__LIST_POD_SANDBOX_STATS_RESPONSE__INIT);
         for (size_t i = 0; i < n; i++) {
                 if (pod_stats_match(l[i]->info, r->filter))
                         PB_APPEND(resp->n_stats, resp->stats, pod_stats_to_cri(l[i]));

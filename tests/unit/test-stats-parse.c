@@ -16,9 +16,11 @@ static const char NET_DEV[] =
         "Inter-|   Receive                                                |  Transmit\n"
         " face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo "
         "colls carrier compressed\n"
-        "    lo:    1200      12    0    0    0     0          0         0     1200      12    0    0    0     "
+        "    lo:    1200      12    0    0    0     0          0         0     1200      12    0    0    0  "
+        "   "
         "0       0          0\n"
-        "  eth0: 987654     321    2    3    0     0          0         0   123456     111    4    5    0     "
+        "  eth0: 987654     321    2    3    0     0          0         0   123456     111    4    5    0   "
+        "  "
         "0       0          0\n";
 
 static void test_net_dev_parses_every_interface(void **state) {
@@ -53,10 +55,11 @@ static void test_net_dev_rejects_short_lines(void **state) {
         size_t n = 0;
         assert_int_equal(stats_parse_net_dev("  eth0: 1 2 3\n", &l, &n), -EINVAL);
         assert_int_equal(stats_parse_net_dev(": 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n", &l, &n), -EINVAL);
-        assert_int_equal(stats_parse_net_dev("a-name-that-is-far-too-long-for-an-interface: 1 2 3 4 5 6 7 8 9 "
-                                             "10 11 12 13 14 15 16\n",
-                                             &l, &n),
-                         -EINVAL);
+        assert_int_equal(
+                stats_parse_net_dev("a-name-that-is-far-too-long-for-an-interface: 1 2 3 4 5 6 7 8 9 "
+                                    "10 11 12 13 14 15 16\n",
+                                    &l, &n),
+                -EINVAL);
 }
 
 static void test_default_interface_prefers_eth0_then_not_lo(void **state) {
@@ -91,7 +94,8 @@ static void test_parse_u64(void **state) {
 
 static void test_memory_working_set_v1(void **state) {
         UsageSample s = {0};
-        stats_memory_from(1000, "total_inactive_file 300\ntotal_rss 600\ntotal_pgfault 9\ntotal_pgmajfault 1\n",
+        stats_memory_from(1000,
+                          "total_inactive_file 300\ntotal_rss 600\ntotal_pgfault 9\ntotal_pgmajfault 1\n",
                           "9223372036854771712\n", true, &s);
         assert_true(s.has_memory);
         assert_int_equal(s.mem_usage, 1000);
@@ -104,7 +108,8 @@ static void test_memory_working_set_v1(void **state) {
 
 static void test_memory_v2_with_limit(void **state) {
         UsageSample s = {0};
-        stats_memory_from(1000, "anon 500\ninactive_file 2000\npgfault 3\npgmajfault 0\n", "4096\n", false, &s);
+        stats_memory_from(1000, "anon 500\ninactive_file 2000\npgfault 3\npgmajfault 0\n", "4096\n", false,
+                          &s);
         assert_int_equal(s.mem_working_set, 0); /* never negative */
         assert_int_equal(s.mem_rss, 500);
         assert_true(s.has_available);
@@ -141,8 +146,12 @@ static void test_cpu_rate_needs_a_sound_previous_sample(void **state) {
 static void test_usage_add(void **state) {
         UsageSample sum = {0};
         UsageSample a = {.timestamp = 5, .has_cpu = true, .cpu_ns = 10, .has_pids = true, .pids = 2};
-        UsageSample b = {.timestamp = 7, .has_memory = true, .mem_usage = 100, .mem_working_set = 60,
-                         .has_pids = true, .pids = 1};
+        UsageSample b = {.timestamp = 7,
+                         .has_memory = true,
+                         .mem_usage = 100,
+                         .mem_working_set = 60,
+                         .has_pids = true,
+                         .pids = 1};
         stats_usage_add(&sum, &a);
         stats_usage_add(&sum, &b);
         assert_int_equal(sum.timestamp, 7);
