@@ -49,6 +49,8 @@ bool container_check_exit_locked(Runtime *rt, Container *c) {
         free(c->reason);
         bool oom_killed = access(oom, F_OK) == 0;
         c->reason = xstrdup(oom_killed ? "OOMKilled" : c->exit_code == 0 ? "Completed" : "Error");
+        if (!c->infra)
+                event_emit_locked(rt, c->id, c->pod_id, EVENT_STOPPED);
         if (oom_killed) {
                 metric_inc0(rt->oom_total);
                 metric_inc1(rt->oom_count, c->config->name);
@@ -472,7 +474,9 @@ static void container_finish_creation(Runtime *rt, Container *c, bool ok) {
         c->claim.failed = !ok;
         if (!ok)
                 runtime_drop_container_locked(rt, c);
-        else
+        else if (!c->infra)
+                event_emit_locked(rt, c->id, c->pod_id, EVENT_CREATED);
+        if (ok)
                 container_check_exit_locked(rt, c);
         pthread_cond_broadcast(&rt->created);
         pthread_mutex_unlock(&rt->lock);
@@ -578,8 +582,11 @@ static int start_locked_op(Runtime *rt, Container *c, Error **reterr) {
         if (r >= 0) {
                 c->started_ns = started;
                 clamp_finished(c);
-                if (c->state == CONTAINER_CREATED)
+                if (c->state == CONTAINER_CREATED) {
                         c->state = CONTAINER_RUNNING;
+                        if (!c->infra)
+                                event_emit_locked(rt, c->id, c->pod_id, EVENT_STARTED);
+                }
                 container_check_exit_locked(rt, c);
                 r = state_save_container(rt, c, reterr);
         }
@@ -638,6 +645,8 @@ static void mark_lost(Runtime *rt, Container *c) {
                 c->reason = xstrdup("Error");
                 free(c->message);
                 c->message = xstrdup("the container's monitor exited without reporting an exit code");
+                if (!c->infra)
+                        event_emit_locked(rt, c->id, c->pod_id, EVENT_STOPPED);
         }
         pthread_mutex_unlock(&rt->lock);
 }
@@ -686,6 +695,8 @@ static int remove_op(Runtime *rt, Container *c, Error **reterr) {
         container_teardown(rt, c, false);
         pthread_mutex_lock(&rt->lock);
         r = state_delete_container(rt, c->id, reterr);
+        if (r >= 0 && !c->infra)
+                event_emit_locked(rt, c->id, c->pod_id, EVENT_DELETED);
         if (r >= 0)
                 runtime_drop_container_locked(rt, c);
         pthread_mutex_unlock(&rt->lock);

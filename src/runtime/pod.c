@@ -360,6 +360,11 @@ static void pod_finish_creation(Runtime *rt, Pod *p, bool ok) {
         p->claim.failed = !ok;
         if (!ok)
                 runtime_drop_pod_locked(rt, p);
+        else {
+                /* The sandbox's own events carry its ID, as CRI-O's infra container events do. */
+                event_emit_locked(rt, p->id, p->id, EVENT_CREATED);
+                event_emit_locked(rt, p->id, p->id, EVENT_STARTED);
+        }
         pthread_cond_broadcast(&rt->created);
         pthread_mutex_unlock(&rt->lock);
 }
@@ -441,7 +446,10 @@ static int stop_op(Runtime *rt, Pod *p, Error **reterr) {
         }
         network_teardown(rt, p);
         pthread_mutex_lock(&rt->lock);
-        p->state = POD_NOTREADY;
+        if (p->state != POD_NOTREADY) {
+                p->state = POD_NOTREADY;
+                event_emit_locked(rt, p->id, p->id, EVENT_STOPPED);
+        }
         r = state_save_pod(rt, p, reterr);
         pthread_mutex_unlock(&rt->lock);
         return r;
@@ -474,6 +482,7 @@ int runtime_pod_remove(Runtime *rt, const char *id, Error **reterr) {
         }
         if (r >= 0) {
                 pthread_mutex_lock(&rt->lock);
+                event_emit_locked(rt, p->id, p->id, EVENT_DELETED);
                 runtime_drop_pod_locked(rt, p);
                 pthread_mutex_unlock(&rt->lock);
         }

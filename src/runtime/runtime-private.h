@@ -97,6 +97,17 @@ struct Runtime {
 
         MetricFamily *oom_total, *oom_count; /* NULL without metrics */
 
+        /* Lifecycle events for GetContainerEvents (events.c); their own lock, taken inside rt->lock. */
+        pthread_mutex_t events_lock;
+        pthread_cond_t events_cond;
+        RuntimeEvent **events;
+        size_t n_events;
+        RuntimeEventSink event_sink;
+        void *event_sink_data;
+        MetricFamily *events_dropped;
+        pthread_t events_thread;
+        bool events_started, events_stop;
+
         pthread_t sampler_thread; /* [crio.stats] collection_period > 0 */
         pthread_cond_t sampler_wake;
         bool sampler_started, sampler_stop;
@@ -198,7 +209,17 @@ void exit_watch_stop(Runtime *rt);
 
 /* Snapshots for answers (runtime-query.c); rt->lock held. */
 PodInfo *pod_snapshot(const Pod *p);
-ContainerInfo *container_brief(const Container *c); /* identity, image, state, labels, annotations */
+ContainerInfo *container_brief(const Container *c);    /* identity, image, state, labels, annotations */
+ContainerInfo *container_snapshot(const Container *c); /* everything ContainerStatus reports */
+
+/*
+ * Lifecycle events (events.c). rt->lock held: the pod's and its containers' statuses are copied now,
+ * in the order the changes happened, and handed to the sink by the events thread. Free without a sink.
+ * `id` is a container's or, for the sandbox's own events, the pod's.
+ */
+void event_emit_locked(Runtime *rt, const char *id, const char *pod_id, RuntimeEventType type);
+void events_start(Runtime *rt);
+void events_stop(Runtime *rt);
 
 /*
  * A container's stats (stats.c): sampled now when `force` or when the sampler's latest sample is

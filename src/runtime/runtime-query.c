@@ -93,7 +93,7 @@ ContainerInfo *container_brief(const Container *c) {
 }
 
 /* Everything ContainerStatus and the HTTP API report. */
-static ContainerInfo *container_snapshot(const Container *c) {
+ContainerInfo *container_snapshot(const Container *c) {
         const ContainerConfig *cc = c->config;
         ContainerInfo *i = container_brief(c);
         i->started_ns = c->started_ns;

@@ -309,12 +309,18 @@ int runtime_new(const Config *config, pthread_rwlock_t *config_lock, ImageServic
                 metrics, "containers_oom_count_total", "container_runtime_crio_containers_oom_count_total",
                 "Containers killed because they ran out of memory, by container name.", METRIC_COUNTER,
                 "name", NULL, 0);
+        rt->events_dropped = metrics_family(metrics, "containers_events_dropped_total",
+                                            "container_runtime_crio_containers_events_dropped_total",
+                                            "Container events not delivered because a queue was full.",
+                                            METRIC_COUNTER, "", NULL, 0);
         rt->inotify_fd = rt->stop_fd = -1;
         pthread_mutex_init(&rt->lock, NULL);
         pthread_mutex_init(&rt->db_lock, NULL);
         pthread_cond_init(&rt->created, NULL);
         pthread_cond_init(&rt->exited, NULL);
         pthread_cond_init(&rt->sampler_wake, NULL);
+        pthread_mutex_init(&rt->events_lock, NULL);
+        pthread_cond_init(&rt->events_cond, NULL);
         paths_init(&rt->paths, config);
         int r = make_dirs(rt, reterr);
         if (r >= 0)
@@ -325,8 +331,10 @@ int runtime_new(const Config *config, pthread_rwlock_t *config_lock, ImageServic
                 recover(rt);
                 r = exit_watch_start(rt, reterr);
         }
-        if (r >= 0)
+        if (r >= 0) {
                 stats_sampler_start(rt);
+                events_start(rt);
+        }
         if (r < 0) {
                 runtime_free(rt);
                 return r;
@@ -340,6 +348,7 @@ Runtime *runtime_free(Runtime *rt) {
                 return NULL;
         exit_watch_stop(rt);
         stats_sampler_stop(rt);
+        events_stop(rt);
         for (size_t i = 0; i < rt->n_ctrs; i++)
                 container_unref(rt->ctrs[i]);
         for (size_t i = 0; i < rt->n_pods; i++)
@@ -353,5 +362,7 @@ Runtime *runtime_free(Runtime *rt) {
         pthread_cond_destroy(&rt->created);
         pthread_cond_destroy(&rt->exited);
         pthread_cond_destroy(&rt->sampler_wake);
+        pthread_mutex_destroy(&rt->events_lock);
+        pthread_cond_destroy(&rt->events_cond);
         return mfree(rt);
 }

@@ -259,5 +259,31 @@ void runtime_container_stats_list(Runtime *rt, ContainerStatsInfo ***ret, size_t
 int runtime_pod_stats(Runtime *rt, const char *id, PodStatsInfo **ret, Error **reterr);
 void runtime_pod_stats_list(Runtime *rt, PodStatsInfo ***ret, size_t *ret_n);
 
+typedef enum RuntimeEventType {
+        EVENT_CREATED,
+        EVENT_STARTED,
+        EVENT_STOPPED,
+        EVENT_DELETED,
+} RuntimeEventType;
+
+/* A lifecycle event with the statuses at the time it happened. */
+typedef struct RuntimeEvent {
+        RuntimeEventType type;
+        char *id; /* the container's, or the pod's for the sandbox's own events */
+        int64_t created_at;
+        PodInfo *pod;
+        ContainerInfo **containers; /* every container of the pod (not its infra process) */
+        size_t n_containers;
+} RuntimeEvent;
+
+/*
+ * Receive every lifecycle event, in order, on the runtime's events thread (the sink must not block).
+ * Events are only collected while a sink is set. Call before serving RPCs; `sink` NULL stops.
+ */
+typedef void (*RuntimeEventSink)(void *userdata, const RuntimeEvent *ev);
+void runtime_set_event_sink(Runtime *rt, RuntimeEventSink sink, void *userdata);
+/* Count an event a subscriber's queue had no room for (containers_events_dropped_total). */
+void runtime_event_dropped(Runtime *rt);
+
 /* Is an image in use by a container (RemoveImage answers FAILED_PRECONDITION then)? */
 bool runtime_image_in_use(Runtime *rt, const char *image_id);

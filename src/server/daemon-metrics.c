@@ -13,9 +13,9 @@
 #define PREFIX "container_runtime_crio_"
 
 /* Seconds; CRI calls range from tens of microseconds (Version) to minutes (pulls). */
-static const double latency_buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                                         0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,     10,
-                                         30,     60,      120,    300};
+static const double latency_buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                         0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5,
+                                         5,      10,      30,     60,    120,    300};
 
 void daemon_metrics_init(DaemonMetrics *m, const Config *c) {
         *m = (DaemonMetrics){};
@@ -23,33 +23,34 @@ void daemon_metrics_init(DaemonMetrics *m, const Config *c) {
                 return;
         Metrics *r = m->registry = metrics_new(c->metrics_collectors);
         m->ops = metrics_family(r, "operations_total", PREFIX "operations_total",
-                                "Cumulative number of CRI operations by type.", METRIC_COUNTER, "operation", NULL,
-                                0);
+                                "Cumulative number of CRI operations by type.", METRIC_COUNTER, "operation",
+                                NULL, 0);
         m->ops_errors = metrics_family(r, "operations_errors_total", PREFIX "operations_errors_total",
-                                       "Cumulative number of CRI operations that failed, by type.", METRIC_COUNTER,
-                                       "operation", NULL, 0);
+                                       "Cumulative number of CRI operations that failed, by type.",
+                                       METRIC_COUNTER, "operation", NULL, 0);
         m->ops_latency = metrics_family(r, "operations_latency_seconds", PREFIX "operations_latency_seconds",
                                         "Latency of the latest CRI operation of each type, in seconds.",
                                         METRIC_GAUGE, "operation", NULL, 0);
-        m->ops_latency_total = metrics_family(r, "operations_latency_seconds_total",
-                                              PREFIX "operations_latency_seconds_total",
-                                              "Latency of CRI operations by type, in seconds (sum and count).",
-                                              METRIC_SUMMARY, "operation", NULL, 0);
-        m->ops_duration = metrics_family(r, "operations_latency_seconds_total", PREFIX "operations_duration_seconds",
-                                         "Distribution of CRI operation latency by type, in seconds.",
-                                         METRIC_HISTOGRAM, "operation", latency_buckets,
-                                         ELEMENTSOF(latency_buckets));
-        m->pulls_success = metrics_family(r, "image_pulls_success_total", PREFIX "image_pulls_success_total",
-                                          "Cumulative number of successful image pulls.", METRIC_COUNTER, "", NULL,
-                                          0);
+        m->ops_latency_total = metrics_family(
+                r, "operations_latency_seconds_total", PREFIX "operations_latency_seconds_total",
+                "Latency of CRI operations by type, in seconds (sum and count).", METRIC_SUMMARY,
+                "operation", NULL, 0);
+        m->ops_duration =
+                metrics_family(r, "operations_latency_seconds_total", PREFIX "operations_duration_seconds",
+                               "Distribution of CRI operation latency by type, in seconds.",
+                               METRIC_HISTOGRAM, "operation", latency_buckets, ELEMENTSOF(latency_buckets));
+        m->pulls_success =
+                metrics_family(r, "image_pulls_success_total", PREFIX "image_pulls_success_total",
+                               "Cumulative number of successful image pulls.", METRIC_COUNTER, "", NULL, 0);
         m->pulls_failure = metrics_family(r, "image_pulls_failure_total", PREFIX "image_pulls_failure_total",
-                                          "Cumulative number of failed image pulls, by error.", METRIC_COUNTER,
-                                          "error", NULL, 0);
+                                          "Cumulative number of failed image pulls, by error.",
+                                          METRIC_COUNTER, "error", NULL, 0);
         m->defunct = metrics_family(r, "processes_defunct", PREFIX "processes_defunct",
-                                    "Number of defunct (zombie) processes on the node.", METRIC_GAUGE, "", NULL, 0);
-        m->default_runtime = metrics_family(r, "default_runtime", PREFIX "default_runtime",
-                                            "The default runtime handler (always 1).", METRIC_GAUGE, "runtime",
-                                            NULL, 0);
+                                    "Number of defunct (zombie) processes on the node.", METRIC_GAUGE, "",
+                                    NULL, 0);
+        m->default_runtime =
+                metrics_family(r, "default_runtime", PREFIX "default_runtime",
+                               "The default runtime handler (always 1).", METRIC_GAUGE, "runtime", NULL, 0);
         metric_set(m->default_runtime, (const char *const[]){c->default_runtime}, 1);
 }
 

@@ -11,6 +11,7 @@
 #include "listener.h"
 #include "log.h"
 #include "metrics-server.h"
+#include "rpc-events.h"
 #include "process.h"
 #include "runtime.h"
 #include "rpc-server.h"
@@ -170,6 +171,7 @@ static int daemon_start(Daemon *d, Error **reterr) {
         r = runtime_new(d->config, &d->config_lock, d->images, d->metrics.registry, &d->runtime, reterr);
         if (r < 0)
                 return r;
+        d->events = event_hub_new(d);
         d->rpcs = rpc_table_new();
         d->workers = worker_pool_new(WORKER_THREADS);
         d->pull_workers = worker_pool_new(PULL_THREADS);
@@ -196,6 +198,7 @@ static void daemon_stop(Daemon *d) {
         d->rpcs = rpc_table_free(d->rpcs);
         d->runtime = runtime_free(d->runtime);
         d->images = image_service_free(d->images);
+        d->events = event_hub_free(d->events);
         daemon_metrics_done(&d->metrics);
 }
 

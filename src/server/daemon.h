@@ -15,6 +15,7 @@ typedef struct RpcTable RpcTable;
 typedef struct ImageService ImageService;
 typedef struct Runtime Runtime;
 typedef struct MetricsServer MetricsServer;
+typedef struct EventHub EventHub;
 
 /* The running daemon: its effective config and the services on its socket. */
 typedef struct Daemon {
@@ -36,6 +37,7 @@ typedef struct Daemon {
         Listener *listener;
         DaemonMetrics metrics; /* Prometheus families; all NULL without enable_metrics */
         MetricsServer *metrics_server;
+        EventHub *events; /* GetContainerEvents subscribers */
 } Daemon;
 
 /*

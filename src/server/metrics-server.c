@@ -37,9 +37,9 @@ static enum MHD_Result text(struct MHD_Connection *conn, unsigned status, char *
 }
 
 /* Rendering takes the registry's lock only for the copy into text: a scrape never holds up an RPC. */
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
-                                  const char *version, const char *upload_data, size_t *upload_data_size,
-                                  void **req_cls) {
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **req_cls) {
         MetricsServer *s = cls;
         if (!*req_cls) {
                 *req_cls = (void *)1;
@@ -70,8 +70,8 @@ static int read_pem(const char *path, const char *key, char **ret, Error **reter
 }
 
 static int start_tcp(MetricsServer *s, const Config *c, Error **reterr) {
-        struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                                 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+        struct addrinfo hints = {
+                .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
         struct addrinfo *ai = NULL;
         _cleanup_free_ char *port = xasprintf("%lld", (long long)c->metrics_port);
         int e = getaddrinfo(isempty(c->metrics_host) ? NULL : c->metrics_host, port, &hints, &ai);
@@ -90,11 +90,12 @@ static int start_tcp(MetricsServer *s, const Config *c, Error **reterr) {
         if (r >= 0 && tls)
                 r = read_pem(c->metrics_key, "metrics_key", &s->key, reterr);
         if (r >= 0)
-                s->tcp = MHD_start_daemon(
-                        flags | (tls ? MHD_USE_TLS : 0), 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
-                        on_mhd_error, s, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_CONNECTION_TIMEOUT,
-                        (unsigned)READ_TIMEOUT_S, tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, s->cert,
-                        MHD_OPTION_HTTPS_MEM_KEY, s->key, MHD_OPTION_END);
+                s->tcp = MHD_start_daemon(flags | (tls ? MHD_USE_TLS : 0), 0, NULL, NULL, on_request, s,
+                                          MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, s, MHD_OPTION_SOCK_ADDR,
+                                          ai->ai_addr, MHD_OPTION_CONNECTION_TIMEOUT,
+                                          (unsigned)READ_TIMEOUT_S,
+                                          tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, s->cert,
+                                          MHD_OPTION_HTTPS_MEM_KEY, s->key, MHD_OPTION_END);
         if (r >= 0 && !s->tcp)
                 r = error_set(reterr, EADDRNOTAVAIL, "cannot serve metrics on %s:%s (address in use?)",
                               c->metrics_host, port);
@@ -113,15 +114,16 @@ static int start_unix(MetricsServer *s, const char *path, Error **reterr) {
         unlink(path);
         if (mkdir_parents(path, 0755) < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
             listen(fd, 64) < 0) {
-                int r = error_set(reterr, errno, "crio.metrics.metrics_socket: cannot listen on '%s': %m", path);
+                int r = error_set(reterr, errno, "crio.metrics.metrics_socket: cannot listen on '%s': %m",
+                                  path);
                 close(fd);
                 return r;
         }
         s->socket_path = xstrdup(path);
-        s->unix_ = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG, 0, NULL,
-                                    NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, s,
-                                    MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)READ_TIMEOUT_S,
-                                    MHD_OPTION_END);
+        s->unix_ = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG, 0,
+                                    NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, s,
+                                    MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_TIMEOUT,
+                                    (unsigned)READ_TIMEOUT_S, MHD_OPTION_END);
         if (!s->unix_) {
                 close(fd);
                 return error_set(reterr, EIO, "cannot serve metrics on '%s'", path);
@@ -142,8 +144,9 @@ int metrics_server_new(Daemon *d, MetricsServer **ret, Error **reterr) {
                 metrics_server_free(s);
                 return r;
         }
-        log_info("serving metrics on %s%s:%lld%s%s", s->cert ? "https://" : "http://", d->config->metrics_host,
-                 (long long)d->config->metrics_port, s->socket_path ? " and " : "", strempty(s->socket_path));
+        log_info("serving metrics on %s%s:%lld%s%s", s->cert ? "https://" : "http://",
+                 d->config->metrics_host, (long long)d->config->metrics_port, s->socket_path ? " and " : "",
+                 strempty(s->socket_path));
         *ret = s;
         return 0;
 }

@@ -117,7 +117,7 @@ static Runtime__V1__ContainerUser *user_to_cri(const ContainerInfo *c) {
         return u;
 }
 
-static Runtime__V1__ContainerStatus *container_status(const ContainerInfo *c) {
+Runtime__V1__ContainerStatus *container_status_to_cri(const ContainerInfo *c) {
         Runtime__V1__ContainerStatus *s =
                 PB_NEW(Runtime__V1__ContainerStatus, RUNTIME__V1__CONTAINER_STATUS__INIT);
         s->id = xstrdup(c->id);
@@ -182,7 +182,7 @@ int rpc_container_status(RpcContext *ctx, const ProtobufCMessage *req, ProtobufC
                 return q;
         Runtime__V1__ContainerStatusResponse *resp =
                 PB_NEW(Runtime__V1__ContainerStatusResponse, RUNTIME__V1__CONTAINER_STATUS_RESPONSE__INIT);
-        resp->status = container_status(c);
+        resp->status = container_status_to_cri(c);
         if (r->verbose)
                 add_info(resp, "info", verbose_info(ctx->daemon->runtime, c));
         *ret_resp = &resp->base;

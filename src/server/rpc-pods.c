@@ -86,7 +86,7 @@ static Runtime__V1__PodSandboxNetworkStatus *pod_network(const PodInfo *p) {
         return n;
 }
 
-static Runtime__V1__PodSandboxStatus *pod_status(const PodInfo *p) {
+Runtime__V1__PodSandboxStatus *pod_status_to_cri(const PodInfo *p) {
         Runtime__V1__PodSandboxStatus *s =
                 PB_NEW(Runtime__V1__PodSandboxStatus, RUNTIME__V1__POD_SANDBOX_STATUS__INIT);
         s->id = xstrdup(p->id);
@@ -126,7 +126,7 @@ int rpc_pod_sandbox_status(RpcContext *ctx, const ProtobufCMessage *req, Protobu
                 return q;
         Runtime__V1__PodSandboxStatusResponse *resp = PB_NEW(Runtime__V1__PodSandboxStatusResponse,
                                                              RUNTIME__V1__POD_SANDBOX_STATUS_RESPONSE__INIT);
-        resp->status = pod_status(p);
+        resp->status = pod_status_to_cri(p);
         if (r->verbose)
                 add_info(resp, "info",
                          xasprintf("{\"netNamespacePath\":\"%s\",\"runtimeHandler\":\"%s\"}", p->netns_path,

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
+#include "api.pb-c.h"
 #include "rpc-table.h"
+#include "runtime.h"
 
 /* Pod sandbox RPCs. Run/Stop/Remove block on the OCI runtime; Status and List only read memory. */
 int rpc_run_pod_sandbox(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
@@ -14,6 +16,10 @@ int rpc_pod_sandbox_status(RpcContext *ctx, const ProtobufCMessage *req, Protobu
                            Error **reterr);
 int rpc_list_pod_sandbox(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
                          Error **reterr);
+
+/* Status messages (heap-allocated), shared with the events stream. */
+Runtime__V1__PodSandboxStatus *pod_status_to_cri(const PodInfo *p);
+Runtime__V1__ContainerStatus *container_status_to_cri(const ContainerInfo *c);
 
 /* Container RPCs. */
 int rpc_create_container(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,

@@ -14,6 +14,7 @@
 #include <grpc/support/time.h>
 
 #include "cancel.h"
+#include "daemon-metrics.h"
 #include "grpc-status.h"
 #include "log.h"
 #include "rpc-server.h"
@@ -22,6 +23,8 @@
 
 /* Calls waiting for a client; enough that a burst of connections never waits for a re-arm. */
 #define PENDING_REQUESTS 16
+/* Messages a stream keeps for a client that reads slower than they come; later ones are dropped. */
+#define STREAM_QUEUE_MAX 1000
 
 typedef enum CallStage {
         CALL_REQUESTED, /* waiting for a client to start a call */
@@ -47,6 +50,7 @@ struct RpcServer {
         pthread_cond_t cond;
         bool shutdown_done;
         size_t calls_in_flight; /* started by a client, not yet freed */
+        RpcStream *streams;     /* open server-streaming calls, to end them at shutdown */
 };
 
 typedef struct Call Call;
@@ -74,6 +78,26 @@ struct Call {
         const RpcMethod *method;
         ProtobufCMessage *req;
         struct timespec started;
+        RpcStream *stream; /* server-streaming calls, once open */
+        bool close_seen;   /* the close watch completed (completion-queue thread only) */
+};
+
+/*
+ * One open server-streaming call. References: the call's own (dropped when the client leaves), the
+ * handler's, and one while a send is in flight. The stream owns the call's main reference.
+ */
+struct RpcStream {
+        atomic_int refs;
+        Call *call;
+        RpcStream *next; /* in the server's list, under its lock */
+        pthread_mutex_t lock;
+        Tag send_tag;
+        grpc_byte_buffer *in_flight;
+        grpc_byte_buffer *queue[STREAM_QUEUE_MAX]; /* a ring */
+        size_t head, len;
+        bool sending, closed, metadata_sent;
+        void (*on_close)(void *userdata);
+        void *on_close_data;
 };
 
 static void call_done(Tag *tag, bool ok);
@@ -174,6 +198,151 @@ static void call_finish_errno(Call *c, const Error *err) {
         call_finish(c, grpc_status_from_errno(err->code), err->message);
 }
 
+static void stream_send_done(Tag *tag, bool ok);
+
+RpcStream *rpc_stream_ref(RpcStream *st) {
+        atomic_fetch_add(&st->refs, 1);
+        return st;
+}
+
+static void stream_drain_locked(RpcStream *st) {
+        for (; st->len > 0; st->len--, st->head = (st->head + 1) % STREAM_QUEUE_MAX)
+                grpc_byte_buffer_destroy(st->queue[st->head]);
+}
+
+void rpc_stream_unref(RpcStream *st) {
+        if (!st || atomic_fetch_sub(&st->refs, 1) > 1)
+                return;
+        RpcServer *s = st->call->server;
+        pthread_mutex_lock(&s->lock);
+        for (RpcStream **p = &s->streams; *p; p = &(*p)->next)
+                if (*p == st) {
+                        *p = st->next;
+                        break;
+                }
+        pthread_mutex_unlock(&s->lock);
+        stream_drain_locked(st);
+        pthread_mutex_destroy(&st->lock);
+        call_free(st->call);
+        free(st);
+}
+
+/* Start the next send: the initial metadata first, then one queued message. st->lock held. */
+static void stream_send_next_locked(RpcStream *st) {
+        grpc_op ops[2];
+        size_t n = 0;
+        memset(ops, 0, sizeof(ops));
+        if (st->sending || st->closed || (st->metadata_sent && st->len == 0))
+                return;
+        if (!st->metadata_sent) {
+                ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+                st->metadata_sent = true;
+        }
+        if (st->len > 0) {
+                st->in_flight = st->queue[st->head];
+                st->head = (st->head + 1) % STREAM_QUEUE_MAX;
+                st->len--;
+                ops[n].op = GRPC_OP_SEND_MESSAGE;
+                ops[n++].data.send_message.send_message = st->in_flight;
+        }
+        st->sending = true;
+        rpc_stream_ref(st);
+        if (grpc_call_start_batch(st->call->call, ops, n, &st->send_tag, NULL) != GRPC_CALL_OK) {
+                st->sending = false;
+                st->closed = true;
+                if (st->in_flight)
+                        grpc_byte_buffer_destroy(st->in_flight);
+                st->in_flight = NULL;
+                atomic_fetch_sub(&st->refs, 1); /* the caller holds another */
+        }
+}
+
+static void stream_send_done(Tag *tag, bool ok) {
+        RpcStream *st = (RpcStream *)((char *)tag - offsetof(RpcStream, send_tag));
+        pthread_mutex_lock(&st->lock);
+        if (st->in_flight)
+                grpc_byte_buffer_destroy(st->in_flight);
+        st->in_flight = NULL;
+        st->sending = false;
+        if (!ok) { /* the call is over: nothing more can be sent */
+                st->closed = true;
+                stream_drain_locked(st);
+        } else
+                stream_send_next_locked(st);
+        pthread_mutex_unlock(&st->lock);
+        rpc_stream_unref(st);
+}
+
+bool rpc_stream_send(RpcStream *st, const uint8_t *data, size_t len) {
+        pthread_mutex_lock(&st->lock);
+        bool queued = !st->closed && st->len < STREAM_QUEUE_MAX;
+        if (queued) {
+                grpc_slice slice = grpc_slice_from_copied_buffer((const char *)data, len);
+                st->queue[(st->head + st->len) % STREAM_QUEUE_MAX] = grpc_raw_byte_buffer_create(&slice, 1);
+                grpc_slice_unref(slice);
+                st->len++;
+                stream_send_next_locked(st);
+        }
+        pthread_mutex_unlock(&st->lock);
+        return queued;
+}
+
+void rpc_stream_on_close(RpcStream *st, void (*fn)(void *userdata), void *userdata) {
+        pthread_mutex_lock(&st->lock);
+        st->on_close = fn;
+        st->on_close_data = userdata;
+        pthread_mutex_unlock(&st->lock);
+}
+
+/* The client left, cancelled, or the server ended the call: tell the handler, drop the call's reference. */
+static void stream_closed(RpcStream *st) {
+        pthread_mutex_lock(&st->lock);
+        st->closed = true;
+        stream_drain_locked(st);
+        void (*fn)(void *) = st->on_close;
+        void *data = st->on_close_data;
+        st->on_close = NULL;
+        pthread_mutex_unlock(&st->lock);
+        if (fn)
+                fn(data);
+        rpc_stream_unref(st);
+}
+
+/* Open a server-streaming call: the handler subscribes, then the initial metadata goes out. */
+static void call_open_stream(Call *c, RpcContext *ctx) {
+        if (c->close_seen) {
+                call_finish(c, GRPC_STATUS_CANCELLED, "the client went away");
+                return;
+        }
+        RpcStream *st = xcalloc(1, sizeof(*st));
+        atomic_init(&st->refs, 1);
+        st->call = c;
+        st->send_tag.done = stream_send_done;
+        pthread_mutex_init(&st->lock, NULL);
+        _cleanup_error_ Error *err = NULL;
+        int r = c->method->stream_handler(ctx, c->req, st, &err);
+        if (r < 0) {
+                pthread_mutex_destroy(&st->lock);
+                free(st);
+                if (!err)
+                        error_set(&err, r, "%s failed", c->method->name);
+                call_finish_errno(c, err);
+                return;
+        }
+        RpcServer *s = c->server;
+        pthread_mutex_lock(&s->lock);
+        st->next = s->streams;
+        s->streams = st;
+        pthread_mutex_unlock(&s->lock);
+        daemon_metrics_rpc(&s->daemon->metrics, c->method->name, GRPC_STATUS_OK,
+                           elapsed_ms(&c->started) / 1e3);
+        log_debug("%s: stream open", c->method->name);
+        pthread_mutex_lock(&st->lock);
+        c->stream = st; /* from here on close_done ends the stream */
+        stream_send_next_locked(st);
+        pthread_mutex_unlock(&st->lock);
+}
+
 /* Runs on a worker thread. */
 static void call_run_handler(void *userdata) {
         Call *c = userdata;
@@ -228,7 +397,7 @@ static void call_received(Call *c) {
                 call_finish(c, GRPC_STATUS_UNIMPLEMENTED, "unknown method");
                 return;
         }
-        if (!c->method->handler) {
+        if (!c->method->handler && !c->method->stream_handler) {
                 _cleanup_free_ char *msg = xasprintf("%s is not implemented yet by crio-c", c->method->name);
                 call_finish(c, GRPC_STATUS_UNIMPLEMENTED, msg);
                 return;
@@ -245,7 +414,11 @@ static void call_received(Call *c) {
                 call_finish(c, GRPC_STATUS_INVALID_ARGUMENT, msg);
                 return;
         }
-        if (c->method->inline_ok)
+        if (c->method->stream_handler) {
+                RpcContext ctx = {
+                        .daemon = c->server->daemon, .method = c->method->name, .cancel = &c->cancel};
+                call_open_stream(c, &ctx);
+        } else if (c->method->inline_ok)
                 call_run_handler(c);
         else if (worker_pool_submit(c->method->long_running ? c->server->daemon->pull_workers
                                                             : c->server->daemon->workers,
@@ -275,6 +448,10 @@ static void close_done(Tag *tag, bool ok) {
         /* A close before our status went out means the client gave up: stop work done for it. */
         if (c->client_cancelled)
                 cancel_request(&c->cancel);
+        /* Both are only touched on the completion-queue thread, which also opens streams. */
+        c->close_seen = true;
+        if (c->stream)
+                stream_closed(c->stream);
         call_free(c);
 }
 
@@ -414,6 +591,12 @@ void rpc_server_shutdown(RpcServer *s, int grace_ms) {
                 return;
         atomic_store(&s->stopping, true);
         grpc_server_shutdown_and_notify(s->server, s->cq, &s->shutdown_tag);
+        /* Streams never end on their own: end them now rather than after the grace period. */
+        pthread_mutex_lock(&s->lock);
+        for (RpcStream *st = s->streams; st; st = st->next)
+                grpc_call_cancel_with_status(st->call->call, GRPC_STATUS_UNAVAILABLE,
+                                             "the daemon is shutting down", NULL);
+        pthread_mutex_unlock(&s->lock);
         if (!wait_for(s, NULL, grace_ms))
                 log_info("cancelling gRPC calls still running after %d ms", grace_ms);
         /* Also closes idle client channels, which shutdown alone would wait for (a kubelet keeps one). */

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "api.pb-c.h"
+#include "rpc-events.h"
 #include "rpc-image.h"
 #include "rpc-pods.h"
 #include "rpc-runtime.h"
@@ -52,7 +53,20 @@ static const struct {
         {"ImageService", "ImageFsInfo", rpc_image_fs_info, false, false},
 };
 
+/* Server-streaming methods: their handlers open a stream instead of answering once. */
+static const struct {
+        const char *service;
+        const char *method;
+        RpcStreamHandler handler;
+} stream_handlers[] = {
+        {"RuntimeService", "GetContainerEvents", rpc_get_container_events},
+};
+
 static void find_handler(const char *service, RpcMethod *m) {
+        for (size_t i = 0; i < ELEMENTSOF(stream_handlers); i++)
+                if (strcmp(stream_handlers[i].service, service) == 0 &&
+                    strcmp(stream_handlers[i].method, m->name) == 0)
+                        m->stream_handler = stream_handlers[i].handler;
         for (size_t i = 0; i < ELEMENTSOF(handlers); i++)
                 if (strcmp(handlers[i].service, service) == 0 && strcmp(handlers[i].method, m->name) == 0) {
                         m->handler = handlers[i].handler;

@@ -25,14 +25,40 @@ typedef struct RpcContext {
 typedef int (*RpcHandler)(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
                           Error **reterr);
 
+/*
+ * A server-streaming call. The handler that opens it keeps a reference and sends packed messages
+ * whenever it likes, from any thread; the server keeps one send in flight and a bounded queue
+ * behind it, and tells the handler when the client leaves (or the server shuts down).
+ */
+typedef struct RpcStream RpcStream;
+
+/*
+ * A server-streaming handler: runs on the completion-queue thread and must not block. To keep the
+ * stream open it takes a reference (rpc_stream_ref) and sets an on-close callback; returning -errno
+ * ends the call with that status (it must then not keep the stream).
+ */
+typedef int (*RpcStreamHandler)(RpcContext *ctx, const ProtobufCMessage *req, RpcStream *stream,
+                                Error **reterr);
+
+RpcStream *rpc_stream_ref(RpcStream *s);
+void rpc_stream_unref(RpcStream *s);
+/*
+ * Queue one packed message (copied). Never blocks. false when it was dropped: the stream is closed or
+ * its queue is full because the client does not read.
+ */
+bool rpc_stream_send(RpcStream *s, const uint8_t *data, size_t len);
+/* `fn(userdata)` runs once, on the completion-queue thread, when the stream closes. */
+void rpc_stream_on_close(RpcStream *s, void (*fn)(void *userdata), void *userdata);
+
 typedef struct RpcMethod {
         char *path;       /* "/runtime.v1.RuntimeService/Version" */
         const char *name; /* "Version" */
         const ProtobufCMessageDescriptor *input;
         const ProtobufCMessageDescriptor *output;
-        RpcHandler handler; /* NULL: the RPC is part of CRI but not built yet */
-        bool inline_ok;     /* never blocks (no I/O, short locks only): may run on the completion thread */
-        bool long_running;  /* may take minutes (pulls): runs on its own pool so others are not starved */
+        RpcHandler handler;              /* NULL: the RPC is part of CRI but not built yet */
+        RpcStreamHandler stream_handler; /* server-streaming methods (protobuf-c does not mark them) */
+        bool inline_ok;    /* never blocks (no I/O, short locks only): may run on the completion thread */
+        bool long_running; /* may take minutes (pulls): runs on its own pool so others are not starved */
 } RpcMethod;
 
 struct RpcTable {

@@ -14,6 +14,7 @@ IMPLEMENTED = {"Version", "Status", "RuntimeConfig", "UpdateRuntimeConfig",
                "CreateContainer", "StartContainer", "StopContainer", "RemoveContainer", "ContainerStatus",
                "ListContainers", "UpdateContainerResources", "ReopenContainerLog", "ExecSync",
                "ContainerStats", "ListContainerStats", "PodSandboxStats", "ListPodSandboxStats",
+               "GetContainerEvents",
                "PullImage", "ImageStatus", "ListImages", "RemoveImage", "ImageFsInfo"}
 
 
@@ -66,7 +67,7 @@ def test_update_runtime_config_accepts_pod_cidr(client):
 
 
 @pytest.mark.parametrize("method", [
-    "Exec", "Attach", "PortForward", "CheckpointContainer", "GetContainerEvents",
+    "Exec", "Attach", "PortForward", "CheckpointContainer", "ListMetricDescriptors",
     "/runtime.v1.ImageService/StreamImages",
 ])
 def test_rpc_not_written_yet_is_unimplemented(client, method):

@@ -42,7 +42,8 @@ static Config *metrics_config(const char *collectors) {
 }
 
 static void test_rpc_metrics_count_calls_errors_and_latency(void **state) {
-        Config *c = metrics_config("operations_total,operations_errors_total,operations_latency_seconds_total");
+        Config *c =
+                metrics_config("operations_total,operations_errors_total,operations_latency_seconds_total");
         DaemonMetrics m;
         daemon_metrics_init(&m, c);
         daemon_metrics_rpc(&m, "Version", GRPC_STATUS_OK, 0.001);
@@ -50,8 +51,11 @@ static void test_rpc_metrics_count_calls_errors_and_latency(void **state) {
         _cleanup_free_ char *text = daemon_metrics_render(&m);
         assert_contains(text, "container_runtime_crio_operations_total{operation=\"Version\"} 2\n");
         assert_contains(text, "container_runtime_crio_operations_errors_total{operation=\"Version\"} 1\n");
-        assert_contains(text, "container_runtime_crio_operations_latency_seconds_total_count{operation=\"Version\"} 2\n");
-        assert_contains(text, "container_runtime_crio_operations_duration_seconds_bucket{operation=\"Version\",le=\"+Inf\"} 2\n");
+        assert_contains(
+                text,
+                "container_runtime_crio_operations_latency_seconds_total_count{operation=\"Version\"} 2\n");
+        assert_contains(text, "container_runtime_crio_operations_duration_seconds_bucket{operation="
+                              "\"Version\",le=\"+Inf\"} 2\n");
         /* Not selected: neither the gauge of the last latency nor the default runtime. */
         assert_null(strstr(text, "operations_latency_seconds{"));
         assert_null(strstr(text, "default_runtime"));

@@ -16,7 +16,8 @@
 
 static void test_counter_with_labels_renders_each_series(void **state) {
         Metrics *m = metrics_new(NULL);
-        MetricFamily *f = metrics_family(m, "ops", "x_ops_total", "Calls.", METRIC_COUNTER, "operation", NULL, 0);
+        MetricFamily *f =
+                metrics_family(m, "ops", "x_ops_total", "Calls.", METRIC_COUNTER, "operation", NULL, 0);
         metric_inc1(f, "Version");
         metric_inc1(f, "Version");
         metric_inc1(f, "Status");
@@ -76,8 +77,8 @@ static void test_gauge_set_replaces(void **state) {
 
 static void test_label_values_and_help_are_escaped(void **state) {
         Metrics *m = metrics_new(NULL);
-        MetricFamily *f = metrics_family(m, "e", "x_e_total", "Back\\slash\nnewline.", METRIC_COUNTER, "name",
-                                         NULL, 0);
+        MetricFamily *f = metrics_family(m, "e", "x_e_total", "Back\\slash\nnewline.", METRIC_COUNTER,
+                                         "name", NULL, 0);
         metric_inc1(f, "a\"b\\c\nd");
         _cleanup_free_ char *text = metrics_render(m);
         assert_contains(text, "# HELP x_e_total Back\\\\slash\\nnewline.\n");
@@ -86,8 +87,9 @@ static void test_label_values_and_help_are_escaped(void **state) {
 }
 
 static void test_collectors_match_with_or_without_prefixes(void **state) {
-        char *const collectors[] = {"crio_operations_total", "container_runtime_crio_image_pulls_success_total",
-                                    "processes_defunct", NULL};
+        char *const collectors[] = {"crio_operations_total",
+                                    "container_runtime_crio_image_pulls_success_total", "processes_defunct",
+                                    NULL};
         Metrics *m = metrics_new(collectors);
         assert_true(metrics_collector_enabled(m, "operations_total"));
         assert_true(metrics_collector_enabled(m, "image_pulls_success_total"));
