@@ -29,7 +29,8 @@ static void event_free(RuntimeEvent *ev) {
         free(ev);
 }
 
-static RuntimeEvent *event_new_locked(Runtime *rt, const char *id, const char *pod_id, RuntimeEventType type) {
+static RuntimeEvent *event_new_locked(Runtime *rt, const char *id, const char *pod_id,
+                                      RuntimeEventType type) {
         RuntimeEvent *ev = xcalloc(1, sizeof(*ev));
         ev->type = type;
         ev->id = xstrdup(id);

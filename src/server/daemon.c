@@ -11,6 +11,7 @@
 #include "listener.h"
 #include "log.h"
 #include "metrics-server.h"
+#include "pod-metrics.h"
 #include "rpc-events.h"
 #include "process.h"
 #include "runtime.h"
@@ -155,6 +156,11 @@ static int start_images(Daemon *d, Error **reterr) {
 }
 
 static int daemon_start(Daemon *d, Error **reterr) {
+        unsigned groups = 0;
+        const char *bad = NULL;
+        if (pod_metrics_groups(d->config->included_pod_metrics, &groups, &bad) < 0)
+                return error_set(reterr, EINVAL,
+                                 "crio.stats.included_pod_metrics: unknown metric group '%s'", bad);
         /* Metrics first: once the CRI socket accepts connections, everything the daemon serves is up. */
         daemon_metrics_init(&d->metrics, d->config);
         int r = metrics_server_new(d, &d->metrics_server, reterr);

@@ -99,7 +99,8 @@ static void unsubscribe(void *userdata) {
         free(s);
 }
 
-int rpc_get_container_events(RpcContext *ctx, const ProtobufCMessage *req, RpcStream *stream, Error **reterr) {
+int rpc_get_container_events(RpcContext *ctx, const ProtobufCMessage *req, RpcStream *stream,
+                             Error **reterr) {
         EventHub *h = ctx->daemon->events;
         if (!ctx->daemon->config->enable_pod_events)
                 return error_set(reterr, EOPNOTSUPP,

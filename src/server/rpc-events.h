@@ -16,4 +16,5 @@ EventHub *event_hub_new(Daemon *d);
 /* After the runtime is freed (its events thread calls into the hub). */
 EventHub *event_hub_free(EventHub *h);
 
-int rpc_get_container_events(RpcContext *ctx, const ProtobufCMessage *req, RpcStream *stream, Error **reterr);
+int rpc_get_container_events(RpcContext *ctx, const ProtobufCMessage *req, RpcStream *stream,
+                             Error **reterr);

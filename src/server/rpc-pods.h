@@ -47,4 +47,9 @@ int rpc_pod_sandbox_stats(RpcContext *ctx, const ProtobufCMessage *req, Protobuf
                           Error **reterr);
 int rpc_list_pod_sandbox_stats(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
                                Error **reterr);
+/* cAdvisor-named metrics from the same samples (pod-metrics.c). */
+int rpc_list_metric_descriptors(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+                                Error **reterr);
+int rpc_list_pod_sandbox_metrics(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+                                 Error **reterr);
 int rpc_exec_sync(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp, Error **reterr);

@@ -3,6 +3,7 @@
 
 #include "cri-translate.h"
 #include "pb-util.h"
+#include "pod-metrics.h"
 #include "rpc-pods.h"
 
 /* ContainerStats, ListContainerStats, PodSandboxStats, ListPodSandboxStats: engine samples to CRI. */
@@ -215,6 +216,43 @@ int rpc_list_pod_sandbox_stats(RpcContext *ctx, const ProtobufCMessage *req, Pro
         for (size_t i = 0; i < n; i++) {
                 if (pod_stats_match(l[i]->info, r->filter))
                         PB_APPEND(resp->n_stats, resp->stats, pod_stats_to_cri(l[i]));
+                pod_stats_info_free(l[i]);
+        }
+        free(l);
+        *ret_resp = &resp->base;
+        return 0;
+}
+
+static unsigned metric_groups(Daemon *d) {
+        unsigned groups = 0;
+        const char *bad = NULL;
+        pthread_rwlock_rdlock(&d->config_lock);
+        pod_metrics_groups(d->config->included_pod_metrics, &groups, &bad); /* validated at start */
+        pthread_rwlock_unlock(&d->config_lock);
+        return groups;
+}
+
+int rpc_list_metric_descriptors(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+                                Error **reterr) {
+        Runtime__V1__ListMetricDescriptorsResponse *resp =
+                PB_NEW(Runtime__V1__ListMetricDescriptorsResponse,
+                       RUNTIME__V1__LIST_METRIC_DESCRIPTORS_RESPONSE__INIT);
+        resp->descriptors = pod_metrics_descriptors(metric_groups(ctx->daemon), &resp->n_descriptors);
+        *ret_resp = &resp->base;
+        return 0;
+}
+
+int rpc_list_pod_sandbox_metrics(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+                                 Error **reterr) {
+        unsigned groups = metric_groups(ctx->daemon);
+        PodStatsInfo **l = NULL;
+        size_t n = 0;
+        runtime_pod_stats_list(ctx->daemon->runtime, &l, &n);
+        Runtime__V1__ListPodSandboxMetricsResponse *resp =
+                PB_NEW(Runtime__V1__ListPodSandboxMetricsResponse,
+                       RUNTIME__V1__LIST_POD_SANDBOX_METRICS_RESPONSE__INIT);
+        for (size_t i = 0; i < n; i++) {
+                PB_APPEND(resp->n_pod_metrics, resp->pod_metrics, pod_metrics_from_stats(l[i], groups));
                 pod_stats_info_free(l[i]);
         }
         free(l);

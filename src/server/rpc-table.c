@@ -46,6 +46,8 @@ static const struct {
         {"RuntimeService", "ListContainerStats", rpc_list_container_stats, false, false},
         {"RuntimeService", "PodSandboxStats", rpc_pod_sandbox_stats, false, false},
         {"RuntimeService", "ListPodSandboxStats", rpc_list_pod_sandbox_stats, false, false},
+        {"RuntimeService", "ListMetricDescriptors", rpc_list_metric_descriptors, true, false},
+        {"RuntimeService", "ListPodSandboxMetrics", rpc_list_pod_sandbox_metrics, false, false},
         {"ImageService", "PullImage", rpc_pull_image, false, true},
         {"ImageService", "ImageStatus", rpc_image_status, true, false},
         {"ImageService", "ListImages", rpc_list_images, true, false},

@@ -14,7 +14,7 @@ IMPLEMENTED = {"Version", "Status", "RuntimeConfig", "UpdateRuntimeConfig",
                "CreateContainer", "StartContainer", "StopContainer", "RemoveContainer", "ContainerStatus",
                "ListContainers", "UpdateContainerResources", "ReopenContainerLog", "ExecSync",
                "ContainerStats", "ListContainerStats", "PodSandboxStats", "ListPodSandboxStats",
-               "GetContainerEvents",
+               "GetContainerEvents", "ListMetricDescriptors", "ListPodSandboxMetrics",
                "PullImage", "ImageStatus", "ListImages", "RemoveImage", "ImageFsInfo"}
 
 
@@ -67,7 +67,7 @@ def test_update_runtime_config_accepts_pod_cidr(client):
 
 
 @pytest.mark.parametrize("method", [
-    "Exec", "Attach", "PortForward", "CheckpointContainer", "ListMetricDescriptors",
+    "Exec", "Attach", "PortForward", "CheckpointContainer", "StreamPodSandboxMetrics",
     "/runtime.v1.ImageService/StreamImages",
 ])
 def test_rpc_not_written_yet_is_unimplemented(client, method):

@@ -176,3 +176,65 @@ def test_collection_period_answers_from_the_latest_sample(sampled_node, image_re
     assert second.writable_layer.timestamp == first.writable_layer.timestamp
     p1, p2 = pod_stats(cri, pod), pod_stats(cri, pod)
     assert p1.linux.cpu.usage_core_nano_seconds.value == p2.linux.cpu.usage_core_nano_seconds.value > 0
+
+
+def descriptors(cri):
+    return list(cri.call("ListMetricDescriptors", h.pb().ListMetricDescriptorsRequest(),
+                         h.pb().ListMetricDescriptorsResponse).descriptors)
+
+
+def pod_metrics(cri):
+    return list(cri.call("ListPodSandboxMetrics", h.pb().ListPodSandboxMetricsRequest(),
+                         h.pb().ListPodSandboxMetricsResponse).pod_metrics)
+
+
+def test_pod_metrics_by_default_only_say_last_seen(cri, image):
+    assert [d.name for d in descriptors(cri)] == ["container_last_seen"]
+    pod = cri.run_pod()
+    ctr = start(cri, image, pod, "sleep 300")
+    (m,) = pod_metrics(cri)
+    assert m.pod_sandbox_id == pod
+    assert [c.container_id for c in m.container_metrics] == [ctr]
+    assert {x.name for c in m.container_metrics for x in c.metrics} == {"container_last_seen"}
+
+
+@pytest.fixture
+def metrics_node(image_daemon, tmp_path_factory):
+    d, c = make_node(image_daemon, tmp_path_factory,
+                     '\n[crio.stats]\nincluded_pod_metrics = ["cpu", "memory", "network", "process"]\n')
+    yield d, c
+    clean(c)
+
+
+def test_included_pod_metrics_with_cadvisor_names(metrics_node, image_registry):
+    _, cri = metrics_node
+    ref = ph.busybox(image_registry)
+    cri.pull_image(ref)
+    names = {d.name: list(d.label_keys) for d in descriptors(cri)}
+    assert names["container_memory_working_set_bytes"] == ["container", "id", "image", "name", "namespace", "pod"]
+    assert names["container_network_receive_bytes_total"][-1] == "interface"
+    assert "container_fs_usage_bytes" not in names  # the disk group was not asked for
+    pod = cri.run_pod(name="metered")
+    ctr = start(cri, ref, pod, "head -c 10485760 /dev/zero > /dev/shm/blob; sleep 300", name="app")
+    assert h.wait_until(lambda: exec_ok(cri, ctr, "wc -c < /dev/shm/blob").strip() == "10485760", 20)
+    (m,) = pod_metrics(cri)
+    by_name = {(x.name, x.label_values[-1]): x for x in m.metrics}
+    lo = by_name[("container_network_receive_bytes_total", "lo")]
+    assert lo.metric_type == h.pb().COUNTER and list(lo.label_values)[:6] == ["POD", pod, "", pod, "default",
+                                                                                "metered"]
+    (c,) = m.container_metrics
+    got = {x.name: x for x in c.metrics}
+    assert got["container_memory_working_set_bytes"].value.value >= 10 << 20
+    assert got["container_memory_working_set_bytes"].metric_type == h.pb().GAUGE
+    assert got["container_processes"].value.value >= 1
+    assert list(got["container_cpu_usage_seconds_total"].label_values) == ["app", ctr, ref, ctr, "default", "metered"]
+    for x in c.metrics:
+        assert len(x.label_values) == len(names[x.name])
+
+
+def test_unknown_pod_metric_group_is_refused(make_daemon, tmp_path_factory):
+    d = make_daemon(workdir=tmp_path_factory.mktemp("bad"),
+                    config='[crio.stats]\nincluded_pod_metrics = ["cpu", "gpu"]\n')
+    d.start(wait_ready=False)
+    assert d.wait(timeout=10) != 0
+    assert "included_pod_metrics" in d.log and "gpu" in d.log
