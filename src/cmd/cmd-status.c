@@ -12,20 +12,21 @@
 #define DEFAULT_SOCKET "/var/run/crio/crio.sock"
 #define MAX_RESPONSE (16 * 1024 * 1024)
 
-enum { F_SOCKET, F_ID, F_HELP, _F_MAX };
+enum { F_SOCKET, F_ID, F_JSON, F_HELP, _F_MAX };
 
 static const CliFlag status_flags[_F_MAX] = {
         [F_SOCKET] = {"socket", 's', true, "socket of the daemon (default " DEFAULT_SOCKET ")"},
         [F_ID] = {"id", 'i', true, "container id (containers)"},
+        [F_JSON] = {"json", 'j', false, "print info and containers as the daemon's JSON"},
         [F_HELP] = {"help", 'h', false, "show this help"},
 };
 
 static void status_usage(void) {
         printf("Usage: crio status [--socket PATH] info|config|containers --id ID\n\n"
                "Query a running daemon through the HTTP API on its socket.\n\n"
-               "  info        storage and cgroup settings (JSON)\n"
+               "  info        storage and cgroup settings\n"
                "  config      the effective configuration (TOML)\n"
-               "  containers  one container (JSON); needs --id\n\n");
+               "  containers  one container or pod sandbox; needs --id\n\n");
         for (size_t i = 0; i < _F_MAX; i++)
                 printf("  -%c, --%s\t%s\n", status_flags[i].short_name, status_flags[i].name,
                        status_flags[i].help);
@@ -127,7 +128,93 @@ static const char *error_message(const char *body) {
         return buf;
 }
 
-static int query(const char *socket_path, const char *path, bool json) {
+static const char *str_field(json_object *o, const char *key) {
+        json_object *v = NULL;
+        return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : "";
+}
+
+static void print_mappings(json_object *o, const char *kind, const char *title) {
+        json_object *ids = NULL, *list = NULL;
+        printf("default %s mappings (format <container>:<host>:<size>):\n", title);
+        if (!json_object_object_get_ex(o, "default_id_mappings", &ids) ||
+            !json_object_object_get_ex(ids, kind, &list))
+                return;
+        for (size_t i = 0; i < json_object_array_length(list); i++) {
+                json_object *m = json_object_array_get_idx(list, i);
+                printf("  %s:%s:%s\n", str_field(m, "container_id"), str_field(m, "host_id"),
+                       str_field(m, "size"));
+        }
+}
+
+/* `crio status info` as CRI-O prints it. */
+static void print_info(json_object *o) {
+        printf("cgroup driver: %s\n", str_field(o, "cgroup_driver"));
+        printf("storage driver: %s\n", str_field(o, "storage_driver"));
+        printf("storage graph root: %s\n", str_field(o, "storage_root"));
+        print_mappings(o, "gids", "GID");
+        print_mappings(o, "uids", "UID");
+}
+
+static void print_map(json_object *o, const char *key, const char *title) {
+        json_object *m = NULL;
+        printf("%s:\n", title);
+        if (!json_object_object_get_ex(o, key, &m) || !json_object_is_type(m, json_type_object))
+                return;
+        json_object_object_foreach(m, k, v)
+                printf("  %s: %s\n", k, json_object_get_string(v));
+}
+
+/* `crio status containers --id ID`: one "key: value" line per field, maps indented below their name. */
+static void print_container(json_object *o) {
+        static const struct {
+                const char *key, *title;
+        } fields[] = {{"name", "name"},
+                      {"pid", "pid"},
+                      {"image", "image"},
+                      {"image_ref", "image ref"},
+                      {"created_time", "created"},
+                      {"log_path", "log path"},
+                      {"root", "root"},
+                      {"sandbox", "sandbox"},
+                      {"host_network", "host network"}};
+        for (size_t i = 0; i < ELEMENTSOF(fields); i++)
+                printf("%s: %s\n", fields[i].title, str_field(o, fields[i].key));
+        json_object *ips = NULL;
+        printf("IP addresses:");
+        if (json_object_object_get_ex(o, "ip_addresses", &ips))
+                for (size_t i = 0; i < json_object_array_length(ips); i++)
+                        printf(" %s", json_object_get_string(json_object_array_get_idx(ips, i)));
+        printf("\n");
+        print_map(o, "labels", "labels");
+        print_map(o, "annotations", "annotations");
+        print_map(o, "crio_annotations", "CRI-O annotations");
+}
+
+typedef enum Output { OUT_TEXT, OUT_JSON, OUT_INFO, OUT_CONTAINER } Output;
+
+static int print_body(const char *body, Output how) {
+        if (how == OUT_TEXT) {
+                fputs(body, stdout);
+                return 0;
+        }
+        if (how == OUT_JSON) {
+                print_json_pretty(body);
+                return 0;
+        }
+        json_object *o = json_tokener_parse(body);
+        if (!o) {
+                fprintf(stderr, "crio status: the daemon's answer is not JSON\n");
+                return 1;
+        }
+        if (how == OUT_INFO)
+                print_info(o);
+        else
+                print_container(o);
+        json_object_put(o);
+        return 0;
+}
+
+static int query(const char *socket_path, const char *path, Output how) {
         _cleanup_error_ Error *err = NULL;
         _cleanup_free_ char *body = NULL;
         int status = http_get(socket_path, path, &body, &err);
@@ -139,11 +226,7 @@ static int query(const char *socket_path, const char *path, bool json) {
                 fprintf(stderr, "crio status: %s (HTTP %d)\n", error_message(body), status);
                 return 1;
         }
-        if (json)
-                print_json_pretty(body);
-        else
-                fputs(body, stdout);
-        return 0;
+        return print_body(body, how);
 }
 
 static const char *canonical_subcommand(const char *s) {
@@ -202,10 +285,11 @@ int cmd_status(const CliOptions *o) {
                         r = usage_error("status", "containers needs --id ID");
                 else if (strcmp(sub, "containers") == 0) {
                         _cleanup_free_ char *path = xasprintf("/containers/%s", values[F_ID]);
-                        r = query(sock, path, true);
-                } else
-                        r = query(sock, strcmp(sub, "info") == 0 ? "/info" : "/config",
-                                  strcmp(sub, "info") == 0);
+                        r = query(sock, path, values[F_JSON] ? OUT_JSON : OUT_CONTAINER);
+                } else if (strcmp(sub, "info") == 0)
+                        r = query(sock, "/info", values[F_JSON] ? OUT_JSON : OUT_INFO);
+                else
+                        r = query(sock, "/config", OUT_TEXT);
         }
         for (size_t i = 0; i < _F_MAX; i++)
                 free(values[i]);

@@ -4,6 +4,7 @@
 #include <pthread.h>
 
 #include "image-service.h"
+#include "pull-metrics.h"
 #include "registries.h"
 
 /* A layer some pull is fetching, and when that pull last received bytes of it. */
@@ -25,6 +26,8 @@ struct ImageService {
         pthread_cond_t claims_changed;
         LayerClaimEntry *claims;
         size_t n_claims;
+
+        PullMetrics metrics; /* families NULL without metrics */
 };
 
 /* registries_resolve_short_name() and registries_pull_sources() on the current registries.conf. */

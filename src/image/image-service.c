@@ -81,6 +81,10 @@ int image_service_new(const char *root, const ImageSettings *settings, ImageServ
         return 0;
 }
 
+void image_service_set_metrics(ImageService *svc, Metrics *m) {
+        pull_metrics_init(&svc->metrics, m);
+}
+
 ImageService *image_service_free(ImageService *svc) {
         if (!svc)
                 return NULL;

@@ -7,6 +7,7 @@
 #include "auth.h"
 #include "cancel.h"
 #include "error.h"
+#include "metrics.h"
 #include "layer-unpack.h"
 #include "store.h"
 
@@ -39,6 +40,8 @@ typedef struct ImageService ImageService;
 int image_service_new(const char *root, const ImageSettings *settings, ImageService **ret, char ***warnings,
                       Error **reterr);
 ImageService *image_service_free(ImageService *svc);
+/* Register the pull metrics in `m` (NULL: none). Call before the first pull. */
+void image_service_set_metrics(ImageService *svc, Metrics *m);
 
 /* SIGHUP: re-read registries.conf and take new settings; on error the old ones stay. */
 int image_service_reload(ImageService *svc, const ImageSettings *settings, char ***warnings, Error **reterr);

@@ -285,10 +285,19 @@ static int download_layer(LayerFetch *lf, LayerTask *t, Error **reterr) {
 }
 
 /* Download, verify and commit one layer: once committed, a later failure of the pull keeps it. */
+static double seconds_since(int64_t t0) {
+        return (double)(monotonic_ns() - t0) / 1e9;
+}
+
 static int fetch_one_layer(LayerFetch *lf, LayerTask *t, Error **reterr) {
+        const PullMetrics *pm = &lf->job->svc->metrics;
+        const Descriptor *d = &lf->f->manifest->layers[t->index];
+        int64_t t0 = monotonic_ns();
         int r = download_layer(lf, t, reterr);
         if (r < 0)
                 return r;
+        pull_metrics_stage(pm, "fetch_extract", seconds_since(t0));
+        pull_metrics_layer_fetched(pm, d->media_type, d->size);
         const Fetched *f = lf->f;
         StagedLayer l = {
                 .chain_id = f->chain_ids[t->index],
@@ -298,8 +307,11 @@ static int fetch_one_layer(LayerFetch *lf, LayerTask *t, Error **reterr) {
                 .size = t->size,
                 .staging_dir = t->staging,
         };
+        int64_t t1 = monotonic_ns();
         r = store_layer_commit(image_service_store(lf->job->svc), &l, reterr);
         t->staging = mfree(t->staging); /* consumed either way */
+        if (r >= 0)
+                pull_metrics_stage(pm, "layer_commit", seconds_since(t1));
         return r;
 }
 
@@ -322,9 +334,11 @@ static LayerTask *next_task(LayerFetch *lf, bool *ret_waiting) {
                         continue;
                 LayerClaim c =
                         image_service_try_claim(lf->job->svc, lf->f->chain_ids[t->index], CLAIM_TAKEOVER_NS);
-                if (c == LAYER_PRESENT)
+                if (c == LAYER_PRESENT) {
+                        const Descriptor *d = &lf->f->manifest->layers[t->index];
+                        pull_metrics_layer_reused(&lf->job->svc->metrics, d->digest, d->size);
                         t->state = TASK_DONE;
-                else if (c == LAYER_CLAIMED)
+                } else if (c == LAYER_CLAIMED)
                         t->state = TASK_RUNNING;
                 waiting |= c == LAYER_BUSY;
                 if (c == LAYER_CLAIMED)
@@ -454,8 +468,11 @@ static int pull_layers_and_commit(PullJob *job, const ImageRef *name, const Pull
                 lf.tasks[i].index = i;
 
         int r = fetch_layers(&lf, reterr);
+        int64_t t0 = monotonic_ns();
         if (r >= 0)
                 r = commit_image(&lf, name, id, reterr);
+        if (r >= 0)
+                pull_metrics_stage(&job->svc->metrics, "image_commit", seconds_since(t0));
         tasks_free(job->svc, lf.tasks, lf.n_tasks);
         pthread_mutex_destroy(&lf.lock);
         store_layers_release(store, f->chain_ids);

@@ -9,7 +9,9 @@
  * so their order is the order of the changes (a STOPPED noticed by the exit watcher can never follow
  * the DELETED of the remove that waited for it). Statuses are copied then; a thread of its own hands
  * them to the sink, so no lifecycle call ever waits for a subscriber. The queue is bounded: a sink
- * that falls that far behind loses events, counted in containers_events_dropped_total.
+ * that falls that far behind loses events, counted in containers_events_dropped_total. With
+ * enable_pod_events they are kept from the start, so the exits a restarted daemon finds while it
+ * loads its state reach the sink (and the first subscriber) too.
  */
 
 #define EVENTS_QUEUE_MAX 1000
@@ -49,7 +51,7 @@ static RuntimeEvent *event_new_locked(Runtime *rt, const char *id, const char *p
 
 void event_emit_locked(Runtime *rt, const char *id, const char *pod_id, RuntimeEventType type) {
         pthread_mutex_lock(&rt->events_lock);
-        bool wanted = rt->event_sink != NULL;
+        bool wanted = rt->events_enabled;
         bool full = rt->n_events >= EVENTS_QUEUE_MAX;
         pthread_mutex_unlock(&rt->events_lock);
         if (!wanted)
@@ -70,7 +72,7 @@ static void *events_main(void *arg) {
         Runtime *rt = arg;
         pthread_mutex_lock(&rt->events_lock);
         for (;;) {
-                while (!rt->events_stop && rt->n_events == 0)
+                while (!rt->events_stop && (rt->n_events == 0 || !rt->event_sink))
                         pthread_cond_wait(&rt->events_cond, &rt->events_lock);
                 if (rt->events_stop)
                         break;
@@ -97,6 +99,7 @@ void runtime_set_event_sink(Runtime *rt, RuntimeEventSink sink, void *userdata) 
         pthread_mutex_lock(&rt->events_lock);
         rt->event_sink = sink;
         rt->event_sink_data = userdata;
+        pthread_cond_broadcast(&rt->events_cond);
         pthread_mutex_unlock(&rt->events_lock);
 }
 

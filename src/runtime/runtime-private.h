@@ -102,6 +102,7 @@ struct Runtime {
         pthread_cond_t events_cond;
         RuntimeEvent **events;
         size_t n_events;
+        bool events_enabled; /* enable_pod_events: events are kept from the start, until a sink takes them */
         RuntimeEventSink event_sink;
         void *event_sink_data;
         MetricFamily *events_dropped;

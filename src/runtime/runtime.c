@@ -302,6 +302,7 @@ int runtime_new(const Config *config, pthread_rwlock_t *config_lock, ImageServic
         rt->config = config;
         rt->config_lock = config_lock;
         rt->images = images;
+        rt->events_enabled = config->enable_pod_events;
         rt->oom_total = metrics_family(
                 metrics, "containers_oom_total", "container_runtime_crio_containers_oom_total",
                 "Containers killed because they ran out of memory.", METRIC_COUNTER, "", NULL, 0);

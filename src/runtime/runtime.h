@@ -278,7 +278,8 @@ typedef struct RuntimeEvent {
 
 /*
  * Receive every lifecycle event, in order, on the runtime's events thread (the sink must not block).
- * Events are only collected while a sink is set. Call before serving RPCs; `sink` NULL stops.
+ * Events are collected with enable_pod_events only, from the runtime's start (exits found while
+ * loading the state included) and kept until a sink is set. `sink` NULL stops.
  */
 typedef void (*RuntimeEventSink)(void *userdata, const RuntimeEvent *ev);
 void runtime_set_event_sink(Runtime *rt, RuntimeEventSink sink, void *userdata);

@@ -171,6 +171,7 @@ static int daemon_start(Daemon *d, Error **reterr) {
         r = start_images(d, reterr);
         if (r < 0)
                 return r;
+        image_service_set_metrics(d->images, d->metrics.registry);
         r = process_reaper_start();
         if (r < 0)
                 return error_set(reterr, -r, "cannot start the child reaper: %s", strerror(-r));

@@ -7,6 +7,7 @@
 #include <microhttpd.h>
 
 #include "http-api.h"
+#include "http-debug.h"
 #include "cri-translate.h"
 #include "log.h"
 
@@ -88,13 +89,63 @@ static json_object *strmap_json(const StrMap *m) {
         return o;
 }
 
+static json_object *ips_json(const PodInfo *p) {
+        json_object *ips = json_object_new_array();
+        for (char **ip = p ? p->ips : NULL; ip && *ip; ip++)
+                json_object_array_add(ips, json_object_new_string(*ip));
+        return ips;
+}
+
+/*
+ * A sandbox as CRI-O answers for its infra container: the pod's name, labels and annotations, and the
+ * pid of a running process of the pod (a pod without an infra process has no pid of its own).
+ */
+static enum MHD_Result serve_sandbox(HttpApi *h, struct MHD_Connection *conn, const PodInfo *p) {
+        Runtime *rt = h->daemon->runtime;
+        int pid = 0;
+        ContainerInfo **l = NULL;
+        size_t n = 0;
+        runtime_container_list(rt, &l, &n);
+        for (size_t i = 0; i < n; i++) {
+                ContainerInfo *full = NULL;
+                if (!pid && strcmp(l[i]->pod_id, p->id) == 0 && l[i]->state == CONTAINER_RUNNING &&
+                    runtime_container_info(rt, l[i]->id, &full, NULL) >= 0)
+                        pid = full->pid;
+                container_info_free(full);
+                container_info_free(l[i]);
+        }
+        free(l);
+        json_object *o = json_object_new_object();
+        _cleanup_free_ char *name =
+                xasprintf("k8s_POD_%s_%s_%s_%u", p->name, p->namespace_, p->uid, p->attempt);
+        json_object_object_add(o, "name", json_object_new_string(name));
+        json_object_object_add(o, "pid", json_object_new_int(pid));
+        pthread_rwlock_rdlock(&h->daemon->config_lock);
+        json_object_object_add(o, "image", json_object_new_string(h->daemon->config->pause_image));
+        pthread_rwlock_unlock(&h->daemon->config_lock);
+        json_object_object_add(o, "image_ref", json_object_new_string(""));
+        json_object_object_add(o, "created_time", json_object_new_int64(p->created_ns));
+        json_object_object_add(o, "labels", strmap_json(&p->labels));
+        json_object_object_add(o, "annotations", strmap_json(&p->annotations));
+        json_object_object_add(o, "crio_annotations", json_object_new_object());
+        json_object_object_add(o, "log_path", json_object_new_string(""));
+        json_object_object_add(o, "root", json_object_new_string(""));
+        json_object_object_add(o, "sandbox", json_object_new_string(p->id));
+        json_object_object_add(o, "ip_addresses", ips_json(p));
+        json_object_object_add(o, "host_network", json_object_new_boolean(p->network == NS_NODE));
+        return respond_json(conn, MHD_HTTP_OK, o);
+}
+
 /* What CRI-O's /containers/ID answers (cAdvisor reads it): name, pid, image, paths, labels, IPs. */
 static enum MHD_Result serve_container(HttpApi *h, struct MHD_Connection *conn, const char *id) {
         _cleanup_container_info_ ContainerInfo *c = NULL;
         _cleanup_error_ Error *err = NULL;
-        if (runtime_container_info(h->daemon->runtime, id, &c, &err) < 0)
-                return respond_error(conn, MHD_HTTP_NOT_FOUND, "container '%s' not found", id);
         _cleanup_pod_info_ PodInfo *p = NULL;
+        if (runtime_container_info(h->daemon->runtime, id, &c, &err) < 0) {
+                if (runtime_pod_info(h->daemon->runtime, id, &p, NULL) >= 0)
+                        return serve_sandbox(h, conn, p);
+                return respond_error(conn, MHD_HTTP_NOT_FOUND, "container '%s' not found", id);
+        }
         runtime_pod_info(h->daemon->runtime, c->pod_id, &p, NULL);
         json_object *o = json_object_new_object();
         json_object_object_add(o, "name", json_object_new_string(c->name));
@@ -108,10 +159,8 @@ static enum MHD_Result serve_container(HttpApi *h, struct MHD_Connection *conn, 
         json_object_object_add(o, "log_path", json_object_new_string(c->log_path));
         json_object_object_add(o, "root", json_object_new_string(c->rootfs));
         json_object_object_add(o, "sandbox", json_object_new_string(c->pod_id));
-        json_object *ips = json_object_new_array();
-        for (char **ip = p ? p->ips : NULL; ip && *ip; ip++)
-                json_object_array_add(ips, json_object_new_string(*ip));
-        json_object_object_add(o, "ip_addresses", ips);
+        json_object_object_add(o, "ip_addresses", ips_json(p));
+        json_object_object_add(o, "host_network", json_object_new_boolean(p && p->network == NS_NODE));
         return respond_json(conn, MHD_HTTP_OK, o);
 }
 
@@ -142,6 +191,10 @@ static enum MHD_Result route(HttpApi *h, struct MHD_Connection *conn, const char
                 return serve_info(h, conn);
         if (strcmp(url, "/config") == 0)
                 return respond(conn, MHD_HTTP_OK, "application/toml", daemon_config_toml(h->daemon));
+        if (strcmp(url, "/debug/goroutines") == 0)
+                return respond(conn, MHD_HTTP_OK, "text/plain", debug_threads_text());
+        if (strcmp(url, "/debug/heap") == 0)
+                return respond(conn, MHD_HTTP_OK, "text/plain", debug_heap_text());
         if ((id = path_id(url, "/containers/")))
                 return serve_container(h, conn, id);
         if ((id = path_id(url, "/pause/")))

@@ -37,32 +37,32 @@ typedef struct MetricDef {
 
 static const MetricDef defs[] = {
         {0, "container_last_seen", "Last time a container was seen by the exporter", GAUGE, SRC_LAST_SEEN},
-        {POD_METRICS_CPU, "container_cpu_usage_seconds_total", "Cumulative cpu time consumed in seconds.", COUNTER,
-         SRC_CPU_SECONDS},
+        {POD_METRICS_CPU, "container_cpu_usage_seconds_total", "Cumulative cpu time consumed in seconds.",
+         COUNTER, SRC_CPU_SECONDS},
         {POD_METRICS_MEMORY, "container_memory_usage_bytes",
          "Current memory usage in bytes, including all memory regardless of when it was accessed", GAUGE,
          SRC_MEM_USAGE},
         {POD_METRICS_MEMORY, "container_memory_working_set_bytes", "Current working set in bytes.", GAUGE,
          SRC_MEM_WORKING_SET},
         {POD_METRICS_MEMORY, "container_memory_rss", "Size of RSS in bytes.", GAUGE, SRC_MEM_RSS},
-        {POD_METRICS_PROCESS, "container_processes", "Number of processes running inside the container.", GAUGE,
-         SRC_PROCESSES},
-        {POD_METRICS_DISK, "container_fs_usage_bytes", "Number of bytes that are consumed by the container on this filesystem.",
-         GAUGE, SRC_FS_USAGE},
-        {POD_METRICS_DISK, "container_fs_inodes_total", "Number of inodes the container's writable layer uses.", GAUGE,
-         SRC_FS_INODES},
+        {POD_METRICS_PROCESS, "container_processes", "Number of processes running inside the container.",
+         GAUGE, SRC_PROCESSES},
+        {POD_METRICS_DISK, "container_fs_usage_bytes",
+         "Number of bytes that are consumed by the container on this filesystem.", GAUGE, SRC_FS_USAGE},
+        {POD_METRICS_DISK, "container_fs_inodes_total",
+         "Number of inodes the container's writable layer uses.", GAUGE, SRC_FS_INODES},
         {POD_METRICS_NETWORK, "container_network_receive_bytes_total", "Cumulative count of bytes received",
          COUNTER, SRC_NET_RX_BYTES},
-        {POD_METRICS_NETWORK, "container_network_receive_packets_total", "Cumulative count of packets received",
-         COUNTER, SRC_NET_RX_PACKETS},
+        {POD_METRICS_NETWORK, "container_network_receive_packets_total",
+         "Cumulative count of packets received", COUNTER, SRC_NET_RX_PACKETS},
         {POD_METRICS_NETWORK, "container_network_receive_packets_dropped_total",
          "Cumulative count of packets dropped while receiving", COUNTER, SRC_NET_RX_DROPPED},
         {POD_METRICS_NETWORK, "container_network_receive_errors_total",
          "Cumulative count of errors encountered while receiving", COUNTER, SRC_NET_RX_ERRORS},
-        {POD_METRICS_NETWORK, "container_network_transmit_bytes_total", "Cumulative count of bytes transmitted",
-         COUNTER, SRC_NET_TX_BYTES},
-        {POD_METRICS_NETWORK, "container_network_transmit_packets_total", "Cumulative count of packets transmitted",
-         COUNTER, SRC_NET_TX_PACKETS},
+        {POD_METRICS_NETWORK, "container_network_transmit_bytes_total",
+         "Cumulative count of bytes transmitted", COUNTER, SRC_NET_TX_BYTES},
+        {POD_METRICS_NETWORK, "container_network_transmit_packets_total",
+         "Cumulative count of packets transmitted", COUNTER, SRC_NET_TX_PACKETS},
         {POD_METRICS_NETWORK, "container_network_transmit_packets_dropped_total",
          "Cumulative count of packets dropped while transmitting", COUNTER, SRC_NET_TX_DROPPED},
         {POD_METRICS_NETWORK, "container_network_transmit_errors_total",
@@ -77,9 +77,15 @@ int pod_metrics_groups(char *const *included, unsigned *ret, const char **ret_ba
                 const char *name;
                 unsigned group;
         } names[] = {
-                {"cpu", POD_METRICS_CPU},   {"memory", POD_METRICS_MEMORY}, {"network", POD_METRICS_NETWORK},
-                {"process", POD_METRICS_PROCESS}, {"disk", POD_METRICS_DISK}, {"hugetlb", 0},
-                {"oom", 0},                 {"spec", 0},                    {"diskIO", 0},
+                {"cpu", POD_METRICS_CPU},
+                {"memory", POD_METRICS_MEMORY},
+                {"network", POD_METRICS_NETWORK},
+                {"process", POD_METRICS_PROCESS},
+                {"disk", POD_METRICS_DISK},
+                {"hugetlb", 0},
+                {"oom", 0},
+                {"spec", 0},
+                {"diskIO", 0},
                 {"pressure", 0},
         };
         unsigned g = 0;
@@ -196,9 +202,13 @@ static Runtime__V1__Metric *metric_new(const MetricDef *d, int64_t ts, const cha
 /* The metrics of a container, or with c NULL the pod's own (network; its name is "POD" as in cAdvisor). */
 static void add_metrics(const PodStatsInfo *p, const ContainerStatsInfo *c, unsigned groups,
                         Runtime__V1__Metric ***l, size_t *n) {
-        const char *labels[] = {c ? c->info->name : "POD", c ? c->info->id : p->info->id,
-                                c ? c->info->image : "", c ? c->info->id : p->info->id,
-                                p->info->namespace_, p->info->name, NULL};
+        const char *labels[] = {c ? c->info->name : "POD",
+                                c ? c->info->id : p->info->id,
+                                c ? c->info->image : "",
+                                c ? c->info->id : p->info->id,
+                                p->info->namespace_,
+                                p->info->name,
+                                NULL};
         for (size_t i = 0; i < ELEMENTSOF(defs); i++) {
                 const MetricDef *d = &defs[i];
                 uint64_t v = 0;
@@ -206,7 +216,8 @@ static void add_metrics(const PodStatsInfo *p, const ContainerStatsInfo *c, unsi
                         continue;
                 if (!is_network(d)) {
                         if (value_of(d->source, p, c, NULL, &v))
-                                PB_APPEND(*n, *l, metric_new(d, (c ? c->usage : p->usage).timestamp, labels, 6, v));
+                                PB_APPEND(*n, *l,
+                                          metric_new(d, (c ? c->usage : p->usage).timestamp, labels, 6, v));
                         continue;
                 }
                 for (size_t k = 0; p->has_network && k < p->n_ifaces; k++) {

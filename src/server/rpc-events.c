@@ -7,11 +7,22 @@
 #include "rpc-pods.h"
 #include "runtime.h"
 
+/* Events before the first subscriber (exits a restarted daemon found) are kept for it, this many. */
+#define BACKLOG_MAX 1000
+
+typedef struct Packed {
+        uint8_t *data;
+        size_t len;
+} Packed;
+
 struct EventHub {
         Daemon *daemon;
         pthread_mutex_t lock;
         RpcStream **subs;
         size_t n_subs;
+        bool had_subscriber;
+        Packed *backlog; /* oldest first */
+        size_t n_backlog;
 };
 
 typedef struct Subscription {
@@ -49,17 +60,34 @@ static uint8_t *event_pack(const RuntimeEvent *ev, size_t *ret_len) {
         return buf;
 }
 
+/* h->lock held; takes `data`. The oldest event makes room when the backlog is full. */
+static void keep_for_first_subscriber(EventHub *h, uint8_t *data, size_t len) {
+        if (h->n_backlog == BACKLOG_MAX) {
+                free(h->backlog[0].data);
+                memmove(h->backlog, h->backlog + 1, (BACKLOG_MAX - 1) * sizeof(Packed));
+                h->n_backlog--;
+                runtime_event_dropped(h->daemon->runtime);
+        }
+        h->backlog = xrealloc(h->backlog, (h->n_backlog + 1) * sizeof(Packed));
+        h->backlog[h->n_backlog++] = (Packed){.data = data, .len = len};
+}
+
 /* The runtime's events thread. Sends never block: a full queue drops the event for that subscriber. */
 static void deliver(void *userdata, const RuntimeEvent *ev) {
         EventHub *h = userdata;
         pthread_mutex_lock(&h->lock);
-        size_t n = h->n_subs;
+        bool wanted = h->n_subs > 0 || !h->had_subscriber;
         pthread_mutex_unlock(&h->lock);
-        if (n == 0)
+        if (!wanted)
                 return;
         size_t len = 0;
         _cleanup_free_ uint8_t *buf = event_pack(ev, &len);
         pthread_mutex_lock(&h->lock);
+        if (!h->had_subscriber) {
+                keep_for_first_subscriber(h, TAKE_PTR(buf), len);
+                pthread_mutex_unlock(&h->lock);
+                return;
+        }
         for (size_t i = 0; i < h->n_subs; i++)
                 if (!rpc_stream_send(h->subs[i], buf, len))
                         runtime_event_dropped(h->daemon->runtime);
@@ -81,6 +109,9 @@ EventHub *event_hub_free(EventHub *h) {
         for (size_t i = 0; i < h->n_subs; i++)
                 rpc_stream_unref(h->subs[i]);
         free(h->subs);
+        for (size_t i = 0; i < h->n_backlog; i++)
+                free(h->backlog[i].data);
+        free(h->backlog);
         pthread_mutex_destroy(&h->lock);
         return mfree(h);
 }
@@ -109,6 +140,15 @@ int rpc_get_container_events(RpcContext *ctx, const ProtobufCMessage *req, RpcSt
         *s = (Subscription){.hub = h, .stream = rpc_stream_ref(stream)};
         rpc_stream_on_close(stream, unsubscribe, s);
         pthread_mutex_lock(&h->lock);
+        /* The first subscriber (a kubelet after the daemon's restart) hears what happened before it. */
+        for (size_t i = 0; i < h->n_backlog; i++) {
+                if (!rpc_stream_send(stream, h->backlog[i].data, h->backlog[i].len))
+                        runtime_event_dropped(h->daemon->runtime);
+                free(h->backlog[i].data);
+        }
+        h->backlog = mfree(h->backlog);
+        h->n_backlog = 0;
+        h->had_subscriber = true;
         PB_APPEND(h->n_subs, h->subs, stream);
         pthread_mutex_unlock(&h->lock);
         return 0;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <pthread.h>
 #include <stdbool.h>
+#include <sys/prctl.h>
 
 #include "macros.h"
 #include "worker-pool.h"
@@ -22,6 +23,8 @@ struct WorkerPool {
 
 static void *worker_main(void *arg) {
         WorkerPool *p = arg;
+        /* /debug/goroutines shows thread names; a handler renames its thread to its RPC meanwhile. */
+        prctl(PR_SET_NAME, "worker idle");
         for (;;) {
                 pthread_mutex_lock(&p->lock);
                 while (!p->head && !p->stopping)
@@ -36,6 +39,7 @@ static void *worker_main(void *arg) {
                         p->tail = NULL;
                 pthread_mutex_unlock(&p->lock);
                 j->fn(j->userdata);
+                prctl(PR_SET_NAME, "worker idle");
                 free(j);
         }
 }

@@ -138,9 +138,20 @@ def test_short_flags(tmp_path):
 
 
 def test_status_info_prints_info_json(crio):
-    r = h.run_crio("status", "--socket", crio.sock, "info")
+    r = h.run_crio("status", "--socket", crio.sock, "info", "--json")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout) == crio.http_get("/info").json()
+
+
+def test_status_info_prints_what_crio_prints(crio):
+    r = h.run_crio("status", "--socket", crio.sock, "info")
+    assert r.returncode == 0, r.stderr
+    info = crio.http_get("/info").json()
+    assert r.stdout.splitlines() == [
+        f"cgroup driver: {info['cgroup_driver']}", f"storage driver: {info['storage_driver']}",
+        f"storage graph root: {info['storage_root']}",
+        "default GID mappings (format <container>:<host>:<size>):", "  0:0:4294967295",
+        "default UID mappings (format <container>:<host>:<size>):", "  0:0:4294967295"]
 
 
 def test_status_config_prints_toml(crio):

@@ -2,7 +2,9 @@
 """GetContainerEvents (evented PLEG): lifecycle events of sandboxes and containers, in order, to every
 subscriber, each with the pod's and its containers' statuses; subscribers come and go freely."""
 
+import os
 import queue
+import signal
 import threading
 
 import grpc
@@ -124,3 +126,27 @@ def test_events_are_off_unless_enabled(make_daemon, tmp_path_factory):
             list(c.channel.unary_stream(h.RUNTIME_SERVICE + "GetContainerEvents")(b"", timeout=10))
         assert e.value.code() == grpc.StatusCode.UNIMPLEMENTED
         assert "enable_pod_events" in e.value.details()
+
+
+def test_exits_while_the_daemon_was_down_reach_the_first_subscriber(node, image_registry):
+    d, cri = node
+    image = ph.busybox(image_registry)
+    cri.pull_image(image)
+    pod = cri.run_pod()
+    ctr = cri.create_container(pod, ph.container_config(image, command=["sleep", "300"]))
+    cri.start_container(ctr)
+    pid = d.http_get(f"/containers/{ctr}").json()["pid"]
+    d.stop()
+    os.kill(pid, signal.SIGKILL)  # its monitor records the exit while no daemon runs
+    d.start()  # the fixture's channel reconnects to the same socket
+    first = Subscriber(cri)
+    (ev,) = first.take(1)
+    assert (ev.container_id, kind(ev)) == (ctr, "CONTAINER_STOPPED_EVENT")
+    assert h.pb().ContainerState.Name(ev.containers_statuses[0].state) == "CONTAINER_EXITED"
+    assert ev.containers_statuses[0].exit_code == 137
+    second = Subscriber(cri)
+    cri.remove_container(ctr)
+    assert [kind(e) for e in second.take(1)] == ["CONTAINER_DELETED_EVENT"]
+    assert [kind(e) for e in first.take(1)] == ["CONTAINER_DELETED_EVENT"]
+    first.close()
+    second.close()

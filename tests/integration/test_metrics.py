@@ -102,6 +102,7 @@ def test_exposition_is_valid_and_counters_move_with_rpcs(metrics_node, image_reg
     with pytest.raises(grpc.RpcError):
         cri.container_status("0" * 64)
     cri.pull_image(ph.busybox(image_registry))
+    cri.pull_image(reg.ref(image_registry, "user:numeric"))  # busybox's layer again, with another config
     with pytest.raises(grpc.RpcError):
         cri.pull_image(f"{image_registry.host}/no-such-image:latest")
     text = scrape(d.metrics_url)
@@ -117,7 +118,20 @@ def test_exposition_is_valid_and_counters_move_with_rpcs(metrics_node, image_reg
     assert value(after, hist + "_count", operation="Version") == value(after, OPS, operation="Version")
     assert value(after, hist + "_bucket", operation="Version", le="+Inf") == value(after, OPS, operation="Version")
     assert value(after, "container_runtime_crio_operations_latency_seconds", operation="Version") > 0
-    assert value(after, "container_runtime_crio_image_pulls_success_total") == 1
+    assert value(after, "container_runtime_crio_image_pulls_success_total") == 2
+    # The first pull fetched busybox's one layer; the second found it present.
+    pulled = {k: v for k, v in after.items() if k[0] == "container_runtime_crio_image_pulls_bytes_total"}
+    assert len(pulled) == 1 and list(pulled.values())[0] > 0
+    labels = dict(list(pulled)[0][1])
+    assert labels["mediatype"].startswith("application/vnd.") and labels["size"].startswith("<")
+    assert value(after, "container_runtime_crio_image_pulls_layer_size_count") == 1
+    assert value(after, "container_runtime_crio_image_pulls_layer_size_sum") == list(pulled.values())[0]
+    assert value(after, "container_runtime_crio_image_pulls_skipped_bytes_total", size=labels["size"]) \
+        == list(pulled.values())[0]
+    assert sum(v for k, v in after.items() if k[0] == "container_runtime_crio_image_layer_reuse_total") == 1
+    stages = "container_runtime_crio_image_pull_stage_seconds_count"
+    assert value(after, stages, stage="fetch_extract") == value(after, stages, stage="layer_commit") == 1
+    assert value(after, stages, stage="image_commit") == 2
     assert value(after, "container_runtime_crio_image_pulls_failure_total", error="NOT_FOUND") == 1
     assert value(after, "container_runtime_crio_default_runtime", runtime="runc") == 1
     assert ("container_runtime_crio_processes_defunct", frozenset()) in after

@@ -48,7 +48,8 @@ static void test_descriptors_follow_the_groups(void **state) {
         free_descriptors(l, n);
 }
 
-static const Runtime__V1__Metric *find(Runtime__V1__Metric **l, size_t n, const char *name, const char *ifc) {
+static const Runtime__V1__Metric *find(Runtime__V1__Metric **l, size_t n, const char *name,
+                                       const char *ifc) {
         for (size_t i = 0; i < n; i++)
                 if (strcmp(l[i]->name, name) == 0 && (!ifc || strcmp(l[i]->label_values[6], ifc) == 0))
                         return l[i];
@@ -59,37 +60,51 @@ static void test_metrics_of_a_pod(void **state) {
         PodInfo pod = {.id = "p1", .name = "web", .namespace_ = "ns"};
         ContainerInfo ctr = {.id = "c1", .name = "app", .image = "busybox"};
         ContainerStatsInfo cs = {.info = &ctr,
-                                 .usage = {.timestamp = 5000000000, .has_cpu = true, .cpu_ns = 2500000000,
-                                           .has_memory = true, .mem_working_set = 4096},
+                                 .usage = {.timestamp = 5000000000,
+                                           .has_cpu = true,
+                                           .cpu_ns = 2500000000,
+                                           .has_memory = true,
+                                           .mem_working_set = 4096},
                                  .has_layer = true,
                                  .layer_bytes = 77};
         ContainerStatsInfo *ctrs[] = {&cs};
-        NetIfUsage ifaces[] = {{.name = "lo", .rx_bytes = 10}, {.name = "eth0", .rx_bytes = 20, .tx_errors = 2}};
-        PodStatsInfo ps = {.info = &pod, .usage = {.timestamp = 5000000000}, .has_network = true,
-                           .net_timestamp = 6, .ifaces = ifaces, .n_ifaces = 2, .ctrs = ctrs, .n_ctrs = 1};
+        NetIfUsage ifaces[] = {{.name = "lo", .rx_bytes = 10},
+                               {.name = "eth0", .rx_bytes = 20, .tx_errors = 2}};
+        PodStatsInfo ps = {.info = &pod,
+                           .usage = {.timestamp = 5000000000},
+                           .has_network = true,
+                           .net_timestamp = 6,
+                           .ifaces = ifaces,
+                           .n_ifaces = 2,
+                           .ctrs = ctrs,
+                           .n_ctrs = 1};
         Runtime__V1__PodSandboxMetrics *m =
                 pod_metrics_from_stats(&ps, POD_METRICS_CPU | POD_METRICS_MEMORY | POD_METRICS_NETWORK);
         assert_string_equal(m->pod_sandbox_id, "p1");
-        const Runtime__V1__Metric *rx = find(m->metrics, m->n_metrics, "container_network_receive_bytes_total", "eth0");
+        const Runtime__V1__Metric *rx =
+                find(m->metrics, m->n_metrics, "container_network_receive_bytes_total", "eth0");
         assert_non_null(rx);
         assert_int_equal(rx->value->value, 20);
         assert_string_equal(rx->label_values[0], "POD");
         assert_string_equal(rx->label_values[5], "web");
-        assert_int_equal(find(m->metrics, m->n_metrics, "container_network_transmit_errors_total", "eth0")->value->value,
+        assert_int_equal(find(m->metrics, m->n_metrics, "container_network_transmit_errors_total", "eth0")
+                                 ->value->value,
                          2);
         /* CPU and memory are the containers'; the disk group is not asked for. */
         assert_null(find(m->metrics, m->n_metrics, "container_cpu_usage_seconds_total", NULL));
         assert_int_equal(m->n_container_metrics, 1);
         Runtime__V1__ContainerMetrics *c = m->container_metrics[0];
         assert_string_equal(c->container_id, "c1");
-        const Runtime__V1__Metric *cpu = find(c->metrics, c->n_metrics, "container_cpu_usage_seconds_total", NULL);
+        const Runtime__V1__Metric *cpu =
+                find(c->metrics, c->n_metrics, "container_cpu_usage_seconds_total", NULL);
         assert_int_equal(cpu->value->value, 2);
         assert_int_equal(cpu->metric_type, RUNTIME__V1__METRIC_TYPE__COUNTER);
         assert_string_equal(cpu->label_values[0], "app");
         assert_string_equal(cpu->label_values[2], "busybox");
         assert_int_equal(find(c->metrics, c->n_metrics, "container_last_seen", NULL)->value->value, 5);
-        assert_int_equal(find(c->metrics, c->n_metrics, "container_memory_working_set_bytes", NULL)->value->value,
-                         4096);
+        assert_int_equal(
+                find(c->metrics, c->n_metrics, "container_memory_working_set_bytes", NULL)->value->value,
+                4096);
         assert_null(find(c->metrics, c->n_metrics, "container_fs_usage_bytes", NULL));
         assert_null(find(c->metrics, c->n_metrics, "container_network_receive_bytes_total", NULL));
         protobuf_c_message_free_unpacked(&m->base, NULL);
