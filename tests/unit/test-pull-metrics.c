@@ -30,13 +30,16 @@ static void test_layers_fetched_and_reused(void **state) {
         pull_metrics_layer_reused(&pm, "sha256:abc", 2048);
         pull_metrics_stage(&pm, "layer_commit", 0.002);
         _cleanup_free_ char *text = metrics_render(m);
-        assert_contains(text, "container_runtime_crio_image_pulls_bytes_total{mediatype=\"application/vnd.oci.image."
-                              "layer.v1.tar+gzip\",size=\"<1MiB\"} 2048\n");
-        assert_contains(text, "container_runtime_crio_image_pulls_skipped_bytes_total{size=\"<1MiB\"} 2048\n");
+        assert_contains(
+                text, "container_runtime_crio_image_pulls_bytes_total{mediatype=\"application/vnd.oci.image."
+                      "layer.v1.tar+gzip\",size=\"<1MiB\"} 2048\n");
+        assert_contains(text,
+                        "container_runtime_crio_image_pulls_skipped_bytes_total{size=\"<1MiB\"} 2048\n");
         assert_contains(text, "container_runtime_crio_image_layer_reuse_total{name=\"sha256:abc\"} 1\n");
         assert_contains(text, "container_runtime_crio_image_pulls_layer_size_bucket{le=\"1024\"} 0\n");
         assert_contains(text, "container_runtime_crio_image_pulls_layer_size_bucket{le=\"1048576\"} 1\n");
-        assert_contains(text, "container_runtime_crio_image_pull_stage_seconds_count{stage=\"layer_commit\"} 1\n");
+        assert_contains(text,
+                        "container_runtime_crio_image_pull_stage_seconds_count{stage=\"layer_commit\"} 1\n");
         metrics_free(m);
 }
 
