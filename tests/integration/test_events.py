@@ -6,12 +6,14 @@ import os
 import queue
 import signal
 import threading
+import urllib.request
 
 import grpc
 import pytest
 
 import crio_helpers as h
 import pod_helpers as ph
+import registry as reg
 
 WAIT = 30.0  # seconds a subscriber waits for an expected event before the test fails
 
@@ -150,3 +152,40 @@ def test_exits_while_the_daemon_was_down_reach_the_first_subscriber(node, image_
     assert [kind(e) for e in first.take(1)] == ["CONTAINER_DELETED_EVENT"]
     first.close()
     second.close()
+
+
+def test_a_subscriber_that_never_reads_loses_events_not_memory(image_daemon, tmp_path_factory):
+    """The stalled stream's queue is bounded (1000 messages): later events are dropped and counted,
+    while a subscriber that reads gets every event and the lifecycle calls never wait."""
+    wd = tmp_path_factory.mktemp("node")
+    port = reg.free_port()
+    d = image_daemon(config=ph.runtime_conf(wd, "enable_pod_events = true\n") +
+                     f"\n[crio.metrics]\nenable_metrics = true\nmetrics_port = {port}\n")
+    cri = d.client(timeout=60)
+    api = h.pb()
+    # Its own channel with a small flow-control window, so that the transport buffers little for it.
+    stalled_channel = grpc.insecure_channel("unix://" + str(d.sock), options=[
+        ("grpc.http2.bdp_probe", 0), ("grpc.http2.lookahead_bytes", 16384)])
+    stalled = stalled_channel.unary_stream(h.RUNTIME_SERVICE + "GetContainerEvents",
+                                       request_serializer=api.GetEventsRequest.SerializeToString,
+                                       response_deserializer=api.ContainerEventResponse.FromString)(
+        api.GetEventsRequest())
+    stalled.initial_metadata()  # subscribed; never read from here on
+    reader = Subscriber(cri)
+    cycles = 400  # 4 events each: well beyond the queue and what the transport buffers
+    for i in range(cycles):
+        pod = cri.run_pod(name=f"churn-{i}")
+        cri.stop_pod(pod)
+        cri.remove_pod(pod)
+    got = reader.take(4 * cycles)
+    assert [kind(e) for e in got[:4]] == ["CONTAINER_CREATED_EVENT", "CONTAINER_STARTED_EVENT",
+                                         "CONTAINER_STOPPED_EVENT", "CONTAINER_DELETED_EVENT"]
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+        text = r.read().decode()
+    dropped = [line for line in text.splitlines()
+               if line.startswith("container_runtime_crio_containers_events_dropped_total ")]
+    assert dropped and float(dropped[0].split()[1]) > 0, dropped
+    stalled.cancel()
+    stalled_channel.close()
+    reader.close()
+    cri.close()
