@@ -52,4 +52,11 @@ int rpc_list_metric_descriptors(RpcContext *ctx, const ProtobufCMessage *req, Pr
                                 Error **reterr);
 int rpc_list_pod_sandbox_metrics(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
                                  Error **reterr);
+/* The same lists as server streams (rpc-stream-lists.c); the work runs on the worker pool. */
+int rpc_stream_container_stats(RpcContext *ctx, const ProtobufCMessage *req, RpcStream *stream,
+                               Error **reterr);
+int rpc_stream_pod_sandbox_stats(RpcContext *ctx, const ProtobufCMessage *req, RpcStream *stream,
+                                 Error **reterr);
+int rpc_stream_pod_sandbox_metrics(RpcContext *ctx, const ProtobufCMessage *req, RpcStream *stream,
+                                   Error **reterr);
 int rpc_exec_sync(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp, Error **reterr);

@@ -97,6 +97,8 @@ struct RpcStream {
         grpc_byte_buffer *queue[STREAM_QUEUE_MAX]; /* a ring */
         size_t head, len;
         bool sending, closed, metadata_sent;
+        bool finishing, status_sent; /* rpc_stream_finish(): OK once the queue is empty */
+        grpc_slice status_details;
         void (*on_close)(void *userdata);
         void *on_close_data;
 };
@@ -223,17 +225,22 @@ void rpc_stream_unref(RpcStream *st) {
                 }
         pthread_mutex_unlock(&s->lock);
         stream_drain_locked(st);
+        grpc_slice_unref(st->status_details);
         pthread_mutex_destroy(&st->lock);
         call_free(st->call);
         free(st);
 }
 
-/* Start the next send: the initial metadata first, then one queued message. st->lock held. */
+/*
+ * Start the next send: the initial metadata first, then one queued message, and once the queue is
+ * empty the status of a finished stream. st->lock held.
+ */
 static void stream_send_next_locked(RpcStream *st) {
         grpc_op ops[2];
         size_t n = 0;
         memset(ops, 0, sizeof(ops));
-        if (st->sending || st->closed || (st->metadata_sent && st->len == 0))
+        bool status_due = st->finishing && !st->status_sent && st->len == 0;
+        if (st->sending || st->closed || (st->metadata_sent && st->len == 0 && !status_due))
                 return;
         if (!st->metadata_sent) {
                 ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
@@ -245,6 +252,11 @@ static void stream_send_next_locked(RpcStream *st) {
                 st->len--;
                 ops[n].op = GRPC_OP_SEND_MESSAGE;
                 ops[n++].data.send_message.send_message = st->in_flight;
+        } else if (status_due) {
+                ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+                ops[n].data.send_status_from_server.status = GRPC_STATUS_OK;
+                ops[n++].data.send_status_from_server.status_details = &st->status_details;
+                st->status_sent = true;
         }
         st->sending = true;
         rpc_stream_ref(st);
@@ -276,7 +288,7 @@ static void stream_send_done(Tag *tag, bool ok) {
 
 bool rpc_stream_send(RpcStream *st, const uint8_t *data, size_t len) {
         pthread_mutex_lock(&st->lock);
-        bool queued = !st->closed && st->len < STREAM_QUEUE_MAX;
+        bool queued = !st->closed && !st->finishing && st->len < STREAM_QUEUE_MAX;
         if (queued) {
                 grpc_slice slice = grpc_slice_from_copied_buffer((const char *)data, len);
                 st->queue[(st->head + st->len) % STREAM_QUEUE_MAX] = grpc_raw_byte_buffer_create(&slice, 1);
@@ -286,6 +298,13 @@ bool rpc_stream_send(RpcStream *st, const uint8_t *data, size_t len) {
         }
         pthread_mutex_unlock(&st->lock);
         return queued;
+}
+
+void rpc_stream_finish(RpcStream *st) {
+        pthread_mutex_lock(&st->lock);
+        st->finishing = true;
+        stream_send_next_locked(st);
+        pthread_mutex_unlock(&st->lock);
 }
 
 void rpc_stream_on_close(RpcStream *st, void (*fn)(void *userdata), void *userdata) {
@@ -319,11 +338,13 @@ static void call_open_stream(Call *c, RpcContext *ctx) {
         atomic_init(&st->refs, 1);
         st->call = c;
         st->send_tag.done = stream_send_done;
+        st->status_details = grpc_empty_slice();
         pthread_mutex_init(&st->lock, NULL);
         _cleanup_error_ Error *err = NULL;
         int r = c->method->stream_handler(ctx, c->req, st, &err);
         if (r < 0) {
                 pthread_mutex_destroy(&st->lock);
+                grpc_slice_unref(st->status_details);
                 free(st);
                 if (!err)
                         error_set(&err, r, "%s failed", c->method->name);

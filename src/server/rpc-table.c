@@ -62,6 +62,9 @@ static const struct {
         RpcStreamHandler handler;
 } stream_handlers[] = {
         {"RuntimeService", "GetContainerEvents", rpc_get_container_events},
+        {"RuntimeService", "StreamContainerStats", rpc_stream_container_stats},
+        {"RuntimeService", "StreamPodSandboxStats", rpc_stream_pod_sandbox_stats},
+        {"RuntimeService", "StreamPodSandboxMetrics", rpc_stream_pod_sandbox_metrics},
 };
 
 static void find_handler(const char *service, RpcMethod *m) {

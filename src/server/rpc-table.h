@@ -47,6 +47,8 @@ void rpc_stream_unref(RpcStream *s);
  * its queue is full because the client does not read.
  */
 bool rpc_stream_send(RpcStream *s, const uint8_t *data, size_t len);
+/* After the messages queued so far, end the call with status OK; later sends are dropped. */
+void rpc_stream_finish(RpcStream *s);
 /* `fn(userdata)` runs once, on the completion-queue thread, when the stream closes. */
 void rpc_stream_on_close(RpcStream *s, void (*fn)(void *userdata), void *userdata);
 

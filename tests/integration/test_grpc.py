@@ -15,6 +15,7 @@ IMPLEMENTED = {"Version", "Status", "RuntimeConfig", "UpdateRuntimeConfig",
                "ListContainers", "UpdateContainerResources", "ReopenContainerLog", "ExecSync",
                "ContainerStats", "ListContainerStats", "PodSandboxStats", "ListPodSandboxStats",
                "GetContainerEvents", "ListMetricDescriptors", "ListPodSandboxMetrics",
+               "StreamContainerStats", "StreamPodSandboxStats", "StreamPodSandboxMetrics",
                "PullImage", "ImageStatus", "ListImages", "RemoveImage", "ImageFsInfo"}
 
 
@@ -67,7 +68,7 @@ def test_update_runtime_config_accepts_pod_cidr(client):
 
 
 @pytest.mark.parametrize("method", [
-    "Exec", "Attach", "PortForward", "CheckpointContainer", "StreamPodSandboxMetrics",
+    "Exec", "Attach", "PortForward", "CheckpointContainer", "StreamContainers",
     "/runtime.v1.ImageService/StreamImages",
 ])
 def test_rpc_not_written_yet_is_unimplemented(client, method):

@@ -238,3 +238,38 @@ def test_unknown_pod_metric_group_is_refused(make_daemon, tmp_path_factory):
     d.start(wait_ready=False)
     assert d.wait(timeout=10) != 0
     assert "included_pod_metrics" in d.log and "gpu" in d.log
+
+
+def stream(cri, method, req, resp_type):
+    fn = cri.channel.unary_stream(h.RUNTIME_SERVICE + method, request_serializer=type(req).SerializeToString,
+                                  response_deserializer=resp_type.FromString)
+    return list(fn(req, timeout=30))
+
+
+def test_streamed_lists_match_the_unary_ones(cri, image):
+    api = h.pb()
+    a = cri.run_pod(labels={"tier": "web"})
+    b = cri.run_pod()
+    ca = start(cri, image, a, "sleep 300", labels={"k": "v"})
+    cb = start(cri, image, b, "sleep 300")
+    msgs = stream(cri, "StreamPodSandboxStats", api.StreamPodSandboxStatsRequest(), api.StreamPodSandboxStatsResponse)
+    assert sorted(s.attributes.id for m in msgs for s in m.pod_sandbox_stats) == sorted([a, b])
+    req = api.StreamPodSandboxStatsRequest()
+    req.filter.label_selector["tier"] = "web"
+    msgs = stream(cri, "StreamPodSandboxStats", req, api.StreamPodSandboxStatsResponse)
+    assert [s.attributes.id for m in msgs for s in m.pod_sandbox_stats] == [a]
+    req = api.StreamContainerStatsRequest()
+    req.filter.pod_sandbox_id = b
+    msgs = stream(cri, "StreamContainerStats", req, api.StreamContainerStatsResponse)
+    assert [s.attributes.id for m in msgs for s in m.container_stats] == [cb]
+    assert msgs[0].container_stats[0].cpu.usage_core_nano_seconds.value > 0
+    msgs = stream(cri, "StreamContainerStats", api.StreamContainerStatsRequest(), api.StreamContainerStatsResponse)
+    assert sorted(s.attributes.id for m in msgs for s in m.container_stats) == sorted([ca, cb])
+    msgs = stream(cri, "StreamPodSandboxMetrics", api.StreamPodSandboxMetricsRequest(),
+                  api.StreamPodSandboxMetricsResponse)
+    assert sorted(m.pod_sandbox_id for x in msgs for m in x.pod_sandbox_metrics) == sorted([a, b])
+    for p in (a, b):
+        cri.stop_pod(p)
+        cri.remove_pod(p)
+    assert stream(cri, "StreamPodSandboxStats", api.StreamPodSandboxStatsRequest(),
+                  api.StreamPodSandboxStatsResponse) == []
