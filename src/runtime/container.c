@@ -645,6 +645,7 @@ static void mark_lost(Runtime *rt, Container *c) {
                 c->reason = xstrdup("Error");
                 free(c->message);
                 c->message = xstrdup("the container's monitor exited without reporting an exit code");
+                metric_inc1(rt->monitor_lost, c->config->name);
                 if (!c->infra)
                         event_emit_locked(rt, c->id, c->pod_id, EVENT_STOPPED);
         }

@@ -95,7 +95,7 @@ struct Runtime {
         Container **ctrs;
         size_t n_ctrs;
 
-        MetricFamily *oom_total, *oom_count; /* NULL without metrics */
+        MetricFamily *oom_total, *oom_count, *monitor_lost; /* NULL without metrics */
 
         /* Lifecycle events for GetContainerEvents (events.c); their own lock, taken inside rt->lock. */
         pthread_mutex_t events_lock;

@@ -310,6 +310,12 @@ int runtime_new(const Config *config, pthread_rwlock_t *config_lock, ImageServic
                 metrics, "containers_oom_count_total", "container_runtime_crio_containers_oom_count_total",
                 "Containers killed because they ran out of memory, by container name.", METRIC_COUNTER,
                 "name", NULL, 0);
+        rt->monitor_lost =
+                metrics_family(metrics, "containers_stopped_monitor_count",
+                               "container_runtime_crio_containers_stopped_monitor_count",
+                               "Containers whose monitor (conmon) exited without recording their exit, "
+                               "by container name.",
+                               METRIC_COUNTER, "name", NULL, 0);
         rt->events_dropped = metrics_family(metrics, "containers_events_dropped_total",
                                             "container_runtime_crio_containers_events_dropped_total",
                                             "Container events not delivered because a queue was full.",

@@ -31,9 +31,9 @@ typedef struct RepeatedMessage {
 } RepeatedMessage;
 
 #define SAME_LAYOUT(type, field)                                                                            \
-        _Static_assert(sizeof(type) == sizeof(RepeatedMessage) &&                                          \
-                               offsetof(type, n_##field) == offsetof(RepeatedMessage, n) &&                \
-                               offsetof(type, field) == offsetof(RepeatedMessage, items),                  \
+        _Static_assert(sizeof(type) == sizeof(RepeatedMessage) &&                                           \
+                               offsetof(type, n_##field) == offsetof(RepeatedMessage, n) &&                 \
+                               offsetof(type, field) == offsetof(RepeatedMessage, items),                   \
                        #type " is not one repeated field")
 SAME_LAYOUT(Runtime__V1__StreamContainerStatsResponse, container_stats);
 SAME_LAYOUT(Runtime__V1__StreamPodSandboxStatsResponse, pod_sandbox_stats);
@@ -70,7 +70,8 @@ static void run_list(void *userdata) {
                 }
         } else if (j->kind == LIST_POD_STATS) {
                 const Runtime__V1__StreamPodSandboxStatsRequest *r = (const void *)j->req;
-                Runtime__V1__ListPodSandboxStatsRequest lr = RUNTIME__V1__LIST_POD_SANDBOX_STATS_REQUEST__INIT;
+                Runtime__V1__ListPodSandboxStatsRequest lr =
+                        RUNTIME__V1__LIST_POD_SANDBOX_STATS_REQUEST__INIT;
                 lr.filter = r->filter;
                 if (rpc_list_pod_sandbox_stats(&ctx, &lr.base, &resp, &err) >= 0) {
                         Runtime__V1__ListPodSandboxStatsResponse *l = (void *)resp;
@@ -78,10 +79,12 @@ static void run_list(void *userdata) {
                                      (void **)l->stats, l->n_stats);
                 }
         } else {
-                Runtime__V1__ListPodSandboxMetricsRequest lr = RUNTIME__V1__LIST_POD_SANDBOX_METRICS_REQUEST__INIT;
+                Runtime__V1__ListPodSandboxMetricsRequest lr =
+                        RUNTIME__V1__LIST_POD_SANDBOX_METRICS_REQUEST__INIT;
                 if (rpc_list_pod_sandbox_metrics(&ctx, &lr.base, &resp, &err) >= 0) {
                         Runtime__V1__ListPodSandboxMetricsResponse *l = (void *)resp;
-                        send_batches(j->stream, &runtime__v1__stream_pod_sandbox_metrics_response__descriptor,
+                        send_batches(j->stream,
+                                     &runtime__v1__stream_pod_sandbox_metrics_response__descriptor,
                                      (void **)l->pod_metrics, l->n_pod_metrics);
                 }
         }
@@ -104,7 +107,8 @@ static int submit(RpcContext *ctx, const ProtobufCMessage *req, RpcStream *strea
         return 0;
 }
 
-int rpc_stream_container_stats(RpcContext *ctx, const ProtobufCMessage *req, RpcStream *stream, Error **reterr) {
+int rpc_stream_container_stats(RpcContext *ctx, const ProtobufCMessage *req, RpcStream *stream,
+                               Error **reterr) {
         return submit(ctx, req, stream, LIST_CONTAINER_STATS, reterr);
 }
 

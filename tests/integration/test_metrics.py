@@ -5,6 +5,7 @@ with RPCs, pulls and OOM kills, over HTTP, HTTPS and a unix socket, and metrics_
 import os
 import re
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -194,3 +195,21 @@ def test_metrics_off_by_default_and_bad_settings_refused(make_daemon, tmp_path_f
     bad.start(wait_ready=False)
     assert bad.wait(timeout=10) != 0
     assert "metrics_key" in bad.log
+
+
+def test_a_lost_monitor_is_counted(metrics_node, image_registry):
+    """conmon killed: the container's exit cannot be recorded; stopping it says so and counts it."""
+    d, cri = metrics_node
+    image = ph.busybox(image_registry)
+    cri.pull_image(image)
+    pod = cri.run_pod()
+    ctr = cri.create_container(pod, ph.container_config(image, name="orphan", command=["sleep", "300"]))
+    cri.start_container(ctr)
+    cri.wait_container_state(ctr, "CONTAINER_RUNNING")
+    conmon = int((d.runroot / "containers" / ctr / "conmon-pidfile").read_text())
+    os.kill(conmon, signal.SIGKILL)
+    cri.stop_container(ctr)  # waits for an exit record that never comes, then gives up (10 s)
+    st = cri.container_status(ctr).status
+    assert st.state == h.pb().CONTAINER_EXITED and "monitor" in st.message
+    _, after = parse(scrape(d.metrics_url))
+    assert value(after, "container_runtime_crio_containers_stopped_monitor_count", name="orphan") == 1
