@@ -41,7 +41,14 @@ class Subscriber:
             self.error = e
 
     def take(self, n):
-        return [self.events.get(timeout=WAIT) for _ in range(n)]
+        got = []
+        for _ in range(n):
+            try:
+                got.append(self.events.get(timeout=WAIT))
+            except queue.Empty:
+                raise AssertionError(f"{len(got)} of {n} events, then none for {WAIT} s; stream error: "
+                                     f"{self.error!r}") from None
+        return got
 
     def close(self):
         self.call.cancel()
@@ -118,6 +125,7 @@ def test_a_subscriber_that_leaves_does_not_stop_the_others(node, image_registry)
     again.thread.join(WAIT)
     assert again.error is not None and again.error.code() == grpc.StatusCode.UNAVAILABLE
     d.start()  # for the fixture's clean-up
+    grpc.channel_ready_future(cri.channel).result(timeout=60)
 
 
 def test_events_are_off_unless_enabled(make_daemon, tmp_path_factory):
@@ -140,7 +148,10 @@ def test_exits_while_the_daemon_was_down_reach_the_first_subscriber(node, image_
     pid = d.http_get(f"/containers/{ctr}").json()["pid"]
     d.stop()
     os.kill(pid, signal.SIGKILL)  # its monitor records the exit while no daemon runs
-    d.start()  # the fixture's channel reconnects to the same socket
+    d.start()
+    # The fixture's channel reconnects to the same socket, after a backoff: wait for it, or the
+    # subscription would fail at once with UNAVAILABLE.
+    grpc.channel_ready_future(cri.channel).result(timeout=60)
     first = Subscriber(cri)
     (ev,) = first.take(1)
     assert (ev.container_id, kind(ev)) == (ctr, "CONTAINER_STOPPED_EVENT")
