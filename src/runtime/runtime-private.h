@@ -3,6 +3,7 @@
 
 #include <sqlite3.h>
 
+#include "network.h"
 #include "runtime.h"
 
 /* Internal to src/runtime/: the live objects and the pieces that act on them. */
@@ -89,6 +90,9 @@ struct Runtime {
         size_t n_pods;
         Container **ctrs;
         size_t n_ctrs;
+
+        NetworkManager *network; /* CNI */
+        char *pod_cidr;          /* from UpdateRuntimeConfig (rt->lock) */
 
         pthread_t exit_thread;
         int inotify_fd;

@@ -295,6 +295,28 @@ static void recover(Runtime *rt) {
                         state_save_container(rt, rt->ctrs[i], NULL);
 }
 
+/* Debian's containernetworking-plugins install here, whatever plugin_dirs says. */
+#define DEBIAN_CNI_DIR "/usr/lib/cni"
+
+static int network_start(Runtime *rt, Error **reterr) {
+        const Config *c = rt->config;
+        _cleanup_strv_free_ char **dirs = strv_copy(c->plugin_dirs);
+        if (!dirs)
+                dirs = xcalloc(1, sizeof(char *));
+        if (!strv_contains(dirs, DEBIAN_CNI_DIR) && !strv_contains(dirs, DEBIAN_CNI_DIR "/"))
+                dirs = strv_push(dirs, xstrdup(DEBIAN_CNI_DIR));
+        int64_t timeout_ns = 0;
+        if (parse_duration(c->cni_plugin_timeout, &timeout_ns) < 0 || timeout_ns <= 0)
+                timeout_ns = 60 * 1000000000LL;
+        _cleanup_free_ char *cache = xasprintf("%s/cni-results", rt->paths.root);
+        NetworkSettings s = {.network_dir = c->network_dir,
+                             .plugin_dirs = dirs,
+                             .default_network = c->cni_default_network,
+                             .cache_dir = cache,
+                             .plugin_timeout_ms = timeout_ns / 1000000};
+        return network_manager_new(&s, &rt->network, reterr);
+}
+
 int runtime_new(const Config *config, pthread_rwlock_t *config_lock, ImageService *images, Runtime **ret,
                 Error **reterr) {
         Runtime *rt = xcalloc(1, sizeof(*rt));
@@ -308,6 +330,8 @@ int runtime_new(const Config *config, pthread_rwlock_t *config_lock, ImageServic
         pthread_cond_init(&rt->exited, NULL);
         paths_init(&rt->paths, config);
         int r = make_dirs(rt, reterr);
+        if (r >= 0)
+                r = network_start(rt, reterr);
         if (r >= 0)
                 r = state_open(rt, reterr);
         if (r >= 0)
@@ -328,6 +352,8 @@ Runtime *runtime_free(Runtime *rt) {
         if (!rt)
                 return NULL;
         exit_watch_stop(rt);
+        rt->network = network_manager_free(rt->network);
+        free(rt->pod_cidr);
         for (size_t i = 0; i < rt->n_ctrs; i++)
                 container_unref(rt->ctrs[i]);
         for (size_t i = 0; i < rt->n_pods; i++)

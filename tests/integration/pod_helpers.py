@@ -13,11 +13,20 @@ import registry as reg
 LIFECYCLE_TIMEOUT = 60.0
 
 
-def runtime_conf(workdir, extra_keys=""):
+LOOPBACK_NETWORK = '{"cniVersion": "1.0.0", "name": "test-lo", "plugins": [{"type": "loopback"}]}\n'
+
+
+def runtime_conf(workdir, extra_keys="", network_dir=None):
     """crio.conf text that keeps every per-node directory of a test daemon inside its workdir; extra_keys are
-    more lines of the [crio.runtime] table."""
+    more lines of the [crio.runtime] table. Pods get a CNI network of loopback only (the network tests bring
+    their own in network_dir)."""
     w = Path(workdir)
-    return (f'[crio.runtime]\nnamespaces_dir = "{w}/ns"\ncontainer_exits_dir = "{w}/exits"\n'
+    if network_dir is None:
+        network_dir = w / "net.d"
+        network_dir.mkdir(parents=True, exist_ok=True)
+        (network_dir / "10-loopback.conflist").write_text(LOOPBACK_NETWORK)
+    return (f'[crio.network]\nnetwork_dir = "{network_dir}"\n'
+            f'[crio.runtime]\nnamespaces_dir = "{w}/ns"\ncontainer_exits_dir = "{w}/exits"\n'
             f'container_attach_socket_dir = "{w}/attach"\n{extra_keys}')
 
 
