@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/magic.h>
@@ -210,6 +211,19 @@ int network_pod_detach(NetworkManager *m, const char *pod_id, Error **reterr) {
                 record_remove(m, pod_id);
         attachment_done(&a);
         return r < 0 ? error_prefix(reterr, "pod network teardown") : 0;
+}
+
+char **network_recorded_pods(NetworkManager *m) {
+        char **ids = xcalloc(1, sizeof(char *));
+        DIR *d = opendir(m->cache_dir);
+        for (struct dirent *e; d && (e = readdir(d));) {
+                size_t n = strlen(e->d_name);
+                if (n > 5 && strcmp(e->d_name + n - 5, ".json") == 0)
+                        ids = strv_push(ids, xstrndup(e->d_name, n - 5));
+        }
+        if (d)
+                closedir(d);
+        return ids;
 }
 
 int network_pod_check(NetworkManager *m, const char *pod_id, Error **reterr) {

@@ -55,5 +55,8 @@ int network_pod_attach(NetworkManager *m, const PodNetwork *pn, char ***ret_ips,
  */
 int network_pod_detach(NetworkManager *m, const char *pod_id, Error **reterr);
 
+/* The pod IDs that have an attachment recorded (caller frees). */
+char **network_recorded_pods(NetworkManager *m);
+
 /* CHECK a recorded attachment (0 when none is recorded). Blocks on plugins. */
 int network_pod_check(NetworkManager *m, const char *pod_id, Error **reterr);

@@ -269,6 +269,23 @@ static bool pod_exists(Runtime *rt, const char *id) {
         return false;
 }
 
+/*
+ * Attachments recorded for pods that no longer exist: a pod removed while DEL failed (at start-up
+ * recovery, say). Try once more at each start, so that IPAM allocations and host ports come back.
+ */
+static void release_orphan_networks(Runtime *rt) {
+        _cleanup_strv_free_ char **ids = network_recorded_pods(rt->network);
+        STRV_FOREACH(id, ids) {
+                if (pod_exists(rt, *id))
+                        continue;
+                _cleanup_error_ Error *err = NULL;
+                if (network_pod_detach(rt->network, *id, &err) < 0)
+                        log_warn("pod %s (gone): %s", *id, err->message);
+                else
+                        log_info("released the network of pod %s, which no longer exists", *id);
+        }
+}
+
 static void recover(Runtime *rt) {
         for (size_t i = rt->n_ctrs; i-- > 0;) {
                 Container *c = rt->ctrs[i];
@@ -293,6 +310,7 @@ static void recover(Runtime *rt) {
         for (size_t i = 0; i < rt->n_ctrs; i++)
                 if (container_check_exit_locked(rt, rt->ctrs[i]))
                         state_save_container(rt, rt->ctrs[i], NULL);
+        release_orphan_networks(rt);
 }
 
 /* Debian's containernetworking-plugins install here, whatever plugin_dirs says. */
