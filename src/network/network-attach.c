@@ -8,6 +8,7 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include "cancel.h"
 #include "cni-result.h"
 #include "cni.h"
 #include "fs-util.h"
@@ -190,10 +191,12 @@ int network_pod_attach(NetworkManager *m, const PodNetwork *pn, char ***ret_ips,
         a.runtime_config = pn->runtime_config ? json_object_get(pn->runtime_config) : NULL;
         int r = network_current(m, &a.net, reterr);
         char **ips = NULL;
+        int64_t start = monotonic_ns();
         if (r >= 0)
                 r = attach_add(m, pn, &a, &ips, reterr);
         if (r >= 0) {
-                log_debug("pod %s: attached to CNI network %s", pn->pod_id, a.net->name);
+                log_debug("pod %s: attached to CNI network %s in %.3f ms", pn->pod_id, a.net->name,
+                          (double)(monotonic_ns() - start) / 1e6);
                 *ret_ips = ips;
         }
         attachment_done(&a);

@@ -316,6 +316,27 @@ static void drain_pipe(int *fd, IoBuf *b) {
         iobuf_take(b, chunk, (size_t)got);
 }
 
+/*
+ * write() to a pipe whose reader may be gone: EPIPE instead of a SIGPIPE for the whole process, even
+ * where nobody ignores the signal (the signal is blocked in this thread and a pending one consumed).
+ */
+static ssize_t write_no_sigpipe(int fd, const void *buf, size_t len) {
+        sigset_t pipe_set, old;
+        sigemptyset(&pipe_set);
+        sigaddset(&pipe_set, SIGPIPE);
+        pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+        ssize_t w = write(fd, buf, len);
+        int saved = errno;
+        if (w < 0 && errno == EPIPE) {
+                struct timespec zero = {0, 0};
+                while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
+                        ;
+        }
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        errno = saved;
+        return w;
+}
+
 /* Feed stdin and collect stdout and stderr until both end or the deadline passes. */
 static int pump_io(IoPipes *p, const ProcessIO *io, IoBuf *out, IoBuf *err, int64_t deadline_ns) {
         size_t written = 0;
@@ -332,7 +353,7 @@ static int pump_io(IoPipes *p, const ProcessIO *io, IoBuf *out, IoBuf *err, int6
                 if (n <= 0)
                         return n == 0 ? -ETIMEDOUT : -errno;
                 if (f[0].revents) {
-                        ssize_t w = write(p->in, io->input + written, io->input_len - written);
+                        ssize_t w = write_no_sigpipe(p->in, io->input + written, io->input_len - written);
                         if (w > 0)
                                 written += (size_t)w;
                         /* A child that stops reading early (EPIPE) just gets no more. */
