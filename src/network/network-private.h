@@ -17,7 +17,9 @@ struct NetworkManager {
         char *not_ready;      /* why, when current is NULL */
         char **problems;      /* the skipped files of the last load, to log only changes */
 
-        int inotify_fd, stop_fd;
+        char **pending_checks; /* pod IDs to CHECK in the watcher thread (lock) */
+        bool stopping;         /* (lock) */
+        int inotify_fd, wake_fd;
         pthread_t watcher;
         bool watching;
 };

@@ -68,39 +68,82 @@ static void reload(NetworkManager *m) {
         cni_dir_done(&d);
 }
 
-/* Wait for events on the directory (or the rescan period); false when asked to stop. */
-static bool wait_for_change(NetworkManager *m) {
+typedef enum Wake { WAKE_DIR, WAKE_WORK, WAKE_STOP } Wake;
+
+/* Wait for events on the directory (or the rescan period), queued work or the stop request. */
+static Wake wait_for_wake(NetworkManager *m) {
         pthread_mutex_lock(&m->lock);
         int timeout = m->current ? -1 : RESCAN_NOT_READY_MS;
         pthread_mutex_unlock(&m->lock);
-        struct pollfd f[2] = {{.fd = m->inotify_fd, .events = POLLIN}, {.fd = m->stop_fd, .events = POLLIN}};
+        struct pollfd f[2] = {{.fd = m->inotify_fd, .events = POLLIN}, {.fd = m->wake_fd, .events = POLLIN}};
         if (poll(f, 2, timeout) < 0 && errno != EINTR)
-                return false;
-        if (f[1].revents)
-                return false;
+                return WAKE_STOP;
+        if (f[1].revents) {
+                uint64_t n;
+                (void)!read(m->wake_fd, &n, sizeof(n));
+                pthread_mutex_lock(&m->lock);
+                bool stopping = m->stopping;
+                pthread_mutex_unlock(&m->lock);
+                if (stopping)
+                        return WAKE_STOP;
+                if (!f[0].revents)
+                        return WAKE_WORK;
+        }
         if (!f[0].revents)
-                return true;
+                return WAKE_DIR; /* the rescan period */
         /* Drain everything that arrives until the writer is done; the contents matter, not the events. */
         char buf[4096];
         do {
                 while (read(m->inotify_fd, buf, sizeof(buf)) > 0)
                         ;
         } while (poll(f, 1, SETTLE_MS) > 0 && !(f[0].revents & ~POLLIN));
-        return true;
+        return WAKE_DIR;
+}
+
+/* CHECK the pods queued by network_check_later(), one at a time, until done or asked to stop. */
+static void run_pending_checks(NetworkManager *m) {
+        for (;;) {
+                pthread_mutex_lock(&m->lock);
+                size_t n = strv_length(m->pending_checks);
+                char *id = n && !m->stopping ? m->pending_checks[n - 1] : NULL;
+                if (id)
+                        m->pending_checks[n - 1] = NULL;
+                pthread_mutex_unlock(&m->lock);
+                if (!id)
+                        return;
+                _cleanup_error_ Error *err = NULL;
+                if (network_pod_check(m, id, &err) < 0)
+                        log_warn("pod %s: its network failed CHECK after the restart: %s", id, err->message);
+                else
+                        log_debug("pod %s: CNI CHECK passed", id);
+                free(id);
+        }
 }
 
 static void *watcher_main(void *arg) {
         NetworkManager *m = arg;
-        while (wait_for_change(m))
-                reload(m);
+        for (Wake w; (w = wait_for_wake(m)) != WAKE_STOP;) {
+                if (w == WAKE_DIR)
+                        reload(m);
+                run_pending_checks(m);
+        }
         return NULL;
+}
+
+void network_check_later(NetworkManager *m, const char *pod_id) {
+        pthread_mutex_lock(&m->lock);
+        m->pending_checks = strv_push(m->pending_checks ? m->pending_checks : xcalloc(1, sizeof(char *)),
+                                      xstrdup(pod_id));
+        pthread_mutex_unlock(&m->lock);
+        uint64_t one = 1;
+        (void)!write(m->wake_fd, &one, sizeof(one));
 }
 
 static int start_watching(NetworkManager *m, Error **reterr) {
         (void)mkdir_parents_and_self(m->network_dir, 0755);
         m->inotify_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-        m->stop_fd = eventfd(0, EFD_CLOEXEC);
-        if (m->inotify_fd < 0 || m->stop_fd < 0)
+        m->wake_fd = eventfd(0, EFD_CLOEXEC);
+        if (m->inotify_fd < 0 || m->wake_fd < 0)
                 return error_set(reterr, errno, "inotify/eventfd: %m");
         uint32_t mask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE | IN_ATTRIB;
         if (inotify_add_watch(m->inotify_fd, m->network_dir, mask) < 0)
@@ -119,7 +162,7 @@ int network_manager_new(const NetworkSettings *s, NetworkManager **ret, Error **
         m->cache_dir = xstrdup(s->cache_dir);
         m->plugin_dirs = strv_copy(s->plugin_dirs);
         m->plugin_timeout_ms = s->plugin_timeout_ms;
-        m->inotify_fd = m->stop_fd = -EBADF;
+        m->inotify_fd = m->wake_fd = -EBADF;
         pthread_mutex_init(&m->lock, NULL);
         int r = mkdir_parents_and_self(m->cache_dir, 0700);
         if (r < 0) {
@@ -140,17 +183,21 @@ NetworkManager *network_manager_free(NetworkManager *m) {
         if (!m)
                 return NULL;
         if (m->watching) {
+                pthread_mutex_lock(&m->lock);
+                m->stopping = true;
+                pthread_mutex_unlock(&m->lock);
                 uint64_t one = 1;
-                (void)!write(m->stop_fd, &one, sizeof(one));
+                (void)!write(m->wake_fd, &one, sizeof(one));
                 pthread_join(m->watcher, NULL);
         }
         if (m->inotify_fd >= 0)
                 close(m->inotify_fd);
-        if (m->stop_fd >= 0)
-                close(m->stop_fd);
+        if (m->wake_fd >= 0)
+                close(m->wake_fd);
         cni_network_unref(m->current);
         free(m->not_ready);
         strv_free(m->problems);
+        strv_free(m->pending_checks);
         free(m->network_dir);
         free(m->default_network);
         free(m->cache_dir);

@@ -60,3 +60,9 @@ char **network_recorded_pods(NetworkManager *m);
 
 /* CHECK a recorded attachment (0 when none is recorded). Blocks on plugins. */
 int network_pod_check(NetworkManager *m, const char *pod_id, Error **reterr);
+
+/*
+ * CHECK the pod's attachment soon, in the background (after a restart: is the network the pod had
+ * still intact?); a failure is logged as a warning. Never blocks.
+ */
+void network_check_later(NetworkManager *m, const char *pod_id);

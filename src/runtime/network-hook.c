@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cni-quantity.h"
@@ -31,7 +32,7 @@ int port_mappings_validate(const PodConfig *c, Error **reterr) {
                                          m->container_port);
                 if (m->host_ip && !ip_literal(m->host_ip))
                         return error_set(reterr, EINVAL,
-                                         "port_mappings[%zu].host_ip: '%s' is not an IP address", i,
+                                         "port_mappings[%zu].host_ip: '%.64s' is not an IP address", i,
                                          m->host_ip);
         }
         return 0;
@@ -92,7 +93,7 @@ static int bandwidth_json(const PodConfig *c, json_object **ret, Error **reterr)
                 if (!v)
                         continue;
                 if (cni_quantity_parse(v, &bits) < 0 || bits == 0)
-                        return error_set(reterr, EINVAL, "annotations[%s]: '%s' is not a bandwidth",
+                        return error_set(reterr, EINVAL, "annotations[%s]: '%.64s' is not a bandwidth",
                                          dirs[i].annotation, v);
                 if (!*ret)
                         *ret = json_object_new_object();
@@ -162,11 +163,31 @@ int network_teardown(Runtime *rt, Pod *p, Error **reterr) {
         return network_pod_detach(rt->network, p->id, reterr);
 }
 
-void runtime_set_pod_cidr(Runtime *rt, const char *cidr) {
+static bool cidr_valid(const char *cidr) {
+        const char *slash = strchr(cidr, '/');
+        if (!slash || slash == cidr || slash - cidr > 45)
+                return false;
+        char addr[46];
+        memcpy(addr, cidr, (size_t)(slash - cidr));
+        addr[slash - cidr] = 0;
+        unsigned char buf[16];
+        int max = inet_pton(AF_INET, addr, buf) == 1 ? 32 : inet_pton(AF_INET6, addr, buf) == 1 ? 128 : -1;
+        char *end = NULL;
+        long prefix = strtol(slash + 1, &end, 10);
+        return max > 0 && slash[1] && !*end && prefix >= 0 && prefix <= max;
+}
+
+int runtime_set_pod_cidr(Runtime *rt, const char *cidr, Error **reterr) {
+        if (!isempty(cidr) && !cidr_valid(cidr))
+                /* Quoted only in part: the value may be megabytes, and the message goes into a header. */
+                return error_set(reterr, EINVAL,
+                                 "runtime_config.network_config.pod_cidr: '%.64s%s' is not a CIDR", cidr,
+                                 strlen(cidr) > 64 ? "..." : "");
         pthread_mutex_lock(&rt->lock);
         free(rt->pod_cidr);
         rt->pod_cidr = isempty(cidr) ? NULL : xstrdup(cidr);
         pthread_mutex_unlock(&rt->lock);
+        return 0;
 }
 
 bool runtime_network_ready(Runtime *rt, char **ret_message) {

@@ -311,6 +311,9 @@ static void recover(Runtime *rt) {
                 if (container_check_exit_locked(rt, rt->ctrs[i]))
                         state_save_container(rt, rt->ctrs[i], NULL);
         release_orphan_networks(rt);
+        for (size_t i = 0; i < rt->n_pods; i++)
+                if (rt->pods[i]->state == POD_READY && rt->pods[i]->config->ns.network != NS_NODE)
+                        network_check_later(rt->network, rt->pods[i]->id);
 }
 
 /* Debian's containernetworking-plugins install here, whatever plugin_dirs says. */

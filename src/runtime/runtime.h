@@ -251,5 +251,8 @@ bool runtime_image_in_use(Runtime *rt, const char *image_id);
 /* NetworkReady: whether pods can get a network now; when not, *ret_message says why (caller frees). */
 bool runtime_network_ready(Runtime *rt, char **ret_message);
 
-/* The pod CIDR from UpdateRuntimeConfig, handed to CNI plugins that take ipRanges ("" clears it). */
-void runtime_set_pod_cidr(Runtime *rt, const char *cidr);
+/*
+ * The pod CIDR from UpdateRuntimeConfig, handed to CNI plugins that take ipRanges ("" clears it).
+ * -EINVAL when it is not an address with a prefix length.
+ */
+int runtime_set_pod_cidr(Runtime *rt, const char *cidr, Error **reterr);

@@ -109,14 +109,19 @@ int rpc_update_runtime_config(RpcContext *ctx, const ProtobufCMessage *req, Prot
         if (r->runtime_config && r->runtime_config->network_config)
                 cidr = r->runtime_config->network_config->pod_cidr;
         /* Handed to CNI plugins that take ipRanges (host-local), as the node's pod range. */
+        int ret = 0;
         pthread_mutex_lock(&d->state_lock);
         if (!streq_ptr(d->pod_cidr, cidr)) {
-                log_info("UpdateRuntimeConfig: pod CIDR is now '%s'", cidr);
-                free(d->pod_cidr);
-                d->pod_cidr = xstrdup(cidr);
-                runtime_set_pod_cidr(d->runtime, cidr);
+                ret = runtime_set_pod_cidr(d->runtime, cidr, reterr);
+                if (ret >= 0) {
+                        log_info("UpdateRuntimeConfig: pod CIDR is now '%s'", cidr);
+                        free(d->pod_cidr);
+                        d->pod_cidr = xstrdup(cidr);
+                }
         }
         pthread_mutex_unlock(&d->state_lock);
+        if (ret < 0)
+                return ret;
         *ret_resp = &PB_NEW(Runtime__V1__UpdateRuntimeConfigResponse,
                             RUNTIME__V1__UPDATE_RUNTIME_CONFIG_RESPONSE__INIT)
                              ->base;

@@ -418,3 +418,45 @@ def test_shipped_default_network_is_usable(image_daemon, tmp_path):
     cond = network_condition(d.client())
     assert cond.status is True, cond
     assert 'CNI default network is \\"crio\\"' in d.log_tail()
+
+
+def test_restart_checks_pod_networks(net_node):
+    d, cri, net = net_node()
+    intact, broken = cri.run_pod(), cri.run_pod()
+    broken_ip = cri.pod_status(broken).status.network.ip
+    d.kill()
+    # Someone removes the broken pod's interface while the daemon is down (its veth pair goes with it).
+    subprocess.run(["nsenter", f"--net={d.node_dir / 'ns' / 'netns' / broken}", "ip", "link", "del", "eth0"],
+                   check=True)
+    d.start()
+    cri = d.client(timeout=60)
+    assert h.wait_until(lambda: f"pod {broken}: its network failed CHECK" in d.log_tail(200), 20), d.log_tail()
+    assert h.wait_until(lambda: f"pod {intact}: CNI CHECK passed" in d.log_tail(200), 20)
+    # The broken pod still stops and goes; its address is released.
+    cri.remove_pod(broken)
+    assert broken_ip not in net.allocations()
+
+
+def test_bandwidth_and_pod_cidr_reach_plugins_that_ask(net_node, tmp_path):
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    write_plugin(plugins, "recorder", RECORDER)
+    log = tmp_path / "recorder.log"
+    recorder = {"type": "recorder", "logFile": str(log), "capabilities": {"bandwidth": True, "ipRanges": True}}
+    d, cri, net = net_node(extra_plugins=[recorder], network_keys=plugin_dirs_conf(plugins))
+    req = h.pb().UpdateRuntimeConfigRequest()
+    req.runtime_config.network_config.pod_cidr = "10.244.3.0/24"
+    cri.call("UpdateRuntimeConfig", req, h.pb().UpdateRuntimeConfigResponse)
+    pod = cri.run_pod(annotations={"kubernetes.io/ingress-bandwidth": "10M",
+                                   "kubernetes.io/egress-bandwidth": "1.5Mi"})
+    add = [json.loads(line) for line in log.read_text().splitlines() if '"cmd": "ADD"' in line][-1]
+    rc = add["conf"]["runtimeConfig"]
+    assert rc["bandwidth"]["ingressRate"] == 10_000_000 and rc["bandwidth"]["egressRate"] == 1572864, rc
+    assert rc["ipRanges"] == [[{"subnet": "10.244.3.0/24"}]], rc
+    assert "portMappings" not in rc
+    cri.remove_pod(pod)
+    with pytest.raises(grpc.RpcError) as e:
+        cri.run_pod(annotations={"kubernetes.io/ingress-bandwidth": "lots"})
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "kubernetes.io/ingress-bandwidth" in e.value.details()
+    assert_nothing_left(d, net)
