@@ -460,3 +460,18 @@ def test_bandwidth_and_pod_cidr_reach_plugins_that_ask(net_node, tmp_path):
     assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "kubernetes.io/ingress-bandwidth" in e.value.details()
     assert_nothing_left(d, net)
+
+
+@pytest.mark.parametrize("version", ["0.2.0", "0.3.1", "0.4.0"])
+def test_older_spec_versions(net_node, version, tmp_path):
+    """Debian's plugins speak every version down to 0.1.0; results before 0.3.0 have another shape."""
+    net = CniNet(tmp_path / "old", portmap=version != "0.2.0")
+    net.conflist["cniVersion"] = version
+    d, cri, _ = net_node(net=net)
+    assert network_condition(cri).status is True, network_condition(cri)
+    pod = cri.run_pod()
+    ip = cri.pod_status(pod).status.network.ip
+    assert ip.startswith(net.subnet.rsplit(".", 1)[0] + "."), ip
+    assert net.allocations() == [ip]
+    cri.remove_pod(pod)
+    assert_nothing_left(d, net)
