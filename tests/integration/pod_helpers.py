@@ -188,6 +188,18 @@ for _f in (run_pod, stop_pod, remove_pod, pod_status, list_pods, create_containe
     setattr(h.CriClient, _f.__name__, _f)
 
 
+def remove_everything(daemon, client):
+    """A test node's clean-up: (re)start the daemon if a test left it down, remove every container and pod,
+    close the client."""
+    if not daemon.running():
+        daemon.start()
+    for ctr in client.list_containers():
+        client.remove_container(ctr.id)
+    for pod in client.list_pods():
+        client.remove_pod(pod.id)
+    client.close()
+
+
 def busybox(image_registry):
     return reg.ref(image_registry, "busybox:latest")
 

@@ -118,13 +118,7 @@ def net_node(image_daemon, image_registry, tmp_path_factory):
 
     yield factory
     for d, c in made:
-        if not d.running():
-            d.start()
-        for ctr in c.list_containers():
-            c.remove_container(ctr.id)
-        for pod in c.list_pods():
-            c.remove_pod(pod.id)
-        c.close()
+        ph.remove_everything(d, c)
 
 
 @pytest.fixture
@@ -275,13 +269,18 @@ def plugin_dirs_conf(directory):
     return f'plugin_dirs = ["{directory}", "/usr/lib/cni"]\ncni_plugin_timeout = "2s"\n'
 
 
-def test_plugin_chain_gets_args_prev_result_and_capabilities(net_node, tmp_path):
+def recording_node(net_node, tmp_path, capabilities):
+    """A node whose network ends with the recorder plugin (declaring `capabilities`); also its log file."""
     plugins = tmp_path / "plugins"
     plugins.mkdir()
     write_plugin(plugins, "recorder", RECORDER)
     log = tmp_path / "recorder.log"
-    recorder = {"type": "recorder", "logFile": str(log), "capabilities": {"portMappings": True, "dns": True}}
-    d, cri, net = net_node(extra_plugins=[recorder], network_keys=plugin_dirs_conf(plugins))
+    recorder = {"type": "recorder", "logFile": str(log), "capabilities": {c: True for c in capabilities}}
+    return net_node(extra_plugins=[recorder], network_keys=plugin_dirs_conf(plugins)) + (log,)
+
+
+def test_plugin_chain_gets_args_prev_result_and_capabilities(net_node, tmp_path):
+    d, cri, net, log = recording_node(net_node, tmp_path, ["portMappings", "dns"])
     config = ph.pod_config(name="web", namespace="shop", uid="uid-123", ports=[(18082, 80, "UDP"), (0, 81)],
                            dns={"servers": ["10.0.0.10"], "searches": ["shop.svc"]})
     pod = cri.run_pod(config=config)
@@ -438,12 +437,7 @@ def test_restart_checks_pod_networks(net_node):
 
 
 def test_bandwidth_and_pod_cidr_reach_plugins_that_ask(net_node, tmp_path):
-    plugins = tmp_path / "plugins"
-    plugins.mkdir()
-    write_plugin(plugins, "recorder", RECORDER)
-    log = tmp_path / "recorder.log"
-    recorder = {"type": "recorder", "logFile": str(log), "capabilities": {"bandwidth": True, "ipRanges": True}}
-    d, cri, net = net_node(extra_plugins=[recorder], network_keys=plugin_dirs_conf(plugins))
+    d, cri, net, log = recording_node(net_node, tmp_path, ["bandwidth", "ipRanges"])
     req = h.pb().UpdateRuntimeConfigRequest()
     req.runtime_config.network_config.pod_cidr = "10.244.3.0/24"
     cri.call("UpdateRuntimeConfig", req, h.pb().UpdateRuntimeConfigResponse)

@@ -24,11 +24,7 @@ def node(image_daemon, tmp_path_factory):
     d.node_dir = wd
     c = d.client(timeout=60)
     yield d, c
-    for ctr in c.list_containers():
-        c.remove_container(ctr.id)
-    for pod in c.list_pods():
-        c.remove_pod(pod.id)
-    c.close()
+    ph.remove_everything(d, c)
 
 
 @pytest.fixture
