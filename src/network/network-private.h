@@ -22,6 +22,7 @@ struct NetworkManager {
         int inotify_fd, wake_fd;
         pthread_t watcher;
         bool watching;
+        bool unwatched; /* network_dir could not be watched: it is read periodically */
 };
 
 /* The default network (a reference), or NULL with -EBUSY and the reason. */

@@ -73,7 +73,7 @@ typedef enum Wake { WAKE_DIR, WAKE_WORK, WAKE_STOP } Wake;
 /* Wait for events on the directory (or the rescan period), queued work or the stop request. */
 static Wake wait_for_wake(NetworkManager *m) {
         pthread_mutex_lock(&m->lock);
-        int timeout = m->current ? -1 : RESCAN_NOT_READY_MS;
+        int timeout = m->current && !m->unwatched ? -1 : RESCAN_NOT_READY_MS;
         pthread_mutex_unlock(&m->lock);
         struct pollfd f[2] = {{.fd = m->inotify_fd, .events = POLLIN}, {.fd = m->wake_fd, .events = POLLIN}};
         if (poll(f, 2, timeout) < 0 && errno != EINTR)
@@ -146,8 +146,12 @@ static int start_watching(NetworkManager *m, Error **reterr) {
         if (m->inotify_fd < 0 || m->wake_fd < 0)
                 return error_set(reterr, errno, "inotify/eventfd: %m");
         uint32_t mask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE | IN_ATTRIB;
-        if (inotify_add_watch(m->inotify_fd, m->network_dir, mask) < 0)
-                return error_set(reterr, errno, "cannot watch %s: %m", m->network_dir);
+        /* A directory that cannot be made or watched (read-only /etc) is read again periodically instead. */
+        if (inotify_add_watch(m->inotify_fd, m->network_dir, mask) < 0) {
+                log_warn("cannot watch %s (%m): reading it every %d s instead", m->network_dir,
+                         RESCAN_NOT_READY_MS / 1000);
+                m->unwatched = true;
+        }
         int r = pthread_create(&m->watcher, NULL, watcher_main, m);
         if (r != 0)
                 return error_set(reterr, r, "cannot start the CNI watcher: %s", strerror(r));

@@ -469,3 +469,16 @@ def test_older_spec_versions(net_node, version, tmp_path):
     assert net.allocations() == [ip]
     cri.remove_pod(pod)
     assert_nothing_left(d, net)
+
+
+def test_unwatchable_network_dir_still_starts(image_daemon, tmp_path):
+    """A network_dir that cannot even be made (here under /proc) leaves the daemon up, network not ready."""
+    d = image_daemon(config=ph.runtime_conf(tmp_path, network_dir="/proc/crio-c-no-such-dir/net.d"))
+    cri = d.client()
+    cond = network_condition(cri)
+    assert (cond.status, cond.reason) == (False, "NetworkPluginNotReady"), cond
+    assert "/proc/crio-c-no-such-dir/net.d" in cond.message
+    with pytest.raises(grpc.RpcError) as e:
+        cri.run_pod()
+    assert e.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert cri.list_pods() == []
