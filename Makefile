@@ -12,11 +12,11 @@ DEB_PACKAGES := meson ninja-build pkg-config gcc git libgrpc-dev protobuf-compil
 	libprotobuf-c-dev libjson-c-dev libmicrohttpd-dev libcmocka-dev python3-grpcio python3-protobuf \
 	python3-pytest clang libclang-rt-14-dev clang-format libssl-dev libsqlite3-dev libarchive-dev libisal-dev \
 	libzstd-dev libcurl4-openssl-dev docker-registry skopeo busybox-static python3-cryptography zstd \
-	runc crun conmon
+	runc crun conmon containernetworking-plugins iptables iproute2
 # Only `make bench` needs these: the peer runtime measured in the same run.
 BENCH_PACKAGES := containerd
 
-.PHONY: all deps bench-deps install-packages build run test test-asan install install-policy bench fuzz format check-format clean
+.PHONY: all deps bench-deps install-packages build run test test-asan install install-policy install-cni bench fuzz format check-format clean
 
 all: build
 
@@ -42,7 +42,7 @@ build: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
 # Start the daemon in the foreground with its built-in defaults (root needed: it owns /var/run/crio).
-run: deps build install-policy
+run: deps build install-policy install-cni
 	$(BUILD)/crio
 
 test: deps build
@@ -54,7 +54,7 @@ test-asan: deps
 	BUILD=$(ASAN_BUILD) CRIO_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		tests/run-all
 
-install: build install-policy
+install: build install-policy install-cni
 	meson install -C $(BUILD)
 
 # Pulls need a signature policy (a missing one is an error, as in CRI-O). Install an accept-anything
@@ -63,10 +63,20 @@ POLICY := $(DESTDIR)/etc/containers/policy.json
 install-policy:
 	@[ -e $(POLICY) ] || { install -D -m 0644 contrib/policy.json $(POLICY) && echo "Installed $(POLICY)"; }
 
+# Pods need a CNI network. Like CRI-O, ship a single-node bridge (10.85.0.0/16) and install it only
+# where the node has no CNI configuration at all, so a cluster's network plugin is never overridden.
+CNI_DIR := $(DESTDIR)/etc/cni/net.d
+install-cni:
+	@[ -n "$$(find $(CNI_DIR) -maxdepth 1 \( -name '*.conf' -o -name '*.conflist' -o -name '*.json' \) \
+		2>/dev/null)" ] || { \
+		install -D -m 0644 contrib/cni/10-crio-c-bridge.conflist $(CNI_DIR)/10-crio-c-bridge.conflist && \
+		echo "Installed $(CNI_DIR)/10-crio-c-bridge.conflist"; }
+
 bench: bench-deps build
 	BUILD=$(BUILD) $(PYTHON) bench/bench.py
 	BUILD=$(BUILD) $(PYTHON) bench/bench_pull.py
 	BUILD=$(BUILD) $(PYTHON) bench/bench_pods.py
+	BUILD=$(BUILD) $(PYTHON) bench/bench_network.py
 	BUILD=$(BUILD) $(PYTHON) bench/bench_stats.py
 
 fuzz: deps

@@ -65,11 +65,14 @@ int pod_config_validate(const PodConfig *c, Error **reterr) {
                 if ((unsigned char)*h <= ' ' || *h == 0x7f || *h == '/')
                         return error_set(reterr, EINVAL,
                                          "hostname: contains a blank, control character or '/'");
+        int r = port_mappings_validate(c, reterr);
+        if (r < 0)
+                return r;
         if (!isempty(c->log_directory) && c->log_directory[0] != '/')
                 return error_set(reterr, EINVAL, "log_directory: '%s' is not an absolute path",
                                  c->log_directory);
         for (size_t i = 0; i < c->sysctls.n; i++) {
-                int r = validate_sysctl(c, c->sysctls.keys[i], reterr);
+                r = validate_sysctl(c, c->sysctls.keys[i], reterr);
                 if (r < 0)
                         return r;
         }
@@ -271,7 +274,10 @@ static Container *take_infra(Runtime *rt, const Pod *p) {
 }
 
 void pod_teardown(Runtime *rt, Pod *p) {
-        network_teardown(rt, p);
+        _cleanup_error_ Error *err = NULL;
+        /* What DEL could not release stays recorded; the pod goes regardless, as its namespace does. */
+        if (network_teardown(rt, p, &err) < 0)
+                log_warn("pod %s: %s", p->id, err->message);
         Container *infra = take_infra(rt, p);
         if (infra) {
                 container_teardown(rt, infra, infra->claim.creating || p->claim.creating);
@@ -444,7 +450,9 @@ static int stop_op(Runtime *rt, Pod *p, Error **reterr) {
                 if (r < 0)
                         return r;
         }
-        network_teardown(rt, p);
+        r = network_teardown(rt, p, reterr);
+        if (r < 0)
+                return r;
         pthread_mutex_lock(&rt->lock);
         if (p->state != POD_NOTREADY) {
                 p->state = POD_NOTREADY;

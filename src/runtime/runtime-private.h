@@ -3,6 +3,7 @@
 
 #include <sqlite3.h>
 
+#include "network.h"
 #include "runtime.h"
 
 /* Internal to src/runtime/: the live objects and the pieces that act on them. */
@@ -94,6 +95,9 @@ struct Runtime {
         size_t n_pods;
         Container **ctrs;
         size_t n_ctrs;
+
+        NetworkManager *network; /* CNI */
+        char *pod_cidr;          /* from UpdateRuntimeConfig (rt->lock) */
 
         MetricFamily *oom_total, *oom_count, *monitor_lost; /* NULL without metrics */
 

@@ -62,6 +62,9 @@ PodConfig *pod_config_free(PodConfig *c) {
         free(c->cgroup_parent);
         namespace_config_done(&c->ns);
         free(c->runtime_handler);
+        for (size_t i = 0; i < c->n_port_mappings; i++)
+                free(c->port_mappings[i].host_ip);
+        free(c->port_mappings);
         return mfree(c);
 }
 

@@ -270,6 +270,23 @@ static bool pod_exists(Runtime *rt, const char *id) {
         return false;
 }
 
+/*
+ * Attachments recorded for pods that no longer exist: a pod removed while DEL failed (at start-up
+ * recovery, say). Try once more at each start, so that IPAM allocations and host ports come back.
+ */
+static void release_orphan_networks(Runtime *rt) {
+        _cleanup_strv_free_ char **ids = network_recorded_pods(rt->network);
+        STRV_FOREACH(id, ids) {
+                if (pod_exists(rt, *id))
+                        continue;
+                _cleanup_error_ Error *err = NULL;
+                if (network_pod_detach(rt->network, *id, &err) < 0)
+                        log_warn("pod %s (gone): %s", *id, err->message);
+                else
+                        log_info("released the network of pod %s, which no longer exists", *id);
+        }
+}
+
 static void recover(Runtime *rt) {
         for (size_t i = rt->n_ctrs; i-- > 0;) {
                 Container *c = rt->ctrs[i];
@@ -294,6 +311,32 @@ static void recover(Runtime *rt) {
         for (size_t i = 0; i < rt->n_ctrs; i++)
                 if (container_check_exit_locked(rt, rt->ctrs[i]))
                         state_save_container(rt, rt->ctrs[i], NULL);
+        release_orphan_networks(rt);
+        for (size_t i = 0; i < rt->n_pods; i++)
+                if (rt->pods[i]->state == POD_READY && rt->pods[i]->config->ns.network != NS_NODE)
+                        network_check_later(rt->network, rt->pods[i]->id);
+}
+
+/* Debian's containernetworking-plugins install here, whatever plugin_dirs says. */
+#define DEBIAN_CNI_DIR "/usr/lib/cni"
+
+static int network_start(Runtime *rt, Error **reterr) {
+        const Config *c = rt->config;
+        _cleanup_strv_free_ char **dirs = strv_copy(c->plugin_dirs);
+        if (!dirs)
+                dirs = xcalloc(1, sizeof(char *));
+        if (!strv_contains(dirs, DEBIAN_CNI_DIR) && !strv_contains(dirs, DEBIAN_CNI_DIR "/"))
+                dirs = strv_push(dirs, xstrdup(DEBIAN_CNI_DIR));
+        int64_t timeout_ns = 0;
+        if (parse_duration(c->cni_plugin_timeout, &timeout_ns) < 0 || timeout_ns <= 0)
+                timeout_ns = 60 * 1000000000LL;
+        _cleanup_free_ char *cache = xasprintf("%s/cni-results", rt->paths.root);
+        NetworkSettings s = {.network_dir = c->network_dir,
+                             .plugin_dirs = dirs,
+                             .default_network = c->cni_default_network,
+                             .cache_dir = cache,
+                             .plugin_timeout_ms = timeout_ns / 1000000};
+        return network_manager_new(&s, &rt->network, reterr);
 }
 
 int runtime_new(const Config *config, pthread_rwlock_t *config_lock, ImageService *images, Metrics *metrics,
@@ -331,6 +374,8 @@ int runtime_new(const Config *config, pthread_rwlock_t *config_lock, ImageServic
         paths_init(&rt->paths, config);
         int r = make_dirs(rt, reterr);
         if (r >= 0)
+                r = network_start(rt, reterr);
+        if (r >= 0)
                 r = state_open(rt, reterr);
         if (r >= 0)
                 r = state_load(rt, reterr);
@@ -354,6 +399,8 @@ Runtime *runtime_free(Runtime *rt) {
         if (!rt)
                 return NULL;
         exit_watch_stop(rt);
+        rt->network = network_manager_free(rt->network);
+        free(rt->pod_cidr);
         stats_sampler_stop(rt);
         events_stop(rt);
         for (size_t i = 0; i < rt->n_ctrs; i++)

@@ -36,6 +36,15 @@ typedef struct NamespaceConfig {
         size_t n_uids, n_gids;
 } NamespaceConfig;
 
+typedef enum PortProtocol { PORT_TCP = 0, PORT_UDP = 1, PORT_SCTP = 2 } PortProtocol;
+
+/* A host port forwarded to a port of the pod (CRI PortMapping). */
+typedef struct PortMapping {
+        PortProtocol protocol;
+        int32_t container_port, host_port;
+        char *host_ip; /* NULL: every address */
+} PortMapping;
+
 typedef struct PodConfig {
         char *name, *uid, *namespace_;
         uint32_t attempt;
@@ -47,6 +56,8 @@ typedef struct PodConfig {
         NamespaceConfig ns;
         bool privileged;
         char *runtime_handler; /* "" for the default */
+        PortMapping *port_mappings;
+        size_t n_port_mappings;
 } PodConfig;
 
 typedef enum Propagation { PROPAGATION_PRIVATE, PROPAGATION_RSLAVE, PROPAGATION_RSHARED } Propagation;
@@ -288,3 +299,12 @@ void runtime_event_dropped(Runtime *rt);
 
 /* Is an image in use by a container (RemoveImage answers FAILED_PRECONDITION then)? */
 bool runtime_image_in_use(Runtime *rt, const char *image_id);
+
+/* NetworkReady: whether pods can get a network now; when not, *ret_message says why (caller frees). */
+bool runtime_network_ready(Runtime *rt, char **ret_message);
+
+/*
+ * The pod CIDR from UpdateRuntimeConfig, handed to CNI plugins that take ipRanges ("" clears it).
+ * -EINVAL when it is not an address with a prefix length.
+ */
+int runtime_set_pod_cidr(Runtime *rt, const char *cidr, Error **reterr);

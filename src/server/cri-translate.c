@@ -49,6 +49,19 @@ static void namespaces_from_cri(const Runtime__V1__NamespaceOption *o, Namespace
         }
 }
 
+static void port_mappings_from_cri(const Runtime__V1__PodSandboxConfig *c, PodConfig *p) {
+        p->port_mappings = xcalloc(c->n_port_mappings + 1, sizeof(PortMapping));
+        for (size_t i = 0; i < c->n_port_mappings; i++) {
+                const Runtime__V1__PortMapping *m = c->port_mappings[i];
+                p->port_mappings[i] =
+                        (PortMapping){.protocol = (PortProtocol)m->protocol,
+                                      .container_port = m->container_port,
+                                      .host_port = m->host_port,
+                                      .host_ip = isempty(m->host_ip) ? NULL : xstrdup(m->host_ip)};
+        }
+        p->n_port_mappings = c->n_port_mappings;
+}
+
 PodConfig *pod_config_from_cri(const Runtime__V1__PodSandboxConfig *c, const char *runtime_handler) {
         PodConfig *p = xcalloc(1, sizeof(*p));
         const Runtime__V1__PodSandboxMetadata *md = c->metadata;
@@ -77,6 +90,7 @@ PodConfig *pod_config_from_cri(const Runtime__V1__PodSandboxConfig *c, const cha
                 }
         }
         p->runtime_handler = xstrdup(strempty(runtime_handler));
+        port_mappings_from_cri(c, p);
         return p;
 }
 

@@ -4,6 +4,7 @@
 #include "log.h"
 #include "pb-util.h"
 #include "rpc-runtime.h"
+#include "runtime.h"
 #include "version.h"
 
 /* The CRI "version" field predates runtime_api_version; kubelets still expect "0.1.0" there. */
@@ -67,10 +68,11 @@ int rpc_status(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMessage **
                 PB_NEW(Runtime__V1__RuntimeStatus, RUNTIME__V1__RUNTIME_STATUS__INIT);
 
         PB_APPEND(st->n_conditions, st->conditions, condition_new("RuntimeReady", true, "", ""));
-        /* Networking is not built yet, so pods cannot get a network: say so the way kubelets expect. */
+        _cleanup_free_ char *why = NULL;
+        bool net_ready = runtime_network_ready(ctx->daemon->runtime, &why);
         PB_APPEND(st->n_conditions, st->conditions,
-                  condition_new("NetworkReady", false, "NetworkPluginNotReady",
-                                "Network plugin returns error: no CNI configuration loaded"));
+                  condition_new("NetworkReady", net_ready, net_ready ? "" : "NetworkPluginNotReady",
+                                net_ready ? "" : why));
         resp->status = st;
         add_handlers(ctx->daemon, resp);
         resp->features = PB_NEW(Runtime__V1__RuntimeFeatures, RUNTIME__V1__RUNTIME_FEATURES__INIT);
@@ -106,14 +108,20 @@ int rpc_update_runtime_config(RpcContext *ctx, const ProtobufCMessage *req, Prot
 
         if (r->runtime_config && r->runtime_config->network_config)
                 cidr = r->runtime_config->network_config->pod_cidr;
-        /* Recorded for the network code to come; CRI-O also accepts and otherwise ignores it. */
+        /* Handed to CNI plugins that take ipRanges (host-local), as the node's pod range. */
+        int ret = 0;
         pthread_mutex_lock(&d->state_lock);
         if (!streq_ptr(d->pod_cidr, cidr)) {
-                log_info("UpdateRuntimeConfig: pod CIDR is now '%s'", cidr);
-                free(d->pod_cidr);
-                d->pod_cidr = xstrdup(cidr);
+                ret = runtime_set_pod_cidr(d->runtime, cidr, reterr);
+                if (ret >= 0) {
+                        log_info("UpdateRuntimeConfig: pod CIDR is now '%s'", cidr);
+                        free(d->pod_cidr);
+                        d->pod_cidr = xstrdup(cidr);
+                }
         }
         pthread_mutex_unlock(&d->state_lock);
+        if (ret < 0)
+                return ret;
         *ret_resp = &PB_NEW(Runtime__V1__UpdateRuntimeConfigResponse,
                             RUNTIME__V1__UPDATE_RUNTIME_CONFIG_RESPONSE__INIT)
                              ->base;

@@ -284,6 +284,163 @@ int process_run(const char *const *argv, int64_t timeout_ms, size_t max_output, 
         return 0;
 }
 
+/* The three pipes of process_run_io(), from the daemon's side; -1 once finished. */
+typedef struct IoPipes {
+        int in, out, err;
+} IoPipes;
+
+typedef struct IoBuf {
+        char *data;
+        size_t len, max;
+} IoBuf;
+
+static void iobuf_take(IoBuf *b, const char *chunk, size_t n) {
+        size_t keep = b->len + n > b->max ? b->max - b->len : n;
+        b->data = xrealloc(b->data, b->len + keep + 1);
+        memcpy(b->data + b->len, chunk, keep);
+        b->len += keep;
+        b->data[b->len] = 0;
+}
+
+/* Read what is there; EOF or an error closes the pipe. */
+static void drain_pipe(int *fd, IoBuf *b) {
+        char chunk[8192];
+        ssize_t got = read(*fd, chunk, sizeof(chunk));
+        if (got < 0 && (errno == EINTR || errno == EAGAIN))
+                return;
+        if (got <= 0) {
+                close(*fd);
+                *fd = -1;
+                return;
+        }
+        iobuf_take(b, chunk, (size_t)got);
+}
+
+/*
+ * write() to a pipe whose reader may be gone: EPIPE instead of a SIGPIPE for the whole process, even
+ * where nobody ignores the signal (the signal is blocked in this thread and a pending one consumed).
+ */
+static ssize_t write_no_sigpipe(int fd, const void *buf, size_t len) {
+        sigset_t pipe_set, old;
+        sigemptyset(&pipe_set);
+        sigaddset(&pipe_set, SIGPIPE);
+        pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+        ssize_t w = write(fd, buf, len);
+        int saved = errno;
+        if (w < 0 && errno == EPIPE) {
+                struct timespec zero = {0, 0};
+                while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
+                        ;
+        }
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        errno = saved;
+        return w;
+}
+
+/* Feed stdin and collect stdout and stderr until both end or the deadline passes. */
+static int pump_io(IoPipes *p, const ProcessIO *io, IoBuf *out, IoBuf *err, int64_t deadline_ns) {
+        size_t written = 0;
+        while (p->out >= 0 || p->err >= 0) {
+                int64_t left_ms = deadline_ns ? (deadline_ns - monotonic_ns()) / 1000000 : -1;
+                if (deadline_ns && left_ms <= 0)
+                        return -ETIMEDOUT;
+                struct pollfd f[3] = {{.fd = p->in, .events = POLLOUT},
+                                      {.fd = p->out, .events = POLLIN},
+                                      {.fd = p->err, .events = POLLIN}};
+                int n = poll(f, 3, left_ms > INT32_MAX ? INT32_MAX : (int)left_ms);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return n == 0 ? -ETIMEDOUT : -errno;
+                if (f[0].revents) {
+                        ssize_t w = write_no_sigpipe(p->in, io->input + written, io->input_len - written);
+                        if (w > 0)
+                                written += (size_t)w;
+                        /* A child that stops reading early (EPIPE) just gets no more. */
+                        if ((w < 0 && errno != EAGAIN && errno != EINTR) || written == io->input_len) {
+                                close(p->in);
+                                p->in = -1;
+                        }
+                }
+                if (f[1].revents)
+                        drain_pipe(&p->out, out);
+                if (f[2].revents)
+                        drain_pipe(&p->err, err);
+        }
+        return 0;
+}
+
+static void close_pipe_pair(int fds[2]) {
+        for (int i = 0; i < 2; i++)
+                if (fds[i] >= 0)
+                        close(fds[i]);
+}
+
+static int spawn_with_pipes(const ProcessIO *io, IoPipes *ret, pid_t *ret_pid, Error **reterr) {
+        int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
+        if ((io->input && pipe2(in, O_CLOEXEC) < 0) || pipe2(out, O_CLOEXEC) < 0 ||
+            pipe2(err, O_CLOEXEC) < 0) {
+                int e = errno;
+                close_pipe_pair(in);
+                close_pipe_pair(out);
+                close_pipe_pair(err);
+                return error_set(reterr, e, "pipe: %m");
+        }
+        SpawnOptions o = {.argv = io->argv,
+                          .envp = io->envp,
+                          .stdin_fd = in[0],
+                          .stdout_fd = out[1],
+                          .stderr_fd = err[1]};
+        int r = process_spawn(&o, ret_pid, reterr);
+        if (in[0] >= 0)
+                close(in[0]);
+        close(out[1]);
+        close(err[1]);
+        if (in[1] >= 0)
+                fcntl(in[1], F_SETFL, O_NONBLOCK);
+        *ret = (IoPipes){in[1], out[0], err[0]};
+        if (r < 0) {
+                int fds[2] = {ret->out, ret->err};
+                close_pipe_pair(fds);
+                if (ret->in >= 0)
+                        close(ret->in);
+        }
+        return r;
+}
+
+int process_run_io(const ProcessIO *io, int *ret_status, char **ret_stdout, char **ret_stderr,
+                   Error **reterr) {
+        IoPipes p = {-1, -1, -1};
+        pid_t pid = 0;
+        int r = spawn_with_pipes(io, &p, &pid, reterr);
+        if (r < 0)
+                return r;
+        IoBuf out = {.max = io->max_stdout}, err = {.max = io->max_stderr};
+        int64_t deadline = io->timeout_ms >= 0 ? monotonic_ns() + io->timeout_ms * 1000000 : 0;
+        /* Output ends when the child and anything it left holding the pipes exit. */
+        r = pump_io(&p, io, &out, &err, deadline);
+        int status = 0;
+        if (r == 0) {
+                int64_t left = deadline ? (deadline - monotonic_ns()) / 1000000 : -1;
+                r = process_wait(pid, left < 0 && deadline ? 0 : left, &status);
+        }
+        int fds[3] = {p.in, p.out, p.err};
+        for (size_t i = 0; i < 3; i++)
+                if (fds[i] >= 0)
+                        close(fds[i]);
+        if (r < 0) {
+                process_kill_and_wait(pid);
+                free(out.data);
+                free(err.data);
+                return error_set(reterr, ETIMEDOUT, "%s timed out after %" PRId64 " ms", io->argv[0],
+                                 io->timeout_ms);
+        }
+        *ret_status = status;
+        *ret_stdout = out.data ? out.data : xstrdup("");
+        *ret_stderr = err.data ? err.data : xstrdup("");
+        return 0;
+}
+
 int parse_pid(const char *text) {
         char *end = NULL;
         errno = 0;

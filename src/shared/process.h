@@ -60,6 +60,24 @@ void process_forget(pid_t pid);
 int process_run(const char *const *argv, int64_t timeout_ms, size_t max_output, int *ret_status,
                 char **ret_output, Error **reterr);
 
+/* One run of a program that reads a request on stdin and answers on stdout (CNI plugins). */
+typedef struct ProcessIO {
+        const char *const *argv;
+        const char *const *envp; /* NULL: the daemon's environment */
+        const char *input;       /* written to stdin, then stdin is closed; NULL: /dev/null */
+        size_t input_len;
+        size_t max_stdout, max_stderr; /* bytes kept of each; the rest is read and dropped */
+        int64_t timeout_ms;            /* < 0: none */
+} ProcessIO;
+
+/*
+ * Run io->argv to completion: 0 with *ret_status (wait status), *ret_stdout and *ret_stderr (both
+ * NUL-terminated, never NULL), or -errno; on timeout the child is killed and -ETIMEDOUT returned.
+ * Blocks.
+ */
+int process_run_io(const ProcessIO *io, int *ret_status, char **ret_stdout, char **ret_stderr,
+                   Error **reterr);
+
 /* A pid written as decimal text (pid files): > 0, or -EINVAL for anything else. */
 int parse_pid(const char *text);
 

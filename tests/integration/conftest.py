@@ -31,7 +31,10 @@ def crio_binary():
 
 @pytest.fixture(scope="session")
 def _session_daemon(crio_binary, tmp_path_factory):
-    d = h.Daemon(tmp_path_factory.mktemp("shared"))
+    workdir = tmp_path_factory.mktemp("shared")
+    # An empty CNI directory of its own: the node's /etc/cni/net.d must not decide what tests see.
+    (workdir / "net.d").mkdir()
+    d = h.Daemon(workdir, config=f'[crio.network]\nnetwork_dir = "{workdir / "net.d"}"\n')
     d.start()
     _shared.append(d)
     yield d

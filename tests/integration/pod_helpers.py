@@ -13,16 +13,26 @@ import registry as reg
 LIFECYCLE_TIMEOUT = 60.0
 
 
-def runtime_conf(workdir, extra_keys=""):
+LOOPBACK_NETWORK = '{"cniVersion": "1.0.0", "name": "test-lo", "plugins": [{"type": "loopback"}]}\n'
+
+
+def runtime_conf(workdir, extra_keys="", network_dir=None, network_keys=""):
     """crio.conf text that keeps every per-node directory of a test daemon inside its workdir; extra_keys are
-    more lines of the [crio.runtime] table."""
+    more lines of the [crio.runtime] table. Pods get a CNI network of loopback only (the network tests bring
+    their own in network_dir, and more [crio.network] lines in network_keys)."""
     w = Path(workdir)
-    return (f'[crio.runtime]\nnamespaces_dir = "{w}/ns"\ncontainer_exits_dir = "{w}/exits"\n'
+    if network_dir is None:
+        network_dir = w / "net.d"
+        network_dir.mkdir(parents=True, exist_ok=True)
+        (network_dir / "10-loopback.conflist").write_text(LOOPBACK_NETWORK)
+    return (f'[crio.network]\nnetwork_dir = "{network_dir}"\n{network_keys}'
+            f'[crio.runtime]\nnamespaces_dir = "{w}/ns"\ncontainer_exits_dir = "{w}/exits"\n'
             f'container_attach_socket_dir = "{w}/attach"\n{extra_keys}')
 
 
 def pod_config(name=None, namespace="default", uid=None, attempt=0, log_dir=None, hostname=None, labels=None,
-               annotations=None, pid="CONTAINER", network="POD", ipc="POD", sysctls=None, dns=None):
+               annotations=None, pid="CONTAINER", network="POD", ipc="POD", sysctls=None, dns=None, ports=()):
+    """ports: (host_port, container_port[, protocol[, host_ip]]) tuples, as CRI PortMappings."""
     api = h.pb()
     c = api.PodSandboxConfig()
     c.metadata.name = name or "pod-" + uuid.uuid4().hex[:8]
@@ -47,6 +57,10 @@ def pod_config(name=None, namespace="default", uid=None, attempt=0, log_dir=None
         c.dns_config.servers.extend(dns.get("servers", []))
         c.dns_config.searches.extend(dns.get("searches", []))
         c.dns_config.options.extend(dns.get("options", []))
+    for host_port, container_port, *rest in ports:
+        m = c.port_mappings.add(host_port=host_port, container_port=container_port)
+        m.protocol = api.Protocol.Value(rest[0]) if rest else api.TCP
+        m.host_ip = rest[1] if len(rest) > 1 else ""
     return c
 
 
@@ -172,6 +186,18 @@ def wait_container_state(self, ctr_id, state, timeout=20.0):
 for _f in (run_pod, stop_pod, remove_pod, pod_status, list_pods, create_container, start_container, stop_container,
            remove_container, container_status, list_containers, exec_sync, wait_container_state):
     setattr(h.CriClient, _f.__name__, _f)
+
+
+def remove_everything(daemon, client):
+    """A test node's clean-up: (re)start the daemon if a test left it down, remove every container and pod,
+    close the client."""
+    if not daemon.running():
+        daemon.start()
+    for ctr in client.list_containers():
+        client.remove_container(ctr.id)
+    for pod in client.list_pods():
+        client.remove_pod(pod.id)
+    client.close()
 
 
 def busybox(image_registry):

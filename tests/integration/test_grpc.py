@@ -67,6 +67,13 @@ def test_update_runtime_config_accepts_pod_cidr(client):
     assert r.ByteSize() == 0
 
 
+@pytest.mark.parametrize("cidr", ["10.88.0.0", "10.88.0.0/33", "fd00::/129", "not-a-cidr/8", "/16", "10.1.0.0/"])
+def test_update_runtime_config_rejects_a_bad_pod_cidr(client, cidr):
+    e = h.rpc_error(client.update_runtime_config, cidr)
+    assert e.code() == grpc.StatusCode.INVALID_ARGUMENT, e
+    assert "pod_cidr" in e.details()
+
+
 @pytest.mark.parametrize("method", [
     "Exec", "Attach", "PortForward", "CheckpointContainer", "StreamContainers",
     "/runtime.v1.ImageService/StreamImages",

@@ -63,13 +63,7 @@ def node(image_daemon, image_registry, tmp_path_factory):
 
     yield factory
     for d, c in made:
-        if not d.running():
-            d.start()
-        for ctr in c.list_containers():
-            c.remove_container(ctr.id)
-        for pod in c.list_pods():
-            c.remove_pod(pod.id)
-        c.close()
+        ph.remove_everything(d, c)
 
 
 @pytest.fixture

@@ -24,11 +24,7 @@ def node(image_daemon, tmp_path_factory):
     d.node_dir = wd
     c = d.client(timeout=60)
     yield d, c
-    for ctr in c.list_containers():
-        c.remove_container(ctr.id)
-    for pod in c.list_pods():
-        c.remove_pod(pod.id)
-    c.close()
+    ph.remove_everything(d, c)
 
 
 @pytest.fixture
@@ -532,3 +528,17 @@ def stat_is_device(path):
     import stat
     mode = os.lstat(path).st_mode
     return stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+
+
+@pytest.mark.parametrize("mapping,field", [
+    ((70000, 80), "host_port"),
+    ((8080, 0), "container_port"),
+    ((8080, 80, "TCP", "not-an-ip"), "host_ip"),
+    ((8080, 80, "TCP", "1" * 100000), "host_ip"),
+])
+def test_bad_port_mapping_is_invalid_argument(cri, mapping, field):
+    with pytest.raises(grpc.RpcError) as e:
+        cri.run_pod(ports=[mapping])
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT, e.value
+    assert f"port_mappings[0].{field}" in e.value.details()
+    assert cri.list_pods() == []

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -144,6 +145,60 @@ static void test_status_strings(void **state) {
         free(s);
 }
 
+static int run_io(const char *script, const char *input, size_t max, int64_t timeout_ms, int *status,
+                  char **out, char **err) {
+        const char *argv[] = {"/bin/sh", "-c", script, NULL};
+        ProcessIO io = {.argv = argv,
+                        .input = input,
+                        .input_len = input ? strlen(input) : 0,
+                        .max_stdout = max,
+                        .max_stderr = max,
+                        .timeout_ms = timeout_ms};
+        return process_run_io(&io, status, out, err, NULL);
+}
+
+static void test_run_io_feeds_stdin_and_keeps_streams_apart(void **state) {
+        int status = -1;
+        char *out = NULL, *err = NULL;
+        assert_int_equal(run_io("cat; echo oops >&2; exit 5", "{\"a\": 1}", 1024, 5000, &status, &out, &err),
+                         0);
+        assert_string_equal(out, "{\"a\": 1}");
+        assert_string_equal(err, "oops\n");
+        assert_int_equal(WEXITSTATUS(status), 5);
+        free(out);
+        free(err);
+}
+
+static void test_run_io_large_input_and_capped_output(void **state) {
+        /* More than a pipe holds in both directions: the pump must interleave writing and reading. */
+        size_t n = 1 << 20;
+        char *big = malloc(n + 1);
+        memset(big, 'x', n);
+        big[n] = 0;
+        int status = -1;
+        char *out = NULL, *err = NULL;
+        assert_int_equal(run_io("cat", big, 4096, 10000, &status, &out, &err), 0);
+        assert_int_equal(strlen(out), 4096);
+        assert_int_equal(WEXITSTATUS(status), 0);
+        free(out);
+        free(err);
+        /* A child that never reads its stdin still finishes. */
+        assert_int_equal(run_io("exit 0", big, 16, 10000, &status, &out, &err), 0);
+        assert_string_equal(out, "");
+        free(out);
+        free(err);
+        free(big);
+}
+
+static void test_run_io_timeout_kills(void **state) {
+        int status = -1;
+        char *out = NULL, *err = NULL;
+        assert_int_equal(run_io("echo started; exec sleep 30", NULL, 64, 200, &status, &out, &err),
+                         -ETIMEDOUT);
+        assert_null(out);
+        assert_null(err);
+}
+
 int main(void) {
         prctl(PR_SET_CHILD_SUBREAPER, 1);
         assert_int_equal(process_reaper_start(), 0);
@@ -156,6 +211,9 @@ int main(void) {
                 cmocka_unit_test(test_adopted_orphans_keep_their_status),
                 cmocka_unit_test(test_parse_pid),
                 cmocka_unit_test(test_status_strings),
+                cmocka_unit_test(test_run_io_feeds_stdin_and_keeps_streams_apart),
+                cmocka_unit_test(test_run_io_large_input_and_capped_output),
+                cmocka_unit_test(test_run_io_timeout_kills),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
