@@ -16,7 +16,7 @@ DEB_PACKAGES := meson ninja-build pkg-config gcc git libgrpc-dev protobuf-compil
 # Only `make bench` needs these: the peer runtime measured in the same run.
 BENCH_PACKAGES := containerd
 
-.PHONY: all deps bench-deps install-packages build run test test-asan install install-policy install-cni bench fuzz format check-format clean
+.PHONY: all deps bench-deps install-packages build run test test-asan install install-policy install-cni promtool bench fuzz format check-format clean
 
 all: build
 
@@ -45,14 +45,24 @@ build: $(BUILD)/build.ninja
 run: deps build install-policy install-cni
 	$(BUILD)/crio
 
-test: deps build
-	BUILD=$(BUILD) tests/run-all
+test: deps build promtool
+	BUILD=$(BUILD) PROMTOOL=$(PROMTOOL) tests/run-all
 
-test-asan: deps
+test-asan: deps promtool
 	[ -f $(ASAN_BUILD)/build.ninja ] || meson setup $(ASAN_BUILD) -Db_sanitize=address,undefined -Db_lundef=false
 	ninja -C $(ASAN_BUILD)
 	BUILD=$(ASAN_BUILD) CRIO_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-		tests/run-all
+		PROMTOOL=$(PROMTOOL) tests/run-all
+
+# The metrics tests check the exposition with Debian's promtool. Installing the prometheus package
+# would also start a server (its init script, on hosts without systemd), so only its promtool is
+# unpacked here, from the package file.
+PROMTOOL := $(CURDIR)/.cache/prometheus/usr/bin/promtool
+promtool: $(PROMTOOL)
+$(PROMTOOL):
+	@mkdir -p $(CURDIR)/.cache/prometheus && cd $(CURDIR)/.cache/prometheus && \
+		{ apt-get download -q prometheus || { apt-get update -q && apt-get download -q prometheus; }; } && \
+		dpkg-deb -x prometheus_*.deb . && rm -f prometheus_*.deb && test -x $(PROMTOOL)
 
 install: build install-policy install-cni
 	meson install -C $(BUILD)
