@@ -61,11 +61,7 @@ def node(image_daemon, tmp_path_factory):
     d = image_daemon(config=ph.runtime_conf(wd, "enable_pod_events = true\n"))
     c = d.client(timeout=60)
     yield d, c
-    for ctr in c.list_containers():
-        c.remove_container(ctr.id)
-    for pod in c.list_pods():
-        c.remove_pod(pod.id)
-    c.close()
+    ph.remove_everything(d, c)
 
 
 def kind(ev):

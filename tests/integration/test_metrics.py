@@ -40,11 +40,7 @@ def metrics_node(image_daemon, tmp_path_factory):
     d.node_dir, d.metrics_url, d.metrics_sock = wd, f"http://127.0.0.1:{port}/metrics", wd / "metrics.sock"
     c = d.client(timeout=60)
     yield d, c
-    for ctr in c.list_containers():
-        c.remove_container(ctr.id)
-    for pod in c.list_pods():
-        c.remove_pod(pod.id)
-    c.close()
+    ph.remove_everything(d, c)
 
 
 def scrape(url, context=None):
