@@ -13,6 +13,7 @@ typedef struct WorkerPool WorkerPool;
 typedef struct RpcTable RpcTable;
 typedef struct ImageService ImageService;
 typedef struct Runtime Runtime;
+typedef struct StreamServer StreamServer;
 
 /* The running daemon: its effective config and the services on its socket. */
 typedef struct Daemon {
@@ -25,6 +26,7 @@ typedef struct Daemon {
 
         ImageService *images;
         Runtime *runtime; /* pods and containers */
+        StreamServer *stream; /* Exec, Attach and PortForward sessions */
 
         RpcTable *rpcs;
         WorkerPool *workers;      /* handlers of ordinary RPCs */
