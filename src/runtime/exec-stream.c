@@ -261,17 +261,21 @@ int runtime_container_attach(Runtime *rt, const char *id, int *ret_socket, int *
                 container_unref(c);
                 return r;
         }
-        /* conmon's socket directory holds a symlink per container to its bundle (docs/runtime.md). */
-        struct sockaddr_un a = {.sun_family = AF_UNIX};
-        int n = snprintf(a.sun_path, sizeof(a.sun_path), "%s/%s/attach", rt->paths.attach_dir, c->id);
+        /*
+         * conmon binds the socket as <bundle>/attach (reachable through a symlink in the attach dir); the path
+         * easily exceeds sun_path, so connect through a directory fd as conmon binds it.
+         */
+        _cleanup_close_ int dirfd = open(c->bundle, O_PATH | O_DIRECTORY | O_CLOEXEC);
         _cleanup_free_ char *ctl_path = xasprintf("%s/ctl", c->bundle);
         bool tty = c->config->tty;
         container_unref(c);
-        if (n < 0 || (size_t)n >= sizeof(a.sun_path))
-                return error_set(reterr, ENAMETOOLONG, "attach socket path too long");
+        if (dirfd < 0)
+                return error_set(reterr, errno, "cannot attach: %m");
+        struct sockaddr_un a = {.sun_family = AF_UNIX};
+        snprintf(a.sun_path, sizeof(a.sun_path), "/proc/self/fd/%d/attach", dirfd);
         _cleanup_close_ int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
         if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
-                return error_set(reterr, errno, "cannot attach to %s: %m", a.sun_path);
+                return error_set(reterr, errno, "cannot attach to the container's monitor: %m");
         /* conmon holds a reader of the fifo open, so opening it for writing does not block. */
         int ctl = open(ctl_path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
         *ret_socket = TAKE_FD(fd);

@@ -293,12 +293,13 @@ static int start_mhd(StreamServer *s, const StreamConfig *c, struct sockaddr_sto
                 {MHD_OPTION_HTTPS_MEM_KEY, 0, s->key},
                 {MHD_OPTION_END, 0, NULL},
         };
-        s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, ss,
+        s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, s,
+                                  MHD_OPTION_SOCK_ADDR, ss,
                                   MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY_LIMIT,
                                   MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT_S,
                                   MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS,
-                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_EXTERNAL_LOGGER,
-                                  on_mhd_error, s, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_ARRAY, tls_opts,
+                                  MHD_OPTION_END);
         if (!s->mhd)
                 return error_set(reterr, EADDRINUSE, "cannot start the streaming server on %s:%s",
                                  strempty(c->address), strempty(c->port));
