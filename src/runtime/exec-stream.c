@@ -9,7 +9,10 @@
 #include <sys/wait.h>
 #include <termios.h>
 
+#include <json-c/json.h>
+
 #include "fs-util.h"
+#include "json-util.h"
 #include "process.h"
 #include "runtime-private.h"
 #include "strv.h"
@@ -88,7 +91,8 @@ static int receive_terminal(int listen_fd) {
 }
 
 typedef struct Start {
-        const char *console; /* --console-socket path, with tty */
+        const char *console;      /* --console-socket path, with tty */
+        const char *process_file; /* --process: the whole process, when the terminal size is known */
         const char *pid_file;
         int in, out, err; /* the child's ends; -1: /dev/null */
 } Start;
@@ -107,9 +111,12 @@ static int spawn_runtime(const Container *c, const Handler *h, char *const *argv
                 a = strv_push(a, xasprintf("--console-socket=%s", s->console));
         }
         a = strv_push(a, xasprintf("--pid-file=%s", s->pid_file));
+        if (s->process_file)
+                a = strv_push(a, xasprintf("--process=%s", s->process_file));
         a = strv_push(a, xstrdup(c->id));
         STRV_FOREACH(x, argv)
-                a = strv_push(a, xstrdup(*x));
+                if (!s->process_file)
+                        a = strv_push(a, xstrdup(*x));
         SpawnOptions o = {.argv = (const char *const *)a, .stdin_fd = s->in, .stdout_fd = s->out, .stderr_fd = s->err};
         return process_spawn(&o, ret, reterr);
 }
@@ -151,14 +158,53 @@ static void free_process(ExecProcess *p) {
         free(p);
 }
 
+/*
+ * The container's process with argv and a terminal of the given size (OCI consoleSize): the runtime sizes
+ * the terminal before the command starts, so a command asking for its size at once gets the client's.
+ */
+static int write_process_file(const Container *c, char *const *argv, uint16_t width, uint16_t height,
+                              const char *path, Error **reterr) {
+        _cleanup_free_ char *spec_path = xasprintf("%s/config.json", c->bundle), *text = NULL;
+        size_t len = 0;
+        json_object *spec = NULL, *proc = NULL;
+        if (read_file(spec_path, 16 << 20, &text, &len) < 0)
+                return error_set(reterr, errno ? errno : EIO, "read %s: %m", spec_path);
+        int r = json_parse_object(text, len, "config.json", &spec, reterr);
+        if (r < 0)
+                return r;
+        if (!json_object_object_get_ex(spec, "process", &proc)) {
+                json_object_put(spec);
+                return error_set(reterr, EINVAL, "%s has no process", spec_path);
+        }
+        json_object *args = json_object_new_array();
+        STRV_FOREACH(x, argv)
+                json_object_array_add(args, json_object_new_string(*x));
+        json_object_object_add(proc, "args", args);
+        json_object_object_add(proc, "terminal", json_object_new_boolean(true));
+        json_object *size = json_object_new_object();
+        json_object_object_add(size, "height", json_object_new_int(height));
+        json_object_object_add(size, "width", json_object_new_int(width));
+        json_object_object_add(proc, "consoleSize", size);
+        const char *out = json_object_to_json_string_ext(proc, JSON_C_TO_STRING_PLAIN);
+        r = write_file_atomic(path, out, strlen(out), 0600);
+        json_object_put(spec);
+        return r < 0 ? error_set(reterr, -r, "write %s: %s", path, strerror(-r)) : 0;
+}
+
 /* Non-tty: pipes for each stream. Tty: a console socket; the terminal replaces stdin and stdout. */
-static int exec_start(const Container *c, const Handler *h, char *const *argv, bool tty, bool want_stdin,
-                      bool want_stdout, ExecProcess **ret, ExecIo *io, Error **reterr) {
+static int exec_start(const Container *c, const Handler *h, char *const *argv, const ExecOptions *o,
+                      ExecProcess **ret, ExecIo *io, Error **reterr) {
+        bool tty = o->tty, want_stdin = o->want_stdin, want_stdout = o->want_stdout;
         int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
         _cleanup_close_ int listen_fd = -EBADF, dirfd = -EBADF;
         _cleanup_free_ char *console = NULL, *rid = random_id();
         _cleanup_free_ char *pid_file = xasprintf("%s/exec-%.12s.pid", c->bundle, rid);
+        _cleanup_free_ char *process_file = NULL;
         int r = make_pipe(err, reterr);
+        if (r >= 0 && tty && o->width && o->height) {
+                process_file = xasprintf("%s/exec-%.12s.json", c->bundle, rid);
+                r = write_process_file(c, argv, o->width, o->height, process_file, reterr);
+        }
         if (r >= 0 && !tty && want_stdin)
                 r = make_pipe(in, reterr);
         if (r >= 0 && !tty && want_stdout)
@@ -167,7 +213,8 @@ static int exec_start(const Container *c, const Handler *h, char *const *argv, b
                 r = listen_fd = console_socket(c, &dirfd, &console, reterr);
         pid_t runtime_pid = 0, target = 0;
         if (r >= 0) {
-                Start s = {.console = console, .pid_file = pid_file, .in = in[0], .out = out[1], .err = err[1]};
+                Start s = {.console = console, .process_file = process_file, .pid_file = pid_file,
+                           .in = in[0], .out = out[1], .err = err[1]};
                 r = spawn_runtime(c, h, argv, &s, &runtime_pid, reterr);
         }
         if (in[0] >= 0)
@@ -180,6 +227,8 @@ static int exec_start(const Container *c, const Handler *h, char *const *argv, b
                 r = wait_runtime(runtime_pid, err[0], pid_file, &target, reterr);
         if (console)
                 unlinkat(dirfd, strrchr(console, '/') + 1, 0);
+        if (process_file)
+                unlink(process_file);
         if (r < 0) {
                 close_pair(in), close_pair(out), close_pair(err);
                 return r;
@@ -206,8 +255,8 @@ static int exec_start(const Container *c, const Handler *h, char *const *argv, b
         return 0;
 }
 
-int runtime_container_exec_start(Runtime *rt, const char *id, char *const *argv, bool tty, bool want_stdin,
-                                 bool want_stdout, ExecProcess **ret, ExecIo *ret_io, Error **reterr) {
+int runtime_container_exec_start(Runtime *rt, const char *id, char *const *argv, const ExecOptions *o,
+                                 ExecProcess **ret, ExecIo *ret_io, Error **reterr) {
         Container *c = NULL;
         int r = container_get(rt, id, false, &c, reterr);
         if (r < 0)
@@ -220,7 +269,7 @@ int runtime_container_exec_start(Runtime *rt, const char *id, char *const *argv,
         else
                 r = runtime_handler_resolve(rt, c->handler, &h, reterr);
         if (r >= 0)
-                r = exec_start(c, &h, argv, tty, want_stdin, want_stdout, ret, ret_io, reterr);
+                r = exec_start(c, &h, argv, o, ret, ret_io, reterr);
         handler_done(&h);
         container_unref(c);
         return r;

@@ -229,8 +229,12 @@ typedef struct ExecIo {
         int stderr_fd; /* -1 with tty; always a pipe otherwise (read and dropped when not wanted) */
         int exit_fd;   /* a pidfd: readable once the process exited */
 } ExecIo;
-int runtime_container_exec_start(Runtime *rt, const char *id, char *const *argv, bool tty, bool want_stdin,
-                                 bool want_stdout, ExecProcess **ret, ExecIo *ret_io, Error **reterr);
+typedef struct ExecOptions {
+        bool tty, want_stdin, want_stdout;
+        uint16_t width, height; /* the terminal's first size; 0: not known yet */
+} ExecOptions;
+int runtime_container_exec_start(Runtime *rt, const char *id, char *const *argv, const ExecOptions *o,
+                                 ExecProcess **ret, ExecIo *ret_io, Error **reterr);
 /* Set the terminal size (columns, rows); -ENOTTY without a terminal. */
 int exec_process_resize(ExecProcess *p, uint16_t width, uint16_t height);
 /* Kill the process tree if asked, wait for the process (blocks) and free p. 0 with its exit code, or -errno. */

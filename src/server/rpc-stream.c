@@ -25,10 +25,12 @@ typedef struct Handle {
         AttachHandle attach;
 } Handle;
 
-static int start_exec(Runtime *rt, const StreamRequest *r, StreamIo *io, Handle *h, Error **reterr) {
+static int start_exec(Runtime *rt, const StreamRequest *r, uint16_t width, uint16_t height, StreamIo *io,
+                      Handle *h, Error **reterr) {
         ExecIo e;
-        int q = runtime_container_exec_start(rt, r->container_id, r->cmd, r->tty, r->stdin_, r->stdout_, &h->exec,
-                                             &e, reterr);
+        ExecOptions o = {.tty = r->tty, .want_stdin = r->stdin_, .want_stdout = r->stdout_, .width = width,
+                         .height = height};
+        int q = runtime_container_exec_start(rt, r->container_id, r->cmd, &o, &h->exec, &e, reterr);
         if (q < 0)
                 return q;
         *io = (StreamIo){.stdin_fd = e.stdin_fd, .stdout_fd = e.stdout_fd, .stderr_fd = e.stderr_fd,
@@ -48,12 +50,13 @@ static int start_attach(Runtime *rt, const StreamRequest *r, StreamIo *io, Handl
         return 0;
 }
 
-static int backend_start(void *userdata, const StreamRequest *r, StreamIo *io, void **ret_handle, Error **reterr) {
+static int backend_start(void *userdata, const StreamRequest *r, uint16_t width, uint16_t height, StreamIo *io,
+                         void **ret_handle, Error **reterr) {
         Daemon *d = userdata;
         Handle *h = xcalloc(1, sizeof(Handle));
         h->kind = r->kind;
         h->attach.ctl = -1;
-        int q = r->kind == STREAM_EXEC ? start_exec(d->runtime, r, io, h, reterr)
+        int q = r->kind == STREAM_EXEC ? start_exec(d->runtime, r, width, height, io, h, reterr)
                                        : start_attach(d->runtime, r, io, h, reterr);
         if (q < 0) {
                 free(h);

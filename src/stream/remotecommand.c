@@ -26,11 +26,18 @@ static const char *const channel_names[N_CH] = {"stdin", "stdout", "stderr", "er
 #define RESIZE_MAX 4096
 /* The client has this long to open the streams it announced (as the kubelet's server allows). */
 #define STREAM_SETUP_MS 30000
+/*
+ * A terminal command starts once the client sent its terminal size, or after this long: otherwise the
+ * command could run (and ask for the size) before the first resize event, and see 0x0.
+ */
+#define FIRST_SIZE_WAIT_MS 1000
 
 typedef struct Rc {
         uint32_t ch[N_CH]; /* SPDY stream IDs; WebSocket: the channel numbers */
         bool have[N_CH];
         bool started, done;
+        bool waiting_for_size, got_size;
+        uint16_t width, height; /* the last size, applied at start when it came before */
         StreamIo io;
         void *handle;
         Buf stdin_buf;
@@ -166,7 +173,8 @@ static int start(Session *s, Rc *rc) {
         rc->started = true;
         s->setup_deadline_ns = 0;
         _cleanup_(error_freep) Error *err = NULL;
-        if (s->backend->start(s->backend->userdata, s->req, &rc->io, &rc->handle, &err) < 0) {
+        uint16_t w = rc->got_size ? rc->width : 0, h = rc->got_size ? rc->height : 0;
+        if (s->backend->start(s->backend->userdata, s->req, w, h, &rc->io, &rc->handle, &err) < 0) {
                 log_info("stream session %s: %s", s->peer, err->message);
                 send_outcome(s, rc, 0, err->message);
                 for (int i = CH_STDOUT; i <= CH_ERROR; i++)
@@ -179,7 +187,22 @@ static int start(Session *s, Rc *rc) {
         set_nonblock(rc->io.stdin_fd);
         set_nonblock(rc->io.stdout_fd);
         set_nonblock(rc->io.stderr_fd);
+        if (rc->got_size)
+                s->backend->resize(s->backend->userdata, rc->handle, rc->width, rc->height);
         return 0;
+}
+
+/* All streams are open: start now, or once the terminal size came (bounded wait). */
+static int ready(Session *s, Rc *rc) {
+        if (s->req->tty && rc->have[CH_RESIZE] && !rc->got_size) {
+                rc->waiting_for_size = true;
+                s->setup_deadline_ns = 0;
+                s->wake_ns = monotonic_ns() + FIRST_SIZE_WAIT_MS * 1000000LL;
+                return 0;
+        }
+        rc->waiting_for_size = false;
+        s->wake_ns = 0;
+        return start(s, rc);
 }
 
 static bool all_expected(Session *s, Rc *rc) {
@@ -204,7 +227,7 @@ static int rc_stream_open(Session *s, uint32_t id, const SpdyHeaders *h, bool fi
         if (fin && ch == CH_STDIN)
                 rc->stdin_fin = true;
         if (all_expected(s, rc))
-                return start(s, rc);
+                return ready(s, rc);
         return 0;
 }
 
@@ -218,7 +241,7 @@ static int rc_begin(Session *s) {
         for (int i = CH_STDOUT; i <= CH_ERROR; i++)
                 if (rc->have[i])
                         session_send(s, (uint32_t)i, NULL, 0);
-        return start(s, rc);
+        return ready(s, rc);
 }
 
 /* Resize events are a stream of JSON objects {"Width":W,"Height":H}; apply each complete one. */
@@ -235,9 +258,14 @@ static void apply_resizes(Session *s, Rc *rc) {
                 json_object *o = json_tokener_parse(text), *w = NULL, *hh = NULL;
                 if (o && json_object_object_get_ex(o, "Width", &w) && json_object_object_get_ex(o, "Height", &hh)) {
                         int64_t width = json_object_get_int64(w), height = json_object_get_int64(hh);
-                        if (width > 0 && width <= 0xffff && height > 0 && height <= 0xffff && rc->handle)
-                                s->backend->resize(s->backend->userdata, rc->handle, (uint16_t)width,
-                                                   (uint16_t)height);
+                        if (width > 0 && width <= 0xffff && height > 0 && height <= 0xffff) {
+                                rc->width = (uint16_t)width;
+                                rc->height = (uint16_t)height;
+                                rc->got_size = true;
+                                if (rc->handle)
+                                        s->backend->resize(s->backend->userdata, rc->handle, rc->width,
+                                                           rc->height);
+                        }
                 }
                 json_object_put(o);
                 buf_consume(&rc->resize_buf, i + 1);
@@ -260,6 +288,8 @@ static int rc_data(Session *s, uint32_t id, const uint8_t *p, size_t n) {
                 }
                 buf_append(&rc->resize_buf, p, n);
                 apply_resizes(s, rc);
+                if (rc->waiting_for_size && rc->got_size)
+                        return ready(s, rc);
         }
         return 0;
 }
@@ -343,6 +373,12 @@ static void write_stdin(Rc *rc) {
 
 static int rc_on_poll(Session *s, struct pollfd *p, size_t n) {
         Rc *rc = rc_of(s);
+        if (rc->waiting_for_size && monotonic_ns() >= s->wake_ns) {
+                rc->got_size = false;
+                rc->waiting_for_size = false;
+                s->wake_ns = 0;
+                return start(s, rc);
+        }
         if (!rc->started || rc->done)
                 return 0;
         if (p[3].revents) {

@@ -223,6 +223,8 @@ static bool want_input(Session *s) {
 
 static int poll_timeout_ms(const Session *s, int64_t now) {
         int64_t deadline = s->setup_deadline_ns;
+        if (s->wake_ns && (deadline == 0 || s->wake_ns < deadline))
+                deadline = s->wake_ns;
         if (s->idle_timeout_ns > 0) {
                 int64_t idle = s->last_activity_ns + s->idle_timeout_ns;
                 deadline = deadline == 0 || idle < deadline ? idle : deadline;

@@ -56,6 +56,7 @@ struct Session {
         bool client_gone; /* EOF, error or GOAWAY from the client */
         bool finishing;   /* the handler is done: flush, say goodbye, close */
         bool poll_now;    /* the handler has work without waiting for an event (draining after an exit) */
+        int64_t wake_ns;  /* the handler wants on_poll() called by then (0: no) */
         int64_t idle_timeout_ns, last_activity_ns, setup_deadline_ns;
         const char *peer; /* for log lines */
 };

@@ -42,8 +42,12 @@ typedef struct StreamIo {
 
 typedef struct StreamBackend {
         void *userdata;
-        /* Start the request's command (exec) or open the container's attach socket. May block briefly. */
-        int (*start)(void *userdata, const StreamRequest *r, StreamIo *io, void **ret_handle, Error **reterr);
+        /*
+         * Start the request's command (exec) or open the container's attach socket. width and height are the
+         * terminal's size when the client sent one before the start (else 0). May block briefly.
+         */
+        int (*start)(void *userdata, const StreamRequest *r, uint16_t width, uint16_t height, StreamIo *io,
+                     void **ret_handle, Error **reterr);
         /* Terminal size in columns and rows. */
         int (*resize)(void *userdata, void *handle, uint16_t width, uint16_t height);
         /*
