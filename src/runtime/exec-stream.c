@@ -78,7 +78,8 @@ static int receive_terminal(int listen_fd) {
                 struct cmsghdr align;
         } u;
         struct iovec iov = {.iov_base = data, .iov_len = sizeof(data)};
-        struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
+        struct msghdr m = {
+                .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
         if (recvmsg(conn, &m, MSG_CMSG_CLOEXEC) < 0)
                 return -errno;
         struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
@@ -117,7 +118,8 @@ static int spawn_runtime(const Container *c, const Handler *h, char *const *argv
         STRV_FOREACH(x, argv)
                 if (!s->process_file)
                         a = strv_push(a, xstrdup(*x));
-        SpawnOptions o = {.argv = (const char *const *)a, .stdin_fd = s->in, .stdout_fd = s->out, .stderr_fd = s->err};
+        SpawnOptions o = {
+                .argv = (const char *const *)a, .stdin_fd = s->in, .stdout_fd = s->out, .stderr_fd = s->err};
         return process_spawn(&o, ret, reterr);
 }
 
@@ -213,8 +215,12 @@ static int exec_start(const Container *c, const Handler *h, char *const *argv, c
                 r = listen_fd = console_socket(c, &dirfd, &console, reterr);
         pid_t runtime_pid = 0, target = 0;
         if (r >= 0) {
-                Start s = {.console = console, .process_file = process_file, .pid_file = pid_file,
-                           .in = in[0], .out = out[1], .err = err[1]};
+                Start s = {.console = console,
+                           .process_file = process_file,
+                           .pid_file = pid_file,
+                           .in = in[0],
+                           .out = out[1],
+                           .err = err[1]};
                 r = spawn_runtime(c, h, argv, &s, &runtime_pid, reterr);
         }
         if (in[0] >= 0)
@@ -236,7 +242,8 @@ static int exec_start(const Container *c, const Handler *h, char *const *argv, c
         process_adopt(target);
         ExecProcess *p = xcalloc(1, sizeof(ExecProcess));
         *p = (ExecProcess){.pid = target, .terminal = -1};
-        *io = (ExecIo){.stdin_fd = in[1], .stdout_fd = out[0], .stderr_fd = err[0], .exit_fd = pidfd_of(target)};
+        *io = (ExecIo){
+                .stdin_fd = in[1], .stdout_fd = out[0], .stderr_fd = err[0], .exit_fd = pidfd_of(target)};
         if (tty) {
                 close_pair(err);
                 io->stderr_fd = -1;
@@ -311,8 +318,8 @@ int runtime_container_attach(Runtime *rt, const char *id, int *ret_socket, int *
                 return r;
         }
         /*
-         * conmon binds the socket as <bundle>/attach (reachable through a symlink in the attach dir); the path
-         * easily exceeds sun_path, so connect through a directory fd as conmon binds it.
+         * conmon binds the socket as <bundle>/attach (reachable through a symlink in the attach dir); the
+         * path easily exceeds sun_path, so connect through a directory fd as conmon binds it.
          */
         _cleanup_close_ int dirfd = open(c->bundle, O_PATH | O_DIRECTORY | O_CLOEXEC);
         _cleanup_free_ char *ctl_path = xasprintf("%s/ctl", c->bundle);

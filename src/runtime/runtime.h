@@ -237,7 +237,8 @@ int runtime_container_exec_start(Runtime *rt, const char *id, char *const *argv,
                                  ExecProcess **ret, ExecIo *ret_io, Error **reterr);
 /* Set the terminal size (columns, rows); -ENOTTY without a terminal. */
 int exec_process_resize(ExecProcess *p, uint16_t width, uint16_t height);
-/* Kill the process tree if asked, wait for the process (blocks) and free p. 0 with its exit code, or -errno. */
+/* Kill the process tree if asked, wait for the process (blocks) and free p. 0 with its exit code, or -errno.
+ */
 int exec_process_finish(ExecProcess *p, bool kill, int *ret_exit_code);
 
 /*

@@ -25,7 +25,7 @@ typedef struct Daemon {
         char *pod_cidr; /* last UpdateRuntimeConfig */
 
         ImageService *images;
-        Runtime *runtime; /* pods and containers */
+        Runtime *runtime;     /* pods and containers */
         StreamServer *stream; /* Exec, Attach and PortForward sessions */
 
         RpcTable *rpcs;

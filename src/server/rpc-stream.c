@@ -28,12 +28,17 @@ typedef struct Handle {
 static int start_exec(Runtime *rt, const StreamRequest *r, uint16_t width, uint16_t height, StreamIo *io,
                       Handle *h, Error **reterr) {
         ExecIo e;
-        ExecOptions o = {.tty = r->tty, .want_stdin = r->stdin_, .want_stdout = r->stdout_, .width = width,
+        ExecOptions o = {.tty = r->tty,
+                         .want_stdin = r->stdin_,
+                         .want_stdout = r->stdout_,
+                         .width = width,
                          .height = height};
         int q = runtime_container_exec_start(rt, r->container_id, r->cmd, &o, &h->exec, &e, reterr);
         if (q < 0)
                 return q;
-        *io = (StreamIo){.stdin_fd = e.stdin_fd, .stdout_fd = e.stdout_fd, .stderr_fd = e.stderr_fd,
+        *io = (StreamIo){.stdin_fd = e.stdin_fd,
+                         .stdout_fd = e.stdout_fd,
+                         .stderr_fd = e.stderr_fd,
                          .exit_fd = e.exit_fd};
         return 0;
 }
@@ -46,12 +51,13 @@ static int start_attach(Runtime *rt, const StreamRequest *r, StreamIo *io, Handl
                 return q;
         h->attach.ctl = ctl;
         int in = r->stdin_ ? fcntl(sock, F_DUPFD_CLOEXEC, 3) : -1;
-        *io = (StreamIo){.stdin_fd = in, .stdout_fd = sock, .stderr_fd = -1, .exit_fd = -1, .attach_packets = true};
+        *io = (StreamIo){
+                .stdin_fd = in, .stdout_fd = sock, .stderr_fd = -1, .exit_fd = -1, .attach_packets = true};
         return 0;
 }
 
-static int backend_start(void *userdata, const StreamRequest *r, uint16_t width, uint16_t height, StreamIo *io,
-                         void **ret_handle, Error **reterr) {
+static int backend_start(void *userdata, const StreamRequest *r, uint16_t width, uint16_t height,
+                         StreamIo *io, void **ret_handle, Error **reterr) {
         Daemon *d = userdata;
         Handle *h = xcalloc(1, sizeof(Handle));
         h->kind = r->kind;
@@ -104,15 +110,23 @@ static int backend_pod_netns(void *userdata, const char *pod_id, char **ret_path
 
 int stream_start(Daemon *d, Error **reterr) {
         static StreamBackend backend;
-        backend = (StreamBackend){.userdata = d, .start = backend_start, .resize = backend_resize,
-                                  .finish = backend_finish, .pod_netns = backend_pod_netns};
+        backend = (StreamBackend){.userdata = d,
+                                  .start = backend_start,
+                                  .resize = backend_resize,
+                                  .finish = backend_finish,
+                                  .pod_netns = backend_pod_netns};
         const Config *c = d->config;
         int64_t idle_ns = 0;
         if (!isempty(c->stream_idle_timeout) && parse_duration(c->stream_idle_timeout, &idle_ns) < 0)
                 return error_set(reterr, EINVAL, "invalid stream_idle_timeout '%s'", c->stream_idle_timeout);
-        StreamConfig sc = {.address = c->stream_address, .port = c->stream_port, .tls = c->stream_enable_tls,
-                           .tls_cert = c->stream_tls_cert, .tls_key = c->stream_tls_key, .tls_ca = c->stream_tls_ca,
-                           .idle_timeout_ms = idle_ns / 1000000, .max_pending = MAX_PENDING_STREAMS,
+        StreamConfig sc = {.address = c->stream_address,
+                           .port = c->stream_port,
+                           .tls = c->stream_enable_tls,
+                           .tls_cert = c->stream_tls_cert,
+                           .tls_key = c->stream_tls_key,
+                           .tls_ca = c->stream_tls_ca,
+                           .idle_timeout_ms = idle_ns / 1000000,
+                           .max_pending = MAX_PENDING_STREAMS,
                            .token_ttl_ms = STREAM_TOKEN_TTL_MS};
         return stream_server_new(&sc, &backend, &d->stream, reterr);
 }
@@ -164,7 +178,10 @@ int rpc_exec(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMessage **re
         if (q < 0)
                 return q;
         StreamRequest *s = xcalloc(1, sizeof(StreamRequest));
-        *s = (StreamRequest){.kind = STREAM_EXEC, .tty = r->tty, .stdin_ = r->stdin, .stdout_ = r->stdout,
+        *s = (StreamRequest){.kind = STREAM_EXEC,
+                             .tty = r->tty,
+                             .stdin_ = r->stdin,
+                             .stdout_ = r->stdout,
                              .stderr_ = r->stderr};
         for (size_t i = 0; i < r->n_cmd; i++)
                 s->cmd = strv_push(s->cmd, xstrdup(r->cmd[i]));
@@ -175,7 +192,8 @@ int rpc_exec(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMessage **re
         stream_request_free(s);
         if (q < 0)
                 return q;
-        Runtime__V1__ExecResponse *resp = PB_NEW(Runtime__V1__ExecResponse, RUNTIME__V1__EXEC_RESPONSE__INIT);
+        Runtime__V1__ExecResponse *resp =
+                PB_NEW(Runtime__V1__ExecResponse, RUNTIME__V1__EXEC_RESPONSE__INIT);
         resp->url = url;
         *ret_resp = &resp->base;
         return 0;
@@ -190,7 +208,10 @@ int rpc_attach(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMessage **
         if (q < 0)
                 return q;
         StreamRequest *s = xcalloc(1, sizeof(StreamRequest));
-        *s = (StreamRequest){.kind = STREAM_ATTACH, .tty = r->tty, .stdin_ = r->stdin, .stdout_ = r->stdout,
+        *s = (StreamRequest){.kind = STREAM_ATTACH,
+                             .tty = r->tty,
+                             .stdin_ = r->stdin,
+                             .stdout_ = r->stdout,
                              .stderr_ = r->stderr};
         char *url = NULL;
         q = full_container_id(d, r->container_id, &s->container_id, reterr);
@@ -199,13 +220,15 @@ int rpc_attach(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMessage **
         stream_request_free(s);
         if (q < 0)
                 return q;
-        Runtime__V1__AttachResponse *resp = PB_NEW(Runtime__V1__AttachResponse, RUNTIME__V1__ATTACH_RESPONSE__INIT);
+        Runtime__V1__AttachResponse *resp =
+                PB_NEW(Runtime__V1__AttachResponse, RUNTIME__V1__ATTACH_RESPONSE__INIT);
         resp->url = url;
         *ret_resp = &resp->base;
         return 0;
 }
 
-int rpc_port_forward(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp, Error **reterr) {
+int rpc_port_forward(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
+                     Error **reterr) {
         const Runtime__V1__PortForwardRequest *r = (const Runtime__V1__PortForwardRequest *)req;
         Daemon *d = ctx->daemon;
         if (isempty(r->pod_sandbox_id))

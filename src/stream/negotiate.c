@@ -14,12 +14,9 @@ typedef struct Proto {
 
 /* v5 adds a close signal only WebSocket can carry; port-forward over WebSocket is not implemented. */
 static const Proto protos[] = {
-        {"v5.channel.k8s.io", RC_V5, false, true, false},
-        {"v4.channel.k8s.io", RC_V4, true, true, false},
-        {"v3.channel.k8s.io", RC_V3, true, true, false},
-        {"v2.channel.k8s.io", RC_V2, true, true, false},
-        {"channel.k8s.io", RC_V1, true, true, false},
-        {"portforward.k8s.io", 0, true, false, true},
+        {"v5.channel.k8s.io", RC_V5, false, true, false}, {"v4.channel.k8s.io", RC_V4, true, true, false},
+        {"v3.channel.k8s.io", RC_V3, true, true, false},  {"v2.channel.k8s.io", RC_V2, true, true, false},
+        {"channel.k8s.io", RC_V1, true, true, false},     {"portforward.k8s.io", 0, true, false, true},
 };
 
 const char *stream_kind_to_string(StreamKind k) {

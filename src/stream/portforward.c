@@ -331,7 +331,8 @@ static int pf_on_poll(Session *s, struct pollfd *p, size_t n) {
         Pf *pf = pf_of(s);
         /* pollfds() filled one entry per pair in order; pairs are only removed here, back to front. */
         for (size_t i = pf->n; i-- > 0;) {
-                /* Frames parsed since pollfds() may have removed pairs: trust an entry only if its fd matches. */
+                /* Frames parsed since pollfds() may have removed pairs: trust an entry only if its fd
+                 * matches. */
                 short rev = i < n && p[i].fd >= 0 && p[i].fd == pf->pairs[i]->fd ? p[i].revents : 0;
                 if (pair_step(s, pf->pairs[i], rev))
                         pair_remove(pf, i);

@@ -93,7 +93,8 @@ char *remotecommand_status_json(int exit_code, const char *error) {
         if (!error && exit_code == 0) {
                 json_object_object_add(o, "status", json_object_new_string("Success"));
         } else if (!error) {
-                _cleanup_free_ char *msg = xasprintf("command terminated with non-zero exit code: %d", exit_code);
+                _cleanup_free_ char *msg =
+                        xasprintf("command terminated with non-zero exit code: %d", exit_code);
                 _cleanup_free_ char *code = xasprintf("%d", exit_code);
                 json_object *cause = json_object_new_object();
                 json_object_object_add(cause, "reason", json_object_new_string("ExitCode"));
@@ -112,7 +113,8 @@ char *remotecommand_status_json(int exit_code, const char *error) {
                 json_object_object_add(o, "reason", json_object_new_string("InternalError"));
                 json_object_object_add(o, "code", json_object_new_int(500));
         }
-        char *s = xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+        char *s = xstrdup(
+                json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(o);
         return s;
 }
@@ -128,9 +130,9 @@ static void send_outcome(Session *s, Rc *rc, int exit_code, const char *error) {
                 _cleanup_free_ char *json = remotecommand_status_json(exit_code, error);
                 session_send(s, rc->ch[CH_ERROR], json, strlen(json));
         } else if (error || exit_code != 0) {
-                _cleanup_free_ char *msg = error ? xstrdup(error)
-                                                 : xasprintf("command terminated with non-zero exit code: %d",
-                                                             exit_code);
+                _cleanup_free_ char *msg =
+                        error ? xstrdup(error)
+                              : xasprintf("command terminated with non-zero exit code: %d", exit_code);
                 session_send(s, rc->ch[CH_ERROR], msg, strlen(msg));
         }
 }
@@ -256,7 +258,8 @@ static void apply_resizes(Session *s, Rc *rc) {
                         continue;
                 _cleanup_free_ char *text = xstrndup((char *)rc->resize_buf.data + start, i + 1 - start);
                 json_object *o = json_tokener_parse(text), *w = NULL, *hh = NULL;
-                if (o && json_object_object_get_ex(o, "Width", &w) && json_object_object_get_ex(o, "Height", &hh)) {
+                if (o && json_object_object_get_ex(o, "Width", &w) &&
+                    json_object_object_get_ex(o, "Height", &hh)) {
                         int64_t width = json_object_get_int64(w), height = json_object_get_int64(hh);
                         if (width > 0 && width <= 0xffff && height > 0 && height <= 0xffff) {
                                 rc->width = (uint16_t)width;
@@ -387,9 +390,11 @@ static int rc_on_poll(Session *s, struct pollfd *p, size_t n) {
         }
         /* After the exit, read what is left without waiting for EOF (background processes may hold it). */
         bool drain = rc->exited && session_can_send(s);
-        if ((p[0].revents || drain) && rc->io.stdout_fd >= 0 && !pump_output(s, rc, &rc->io.stdout_fd, CH_STDOUT))
+        if ((p[0].revents || drain) && rc->io.stdout_fd >= 0 &&
+            !pump_output(s, rc, &rc->io.stdout_fd, CH_STDOUT))
                 close_fd(&rc->io.stdout_fd);
-        if ((p[1].revents || drain) && rc->io.stderr_fd >= 0 && !pump_output(s, rc, &rc->io.stderr_fd, CH_STDERR))
+        if ((p[1].revents || drain) && rc->io.stderr_fd >= 0 &&
+            !pump_output(s, rc, &rc->io.stderr_fd, CH_STDERR))
                 close_fd(&rc->io.stderr_fd);
         if (p[2].revents && rc->io.stdin_fd >= 0)
                 write_stdin(rc);

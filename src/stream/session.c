@@ -75,7 +75,8 @@ static int spdy_syn_stream(Session *s, const SpdyFrame *f) {
                 return protocol_error(s, "SYN_STREAM with an invalid stream ID");
         s->last_client_stream = id;
         SpdyHeaders h = {};
-        int r = spdy_headers_decode(&s->z, f->payload + 10, f->length - 10, MAX_HEADER_BYTES, MAX_HEADERS, &h);
+        int r = spdy_headers_decode(&s->z, f->payload + 10, f->length - 10, MAX_HEADER_BYTES, MAX_HEADERS,
+                                    &h);
         if (r < 0)
                 return protocol_error(s, r == -EMSGSIZE ? "header block too large" : "corrupt header block");
         r = s->ops->stream_open(s, id, &h, f->flags & SPDY_FLAG_FIN);
@@ -282,7 +283,8 @@ static int parse_input(Session *s) {
 /* One turn of the loop; false when the session is over. */
 static bool session_step(Session *s, int stop_fd) {
         struct pollfd p[MAX_POLL];
-        p[0] = (struct pollfd){.fd = s->fd, .events = (want_input(s) ? POLLIN : 0) | (s->out.len ? POLLOUT : 0)};
+        p[0] = (struct pollfd){.fd = s->fd,
+                               .events = (want_input(s) ? POLLIN : 0) | (s->out.len ? POLLOUT : 0)};
         p[1] = (struct pollfd){.fd = stop_fd, .events = POLLIN};
         size_t n = 2 + s->ops->pollfds(s, p + 2, MAX_POLL - 2);
         int r = poll(p, n, s->poll_now ? 0 : poll_timeout_ms(s, monotonic_ns()));

@@ -10,15 +10,71 @@
  * as a 32-bit big-endian number, followed by a run of raw text.
  */
 static const char *const dict_words[] = {
-        "options", "head", "post", "put", "delete", "trace", "accept", "accept-charset", "accept-encoding",
-        "accept-language", "accept-ranges", "age", "allow", "authorization", "cache-control", "connection",
-        "content-base", "content-encoding", "content-language", "content-length", "content-location",
-        "content-md5", "content-range", "content-type", "date", "etag", "expect", "expires", "from", "host",
-        "if-match", "if-modified-since", "if-none-match", "if-range", "if-unmodified-since", "last-modified",
-        "location", "max-forwards", "pragma", "proxy-authenticate", "proxy-authorization", "range", "referer",
-        "retry-after", "server", "te", "trailer", "transfer-encoding", "upgrade", "user-agent", "vary", "via",
-        "warning", "www-authenticate", "method", "get", "status", "200 OK", "version", "HTTP/1.1", "url",
-        "public", "set-cookie", "keep-alive", "origin",
+        "options",
+        "head",
+        "post",
+        "put",
+        "delete",
+        "trace",
+        "accept",
+        "accept-charset",
+        "accept-encoding",
+        "accept-language",
+        "accept-ranges",
+        "age",
+        "allow",
+        "authorization",
+        "cache-control",
+        "connection",
+        "content-base",
+        "content-encoding",
+        "content-language",
+        "content-length",
+        "content-location",
+        "content-md5",
+        "content-range",
+        "content-type",
+        "date",
+        "etag",
+        "expect",
+        "expires",
+        "from",
+        "host",
+        "if-match",
+        "if-modified-since",
+        "if-none-match",
+        "if-range",
+        "if-unmodified-since",
+        "last-modified",
+        "location",
+        "max-forwards",
+        "pragma",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "range",
+        "referer",
+        "retry-after",
+        "server",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "user-agent",
+        "vary",
+        "via",
+        "warning",
+        "www-authenticate",
+        "method",
+        "get",
+        "status",
+        "200 OK",
+        "version",
+        "HTTP/1.1",
+        "url",
+        "public",
+        "set-cookie",
+        "keep-alive",
+        "origin",
 };
 
 static const char dict_tail[] =
@@ -27,7 +83,8 @@ static const char dict_tail[] =
         "403 Forbidden404 Not Found500 Internal Server Error501 Not Implemented503 Service Unavailable"
         "Jan Feb Mar Apr May Jun Jul Aug Sept Oct Nov Dec 00:00:00 Mon, Tue, Wed, Thu, Fri, Sat, Sun, GMT"
         "chunked,text/html,image/png,image/jpg,image/gif,application/xml,application/xhtml+xml,text/plain,"
-        "text/javascript,publicprivatemax-age=gzip,deflate,sdchcharset=utf-8charset=iso-8859-1,utf-,*,enq=0.";
+        "text/"
+        "javascript,publicprivatemax-age=gzip,deflate,sdchcharset=utf-8charset=iso-8859-1,utf-,*,enq=0.";
 
 static uint8_t dict[1423];
 static size_t dict_len;
@@ -139,7 +196,8 @@ char *spdy_headers_get(const SpdyHeaders *h, const char *name) {
         size_t n = strlen(name);
         for (size_t i = 0; i < h->n; i++)
                 if (h->items[i].name_len == n && memcmp(h->items[i].name, name, n) == 0)
-                        return xstrndup(h->items[i].value, strnlen(h->items[i].value, h->items[i].value_len));
+                        return xstrndup(h->items[i].value,
+                                        strnlen(h->items[i].value, h->items[i].value_len));
         return NULL;
 }
 

@@ -78,8 +78,12 @@ static void on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls, co
         Pending *p = con_cls;
         StreamServer *srv = p->server;
         Session *s = xcalloc(1, sizeof(Session));
-        *s = (Session){.proto = p->proto, .version = p->version, .fd = sock, .req = TAKE_PTR(p->req),
-                       .backend = &srv->backend, .peer = TAKE_PTR(p->peer),
+        *s = (Session){.proto = p->proto,
+                       .version = p->version,
+                       .fd = sock,
+                       .req = TAKE_PTR(p->req),
+                       .backend = &srv->backend,
+                       .peer = TAKE_PTR(p->peer),
                        .idle_timeout_ns = srv->idle_timeout_ns};
         s->ops = s->req->kind == STREAM_PORTFORWARD ? &portforward_ops : &remotecommand_ops;
         buf_append(&s->in, extra_in, extra_in_size);
@@ -109,7 +113,8 @@ static void on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls, co
 }
 
 static enum MHD_Result respond_text(struct MHD_Connection *conn, unsigned status, const char *text) {
-        struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
+        struct MHD_Response *r =
+                MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
         if (!r)
                 return MHD_NO;
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain");
@@ -124,7 +129,8 @@ typedef struct Collect {
         Buf text;
 } Collect;
 
-static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value) {
         Collect *c = cls;
         if (key && value && strcasecmp(key, c->name) == 0) {
                 if (c->text.len)
@@ -143,7 +149,8 @@ static char *header_values(struct MHD_Connection *conn, const char *name) {
 }
 
 static char *peer_name(struct MHD_Connection *conn) {
-        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        const union MHD_ConnectionInfo *ci =
+                MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
         char host[INET6_ADDRSTRLEN] = "?";
         uint16_t port = 0;
         if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET) {
@@ -158,7 +165,8 @@ static char *peer_name(struct MHD_Connection *conn) {
         return xasprintf("%s:%u", host, port);
 }
 
-static enum MHD_Result refuse(struct MHD_Connection *conn, const char *peer, unsigned status, const char *msg) {
+static enum MHD_Result refuse(struct MHD_Connection *conn, const char *peer, unsigned status,
+                              const char *msg) {
         log_info("stream server: %s from %s", msg, peer);
         return respond_text(conn, status, msg);
 }
@@ -201,9 +209,9 @@ static enum MHD_Result upgrade_websocket(struct MHD_Connection *conn, Pending *p
         return ret;
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
-                                  const char *version, const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls) {
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls) {
         StreamServer *srv = cls;
         if (*con_cls)
                 return MHD_NO; /* upgrade requests carry no body: a second call means there is one */
@@ -275,7 +283,8 @@ static int bind_address(const StreamConfig *c, struct sockaddr_storage *ss, uint
 
 static int load_tls(StreamServer *s, const StreamConfig *c, Error **reterr) {
         if (isempty(c->tls_cert) || isempty(c->tls_key))
-                return error_set(reterr, EINVAL, "stream_enable_tls needs stream_tls_cert and stream_tls_key");
+                return error_set(reterr, EINVAL,
+                                 "stream_enable_tls needs stream_tls_cert and stream_tls_key");
         if (read_file(c->tls_cert, 1 << 20, &s->cert, NULL) < 0)
                 return error_set(reterr, errno ? errno : EIO, "cannot read %s", c->tls_cert);
         if (read_file(c->tls_key, 1 << 20, &s->key, NULL) < 0)
@@ -284,8 +293,9 @@ static int load_tls(StreamServer *s, const StreamConfig *c, Error **reterr) {
 }
 
 static int start_mhd(StreamServer *s, const StreamConfig *c, struct sockaddr_storage *ss, Error **reterr) {
-        unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_ALLOW_UPGRADE |
-                         MHD_USE_ERROR_LOG | (ss->ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
+        unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+                         MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG |
+                         (ss->ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
         if (c->tls)
                 flags |= MHD_USE_TLS;
         struct MHD_OptionItem tls_opts[] = {
@@ -293,13 +303,12 @@ static int start_mhd(StreamServer *s, const StreamConfig *c, struct sockaddr_sto
                 {MHD_OPTION_HTTPS_MEM_KEY, 0, s->key},
                 {MHD_OPTION_END, 0, NULL},
         };
-        s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, s,
-                                  MHD_OPTION_SOCK_ADDR, ss,
-                                  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY_LIMIT,
-                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT_S,
-                                  MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS,
-                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_ARRAY, tls_opts,
-                                  MHD_OPTION_END);
+        s->mhd = MHD_start_daemon(
+                flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, s,
+                MHD_OPTION_SOCK_ADDR, ss, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY_LIMIT,
+                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
+                (unsigned)MAX_CONNECTIONS, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_ARRAY,
+                tls_opts, MHD_OPTION_END);
         if (!s->mhd)
                 return error_set(reterr, EADDRINUSE, "cannot start the streaming server on %s:%s",
                                  strempty(c->address), strempty(c->port));
@@ -311,10 +320,12 @@ static int start_mhd(StreamServer *s, const StreamConfig *c, struct sockaddr_sto
 static char *url_base(const StreamConfig *c, uint16_t port) {
         const char *addr = isempty(c->address) ? "127.0.0.1" : c->address;
         bool v6 = strchr(addr, ':') != NULL;
-        return xasprintf("%s://%s%s%s:%u", c->tls ? "https" : "http", v6 ? "[" : "", addr, v6 ? "]" : "", port);
+        return xasprintf("%s://%s%s%s:%u", c->tls ? "https" : "http", v6 ? "[" : "", addr, v6 ? "]" : "",
+                         port);
 }
 
-int stream_server_new(const StreamConfig *c, const StreamBackend *backend, StreamServer **ret, Error **reterr) {
+int stream_server_new(const StreamConfig *c, const StreamBackend *backend, StreamServer **ret,
+                      Error **reterr) {
         struct sockaddr_storage ss = {};
         uint16_t port = 0;
         if (bind_address(c, &ss, &port) < 0)
