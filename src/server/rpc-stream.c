@@ -245,7 +245,8 @@ int rpc_port_forward(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMess
         StreamRequest *s = xcalloc(1, sizeof(StreamRequest));
         *s = (StreamRequest){.kind = STREAM_PORTFORWARD, .pod_id = xstrdup(p->id), .n_ports = r->n_port};
         s->ports = xcalloc(r->n_port ? r->n_port : 1, sizeof(int32_t));
-        memcpy(s->ports, r->port, r->n_port * sizeof(int32_t));
+        if (r->n_port > 0)
+                memcpy(s->ports, r->port, r->n_port * sizeof(int32_t));
         char *url = NULL;
         q = stream_server_register(d->stream, s, &url, reterr);
         if (q < 0)
