@@ -6,6 +6,7 @@ import base64
 import json
 import os
 import socket
+import ssl
 import struct
 import zlib
 from urllib.parse import urlparse
@@ -37,9 +38,13 @@ class UpgradeRefused(Exception):
         self.status, self.body = status, body
 
 
-def _connect(url, timeout):
+def _connect(url, timeout, ca=None):
+    """A TCP connection to the URL's host; TLS for https, verified against the CA file `ca`."""
     u = urlparse(url)
     s = socket.create_connection((u.hostname, u.port), timeout=timeout)
+    if u.scheme == "https":
+        ctx = ssl.create_default_context(cafile=str(ca) if ca else None)
+        s = ctx.wrap_socket(s, server_hostname=u.hostname)
     return s, u
 
 
@@ -89,8 +94,8 @@ def data_frame(stream_id, flags, data):
 class SpdyConnection:
     """A SPDY/3.1 client session: open streams, send data, and collect what the server sends per stream."""
 
-    def __init__(self, url, protocols=("v4.channel.k8s.io",), timeout=30.0, method="POST"):
-        self.sock, u = _connect(url, timeout)
+    def __init__(self, url, protocols=("v4.channel.k8s.io",), timeout=30.0, method="POST", ca=None):
+        self.sock, u = _connect(url, timeout, ca)
         req = (f"{method} {u.path} HTTP/1.1\r\nHost: {u.netloc}\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n"
                + "".join(f"X-Stream-Protocol-Version: {p}\r\n" for p in protocols) + "\r\n")
         self.sock.sendall(req.encode())
@@ -180,6 +185,11 @@ class SpdyConnection:
         while self.read_frame():
             pass
 
+    def read_until_goaway(self):
+        """What client-go does: the session is over once the server says goodbye (it need not wait for EOF)."""
+        while self.goaway is None and self.read_frame():
+            pass
+
     def stream_data(self, sid):
         return bytes(self.data.get(sid, b""))
 
@@ -215,16 +225,16 @@ def remotecommand_streams(conn, stdin=False, stdout=True, stderr=True, tty=False
 
 
 def spdy_exec(url, stdin_data=None, tty=False, stdout=True, stderr=True, resize=None,
-              protocols=("v4.channel.k8s.io",)):
+              protocols=("v4.channel.k8s.io",), ca=None):
     """Run a remotecommand session to its end: send stdin (then close it), collect output and the error stream."""
-    conn = SpdyConnection(url, protocols)
+    conn = SpdyConnection(url, protocols, ca=ca)
     try:
         ids = remotecommand_streams(conn, stdin=stdin_data is not None, stdout=stdout, stderr=stderr, tty=tty)
         if resize:
             conn.send(ids["resize"], json.dumps({"Width": resize[0], "Height": resize[1]}).encode())
         if stdin_data is not None:
             conn.send(ids["stdin"], stdin_data, fin=True)
-        conn.read_until_closed()
+        conn.read_until_goaway()
         return ExecResult(conn.stream_data(ids.get("stdout", -1)), conn.stream_data(ids.get("stderr", -1)),
                           conn.stream_data(ids["error"]).decode(), conn.protocol)
     finally:

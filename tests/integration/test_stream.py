@@ -384,3 +384,47 @@ def test_a_client_that_stops_reading_is_bounded(node, cri, sleeper):
     assert rss() - before < 20 * 1024, "the daemon buffers output for a client that does not read"
     conn.close()
     assert_still_serving(cri, ctr)
+
+
+# --- configuration -------------------------------------------------------------------------------------------
+
+def test_stream_over_tls(image_daemon, tmp_path_factory, image_registry, test_pki):
+    wd = tmp_path_factory.mktemp("tls")
+    conf = (ph.runtime_conf(wd) + f'[crio.api]\nstream_enable_tls = true\nstream_tls_cert = "{test_pki.server_cert}"\n'
+            f'stream_tls_key = "{test_pki.server_key}"\n')
+    d = image_daemon(config=conf)
+    cri = d.client(timeout=60)
+    try:
+        image = ph.busybox(image_registry)
+        cri.pull_image(image)
+        pod, ctr = running(cri, image, ["sleep", "3600"])
+        url = exec_url(cri, ctr, ["sh", "-c", "echo secret; exit 6"])
+        assert url.startswith("https://127.0.0.1:")
+        r = sc.spdy_exec(url, ca=test_pki.ca_cert)
+        assert r.stdout == b"secret\n" and r.exit_code == 6
+        # Plain HTTP on the TLS port gets no upgrade.
+        plain = "http://" + exec_url(cri, ctr, ["true"]).split("://", 1)[1]
+        with pytest.raises((sc.UpgradeRefused, ConnectionError, OSError)):
+            sc.spdy_exec(plain)
+    finally:
+        for c in cri.list_containers():
+            cri.remove_container(c.id)
+        for p in cri.list_pods():
+            cri.remove_pod(p.id)
+        cri.close()
+
+
+def test_idle_sessions_are_closed(image_daemon, tmp_path_factory, image_registry):
+    wd = tmp_path_factory.mktemp("idle")
+    d = image_daemon(config=ph.runtime_conf(wd) + '[crio.api]\nstream_idle_timeout = "1s"\n')
+    cri = d.client(timeout=60)
+    try:
+        pod = cri.run_pod()
+        conn = sc.SpdyConnection(port_forward_url(cri, pod), protocols=("portforward.k8s.io",))
+        conn.read_until_closed()  # nothing is sent: the server gives up on the session
+        assert conn.closed and conn.goaway is not None
+        conn.close()
+    finally:
+        for p in cri.list_pods():
+            cri.remove_pod(p.id)
+        cri.close()
