@@ -30,7 +30,7 @@ static const char *const channel_names[N_CH] = {"stdin", "stdout", "stderr", "er
  * A terminal command starts once the client sent its terminal size, or after this long: otherwise the
  * command could run (and ask for the size) before the first resize event, and see 0x0.
  */
-#define FIRST_SIZE_WAIT_MS 1000
+#define FIRST_SIZE_WAIT_MS 250
 
 typedef struct Rc {
         uint32_t ch[N_CH]; /* SPDY stream IDs; WebSocket: the channel numbers */
