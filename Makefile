@@ -67,6 +67,7 @@ bench: bench-deps build
 	BUILD=$(BUILD) $(PYTHON) bench/bench.py
 	BUILD=$(BUILD) $(PYTHON) bench/bench_pull.py
 	BUILD=$(BUILD) $(PYTHON) bench/bench_pods.py
+	BUILD=$(BUILD) $(PYTHON) bench/bench_stream.py
 
 fuzz: deps
 	[ -f $(FUZZ_BUILD)/build.ninja ] || CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true \
