@@ -13,7 +13,7 @@ IMPLEMENTED = {"Version", "Status", "RuntimeConfig", "UpdateRuntimeConfig",
                "RunPodSandbox", "StopPodSandbox", "RemovePodSandbox", "PodSandboxStatus", "ListPodSandbox",
                "CreateContainer", "StartContainer", "StopContainer", "RemoveContainer", "ContainerStatus",
                "ListContainers", "UpdateContainerResources", "ReopenContainerLog", "ExecSync",
-               "ContainerStats", "ListContainerStats",
+               "ContainerStats", "ListContainerStats", "Exec", "Attach", "PortForward",
                "PullImage", "ImageStatus", "ListImages", "RemoveImage", "ImageFsInfo"}
 
 
@@ -66,7 +66,7 @@ def test_update_runtime_config_accepts_pod_cidr(client):
 
 
 @pytest.mark.parametrize("method", [
-    "Exec", "Attach", "PortForward", "PodSandboxStats", "GetContainerEvents",
+    "PodSandboxStats", "GetContainerEvents",
     "/runtime.v1.ImageService/StreamImages",
 ])
 def test_rpc_not_written_yet_is_unimplemented(client, method):
