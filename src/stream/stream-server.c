@@ -249,6 +249,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         (void)code;
 }
 
+static void on_mhd_error(void *cls, const char *fmt, va_list ap) _printf_(2, 0);
+
 static void on_mhd_error(void *cls, const char *fmt, va_list ap) {
         _cleanup_free_ char *msg = NULL;
         if (vasprintf(&msg, fmt, ap) >= 0)
