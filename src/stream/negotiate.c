@@ -12,7 +12,10 @@ typedef struct Proto {
         bool portforward;
 } Proto;
 
-/* v5 adds a close signal only WebSocket can carry; port-forward over WebSocket is not implemented. */
+/*
+ * v5 adds a close signal only WebSocket can carry. Port-forward over WebSocket is v4.channel.k8s.io with
+ * its own channel layout (see portforward.c), as the kubelet serves it.
+ */
 static const Proto protos[] = {
         {"v5.channel.k8s.io", RC_V5, false, true, false}, {"v4.channel.k8s.io", RC_V4, true, true, false},
         {"v3.channel.k8s.io", RC_V3, true, true, false},  {"v2.channel.k8s.io", RC_V2, true, true, false},
@@ -49,7 +52,14 @@ bool stream_parse_path(const char *url, StreamKind *ret_kind, const char **ret_t
         return false;
 }
 
+static const Proto portforward_websocket = {"v4.channel.k8s.io", 0, false, true, true};
+
 static const Proto *lookup(const char *name, size_t n, StreamKind kind, bool websocket) {
+        if (kind == STREAM_PORTFORWARD && websocket)
+                return strlen(portforward_websocket.name) == n &&
+                                       strncmp(name, portforward_websocket.name, n) == 0
+                               ? &portforward_websocket
+                               : NULL;
         for (size_t i = 0; i < ELEMENTSOF(protos); i++) {
                 const Proto *p = &protos[i];
                 if (strlen(p->name) != n || strncmp(p->name, name, n) != 0)

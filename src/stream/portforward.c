@@ -34,7 +34,8 @@ typedef struct Pair {
 typedef struct Pf {
         Pair *pairs[MAX_PAIRS];
         size_t n;
-        char *netns; /* NULL until looked up; "" for the host's */
+        bool websocket; /* channels 2i (data) and 2i+1 (error) for the request's i-th port */
+        char *netns;    /* NULL until looked up; "" for the host's */
 } Pf;
 
 int portforward_parse_port(const char *text) {
@@ -246,9 +247,35 @@ static int pf_stream_open(Session *s, uint32_t id, const SpdyHeaders *h, bool fi
         return 0;
 }
 
+/*
+ * WebSocket: one connection per port of the request, opened at once. Each channel first carries the port
+ * number (two bytes, little endian), as the kubelet sends it; errors follow as text on the error channel.
+ */
 static int pf_begin(Session *s) {
-        log_warn("stream session %s: port-forward over WebSocket is not supported", s->peer);
-        return -EOPNOTSUPP;
+        Pf *pf = pf_of(s);
+        pf->websocket = true;
+        if (s->req->n_ports == 0 || s->req->n_ports > MAX_PAIRS / 2) {
+                log_warn("stream session %s: port-forward over WebSocket needs 1 to %d ports in the request",
+                         s->peer, MAX_PAIRS / 2);
+                return -EINVAL;
+        }
+        for (size_t i = 0; i < s->req->n_ports; i++) {
+                Pair *p = xcalloc(1, sizeof(Pair));
+                *p = (Pair){.request_id = xasprintf("%zu", i),
+                            .port = (uint16_t)s->req->ports[i],
+                            .fd = -1,
+                            .data_id = (uint32_t)(2 * i),
+                            .error_id = (uint32_t)(2 * i + 1)};
+                pf->pairs[pf->n++] = p;
+                uint8_t port_le[2] = {p->port & 0xff, p->port >> 8};
+                session_send(s, p->data_id, port_le, 2);
+                session_send(s, p->error_id, port_le, 2);
+        }
+        for (size_t i = pf->n; i-- > 0;)
+                pair_connect(s, pf, i);
+        if (pf->n == 0)
+                session_finish(s); /* every connection failed; the errors are queued */
+        return 0;
 }
 
 static int pf_data(Session *s, uint32_t id, const uint8_t *d, size_t n) {
@@ -320,7 +347,7 @@ static bool pair_step(Session *s, Pair *p, short revents) {
                 shutdown(p->fd, SHUT_WR);
                 p->shut_wr = true;
         }
-        if (p->socket_eof && p->shut_wr) {
+        if (p->socket_eof && (p->shut_wr || s->proto == PROTO_WEBSOCKET)) {
                 session_close_channel(s, p->error_id);
                 return true;
         }
@@ -337,6 +364,9 @@ static int pf_on_poll(Session *s, struct pollfd *p, size_t n) {
                 if (pair_step(s, pf->pairs[i], rev))
                         pair_remove(pf, i);
         }
+        /* Over WebSocket the session is its ports: it ends when the last connection did. */
+        if (pf->websocket && pf->n == 0)
+                session_finish(s);
         return 0;
 }
 

@@ -272,6 +272,31 @@ def test_port_forward_http_and_closed_port(cri, image):
         conn.close()
 
 
+def test_port_forward_over_websocket(cri, image):
+    pod, _ = running(cri, image, HTTPD)
+    req = b"GET /index.html HTTP/1.0\r\n\r\n"
+    for attempt in range(50):  # httpd may need a moment to listen
+        ws = sc.WebSocketConnection(port_forward_url(cri, pod, [8080]), protocols=("v4.channel.k8s.io",))
+        try:
+            assert ws.protocol == "v4.channel.k8s.io"
+            while len(ws.channel(0)) < 2 or len(ws.channel(1)) < 2:
+                assert ws.read_frame()
+            # Each channel opens with the port, two bytes little endian.
+            assert ws.channel(0)[:2] == ws.channel(1)[:2] == struct.pack("<H", 8080)
+            ws.send(0, req)
+            ws.read_until_closed()
+        finally:
+            ws.close()
+        if b"hello-from-the-pod" in ws.channel(0):
+            break
+        time.sleep(0.2)
+    assert b"hello-from-the-pod" in ws.channel(0)[2:]
+    ws = sc.WebSocketConnection(port_forward_url(cri, pod, [8081]), protocols=("v4.channel.k8s.io",))
+    ws.read_until_closed()
+    ws.close()
+    assert b"8081" in ws.channel(1)[2:] and b"refused" in ws.channel(1).lower()
+
+
 def test_port_forward_bad_streams_are_reset(cri, image):
     pod, _ = running(cri, image, HTTPD)
     conn = sc.SpdyConnection(port_forward_url(cri, pod), protocols=("portforward.k8s.io",))

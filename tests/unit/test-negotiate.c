@@ -57,6 +57,10 @@ static void test_websocket(void **state) {
         assert_int_equal(v, RC_V5);
         assert_null(negotiate_websocket(STREAM_EXEC, "base64.channel.k8s.io", &v));
         assert_null(negotiate_websocket(STREAM_PORTFORWARD, "portforward.k8s.io", &v));
+        assert_string_equal(
+                negotiate_websocket(STREAM_PORTFORWARD, "v5.channel.k8s.io, v4.channel.k8s.io", &v),
+                "v4.channel.k8s.io");
+        assert_int_equal(v, 0);
 }
 
 int main(void) {
