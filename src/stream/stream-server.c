@@ -6,6 +6,7 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 
 #include "cancel.h"
@@ -33,7 +34,7 @@ struct StreamServer {
         pthread_mutex_t lock;
         pthread_cond_t idle;
         size_t sessions;
-        char *cert, *key;
+        char *cert, *key, *ca; /* PEM; ca set: clients must present a certificate it signed */
 };
 
 /* What one HTTP request resolved to, carried from the access handler to the upgrade handler. */
@@ -209,6 +210,19 @@ static enum MHD_Result upgrade_websocket(struct MHD_Connection *conn, Pending *p
         return ret;
 }
 
+/* stream_tls_ca: a client certificate that verifies against the CA (libmicrohttpd only asks for one). */
+static bool client_verified(struct MHD_Connection *conn) {
+        const union MHD_ConnectionInfo *ci =
+                MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+        if (!ci || !ci->tls_session)
+                return false;
+        gnutls_session_t tls = ci->tls_session;
+        unsigned int n = 0, status = 0;
+        if (!gnutls_certificate_get_peers(tls, &n) || n == 0)
+                return false;
+        return gnutls_certificate_verify_peers2(tls, &status) == GNUTLS_E_SUCCESS && status == 0;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls) {
@@ -216,6 +230,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (*con_cls)
                 return MHD_NO; /* upgrade requests carry no body: a second call means there is one */
         _cleanup_free_ char *peer = peer_name(conn);
+        if (srv->ca && !client_verified(conn))
+                return refuse(conn, peer, MHD_HTTP_FORBIDDEN, "no valid client certificate");
         StreamKind kind;
         const char *token = NULL;
         if (!stream_parse_path(url, &kind, &token))
@@ -291,6 +307,8 @@ static int load_tls(StreamServer *s, const StreamConfig *c, Error **reterr) {
                 return error_set(reterr, errno ? errno : EIO, "cannot read %s", c->tls_cert);
         if (read_file(c->tls_key, 1 << 20, &s->key, NULL) < 0)
                 return error_set(reterr, errno ? errno : EIO, "cannot read %s", c->tls_key);
+        if (!isempty(c->tls_ca) && read_file(c->tls_ca, 1 << 20, &s->ca, NULL) < 0)
+                return error_set(reterr, errno ? errno : EIO, "cannot read %s", c->tls_ca);
         return 0;
 }
 
@@ -300,9 +318,12 @@ static int start_mhd(StreamServer *s, const StreamConfig *c, struct sockaddr_sto
                          (ss->ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
         if (c->tls)
                 flags |= MHD_USE_TLS;
+        /* With a CA, libmicrohttpd asks clients for a certificate; on_request() refuses those without one.
+         */
         struct MHD_OptionItem tls_opts[] = {
                 {c->tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, s->cert},
                 {MHD_OPTION_HTTPS_MEM_KEY, 0, s->key},
+                {s->ca ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, 0, s->ca},
                 {MHD_OPTION_END, 0, NULL},
         };
         s->mhd = MHD_start_daemon(
@@ -340,6 +361,8 @@ int stream_server_new(const StreamConfig *c, const StreamBackend *backend, Strea
         pthread_mutex_init(&s->lock, NULL);
         pthread_cond_init(&s->idle, NULL);
         token_cache_init(&s->tokens, c->max_pending, c->token_ttl_ms * 1000000LL);
+        if (!c->tls && !isempty(c->tls_ca))
+                log_warn("stream_tls_ca has no effect without stream_enable_tls");
         int r = c->tls ? load_tls(s, c, reterr) : 0;
         if (r >= 0)
                 r = start_mhd(s, c, &ss, reterr);
@@ -372,6 +395,7 @@ StreamServer *stream_server_free(StreamServer *s) {
         free(s->url_base);
         free(s->cert);
         free(s->key);
+        free(s->ca);
         free(s);
         return NULL;
 }

@@ -38,12 +38,15 @@ class UpgradeRefused(Exception):
         self.status, self.body = status, body
 
 
-def _connect(url, timeout, ca=None):
-    """A TCP connection to the URL's host; TLS for https, verified against the CA file `ca`."""
+def _connect(url, timeout, ca=None, cert=None):
+    """A TCP connection to the URL's host; TLS for https, verified against the CA file `ca`, with the client
+    certificate `cert` (a (cert file, key file) pair) if given."""
     u = urlparse(url)
     s = socket.create_connection((u.hostname, u.port), timeout=timeout)
     if u.scheme == "https":
         ctx = ssl.create_default_context(cafile=str(ca) if ca else None)
+        if cert:
+            ctx.load_cert_chain(str(cert[0]), str(cert[1]))
         s = ctx.wrap_socket(s, server_hostname=u.hostname)
     return s, u
 
@@ -94,8 +97,8 @@ def data_frame(stream_id, flags, data):
 class SpdyConnection:
     """A SPDY/3.1 client session: open streams, send data, and collect what the server sends per stream."""
 
-    def __init__(self, url, protocols=("v4.channel.k8s.io",), timeout=30.0, method="POST", ca=None):
-        self.sock, u = _connect(url, timeout, ca)
+    def __init__(self, url, protocols=("v4.channel.k8s.io",), timeout=30.0, method="POST", ca=None, cert=None):
+        self.sock, u = _connect(url, timeout, ca, cert)
         req = (f"{method} {u.path} HTTP/1.1\r\nHost: {u.netloc}\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n"
                + "".join(f"X-Stream-Protocol-Version: {p}\r\n" for p in protocols) + "\r\n")
         self.sock.sendall(req.encode())
@@ -225,9 +228,9 @@ def remotecommand_streams(conn, stdin=False, stdout=True, stderr=True, tty=False
 
 
 def spdy_exec(url, stdin_data=None, tty=False, stdout=True, stderr=True, resize=None,
-              protocols=("v4.channel.k8s.io",), ca=None):
+              protocols=("v4.channel.k8s.io",), ca=None, cert=None):
     """Run a remotecommand session to its end: send stdin (then close it), collect output and the error stream."""
-    conn = SpdyConnection(url, protocols, ca=ca)
+    conn = SpdyConnection(url, protocols, ca=ca, cert=cert)
     try:
         ids = remotecommand_streams(conn, stdin=stdin_data is not None, stdout=stdout, stderr=stderr, tty=tty)
         if resize:

@@ -4,6 +4,7 @@ WebSocket client (stream_client.py) the way kubectl and crictl drive them."""
 
 import json
 import socket
+import ssl
 import struct
 import time
 
@@ -431,6 +432,31 @@ def test_stream_over_tls(image_daemon, tmp_path_factory, image_registry, test_pk
         plain = "http://" + exec_url(cri, ctr, ["true"]).split("://", 1)[1]
         with pytest.raises((sc.UpgradeRefused, ConnectionError, OSError)):
             sc.spdy_exec(plain)
+    finally:
+        for c in cri.list_containers():
+            cri.remove_container(c.id)
+        for p in cri.list_pods():
+            cri.remove_pod(p.id)
+        cri.close()
+
+
+def test_stream_client_certificates(image_daemon, tmp_path_factory, image_registry, test_pki):
+    wd = tmp_path_factory.mktemp("mtls")
+    conf = (ph.runtime_conf(wd) + f'[crio.api]\nstream_enable_tls = true\nstream_tls_cert = "{test_pki.server_cert}"\n'
+            f'stream_tls_key = "{test_pki.server_key}"\nstream_tls_ca = "{test_pki.ca_cert}"\n')
+    d = image_daemon(config=conf)
+    cri = d.client(timeout=60)
+    try:
+        image = ph.busybox(image_registry)
+        cri.pull_image(image)
+        pod, ctr = running(cri, image, ["sleep", "3600"])
+        with pytest.raises((sc.UpgradeRefused, ssl.SSLError, ConnectionError)) as e:
+            sc.spdy_exec(exec_url(cri, ctr, ["true"]), ca=test_pki.ca_cert)
+        if isinstance(e.value, sc.UpgradeRefused):
+            assert e.value.status == 403
+        r = sc.spdy_exec(exec_url(cri, ctr, ["echo", "mutual"]), ca=test_pki.ca_cert,
+                         cert=(test_pki.client_cert, test_pki.client_key))
+        assert r.stdout == b"mutual\n" and r.exit_code == 0
     finally:
         for c in cri.list_containers():
             cri.remove_container(c.id)
