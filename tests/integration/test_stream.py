@@ -222,11 +222,24 @@ def test_attach_output_stdin_and_detach(cri, image):
     assert cri.container_status(ctr).status.state == h.pb().CONTAINER_RUNNING
 
 
-def test_attach_ends_with_the_container(cri, image):
-    pod, ctr = running(cri, image, ["sh", "-c", "read l; echo bye:$l; exit 0"], stdin=True, tty=True)
-    url = attach_url(cri, ctr, stdin=True, stderr=False, tty=True)
-    r = sc.spdy_exec(url, tty=True, stderr=False, resize=(90, 30), stdin_data=b"x\n")
-    assert b"bye:x" in r.stdout and r.exit_code == 0
+def test_attach_terminal_resize_and_end(cri, image):
+    pod, ctr = running(cri, image, ["sh", "-c", "while read l; do [ \"$l\" = q ] && exit 0; stty size; done"],
+                       stdin=True, tty=True)
+    conn = sc.SpdyConnection(attach_url(cri, ctr, stdin=True, stderr=False, tty=True))
+    ids = sc.remotecommand_streams(conn, stdin=True, stderr=False, tty=True)
+    conn.send(ids["resize"], json.dumps({"Width": 91, "Height": 31}).encode())
+    # The size travels through conmon's ctl fifo, the line through the attach socket: ask until it shows.
+    for _ in range(100):
+        conn.send(ids["stdin"], b"\n")
+        n = len(conn.stream_data(ids["stdout"]))
+        conn.wait(lambda: b"\n" in conn.stream_data(ids["stdout"])[n:])  # at least the terminal's echo
+        if b"31 91" in conn.stream_data(ids["stdout"]):
+            break
+    assert b"31 91" in conn.stream_data(ids["stdout"])
+    conn.send(ids["stdin"], b"q\n")
+    conn.read_until_goaway()  # the container exits: the attach ends with Success
+    conn.close()
+    assert json.loads(conn.stream_data(ids["error"]))["status"] == "Success"
     cri.wait_container_state(ctr, "CONTAINER_EXITED")
 
 
