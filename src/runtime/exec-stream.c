@@ -193,10 +193,36 @@ static int write_process_file(const Container *c, char *const *argv, uint16_t wi
         return r < 0 ? error_set(reterr, -r, "write %s: %s", path, strerror(-r)) : 0;
 }
 
+/* The child's ends of the pipes belong to the runtime once it was spawned (or failed to be). */
+static void close_child_ends(int in[2], int out[2], int err[2]) {
+        int *ends[] = {&in[0], &out[1], &err[1]};
+        for (size_t i = 0; i < ELEMENTSOF(ends); i++)
+                if (*ends[i] >= 0) {
+                        close(*ends[i]);
+                        *ends[i] = -1;
+                }
+}
+
+/* The terminal replaces stdout (and stdin): a command with a terminal has no separate stderr. */
+static int take_terminal(ExecProcess *p, ExecIo *io, int listen_fd, bool want_stdin, Error **reterr) {
+        io->stderr_fd = -1;
+        int term = receive_terminal(listen_fd);
+        if (term < 0) {
+                if (io->exit_fd >= 0)
+                        close(io->exit_fd);
+                exec_process_finish(p, true, NULL);
+                return error_set(reterr, -term, "no terminal from the runtime: %s", strerror(-term));
+        }
+        p->terminal = term;
+        io->stdout_fd = fcntl(term, F_DUPFD_CLOEXEC, 3);
+        io->stdin_fd = want_stdin ? fcntl(term, F_DUPFD_CLOEXEC, 3) : -1;
+        return 0;
+}
+
 /* Non-tty: pipes for each stream. Tty: a console socket; the terminal replaces stdin and stdout. */
 static int exec_start(const Container *c, const Handler *h, char *const *argv, const ExecOptions *o,
                       ExecProcess **ret, ExecIo *io, Error **reterr) {
-        bool tty = o->tty, want_stdin = o->want_stdin, want_stdout = o->want_stdout;
+        bool tty = o->tty;
         int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
         _cleanup_close_ int listen_fd = -EBADF, dirfd = -EBADF;
         _cleanup_free_ char *console = NULL, *rid = random_id();
@@ -207,9 +233,9 @@ static int exec_start(const Container *c, const Handler *h, char *const *argv, c
                 process_file = xasprintf("%s/exec-%.12s.json", c->bundle, rid);
                 r = write_process_file(c, argv, o->width, o->height, process_file, reterr);
         }
-        if (r >= 0 && !tty && want_stdin)
+        if (r >= 0 && !tty && o->want_stdin)
                 r = make_pipe(in, reterr);
-        if (r >= 0 && !tty && want_stdout)
+        if (r >= 0 && !tty && o->want_stdout)
                 r = make_pipe(out, reterr);
         if (r >= 0 && tty)
                 r = listen_fd = console_socket(c, &dirfd, &console, reterr);
@@ -223,12 +249,7 @@ static int exec_start(const Container *c, const Handler *h, char *const *argv, c
                            .err = err[1]};
                 r = spawn_runtime(c, h, argv, &s, &runtime_pid, reterr);
         }
-        if (in[0] >= 0)
-                close(in[0]), in[0] = -1;
-        if (out[1] >= 0)
-                close(out[1]), out[1] = -1;
-        if (err[1] >= 0)
-                close(err[1]), err[1] = -1;
+        close_child_ends(in, out, err);
         if (r >= 0)
                 r = wait_runtime(runtime_pid, err[0], pid_file, &target, reterr);
         if (console)
@@ -246,17 +267,9 @@ static int exec_start(const Container *c, const Handler *h, char *const *argv, c
                 .stdin_fd = in[1], .stdout_fd = out[0], .stderr_fd = err[0], .exit_fd = pidfd_of(target)};
         if (tty) {
                 close_pair(err);
-                io->stderr_fd = -1;
-                int term = receive_terminal(listen_fd);
-                if (term < 0) {
-                        exec_process_finish(p, true, NULL);
-                        if (io->exit_fd >= 0)
-                                close(io->exit_fd);
-                        return error_set(reterr, -term, "no terminal from the runtime: %s", strerror(-term));
-                }
-                p->terminal = term;
-                io->stdout_fd = fcntl(term, F_DUPFD_CLOEXEC, 3);
-                io->stdin_fd = want_stdin ? fcntl(term, F_DUPFD_CLOEXEC, 3) : -1;
+                r = take_terminal(p, io, listen_fd, o->want_stdin, reterr);
+                if (r < 0)
+                        return r;
         }
         *ret = p;
         return 0;
