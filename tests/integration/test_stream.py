@@ -222,6 +222,18 @@ def test_attach_output_stdin_and_detach(cri, image):
     assert cri.container_status(ctr).status.state == h.pb().CONTAINER_RUNNING
 
 
+def test_attach_stdin_once_closes_the_containers_stdin(cri, image):
+    pod = cri.run_pod()
+    cfg = ph.container_config(image, command=["sh", "-c", "cat; echo stdin-closed"], stdin=True)
+    cfg.stdin_once = True
+    ctr = cri.create_container(pod, cfg)
+    cri.start_container(ctr)
+    cri.wait_container_state(ctr, "CONTAINER_RUNNING")
+    r = sc.spdy_exec(attach_url(cri, ctr, stdin=True), stdin_data=b"once\n")
+    assert r.stdout == b"once\nstdin-closed\n" and r.exit_code == 0
+    cri.wait_container_state(ctr, "CONTAINER_EXITED")
+
+
 def test_attach_terminal_resize_and_end(cri, image):
     pod, ctr = running(cri, image, ["sh", "-c", "while read l; do [ \"$l\" = q ] && exit 0; stty size; done"],
                        stdin=True, tty=True)
