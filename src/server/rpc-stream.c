@@ -109,12 +109,12 @@ static int backend_pod_netns(void *userdata, const char *pod_id, char **ret_path
 }
 
 int stream_start(Daemon *d, Error **reterr) {
-        static StreamBackend backend;
-        backend = (StreamBackend){.userdata = d,
-                                  .start = backend_start,
-                                  .resize = backend_resize,
-                                  .finish = backend_finish,
-                                  .pod_netns = backend_pod_netns};
+        /* Copied by the server. */
+        StreamBackend backend = {.userdata = d,
+                                 .start = backend_start,
+                                 .resize = backend_resize,
+                                 .finish = backend_finish,
+                                 .pod_netns = backend_pod_netns};
         const Config *c = d->config;
         int64_t idle_ns = 0;
         if (!isempty(c->stream_idle_timeout) && parse_duration(c->stream_idle_timeout, &idle_ns) < 0)

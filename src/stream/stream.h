@@ -70,7 +70,7 @@ typedef struct StreamConfig {
 
 typedef struct StreamServer StreamServer;
 
-/* Bind and start serving. The backend outlives the server. */
+/* Bind and start serving. The backend is copied; its userdata must outlive the server. */
 int stream_server_new(const StreamConfig *config, const StreamBackend *backend, StreamServer **ret,
                       Error **reterr);
 /* Close every session (exec'd processes are killed), stop listening, free. Blocks until sessions ended. */
