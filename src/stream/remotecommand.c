@@ -166,6 +166,16 @@ static void complete(Session *s, Rc *rc) {
         session_finish(s);
 }
 
+static void stdin_closed(Rc *rc) {
+        if (rc->io.stdin_fd < 0)
+                return;
+        /* Attach: half-close the socket so conmon closes the container's stdin (if it was told to). */
+        if (rc->io.attach_packets)
+                shutdown(rc->io.stdin_fd, SHUT_WR);
+        close_fd(&rc->io.stdin_fd);
+        buf_done(&rc->stdin_buf);
+}
+
 static void set_nonblock(int fd) {
         if (fd >= 0)
                 fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
@@ -191,6 +201,10 @@ static int start(Session *s, Rc *rc) {
         set_nonblock(rc->io.stderr_fd);
         if (rc->got_size)
                 s->backend->resize(s->backend->userdata, rc->handle, rc->width, rc->height);
+        if (rc->io.stdin_fd < 0)
+                buf_done(&rc->stdin_buf);
+        else if (rc->stdin_fin && rc->stdin_buf.len == 0)
+                stdin_closed(rc);
         return 0;
 }
 
@@ -282,7 +296,8 @@ static void apply_resizes(Session *s, Rc *rc) {
 static int rc_data(Session *s, uint32_t id, const uint8_t *p, size_t n) {
         Rc *rc = rc_of(s);
         int ch = channel_of(s, rc, id);
-        if (ch == CH_STDIN && !rc->stdin_fin && rc->io.stdin_fd >= 0) {
+        /* Input that comes before the start (a terminal waiting for its size) is kept for the command. */
+        if (ch == CH_STDIN && !rc->stdin_fin && (rc->io.stdin_fd >= 0 || !rc->started)) {
                 buf_append(&rc->stdin_buf, p, n);
         } else if (ch == CH_RESIZE) {
                 if (rc->resize_buf.len + n > RESIZE_MAX) {
@@ -297,22 +312,12 @@ static int rc_data(Session *s, uint32_t id, const uint8_t *p, size_t n) {
         return 0;
 }
 
-static void stdin_closed(Rc *rc) {
-        if (rc->io.stdin_fd < 0)
-                return;
-        /* Attach: half-close the socket so conmon closes the container's stdin (if it was told to). */
-        if (rc->io.attach_packets)
-                shutdown(rc->io.stdin_fd, SHUT_WR);
-        close_fd(&rc->io.stdin_fd);
-        buf_done(&rc->stdin_buf);
-}
-
 static void rc_fin(Session *s, uint32_t id) {
         Rc *rc = rc_of(s);
         if (channel_of(s, rc, id) != CH_STDIN)
                 return;
         rc->stdin_fin = true;
-        if (rc->stdin_buf.len == 0)
+        if (rc->stdin_buf.len == 0 && rc->started)
                 stdin_closed(rc);
 }
 

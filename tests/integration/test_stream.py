@@ -106,6 +106,15 @@ def test_exec_tty_resize_is_seen_by_the_command(cri, sleeper):
     assert r.exit_code == 7
 
 
+def test_exec_input_sent_before_the_start_is_kept(cri, sleeper):
+    """A terminal command waits briefly for the client's size; what the client types meanwhile is not lost."""
+    _, ctr = sleeper
+    url = exec_url(cri, ctr, ["sh"], stdin=True, tty=True, stderr=False)
+    r = sc.spdy_exec(url, tty=True, stderr=False, stdin_data=b"echo typed-early; exit 3\n")
+    assert b"typed-early" in r.stdout.replace(b"echo typed-early", b"")
+    assert r.exit_code == 3
+
+
 def test_exec_older_protocols(cri, sleeper):
     _, ctr = sleeper
     for proto in ("v3.channel.k8s.io", "v2.channel.k8s.io", "channel.k8s.io"):
