@@ -9,7 +9,7 @@ PREFIX ?= /usr/local
 
 # Debian 12 packages for building, running and testing (see docs/dependencies.md for why each).
 DEB_PACKAGES := meson ninja-build pkg-config gcc git libgrpc-dev protobuf-compiler protobuf-c-compiler \
-	libprotobuf-c-dev libjson-c-dev libmicrohttpd-dev libcmocka-dev python3-grpcio python3-protobuf \
+	libprotobuf-c-dev libjson-c-dev libmicrohttpd-dev zlib1g-dev libgnutls28-dev libcmocka-dev python3-grpcio python3-protobuf \
 	python3-pytest clang libclang-rt-14-dev clang-format libssl-dev libsqlite3-dev libarchive-dev libisal-dev \
 	libzstd-dev libcurl4-openssl-dev docker-registry skopeo busybox-static python3-cryptography zstd \
 	runc crun conmon containernetworking-plugins iptables iproute2
@@ -88,6 +88,7 @@ bench: bench-deps build
 	BUILD=$(BUILD) $(PYTHON) bench/bench_pods.py
 	BUILD=$(BUILD) $(PYTHON) bench/bench_network.py
 	BUILD=$(BUILD) $(PYTHON) bench/bench_stats.py
+	BUILD=$(BUILD) $(PYTHON) bench/bench_stream.py
 
 fuzz: deps
 	[ -f $(FUZZ_BUILD)/build.ninja ] || CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true \

@@ -102,7 +102,7 @@ static int drain(Sink *sinks, int64_t deadline, pid_t pid, int *ret_status) {
 }
 
 /* SIGKILL a process and every descendant (read from /proc/PID/task/TID/children), children first. */
-static void kill_tree(pid_t pid, int depth) {
+void exec_kill_tree(pid_t pid, int depth) {
         _cleanup_free_ char *dir = xasprintf("/proc/%d/task", pid);
         DIR *d = opendir(dir);
         kill(pid, SIGSTOP); /* no new children while we look */
@@ -118,7 +118,7 @@ static void kill_tree(pid_t pid, int depth) {
                         if (end == p)
                                 break;
                         if (child > 0 && depth < 64)
-                                kill_tree((pid_t)child, depth + 1);
+                                exec_kill_tree((pid_t)child, depth + 1);
                 }
         }
         if (d)
@@ -209,7 +209,7 @@ int oci_exec_sync(Runtime *rt, const Container *c, const Handler *h, char *const
                 process_adopt(target);
                 r = drain(sinks, deadline, target, &status);
                 if (r < 0) {
-                        kill_tree(target, 0);
+                        exec_kill_tree(target, 0);
                         process_wait(target, KILL_WAIT_MS, NULL);
                         exec_result_done(&res);
                         return error_set(reterr, ETIMEDOUT,

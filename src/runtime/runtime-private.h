@@ -207,6 +207,10 @@ int oci_update(Runtime *rt, const Container *c, const Handler *h, const char *re
                Error **reterr);
 int oci_exec_sync(Runtime *rt, const Container *c, const Handler *h, char *const *argv, int64_t timeout_s,
                   ExecResult *ret, Error **reterr);
+/* SIGKILL a process and every descendant, children first (exec.c). */
+void exec_kill_tree(pid_t pid, int depth);
+/* Is the container running (its exit file read first)? Takes rt->lock. */
+bool container_is_running(Runtime *rt, Container *c);
 
 /* Exit watcher (exit-watch.c). */
 int exit_watch_start(Runtime *rt, Error **reterr);

@@ -159,7 +159,7 @@ int runtime_container_spec(Runtime *rt, const char *id, char **ret_json, Error *
         return 0;
 }
 
-static bool is_running(Runtime *rt, Container *c) {
+bool container_is_running(Runtime *rt, Container *c) {
         pthread_mutex_lock(&rt->lock);
         container_check_exit_locked(rt, c);
         bool running = c->state == CONTAINER_RUNNING;
@@ -176,7 +176,7 @@ int runtime_container_exec_sync(Runtime *rt, const char *id, char *const *argv, 
         Handler h = {};
         if (strv_isempty(argv))
                 r = error_set(reterr, EINVAL, "cmd: no command given");
-        else if (!is_running(rt, c))
+        else if (!container_is_running(rt, c))
                 r = error_set(reterr, EBUSY, "container %s is not running", c->id);
         else
                 r = runtime_handler_resolve(rt, c->handler, &h, reterr);
@@ -217,7 +217,7 @@ int runtime_container_update(Runtime *rt, const char *id, const Resources *res, 
         Handler h = {};
         json_object *o = oci_resources_json(res);
         r = runtime_handler_resolve(rt, c->handler, &h, reterr);
-        if (r >= 0 && is_running(rt, c))
+        if (r >= 0 && container_is_running(rt, c))
                 r = oci_update(rt, c, &h, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), reterr);
         if (r >= 0) {
                 update_spec_file(c, o);
@@ -251,7 +251,7 @@ int runtime_container_reopen_log(Runtime *rt, const char *id, Error **reterr) {
                 return r;
         _cleanup_free_ char *ctl = xasprintf("%s/ctl", c->bundle);
         _cleanup_free_ char *log = xstrdup(c->log_path);
-        bool running = is_running(rt, c);
+        bool running = container_is_running(rt, c);
         container_unref(c);
         if (!running)
                 return error_set(reterr, EBUSY, "container %s is not running", id);
@@ -278,7 +278,7 @@ int runtime_container_pause(Runtime *rt, const char *id, bool pause, Error **ret
         if (r < 0)
                 return r;
         Handler h = {};
-        if (!is_running(rt, c))
+        if (!container_is_running(rt, c))
                 r = error_set(reterr, EBUSY, "container %s is not running", c->id);
         else
                 r = runtime_handler_resolve(rt, c->handler, &h, reterr);

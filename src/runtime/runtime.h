@@ -233,6 +233,36 @@ int runtime_container_exec_sync(Runtime *rt, const char *id, char *const *argv, 
                                 ExecResult *ret, Error **reterr);
 
 /*
+ * Streaming exec (exec-stream.c): start argv in the container with pipes, or a terminal when tty, and hand
+ * back the client's ends. The process runs detached from the runtime and is adopted by the daemon.
+ */
+typedef struct ExecProcess ExecProcess;
+typedef struct ExecIo {
+        int stdin_fd;  /* -1 without stdin; with tty a second descriptor of the terminal */
+        int stdout_fd; /* the terminal with tty; -1 without stdout */
+        int stderr_fd; /* -1 with tty; always a pipe otherwise (read and dropped when not wanted) */
+        int exit_fd;   /* a pidfd: readable once the process exited */
+} ExecIo;
+typedef struct ExecOptions {
+        bool tty, want_stdin, want_stdout;
+        uint16_t width, height; /* the terminal's first size; 0: not known yet */
+} ExecOptions;
+int runtime_container_exec_start(Runtime *rt, const char *id, char *const *argv, const ExecOptions *o,
+                                 ExecProcess **ret, ExecIo *ret_io, Error **reterr);
+/* Set the terminal size (columns, rows); -ENOTTY without a terminal. */
+int exec_process_resize(ExecProcess *p, uint16_t width, uint16_t height);
+/* Kill the process tree if asked, wait for the process (blocks) and free p. 0 with its exit code, or -errno.
+ */
+int exec_process_finish(ExecProcess *p, bool kill, int *ret_exit_code);
+
+/*
+ * Attach: connect to the container's conmon attach socket (SOCK_SEQPACKET, output packets prefixed with
+ * the stream byte) and open its ctl fifo for resizes. The container must be running.
+ */
+int runtime_container_attach(Runtime *rt, const char *id, int *ret_socket, int *ret_ctl, bool *ret_tty,
+                             Error **reterr);
+
+/*
  * A container's resource usage: sampled now, or with [crio.stats] collection_period > 0 the background
  * sampler's latest sample. Absent parts (an exited container has no cgroup) have their has_* unset.
  */

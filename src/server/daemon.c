@@ -17,7 +17,9 @@
 #include "runtime.h"
 #include "rpc-server.h"
 #include "rpc-table.h"
+#include "rpc-stream.h"
 #include "sd-notify.h"
+#include "stream.h"
 #include "strv.h"
 #include "version.h"
 #include "worker-pool.h"
@@ -178,6 +180,9 @@ static int daemon_start(Daemon *d, Error **reterr) {
         r = runtime_new(d->config, &d->config_lock, d->images, d->metrics.registry, &d->runtime, reterr);
         if (r < 0)
                 return r;
+        r = stream_start(d, reterr);
+        if (r < 0)
+                return r;
         d->events = event_hub_new(d);
         d->rpcs = rpc_table_new();
         d->workers = worker_pool_new(WORKER_THREADS);
@@ -203,6 +208,7 @@ static void daemon_stop(Daemon *d) {
         d->pull_workers = worker_pool_free(d->pull_workers);
         d->rpc = rpc_server_free(d->rpc);
         d->rpcs = rpc_table_free(d->rpcs);
+        d->stream = stream_server_free(d->stream);
         d->runtime = runtime_free(d->runtime);
         d->images = image_service_free(d->images);
         d->events = event_hub_free(d->events);

@@ -14,6 +14,7 @@ typedef struct WorkerPool WorkerPool;
 typedef struct RpcTable RpcTable;
 typedef struct ImageService ImageService;
 typedef struct Runtime Runtime;
+typedef struct StreamServer StreamServer;
 typedef struct MetricsServer MetricsServer;
 typedef struct EventHub EventHub;
 
@@ -27,7 +28,8 @@ typedef struct Daemon {
         char *pod_cidr; /* last UpdateRuntimeConfig */
 
         ImageService *images;
-        Runtime *runtime; /* pods and containers */
+        Runtime *runtime;     /* pods and containers */
+        StreamServer *stream; /* Exec, Attach and PortForward sessions */
 
         RpcTable *rpcs;
         WorkerPool *workers;      /* handlers of ordinary RPCs */

@@ -6,6 +6,7 @@
 #include "rpc-image.h"
 #include "rpc-pods.h"
 #include "rpc-runtime.h"
+#include "rpc-stream.h"
 #include "rpc-table.h"
 
 /*
@@ -42,6 +43,9 @@ static const struct {
         {"RuntimeService", "UpdateContainerResources", rpc_update_container_resources, false, false},
         {"RuntimeService", "ReopenContainerLog", rpc_reopen_container_log, false, false},
         {"RuntimeService", "ExecSync", rpc_exec_sync, false, false},
+        {"RuntimeService", "Exec", rpc_exec, false, false},
+        {"RuntimeService", "Attach", rpc_attach, false, false},
+        {"RuntimeService", "PortForward", rpc_port_forward, false, false},
         {"RuntimeService", "ContainerStats", rpc_container_stats, false, false},
         {"RuntimeService", "ListContainerStats", rpc_list_container_stats, false, false},
         {"RuntimeService", "PodSandboxStats", rpc_pod_sandbox_stats, false, false},

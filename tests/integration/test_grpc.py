@@ -16,6 +16,7 @@ IMPLEMENTED = {"Version", "Status", "RuntimeConfig", "UpdateRuntimeConfig",
                "ContainerStats", "ListContainerStats", "PodSandboxStats", "ListPodSandboxStats",
                "GetContainerEvents", "ListMetricDescriptors", "ListPodSandboxMetrics",
                "StreamContainerStats", "StreamPodSandboxStats", "StreamPodSandboxMetrics",
+               "Exec", "Attach", "PortForward",
                "PullImage", "ImageStatus", "ListImages", "RemoveImage", "ImageFsInfo"}
 
 
@@ -75,7 +76,7 @@ def test_update_runtime_config_rejects_a_bad_pod_cidr(client, cidr):
 
 
 @pytest.mark.parametrize("method", [
-    "Exec", "Attach", "PortForward", "CheckpointContainer", "StreamContainers",
+    "CheckpointContainer", "StreamContainers",
     "/runtime.v1.ImageService/StreamImages",
 ])
 def test_rpc_not_written_yet_is_unimplemented(client, method):

@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <string.h>
+
+#include "negotiate.h"
+#include "session.h"
+#include "token.h"
+
+typedef struct Proto {
+        const char *name;
+        int version;
+        bool spdy, websocket;
+        bool portforward;
+} Proto;
+
+/*
+ * v5 adds a close signal only WebSocket can carry. Port-forward over WebSocket is v4.channel.k8s.io with
+ * its own channel layout (see portforward.c), as the kubelet serves it.
+ */
+static const Proto protos[] = {
+        {"v5.channel.k8s.io", RC_V5, false, true, false}, {"v4.channel.k8s.io", RC_V4, true, true, false},
+        {"v3.channel.k8s.io", RC_V3, true, true, false},  {"v2.channel.k8s.io", RC_V2, true, true, false},
+        {"channel.k8s.io", RC_V1, true, true, false},     {"portforward.k8s.io", 0, true, false, true},
+};
+
+const char *stream_kind_to_string(StreamKind k) {
+        switch (k) {
+        case STREAM_EXEC:
+                return "exec";
+        case STREAM_ATTACH:
+                return "attach";
+        default:
+                return "portforward";
+        }
+}
+
+bool stream_parse_path(const char *url, StreamKind *ret_kind, const char **ret_token) {
+        static const StreamKind kinds[] = {STREAM_EXEC, STREAM_ATTACH, STREAM_PORTFORWARD};
+        if (!url || url[0] != '/')
+                return false;
+        for (size_t i = 0; i < ELEMENTSOF(kinds); i++) {
+                const char *name = stream_kind_to_string(kinds[i]);
+                size_t n = strlen(name);
+                if (strncmp(url + 1, name, n) != 0 || url[1 + n] != '/')
+                        continue;
+                const char *token = url + 2 + n;
+                if (strlen(token) != TOKEN_LEN || strchr(token, '/'))
+                        return false;
+                *ret_kind = kinds[i];
+                *ret_token = token;
+                return true;
+        }
+        return false;
+}
+
+static const Proto portforward_websocket = {"v4.channel.k8s.io", 0, false, true, true};
+
+static const Proto *lookup(const char *name, size_t n, StreamKind kind, bool websocket) {
+        if (kind == STREAM_PORTFORWARD && websocket)
+                return strlen(portforward_websocket.name) == n &&
+                                       strncmp(name, portforward_websocket.name, n) == 0
+                               ? &portforward_websocket
+                               : NULL;
+        for (size_t i = 0; i < ELEMENTSOF(protos); i++) {
+                const Proto *p = &protos[i];
+                if (strlen(p->name) != n || strncmp(p->name, name, n) != 0)
+                        continue;
+                if ((websocket ? p->websocket : p->spdy) && p->portforward == (kind == STREAM_PORTFORWARD))
+                        return p;
+        }
+        return NULL;
+}
+
+static const char *negotiate(StreamKind kind, const char *offered, bool websocket, int *ret_version) {
+        for (const char *p = offered; p && *p;) {
+                p += strspn(p, " \t,");
+                size_t n = strcspn(p, " \t,");
+                const Proto *found = n ? lookup(p, n, kind, websocket) : NULL;
+                if (found) {
+                        *ret_version = found->version;
+                        return found->name;
+                }
+                p += n;
+        }
+        return NULL;
+}
+
+const char *negotiate_spdy(StreamKind kind, const char *offered, int *ret_version) {
+        return negotiate(kind, offered, false, ret_version);
+}
+
+const char *negotiate_websocket(StreamKind kind, const char *offered, int *ret_version) {
+        return negotiate(kind, offered, true, ret_version);
+}

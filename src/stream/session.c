@@ -1,0 +1,334 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "cancel.h"
+#include "log.h"
+#include "session.h"
+#include "websocket.h"
+
+/* Frames larger than this are refused: clients send at most 32 KiB of data per frame. */
+#define MAX_FRAME_PAYLOAD (256 * 1024)
+#define MAX_HEADER_BYTES (16 * 1024)
+#define MAX_HEADERS 64
+/* A finished session waits this long for the client to read what is queued and hang up. */
+#define LINGER_MS 5000
+/* v5 over WebSocket: a message on this channel closes the client's side of another channel. */
+#define WS_CLOSE_CHANNEL 255
+
+bool session_can_send(const Session *s) {
+        return s->out.len < SESSION_OUT_HIGH && !s->client_gone;
+}
+
+void session_send(Session *s, uint32_t ch, const void *data, size_t len) {
+        if (s->client_gone)
+                return;
+        if (s->proto == PROTO_SPDY)
+                spdy_put_data(&s->out, ch, 0, data, len);
+        else
+                ws_put_channel_frame(&s->out, (uint8_t)ch, data, len);
+}
+
+void session_close_channel(Session *s, uint32_t ch) {
+        if (s->proto == PROTO_SPDY && !s->client_gone)
+                spdy_put_data(&s->out, ch, SPDY_FLAG_FIN, NULL, 0);
+}
+
+void session_reply(Session *s, uint32_t stream_id) {
+        if (spdy_put_headers_frame(&s->out, &s->z, SPDY_SYN_REPLY, stream_id, 0, NULL, 0) < 0)
+                s->client_gone = true;
+}
+
+void session_reset(Session *s, uint32_t stream_id, uint32_t status) {
+        spdy_put_rst(&s->out, stream_id, status);
+}
+
+void session_finish(Session *s) {
+        if (s->finishing)
+                return;
+        s->finishing = true;
+        if (s->proto == PROTO_SPDY) {
+                spdy_put_goaway(&s->out, s->last_client_stream, SPDY_GOAWAY_OK);
+        } else {
+                uint8_t normal[2] = {0x03, 0xe8}; /* 1000: normal closure */
+                ws_put_frame(&s->out, WS_OP_CLOSE, normal, sizeof(normal));
+        }
+}
+
+/* A protocol violation: say so (GOAWAY / close 1002), log, and stop reading. */
+static int protocol_error(Session *s, const char *what) {
+        log_warn("stream session %s: %s; closing the connection", s->peer, what);
+        if (s->proto == PROTO_SPDY) {
+                spdy_put_goaway(&s->out, s->last_client_stream, SPDY_GOAWAY_PROTOCOL_ERROR);
+        } else {
+                uint8_t code[2] = {0x03, 0xea}; /* 1002: protocol error */
+                ws_put_frame(&s->out, WS_OP_CLOSE, code, sizeof(code));
+        }
+        s->finishing = true;
+        return -EPROTO;
+}
+
+static int spdy_syn_stream(Session *s, const SpdyFrame *f) {
+        uint32_t id = f->stream_id;
+        if (id % 2 == 0 || id <= s->last_client_stream)
+                return protocol_error(s, "SYN_STREAM with an invalid stream ID");
+        s->last_client_stream = id;
+        SpdyHeaders h = {};
+        int r = spdy_headers_decode(&s->z, f->payload + 10, f->length - 10, MAX_HEADER_BYTES, MAX_HEADERS,
+                                    &h);
+        if (r < 0)
+                return protocol_error(s, r == -EMSGSIZE ? "header block too large" : "corrupt header block");
+        r = s->ops->stream_open(s, id, &h, f->flags & SPDY_FLAG_FIN);
+        spdy_headers_done(&h);
+        return r;
+}
+
+static int spdy_control(Session *s, const SpdyFrame *f) {
+        SpdyHeaders h = {};
+        int r;
+        switch (f->type) {
+        case SPDY_SYN_STREAM:
+                return spdy_syn_stream(s, f);
+        case SPDY_RST_STREAM:
+                s->ops->reset(s, f->stream_id);
+                return 0;
+        case SPDY_PING:
+                /* Client pings carry odd IDs; answer those, ignore echoes of ours (we send none). */
+                if (be32(f->payload) % 2 == 1)
+                        spdy_put_ping(&s->out, be32(f->payload));
+                return 0;
+        case SPDY_GOAWAY:
+                s->client_gone = true;
+                return 0;
+        case SPDY_HEADERS:
+                /* Decoded only to keep the shared zlib stream in step; their content is not used. */
+                r = spdy_headers_decode(&s->z, f->payload + 4, f->length - 4, MAX_HEADER_BYTES, MAX_HEADERS,
+                                        &h);
+                spdy_headers_done(&h);
+                return r < 0 ? protocol_error(s, "corrupt header block") : 0;
+        default:
+                /*
+                 * SETTINGS and WINDOW_UPDATE need no action: Kubernetes' SPDY clients neither send nor
+                 * expect window updates, so flow control is done by not reading (docs/streaming.md).
+                 */
+                return 0;
+        }
+}
+
+static int spdy_input(Session *s) {
+        size_t off = 0;
+        int r = 0;
+        while (r == 0 && !s->finishing) {
+                SpdyFrame f;
+                int n = spdy_frame_parse(s->in.data + off, s->in.len - off, MAX_FRAME_PAYLOAD, &f);
+                if (n == 0)
+                        break;
+                if (n < 0) {
+                        r = protocol_error(s, n == -EMSGSIZE ? "frame too large" : "malformed frame");
+                        break;
+                }
+                off += (size_t)n;
+                if (f.control) {
+                        r = spdy_control(s, &f);
+                        continue;
+                }
+                if (f.length > 0)
+                        r = s->ops->data(s, f.stream_id, f.payload, f.length);
+                if (r == 0 && (f.flags & SPDY_FLAG_FIN))
+                        s->ops->fin(s, f.stream_id);
+                if (!s->ops->can_receive(s))
+                        break; /* leave the rest in the buffer until the handler caught up */
+        }
+        buf_consume(&s->in, off);
+        return r;
+}
+
+static int ws_message(Session *s, const WsFrame *f) {
+        if (f->opcode == WS_OP_CLOSE) {
+                s->client_gone = true;
+                return 0;
+        }
+        if (f->opcode == WS_OP_PING) {
+                ws_put_frame(&s->out, WS_OP_PONG, f->payload, f->length);
+                return 0;
+        }
+        if (f->opcode == WS_OP_PONG)
+                return 0;
+        if (!f->fin || f->opcode == WS_OP_CONTINUATION)
+                return protocol_error(s, "fragmented WebSocket messages are not supported");
+        if (f->length == 0)
+                return 0;
+        uint8_t ch = f->payload[0];
+        if (ch == WS_CLOSE_CHANNEL && s->version >= RC_V5) {
+                if (f->length >= 2)
+                        s->ops->fin(s, f->payload[1]);
+                return 0;
+        }
+        return s->ops->data(s, ch, f->payload + 1, f->length - 1);
+}
+
+static int ws_input(Session *s) {
+        size_t off = 0;
+        int r = 0;
+        while (r == 0 && !s->finishing && !s->client_gone) {
+                WsFrame f;
+                int n = ws_frame_parse(s->in.data + off, s->in.len - off, MAX_FRAME_PAYLOAD, &f);
+                if (n == 0)
+                        break;
+                if (n < 0) {
+                        r = protocol_error(s, n == -EMSGSIZE ? "frame too large" : "malformed frame");
+                        break;
+                }
+                off += (size_t)n;
+                r = ws_message(s, &f);
+                if (!s->ops->can_receive(s))
+                        break;
+        }
+        buf_consume(&s->in, off);
+        return r;
+}
+
+static void read_socket(Session *s) {
+        size_t cap = MAX_FRAME_PAYLOAD + 64;
+        if (s->in.len >= cap)
+                return;
+        buf_reserve(&s->in, cap - s->in.len);
+        ssize_t n = recv(s->fd, s->in.data + s->in.len, cap - s->in.len, MSG_DONTWAIT);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                return;
+        if (n <= 0) {
+                s->client_gone = true;
+                return;
+        }
+        s->in.len += (size_t)n;
+        s->last_activity_ns = monotonic_ns();
+}
+
+static void write_socket(Session *s) {
+        ssize_t n = send(s->fd, s->out.data, s->out.len, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                return;
+        if (n < 0) {
+                s->client_gone = true;
+                s->out.len = 0;
+                return;
+        }
+        buf_consume(&s->out, (size_t)n);
+        s->last_activity_ns = monotonic_ns();
+}
+
+static bool want_input(Session *s) {
+        return !s->client_gone && !s->finishing && s->out.len < SESSION_OUT_HIGH && s->ops->can_receive(s);
+}
+
+static int poll_timeout_ms(const Session *s, int64_t now) {
+        int64_t deadline = s->setup_deadline_ns;
+        if (s->wake_ns && (deadline == 0 || s->wake_ns < deadline))
+                deadline = s->wake_ns;
+        if (s->idle_timeout_ns > 0) {
+                int64_t idle = s->last_activity_ns + s->idle_timeout_ns;
+                deadline = deadline == 0 || idle < deadline ? idle : deadline;
+        }
+        if (deadline == 0)
+                return -1;
+        int64_t ms = (deadline - now) / 1000000 + 1;
+        return ms < 0 ? 0 : ms > 60000 ? 60000 : (int)ms;
+}
+
+static bool timed_out(Session *s, int64_t now) {
+        if (s->setup_deadline_ns && now >= s->setup_deadline_ns) {
+                log_warn("stream session %s: the client did not open its streams in time; closing", s->peer);
+                return true;
+        }
+        if (s->idle_timeout_ns > 0 && now >= s->last_activity_ns + s->idle_timeout_ns) {
+                log_info("stream session %s: idle for longer than stream_idle_timeout; closing", s->peer);
+                return true;
+        }
+        return false;
+}
+
+/* After the goodbye: flush, shut our side, and read until the client hangs up (bounded by LINGER_MS). */
+static void linger(Session *s) {
+        int64_t deadline = monotonic_ns() + LINGER_MS * 1000000LL;
+        bool shut = false;
+        while (!s->client_gone) {
+                int64_t left = (deadline - monotonic_ns()) / 1000000;
+                if (left <= 0)
+                        break;
+                if (s->out.len == 0 && !shut) {
+                        shutdown(s->fd, SHUT_WR);
+                        shut = true;
+                }
+                struct pollfd p = {.fd = s->fd, .events = POLLIN | (s->out.len ? POLLOUT : 0)};
+                if (poll(&p, 1, (int)left) <= 0)
+                        continue;
+                if (p.revents & POLLOUT)
+                        write_socket(s);
+                if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
+                        char sink[4096];
+                        ssize_t n = recv(s->fd, sink, sizeof(sink), MSG_DONTWAIT);
+                        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+                                s->client_gone = true;
+                }
+        }
+}
+
+static int parse_input(Session *s) {
+        return s->proto == PROTO_SPDY ? spdy_input(s) : ws_input(s);
+}
+
+#define MAX_POLL 200
+
+/* One turn of the loop; false when the session is over. */
+static bool session_step(Session *s, int stop_fd) {
+        struct pollfd p[MAX_POLL];
+        p[0] = (struct pollfd){.fd = s->fd,
+                               .events = (want_input(s) ? POLLIN : 0) | (s->out.len ? POLLOUT : 0)};
+        p[1] = (struct pollfd){.fd = stop_fd, .events = POLLIN};
+        size_t n = 2 + s->ops->pollfds(s, p + 2, MAX_POLL - 2);
+        int r = poll(p, n, s->poll_now ? 0 : poll_timeout_ms(s, monotonic_ns()));
+        s->poll_now = false;
+        if (r < 0 && errno != EINTR)
+                return false;
+        if (r < 0)
+                return true;
+        if (p[1].revents)
+                return false;
+        if (p[0].revents & POLLOUT)
+                write_socket(s);
+        if (p[0].revents & (POLLIN | POLLHUP | POLLERR))
+                read_socket(s);
+        if (s->in.len > 0 && want_input(s) && parse_input(s) < 0)
+                return false;
+        if (s->ops->on_poll(s, p + 2, n - 2) < 0 && !s->finishing)
+                session_finish(s);
+        return !s->client_gone && !s->finishing && !timed_out(s, monotonic_ns());
+}
+
+void session_run(Session *s, int stop_fd) {
+        s->last_activity_ns = monotonic_ns();
+        if (s->proto == PROTO_WEBSOCKET && s->ops->begin(s) < 0)
+                session_finish(s);
+        if (s->in.len > 0 && parse_input(s) < 0)
+                s->finishing = true;
+        while (!s->finishing && !s->client_gone && session_step(s, stop_fd))
+                ;
+        bool gone = s->client_gone || !s->finishing;
+        s->ops->end(s, gone);
+        if (!s->client_gone) {
+                session_finish(s);
+                linger(s);
+        }
+}
+
+void session_free(Session *s) {
+        if (!s)
+                return;
+        buf_done(&s->in);
+        buf_done(&s->out);
+        spdy_z_done(&s->z);
+        stream_request_free(s->req);
+        free((char *)s->peer);
+        free(s);
+}

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "negotiate.h"
+#include "session.h"
+
+#define TOKEN "abcdefghijklmnopqrstuvwxyz012345"
+
+static void test_paths(void **state) {
+        StreamKind k;
+        const char *t = NULL;
+        assert_true(stream_parse_path("/exec/" TOKEN, &k, &t));
+        assert_int_equal(k, STREAM_EXEC);
+        assert_string_equal(t, TOKEN);
+        assert_true(stream_parse_path("/attach/" TOKEN, &k, &t));
+        assert_int_equal(k, STREAM_ATTACH);
+        assert_true(stream_parse_path("/portforward/" TOKEN, &k, &t));
+        assert_int_equal(k, STREAM_PORTFORWARD);
+        assert_false(stream_parse_path("/exec/short", &k, &t));
+        assert_false(stream_parse_path("/exec/" TOKEN "/x", &k, &t));
+        assert_false(stream_parse_path("/execx/" TOKEN, &k, &t));
+        assert_false(stream_parse_path("/other/" TOKEN, &k, &t));
+        assert_false(stream_parse_path("", &k, &t));
+        assert_false(stream_parse_path(NULL, &k, &t));
+}
+
+static void test_spdy_follows_the_clients_order(void **state) {
+        int v = 0;
+        assert_string_equal(negotiate_spdy(STREAM_EXEC, "v4.channel.k8s.io,v3.channel.k8s.io", &v),
+                            "v4.channel.k8s.io");
+        assert_int_equal(v, RC_V4);
+        assert_string_equal(negotiate_spdy(STREAM_EXEC, " v2.channel.k8s.io , v4.channel.k8s.io", &v),
+                            "v2.channel.k8s.io");
+        assert_int_equal(v, RC_V2);
+        assert_string_equal(negotiate_spdy(STREAM_ATTACH, "x, channel.k8s.io", &v), "channel.k8s.io");
+        assert_int_equal(v, RC_V1);
+        /* v5 needs WebSocket's close signal; port-forward has its own protocol. */
+        assert_null(negotiate_spdy(STREAM_EXEC, "v5.channel.k8s.io", &v));
+        assert_null(negotiate_spdy(STREAM_EXEC, "portforward.k8s.io", &v));
+        assert_string_equal(negotiate_spdy(STREAM_PORTFORWARD, "portforward.k8s.io", &v),
+                            "portforward.k8s.io");
+        assert_null(negotiate_spdy(STREAM_PORTFORWARD, "v4.channel.k8s.io", &v));
+        assert_null(negotiate_spdy(STREAM_EXEC, "", &v));
+        assert_null(negotiate_spdy(STREAM_EXEC, "v4.channel.k8s.iox", &v));
+}
+
+static void test_websocket(void **state) {
+        int v = 0;
+        assert_string_equal(negotiate_websocket(STREAM_EXEC, "v5.channel.k8s.io, v4.channel.k8s.io", &v),
+                            "v5.channel.k8s.io");
+        assert_int_equal(v, RC_V5);
+        assert_null(negotiate_websocket(STREAM_EXEC, "base64.channel.k8s.io", &v));
+        assert_null(negotiate_websocket(STREAM_PORTFORWARD, "portforward.k8s.io", &v));
+        assert_string_equal(
+                negotiate_websocket(STREAM_PORTFORWARD, "v5.channel.k8s.io, v4.channel.k8s.io", &v),
+                "v4.channel.k8s.io");
+        assert_int_equal(v, 0);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_paths),
+                cmocka_unit_test(test_spdy_follows_the_clients_order),
+                cmocka_unit_test(test_websocket),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
