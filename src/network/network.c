@@ -68,10 +68,20 @@ static void reload(NetworkManager *m) {
         cni_dir_done(&d);
 }
 
+/* Watch network_dir; false (errno set) when it cannot be, for now. */
+static bool watch_dir(NetworkManager *m) {
+        uint32_t mask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE | IN_ATTRIB;
+        m->unwatched = inotify_add_watch(m->inotify_fd, m->network_dir, mask) < 0;
+        return !m->unwatched;
+}
+
 typedef enum Wake { WAKE_DIR, WAKE_WORK, WAKE_STOP } Wake;
 
 /* Wait for events on the directory (or the rescan period), queued work or the stop request. */
 static Wake wait_for_wake(NetworkManager *m) {
+        /* The directory may have been created since: from then on, changes are seen at once. */
+        if (m->unwatched && watch_dir(m))
+                log_info("watching %s", m->network_dir);
         pthread_mutex_lock(&m->lock);
         int timeout = m->current && !m->unwatched ? -1 : RESCAN_NOT_READY_MS;
         pthread_mutex_unlock(&m->lock);
@@ -140,18 +150,14 @@ void network_check_later(NetworkManager *m, const char *pod_id) {
 }
 
 static int start_watching(NetworkManager *m, Error **reterr) {
-        (void)mkdir_parents_and_self(m->network_dir, 0755);
         m->inotify_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
         m->wake_fd = eventfd(0, EFD_CLOEXEC);
         if (m->inotify_fd < 0 || m->wake_fd < 0)
                 return error_set(reterr, errno, "inotify/eventfd: %m");
-        uint32_t mask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE | IN_ATTRIB;
-        /* A directory that cannot be made or watched (read-only /etc) is read again periodically instead. */
-        if (inotify_add_watch(m->inotify_fd, m->network_dir, mask) < 0) {
-                log_warn("cannot watch %s (%m): reading it every %d s instead", m->network_dir,
+        /* A directory that does not exist yet (or cannot be watched) is looked at periodically instead. */
+        if (!watch_dir(m))
+                log_info("cannot watch %s (%m): looking at it every %d s until it can be", m->network_dir,
                          RESCAN_NOT_READY_MS / 1000);
-                m->unwatched = true;
-        }
         int r = pthread_create(&m->watcher, NULL, watcher_main, m);
         if (r != 0)
                 return error_set(reterr, r, "cannot start the CNI watcher: %s", strerror(r));

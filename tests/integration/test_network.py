@@ -482,3 +482,19 @@ def test_unwatchable_network_dir_still_starts(image_daemon, tmp_path):
         cri.run_pod()
     assert e.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert cri.list_pods() == []
+
+
+def test_network_dir_created_later_is_picked_up(image_daemon, tmp_path):
+    conf_dir = tmp_path / "later" / "net.d"
+    d = image_daemon(config=ph.runtime_conf(tmp_path, network_dir=conf_dir))
+    cri = d.client()
+    assert network_condition(cri).status is False
+    assert not conf_dir.exists(), "the daemon created network_dir itself"
+    net = CniNet(tmp_path / "net")
+    conf_dir.mkdir(parents=True)
+    (conf_dir / "10-late.conflist").write_text(json.dumps(net.conflist))
+    assert h.wait_until(lambda: network_condition(cri).status is True, 15), network_condition(cri)
+    # From now on it is watched: while a network is ready nothing but the watch looks at the directory,
+    # so only the watch can notice the removal.
+    (conf_dir / "10-late.conflist").unlink()
+    assert h.wait_until(lambda: network_condition(cri).status is False, 15), network_condition(cri)
