@@ -273,6 +273,8 @@ typedef struct ContainerStatsInfo {
         int64_t layer_timestamp;
         uint64_t layer_bytes, layer_inodes; /* refreshed at most every STATS_LAYER_REFRESH_S */
         char *layer_mountpoint;
+        /* The limits the container runs with (its resources now; 0: not set), for cAdvisor's spec_*. */
+        int64_t spec_cpu_period, spec_cpu_quota, spec_cpu_shares, spec_memory_limit, spec_memory_swap_limit;
 } ContainerStatsInfo;
 
 /* A pod's usage: the sum of its containers' (its infra process included) and its network namespace. */

@@ -143,6 +143,12 @@ ContainerStatsInfo *stats_sample_container(Runtime *rt, Container *c, ContainerI
         _cleanup_free_ char *layer = c->layer ? xstrdup(c->layer) : NULL;
         UsageSample last = c->last;
         bool running = c->state == CONTAINER_RUNNING;
+        const Resources *res = &c->config->resources;
+        s->spec_cpu_period = res->cpu_period;
+        s->spec_cpu_quota = res->cpu_quota;
+        s->spec_cpu_shares = res->cpu_shares;
+        s->spec_memory_limit = res->memory_limit;
+        s->spec_memory_swap_limit = res->memory_swap_limit;
         pthread_mutex_unlock(&rt->lock);
         /* The sampler's sample serves until two periods passed (then it is behind: sample now). */
         if (!force && period > 0 && last.timestamp > 0 && now - last.timestamp < 2 * period) {

@@ -23,6 +23,11 @@ typedef enum Source {
         SRC_NET_TX_PACKETS,
         SRC_NET_TX_DROPPED,
         SRC_NET_TX_ERRORS,
+        SRC_SPEC_CPU_PERIOD,
+        SRC_SPEC_CPU_QUOTA,
+        SRC_SPEC_CPU_SHARES,
+        SRC_SPEC_MEMORY_LIMIT,
+        SRC_SPEC_MEMORY_SWAP_LIMIT,
 } Source;
 
 typedef struct MetricDef {
@@ -67,6 +72,16 @@ static const MetricDef defs[] = {
          "Cumulative count of packets dropped while transmitting", COUNTER, SRC_NET_TX_DROPPED},
         {POD_METRICS_NETWORK, "container_network_transmit_errors_total",
          "Cumulative count of errors encountered while transmitting", COUNTER, SRC_NET_TX_ERRORS},
+        {POD_METRICS_SPEC, "container_spec_cpu_period", "CPU period of the container.", GAUGE,
+         SRC_SPEC_CPU_PERIOD},
+        {POD_METRICS_SPEC, "container_spec_cpu_quota", "CPU quota of the container.", GAUGE,
+         SRC_SPEC_CPU_QUOTA},
+        {POD_METRICS_SPEC, "container_spec_cpu_shares", "CPU share of the container.", GAUGE,
+         SRC_SPEC_CPU_SHARES},
+        {POD_METRICS_SPEC, "container_spec_memory_limit_bytes", "Memory limit for the container.", GAUGE,
+         SRC_SPEC_MEMORY_LIMIT},
+        {POD_METRICS_SPEC, "container_spec_memory_swap_limit_bytes", "Memory swap limit for the container.",
+         GAUGE, SRC_SPEC_MEMORY_SWAP_LIMIT},
 };
 
 /* Labels of every metric, in this order; network metrics add the interface. */
@@ -84,7 +99,7 @@ int pod_metrics_groups(char *const *included, unsigned *ret, const char **ret_ba
                 {"disk", POD_METRICS_DISK},
                 {"hugetlb", 0},
                 {"oom", 0},
-                {"spec", 0},
+                {"spec", POD_METRICS_SPEC},
                 {"diskIO", 0},
                 {"pressure", 0},
         };
@@ -142,6 +157,17 @@ Runtime__V1__MetricDescriptor **pod_metrics_descriptors(unsigned groups, size_t 
         return l;
 }
 
+/* A limit the container has (cAdvisor leaves out the ones that are not set). */
+static bool spec_value(Source src, const ContainerStatsInfo *c, uint64_t *ret) {
+        int64_t v = src == SRC_SPEC_CPU_PERIOD     ? c->spec_cpu_period
+                    : src == SRC_SPEC_CPU_QUOTA    ? c->spec_cpu_quota
+                    : src == SRC_SPEC_CPU_SHARES   ? c->spec_cpu_shares
+                    : src == SRC_SPEC_MEMORY_LIMIT ? c->spec_memory_limit
+                                                   : c->spec_memory_swap_limit;
+        *ret = v > 0 ? (uint64_t)v : 0;
+        return v > 0;
+}
+
 /* The sample of `src` for a container (c != NULL) or the pod, if it has one. */
 static bool value_of(Source src, const PodStatsInfo *p, const ContainerStatsInfo *c, const NetIfUsage *ifc,
                      uint64_t *ret) {
@@ -171,6 +197,12 @@ static bool value_of(Source src, const PodStatsInfo *p, const ContainerStatsInfo
         case SRC_FS_INODES:
                 *ret = c ? c->layer_inodes : 0;
                 return c && c->has_layer;
+        case SRC_SPEC_CPU_PERIOD:
+        case SRC_SPEC_CPU_QUOTA:
+        case SRC_SPEC_CPU_SHARES:
+        case SRC_SPEC_MEMORY_LIMIT:
+        case SRC_SPEC_MEMORY_SWAP_LIMIT:
+                return c && spec_value(src, c, ret);
         default:
                 break;
         }

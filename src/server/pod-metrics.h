@@ -20,11 +20,12 @@ enum {
         POD_METRICS_NETWORK = 1 << 2,
         POD_METRICS_PROCESS = 1 << 3,
         POD_METRICS_DISK = 1 << 4,
+        POD_METRICS_SPEC = 1 << 5,
 };
 
 /*
  * The groups `included_pod_metrics` names ("all" for every one); container_last_seen is always
- * reported. Names of groups not built yet (hugetlb, oom, spec, diskIO, pressure) are accepted and
+ * reported. Names of groups not built yet (hugetlb, oom, diskIO, pressure) are accepted and
  * report nothing. -EINVAL naming an unknown group in *ret_bad.
  */
 int pod_metrics_groups(char *const *included, unsigned *ret, const char **ret_bad);

@@ -201,7 +201,7 @@ def test_pod_metrics_by_default_only_say_last_seen(cri, image):
 @pytest.fixture
 def metrics_node(image_daemon, tmp_path_factory):
     d, c = make_node(image_daemon, tmp_path_factory,
-                     '\n[crio.stats]\nincluded_pod_metrics = ["cpu", "memory", "network", "process"]\n')
+                     '\n[crio.stats]\nincluded_pod_metrics = ["cpu", "memory", "network", "process", "spec"]\n')
     yield d, c
     clean(c)
 
@@ -215,7 +215,8 @@ def test_included_pod_metrics_with_cadvisor_names(metrics_node, image_registry):
     assert names["container_network_receive_bytes_total"][-1] == "interface"
     assert "container_fs_usage_bytes" not in names  # the disk group was not asked for
     pod = cri.run_pod(name="metered")
-    ctr = start(cri, ref, pod, "head -c 10485760 /dev/zero > /dev/shm/blob; sleep 300", name="app")
+    ctr = start(cri, ref, pod, "head -c 10485760 /dev/zero > /dev/shm/blob; sleep 300", name="app",
+                memory_limit=256 << 20)
     assert h.wait_until(lambda: exec_ok(cri, ctr, "wc -c < /dev/shm/blob").strip() == "10485760", 20)
     (m,) = pod_metrics(cri)
     by_name = {(x.name, x.label_values[-1]): x for x in m.metrics}
@@ -227,6 +228,8 @@ def test_included_pod_metrics_with_cadvisor_names(metrics_node, image_registry):
     assert got["container_memory_working_set_bytes"].value.value >= 10 << 20
     assert got["container_memory_working_set_bytes"].metric_type == h.pb().GAUGE
     assert got["container_processes"].value.value >= 1
+    assert got["container_spec_memory_limit_bytes"].value.value == 256 << 20
+    assert "container_spec_cpu_quota" not in got  # no CPU limit set: left out, as cAdvisor does
     assert list(got["container_cpu_usage_seconds_total"].label_values) == ["app", ctr, ref, ctr, "default", "metered"]
     for x in c.metrics:
         assert len(x.label_values) == len(names[x.name])

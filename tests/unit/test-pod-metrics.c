@@ -17,9 +17,9 @@ static void test_groups(void **state) {
         const char *bad = NULL;
         assert_int_equal(pod_metrics_groups(NULL, &g, &bad), 0);
         assert_int_equal(g, 0);
-        char *const some[] = {"cpu", "network", "spec", NULL};
+        char *const some[] = {"cpu", "network", "spec", "hugetlb", NULL};
         assert_int_equal(pod_metrics_groups(some, &g, &bad), 0);
-        assert_int_equal(g, POD_METRICS_CPU | POD_METRICS_NETWORK);
+        assert_int_equal(g, POD_METRICS_CPU | POD_METRICS_NETWORK | POD_METRICS_SPEC);
         char *const all[] = {"all", NULL};
         assert_int_equal(pod_metrics_groups(all, &g, &bad), 0);
         assert_true(g & POD_METRICS_DISK);
@@ -107,6 +107,35 @@ static void test_metrics_of_a_pod(void **state) {
                 4096);
         assert_null(find(c->metrics, c->n_metrics, "container_fs_usage_bytes", NULL));
         assert_null(find(c->metrics, c->n_metrics, "container_network_receive_bytes_total", NULL));
+        assert_null(find(c->metrics, c->n_metrics, "container_spec_memory_limit_bytes", NULL));
+        protobuf_c_message_free_unpacked(&m->base, NULL);
+}
+
+static void test_spec_metrics_are_the_limits_that_are_set(void **state) {
+        PodInfo pod = {.id = "p1", .name = "web", .namespace_ = "ns"};
+        ContainerInfo ctr = {.id = "c1", .name = "app", .image = "busybox"};
+        ContainerStatsInfo cs = {.info = &ctr,
+                                 .usage = {.timestamp = 5000000000},
+                                 .spec_cpu_period = 100000,
+                                 .spec_cpu_shares = 512,
+                                 .spec_memory_limit = 268435456};
+        ContainerStatsInfo *ctrs[] = {&cs};
+        PodStatsInfo ps = {.info = &pod, .usage = {.timestamp = 5000000000}, .ctrs = ctrs, .n_ctrs = 1};
+        Runtime__V1__PodSandboxMetrics *m = pod_metrics_from_stats(&ps, POD_METRICS_SPEC);
+        Runtime__V1__ContainerMetrics *c = m->container_metrics[0];
+        const Runtime__V1__Metric *mem =
+                find(c->metrics, c->n_metrics, "container_spec_memory_limit_bytes", NULL);
+        assert_non_null(mem);
+        assert_int_equal(mem->value->value, 268435456);
+        assert_int_equal(mem->metric_type, RUNTIME__V1__METRIC_TYPE__GAUGE);
+        assert_int_equal(find(c->metrics, c->n_metrics, "container_spec_cpu_shares", NULL)->value->value,
+                         512);
+        assert_int_equal(find(c->metrics, c->n_metrics, "container_spec_cpu_period", NULL)->value->value,
+                         100000);
+        /* Not set: left out. Spec metrics are the containers', never the pod's. */
+        assert_null(find(c->metrics, c->n_metrics, "container_spec_cpu_quota", NULL));
+        assert_null(find(c->metrics, c->n_metrics, "container_spec_memory_swap_limit_bytes", NULL));
+        assert_null(find(m->metrics, m->n_metrics, "container_spec_memory_limit_bytes", NULL));
         protobuf_c_message_free_unpacked(&m->base, NULL);
 }
 
@@ -115,6 +144,7 @@ int main(void) {
                 cmocka_unit_test(test_groups),
                 cmocka_unit_test(test_descriptors_follow_the_groups),
                 cmocka_unit_test(test_metrics_of_a_pod),
+                cmocka_unit_test(test_spec_metrics_are_the_limits_that_are_set),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
