@@ -429,6 +429,7 @@ def test_restart_checks_pod_networks(net_node):
                    check=True)
     d.start()
     cri = d.client(timeout=60)
+    assert h.wait_until(lambda: ph_ready(cri), 20)
     assert h.wait_until(lambda: f"pod {broken}: its network failed CHECK" in d.log_tail(200), 20), d.log_tail()
     assert h.wait_until(lambda: f"pod {intact}: CNI CHECK passed" in d.log_tail(200), 20)
     # The broken pod still stops and goes; its address is released.
