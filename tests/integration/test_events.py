@@ -134,6 +134,14 @@ def test_events_are_off_unless_enabled(make_daemon, tmp_path_factory):
         assert "enable_pod_events" in e.value.details()
 
 
+def answers(cri):
+    try:
+        cri.version()
+        return True
+    except grpc.RpcError:
+        return False
+
+
 def test_exits_while_the_daemon_was_down_reach_the_first_subscriber(node, image_registry):
     d, cri = node
     image = ph.busybox(image_registry)
@@ -148,6 +156,9 @@ def test_exits_while_the_daemon_was_down_reach_the_first_subscriber(node, image_
     # The fixture's channel reconnects to the same socket, after a backoff: wait for it, or the
     # subscription would fail at once with UNAVAILABLE.
     grpc.channel_ready_future(cri.channel).result(timeout=60)
+    # A connection made while the daemon was still starting can break once ("Broken pipe"): the
+    # subscription must start on one that answers.
+    assert h.wait_until(lambda: answers(cri), 20), "the restarted daemon never answered Version"
     first = Subscriber(cri)
     (ev,) = first.take(1)
     assert (ev.container_id, kind(ev)) == (ctr, "CONTAINER_STOPPED_EVENT")
