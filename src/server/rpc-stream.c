@@ -167,6 +167,16 @@ static int full_container_id(Daemon *d, const char *id, char **ret, Error **rete
         return 0;
 }
 
+/* Hand an exec or attach request (owned) to the streaming server under the container's full ID. */
+static int register_request(Daemon *d, const char *container_id, StreamRequest *s, char **ret_url,
+                            Error **reterr) {
+        int q = full_container_id(d, container_id, &s->container_id, reterr);
+        if (q >= 0)
+                q = stream_server_register(d->stream, TAKE_PTR(s), ret_url, reterr);
+        stream_request_free(s);
+        return q;
+}
+
 int rpc_exec(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp, Error **reterr) {
         const Runtime__V1__ExecRequest *r = (const Runtime__V1__ExecRequest *)req;
         Daemon *d = ctx->daemon;
@@ -186,10 +196,7 @@ int rpc_exec(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMessage **re
         for (size_t i = 0; i < r->n_cmd; i++)
                 s->cmd = strv_push(s->cmd, xstrdup(r->cmd[i]));
         char *url = NULL;
-        q = full_container_id(d, r->container_id, &s->container_id, reterr);
-        if (q >= 0)
-                q = stream_server_register(d->stream, TAKE_PTR(s), &url, reterr);
-        stream_request_free(s);
+        q = register_request(d, r->container_id, s, &url, reterr);
         if (q < 0)
                 return q;
         Runtime__V1__ExecResponse *resp =
@@ -214,10 +221,7 @@ int rpc_attach(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMessage **
                              .stdout_ = r->stdout,
                              .stderr_ = r->stderr};
         char *url = NULL;
-        q = full_container_id(d, r->container_id, &s->container_id, reterr);
-        if (q >= 0)
-                q = stream_server_register(d->stream, TAKE_PTR(s), &url, reterr);
-        stream_request_free(s);
+        q = register_request(d, r->container_id, s, &url, reterr);
         if (q < 0)
                 return q;
         Runtime__V1__AttachResponse *resp =
