@@ -278,18 +278,11 @@ static int exec_start(const Container *c, const Handler *h, char *const *argv, c
 int runtime_container_exec_start(Runtime *rt, const char *id, char *const *argv, const ExecOptions *o,
                                  ExecProcess **ret, ExecIo *ret_io, Error **reterr) {
         Container *c = NULL;
-        int r = container_get(rt, id, false, &c, reterr);
+        Handler h = {};
+        int r = exec_target_get(rt, id, argv, &c, &h, reterr);
         if (r < 0)
                 return r;
-        Handler h = {};
-        if (strv_isempty(argv))
-                r = error_set(reterr, EINVAL, "cmd: no command given");
-        else if (!container_is_running(rt, c))
-                r = error_set(reterr, EBUSY, "container %s is not running", c->id);
-        else
-                r = runtime_handler_resolve(rt, c->handler, &h, reterr);
-        if (r >= 0)
-                r = exec_start(c, &h, argv, o, ret, ret_io, reterr);
+        r = exec_start(c, &h, argv, o, ret, ret_io, reterr);
         handler_done(&h);
         container_unref(c);
         return r;

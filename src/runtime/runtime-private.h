@@ -211,6 +211,12 @@ int oci_exec_sync(Runtime *rt, const Container *c, const Handler *h, char *const
 void exec_kill_tree(pid_t pid, int depth);
 /* Is the container running (its exit file read first)? Takes rt->lock. */
 bool container_is_running(Runtime *rt, Container *c);
+/*
+ * The container an exec runs in (a reference) and its handler: it must exist and be running, and argv
+ * must name a command. -errno with the client's message otherwise.
+ */
+int exec_target_get(Runtime *rt, const char *id, char *const *argv, Container **ret, Handler *ret_handler,
+                    Error **reterr);
 
 /* Exit watcher (exit-watch.c). */
 int exit_watch_start(Runtime *rt, Error **reterr);

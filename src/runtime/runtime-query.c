@@ -167,21 +167,35 @@ bool container_is_running(Runtime *rt, Container *c) {
         return running;
 }
 
-int runtime_container_exec_sync(Runtime *rt, const char *id, char *const *argv, int64_t timeout_s,
-                                ExecResult *ret, Error **reterr) {
+int exec_target_get(Runtime *rt, const char *id, char *const *argv, Container **ret, Handler *ret_handler,
+                    Error **reterr) {
         Container *c = NULL;
         int r = container_get(rt, id, false, &c, reterr);
         if (r < 0)
                 return r;
-        Handler h = {};
         if (strv_isempty(argv))
                 r = error_set(reterr, EINVAL, "cmd: no command given");
         else if (!container_is_running(rt, c))
                 r = error_set(reterr, EBUSY, "container %s is not running", c->id);
         else
-                r = runtime_handler_resolve(rt, c->handler, &h, reterr);
-        if (r >= 0)
-                r = oci_exec_sync(rt, c, &h, argv, timeout_s, ret, reterr);
+                r = runtime_handler_resolve(rt, c->handler, ret_handler, reterr);
+        if (r < 0) {
+                handler_done(ret_handler);
+                container_unref(c);
+                return r;
+        }
+        *ret = c;
+        return 0;
+}
+
+int runtime_container_exec_sync(Runtime *rt, const char *id, char *const *argv, int64_t timeout_s,
+                                ExecResult *ret, Error **reterr) {
+        Container *c = NULL;
+        Handler h = {};
+        int r = exec_target_get(rt, id, argv, &c, &h, reterr);
+        if (r < 0)
+                return r;
+        r = oci_exec_sync(rt, c, &h, argv, timeout_s, ret, reterr);
         handler_done(&h);
         container_unref(c);
         return r;
