@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -56,7 +57,24 @@ static int fill_addr(const char *path, struct sockaddr_un *sa, Error **reterr) {
         return 0;
 }
 
-/* A socket file that accepts connections belongs to a live daemon; one that refuses is stale. */
+/*
+ * Whether the process that listens on a connected socket is still alive. A daemon that was just
+ * killed can leave its listening socket accepting connections for a few milliseconds after it was
+ * reaped (the kernel may finish closing an exiting process's files asynchronously), so a successful
+ * connect alone does not prove a live owner.
+ */
+static bool listener_alive(int connected_fd) {
+        struct ucred peer;
+        socklen_t len = sizeof(peer);
+        if (getsockopt(connected_fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) < 0 || peer.pid <= 0)
+                return true; /* cannot tell: assume the worst */
+        return kill(peer.pid, 0) == 0 || errno != ESRCH;
+}
+
+/*
+ * A socket file that accepts connections from a live listener belongs to a running daemon; one that
+ * refuses, or whose listener is gone, is stale.
+ */
 static int check_existing(const char *path, const struct sockaddr_un *sa, Error **reterr) {
         struct stat st;
         if (lstat(path, &st) < 0)
@@ -67,7 +85,7 @@ static int check_existing(const char *path, const struct sockaddr_un *sa, Error 
         _cleanup_close_ int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (probe < 0)
                 return error_set(reterr, errno, "socket: %m");
-        if (connect(probe, (const struct sockaddr *)sa, sizeof(*sa)) == 0)
+        if (connect(probe, (const struct sockaddr *)sa, sizeof(*sa)) == 0 && listener_alive(probe))
                 return error_set(reterr, EADDRINUSE, "another daemon is already serving '%s'; stop it first",
                                  path);
         if (unlink(path) < 0 && errno != ENOENT)

@@ -9,6 +9,7 @@ import os
 import re
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -74,6 +75,10 @@ class CriClient:
             ("grpc.max_send_message_length", -1),
             ("grpc.max_receive_message_length", -1),
             ("grpc.enable_retries", 0),
+            # Python's grpc shares connections between channels to the same target by default, so a
+            # new client made after a daemon restart could inherit a connection to the dead daemon
+            # that nothing has read from yet (its first call then fails with "Broken pipe").
+            ("grpc.use_local_subchannel_pool", 1),
         ])
 
     def close(self):
@@ -205,6 +210,12 @@ def connect_unix(sock, timeout=5.0):
     s.settimeout(timeout)
     s.connect(str(sock))
     return s
+
+
+def listener_pid(s):
+    """The pid of the process listening on the other end of a connected unix socket."""
+    cred = s.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    return struct.unpack("3i", cred)[0]
 
 
 def raw_exchange(sock, data, timeout=5.0):
@@ -371,8 +382,11 @@ class Daemon:
                 self.returncode = rc
                 raise DaemonExited(f"crio exited with {rc} before serving; stderr:\n{self.log_tail()}")
             try:
-                connect_unix(self.sock, 1.0).close()
-                return
+                with connect_unix(self.sock, 1.0) as s:
+                    # A daemon killed just before can leave its socket listening for a moment after it
+                    # was reaped: only a connection to this daemon's own socket counts.
+                    if listener_pid(s) == self.proc.pid:
+                        return
             except OSError:
                 pass
             if time.monotonic() > deadline:

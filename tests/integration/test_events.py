@@ -153,11 +153,9 @@ def test_exits_while_the_daemon_was_down_reach_the_first_subscriber(node, image_
     d.stop()
     os.kill(pid, signal.SIGKILL)  # its monitor records the exit while no daemon runs
     d.start()
-    # The fixture's channel reconnects to the same socket, after a backoff: wait for it, or the
-    # subscription would fail at once with UNAVAILABLE.
-    grpc.channel_ready_future(cri.channel).result(timeout=60)
-    # A connection made while the daemon was still starting can break once ("Broken pipe"): the
-    # subscription must start on one that answers.
+    # The fixture's channel still holds its connection to the stopped daemon until a call fails on it
+    # ("Broken pipe"), then reconnects after a backoff: the subscription must start on a connection
+    # to the new daemon.
     assert h.wait_until(lambda: answers(cri), 20), "the restarted daemon never answered Version"
     first = Subscriber(cri)
     (ev,) = first.take(1)

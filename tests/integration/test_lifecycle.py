@@ -5,6 +5,8 @@ import os
 import signal
 import socket
 import stat
+import subprocess
+import sys
 import time
 import tomllib
 
@@ -64,6 +66,35 @@ def test_second_daemon_on_same_socket_refuses_and_first_keeps_serving(make_daemo
     assert first.sock.exists()
     with first.client() as c:
         assert c.version().runtime_name == "crio-c"
+
+
+# Listens on argv[1], hands the socket to a child that keeps it open, and exits: what a daemon that was
+# just killed leaves for a moment while the kernel finishes closing its files.
+ORPHANED_LISTENER = """
+import os, socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1])
+s.listen(8)
+if os.fork() == 0:
+    time.sleep(60)
+print(flush=True)
+"""
+
+
+def test_socket_left_listening_by_a_dead_daemon_is_replaced(make_daemon, tmp_path):
+    d = make_daemon()
+    d.sock.parent.mkdir(parents=True, exist_ok=True)
+    creator = subprocess.Popen([sys.executable, "-c", ORPHANED_LISTENER, str(d.sock)], stdout=subprocess.PIPE,
+                               start_new_session=True)
+    try:
+        creator.stdout.readline()
+        assert creator.wait(10) == 0
+        h.connect_unix(d.sock).close()  # still accepting, though the process that listened is gone
+        d.start()
+        with d.client() as c:
+            assert c.version().runtime_name == "crio-c"
+    finally:
+        os.killpg(creator.pid, signal.SIGKILL)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])

@@ -346,21 +346,12 @@ def test_restart_keeps_ips_and_del_still_works(net_node, image):
     d.kill()
     d.start()
     cri = d.client(timeout=60)
-    assert h.wait_until(lambda: ph_ready(cri), 20)
     assert cri.pod_status(pod).status.network.ip == ip
     assert http_get(f"http://{ip}:{HTTP_PORT}/") == "survives-restart\n"
     cri.stop_pod(pod)
     assert net.allocations() == []
     cri.remove_pod(pod)
     assert_nothing_left(d, net)
-
-
-def ph_ready(cri):
-    try:
-        cri.version()
-        return True
-    except grpc.RpcError:
-        return False
 
 
 def test_stop_with_namespace_gone_and_remove_are_idempotent(net_node):
@@ -402,7 +393,6 @@ def test_daemon_killed_during_add_is_undone_at_restart(net_node, tmp_path):
     # At restart the half-made pod is undone, its network with DEL from what was recorded before ADD.
     d.start()
     cri = d.client(timeout=60)
-    assert h.wait_until(lambda: ph_ready(cri), 20)
     assert cri.list_pods() == []
     assert_nothing_left(d, net)
 
@@ -429,7 +419,6 @@ def test_restart_checks_pod_networks(net_node):
                    check=True)
     d.start()
     cri = d.client(timeout=60)
-    assert h.wait_until(lambda: ph_ready(cri), 20)
     assert h.wait_until(lambda: f"pod {broken}: its network failed CHECK" in d.log_tail(200), 20), d.log_tail()
     assert h.wait_until(lambda: f"pod {intact}: CNI CHECK passed" in d.log_tail(200), 20)
     # The broken pod still stops and goes; its address is released.
