@@ -259,7 +259,7 @@ static char *cgroups_path(Runtime *rt, const Pod *p, const char *id) {
         const char *parent = p->config->cgroup_parent;
         if (systemd)
                 return xasprintf("%s:crio:%s", isempty(parent) ? "system.slice" : parent, id);
-        return xasprintf("%s/crio-%s", isempty(parent) ? "/crio-c" : parent, id);
+        return xasprintf("%s/crio-%s", isempty(parent) ? "/" DEFAULT_CGROUP_PARENT : parent, id);
 }
 
 static const char *pid_ns_path(Runtime *rt, const Pod *p, const ContainerConfig *c, char **buf,

@@ -8,6 +8,9 @@
 
 /* Internal to src/runtime/: the live objects and the pieces that act on them. */
 
+/* The cgroupfs parent of pods whose config names none (the kubelet always names one). */
+#define DEFAULT_CGROUP_PARENT "crio-c"
+
 /*
  * Where a pod's or container's creation stands, for the one name-reservation rule both follow
  * (claim_name_locked): a name being created makes a second request wait and take the result; a

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <dirent.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/random.h>
@@ -339,6 +340,31 @@ static int network_start(Runtime *rt, Error **reterr) {
         return network_manager_new(&s, &rt->network, reterr);
 }
 
+/*
+ * runc creates the default parent cgroup with a pod's first container but removes only the
+ * containers' own cgroups. Called when no container can be created meanwhile (start-up before
+ * serving, shutdown after the workers stopped); a parent that still holds a container stays
+ * (rmdir fails with EBUSY).
+ */
+static void remove_default_cgroup_parent(void) {
+        DIR *d = opendir("/sys/fs/cgroup");
+        if (!d)
+                return;
+        if (unlinkat(dirfd(d), DEFAULT_CGROUP_PARENT, AT_REMOVEDIR) < 0 && errno != ENOENT &&
+            errno != ENOTDIR)
+                log_debug("cgroup /%s stays: %m", DEFAULT_CGROUP_PARENT); /* v2, or a v1 named mount */
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                if (de->d_name[0] == '.' || de->d_type != DT_DIR ||
+                    strcmp(de->d_name, DEFAULT_CGROUP_PARENT) == 0)
+                        continue;
+                _cleanup_free_ char *path = xasprintf("%s/%s", de->d_name, DEFAULT_CGROUP_PARENT);
+                if (unlinkat(dirfd(d), path, AT_REMOVEDIR) < 0 && errno != ENOENT)
+                        log_debug("cgroup %s stays: %m", path);
+        }
+        closedir(d);
+}
+
 int runtime_new(const Config *config, pthread_rwlock_t *config_lock, ImageService *images, Metrics *metrics,
                 Runtime **ret, Error **reterr) {
         Runtime *rt = xcalloc(1, sizeof(*rt));
@@ -381,6 +407,8 @@ int runtime_new(const Config *config, pthread_rwlock_t *config_lock, ImageServic
                 r = state_load(rt, reterr);
         if (r >= 0) {
                 recover(rt);
+                if (rt->n_ctrs == 0)
+                        remove_default_cgroup_parent();
                 r = exit_watch_start(rt, reterr);
         }
         if (r >= 0) {
@@ -398,6 +426,7 @@ int runtime_new(const Config *config, pthread_rwlock_t *config_lock, ImageServic
 Runtime *runtime_free(Runtime *rt) {
         if (!rt)
                 return NULL;
+        bool idle = rt->n_ctrs == 0;
         exit_watch_stop(rt);
         rt->network = network_manager_free(rt->network);
         free(rt->pod_cidr);
@@ -418,5 +447,7 @@ Runtime *runtime_free(Runtime *rt) {
         pthread_cond_destroy(&rt->sampler_wake);
         pthread_mutex_destroy(&rt->events_lock);
         pthread_cond_destroy(&rt->events_cond);
+        if (idle)
+                remove_default_cgroup_parent();
         return mfree(rt);
 }

@@ -8,6 +8,7 @@ import signal
 import stat
 import threading
 import time
+from pathlib import Path
 
 import grpc
 import pytest
@@ -246,3 +247,23 @@ def test_kill_during_run_pod_sandbox_is_cleaned_up_at_restart(node, image, tmp_p
     assert cri.list_pods() == []
     assert ph.wait_gone(lambda: ph.processes_with(str(script))) == []
     assert_node_clean(d)
+
+
+def default_parent_cgroups():
+    root = Path("/sys/fs/cgroup")
+    return [p for p in [root / "crio-c", *root.glob("*/crio-c")] if p.is_dir()]
+
+
+def test_default_cgroup_parent_goes_with_the_last_container(node, image):
+    d, cri = node()
+    _, ctr = run_busybox(cri, image)
+    # A pod without cgroup_parent gets the daemon's default parent, one per hierarchy runc uses.
+    assert any((p / f"crio-{ctr}").is_dir() for p in default_parent_cgroups()), default_parent_cgroups()
+    d.kill()
+    cri = restart(d)  # a start-up with a container left keeps the parent
+    assert any((p / f"crio-{ctr}").is_dir() for p in default_parent_cgroups())
+    for pod in cri.list_pods():
+        cri.stop_pod(pod.id)
+        cri.remove_pod(pod.id)
+    assert d.stop() == 0
+    assert default_parent_cgroups() == []
