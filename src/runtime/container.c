@@ -202,12 +202,16 @@ static int prepare_mount_sources(Runtime *rt, const ContainerConfig *c, Error **
  * The image's VOLUMEs: "mkdir" (the default) and "bind" create the directories in the container's
  * writable layer, so they exist and belong to the container; "ignore" leaves the image as it is.
  */
-static int make_image_volumes(Runtime *rt, const Container *c, const ImageRunConfig *run, Error **reterr) {
+static int make_image_volumes(Runtime *rt, const Pod *p, const Container *c, const ImageRunConfig *run,
+                              Error **reterr) {
         pthread_rwlock_rdlock(rt->config_lock);
         bool ignore = strcmp(rt->config->image_volumes, "ignore") == 0;
         pthread_rwlock_unlock(rt->config_lock);
+        uid_t uid;
+        gid_t gid;
+        pod_root_owner(p, &uid, &gid);
         STRV_FOREACH(v, ignore ? NULL : run->volumes) {
-                int r = mkdir_in_root(c->rootfs, *v, reterr);
+                int r = mkdir_in_root(c->rootfs, *v, uid, gid, reterr);
                 if (r < 0)
                         return r;
         }
@@ -442,11 +446,11 @@ static int container_setup(Runtime *rt, Pod *p, Container *c, Error **reterr) {
         if (r >= 0 && !c->infra)
                 r = load_image(rt, c, &x, reterr);
         if (r >= 0 && !c->infra)
-                r = overlay_mount(rt, c, x.layer_dirs, reterr);
+                r = overlay_mount(rt, c, x.layer_dirs, p, reterr);
         else if (r >= 0 && mkdir(c->rootfs, 0755) < 0)
                 r = error_set(reterr, errno, "cannot create %s: %m", c->rootfs);
         if (r >= 0 && !c->infra)
-                r = make_image_volumes(rt, c, &x.run, reterr);
+                r = make_image_volumes(rt, p, c, &x.run, reterr);
         if (r >= 0)
                 r = prepare_mount_sources(rt, c->config, reterr);
         if (r >= 0)

@@ -51,6 +51,39 @@ static int validate_sysctl(const PodConfig *c, const char *key, Error **reterr) 
         return 0;
 }
 
+/* The kernel's limit on the lines of a uid_map or gid_map. */
+#define IDMAP_LINES_MAX 340
+
+/* ID mappings of a pod user namespace, checked as the kernel would, so the client learns which field. */
+static int validate_idmaps(const char *field, const IdMap *m, size_t n, Error **reterr) {
+        if (n == 0)
+                return error_set(reterr, EINVAL,
+                                 "namespace_options.userns_options.%s: a pod user namespace needs mappings",
+                                 field);
+        if (n > IDMAP_LINES_MAX)
+                return error_set(reterr, EINVAL,
+                                 "namespace_options.userns_options.%s: more than %d mappings", field,
+                                 IDMAP_LINES_MAX);
+        for (size_t i = 0; i < n; i++) {
+                uint64_t len = m[i].length;
+                if (len == 0 || m[i].container_id + len > UINT32_MAX || m[i].host_id + len > UINT32_MAX)
+                        return error_set(
+                                reterr, EINVAL,
+                                "namespace_options.userns_options.%s[%zu]: length must be positive and "
+                                "the range must stay below 2^32-1",
+                                field, i);
+                for (size_t j = 0; j < i; j++)
+                        if (m[i].container_id < m[j].container_id + (uint64_t)m[j].length &&
+                            m[j].container_id < m[i].container_id + len)
+                                return error_set(
+                                        reterr, EINVAL,
+                                        "namespace_options.userns_options.%s[%zu]: container IDs overlap "
+                                        "mapping %zu",
+                                        field, i, j);
+        }
+        return 0;
+}
+
 int pod_config_validate(const PodConfig *c, Error **reterr) {
         if (isempty(c->name))
                 return error_set(reterr, EINVAL, "metadata.name is required");
@@ -76,19 +109,17 @@ int pod_config_validate(const PodConfig *c, Error **reterr) {
                 if (r < 0)
                         return r;
         }
-        if (c->ns.userns && (c->ns.n_uids == 0 || c->ns.n_gids == 0))
+        if (c->ns.user == NS_CONTAINER || c->ns.user == NS_TARGET)
                 return error_set(
                         reterr, EINVAL,
-                        "namespace_options.userns_options: a pod user namespace needs uid and gid mappings");
-        /*
-         * crio-pinns creates and pins the namespace and the spec carries the mappings, but image files
-         * owned by IDs outside the mapping make every container fail at create until layers are mounted
-         * idmapped: refuse clearly instead.
-         */
-        if (c->ns.userns)
-                return error_set(
-                        reterr, EOPNOTSUPP,
-                        "namespace_options.userns_options: pods in a user namespace are not supported yet");
+                        "namespace_options.userns_options.mode: a pod's user namespace is POD or NODE");
+        if (c->ns.userns) {
+                r = validate_idmaps("uids", c->ns.uids, c->ns.n_uids, reterr);
+                if (r >= 0)
+                        r = validate_idmaps("gids", c->ns.gids, c->ns.n_gids, reterr);
+                if (r < 0)
+                        return r;
+        }
         return 0;
 }
 
@@ -375,9 +406,34 @@ static void pod_finish_creation(Runtime *rt, Pod *p, bool ok) {
         pthread_mutex_unlock(&rt->lock);
 }
 
+/*
+ * The runtime sets up a user-namespaced container from inside the namespace, where the host's
+ * directories count as "others": every directory down to the daemon's run root must be searchable
+ * by them, or the runtime fails with a bare "permission denied" on the rootfs.
+ */
+static int check_reachable_from_userns(const char *runroot, Error **reterr) {
+        _cleanup_free_ char *path = xstrdup(runroot);
+        for (char *end = path + strlen(path); end > path; end = strrchr(path, '/')) {
+                *end = 0;
+                struct stat st;
+                if (stat(path, &st) < 0)
+                        return error_set(reterr, errno, "cannot inspect %s: %m", path);
+                if (!(st.st_mode & S_IXOTH))
+                        return error_set(
+                                reterr, EBUSY,
+                                "namespace_options.userns_options: %s (mode %04o) is not searchable by "
+                                "others, so containers in a user namespace cannot reach their root "
+                                "filesystems under %s",
+                                path, (unsigned)(st.st_mode & 07777), runroot);
+        }
+        return 0;
+}
+
 int runtime_pod_run(Runtime *rt, PodConfig *config, char **ret_id, Error **reterr) {
         int r = pod_config_validate(config, reterr);
         Handler h = {};
+        if (r >= 0 && config->ns.userns)
+                r = check_reachable_from_userns(rt->paths.runroot, reterr);
         if (r >= 0)
                 r = runtime_handler_resolve(rt, config->runtime_handler, &h, reterr);
         if (r < 0) {

@@ -255,8 +255,11 @@ void stats_sampler_start(Runtime *rt);
 void stats_sampler_stop(Runtime *rt);
 
 /* Mounts and pinned namespaces (mounts.c). */
-int overlay_mount(Runtime *rt, Container *c, char *const *layer_dirs, Error **reterr);
+int overlay_mount(Runtime *rt, Container *c, char *const *layer_dirs, const Pod *p, Error **reterr);
+int64_t idmap_to_host(const IdMap *maps, size_t n, uint32_t id);
 void overlay_unmount(Container *c);
 /* mkdir -p of `path` inside a container's root, resolving every component under the root. */
-int mkdir_in_root(const char *rootfs, const char *path, Error **reterr);
+int mkdir_in_root(const char *rootfs, const char *path, uid_t uid, gid_t gid, Error **reterr);
+/* The host IDs of the root of a pod's user namespace; -1 each without one (or unmapped). */
+void pod_root_owner(const Pod *p, uid_t *uid, gid_t *gid);
 void unpin_namespace(const char *path);

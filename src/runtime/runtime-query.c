@@ -17,6 +17,12 @@ static void copy_map(StrMap *dst, const StrMap *src) {
                 strmap_add(dst, src->keys[i], src->values[i]);
 }
 
+static IdMap *idmaps_copy(const IdMap *m, size_t n) {
+        IdMap *c = xcalloc(n ? n : 1, sizeof(IdMap));
+        memcpy(c, m, n * sizeof(IdMap));
+        return c;
+}
+
 PodInfo *pod_snapshot(const Pod *p) {
         PodInfo *i = xcalloc(1, sizeof(*i));
         i->id = xstrdup(p->id);
@@ -34,6 +40,14 @@ PodInfo *pod_snapshot(const Pod *p) {
         i->pid = p->config->ns.pid;
         i->ipc = p->config->ns.ipc;
         i->ips = strv_copy(p->ips);
+        const NamespaceConfig *ns = &p->config->ns;
+        i->userns = ns->userns;
+        if (ns->userns) {
+                i->uids = idmaps_copy(ns->uids, ns->n_uids);
+                i->gids = idmaps_copy(ns->gids, ns->n_gids);
+                i->n_uids = ns->n_uids;
+                i->n_gids = ns->n_gids;
+        }
         return i;
 }
 

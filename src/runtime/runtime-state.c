@@ -171,7 +171,7 @@ static json_object *pod_to_json(const Pod *p, bool creating) {
         put_int(o, "ns_pid", c->ns.pid);
         put_int(o, "ns_ipc", c->ns.ipc);
         put_int(o, "privileged", c->privileged);
-        put_int(o, "userns", c->ns.userns);
+        put_int(o, "ns_userns", c->ns.userns);
         put_idmaps(o, "uid_maps", c->ns.uids, c->ns.n_uids);
         put_idmaps(o, "gid_maps", c->ns.gids, c->ns.n_gids);
         return o;
@@ -209,7 +209,7 @@ static Pod *pod_from_json(const char *id, json_object *o) {
         c->ns.pid = (NamespaceMode)get_int(o, "ns_pid");
         c->ns.ipc = (NamespaceMode)get_int(o, "ns_ipc");
         c->privileged = get_int(o, "privileged");
-        c->ns.userns = get_int(o, "userns");
+        c->ns.userns = get_int(o, "ns_userns");
         c->ns.uids = get_idmaps(o, "uid_maps", &c->ns.n_uids);
         c->ns.gids = get_idmaps(o, "gid_maps", &c->ns.n_gids);
         return p;

@@ -120,6 +120,8 @@ PodInfo *pod_info_free(PodInfo *p) {
         free(p->runtime_handler);
         free(p->netns_path);
         strv_free(p->ips);
+        free(p->uids);
+        free(p->gids);
         return mfree(p);
 }
 

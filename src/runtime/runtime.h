@@ -31,7 +31,8 @@ typedef struct IdMap {
 typedef struct NamespaceConfig {
         NamespaceMode network, pid, ipc;
         char *target_id;
-        bool userns; /* userns mode POD with the mappings below */
+        NamespaceMode user; /* the user namespace mode asked for; only POD and NODE are valid */
+        bool userns;        /* userns mode POD with the mappings below */
         IdMap *uids, *gids;
         size_t n_uids, n_gids;
 } NamespaceConfig;
@@ -144,6 +145,9 @@ typedef struct PodInfo {
         char *netns_path; /* "" with host network */
         NamespaceMode network, pid, ipc;
         char **ips;
+        bool userns; /* a pod user namespace with these mappings */
+        IdMap *uids, *gids;
+        size_t n_uids, n_gids;
 } PodInfo;
 
 typedef struct ContainerInfo {

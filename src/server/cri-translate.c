@@ -40,6 +40,7 @@ static void namespaces_from_cri(const Runtime__V1__NamespaceOption *o, Namespace
         ns->ipc = ns_mode(o->ipc);
         ns->target_id = isempty(o->target_id) ? NULL : xstrdup(o->target_id);
         const Runtime__V1__UserNamespace *u = o->userns_options;
+        ns->user = u ? ns_mode(u->mode) : NS_NODE;
         if (u && u->mode == RUNTIME__V1__NAMESPACE_MODE__POD) {
                 ns->userns = true;
                 ns->uids = idmaps_from_pb(u->uids, u->n_uids);

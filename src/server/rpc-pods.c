@@ -64,6 +64,28 @@ int rpc_remove_pod_sandbox(RpcContext *ctx, const ProtobufCMessage *req, Protobu
         return 0;
 }
 
+static Runtime__V1__IDMapping **idmaps_to_cri(const IdMap *m, size_t n) {
+        Runtime__V1__IDMapping **l = xcalloc(n ? n : 1, sizeof(*l));
+        for (size_t i = 0; i < n; i++) {
+                l[i] = PB_NEW(Runtime__V1__IDMapping, RUNTIME__V1__IDMAPPING__INIT);
+                l[i]->container_id = m[i].container_id;
+                l[i]->host_id = m[i].host_id;
+                l[i]->length = m[i].length;
+        }
+        return l;
+}
+
+static Runtime__V1__UserNamespace *pod_userns(const PodInfo *p) {
+        Runtime__V1__UserNamespace *u =
+                PB_NEW(Runtime__V1__UserNamespace, RUNTIME__V1__USER_NAMESPACE__INIT);
+        u->mode = p->userns ? RUNTIME__V1__NAMESPACE_MODE__POD : RUNTIME__V1__NAMESPACE_MODE__NODE;
+        u->uids = idmaps_to_cri(p->uids, p->n_uids);
+        u->n_uids = p->n_uids;
+        u->gids = idmaps_to_cri(p->gids, p->n_gids);
+        u->n_gids = p->n_gids;
+        return u;
+}
+
 static Runtime__V1__NamespaceOption *pod_namespaces(const PodInfo *p) {
         Runtime__V1__NamespaceOption *o =
                 PB_NEW(Runtime__V1__NamespaceOption, RUNTIME__V1__NAMESPACE_OPTION__INIT);
@@ -71,6 +93,7 @@ static Runtime__V1__NamespaceOption *pod_namespaces(const PodInfo *p) {
         o->pid = (Runtime__V1__NamespaceMode)p->pid;
         o->ipc = (Runtime__V1__NamespaceMode)p->ipc;
         o->target_id = xstrdup("");
+        o->userns_options = pod_userns(p);
         return o;
 }
 

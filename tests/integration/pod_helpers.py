@@ -31,8 +31,10 @@ def runtime_conf(workdir, extra_keys="", network_dir=None, network_keys=""):
 
 
 def pod_config(name=None, namespace="default", uid=None, attempt=0, log_dir=None, hostname=None, labels=None,
-               annotations=None, pid="CONTAINER", network="POD", ipc="POD", sysctls=None, dns=None, ports=()):
-    """ports: (host_port, container_port[, protocol[, host_ip]]) tuples, as CRI PortMappings."""
+               annotations=None, pid="CONTAINER", network="POD", ipc="POD", sysctls=None, dns=None, ports=(),
+               userns=None):
+    """ports: (host_port, container_port[, protocol[, host_ip]]) tuples, as CRI PortMappings.
+    userns: (container_id, host_id, length) tuples, for both uids and gids of a pod user namespace."""
     api = h.pb()
     c = api.PodSandboxConfig()
     c.metadata.name = name or "pod-" + uuid.uuid4().hex[:8]
@@ -51,6 +53,11 @@ def pod_config(name=None, namespace="default", uid=None, attempt=0, log_dir=None
     ns.pid = api.NamespaceMode.Value(pid)
     ns.network = api.NamespaceMode.Value(network)
     ns.ipc = api.NamespaceMode.Value(ipc)
+    if userns is not None:
+        ns.userns_options.mode = api.POD
+        for container_id, host_id, length in userns:
+            ns.userns_options.uids.add(container_id=container_id, host_id=host_id, length=length)
+            ns.userns_options.gids.add(container_id=container_id, host_id=host_id, length=length)
     for k, v in (sysctls or {}).items():
         c.linux.sysctls[k] = v
     if dns:

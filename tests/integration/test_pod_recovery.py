@@ -15,7 +15,7 @@ import pytest
 
 import crio_helpers as h
 import pod_helpers as ph
-from test_pods import assert_node_clean, assert_rpc_error, run_busybox, sh
+from test_pods import USERNS, assert_node_clean, assert_rpc_error, run_busybox, searchable_by_all, sh
 
 
 def write_runtime_wrapper(path, before_create):
@@ -267,3 +267,17 @@ def test_default_cgroup_parent_goes_with_the_last_container(node, image):
         cri.remove_pod(pod.id)
     assert d.stop() == 0
     assert default_parent_cgroups() == []
+
+
+def test_user_namespace_pod_across_a_restart(node, image):
+    d, cri = node()
+    searchable_by_all(d.runroot)
+    pod = cri.run_pod(userns=USERNS)
+    _, before = run_busybox(cri, image, pod)
+    cri = restart(d)
+    # The pod keeps its mappings: a container created after the restart joins the same namespace.
+    _, after = run_busybox(cri, image, pod)
+    for ctr in (before, after):
+        assert sh(cri, ctr, "cat /proc/self/uid_map; stat -c %u /bin/busybox").split() == ["0", "200000", "65536", "0"]
+    cri.remove_pod(pod)
+    assert_node_clean(d)

@@ -499,16 +499,71 @@ def test_container_stats(cri, image):
                                       h.pb().ContainerStatsResponse), grpc.StatusCode.NOT_FOUND, "nope")
 
 
-def test_user_namespace_pods_are_refused_clearly(node, cri):
-    cfg = ph.pod_config()
-    u = cfg.linux.security_context.namespace_options.userns_options
-    u.mode = h.pb().NamespaceMode.Value("POD")
-    assert_rpc_error(lambda: cri.run_pod(cfg), grpc.StatusCode.INVALID_ARGUMENT, "userns_options", "mappings")
-    m = u.uids.add()
-    m.host_id, m.container_id, m.length = 200000, 0, 65536
-    m = u.gids.add()
-    m.host_id, m.container_id, m.length = 200000, 0, 65536
-    assert_rpc_error(lambda: cri.run_pod(cfg), grpc.StatusCode.UNIMPLEMENTED, "user namespace")
+USERNS = [(0, 200000, 65536)]
+
+
+def host_ids(pid):
+    status = Path(f"/proc/{pid}/status").read_text()
+    return [v for line in status.splitlines() if line.startswith(("Uid:", "Gid:")) for v in line.split()[1:]]
+
+
+def searchable_by_all(path):
+    """Let a pod's mapped root reach the daemon's directories: pytest makes its base directory 0700."""
+    for p in [path, *path.parents]:
+        p.chmod(p.stat().st_mode | 0o111)
+
+
+def test_user_namespace_pod(node, cri, image):
+    d, _ = node
+    searchable_by_all(d.runroot)
+    pod = cri.run_pod(userns=USERNS, hostname="inside", sysctls={"net.ipv4.ip_unprivileged_port_start": "80"})
+    u = cri.pod_status(pod).status.linux.namespaces.options.userns_options
+    assert u.mode == h.pb().POD
+    assert [(m.container_id, m.host_id, m.length) for m in list(u.uids) + list(u.gids)] == USERNS * 2
+    _, ctr = run_busybox(cri, image, pod)
+    assert sh(cri, ctr, "cat /proc/self/uid_map /proc/self/gid_map").split() == ["0", "200000", "65536"] * 2
+    # Root in the pod is an unprivileged ID on the node.
+    assert host_ids(d.http_get(f"/containers/{ctr}").json()["pid"]) == ["200000"] * 8
+    # The image's files keep the owners it gave them (the layers are mounted idmapped) ...
+    assert sh(cri, ctr, "id -u; stat -c %u:%g / /bin/busybox /etc/passwd").split() == ["0"] + ["0:0"] * 3
+    # ... and what the container writes is its own, stored under the mapped IDs on the node.
+    assert sh(cri, ctr, "echo hi > /made && chown 1000:1000 /made && stat -c %u:%g /made") == "1000:1000\n"
+    made = list(d.workdir.rglob("upper/made"))
+    assert len(made) == 1 and (made[0].stat().st_uid, made[0].stat().st_gid) == (201000, 201000)
+    assert sh(cri, ctr, "hostname; cat /proc/sys/net/ipv4/ip_unprivileged_port_start") == "inside\n80\n"
+    # A second container joins the same namespace.
+    _, second = run_busybox(cri, image, pod, run_as_user=1000)
+    assert sh(cri, second, "id -u; cat /proc/self/uid_map").split() == ["1000", "0", "200000", "65536"]
+    cri.stop_pod(pod)
+    cri.remove_pod(pod)
+    assert_node_clean(d)
+    assert list((d.node_dir / "ns" / "userns").iterdir()) == []
+
+
+def test_user_namespace_needs_a_reachable_run_root(node, cri):
+    d, _ = node
+    searchable_by_all(d.runroot)
+    mode = d.runroot.stat().st_mode
+    d.runroot.chmod(0o700)
+    try:
+        assert_rpc_error(lambda: cri.run_pod(userns=USERNS), grpc.StatusCode.FAILED_PRECONDITION,
+                         f"{d.runroot} (mode 0700) is not searchable")
+    finally:
+        d.runroot.chmod(mode)
+    assert_node_clean(d)
+
+
+@pytest.mark.parametrize("change,fragment", [
+    (lambda u: u.ClearField("uids"), "uids: a pod user namespace needs mappings"),
+    (lambda u: u.gids.add(container_id=70000, host_id=300000, length=0), "gids[1]"),
+    (lambda u: u.uids.add(container_id=1000, host_id=300000, length=10), "uids[1]: container IDs overlap"),
+    (lambda u: u.uids.add(container_id=4294967000, host_id=0, length=1000), "uids[1]"),
+    (lambda u: setattr(u, "mode", h.pb().CONTAINER), "userns_options.mode"),
+], ids=["no-mappings", "zero-length", "overlap", "overflow", "container-mode"])
+def test_user_namespace_mappings_are_checked(node, cri, change, fragment):
+    cfg = ph.pod_config(userns=USERNS)
+    change(cfg.linux.security_context.namespace_options.userns_options)
+    assert_rpc_error(lambda: cri.run_pod(cfg), grpc.StatusCode.INVALID_ARGUMENT, fragment)
     assert_node_clean(node[0])
 
 
