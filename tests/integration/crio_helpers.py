@@ -218,6 +218,15 @@ def listener_pid(s):
     return struct.unpack("3i", cred)[0]
 
 
+def answers_http(s):
+    """Whether the daemon on a connected socket answers an HTTP request within the socket's timeout."""
+    s.sendall(b"GET /info HTTP/1.1\r\nHost: crio\r\nConnection: close\r\n\r\n")
+    try:
+        return s.recv(16).startswith(b"HTTP/1.")
+    except socket.timeout:
+        return False
+
+
 def raw_exchange(sock, data, timeout=5.0):
     """Send raw bytes, then read until the server closes or a full response head arrived.
 
@@ -374,7 +383,7 @@ class Daemon:
         return self.proc is not None and self.proc.poll() is None
 
     def wait_ready(self, timeout=READY_TIMEOUT):
-        """Wait until the socket accepts a connection; fails at once if the daemon exits."""
+        """Wait until the daemon answers on its socket; fails at once if it exits."""
         deadline = time.monotonic() + timeout
         while True:
             rc = self.proc.poll()
@@ -384,8 +393,10 @@ class Daemon:
             try:
                 with connect_unix(self.sock, 1.0) as s:
                     # A daemon killed just before can leave its socket listening for a moment after it
-                    # was reaped: only a connection to this daemon's own socket counts.
-                    if listener_pid(s) == self.proc.pid:
+                    # was reaped: only a connection to this daemon's own socket counts. Its socket
+                    # listens before the daemon serves (early callers wait in the backlog), so ready
+                    # means it answered.
+                    if listener_pid(s) == self.proc.pid and answers_http(s):
                         return
             except OSError:
                 pass
