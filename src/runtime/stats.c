@@ -1,8 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include <dirent.h>
 #include <ftw.h>
-#include <limits.h>
-#include <stdio.h>
 #include <inttypes.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -10,7 +7,7 @@
 #include <unistd.h>
 
 #include "cancel.h"
-#include "cgroup-path.h"
+#include "cgroup-stats.h"
 #include "fs-util.h"
 #include "log.h"
 #include "runtime-private.h"
@@ -22,7 +19,6 @@
  * samples every pod and container and the RPCs answer from its latest samples.
  */
 
-#define CGROUP_ROOT "/sys/fs/cgroup"
 #define NS_PER_S 1000000000LL
 
 int64_t stats_now_ns(void) {
@@ -37,195 +33,6 @@ int64_t stats_period_ns(Runtime *rt) {
                                                       : rt->config->stats_collection_period;
         pthread_rwlock_unlock(rt->config_lock);
         return s > 0 ? s * NS_PER_S : 0;
-}
-
-static bool read_u64(const char *path, uint64_t *ret) {
-        _cleanup_free_ char *t = NULL;
-        return read_file(path, 4096, &t, NULL) >= 0 && stats_parse_u64(t, ret);
-}
-
-static bool cgroup_v1(void) {
-        return access(CGROUP_ROOT "/cpuacct", F_OK) == 0 || access(CGROUP_ROOT "/cpu,cpuacct", F_OK) == 0;
-}
-
-/*
- * The unified tree holding the cgroup's PSI files: all of a v2 host's, and on a v1 hybrid host the
- * tree mounted at unified/, where runc (1.1 and later) and systemd place each container as well, with
- * no controller but the pressure files. NULL on a v1 host without it.
- */
-static const char *unified_root(bool v1) {
-        if (!v1)
-                return CGROUP_ROOT;
-        return access(CGROUP_ROOT "/unified/cgroup.controllers", F_OK) == 0 ? CGROUP_ROOT "/unified" : NULL;
-}
-
-static char *cg_file(bool v1, const char *controller, const char *cg, const char *file) {
-        return cgroup_file_path(CGROUP_ROOT, v1 ? controller : NULL, cg, file);
-}
-
-static void read_cpu(const char *cg, bool v1, UsageSample *s) {
-        if (v1) {
-                _cleanup_free_ char *p = cg_file(true, "cpuacct", cg, "cpuacct.usage");
-                s->has_cpu = read_u64(p, &s->cpu_ns);
-                return;
-        }
-        _cleanup_free_ char *p = cg_file(false, NULL, cg, "cpu.stat"), *t = NULL;
-        uint64_t usec = 0;
-        if (read_file(p, 1 << 16, &t, NULL) >= 0 && stats_field(t, "usage_usec", &usec)) {
-                s->has_cpu = true;
-                s->cpu_ns = usec * 1000;
-        }
-}
-
-/* The text of a cgroup file, or NULL when it is absent. */
-static char *cg_text(bool v1, const char *controller, const char *cg, const char *file) {
-        _cleanup_free_ char *p = cg_file(v1, controller, cg, file);
-        char *t = NULL;
-        return read_file(p, 1 << 16, &t, NULL) >= 0 ? t : NULL;
-}
-
-static void read_memory(const char *cg, bool v1, UsageSample *s) {
-        _cleanup_free_ char *usage =
-                cg_file(v1, "memory", cg, v1 ? "memory.usage_in_bytes" : "memory.current");
-        _cleanup_free_ char *text = cg_text(v1, "memory", cg, "memory.stat");
-        _cleanup_free_ char *limit_text =
-                cg_text(v1, "memory", cg, v1 ? "memory.limit_in_bytes" : "memory.max");
-        uint64_t u = 0;
-        if (!read_u64(usage, &u) || !text)
-                return;
-        stats_memory_from(u, text, limit_text, v1, s);
-}
-
-/* Swap (absent without swap accounting: no memsw files on v1, no memory.swap.* on v2) and OOM kills. */
-static void read_swap_oom(const char *cg, bool v1, UsageSample *s) {
-        _cleanup_free_ char *oom = cg_text(v1, "memory", cg, v1 ? "memory.oom_control" : "memory.events");
-        s->has_oom = stats_field(oom, "oom_kill", &s->oom_kills);
-        if (!v1) {
-                _cleanup_free_ char *cur = cg_text(false, NULL, cg, "memory.swap.current");
-                _cleanup_free_ char *max = cg_text(false, NULL, cg, "memory.swap.max");
-                stats_swap_v2(cur, max, s);
-                return;
-        }
-        if (!s->has_memory)
-                return;
-        _cleanup_free_ char *both = cg_text(true, "memory", cg, "memory.memsw.usage_in_bytes");
-        _cleanup_free_ char *both_limit = cg_text(true, "memory", cg, "memory.memsw.limit_in_bytes");
-        _cleanup_free_ char *limit = cg_text(true, "memory", cg, "memory.limit_in_bytes");
-        stats_swap_v1(both, both_limit, s->mem_usage, limit, s);
-}
-
-/* "/dev/<name>" of a block device from sysfs; "" when it has none. */
-static void blkio_name(BlkioDevice *d) {
-        char link[PATH_MAX], sys[64];
-        snprintf(sys, sizeof(sys), "/sys/dev/block/%u:%u", d->major, d->minor);
-        ssize_t n = readlink(sys, link, sizeof(link) - 1);
-        if (n <= 0)
-                return;
-        link[n] = '\0';
-        const char *base = strrchr(link, '/');
-        base = base ? base + 1 : link;
-        if (strlen(base) + 5 < sizeof(d->name)) /* a longer name is left unresolved */
-                memcpy(mempcpy(d->name, "/dev/", 5), base, strlen(base) + 1);
-}
-
-/*
- * Block I/O per device. On v1 the throttle counters see every bio the cgroup issues whatever the
- * scheduler; buffered writes are flushed by the kernel's writeback threads and counted there, not in
- * the container (v2 charges them to the cgroup that dirtied the pages).
- */
-static void read_blkio(const char *cg, bool v1, UsageSample *s) {
-        if (v1) {
-                _cleanup_free_ char *bytes =
-                        cg_text(true, "blkio", cg, "blkio.throttle.io_service_bytes_recursive");
-                _cleanup_free_ char *ops =
-                        cg_text(true, "blkio", cg, "blkio.throttle.io_serviced_recursive");
-                if (bytes && ops && stats_parse_blkio_v1(bytes, true, s) >= 0)
-                        (void)stats_parse_blkio_v1(ops, false, s);
-        } else {
-                _cleanup_free_ char *t = cg_text(false, NULL, cg, "io.stat");
-                if (t)
-                        (void)stats_parse_io_stat(t, s);
-        }
-        for (size_t i = 0; i < s->n_blkio; i++)
-                blkio_name(&s->blkio[i]);
-}
-
-/* The kernel's huge page sizes ("2MB", ...), listed once: they are fixed at boot. */
-static char hugetlb_sizes[STATS_HUGETLB_MAX][16];
-static size_t n_hugetlb_sizes;
-static pthread_once_t hugetlb_once = PTHREAD_ONCE_INIT;
-
-static void list_hugetlb_sizes(void) {
-        DIR *d = opendir("/sys/kernel/mm/hugepages");
-        if (!d)
-                return;
-        for (struct dirent *e = readdir(d); e && n_hugetlb_sizes < STATS_HUGETLB_MAX; e = readdir(d))
-                if (stats_hugetlb_pagesize(e->d_name, hugetlb_sizes[n_hugetlb_sizes],
-                                           sizeof(hugetlb_sizes[0])) == 0)
-                        n_hugetlb_sizes++;
-        closedir(d);
-}
-
-/*
- * Huge pages per size, from the v1 hugetlb controller (usage, max usage, failcnt) or where the host
- * binds it to the unified tree (current, and "max" of events: v2 keeps no maximum).
- */
-static void read_hugetlb(const char *cg, bool v1, const char *unified, UsageSample *s) {
-        pthread_once(&hugetlb_once, list_hugetlb_sizes);
-        bool ctl_v1 = v1 && access(CGROUP_ROOT "/hugetlb", F_OK) == 0;
-        for (size_t i = 0; i < n_hugetlb_sizes; i++) {
-                const char *size = hugetlb_sizes[i];
-                HugetlbUsage h = {0};
-                snprintf(h.pagesize, sizeof(h.pagesize), "%s", size);
-                _cleanup_free_ char *f1 = NULL, *f2 = NULL, *f3 = NULL, *ev = NULL;
-                if (ctl_v1) {
-                        f1 = xasprintf("hugetlb.%s.usage_in_bytes", size);
-                        f2 = xasprintf("hugetlb.%s.max_usage_in_bytes", size);
-                        f3 = xasprintf("hugetlb.%s.failcnt", size);
-                        _cleanup_free_ char *p1 = cg_file(true, "hugetlb", cg, f1);
-                        _cleanup_free_ char *p2 = cg_file(true, "hugetlb", cg, f2);
-                        _cleanup_free_ char *p3 = cg_file(true, "hugetlb", cg, f3);
-                        if (!read_u64(p1, &h.usage) || !read_u64(p3, &h.failcnt))
-                                continue;
-                        h.has_max_usage = read_u64(p2, &h.max_usage);
-                } else if (unified) {
-                        f1 = xasprintf("hugetlb.%s.current", size);
-                        f2 = xasprintf("hugetlb.%s.events", size);
-                        _cleanup_free_ char *p1 = cgroup_file_path(unified, NULL, cg, f1);
-                        _cleanup_free_ char *p2 = cgroup_file_path(unified, NULL, cg, f2);
-                        if (!read_u64(p1, &h.usage) || read_file(p2, 4096, &ev, NULL) < 0 ||
-                            !stats_field(ev, "max", &h.failcnt))
-                                continue;
-                } else {
-                        continue;
-                }
-                s->hugetlb[s->n_hugetlb++] = h;
-        }
-}
-
-static void read_psi(const char *cg, const char *unified, UsageSample *s) {
-        static const char *const files[PSI_N] = {
-                [PSI_CPU] = "cpu.pressure", [PSI_MEMORY] = "memory.pressure", [PSI_IO] = "io.pressure"};
-        if (!unified)
-                return;
-        for (size_t i = 0; i < PSI_N; i++) {
-                _cleanup_free_ char *p = cgroup_file_path(unified, NULL, cg, files[i]), *t = NULL;
-                if (read_file(p, 4096, &t, NULL) >= 0)
-                        (void)stats_parse_psi(t, &s->psi[i]);
-        }
-}
-
-static void read_usage(const char *cg, UsageSample *s) {
-        bool v1 = cgroup_v1();
-        const char *unified = unified_root(v1);
-        read_cpu(cg, v1, s);
-        read_memory(cg, v1, s);
-        read_swap_oom(cg, v1, s);
-        _cleanup_free_ char *pids = cg_file(v1, "pids", cg, "pids.current");
-        s->has_pids = read_u64(pids, &s->pids);
-        read_blkio(cg, v1, s);
-        read_hugetlb(cg, v1, unified, s);
-        read_psi(cg, unified, s);
 }
 
 static uint64_t walk_bytes, walk_inodes;
@@ -300,7 +107,7 @@ ContainerStatsInfo *stats_sample_container(Runtime *rt, Container *c, ContainerI
         } else {
                 s->usage.timestamp = now;
                 if (*cg && running)
-                        read_usage(cg, &s->usage);
+                        cgroup_stats_read(CGROUP_FS_ROOT, cg, &s->usage);
                 stats_cpu_rate(&last, &s->usage);
                 pthread_mutex_lock(&rt->lock);
                 c->last = s->usage;
