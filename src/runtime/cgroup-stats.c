@@ -67,34 +67,31 @@ static char *cg_text(const Hier *h, const char *controller, const char *cg, cons
         return read_file(p, 1 << 16, &t, NULL) >= 0 ? t : NULL;
 }
 
-static void read_memory(const Hier *h, const char *cg, UsageSample *s) {
+/* Memory, and swap beside it (absent without swap accounting: no memsw files on v1, no memory.swap.*
+ * on v2). */
+static void read_memory_swap(const Hier *h, const char *cg, UsageSample *s) {
         _cleanup_free_ char *usage =
                 cg_file(h, "memory", cg, h->v1 ? "memory.usage_in_bytes" : "memory.current");
         _cleanup_free_ char *text = cg_text(h, "memory", cg, "memory.stat");
-        _cleanup_free_ char *limit_text =
+        _cleanup_free_ char *limit =
                 cg_text(h, "memory", cg, h->v1 ? "memory.limit_in_bytes" : "memory.max");
         uint64_t u = 0;
-        if (!read_u64(usage, &u) || !text)
-                return;
-        stats_memory_from(u, text, limit_text, h->v1, s);
-}
-
-/* Swap (absent without swap accounting: no memsw files on v1, no memory.swap.* on v2) and OOM kills. */
-static void read_swap_oom(const Hier *h, const char *cg, UsageSample *s) {
-        _cleanup_free_ char *oom = cg_text(h, "memory", cg, h->v1 ? "memory.oom_control" : "memory.events");
-        s->has_oom = stats_field(oom, "oom_kill", &s->oom_kills);
+        if (read_u64(usage, &u) && text)
+                stats_memory_from(u, text, limit, h->v1, s);
         if (!h->v1) {
                 _cleanup_free_ char *cur = cg_text(h, NULL, cg, "memory.swap.current");
                 _cleanup_free_ char *max = cg_text(h, NULL, cg, "memory.swap.max");
                 stats_swap_v2(cur, max, s);
-                return;
+        } else if (s->has_memory) {
+                _cleanup_free_ char *both = cg_text(h, "memory", cg, "memory.memsw.usage_in_bytes");
+                _cleanup_free_ char *both_limit = cg_text(h, "memory", cg, "memory.memsw.limit_in_bytes");
+                stats_swap_v1(both, both_limit, s->mem_usage, limit, s);
         }
-        if (!s->has_memory)
-                return;
-        _cleanup_free_ char *both = cg_text(h, "memory", cg, "memory.memsw.usage_in_bytes");
-        _cleanup_free_ char *both_limit = cg_text(h, "memory", cg, "memory.memsw.limit_in_bytes");
-        _cleanup_free_ char *limit = cg_text(h, "memory", cg, "memory.limit_in_bytes");
-        stats_swap_v1(both, both_limit, s->mem_usage, limit, s);
+}
+
+static void read_oom(const Hier *h, const char *cg, UsageSample *s) {
+        _cleanup_free_ char *oom = cg_text(h, "memory", cg, h->v1 ? "memory.oom_control" : "memory.events");
+        s->has_oom = stats_field(oom, "oom_kill", &s->oom_kills);
 }
 
 /* "/dev/<name>" of a block device from sysfs; "" when it has none. */
@@ -200,16 +197,19 @@ static void read_psi(const Hier *h, const char *cg, UsageSample *s) {
         }
 }
 
-void cgroup_stats_read(const char *root, const char *cg, UsageSample *s) {
+void cgroup_stats_read(const char *root, const char *cg, unsigned extra, UsageSample *s) {
         Hier h;
         hier_init(root, &h);
         read_cpu(&h, cg, s);
-        read_memory(&h, cg, s);
-        read_swap_oom(&h, cg, s);
+        read_memory_swap(&h, cg, s);
         _cleanup_free_ char *pids = cg_file(&h, "pids", cg, "pids.current");
         s->has_pids = read_u64(pids, &s->pids);
-        read_blkio(&h, cg, s);
-        read_hugetlb(&h, cg, s);
         read_psi(&h, cg, s);
+        if (extra & CGROUP_READ_OOM)
+                read_oom(&h, cg, s);
+        if (extra & CGROUP_READ_BLKIO)
+                read_blkio(&h, cg, s);
+        if (extra & CGROUP_READ_HUGETLB)
+                read_hugetlb(&h, cg, s);
         free(h.unified);
 }

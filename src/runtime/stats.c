@@ -11,6 +11,7 @@
 #include "fs-util.h"
 #include "log.h"
 #include "runtime-private.h"
+#include "strv.h"
 
 /*
  * Container stats straight from the cgroup files runc created (cgroupfs: <controller>/<path> on v1,
@@ -85,6 +86,21 @@ static void sample_layer(Runtime *rt, Container *c, const char *layer, bool forc
         pthread_mutex_unlock(&rt->lock);
 }
 
+/*
+ * The files only ListPodSandboxMetrics needs, for the groups included_pod_metrics names (validated at
+ * start by the server's table), so the stats RPCs do not pay for them by default.
+ */
+static unsigned extra_reads(Runtime *rt) {
+        pthread_rwlock_rdlock(rt->config_lock);
+        char **g = rt->config->included_pod_metrics;
+        bool all = strv_contains(g, "all");
+        unsigned r = (all || strv_contains(g, "oom") ? CGROUP_READ_OOM : 0) |
+                     (all || strv_contains(g, "diskIO") ? CGROUP_READ_BLKIO : 0) |
+                     (all || strv_contains(g, "hugetlb") ? CGROUP_READ_HUGETLB : 0);
+        pthread_rwlock_unlock(rt->config_lock);
+        return r;
+}
+
 ContainerStatsInfo *stats_sample_container(Runtime *rt, Container *c, ContainerInfo *info, bool force) {
         ContainerStatsInfo *s = xcalloc(1, sizeof(*s));
         s->info = info;
@@ -107,7 +123,7 @@ ContainerStatsInfo *stats_sample_container(Runtime *rt, Container *c, ContainerI
         } else {
                 s->usage.timestamp = now;
                 if (*cg && running)
-                        cgroup_stats_read(CGROUP_FS_ROOT, cg, &s->usage);
+                        cgroup_stats_read(CGROUP_FS_ROOT, cg, extra_reads(rt), &s->usage);
                 stats_cpu_rate(&last, &s->usage);
                 pthread_mutex_lock(&rt->lock);
                 c->last = s->usage;

@@ -89,7 +89,7 @@ static void test_v1_hybrid_systemd_scope(void **state) {
                                 "crio-abc.scope");
         build_v1_hybrid(cg);
         UsageSample s = {0};
-        cgroup_stats_read(root, cg, &s);
+        cgroup_stats_read(root, cg, CGROUP_READ_ALL, &s);
         assert_true(s.has_cpu && s.has_memory && s.has_pids && s.has_oom && s.has_swap && s.has_blkio);
         assert_int_equal(s.cpu_ns, 123456789);
         assert_int_equal(s.mem_working_set, 700);
@@ -108,6 +108,12 @@ static void test_v1_hybrid_systemd_scope(void **state) {
                 assert_true(s.psi[i].has_some && s.psi[i].has_full);
                 assert_int_equal(s.psi[i].some.total_us, 3000000);
         }
+        /* Without a metric group asking, the files only metrics need are not read. */
+        UsageSample t = {0};
+        cgroup_stats_read(root, cg, 0, &t);
+        assert_true(t.has_cpu && t.has_memory && t.has_swap && t.psi[PSI_IO].has_some);
+        assert_false(t.has_oom || t.has_blkio);
+        assert_int_equal(t.n_hugetlb, 0);
         if (have_2mb_pages()) {
                 assert_int_equal(s.n_hugetlb, 1);
                 assert_string_equal(s.hugetlb[0].pagesize, "2MB");
@@ -135,7 +141,7 @@ static void test_v2_systemd_scope(void **state) {
         put("", cg, "hugetlb.2MB.events", "max 5\n");
         put("", cg, "cpu.pressure", PSI);
         UsageSample s = {0};
-        cgroup_stats_read(root, cg, &s);
+        cgroup_stats_read(root, cg, CGROUP_READ_ALL, &s);
         assert_int_equal(s.cpu_ns, 5000000);
         assert_int_equal(s.mem_working_set, 900);
         assert_false(s.has_available);
@@ -161,14 +167,15 @@ static void test_v1_without_unified_or_extras(void **state) {
         put("memory", cg, "memory.usage_in_bytes", "10\n");
         put("memory", cg, "memory.stat", "total_rss 5\n");
         UsageSample s = {0};
-        cgroup_stats_read(root, cg, &s);
+        cgroup_stats_read(root, cg, CGROUP_READ_ALL, &s);
         assert_true(s.has_cpu && s.has_memory);
         /* No swap accounting, no OOM file, no blkio, hugetlb or unified tree: absent, not zero. */
         assert_false(s.has_swap || s.has_oom || s.has_pids || s.has_blkio);
         assert_int_equal(s.n_hugetlb, 0);
         assert_false(s.psi[PSI_CPU].has_some || s.psi[PSI_IO].has_some);
         UsageSample none = {0};
-        cgroup_stats_read(root, "/crio-c/crio-gone", &none); /* the container's cgroup is gone */
+        cgroup_stats_read(root, "/crio-c/crio-gone", CGROUP_READ_ALL,
+                          &none); /* the container's cgroup is gone */
         assert_false(none.has_cpu || none.has_memory);
 }
 
