@@ -317,14 +317,16 @@ def test_container_with_memory_limit_reports_swap_available(cri, image):
     if not os.path.exists("/sys/fs/cgroup/memory/memory.memsw.usage_in_bytes"):
         pytest.skip("v1 swap accounting (memory.memsw.*) is off on this host")
     pod = cri.run_pod()
-    ctr = start(cri, image, pod, "sleep 300", memory_limit=64 << 20)
+    # 64 MiB of memory and 96 MiB of memory and swap together: 32 MiB of swap allowed.
+    ctr = start(cri, image, pod, "sleep 300", memory_limit=64 << 20, memory_swap_limit=96 << 20)
     with open(f"/sys/fs/cgroup/memory/crio-c/crio-{ctr}/memory.memsw.limit_in_bytes") as f:
-        both = int(f.read())
+        assert int(f.read()) == 96 << 20
     s = container_stats(cri, ctr)
-    if both < 1 << 62:
-        assert s.swap.swap_available_bytes.value == both - (64 << 20) - s.swap.swap_usage_bytes.value
-    else:
-        assert not s.swap.HasField("swap_available_bytes")
+    assert s.swap.swap_available_bytes.value == (32 << 20) - s.swap.swap_usage_bytes.value
+    # Only a memory limit: runc leaves memsw unlimited, so there is no swap limit to subtract from.
+    other = start(cri, image, pod, "sleep 300", memory_limit=64 << 20)
+    s = container_stats(cri, other)
+    assert s.swap.HasField("swap_usage_bytes") and not s.swap.HasField("swap_available_bytes")
 
 
 @pytest.fixture
