@@ -67,8 +67,7 @@ static char *cg_text(const Hier *h, const char *controller, const char *cg, cons
         return read_file(p, 1 << 16, &t, NULL) >= 0 ? t : NULL;
 }
 
-/* Memory, and swap beside it (absent without swap accounting: no memsw files on v1, no memory.swap.*
- * on v2). */
+/* Memory, and swap beside it (absent without swap accounting: no memsw or memory.swap.* files). */
 static void read_memory_swap(const Hier *h, const char *cg, UsageSample *s) {
         _cleanup_free_ char *usage =
                 cg_file(h, "memory", cg, h->v1 ? "memory.usage_in_bytes" : "memory.current");
@@ -109,9 +108,10 @@ static void blkio_name(BlkioDevice *d) {
 }
 
 /*
- * Block I/O per device. On v1 the throttle counters see every bio the cgroup issues whatever the
- * scheduler; buffered writes are flushed by the kernel's writeback threads and counted there, not in
- * the container (v2 charges them to the cgroup that dirtied the pages).
+ * Block I/O per device. On v1 the throttle counters see the bios the cgroup's tasks issue whatever the
+ * scheduler, but (seen on Linux 6.18) only on devices with a throttle rule in the cgroup; buffered
+ * writes are flushed by the kernel's writeback threads and counted there, not in the container (v2
+ * charges them to the cgroup that dirtied the pages).
  */
 static void read_blkio(const Hier *h, const char *cg, UsageSample *s) {
         if (h->v1) {

@@ -342,8 +342,9 @@ def container_metrics(cri, ctr):
 
 
 def count_blkio_v1(ctr, dev):
-    """Since Linux 6.x, v1 blkio.throttle.* counts only the devices that have a throttle rule in the
-    cgroup: give the container's cgroup one that limits nothing (1 TiB/s), as an operator's rule would."""
+    """On Linux 6.18 (this host), v1 blkio.throttle.* counts only the devices that have a throttle rule
+    in the cgroup: give the container's cgroup one that limits nothing (1 TiB/s), as an operator's rule
+    would."""
     cg = f"/sys/fs/cgroup/blkio/crio-c/crio-{ctr}"
     if not os.path.isdir(cg):
         return
