@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "cgroup-path.h"
 #include "fs-util.h"
 #include "json-util.h"
 #include "log.h"
@@ -354,7 +355,12 @@ static int write_spec_locked(Runtime *rt, const Pod *p, Container *c, const Imag
         const ContainerConfig *cc = c->config;
         _cleanup_free_ char *pidns = NULL, *cg = cgroups_path(rt, p, c->id);
         free(c->cgroup);
-        c->cgroup = cg[0] == '/' ? xstrdup(cg) : NULL; /* a systemd slice spec is no path */
+        c->cgroup = NULL;
+        /* A systemd "slice:prefix:name" spec: where runc's systemd driver puts it (NULL if malformed). */
+        if (cg[0] == '/')
+                c->cgroup = xstrdup(cg);
+        else
+                (void)cgroup_systemd_path(cg, &c->cgroup);
         _cleanup_free_ char *shm = p->shm_mounted ? xasprintf("%s/shm", p->dir) : NULL;
         _cleanup_error_ Error *err = NULL;
         const char *pidns_path = pid_ns_path(rt, p, cc, &pidns, &err);

@@ -64,8 +64,8 @@ typedef struct Container {
         char *log_path; /* absolute */
         char *stop_signal;
         char *handler;
-        char *cgroup;            /* cgroupfs path ("/parent/crio-<id>"); NULL with systemd */
-        UsageSample last;        /* the latest stats sample: usage_nano_cores and the sampler's cache */
+        char *cgroup;     /* from a hierarchy's root: "/parent/crio-<id>", "/x.slice/crio-<id>.scope" */
+        UsageSample last; /* the latest stats sample: usage_nano_cores and the sampler's cache */
         int64_t layer_walked_ns; /* CLOCK_MONOTONIC of the last writable-layer walk; 0: never */
         int64_t layer_walked_at; /* the same instant, CLOCK_REALTIME, for answers */
         uint64_t layer_bytes, layer_inodes;

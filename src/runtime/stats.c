@@ -7,9 +7,11 @@
 #include <unistd.h>
 
 #include "cancel.h"
+#include "cgroup-stats.h"
 #include "fs-util.h"
 #include "log.h"
 #include "runtime-private.h"
+#include "strv.h"
 
 /*
  * Container stats straight from the cgroup files runc created (cgroupfs: <controller>/<path> on v1,
@@ -18,7 +20,6 @@
  * samples every pod and container and the RPCs answer from its latest samples.
  */
 
-#define CGROUP_ROOT "/sys/fs/cgroup"
 #define NS_PER_S 1000000000LL
 
 int64_t stats_now_ns(void) {
@@ -33,55 +34,6 @@ int64_t stats_period_ns(Runtime *rt) {
                                                       : rt->config->stats_collection_period;
         pthread_rwlock_unlock(rt->config_lock);
         return s > 0 ? s * NS_PER_S : 0;
-}
-
-static bool read_u64(const char *path, uint64_t *ret) {
-        _cleanup_free_ char *t = NULL;
-        return read_file(path, 4096, &t, NULL) >= 0 && stats_parse_u64(t, ret);
-}
-
-static bool cgroup_v1(void) {
-        return access(CGROUP_ROOT "/cpuacct", F_OK) == 0 || access(CGROUP_ROOT "/cpu,cpuacct", F_OK) == 0;
-}
-
-static char *cg_file(bool v1, const char *controller, const char *cg, const char *file) {
-        return v1 ? xasprintf(CGROUP_ROOT "/%s%s/%s", controller, cg, file)
-                  : xasprintf(CGROUP_ROOT "%s/%s", cg, file);
-}
-
-static void read_cpu(const char *cg, bool v1, UsageSample *s) {
-        if (v1) {
-                _cleanup_free_ char *p = cg_file(true, "cpuacct", cg, "cpuacct.usage");
-                s->has_cpu = read_u64(p, &s->cpu_ns);
-                return;
-        }
-        _cleanup_free_ char *p = cg_file(false, NULL, cg, "cpu.stat"), *t = NULL;
-        uint64_t usec = 0;
-        if (read_file(p, 1 << 16, &t, NULL) >= 0 && stats_field(t, "usage_usec", &usec)) {
-                s->has_cpu = true;
-                s->cpu_ns = usec * 1000;
-        }
-}
-
-static void read_memory(const char *cg, bool v1, UsageSample *s) {
-        _cleanup_free_ char *usage =
-                cg_file(v1, "memory", cg, v1 ? "memory.usage_in_bytes" : "memory.current");
-        _cleanup_free_ char *stat = cg_file(v1, "memory", cg, "memory.stat"), *text = NULL;
-        _cleanup_free_ char *limit = cg_file(v1, "memory", cg, v1 ? "memory.limit_in_bytes" : "memory.max");
-        _cleanup_free_ char *limit_text = NULL;
-        uint64_t u = 0;
-        if (!read_u64(usage, &u) || read_file(stat, 1 << 16, &text, NULL) < 0)
-                return;
-        read_file(limit, 64, &limit_text, NULL);
-        stats_memory_from(u, text, limit_text, v1, s);
-}
-
-static void read_usage(const char *cg, UsageSample *s) {
-        bool v1 = cgroup_v1();
-        read_cpu(cg, v1, s);
-        read_memory(cg, v1, s);
-        _cleanup_free_ char *pids = cg_file(v1, "pids", cg, "pids.current");
-        s->has_pids = read_u64(pids, &s->pids);
 }
 
 static uint64_t walk_bytes, walk_inodes;
@@ -134,6 +86,21 @@ static void sample_layer(Runtime *rt, Container *c, const char *layer, bool forc
         pthread_mutex_unlock(&rt->lock);
 }
 
+/*
+ * The files only ListPodSandboxMetrics needs, for the groups included_pod_metrics names (validated at
+ * start by the server's table), so the stats RPCs do not pay for them by default.
+ */
+static unsigned extra_reads(Runtime *rt) {
+        pthread_rwlock_rdlock(rt->config_lock);
+        char **g = rt->config->included_pod_metrics;
+        bool all = strv_contains(g, "all");
+        unsigned r = (all || strv_contains(g, "oom") ? CGROUP_READ_OOM : 0) |
+                     (all || strv_contains(g, "diskIO") ? CGROUP_READ_BLKIO : 0) |
+                     (all || strv_contains(g, "hugetlb") ? CGROUP_READ_HUGETLB : 0);
+        pthread_rwlock_unlock(rt->config_lock);
+        return r;
+}
+
 ContainerStatsInfo *stats_sample_container(Runtime *rt, Container *c, ContainerInfo *info, bool force) {
         ContainerStatsInfo *s = xcalloc(1, sizeof(*s));
         s->info = info;
@@ -156,7 +123,7 @@ ContainerStatsInfo *stats_sample_container(Runtime *rt, Container *c, ContainerI
         } else {
                 s->usage.timestamp = now;
                 if (*cg && running)
-                        read_usage(cg, &s->usage);
+                        cgroup_stats_read(CGROUP_FS_ROOT, cg, extra_reads(rt), &s->usage);
                 stats_cpu_rate(&last, &s->usage);
                 pthread_mutex_lock(&rt->lock);
                 c->last = s->usage;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "pb-util.h"
@@ -28,7 +29,32 @@ typedef enum Source {
         SRC_SPEC_CPU_SHARES,
         SRC_SPEC_MEMORY_LIMIT,
         SRC_SPEC_MEMORY_SWAP_LIMIT,
+        SRC_OOM_EVENTS,
+        SRC_PSI_CPU_WAITING,
+        SRC_PSI_CPU_STALLED,
+        SRC_PSI_MEMORY_WAITING,
+        SRC_PSI_MEMORY_STALLED,
+        SRC_PSI_IO_WAITING,
+        SRC_PSI_IO_STALLED,
+        SRC_HUGETLB_USAGE, /* per page size from here */
+        SRC_HUGETLB_MAX_USAGE,
+        SRC_HUGETLB_FAILCNT,
+        SRC_BLKIO_USAGE,   /* per device and operation */
+        SRC_FS_READ_BYTES, /* per device from here */
+        SRC_FS_WRITE_BYTES,
+        SRC_FS_READS,
+        SRC_FS_WRITES,
 } Source;
+
+/* The labels a metric adds to the base ones, one sample per interface, page size or device. */
+typedef enum Extra { EXTRA_NONE, EXTRA_INTERFACE, EXTRA_PAGESIZE, EXTRA_DEVICE_OP, EXTRA_DEVICE } Extra;
+
+static const char *const extra_labels[][4] = {
+        [EXTRA_INTERFACE] = {"interface"},
+        [EXTRA_PAGESIZE] = {"pagesize"},
+        [EXTRA_DEVICE_OP] = {"device", "major", "minor", "operation"},
+        [EXTRA_DEVICE] = {"device"},
+};
 
 typedef struct MetricDef {
         unsigned group; /* 0: always */
@@ -82,6 +108,42 @@ static const MetricDef defs[] = {
          SRC_SPEC_MEMORY_LIMIT},
         {POD_METRICS_SPEC, "container_spec_memory_swap_limit_bytes", "Memory swap limit for the container.",
          GAUGE, SRC_SPEC_MEMORY_SWAP_LIMIT},
+        {POD_METRICS_HUGETLB, "container_hugetlb_failcnt", "Number of hugepage usage hits limits", COUNTER,
+         SRC_HUGETLB_FAILCNT},
+        {POD_METRICS_HUGETLB, "container_hugetlb_usage_bytes", "Current hugepage usage in bytes", GAUGE,
+         SRC_HUGETLB_USAGE},
+        {POD_METRICS_HUGETLB, "container_hugetlb_max_usage_bytes",
+         "Maximum hugepage usage recorded in bytes", GAUGE, SRC_HUGETLB_MAX_USAGE},
+        {POD_METRICS_OOM, "container_oom_events_total",
+         "Count of out of memory events observed for the container", COUNTER, SRC_OOM_EVENTS},
+        {POD_METRICS_DISKIO, "container_blkio_device_usage_total", "Blkio Device bytes usage", COUNTER,
+         SRC_BLKIO_USAGE},
+        {POD_METRICS_DISKIO, "container_fs_reads_bytes_total", "Cumulative count of bytes read", COUNTER,
+         SRC_FS_READ_BYTES},
+        {POD_METRICS_DISKIO, "container_fs_writes_bytes_total", "Cumulative count of bytes written", COUNTER,
+         SRC_FS_WRITE_BYTES},
+        {POD_METRICS_DISKIO, "container_fs_reads_total", "Cumulative count of reads completed", COUNTER,
+         SRC_FS_READS},
+        {POD_METRICS_DISKIO, "container_fs_writes_total", "Cumulative count of writes completed", COUNTER,
+         SRC_FS_WRITES},
+        {POD_METRICS_PRESSURE, "container_pressure_cpu_stalled_seconds_total",
+         "Total time duration no tasks in the container could make progress due to CPU congestion.", COUNTER,
+         SRC_PSI_CPU_STALLED},
+        {POD_METRICS_PRESSURE, "container_pressure_cpu_waiting_seconds_total",
+         "Total time duration tasks in the container have waited due to CPU congestion.", COUNTER,
+         SRC_PSI_CPU_WAITING},
+        {POD_METRICS_PRESSURE, "container_pressure_memory_stalled_seconds_total",
+         "Total time duration no tasks in the container could make progress due to memory congestion.",
+         COUNTER, SRC_PSI_MEMORY_STALLED},
+        {POD_METRICS_PRESSURE, "container_pressure_memory_waiting_seconds_total",
+         "Total time duration tasks in the container have waited due to memory congestion.", COUNTER,
+         SRC_PSI_MEMORY_WAITING},
+        {POD_METRICS_PRESSURE, "container_pressure_io_stalled_seconds_total",
+         "Total time duration no tasks in the container could make progress due to IO congestion.", COUNTER,
+         SRC_PSI_IO_STALLED},
+        {POD_METRICS_PRESSURE, "container_pressure_io_waiting_seconds_total",
+         "Total time duration tasks in the container have waited due to IO congestion.", COUNTER,
+         SRC_PSI_IO_WAITING},
 };
 
 /* Labels of every metric, in this order; network metrics add the interface. */
@@ -92,16 +154,11 @@ int pod_metrics_groups(char *const *included, unsigned *ret, const char **ret_ba
                 const char *name;
                 unsigned group;
         } names[] = {
-                {"cpu", POD_METRICS_CPU},
-                {"memory", POD_METRICS_MEMORY},
-                {"network", POD_METRICS_NETWORK},
-                {"process", POD_METRICS_PROCESS},
-                {"disk", POD_METRICS_DISK},
-                {"hugetlb", 0},
-                {"oom", 0},
-                {"spec", POD_METRICS_SPEC},
-                {"diskIO", 0},
-                {"pressure", 0},
+                {"cpu", POD_METRICS_CPU},         {"memory", POD_METRICS_MEMORY},
+                {"network", POD_METRICS_NETWORK}, {"process", POD_METRICS_PROCESS},
+                {"disk", POD_METRICS_DISK},       {"hugetlb", POD_METRICS_HUGETLB},
+                {"oom", POD_METRICS_OOM},         {"spec", POD_METRICS_SPEC},
+                {"diskIO", POD_METRICS_DISKIO},   {"pressure", POD_METRICS_PRESSURE},
         };
         unsigned g = 0;
         STRV_FOREACH(i, included) {
@@ -128,6 +185,18 @@ static bool is_network(const MetricDef *d) {
         return d->group == POD_METRICS_NETWORK;
 }
 
+static Extra extra_of(const MetricDef *d) {
+        if (is_network(d))
+                return EXTRA_INTERFACE;
+        if (d->source >= SRC_FS_READ_BYTES)
+                return EXTRA_DEVICE;
+        if (d->source == SRC_BLKIO_USAGE)
+                return EXTRA_DEVICE_OP;
+        if (d->source >= SRC_HUGETLB_USAGE)
+                return EXTRA_PAGESIZE;
+        return EXTRA_NONE;
+}
+
 /* Network counters belong to the pod (its namespace), the rest to its containers; last-seen to both. */
 static bool belongs(const MetricDef *d, bool pod_level) {
         return d->group == 0 || is_network(d) == pod_level;
@@ -149,8 +218,9 @@ Runtime__V1__MetricDescriptor **pod_metrics_descriptors(unsigned groups, size_t 
                 d->help = xstrdup(defs[i].help);
                 for (size_t k = 0; k < ELEMENTSOF(base_labels); k++)
                         PB_APPEND(d->n_label_keys, d->label_keys, xstrdup(base_labels[k]));
-                if (is_network(&defs[i]))
-                        PB_APPEND(d->n_label_keys, d->label_keys, xstrdup("interface"));
+                const char *const *extra = extra_labels[extra_of(&defs[i])];
+                for (size_t k = 0; k < ELEMENTSOF(extra_labels[0]) && extra[k]; k++)
+                        PB_APPEND(d->n_label_keys, d->label_keys, xstrdup(extra[k]));
                 PB_APPEND(n, l, d);
         }
         *ret_n = n;
@@ -166,6 +236,15 @@ static bool spec_value(Source src, const ContainerStatsInfo *c, uint64_t *ret) {
                                                    : c->spec_memory_swap_limit;
         *ret = v > 0 ? (uint64_t)v : 0;
         return v > 0;
+}
+
+/* Whole seconds of "some" (waiting) or "full" (stalled) pressure, as cAdvisor names them. */
+static bool psi_value(Source src, const UsageSample *u, uint64_t *ret) {
+        unsigned k = (unsigned)(src - SRC_PSI_CPU_WAITING);
+        const PsiStats *p = &u->psi[k / 2 == 0 ? PSI_CPU : k / 2 == 1 ? PSI_MEMORY : PSI_IO];
+        bool stalled = k % 2 == 1;
+        *ret = (stalled ? p->full.total_us : p->some.total_us) / 1000000ULL;
+        return stalled ? p->has_full : p->has_some;
 }
 
 /* The sample of `src` for a container (c != NULL) or the pod, if it has one. */
@@ -203,6 +282,16 @@ static bool value_of(Source src, const PodStatsInfo *p, const ContainerStatsInfo
         case SRC_SPEC_MEMORY_LIMIT:
         case SRC_SPEC_MEMORY_SWAP_LIMIT:
                 return c && spec_value(src, c, ret);
+        case SRC_OOM_EVENTS:
+                *ret = u->oom_kills;
+                return u->has_oom;
+        case SRC_PSI_CPU_WAITING:
+        case SRC_PSI_CPU_STALLED:
+        case SRC_PSI_MEMORY_WAITING:
+        case SRC_PSI_MEMORY_STALLED:
+        case SRC_PSI_IO_WAITING:
+        case SRC_PSI_IO_STALLED:
+                return psi_value(src, u, ret);
         default:
                 break;
         }
@@ -231,31 +320,78 @@ static Runtime__V1__Metric *metric_new(const MetricDef *d, int64_t ts, const cha
         return m;
 }
 
+/* One sample per huge page size the container's cgroup reports. */
+static void add_hugetlb(const MetricDef *d, const UsageSample *u, const char **labels,
+                        Runtime__V1__Metric ***l, size_t *n) {
+        for (size_t k = 0; k < u->n_hugetlb; k++) {
+                const HugetlbUsage *h = &u->hugetlb[k];
+                if (d->source == SRC_HUGETLB_MAX_USAGE && !h->has_max_usage)
+                        continue;
+                labels[6] = h->pagesize;
+                uint64_t v = d->source == SRC_HUGETLB_USAGE       ? h->usage
+                             : d->source == SRC_HUGETLB_MAX_USAGE ? h->max_usage
+                                                                  : h->failcnt;
+                PB_APPEND(*n, *l, metric_new(d, u->timestamp, labels, 7, v));
+        }
+}
+
+/* One sample per device (blkio_device_usage_total: per device and operation, Read and Write bytes). */
+static void add_blkio(const MetricDef *d, const UsageSample *u, const char **labels,
+                      Runtime__V1__Metric ***l, size_t *n) {
+        for (size_t k = 0; k < u->n_blkio; k++) {
+                const BlkioDevice *b = &u->blkio[k];
+                labels[6] = b->name;
+                if (d->source != SRC_BLKIO_USAGE) {
+                        uint64_t v = d->source == SRC_FS_READ_BYTES    ? b->read_bytes
+                                     : d->source == SRC_FS_WRITE_BYTES ? b->write_bytes
+                                     : d->source == SRC_FS_READS       ? b->reads
+                                                                       : b->writes;
+                        PB_APPEND(*n, *l, metric_new(d, u->timestamp, labels, 7, v));
+                        continue;
+                }
+                char major[16], minor[16];
+                snprintf(major, sizeof(major), "%u", b->major);
+                snprintf(minor, sizeof(minor), "%u", b->minor);
+                labels[7] = major;
+                labels[8] = minor;
+                labels[9] = "Read";
+                PB_APPEND(*n, *l, metric_new(d, u->timestamp, labels, 10, b->read_bytes));
+                labels[9] = "Write";
+                PB_APPEND(*n, *l, metric_new(d, u->timestamp, labels, 10, b->write_bytes));
+        }
+}
+
 /* The metrics of a container, or with c NULL the pod's own (network; its name is "POD" as in cAdvisor). */
 static void add_metrics(const PodStatsInfo *p, const ContainerStatsInfo *c, unsigned groups,
                         Runtime__V1__Metric ***l, size_t *n) {
-        const char *labels[] = {c ? c->info->name : "POD",
-                                c ? c->info->id : p->info->id,
-                                c ? c->info->image : "",
-                                c ? c->info->id : p->info->id,
-                                p->info->namespace_,
-                                p->info->name,
-                                NULL};
+        const char *labels[10] = {c ? c->info->name : "POD", c ? c->info->id : p->info->id,
+                                  c ? c->info->image : "",   c ? c->info->id : p->info->id,
+                                  p->info->namespace_,       p->info->name};
+        const UsageSample *u = c ? &c->usage : &p->usage;
         for (size_t i = 0; i < ELEMENTSOF(defs); i++) {
                 const MetricDef *d = &defs[i];
                 uint64_t v = 0;
                 if (!enabled(d, groups) || !belongs(d, c == NULL))
                         continue;
-                if (!is_network(d)) {
+                switch (extra_of(d)) {
+                case EXTRA_NONE:
                         if (value_of(d->source, p, c, NULL, &v))
-                                PB_APPEND(*n, *l,
-                                          metric_new(d, (c ? c->usage : p->usage).timestamp, labels, 6, v));
-                        continue;
-                }
-                for (size_t k = 0; p->has_network && k < p->n_ifaces; k++) {
-                        labels[6] = p->ifaces[k].name;
-                        if (value_of(d->source, p, NULL, &p->ifaces[k], &v))
-                                PB_APPEND(*n, *l, metric_new(d, p->net_timestamp, labels, 7, v));
+                                PB_APPEND(*n, *l, metric_new(d, u->timestamp, labels, 6, v));
+                        break;
+                case EXTRA_INTERFACE:
+                        for (size_t k = 0; p->has_network && k < p->n_ifaces; k++) {
+                                labels[6] = p->ifaces[k].name;
+                                if (value_of(d->source, p, NULL, &p->ifaces[k], &v))
+                                        PB_APPEND(*n, *l, metric_new(d, p->net_timestamp, labels, 7, v));
+                        }
+                        break;
+                case EXTRA_PAGESIZE:
+                        add_hugetlb(d, u, labels, l, n);
+                        break;
+                case EXTRA_DEVICE_OP:
+                case EXTRA_DEVICE:
+                        add_blkio(d, u, labels, l, n);
+                        break;
                 }
         }
 }

@@ -21,12 +21,15 @@ enum {
         POD_METRICS_PROCESS = 1 << 3,
         POD_METRICS_DISK = 1 << 4,
         POD_METRICS_SPEC = 1 << 5,
+        POD_METRICS_HUGETLB = 1 << 6,
+        POD_METRICS_OOM = 1 << 7,
+        POD_METRICS_DISKIO = 1 << 8,
+        POD_METRICS_PRESSURE = 1 << 9,
 };
 
 /*
  * The groups `included_pod_metrics` names ("all" for every one); container_last_seen is always
- * reported. Names of groups not built yet (hugetlb, oom, diskIO, pressure) are accepted and
- * report nothing. -EINVAL naming an unknown group in *ret_bad.
+ * reported. -EINVAL naming an unknown group in *ret_bad.
  */
 int pod_metrics_groups(char *const *included, unsigned *ret, const char **ret_bad);
 

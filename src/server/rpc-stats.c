@@ -14,6 +14,28 @@ static Runtime__V1__UInt64Value *u64(uint64_t v) {
         return o;
 }
 
+static Runtime__V1__PsiData *psi_line_to_cri(const PsiLine *l) {
+        Runtime__V1__PsiData *d = PB_NEW(Runtime__V1__PsiData, RUNTIME__V1__PSI_DATA__INIT);
+        d->total = l->total_us * 1000; /* the kernel counts µs, the CRI ns */
+        d->avg10 = l->avg10;
+        d->avg60 = l->avg60;
+        d->avg300 = l->avg300;
+        return d;
+}
+
+/* A cgroup's pressure on one resource, NULL when the host has no PSI file for it. */
+static Runtime__V1__PsiStats *psi_to_cri(const UsageSample *u, PsiResource r) {
+        const PsiStats *p = &u->psi[r];
+        if (!p->has_some && !p->has_full)
+                return NULL;
+        Runtime__V1__PsiStats *o = PB_NEW(Runtime__V1__PsiStats, RUNTIME__V1__PSI_STATS__INIT);
+        if (p->has_some)
+                o->some = psi_line_to_cri(&p->some);
+        if (p->has_full)
+                o->full = psi_line_to_cri(&p->full);
+        return o;
+}
+
 static Runtime__V1__CpuUsage *cpu_to_cri(const UsageSample *u) {
         if (!u->has_cpu)
                 return NULL;
@@ -22,6 +44,7 @@ static Runtime__V1__CpuUsage *cpu_to_cri(const UsageSample *u) {
         o->usage_core_nano_seconds = u64(u->cpu_ns);
         if (u->has_nano_cores)
                 o->usage_nano_cores = u64(u->nano_cores);
+        o->psi = psi_to_cri(u, PSI_CPU);
         return o;
 }
 
@@ -37,7 +60,29 @@ static Runtime__V1__MemoryUsage *memory_to_cri(const UsageSample *u) {
         m->major_page_faults = u64(u->mem_major_page_faults);
         if (u->has_available)
                 m->available_bytes = u64(u->mem_available);
+        m->psi = psi_to_cri(u, PSI_MEMORY);
         return m;
+}
+
+static Runtime__V1__SwapUsage *swap_to_cri(const UsageSample *u) {
+        if (!u->has_swap)
+                return NULL;
+        Runtime__V1__SwapUsage *o = PB_NEW(Runtime__V1__SwapUsage, RUNTIME__V1__SWAP_USAGE__INIT);
+        o->timestamp = u->timestamp;
+        o->swap_usage_bytes = u64(u->swap_usage);
+        if (u->has_swap_available)
+                o->swap_available_bytes = u64(u->swap_available);
+        return o;
+}
+
+static Runtime__V1__IoUsage *io_to_cri(const UsageSample *u) {
+        Runtime__V1__PsiStats *psi = psi_to_cri(u, PSI_IO);
+        if (!psi)
+                return NULL;
+        Runtime__V1__IoUsage *o = PB_NEW(Runtime__V1__IoUsage, RUNTIME__V1__IO_USAGE__INIT);
+        o->timestamp = u->timestamp;
+        o->psi = psi;
+        return o;
 }
 
 static Runtime__V1__ContainerAttributes *container_attributes(const ContainerInfo *c) {
@@ -58,6 +103,8 @@ static Runtime__V1__ContainerStats *container_stats_to_cri(const ContainerStatsI
         o->attributes = container_attributes(s->info);
         o->cpu = cpu_to_cri(&s->usage);
         o->memory = memory_to_cri(&s->usage);
+        o->swap = swap_to_cri(&s->usage);
+        o->io = io_to_cri(&s->usage);
         if (s->has_layer) {
                 Runtime__V1__FilesystemUsage *f = o->writable_layer =
                         PB_NEW(Runtime__V1__FilesystemUsage, RUNTIME__V1__FILESYSTEM_USAGE__INIT);

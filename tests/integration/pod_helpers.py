@@ -74,7 +74,7 @@ def pod_config(name=None, namespace="default", uid=None, attempt=0, log_dir=None
 def container_config(image, name=None, command=None, args=None, env=None, log_path=None, labels=None,
                      annotations=None, mounts=(), tty=False, stdin=False, workdir=None, run_as_user=None,
                      run_as_username=None, readonly_rootfs=False, privileged=False, cap_add=(), cap_drop=(),
-                     seccomp=None, memory_limit=None):
+                     seccomp=None, memory_limit=None, memory_swap_limit=None):
     api = h.pb()
     c = api.ContainerConfig()
     c.metadata.name = name or "ctr-" + uuid.uuid4().hex[:8]
@@ -113,6 +113,8 @@ def container_config(image, name=None, command=None, args=None, env=None, log_pa
         sc.seccomp.localhost_ref = path
     if memory_limit:
         c.linux.resources.memory_limit_in_bytes = memory_limit
+    if memory_swap_limit:
+        c.linux.resources.memory_swap_limit_in_bytes = memory_swap_limit
     return c
 
 

@@ -2,6 +2,9 @@
 """Stats a kubelet reads for `kubectl top` and eviction: pod and container CPU, memory, processes, the
 pod's network counters and the writable layer, on demand and from the background sampler."""
 
+import glob
+import os
+
 import grpc
 import pytest
 
@@ -276,3 +279,129 @@ def test_streamed_lists_match_the_unary_ones(cri, image):
         cri.remove_pod(p)
     assert stream(cri, "StreamPodSandboxStats", api.StreamPodSandboxStatsRequest(),
                   api.StreamPodSandboxStatsResponse) == []
+
+
+def test_container_stats_swap_io_and_pressure(cri, image):
+    """Swap from memory.memsw (v1) or memory.swap (v2); PSI from the unified tree, where runc places each
+    container on v2 and on v1 hybrid hosts alike. Fields the host cannot give stay absent."""
+    pod = cri.run_pod()
+    # Three busy loops on a two-core machine: some of them always wait for a CPU.
+    ctr = start(cri, image, pod, "for i in 1 2 3; do (while true; do :; done) & done; sleep 300")
+    has_memsw = os.path.exists("/sys/fs/cgroup/memory/memory.memsw.usage_in_bytes") or \
+        os.path.exists("/sys/fs/cgroup/memory.swap.current")
+    unified = "/sys/fs/cgroup/unified" if os.path.isdir("/sys/fs/cgroup/memory") else "/sys/fs/cgroup"
+    has_psi = os.path.exists(unified + "/cpu.pressure")
+
+    def waited():
+        s = container_stats(cri, ctr)
+        return s if s.cpu.psi.Some.Total > 0 else None
+
+    s = h.wait_until(waited, 20) if has_psi else container_stats(cri, ctr)
+    assert s, "no CPU pressure seen in 20 s of three busy loops"
+    assert s.swap.HasField("swap_usage_bytes") == has_memsw
+    if has_memsw:
+        assert s.swap.timestamp > 0
+        assert not s.swap.HasField("swap_available_bytes")  # no memory limit: no swap limit either
+    if not has_psi:
+        assert not s.cpu.HasField("psi") and not s.HasField("io")
+        return
+    assert s.cpu.psi.Some.Total > 0 and s.cpu.psi.Some.Avg300 >= 0  # the proto's capitalised names
+    assert s.memory.HasField("psi") and s.memory.psi.HasField("Some") and s.memory.psi.HasField("Full")
+    assert s.io.timestamp == s.cpu.timestamp and s.io.psi.HasField("Some")
+    # The pod has no cgroup of its own under cgroupfs: no pod-level PSI.
+    p = pod_stats(cri, pod)
+    assert not p.linux.cpu.HasField("psi") and not p.linux.HasField("io")
+
+
+def test_container_with_memory_limit_reports_swap_available(cri, image):
+    if not os.path.exists("/sys/fs/cgroup/memory/memory.memsw.usage_in_bytes"):
+        pytest.skip("v1 swap accounting (memory.memsw.*) is off on this host")
+    pod = cri.run_pod()
+    # 64 MiB of memory and 96 MiB of memory and swap together: 32 MiB of swap allowed.
+    ctr = start(cri, image, pod, "sleep 300", memory_limit=64 << 20, memory_swap_limit=96 << 20)
+    with open(f"/sys/fs/cgroup/memory/crio-c/crio-{ctr}/memory.memsw.limit_in_bytes") as f:
+        assert int(f.read()) == 96 << 20
+    s = container_stats(cri, ctr)
+    assert s.swap.swap_available_bytes.value == (32 << 20) - s.swap.swap_usage_bytes.value
+    # Only a memory limit: runc leaves memsw unlimited, so there is no swap limit to subtract from.
+    other = start(cri, image, pod, "sleep 300", memory_limit=64 << 20)
+    s = container_stats(cri, other)
+    assert s.swap.HasField("swap_usage_bytes") and not s.swap.HasField("swap_available_bytes")
+
+
+@pytest.fixture
+def extra_metrics_node(image_daemon, tmp_path_factory):
+    d, c = make_node(image_daemon, tmp_path_factory,
+                     '\n[crio.stats]\nincluded_pod_metrics = ["hugetlb", "oom", "diskIO", "pressure"]\n')
+    yield d, c
+    clean(c)
+
+
+def container_metrics(cri, ctr):
+    return [x for m in pod_metrics(cri) for c in m.container_metrics if c.container_id == ctr for x in c.metrics]
+
+
+def count_blkio_v1(ctr, dev):
+    """On Linux 6.18 (this host), v1 blkio.throttle.* counts only the devices that have a throttle rule
+    in the cgroup: give the container's cgroup one that limits nothing (1 TiB/s), as an operator's rule
+    would."""
+    cg = f"/sys/fs/cgroup/blkio/crio-c/crio-{ctr}"
+    if not os.path.isdir(cg):
+        return
+    for f in ("read_bps_device", "write_bps_device"):
+        with open(f"{cg}/blkio.throttle.{f}", "w") as out:
+            out.write(f"{os.major(dev)}:{os.minor(dev)} {1 << 40}\n")
+
+
+def test_disk_io_oom_and_pressure_metrics(extra_metrics_node, image_registry):
+    d, cri = extra_metrics_node
+    ref = ph.busybox(image_registry)
+    cri.pull_image(ref)
+    names = {d.name: list(d.label_keys) for d in descriptors(cri)}
+    assert names["container_blkio_device_usage_total"][6:] == ["device", "major", "minor", "operation"]
+    assert names["container_fs_writes_bytes_total"][6:] == ["device"]
+    assert names["container_hugetlb_usage_bytes"][6:] == ["pagesize"]
+    assert names["container_oom_events_total"][6:] == []
+    assert "container_pressure_io_waiting_seconds_total" in names
+    pod = cri.run_pod()
+    ctr = start(cri, ref, pod, "sleep 300", memory_limit=32 << 20)
+    disk = os.stat(d.root).st_dev  # the writable layer's device
+    count_blkio_v1(ctr, disk)
+    # Direct I/O: v1's blkio counts the bios a cgroup issues itself, not the kernel's later writeback.
+    exec_ok(cri, ctr, "dd if=/dev/zero of=/data bs=4096 count=512 oflag=direct 2>/dev/null && "
+                      "dd if=/data of=/dev/null bs=4096 iflag=direct 2>/dev/null")
+    # A 64 MiB buffer in a 32 MiB container: the kernel kills dd, the container runs on.
+    assert cri.exec_sync(ctr, ["dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"]).exit_code != 0
+    assert cri.container_status(ctr).status.state == h.pb().CONTAINER_RUNNING
+    got = container_metrics(cri, ctr)
+    by = {}
+    for x in got:
+        assert len(x.label_values) == len(names[x.name]), x.name
+        by.setdefault(x.name, []).append(x)
+    assert [x.value.value for x in by["container_oom_events_total"]] == [1]
+    assert by["container_oom_events_total"][0].metric_type == h.pb().COUNTER
+    writes = {x.label_values[6]: x.value.value for x in by["container_fs_writes_bytes_total"]}
+    reads = {x.label_values[6]: x.value.value for x in by["container_fs_reads_bytes_total"]}
+    assert max(writes.values()) >= 2 << 20 and max(reads.values()) >= 2 << 20, (writes, reads)
+    dev = max(writes, key=writes.get)
+    assert dev.startswith("/dev/") and os.stat(dev).st_rdev == disk
+    usage = {x.label_values[9]: x for x in by["container_blkio_device_usage_total"] if x.label_values[6] == dev}
+    assert usage["Write"].value.value == writes[dev] and usage["Read"].value.value == reads[dev]
+    assert usage["Write"].label_values[7:9] == [str(os.major(disk)), str(os.minor(disk))]
+    assert {x.label_values[6]: x.value.value for x in by["container_fs_writes_total"]}[dev] >= 512
+    assert {x.label_values[6]: x.value.value for x in by["container_fs_reads_total"]}[dev] >= 1
+    unified = "/sys/fs/cgroup/unified" if os.path.isdir("/sys/fs/cgroup/memory") else "/sys/fs/cgroup"
+    psi = [n for n in names if n.startswith("container_pressure_")]
+    assert len(psi) == 6
+    if os.path.exists(unified + "/cpu.pressure"):
+        assert set(psi) <= set(by)  # whole seconds: present, usually 0 for a short test
+    else:
+        assert not set(psi) & set(by)
+    # Huge pages are reported only where the container's cgroup has hugetlb files (not on this kind of
+    # host: no v1 hugetlb controller, and the unified tree does not delegate it).
+    hugetlb_files = glob.glob("/sys/fs/cgroup/hugetlb/crio-c/crio-" + ctr + "/hugetlb.*.usage_in_bytes") + \
+        glob.glob(unified + "/crio-c/crio-" + ctr + "/hugetlb.*.current")
+    assert ("container_hugetlb_usage_bytes" in by) == bool(hugetlb_files)
+    if hugetlb_files:
+        assert {x.label_values[6] for x in by["container_hugetlb_usage_bytes"]} <= \
+            {p.split("/")[-1].split(".")[1] for p in hugetlb_files}

@@ -19,7 +19,10 @@ static void test_groups(void **state) {
         assert_int_equal(g, 0);
         char *const some[] = {"cpu", "network", "spec", "hugetlb", NULL};
         assert_int_equal(pod_metrics_groups(some, &g, &bad), 0);
-        assert_int_equal(g, POD_METRICS_CPU | POD_METRICS_NETWORK | POD_METRICS_SPEC);
+        assert_int_equal(g, POD_METRICS_CPU | POD_METRICS_NETWORK | POD_METRICS_SPEC | POD_METRICS_HUGETLB);
+        char *const rest[] = {"oom", "diskIO", "pressure", NULL};
+        assert_int_equal(pod_metrics_groups(rest, &g, &bad), 0);
+        assert_int_equal(g, POD_METRICS_OOM | POD_METRICS_DISKIO | POD_METRICS_PRESSURE);
         char *const all[] = {"all", NULL};
         assert_int_equal(pod_metrics_groups(all, &g, &bad), 0);
         assert_true(g & POD_METRICS_DISK);
@@ -45,6 +48,33 @@ static void test_descriptors_follow_the_groups(void **state) {
         assert_int_equal(n, 9);
         assert_string_equal(l[1]->name, "container_network_receive_bytes_total");
         assert_string_equal(l[1]->label_keys[6], "interface");
+        free_descriptors(l, n);
+}
+
+static void test_descriptors_of_the_new_groups(void **state) {
+        size_t n = 0;
+        Runtime__V1__MetricDescriptor **l =
+                pod_metrics_descriptors(POD_METRICS_HUGETLB | POD_METRICS_DISKIO | POD_METRICS_PRESSURE, &n);
+        assert_int_equal(n, 1 + 3 + 5 + 6);
+        for (size_t i = 0; i < n; i++) {
+                if (strcmp(l[i]->name, "container_blkio_device_usage_total") == 0) {
+                        assert_int_equal(l[i]->n_label_keys, 10);
+                        assert_string_equal(l[i]->label_keys[6], "device");
+                        assert_string_equal(l[i]->label_keys[9], "operation");
+                } else if (strncmp(l[i]->name, "container_fs_", 13) == 0) {
+                        assert_int_equal(l[i]->n_label_keys, 7);
+                        assert_string_equal(l[i]->label_keys[6], "device");
+                } else if (strncmp(l[i]->name, "container_hugetlb_", 18) == 0) {
+                        assert_int_equal(l[i]->n_label_keys, 7);
+                        assert_string_equal(l[i]->label_keys[6], "pagesize");
+                } else {
+                        assert_int_equal(l[i]->n_label_keys, 6);
+                }
+        }
+        free_descriptors(l, n);
+        l = pod_metrics_descriptors(POD_METRICS_OOM, &n);
+        assert_int_equal(n, 2);
+        assert_string_equal(l[1]->name, "container_oom_events_total");
         free_descriptors(l, n);
 }
 
@@ -139,12 +169,94 @@ static void test_spec_metrics_are_the_limits_that_are_set(void **state) {
         protobuf_c_message_free_unpacked(&m->base, NULL);
 }
 
+static const Runtime__V1__Metric *find_label(Runtime__V1__Metric **l, size_t n, const char *name, size_t k,
+                                             const char *v) {
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(l[i]->name, name) == 0 && l[i]->n_label_values > k &&
+                    strcmp(l[i]->label_values[k], v) == 0)
+                        return l[i];
+        return NULL;
+}
+
+static void test_hugetlb_oom_diskio_pressure_metrics(void **state) {
+        PodInfo pod = {.id = "p1", .name = "web", .namespace_ = "ns"};
+        ContainerInfo ctr = {.id = "c1", .name = "app", .image = "busybox"};
+        ContainerStatsInfo cs = {
+                .info = &ctr,
+                .usage = {.timestamp = 5000000000,
+                          .has_oom = true,
+                          .oom_kills = 3,
+                          .psi = {[PSI_CPU] = {.has_some = true, .some.total_us = 2500000},
+                                  [PSI_IO] = {.has_some = true,
+                                              .has_full = true,
+                                              .some.total_us = 7000000,
+                                              .full.total_us = 1000000}},
+                          .n_blkio = 1,
+                          .blkio = {{.major = 253,
+                                     .minor = 0,
+                                     .name = "/dev/vda",
+                                     .read_bytes = 4096,
+                                     .write_bytes = 8192,
+                                     .reads = 1,
+                                     .writes = 2}},
+                          .n_hugetlb = 2,
+                          .hugetlb = {{.pagesize = "2MB", .usage = 2097152, .failcnt = 1},
+                                      {.pagesize = "1GB", .has_max_usage = true, .max_usage = 5}}}};
+        ContainerStatsInfo *ctrs[] = {&cs};
+        PodStatsInfo ps = {.info = &pod, .usage = {.timestamp = 5000000000}, .ctrs = ctrs, .n_ctrs = 1};
+        Runtime__V1__PodSandboxMetrics *m = pod_metrics_from_stats(
+                &ps, POD_METRICS_HUGETLB | POD_METRICS_OOM | POD_METRICS_DISKIO | POD_METRICS_PRESSURE);
+        assert_int_equal(m->n_metrics, 1); /* the pod has only container_last_seen */
+        Runtime__V1__ContainerMetrics *c = m->container_metrics[0];
+        Runtime__V1__Metric **l = c->metrics;
+        size_t n = c->n_metrics;
+        assert_int_equal(find(l, n, "container_oom_events_total", NULL)->value->value, 3);
+        assert_int_equal(find_label(l, n, "container_hugetlb_usage_bytes", 6, "2MB")->value->value, 2097152);
+        assert_int_equal(find_label(l, n, "container_hugetlb_failcnt", 6, "2MB")->value->value, 1);
+        assert_non_null(find_label(l, n, "container_hugetlb_usage_bytes", 6, "1GB"));
+        /* v2 keeps no maximum: left out rather than reported as 0. */
+        assert_null(find_label(l, n, "container_hugetlb_max_usage_bytes", 6, "2MB"));
+        assert_int_equal(find_label(l, n, "container_hugetlb_max_usage_bytes", 6, "1GB")->value->value, 5);
+        const Runtime__V1__Metric *rd = find_label(l, n, "container_blkio_device_usage_total", 9, "Read");
+        assert_int_equal(rd->value->value, 4096);
+        assert_string_equal(rd->label_values[6], "/dev/vda");
+        assert_string_equal(rd->label_values[7], "253");
+        assert_string_equal(rd->label_values[8], "0");
+        assert_int_equal(find_label(l, n, "container_blkio_device_usage_total", 9, "Write")->value->value,
+                         8192);
+        assert_int_equal(find_label(l, n, "container_fs_writes_bytes_total", 6, "/dev/vda")->value->value,
+                         8192);
+        assert_int_equal(find(l, n, "container_fs_reads_total", NULL)->value->value, 1);
+        assert_int_equal(find(l, n, "container_fs_writes_total", NULL)->value->value, 2);
+        /* PSI in whole seconds; a line the kernel did not write is left out. */
+        assert_int_equal(find(l, n, "container_pressure_cpu_waiting_seconds_total", NULL)->value->value, 2);
+        assert_null(find(l, n, "container_pressure_cpu_stalled_seconds_total", NULL));
+        assert_null(find(l, n, "container_pressure_memory_waiting_seconds_total", NULL));
+        assert_int_equal(find(l, n, "container_pressure_io_waiting_seconds_total", NULL)->value->value, 7);
+        assert_int_equal(find(l, n, "container_pressure_io_stalled_seconds_total", NULL)->value->value, 1);
+        protobuf_c_message_free_unpacked(&m->base, NULL);
+}
+
+static void test_new_groups_report_nothing_the_cgroup_lacks(void **state) {
+        PodInfo pod = {.id = "p1", .name = "web", .namespace_ = "ns"};
+        ContainerInfo ctr = {.id = "c1", .name = "app", .image = "busybox"};
+        ContainerStatsInfo cs = {.info = &ctr, .usage = {.timestamp = 5000000000}};
+        ContainerStatsInfo *ctrs[] = {&cs};
+        PodStatsInfo ps = {.info = &pod, .usage = {.timestamp = 5000000000}, .ctrs = ctrs, .n_ctrs = 1};
+        Runtime__V1__PodSandboxMetrics *m = pod_metrics_from_stats(&ps, ~0u);
+        assert_int_equal(m->container_metrics[0]->n_metrics, 1); /* container_last_seen */
+        protobuf_c_message_free_unpacked(&m->base, NULL);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_groups),
                 cmocka_unit_test(test_descriptors_follow_the_groups),
                 cmocka_unit_test(test_metrics_of_a_pod),
                 cmocka_unit_test(test_spec_metrics_are_the_limits_that_are_set),
+                cmocka_unit_test(test_descriptors_of_the_new_groups),
+                cmocka_unit_test(test_hugetlb_oom_diskio_pressure_metrics),
+                cmocka_unit_test(test_new_groups_report_nothing_the_cgroup_lacks),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

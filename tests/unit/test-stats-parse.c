@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -163,6 +164,142 @@ static void test_usage_add(void **state) {
         assert_false(sum.has_available);
 }
 
+static void test_psi_some_and_full(void **state) {
+        PsiStats p = {0};
+        assert_int_equal(stats_parse_psi("some avg10=1.50 avg60=0.25 avg300=0.00 total=123456\n"
+                                         "full avg10=0.00 avg60=0.00 avg300=0.00 total=789\n",
+                                         &p),
+                         0);
+        assert_true(p.has_some && p.has_full);
+        assert_int_equal(p.some.total_us, 123456);
+        assert_true(p.some.avg10 > 1.49 && p.some.avg10 < 1.51);
+        assert_true(p.some.avg60 > 0.24 && p.some.avg60 < 0.26);
+        assert_int_equal(p.full.total_us, 789);
+}
+
+static void test_psi_some_only_and_malformed(void **state) {
+        PsiStats p = {.has_full = true};
+        assert_int_equal(stats_parse_psi("some avg10=0.00 avg60=0.00 avg300=0.00 total=5\n", &p), 0);
+        assert_true(p.has_some);
+        assert_false(p.has_full); /* older kernels write no "full" line for cpu */
+        PsiStats q = {0};
+        assert_int_equal(stats_parse_psi("some avg10=0.00 total=5\n", &q), -EINVAL);
+        assert_int_equal(stats_parse_psi("most avg10=0.00 avg60=0.00 avg300=0.00 total=5\n", &q), -EINVAL);
+        assert_int_equal(stats_parse_psi("some avg10=0.00 avg60=0.00 avg300=0.00 total=5x\n", &q), -EINVAL);
+        assert_false(q.has_some); /* untouched on failure */
+}
+
+static void test_blkio_v1_bytes_and_ops_per_device(void **state) {
+        UsageSample s = {0};
+        assert_int_equal(stats_parse_blkio_v1("253:0 Read 4096\n253:0 Write 8192\n253:0 Sync 8192\n"
+                                              "253:0 Async 4096\n253:0 Discard 0\n253:0 Total 12288\n"
+                                              "7:1 Read 512\n7:1 Write 0\nTotal 12800\n",
+                                              true, &s),
+                         0);
+        assert_int_equal(stats_parse_blkio_v1("253:0 Read 1\n253:0 Write 2\nTotal 3\n", false, &s), 0);
+        assert_true(s.has_blkio);
+        assert_int_equal(s.n_blkio, 2);
+        assert_int_equal(s.blkio[0].major, 253);
+        assert_int_equal(s.blkio[0].minor, 0);
+        assert_int_equal(s.blkio[0].read_bytes, 4096);
+        assert_int_equal(s.blkio[0].write_bytes, 8192);
+        assert_int_equal(s.blkio[0].reads, 1);
+        assert_int_equal(s.blkio[0].writes, 2);
+        assert_int_equal(s.blkio[1].major, 7);
+        assert_int_equal(s.blkio[1].read_bytes, 512);
+}
+
+static void test_blkio_v1_empty_and_malformed(void **state) {
+        UsageSample s = {0};
+        assert_int_equal(stats_parse_blkio_v1("Total 0\n", true, &s), 0);
+        assert_false(s.has_blkio); /* a cgroup that did no I/O lists no device */
+        assert_int_equal(stats_parse_blkio_v1("253:0 Read\n", true, &s), -EINVAL);
+        assert_int_equal(stats_parse_blkio_v1("sda Read 1\n", true, &s), -EINVAL);
+}
+
+static void test_blkio_device_limit(void **state) {
+        UsageSample s = {0};
+        char text[64];
+        for (unsigned i = 0; i < STATS_BLKIO_MAX; i++) {
+                snprintf(text, sizeof(text), "8:%u Read 1\n", i);
+                assert_int_equal(stats_parse_blkio_v1(text, true, &s), 0);
+        }
+        assert_int_equal(stats_parse_blkio_v1("9:0 Read 1\n", true, &s), -E2BIG);
+        assert_int_equal(s.n_blkio, STATS_BLKIO_MAX);
+}
+
+static void test_io_stat_v2(void **state) {
+        UsageSample s = {0};
+        assert_int_equal(stats_parse_io_stat("253:0 rbytes=4096 wbytes=8192 rios=1 wios=2 dbytes=0 dios=0\n"
+                                             "8:16 rbytes=10 wbytes=0 rios=3 wios=0 dbytes=0 dios=0\n",
+                                             &s),
+                         0);
+        assert_true(s.has_blkio);
+        assert_int_equal(s.n_blkio, 2);
+        assert_int_equal(s.blkio[0].read_bytes, 4096);
+        assert_int_equal(s.blkio[0].write_bytes, 8192);
+        assert_int_equal(s.blkio[0].reads, 1);
+        assert_int_equal(s.blkio[0].writes, 2);
+        assert_int_equal(s.blkio[1].major, 8);
+        assert_int_equal(s.blkio[1].minor, 16);
+        assert_int_equal(s.blkio[1].reads, 3);
+        UsageSample t = {0};
+        assert_int_equal(stats_parse_io_stat("", &t), 0);
+        assert_false(t.has_blkio);
+        assert_int_equal(stats_parse_io_stat("253:0 rbytes=x\n", &t), -EINVAL);
+        assert_int_equal(stats_parse_io_stat("253:0rbytes=1\n", &t), -EINVAL);
+        assert_int_equal(stats_parse_io_stat("253 rbytes=1\n", &t), -EINVAL);
+}
+
+static void test_hugetlb_pagesize_names(void **state) {
+        char b[16];
+        assert_int_equal(stats_hugetlb_pagesize("hugepages-2048kB", b, sizeof(b)), 0);
+        assert_string_equal(b, "2MB");
+        assert_int_equal(stats_hugetlb_pagesize("hugepages-1048576kB", b, sizeof(b)), 0);
+        assert_string_equal(b, "1GB");
+        assert_int_equal(stats_hugetlb_pagesize("hugepages-64kB", b, sizeof(b)), 0);
+        assert_string_equal(b, "64KB");
+        assert_int_equal(stats_hugetlb_pagesize("hugepages-32768kB", b, sizeof(b)), 0);
+        assert_string_equal(b, "32MB");
+        assert_int_equal(stats_hugetlb_pagesize("hugepages-2048", b, sizeof(b)), -EINVAL);
+        assert_int_equal(stats_hugetlb_pagesize("hugepages-kB", b, sizeof(b)), -EINVAL);
+        assert_int_equal(stats_hugetlb_pagesize("hugepages-0kB", b, sizeof(b)), -EINVAL);
+        assert_int_equal(stats_hugetlb_pagesize(".", b, sizeof(b)), -EINVAL);
+        assert_int_equal(stats_hugetlb_pagesize("hugepages-2048kB", b, 3), -ENAMETOOLONG);
+}
+
+static void test_swap_v1(void **state) {
+        UsageSample s = {0};
+        /* 1000 in memory and swap together, 700 of it in memory; memsw allows 500 beyond memory's 1000. */
+        stats_swap_v1("1000\n", "1500\n", 700, "1000\n", &s);
+        assert_true(s.has_swap && s.has_swap_available);
+        assert_int_equal(s.swap_usage, 300);
+        assert_int_equal(s.swap_available, 200);
+        UsageSample t = {0};
+        stats_swap_v1("700\n", "9223372036854771712\n", 700, "9223372036854771712\n", &t);
+        assert_true(t.has_swap);
+        assert_int_equal(t.swap_usage, 0);
+        assert_false(t.has_swap_available); /* no limit: nothing to subtract from */
+        UsageSample u = {0};
+        stats_swap_v1(NULL, NULL, 700, NULL, &u); /* swap accounting off: no memsw files */
+        assert_false(u.has_swap);
+}
+
+static void test_swap_v2(void **state) {
+        UsageSample s = {0};
+        stats_swap_v2("4096\n", "10000\n", &s);
+        assert_true(s.has_swap && s.has_swap_available);
+        assert_int_equal(s.swap_usage, 4096);
+        assert_int_equal(s.swap_available, 5904);
+        UsageSample t = {0};
+        stats_swap_v2("0\n", "max\n", &t);
+        assert_true(t.has_swap);
+        assert_false(t.has_swap_available);
+        UsageSample u = {0};
+        stats_swap_v2(NULL, "max\n", &u);
+        assert_false(u.has_swap);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_net_dev_parses_every_interface),
@@ -176,6 +313,15 @@ int main(void) {
                 cmocka_unit_test(test_cpu_rate),
                 cmocka_unit_test(test_cpu_rate_needs_a_sound_previous_sample),
                 cmocka_unit_test(test_usage_add),
+                cmocka_unit_test(test_psi_some_and_full),
+                cmocka_unit_test(test_psi_some_only_and_malformed),
+                cmocka_unit_test(test_blkio_v1_bytes_and_ops_per_device),
+                cmocka_unit_test(test_blkio_v1_empty_and_malformed),
+                cmocka_unit_test(test_blkio_device_limit),
+                cmocka_unit_test(test_io_stat_v2),
+                cmocka_unit_test(test_hugetlb_pagesize_names),
+                cmocka_unit_test(test_swap_v1),
+                cmocka_unit_test(test_swap_v2),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
