@@ -91,7 +91,8 @@ void container_teardown(Runtime *rt, Container *c, bool half_made) {
                 /* An exited container has no process left to kill; a half-made one may. */
                 if (half_made || c->state != CONTAINER_EXITED)
                         oci_kill(rt, c, &h, SIGKILL, true, NULL);
-                if (oci_delete(rt, c, &h, &err) < 0 && err && !strstr(err->message, "does not exist"))
+                if (!c->runtime_released && oci_delete(rt, c, &h, &err) < 0 && err &&
+                    !strstr(err->message, "does not exist"))
                         log_warn("container %s: %s", c->id, err->message);
                 handler_done(&h);
         }
@@ -662,23 +663,40 @@ static void mark_lost(Runtime *rt, Container *c) {
         pthread_mutex_unlock(&rt->lock);
 }
 
+/*
+ * A stopped container keeps nothing in the OCI runtime: its state dir and cgroup go now rather
+ * than when the kubelet removes it, which for a pod's dead containers can be much later.
+ */
+static void release_runtime(Runtime *rt, Container *c, const Handler *h) {
+        _cleanup_error_ Error *err = NULL;
+        if (c->runtime_released || c->state != CONTAINER_EXITED)
+                return;
+        if (oci_delete(rt, c, h, &err) < 0 && !strstr(err->message, "does not exist")) {
+                log_warn("container %s: %s", c->id, err->message);
+                return;
+        }
+        c->runtime_released = true;
+}
+
 static int stop_op(Runtime *rt, Container *c, int64_t timeout_s, Error **reterr) {
         pthread_mutex_lock(&rt->lock);
         bool exited = c->state == CONTAINER_EXITED || container_check_exit_locked(rt, c);
         pthread_mutex_unlock(&rt->lock);
-        if (exited)
+        if (exited && c->runtime_released)
                 return 0;
         Handler h = {};
         int r = runtime_handler_resolve(rt, c->handler, &h, reterr);
         if (r < 0)
                 return r;
-        if (timeout_s > 0 && oci_kill(rt, c, &h, signal_from_name(c->stop_signal), false, NULL) >= 0 &&
-            wait_exited(rt, c, timeout_s))
+        if (exited ||
+            (timeout_s > 0 && oci_kill(rt, c, &h, signal_from_name(c->stop_signal), false, NULL) >= 0 &&
+             wait_exited(rt, c, timeout_s)))
                 goto done;
         oci_kill(rt, c, &h, SIGKILL, true, NULL);
         if (!wait_exited(rt, c, KILL_WAIT_S))
                 mark_lost(rt, c);
 done:
+        release_runtime(rt, c, &h);
         handler_done(&h);
         pthread_mutex_lock(&rt->lock);
         r = state_save_container(rt, c, reterr);

@@ -53,6 +53,7 @@ typedef struct Container {
         bool infra;
         Claim claim;
         ContainerState state;
+        bool runtime_released; /* exited and deleted from the OCI runtime (its state and cgroup gone) */
         int64_t created_ns, started_ns, finished_ns;
         int32_t exit_code;
         char *reason, *message;

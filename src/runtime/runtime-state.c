@@ -250,6 +250,7 @@ static json_object *container_to_json(const Container *c, bool creating) {
         put_int(o, "infra", c->infra);
         put_int(o, "creating", creating);
         put_int(o, "state", c->state);
+        put_int(o, "runtime_released", c->runtime_released);
         put_int(o, "created_ns", c->created_ns);
         put_int(o, "started_ns", c->started_ns);
         put_int(o, "finished_ns", c->finished_ns);
@@ -292,6 +293,7 @@ static Container *container_from_json(const char *id, const char *pod_id, json_o
         c->infra = get_int(o, "infra");
         c->claim.creating = get_int(o, "creating");
         c->state = (ContainerState)get_int(o, "state");
+        c->runtime_released = get_int(o, "runtime_released");
         c->created_ns = get_int(o, "created_ns");
         c->started_ns = get_int(o, "started_ns");
         c->finished_ns = get_int(o, "finished_ns");

@@ -242,6 +242,27 @@ def test_container_stop_and_remove_are_idempotent(node, cri, image):
     assert_node_clean(node[0])
 
 
+def test_a_stopped_container_keeps_nothing_in_the_runtime(node, cri, image):
+    pod, ctr = run_busybox(cri, image)
+    cgroups = list(Path("/sys/fs/cgroup").glob(f"*/crio-c/crio-{ctr}"))
+    assert cgroups
+    assert subprocess.run(["runc", "state", ctr], capture_output=True).returncode == 0
+    cri.stop_container(ctr, timeout=1)
+    # runc's state and the cgroup go at once, not when the kubelet removes the container later.
+    assert subprocess.run(["runc", "state", ctr], capture_output=True).returncode != 0
+    assert [c for c in cgroups if c.exists()] == []
+    st = cri.container_status(ctr).status
+    assert (st.state, st.exit_code) == (h.pb().CONTAINER_EXITED, 137)
+    d = node[0]
+    d.kill()
+    d.start()
+    cri = d.client(timeout=60)
+    assert cri.container_status(ctr).status.state == h.pb().CONTAINER_EXITED
+    cri.remove_container(ctr)
+    cri.remove_pod(pod)
+    assert_node_clean(d)
+
+
 def test_exit_code_and_reason(cri, image):
     pod = cri.run_pod()
     ok = cri.create_container(pod, ph.container_config(image, command=["true"]))
