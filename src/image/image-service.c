@@ -75,8 +75,7 @@ int image_service_new(const char *root, const ImageSettings *settings, ImageServ
         svc->registries = registries;
         svc->settings = image_settings_copy(settings);
         pthread_rwlock_init(&svc->settings_lock, NULL);
-        pthread_mutex_init(&svc->claims_lock, NULL);
-        pthread_cond_init(&svc->claims_changed, NULL);
+        layer_claims_init(svc);
         *ret = svc;
         return 0;
 }
@@ -88,15 +87,12 @@ void image_service_set_metrics(ImageService *svc, Metrics *m) {
 ImageService *image_service_free(ImageService *svc) {
         if (!svc)
                 return NULL;
+        /* First: a pull still parked resumes (and ends) while the store is open. */
+        layer_claims_done(svc);
         store_close(svc->store);
         registries_conf_free(svc->registries);
         image_settings_free(svc->settings);
-        for (size_t i = 0; i < svc->n_claims; i++)
-                free(svc->claims[i].chain_id);
-        free(svc->claims);
         pthread_rwlock_destroy(&svc->settings_lock);
-        pthread_mutex_destroy(&svc->claims_lock);
-        pthread_cond_destroy(&svc->claims_changed);
         free(svc);
         return NULL;
 }
@@ -145,60 +141,6 @@ int image_service_sources(ImageService *svc, const ImageRef *ref, PullSource **r
         int r = registries_pull_sources(svc->registries, ref, ret, ret_n, reterr);
         pthread_rwlock_unlock(&svc->settings_lock);
         return r;
-}
-
-LayerClaim image_service_try_claim(ImageService *svc, const char *chain_id, int64_t stall_ns) {
-        LayerClaim c = LAYER_CLAIMED;
-        int64_t now = monotonic_ns();
-        pthread_mutex_lock(&svc->claims_lock);
-        for (size_t i = 0; i < svc->n_claims && c == LAYER_CLAIMED; i++)
-                if (strcmp(svc->claims[i].chain_id, chain_id) == 0 &&
-                    now - svc->claims[i].touched_ns < stall_ns)
-                        c = LAYER_BUSY;
-        if (c == LAYER_CLAIMED && store_layer_exists(svc->store, chain_id))
-                c = LAYER_PRESENT;
-        if (c == LAYER_CLAIMED) {
-                svc->claims = xrealloc(svc->claims, (svc->n_claims + 1) * sizeof(LayerClaimEntry));
-                svc->claims[svc->n_claims++] =
-                        (LayerClaimEntry){.chain_id = xstrdup(chain_id), .touched_ns = now};
-        }
-        pthread_mutex_unlock(&svc->claims_lock);
-        return c;
-}
-
-void image_service_touch_claim(ImageService *svc, const char *chain_id) {
-        int64_t now = monotonic_ns();
-        pthread_mutex_lock(&svc->claims_lock);
-        for (size_t i = 0; i < svc->n_claims; i++)
-                if (strcmp(svc->claims[i].chain_id, chain_id) == 0)
-                        svc->claims[i].touched_ns = now;
-        pthread_mutex_unlock(&svc->claims_lock);
-}
-
-void image_service_wait_claims(ImageService *svc, int64_t timeout_ms) {
-        struct timespec t;
-        clock_gettime(CLOCK_REALTIME, &t);
-        t.tv_sec += timeout_ms / 1000;
-        t.tv_nsec += (timeout_ms % 1000) * 1000000L;
-        if (t.tv_nsec >= 1000000000L) {
-                t.tv_sec++;
-                t.tv_nsec -= 1000000000L;
-        }
-        pthread_mutex_lock(&svc->claims_lock);
-        pthread_cond_timedwait(&svc->claims_changed, &svc->claims_lock, &t);
-        pthread_mutex_unlock(&svc->claims_lock);
-}
-
-void image_service_release_layer(ImageService *svc, const char *chain_id) {
-        pthread_mutex_lock(&svc->claims_lock);
-        for (size_t i = 0; i < svc->n_claims; i++)
-                if (strcmp(svc->claims[i].chain_id, chain_id) == 0) {
-                        free(svc->claims[i].chain_id);
-                        svc->claims[i] = svc->claims[--svc->n_claims];
-                        break;
-                }
-        pthread_cond_broadcast(&svc->claims_changed);
-        pthread_mutex_unlock(&svc->claims_lock);
 }
 
 /* An ID, "sha256:"+ID, or an ID prefix: lower-case hex only. */

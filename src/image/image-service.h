@@ -43,6 +43,19 @@ ImageService *image_service_free(ImageService *svc);
 /* Register the pull metrics in `m` (NULL: none). Call before the first pull. */
 void image_service_set_metrics(ImageService *svc, Metrics *m);
 
+/*
+ * Runs `fn(arg)` later on a pool of threads; -errno when it cannot (the pool is stopping). Must not
+ * block: it is called with image-service locks held.
+ */
+typedef int (*PullExecutor)(void *pool, void (*fn)(void *arg), void *arg);
+
+/*
+ * Where pulls that were parked on another pull's layer resume: `fn` on `pool`. NULL (the default, and
+ * what the daemon sets before it stops its pool) runs them on the thread that resumes them. Returns
+ * once no resumed pull can reach the old pool any more.
+ */
+void image_service_set_executor(ImageService *svc, PullExecutor fn, void *pool);
+
 /* SIGHUP: re-read registries.conf and take new settings; on error the old ones stay. */
 int image_service_reload(ImageService *svc, const ImageSettings *settings, char ***warnings, Error **reterr);
 
@@ -58,13 +71,21 @@ typedef struct PullRequest {
         const Cancel *cancel;           /* the RPC's: client gone or deadline passed */
 } PullRequest;
 
+/* How a pull ended: the image ID (hex of the config digest) or -errno and why. Both are the callee's. */
+typedef void (*PullDone)(void *userdata, int r, char *id, Error *err);
+
 /*
  * Pull an image (see docs/images.md): resolve the name (short names through registries.conf),
  * check policy, try each mirror then the registry, fetch manifest, config and missing layers (in
- * parallel, deduplicated against concurrent pulls), and commit it all at once. *ret_id is the image
- * ID (hex of the config digest). Blocks for the whole transfer.
+ * parallel, deduplicated against concurrent pulls), commit each layer as it completes, then the
+ * image. `req` is copied; `req->cancel` must stay valid until `done` ran.
+ *
+ * Runs on the caller's thread until the pull ends or needs a layer that another pull is fetching
+ * and nothing else is left to fetch: then it parks, returns, and continues on the executor once that
+ * layer is committed, abandoned or stalled, or the pull is cancelled. `done(userdata, ...)` runs
+ * exactly once, on whichever thread ends the pull (possibly before this returns).
  */
-int image_pull(ImageService *svc, const PullRequest *req, char **ret_id, Error **reterr);
+void image_pull_start(ImageService *svc, const PullRequest *req, PullDone done, void *userdata);
 
 /*
  * Find a local image by ID (full, "sha256:"-prefixed or a unique prefix), by reference (tags default

@@ -15,13 +15,28 @@
 
 #define DEFAULT_POLICY "/etc/containers/policy.json"
 
-/* One pull: the request, a settings snapshot and its token (the RPC's, as parent). */
+typedef struct PullAttempt PullAttempt;
+
+/*
+ * One pull, from start to end, across parkings: the request (copied), a settings snapshot, its token
+ * (the RPC's, as parent), and where it stands among the candidate names and their sources.
+ */
 typedef struct PullJob {
         ImageService *svc;
-        const PullRequest *req;
+        PullRequest req; /* points at the copies below */
+        char *image;
+        char *namespace_;
+        Credentials *credentials;
+        PullDone done;
+        void *userdata;
         ImageSettings *settings;
         Policy *policy;
         Cancel cancel;
+        ImageRef **cands; /* qualified names to try, in order */
+        size_t n_cands, i_cand;
+        PullSource *sources; /* of cands[i_cand]: mirrors, then the registry; NULL until looked up */
+        size_t n_sources, i_source;
+        PullAttempt *attempt; /* the source being pulled from; NULL between sources */
 } PullJob;
 
 /* What was fetched from one source before layers: enough to decide what is missing. */
@@ -66,7 +81,7 @@ static const char *host_architecture(void) {
 
 static int load_policy(PullJob *job, Error **reterr) {
         const ImageSettings *s = job->settings;
-        const char *ns = job->req->namespace_;
+        const char *ns = job->req.namespace_;
         int r;
 
         if (ns && *ns && *s->signature_policy_dir) {
@@ -91,10 +106,10 @@ static int load_policy(PullJob *job, Error **reterr) {
  * <namespaced_auth_dir>/<namespace>-<sha256 hex of the image name as requested>.json (CRI-O's layout).
  */
 static char *namespaced_auth_file(PullJob *job) {
-        const char *ns = job->req->namespace_;
+        const char *ns = job->req.namespace_;
         if (!ns || !*ns || !*job->settings->namespaced_auth_dir || strchr(ns, '/'))
                 return NULL;
-        _cleanup_free_ char *digest = digest_buffer(DIGEST_SHA256, job->req->image, strlen(job->req->image));
+        _cleanup_free_ char *digest = digest_buffer(DIGEST_SHA256, job->req.image, strlen(job->req.image));
         return xasprintf("%s/%s-%s.json", job->settings->namespaced_auth_dir, ns,
                          digest + strlen("sha256:"));
 }
@@ -119,7 +134,7 @@ static int lookup_file_credentials(PullJob *job, const PullSource *src, Credenti
 static int open_client(PullJob *job, const ImageRef *name, const PullSource *src, const Cancel *cancel,
                        RegistryClient **ret, Error **reterr) {
         _cleanup_(credentials_freep) Credentials *found = NULL;
-        const Credentials *creds = job->req->credentials;
+        const Credentials *creds = job->req.credentials;
         if (!creds || strcmp(src->ref->domain, name->domain) != 0) {
                 int r = lookup_file_credentials(job, src, &found, reterr);
                 if (r < 0)
@@ -242,11 +257,12 @@ typedef struct Sink {
         LayerUnpack *unpack;
         ImageService *svc;
         const char *chain_id;
+        const void *owner;
 } Sink;
 
 static int unpack_sink(void *userdata, const void *data, size_t len, Error **reterr) {
         Sink *k = userdata;
-        image_service_touch_claim(k->svc, k->chain_id);
+        image_service_touch_claim(k->svc, k->chain_id, k->owner);
         return layer_unpack_push(k->unpack, data, len, reterr);
 }
 
@@ -264,7 +280,7 @@ static int download_layer(LayerFetch *lf, LayerTask *t, Error **reterr) {
         if (r < 0)
                 return r;
         layer_unpack_blob_verified_elsewhere(u);
-        Sink sink = {.unpack = u, .svc = lf->job->svc, .chain_id = lf->f->chain_ids[t->index]};
+        Sink sink = {.unpack = u, .svc = lf->job->svc, .chain_id = lf->f->chain_ids[t->index], .owner = lf};
         r = registry_fetch_blob(lf->client, d->digest, d->size, unpack_sink, &sink, reterr);
         if (r < 0) {
                 layer_unpack_abort(u);
@@ -315,58 +331,46 @@ static int fetch_one_layer(LayerFetch *lf, LayerTask *t, Error **reterr) {
         return r;
 }
 
-/* How long a worker sleeps between looks at layers other pulls are fetching. */
-#define CLAIM_POLL_MS 100
-/* A layer whose fetching pull received nothing for this long is fetched by a waiting pull as well. */
-#define CLAIM_TAKEOVER_NS (10LL * 1000 * 1000 * 1000)
-
 /*
  * The next layer for this worker, claimed; NULL when none can be claimed now. Layers in the store
- * are done; *ret_waiting says some layer is being fetched by another pull (wait, then look again).
+ * are done; layers another pull is fetching stay TODO (the pull parks on them once the rest is done).
  */
-static LayerTask *next_task(LayerFetch *lf, bool *ret_waiting) {
+static LayerTask *next_task(LayerFetch *lf) {
         LayerTask *pick = NULL;
-        bool waiting = false;
         pthread_mutex_lock(&lf->lock);
         for (size_t i = 0; i < lf->n_tasks && !pick; i++) {
                 LayerTask *t = &lf->tasks[i];
                 if (t->state != TASK_TODO)
                         continue;
-                LayerClaim c =
-                        image_service_try_claim(lf->job->svc, lf->f->chain_ids[t->index], CLAIM_TAKEOVER_NS);
+                LayerClaim c = image_service_try_claim(lf->job->svc, lf->f->chain_ids[t->index], lf);
                 if (c == LAYER_PRESENT) {
                         const Descriptor *d = &lf->f->manifest->layers[t->index];
                         pull_metrics_layer_reused(&lf->job->svc->metrics, d->digest, d->size);
                         t->state = TASK_DONE;
-                } else if (c == LAYER_CLAIMED)
+                } else if (c == LAYER_CLAIMED) {
                         t->state = TASK_RUNNING;
-                waiting |= c == LAYER_BUSY;
-                if (c == LAYER_CLAIMED)
                         pick = t;
+                }
         }
         pthread_mutex_unlock(&lf->lock);
-        *ret_waiting = waiting;
         return pick;
 }
 
 /*
- * A download thread: claims layers one at a time, skipping those another pull is fetching (it comes
- * back to them once that pull commits or gives up), until none is left or a layer failed. Layers in
- * flight when a sibling fails are finished and committed: the kubelet's retry will not fetch them.
+ * A download thread: claims layers one at a time, skipping those another pull is fetching, until
+ * none can be claimed or a layer failed. It never waits for another pull: that is parking's job.
+ * Layers in flight when a sibling fails are finished and committed: the kubelet's retry will not
+ * fetch them.
  */
 static void *layer_worker(void *arg) {
         LayerFetch *lf = arg;
         while (!cancel_requested(lf->cancel) && !atomic_load(&lf->failed)) {
-                bool waiting = false;
-                LayerTask *t = next_task(lf, &waiting);
-                if (!t) {
-                        if (!waiting)
-                                break;
-                        image_service_wait_claims(lf->job->svc, CLAIM_POLL_MS);
-                        continue;
-                }
+                LayerTask *t = next_task(lf);
+                if (!t)
+                        break;
                 t->result = fetch_one_layer(lf, t, &t->error);
-                image_service_release_layer(lf->job->svc, lf->f->chain_ids[t->index]);
+                /* Pulls parked on this layer resume now: they find it present, or take it over. */
+                image_service_release_layer(lf->job->svc, lf->f->chain_ids[t->index], lf);
                 pthread_mutex_lock(&lf->lock);
                 t->state = TASK_DONE;
                 pthread_mutex_unlock(&lf->lock);
@@ -390,28 +394,46 @@ static int first_failure(LayerTask *tasks, size_t n, Error **reterr) {
         return error_set(reterr, -pick->result, "layer download failed");
 }
 
-static int fetch_layers(LayerFetch *lf, Error **reterr) {
+static size_t tasks_todo(const LayerFetch *lf) {
+        size_t n = 0;
+        for (size_t i = 0; i < lf->n_tasks; i++)
+                n += lf->tasks[i].state == TASK_TODO;
+        return n;
+}
+
+/*
+ * Fetch every layer that can be claimed now, in parallel. 0 when all are in the store, 1 when the
+ * rest is being fetched by other pulls (*ret_busy names one), -errno on failure or cancellation.
+ */
+static int fetch_layers(LayerFetch *lf, const char **ret_busy, Error **reterr) {
         size_t n_threads = (size_t)lf->job->settings->max_parallel_downloads;
+        size_t todo = tasks_todo(lf);
         if (n_threads < 1)
                 n_threads = 1;
-        if (n_threads > lf->n_tasks)
-                n_threads = lf->n_tasks;
+        if (n_threads > todo)
+                n_threads = todo;
         pthread_t threads[64];
         size_t started = 0;
         for (; started < n_threads && started < ELEMENTSOF(threads); started++)
                 if (pthread_create(&threads[started], NULL, layer_worker, lf) != 0)
                         break;
-        if (started == 0 && lf->n_tasks > 0)
+        if (started == 0 && todo > 0)
                 layer_worker(lf);
         for (size_t i = 0; i < started; i++)
                 pthread_join(threads[i], NULL);
         int r = first_failure(lf->tasks, lf->n_tasks, reterr);
         if (r < 0)
                 return r;
+        if (tasks_todo(lf) == 0)
+                return 0;
+        if (cancel_requested(lf->cancel))
+                return error_set(reterr, -cancel_reason(lf->cancel), "pull cancelled");
         for (size_t i = 0; i < lf->n_tasks; i++)
-                if (lf->tasks[i].state != TASK_DONE && cancel_requested(lf->cancel))
-                        return error_set(reterr, -cancel_reason(lf->cancel), "pull cancelled");
-        return 0;
+                if (lf->tasks[i].state == TASK_TODO) {
+                        *ret_busy = lf->f->chain_ids[lf->tasks[i].index];
+                        break;
+                }
+        return 1;
 }
 
 static char *config_id(const char *config_digest) {
@@ -454,132 +476,246 @@ static void tasks_free(ImageService *svc, LayerTask *tasks, size_t n) {
         free(tasks);
 }
 
-static int pull_layers_and_commit(PullJob *job, const ImageRef *name, const PullSource *src,
-                                  RegistryClient *client, Cancel *cancel, const Fetched *f, const char *id,
-                                  Error **reterr) {
-        Store *store = image_service_store(job->svc);
-        /* Held for the whole pull: a layer found present, or committed early, stays until the image is. */
-        store_layers_hold(store, f->chain_ids);
-        LayerFetch lf = {.job = job, .cancel = cancel, .client = client, .name = name, .src = src, .f = f};
-        pthread_mutex_init(&lf.lock, NULL);
-        lf.n_tasks = strv_length(f->chain_ids);
-        lf.tasks = xcalloc(lf.n_tasks + 1, sizeof(LayerTask));
-        for (size_t i = 0; i < lf.n_tasks; i++)
-                lf.tasks[i].index = i;
+/* A pull from one source: its client, what it fetched, and its layers. Lives across parkings. */
+struct PullAttempt {
+        const ImageRef *name;
+        const PullSource *src;
+        Cancel cancel; /* this source's: the pull's cancellation and deadline */
+        RegistryClient *client;
+        Fetched f;
+        char *id;
+        bool holding; /* the image's layers are held in the store */
+        LayerFetch lf;
+};
 
-        int r = fetch_layers(&lf, reterr);
-        int64_t t0 = monotonic_ns();
+static PullAttempt *attempt_free(ImageService *svc, PullAttempt *a) {
+        if (!a)
+                return NULL;
+        if (a->lf.tasks) {
+                tasks_free(svc, a->lf.tasks, a->lf.n_tasks);
+                pthread_mutex_destroy(&a->lf.lock);
+        }
+        if (a->holding)
+                store_layers_release(image_service_store(svc), a->f.chain_ids);
+        registry_client_free(a->client);
+        fetched_done(&a->f);
+        free(a->id);
+        free(a);
+        return NULL;
+}
+
+/* Open the client, fetch manifest and config, and hold the image's layers for the whole pull. */
+static int attempt_open(PullJob *job, const ImageRef *name, const PullSource *src, PullAttempt **ret,
+                        Error **reterr) {
+        PullAttempt *a = xcalloc(1, sizeof(*a));
+        a->name = name;
+        a->src = src;
+        cancel_init(&a->cancel, &job->cancel, 0);
+        int r = open_client(job, name, src, &a->cancel, &a->client, reterr);
         if (r >= 0)
-                r = commit_image(&lf, name, id, reterr);
+                r = fetch_metadata(a->client, src->ref, &a->f, reterr);
+        if (r < 0) {
+                attempt_free(job->svc, a);
+                return r;
+        }
+        a->id = config_id(a->f.manifest->config.digest);
+        /* A layer found present, or committed early, stays until the image is. */
+        store_layers_hold(image_service_store(job->svc), a->f.chain_ids);
+        a->holding = true;
+        a->lf = (LayerFetch){
+                .job = job, .cancel = &a->cancel, .client = a->client, .name = name, .src = src, .f = &a->f};
+        pthread_mutex_init(&a->lf.lock, NULL);
+        a->lf.n_tasks = strv_length(a->f.chain_ids);
+        a->lf.tasks = xcalloc(a->lf.n_tasks + 1, sizeof(LayerTask));
+        for (size_t i = 0; i < a->lf.n_tasks; i++)
+                a->lf.tasks[i].index = i;
+        *ret = a;
+        return 0;
+}
+
+static void pull_run(void *arg);
+
+/*
+ * Fetch the layers, then commit the image: 0 when it is in the store, 1 when the pull parked on a
+ * layer another pull is fetching (pull_run() runs again once that changes), -errno on failure.
+ */
+static int attempt_layers(PullJob *job, PullAttempt *a, Error **reterr) {
+        for (;;) {
+                const char *busy = NULL;
+                int r = fetch_layers(&a->lf, &busy, reterr);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        break;
+                if (image_service_park(job->svc, busy, &job->cancel, pull_run, job))
+                        return 1;
+                /* The claim went away meanwhile, or the pull was cancelled: look again. */
+        }
+        int64_t t0 = monotonic_ns();
+        int r = commit_image(&a->lf, a->name, a->id, reterr);
         if (r >= 0)
                 pull_metrics_stage(&job->svc->metrics, "image_commit", seconds_since(t0));
-        tasks_free(job->svc, lf.tasks, lf.n_tasks);
-        pthread_mutex_destroy(&lf.lock);
-        store_layers_release(store, f->chain_ids);
         return r;
 }
 
-static int pull_source(PullJob *job, const ImageRef *name, const PullSource *src, char **ret_id,
-                       Error **reterr) {
-        _cleanup_(registry_client_freep) RegistryClient *client = NULL;
-        Fetched f = {0};
-        Cancel cancel;
-        cancel_init(&cancel, &job->cancel, 0);
-        int r = open_client(job, name, src, &cancel, &client, reterr);
+/* The sources of the current candidate, after its policy check (once per candidate). */
+static int load_sources(PullJob *job, Error **reterr) {
+        if (job->sources)
+                return 0;
+        int r = policy_check(job->policy, "docker", job->cands[job->i_cand], reterr);
         if (r >= 0)
-                r = fetch_metadata(client, src->ref, &f, reterr);
-        if (r >= 0) {
-                _cleanup_free_ char *id = config_id(f.manifest->config.digest);
-                r = pull_layers_and_commit(job, name, src, client, &cancel, &f, id, reterr);
-                if (r >= 0)
-                        *ret_id = TAKE_PTR(id);
-        }
-        fetched_done(&f);
-        return r;
-}
-
-/* Try each mirror, then the registry itself. A cancelled pull stops at once. */
-static int pull_candidate(PullJob *job, const ImageRef *name, char **ret_id, Error **reterr) {
-        PullSource *sources = NULL;
-        size_t n = 0;
-        int r = policy_check(job->policy, "docker", name, reterr);
-        if (r >= 0)
-                r = image_service_sources(job->svc, name, &sources, &n, reterr);
+                r = image_service_sources(job->svc, job->cands[job->i_cand], &job->sources, &job->n_sources,
+                                          reterr);
         if (r < 0)
                 return r;
-        r = -ENOENT;
-        for (size_t i = 0; i < n; i++) {
-                Error *err = NULL;
-                _cleanup_free_ char *where = image_ref_to_string(sources[i].ref);
-                r = pull_source(job, name, &sources[i], ret_id, &err);
-                if (r >= 0 || cancel_requested(&job->cancel) || i + 1 == n) {
-                        if (r < 0)
-                                error_propagate(reterr, TAKE_PTR(err));
-                        error_free(err);
-                        break;
-                }
+        if (job->n_sources == 0)
+                return error_set(reterr, ENOENT, "no registry to pull from");
+        return 0;
+}
+
+/*
+ * The current source failed with `err`: true to try the next mirror, the registry, or the next
+ * candidate name (only a short name that resolved to several, in disabled mode); false to end here.
+ */
+static bool move_on(PullJob *job, const Error *err) {
+        bool last_source = job->i_source + 1 >= job->n_sources;
+        if (cancel_requested(&job->cancel) || (last_source && job->i_cand + 1 >= job->n_cands))
+                return false;
+        if (!last_source) {
+                _cleanup_free_ char *where = image_ref_to_string(job->sources[job->i_source].ref);
                 log_info("pull from %s failed, trying the next source: %s", where, err ? err->message : "");
+                job->i_source++;
+                return true;
+        }
+        pull_sources_free(job->sources, job->n_sources);
+        job->sources = NULL;
+        job->n_sources = job->i_source = 0;
+        job->i_cand++;
+        return true;
+}
+
+/* One step on the current source: open it if needed, then its layers. 1 when parked. */
+static int pull_step(PullJob *job, Error **reterr) {
+        if (!job->attempt) {
+                int r = load_sources(job, reterr);
+                if (r >= 0)
+                        r = attempt_open(job, job->cands[job->i_cand], &job->sources[job->i_source],
+                                         &job->attempt, reterr);
+                if (r < 0)
+                        return r;
+        }
+        return attempt_layers(job, job->attempt, reterr);
+}
+
+static void job_free(PullJob *job) {
+        job->attempt = attempt_free(job->svc, job->attempt);
+        for (size_t i = 0; i < job->n_cands; i++)
+                image_ref_free(job->cands[i]);
+        free(job->cands);
+        pull_sources_free(job->sources, job->n_sources);
+        policy_free(job->policy);
+        image_settings_free(job->settings);
+        credentials_free(job->credentials);
+        free(job->image);
+        free(job->namespace_);
+        free(job);
+}
+
+/* Report the end of the pull to its caller and free it. */
+static void pull_end(PullJob *job, int r, Error *err) {
+        char *id = NULL;
+        if (r >= 0)
+                id = TAKE_PTR(job->attempt->id);
+        else {
+                if (!err)
+                        error_set(&err, -r, "pull failed");
+                if (cancel_requested(job->req.cancel)) {
+                        /* Say why: the client's deadline or its going away, not a layer's side effect. */
+                        int reason = cancel_reason(job->req.cancel);
+                        err = error_free(err);
+                        error_set(&err, -reason, "pull of '%s' %s", job->image,
+                                  reason == -ETIMEDOUT ? "ran past its deadline" : "was cancelled");
+                }
+                r = error_prefix(&err, "pull '%s'", job->image);
+        }
+        PullDone done = job->done;
+        void *userdata = job->userdata;
+        job_free(job);
+        done(userdata, r, id, err);
+}
+
+/* Run the pull until it ends or parks; also where a parked pull resumes. */
+static void pull_run(void *arg) {
+        PullJob *job = arg;
+        for (;;) {
+                Error *err = NULL;
+                int r = pull_step(job, &err);
+                if (r == 1)
+                        return;
+                if (r >= 0) {
+                        pull_end(job, r, NULL);
+                        return;
+                }
+                job->attempt = attempt_free(job->svc, job->attempt);
+                if (!move_on(job, err)) {
+                        pull_end(job, r, err);
+                        return;
+                }
                 error_free(err);
         }
-        pull_sources_free(sources, n);
-        return r;
 }
 
 /* The qualified names to try for what the client asked for. */
-static int candidates_for(PullJob *job, const ImageRef *ref, ImageRef ***ret, size_t *ret_n,
-                          Error **reterr) {
+static int candidates_for(PullJob *job, const ImageRef *ref, Error **reterr) {
         if (ref->domain) {
-                *ret = xcalloc(1, sizeof(ImageRef *));
-                (*ret)[0] = image_ref_qualify(ref, ref->domain);
-                *ret_n = 1;
+                job->cands = xcalloc(1, sizeof(ImageRef *));
+                job->cands[0] = image_ref_qualify(ref, ref->domain);
+                job->n_cands = 1;
                 return 0;
         }
         bool enforcing = strcmp(job->settings->short_name_mode, "disabled") != 0;
-        return image_service_resolve(job->svc, ref, enforcing, ret, ret_n, reterr);
-}
-
-static int pull_candidates(PullJob *job, ImageRef **cands, size_t n, char **ret_id, Error **reterr) {
-        int r = -ENOENT;
-        for (size_t i = 0; i < n; i++) {
-                Error *err = NULL;
-                r = pull_candidate(job, cands[i], ret_id, &err);
-                /* Only a name that resolved to several candidates (disabled mode) falls through. */
-                if (r >= 0 || cancel_requested(&job->cancel) || i + 1 == n) {
-                        if (r < 0)
-                                error_propagate(reterr, TAKE_PTR(err));
-                        error_free(err);
-                        break;
-                }
-                error_free(err);
-        }
+        int r = image_service_resolve(job->svc, ref, enforcing, &job->cands, &job->n_cands, reterr);
+        if (r >= 0 && job->n_cands == 0)
+                return error_set(reterr, ENOENT, "no registry to pull '%s' from", job->image);
         return r;
 }
 
-int image_pull(ImageService *svc, const PullRequest *req, char **ret_id, Error **reterr) {
-        _cleanup_image_ref_ ImageRef *ref = NULL;
-        ImageRef **cands = NULL;
-        size_t n = 0;
-        PullJob job = {.svc = svc, .req = req, .settings = image_service_settings(svc)};
-        cancel_init(&job.cancel, req->cancel, 0);
+static Credentials *credentials_copy(const Credentials *c) {
+        if (!c)
+                return NULL;
+        Credentials *n = xcalloc(1, sizeof(*n));
+        n->username = c->username ? xstrdup(c->username) : NULL;
+        n->password = c->password ? xstrdup(c->password) : NULL;
+        n->identity_token = c->identity_token ? xstrdup(c->identity_token) : NULL;
+        n->registry_token = c->registry_token ? xstrdup(c->registry_token) : NULL;
+        return n;
+}
 
-        int r = image_ref_parse(req->image, &ref, reterr);
+void image_pull_start(ImageService *svc, const PullRequest *req, PullDone done, void *userdata) {
+        _cleanup_image_ref_ ImageRef *ref = NULL;
+        Error *err = NULL;
+        PullJob *job = xcalloc(1, sizeof(*job));
+        job->svc = svc;
+        job->done = done;
+        job->userdata = userdata;
+        job->image = xstrdup(req->image);
+        job->namespace_ = req->namespace_ ? xstrdup(req->namespace_) : NULL;
+        job->credentials = credentials_copy(req->credentials);
+        job->req = (PullRequest){.image = job->image,
+                                 .credentials = job->credentials,
+                                 .namespace_ = job->namespace_,
+                                 .cancel = req->cancel};
+        job->settings = image_service_settings(svc);
+        cancel_init(&job->cancel, req->cancel, 0);
+
+        int r = image_ref_parse(req->image, &ref, &err);
         if (r >= 0)
-                r = load_policy(&job, reterr);
+                r = load_policy(job, &err);
         if (r >= 0)
-                r = candidates_for(&job, ref, &cands, &n, reterr);
-        if (r >= 0)
-                r = pull_candidates(&job, cands, n, ret_id, reterr);
-        if (r < 0 && cancel_requested(req->cancel) && reterr) {
-                /* Say why: the client's deadline or its going away, not a layer's side effect. */
-                *reterr = error_free(*reterr);
-                r = error_set(reterr, -cancel_reason(req->cancel), "pull of '%s' %s", req->image,
-                              cancel_reason(req->cancel) == -ETIMEDOUT ? "ran past its deadline"
-                                                                       : "was cancelled");
+                r = candidates_for(job, ref, &err);
+        if (r < 0) {
+                pull_end(job, r, err);
+                return;
         }
-        for (size_t i = 0; i < n; i++)
-                image_ref_free(cands[i]);
-        free(cands);
-        policy_free(job.policy);
-        image_settings_free(job.settings);
-        return r < 0 ? error_prefix(reterr, "pull '%s'", req->image) : 0;
+        pull_run(job);
 }

@@ -157,6 +157,11 @@ static int start_images(Daemon *d, Error **reterr) {
         return r;
 }
 
+/* Pulls parked on another pull's layer resume on the pull pool, like a new PullImage. */
+static int submit_pull(void *pool, void (*fn)(void *arg), void *arg) {
+        return worker_pool_submit(pool, fn, arg);
+}
+
 static int daemon_start(Daemon *d, Error **reterr) {
         unsigned groups = 0;
         const char *bad = NULL;
@@ -187,6 +192,7 @@ static int daemon_start(Daemon *d, Error **reterr) {
         d->rpcs = rpc_table_new();
         d->workers = worker_pool_new(WORKER_THREADS);
         d->pull_workers = worker_pool_new(PULL_THREADS);
+        image_service_set_executor(d->images, submit_pull, d->pull_workers);
         r = rpc_server_new(d, &d->rpc, reterr);
         if (r >= 0)
                 r = http_api_new(d, &d->http, reterr);
@@ -205,6 +211,8 @@ static void daemon_stop(Daemon *d) {
         d->http = http_api_free(d->http);
         rpc_server_shutdown(d->rpc, SHUTDOWN_GRACE_MS);
         d->workers = worker_pool_free(d->workers);
+        if (d->images)
+                image_service_set_executor(d->images, NULL, NULL);
         d->pull_workers = worker_pool_free(d->pull_workers);
         d->rpc = rpc_server_free(d->rpc);
         d->rpcs = rpc_table_free(d->rpcs);

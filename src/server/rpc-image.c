@@ -44,12 +44,41 @@ static int credentials_from_cri(const Runtime__V1__AuthConfig *a, Credentials **
         return 0;
 }
 
+/* What a pull's answer needs once it ends, on whichever thread that is. */
+typedef struct PullCall {
+        Daemon *daemon;
+        RpcDeferred *deferred;
+        char *image;
+} PullCall;
+
+static void pull_done(void *userdata, int r, char *id, Error *err) {
+        PullCall *pc = userdata;
+        /* A pull's buffers are freed by now: give the pages back instead of keeping them resident. */
+        malloc_trim(0);
+        daemon_metrics_pull(&pc->daemon->metrics, r);
+        Runtime__V1__PullImageResponse *resp = NULL;
+        if (r >= 0) {
+                log_info("pulled image %s as %s", pc->image, id);
+                resp = PB_NEW(Runtime__V1__PullImageResponse, RUNTIME__V1__PULL_IMAGE_RESPONSE__INIT);
+                resp->image_ref = TAKE_PTR(id);
+        }
+        free(id);
+        RpcDeferred *d = pc->deferred;
+        free(pc->image);
+        free(pc);
+        rpc_deferred_finish(d, r, resp ? &resp->base : NULL, err);
+}
+
+/*
+ * The pull answers when it ends: a pull parked on a layer another pull is fetching frees this thread
+ * for other pulls meanwhile (docs/images.md).
+ */
 int rpc_pull_image(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
                    Error **reterr) {
         const Runtime__V1__PullImageRequest *r = (const Runtime__V1__PullImageRequest *)req;
         _cleanup_(credentials_freep) Credentials *creds = NULL;
-        _cleanup_free_ char *id = NULL;
 
+        (void)ret_resp;
         int q = require_image_name(r->image, reterr);
         if (q >= 0)
                 q = credentials_from_cri(r->auth, &creds, reterr);
@@ -62,18 +91,10 @@ int rpc_pull_image(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMessag
                 .namespace_ = md ? md->namespace_ : NULL,
                 .cancel = ctx->cancel,
         };
-        q = image_pull(ctx->daemon->images, &pr, &id, reterr);
-        /* A pull's buffers are freed by now: give the pages back instead of keeping them resident. */
-        malloc_trim(0);
-        daemon_metrics_pull(&ctx->daemon->metrics, q);
-        if (q < 0)
-                return q;
-        log_info("pulled image %s as %s", pr.image, id);
-        Runtime__V1__PullImageResponse *resp =
-                PB_NEW(Runtime__V1__PullImageResponse, RUNTIME__V1__PULL_IMAGE_RESPONSE__INIT);
-        resp->image_ref = TAKE_PTR(id);
-        *ret_resp = &resp->base;
-        return 0;
+        PullCall *pc = xmalloc(sizeof(*pc));
+        *pc = (PullCall){.daemon = ctx->daemon, .deferred = ctx->deferred, .image = xstrdup(pr.image)};
+        image_pull_start(ctx->daemon->images, &pr, pull_done, pc);
+        return RPC_DEFERRED;
 }
 
 static char **strv_for_pb(char *const *l, size_t *ret_n) {

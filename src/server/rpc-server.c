@@ -365,10 +365,33 @@ static void call_open_stream(Call *c, RpcContext *ctx) {
         pthread_mutex_unlock(&st->lock);
 }
 
+/* A handler's answer: the response (r >= 0) or the error; both are consumed. */
+static void call_answer(Call *c, int r, ProtobufCMessage *resp, Error *err) {
+        if (r < 0) {
+                if (!err)
+                        error_set(&err, r, "%s failed", c->method->name);
+                call_finish_errno(c, err);
+                error_free(err);
+                return;
+        }
+        error_free(err);
+        size_t len = protobuf_c_message_get_packed_size(resp);
+        uint8_t *buf = xmalloc(len);
+        protobuf_c_message_pack(resp, buf);
+        protobuf_c_message_free_unpacked(resp, NULL);
+        grpc_slice slice = grpc_slice_new(buf, len, free);
+        c->response = grpc_raw_byte_buffer_create(&slice, 1);
+        grpc_slice_unref(slice);
+        call_finish(c, GRPC_STATUS_OK, NULL);
+}
+
 /* Runs on a worker thread. */
 static void call_run_handler(void *userdata) {
         Call *c = userdata;
-        RpcContext ctx = {.daemon = c->server->daemon, .method = c->method->name, .cancel = &c->cancel};
+        RpcContext ctx = {.daemon = c->server->daemon,
+                          .method = c->method->name,
+                          .cancel = &c->cancel,
+                          .deferred = (RpcDeferred *)c};
         ProtobufCMessage *resp = NULL;
         _cleanup_error_ Error *err = NULL;
 
@@ -386,20 +409,14 @@ static void call_run_handler(void *userdata) {
                 prctl(PR_SET_NAME, name);
         }
         int r = c->method->handler(&ctx, c->req, &resp, &err);
-        if (r < 0) {
-                if (!err)
-                        error_set(&err, r, "%s failed", c->method->name);
-                call_finish_errno(c, err);
-                return;
-        }
-        size_t len = protobuf_c_message_get_packed_size(resp);
-        uint8_t *buf = xmalloc(len);
-        protobuf_c_message_pack(resp, buf);
-        protobuf_c_message_free_unpacked(resp, NULL);
-        grpc_slice slice = grpc_slice_new(buf, len, free);
-        c->response = grpc_raw_byte_buffer_create(&slice, 1);
-        grpc_slice_unref(slice);
-        call_finish(c, GRPC_STATUS_OK, NULL);
+        if (r == RPC_DEFERRED)
+                return; /* the call may be gone already */
+        call_answer(c, r, resp, err);
+        err = NULL;
+}
+
+void rpc_deferred_finish(RpcDeferred *d, int r, ProtobufCMessage *resp, Error *err) {
+        call_answer((Call *)d, r, resp, err);
 }
 
 static ProtobufCMessage *unpack_request(const RpcMethod *m, grpc_byte_buffer *buf) {

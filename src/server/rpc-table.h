@@ -10,11 +10,25 @@
 #include "daemon.h"
 #include "error.h"
 
+/* A unary call whose handler answers later, from another thread (see RPC_DEFERRED). */
+typedef struct RpcDeferred RpcDeferred;
+
 typedef struct RpcContext {
         Daemon *daemon;
-        const char *method;   /* short name, "Version" */
-        const Cancel *cancel; /* set when the client goes away; carries the call's deadline */
+        const char *method;    /* short name, "Version" */
+        const Cancel *cancel;  /* set when the client goes away; carries the call's deadline */
+        RpcDeferred *deferred; /* unary calls on a worker pool: the call, to answer later */
 } RpcContext;
+
+/*
+ * A handler returns RPC_DEFERRED when it will answer later: it then calls rpc_deferred_finish() on
+ * ctx->deferred exactly once, from any thread (possibly before it returns), and touches neither after.
+ * ctx->cancel stays valid until then.
+ */
+#define RPC_DEFERRED 0x44454652 /* "DEFR": no handler returns it by chance */
+
+/* Answer a deferred call with `resp` (owned, packed and freed) when r >= 0, or `err` (owned). */
+void rpc_deferred_finish(RpcDeferred *d, int r, ProtobufCMessage *resp, Error *err);
 
 /*
  * An RPC handler: reads `req` (already unpacked and of the method's input type), builds a response

@@ -26,7 +26,8 @@ struct LayerUnpack {
         Decompressor *decompressor;
         Digester *blob_digest;
         bool blob_verified_elsewhere; /* skip hashing compressed bytes a second time */
-        Digester *diff_digest;        /* NULL for plain layers: the tar is the blob, hashed once */
+        Digester *diff_digest;        /* NULL for plain layers: the tar is the blob, hashed once. The
+                                         extractor's until it is joined. */
         int64_t tar_size;
         Error *error; /* the pusher's first failure, reported again by every later call */
         LayerLimits limits;
@@ -45,12 +46,15 @@ struct LayerUnpack {
         Error *extract_error;
 };
 
-static void drain(int fd) {
+/* Read the pipe to EOF; what follows the end-of-archive marker still counts for the diff_id. */
+static void drain(int fd, Digester *digest) {
         char buf[DRAIN_BUFFER_SIZE];
         for (;;) {
                 ssize_t n = read(fd, buf, sizeof(buf));
                 if (n == 0 || (n < 0 && errno != EINTR))
                         return;
+                if (n > 0 && digest)
+                        digester_update(digest, buf, (size_t)n);
         }
 }
 
@@ -63,13 +67,15 @@ static void *extract_thread(void *userdata) {
         LayerUnpack *u = userdata;
         Error *e = NULL;
 
-        if (tar_extract_limited(u->root_fd, u->pipe_read, u->limits.max_entries, &u->cancel, &e) < 0) {
+        /* The diff_id is hashed here, as the tar is read: the pushing thread has the most work. */
+        if (tar_extract_digesting(u->root_fd, u->pipe_read, u->limits.max_entries, u->diff_digest,
+                                  &u->cancel, &e) < 0) {
                 if (!e)
                         error_set(&e, EIO, "layer extraction failed");
                 u->extract_error = e;
                 atomic_store_explicit(&u->extract_failed, true, memory_order_release);
         }
-        drain(u->pipe_read);
+        drain(u->pipe_read, u->diff_digest);
         return NULL;
 }
 
@@ -249,8 +255,6 @@ static int forward_tar(const void *data, size_t len, void *userdata, Error **ret
         LayerUnpack *u = userdata;
         const char *p = data;
 
-        if (u->diff_digest)
-                digester_update(u->diff_digest, data, len);
         u->tar_size += (int64_t)len;
         int r = check_limits(u, reterr);
         if (r < 0)

@@ -32,6 +32,9 @@ typedef struct DirTime {
 
 typedef struct Extract {
         int root_fd;
+        int input_fd;
+        Digester *digest; /* of everything read from input_fd; NULL: none */
+        uint8_t *read_buf;
         struct archive *archive;
         const atomic_bool *cancel;
         DirTime *dir_times;
@@ -579,6 +582,7 @@ static int extract_entry(Extract *x, struct archive_entry *e, Error **reterr) {
 
 static void extract_done(Extract *x) {
         archive_read_free(x->archive);
+        free(x->read_buf);
         for (size_t i = 0; i < x->n_dir_times; i++)
                 free(x->dir_times[i].path);
         free(x->dir_times);
@@ -590,8 +594,39 @@ int tar_extract(int root_fd, int input_fd, const atomic_bool *cancel, Error **re
 
 int tar_extract_limited(int root_fd, int input_fd, int64_t max_entries, const atomic_bool *cancel,
                         Error **reterr) {
-        _cleanup_(extract_done)
-                Extract x = {.root_fd = root_fd, .cancel = cancel, .archive = archive_read_new()};
+        return tar_extract_digesting(root_fd, input_fd, max_entries, NULL, cancel, reterr);
+}
+
+/* libarchive's input when the stream is also digested: read, hash, hand the block over. */
+static la_ssize_t read_and_digest(struct archive *a, void *userdata, const void **ret_buf) {
+        Extract *x = userdata;
+        ssize_t n;
+        do
+                n = read(x->input_fd, x->read_buf, READ_BLOCK_SIZE);
+        while (n < 0 && errno == EINTR);
+        if (n < 0) {
+                archive_set_error(a, errno, "read layer stream: %s", strerror(errno));
+                return -1;
+        }
+        digester_update(x->digest, x->read_buf, (size_t)n);
+        *ret_buf = x->read_buf;
+        return n;
+}
+
+static int open_input(Extract *x) {
+        if (!x->digest)
+                return archive_read_open_fd(x->archive, x->input_fd, READ_BLOCK_SIZE);
+        x->read_buf = xmalloc(READ_BLOCK_SIZE);
+        return archive_read_open(x->archive, x, NULL, read_and_digest, NULL);
+}
+
+int tar_extract_digesting(int root_fd, int input_fd, int64_t max_entries, Digester *digest,
+                          const atomic_bool *cancel, Error **reterr) {
+        _cleanup_(extract_done) Extract x = {.root_fd = root_fd,
+                                             .input_fd = input_fd,
+                                             .digest = digest,
+                                             .cancel = cancel,
+                                             .archive = archive_read_new()};
         if (!x.archive)
                 abort();
 
@@ -601,8 +636,7 @@ int tar_extract_limited(int root_fd, int input_fd, int64_t max_entries, const at
          * inflated, and a tar wrapped in yet another compression is not a layer.
          */
         if (archive_read_support_format_tar(x.archive) != ARCHIVE_OK ||
-            archive_read_support_format_empty(x.archive) != ARCHIVE_OK ||
-            archive_read_open_fd(x.archive, input_fd, READ_BLOCK_SIZE) != ARCHIVE_OK)
+            archive_read_support_format_empty(x.archive) != ARCHIVE_OK || open_input(&x) != ARCHIVE_OK)
                 return archive_failure(&x, NULL, reterr);
 
         for (int64_t n = 0;; n++) {

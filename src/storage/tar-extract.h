@@ -4,6 +4,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "digest.h"
 #include "error.h"
 
 /*
@@ -33,3 +34,10 @@ int tar_extract(int root_fd, int input_fd, const atomic_bool *cancel, Error **re
 /* The same, failing with -EFBIG once the layer holds more than `max_entries` entries (0: no limit). */
 int tar_extract_limited(int root_fd, int input_fd, int64_t max_entries, const atomic_bool *cancel,
                         Error **reterr);
+
+/*
+ * tar_extract_limited() that also feeds every byte it reads from `input_fd` to `digest` (NULL: none),
+ * so that the stream's digest is computed on the extracting thread rather than the one writing it.
+ */
+int tar_extract_digesting(int root_fd, int input_fd, int64_t max_entries, Digester *digest,
+                          const atomic_bool *cancel, Error **reterr);

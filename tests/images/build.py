@@ -26,6 +26,7 @@ Images (repository:tag):
     layered:latest                4 layers: whiteouts, an opaque dir, hard link, symlink, setuid file,
                                   fifo, char device, files owned by 1000:1000, a user xattr
     big:latest                    5 layers of ~10 MiB of incompressible (seeded PRNG) data, gzip
+    big:single                    1 layer of ~50 MiB of such data (and the busybox rootfs), gzip
     zstd:latest                   like big (other data), layers zstd-compressed (tar+zstd media type)
     zstd:small                    busybox rootfs as a single zstd layer
     user:numeric, user:named      config User "1000" / "nobody"
@@ -420,15 +421,17 @@ class Builder:
 
     def build_big(self):
         """big:latest and zstd:latest, 5 layers of ~10 MiB each (the first also holds the busybox rootfs,
-        so the image can run). Layers are compressed in parallel: zlib and zstd run outside the GIL."""
-        jobs = [("big", i, "gzip") for i in range(5)]
+        so the image can run), and big:single, one layer of ~50 MiB (the pull benchmark's second case).
+        Layers are compressed in parallel: zlib and zstd run outside the GIL."""
+        jobs = [("big", i, "gzip") for i in range(5)] + [("single", 0, "gzip")]
         if shutil.which("zstd"):
             jobs += [("zstd", i, "zstd") for i in range(5)]
 
         def one(job):
             name, i, compression = job
-            size = (8 << 20) if i == 0 else (10 << 20)
-            return self.layer_blob(f"{name}-{i}", self.random_layer(f"{name}-{i}", size, 10, i == 0), compression)
+            size, files = (50 << 20, 50) if name == "single" else ((8 << 20) if i == 0 else (10 << 20), 10)
+            return self.layer_blob(f"{name}-{i}", self.random_layer(f"{name}-{i}", size, files, i == 0),
+                                   compression)
 
         self.base_layer()
         self.base_layer("zstd") if shutil.which("zstd") else None
@@ -436,6 +439,7 @@ class Builder:
             blobs = dict(zip(jobs, pool.map(one, jobs)))
         self.image("big", ["latest"], [blobs[("big", i, "gzip")] for i in range(5)],
                    labels={"org.crio-c.test.image": "big"})
+        self.image("big", ["single"], [blobs[("single", 0, "gzip")]], labels={"org.crio-c.test.image": "big-single"})
         if shutil.which("zstd"):
             self.image("zstd", ["latest"], [blobs[("zstd", i, "zstd")] for i in range(5)], compression="zstd",
                        labels={"org.crio-c.test.image": "zstd"})

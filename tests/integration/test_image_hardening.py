@@ -373,6 +373,66 @@ def test_pull_of_a_layer_another_pull_is_stuck_on_finishes(image_daemon, image_r
         fake.stop()
 
 
+def config_gets(fake, image):
+    """How many pulls of the image got as far as its config (fetched just before the layers)."""
+    return len(fake.blob_gets(digest="sha256:" + image["id"]))
+
+
+def test_pulls_parked_on_a_stalled_layer_leave_the_pool_free(image_daemon, test_images, tmp_path):
+    """A pull stalls in busybox's one layer; eight more pulls of busybox (as many as the pull pool has
+    threads) need that layer and park on it. A pull of an unrelated image still runs, and the parked
+    pulls finish once the stalled layer does."""
+    busybox = test_images["busybox:latest"]
+    assert len(busybox["layers"]) == 1
+    fake = reg.FakeRegistry(test_images)
+    fake.stall = busybox["layers"][0].split(":")[1]
+    _, _, other_id = small_image(fake, tmp_path, repo="unrelated")
+    fake.start()
+    try:
+        d = fake_daemon(image_daemon, fake)
+        with d.client() as c:
+            c.version()  # a connection made while the daemon starts can break once: not the pull's
+            stuck = c.pull_image_future(ref(fake, "busybox:latest"), timeout=120)
+            assert fake.stalled.wait(20)
+            parked = [c.pull_image_future(ref(fake, "busybox:latest"), timeout=120) for _ in range(8)]
+            h.wait_until(lambda: config_gets(fake, busybox) >= 9, 15)
+            assert c.pull_image(ref(fake, "unrelated:latest"), timeout=20) == other_id
+            assert not stuck.done() and not any(f.done() for f in parked), "a pull ended before its layer"
+            fake.release()
+            assert stuck.result().image_ref == busybox["id"]
+            assert {f.result().image_ref for f in parked} == {busybox["id"]}
+    finally:
+        fake.stop()
+
+
+def test_parked_pull_ends_at_its_deadline(image_daemon, test_images, tmp_path):
+    """A pull parked on another pull's stalled layer ends with DEADLINE_EXCEEDED at its client's deadline,
+    a parked pull whose client leaves is dropped, and the stalled pull still completes afterwards."""
+    busybox = test_images["busybox:latest"]
+    fake = reg.FakeRegistry(test_images)
+    fake.stall = busybox["layers"][0].split(":")[1]
+    fake.start()
+    try:
+        d = fake_daemon(image_daemon, fake)
+        with d.client() as c:
+            c.version()  # a connection made while the daemon starts can break once: not the pull's
+            stuck = c.pull_image_future(ref(fake, "busybox:latest"), timeout=120)
+            assert fake.stalled.wait(20)
+            leaving = c.pull_image_future(ref(fake, "busybox:latest"), timeout=120)
+            h.wait_until(lambda: config_gets(fake, busybox) >= 2, 15)
+            since = d.log_offset()
+            leaving.cancel()
+            d.wait_for_log(r"PullImage: CANCELLED", timeout=10, since=since)
+            err = h.rpc_error(c.pull_image, ref(fake, "busybox:latest"), timeout=3)
+            assert err.code() == grpc.StatusCode.DEADLINE_EXCEEDED, err
+            assert not stuck.done()
+            fake.release()
+            assert stuck.result().image_ref == busybox["id"]
+            assert c.pull_image(ref(fake, "busybox:latest"), timeout=20) == busybox["id"]
+    finally:
+        fake.stop()
+
+
 # ---------------------------------------------------------------------------------------------------------
 # 3. Flaky networks
 
