@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <string.h>
@@ -132,9 +133,30 @@ int overlay_mount(Runtime *rt, Container *c, char *const *layer_dirs, const Pod 
         return r;
 }
 
+/*
+ * Idmapped layers live only while the overlay is being mounted; a daemon killed in between leaves
+ * them attached. They are read-only, so removing the container's directories cannot reach through
+ * them into the shared layers, but they must not stay mounted.
+ */
+static void idmapped_leftovers_remove(const Container *c) {
+        _cleanup_free_ char *dir = xasprintf("%s/idmapped", c->layer);
+        DIR *d = opendir(dir);
+        if (!d)
+                return;
+        struct dirent *de;
+        while ((de = readdir(d)))
+                if (de->d_name[0] != '.') {
+                        _cleanup_free_ char *path = xasprintf("%s/%s", dir, de->d_name);
+                        umount2(path, MNT_DETACH);
+                }
+        closedir(d);
+}
+
 void overlay_unmount(Container *c) {
         if (c->rootfs && umount2(c->rootfs, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
-                return;
+                log_debug("rootfs %s: %m", c->rootfs);
+        if (c->layer)
+                idmapped_leftovers_remove(c);
 }
 
 void unpin_namespace(const char *path) {
