@@ -90,6 +90,7 @@ static void on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls, co
         buf_append(&s->in, extra_in, extra_in_size);
         SessionThread *t = xcalloc(1, sizeof(SessionThread));
         *t = (SessionThread){.server = srv, .session = s, .urh = urh};
+        spdy_flow_init(&s->flow);
         if (spdy_z_init(&s->z) < 0) {
                 MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
                 session_free(s);

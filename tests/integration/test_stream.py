@@ -2,7 +2,9 @@
 """Exec, Attach and PortForward through the streaming server, driven by the test suite's own SPDY/3.1 and
 WebSocket client (stream_client.py) the way kubectl and crictl drive them."""
 
+import hashlib
 import json
+import os
 import socket
 import ssl
 import struct
@@ -342,6 +344,107 @@ def test_port_forward_bad_streams_are_reset(cri, image):
             assert sid in conn.reset
     finally:
         conn.close()
+
+
+# --- SPDY flow control -------------------------------------------------------------------------------------
+
+MIB = 1024 * 1024
+
+
+@pytest.mark.parametrize("window", [sc.INITIAL_WINDOW, 16384])
+def test_exec_keeps_to_the_windows_of_a_client_that_keeps_them(cri, sleeper, window):
+    _, ctr = sleeper
+    payload = os.urandom(4 * MIB)
+    r = sc.spdy_exec(exec_url(cri, ctr, ["cat"], stdin=True), stdin_data=payload, flow=True, window=window)
+    assert r.status == {"metadata": {}, "status": "Success"}
+    assert hashlib.sha256(r.stdout).hexdigest() == hashlib.sha256(payload).hexdigest()
+
+
+def test_a_client_without_flow_control_moves_large_output(cri, sleeper):
+    """kubectl and crictl (moby/spdystream) never open a window: the server must not wait for them long."""
+    _, ctr = sleeper
+    start = time.monotonic()
+    r = sc.spdy_exec(exec_url(cri, ctr, ["head", "-c", str(3 * MIB), "/dev/zero"]))
+    assert r.stdout == bytes(3 * MIB)
+    assert time.monotonic() - start < 10
+    payload = os.urandom(2 * MIB)
+    r = sc.spdy_exec(exec_url(cri, ctr, ["cat"], stdin=True), stdin_data=payload)
+    assert r.stdout == payload
+
+
+ECHO = ["nc", "-ll", "-p", "9000", "-e", "cat"]
+
+
+def echo_through_forward(conn, request_id, payload):
+    """Forward a connection to the pod's echo server, send payload, half-close, and read the echo."""
+    e, d = forward(conn, 9000, request_id, None)
+    conn.send(d, payload, fin=True)
+    conn.wait(lambda: d in conn.fin or d in conn.reset or e in conn.fin)
+    return conn.stream_data(d), conn.stream_data(e)
+
+
+def test_port_forward_keeps_to_the_windows_of_a_client_that_keeps_them(cri, image):
+    pod, _ = running(cri, image, ECHO)
+    conn = sc.SpdyConnection(port_forward_url(cri, pod), protocols=("portforward.k8s.io",), flow=True)
+    try:
+        for attempt in range(50):  # nc may need a moment to listen
+            echoed, err = echo_through_forward(conn, attempt, b"ping")
+            if echoed == b"ping":
+                break
+            time.sleep(0.2)
+        assert echoed == b"ping", err
+        payload = os.urandom(4 * MIB)
+        echoed, err = echo_through_forward(conn, 100, payload)
+        assert len(echoed) == len(payload) and echoed == payload, err
+        assert conn.updates_received > 0
+    finally:
+        conn.close()
+
+
+def test_port_forward_data_before_the_error_stream_is_kept(cri, image):
+    pod, _ = running(cri, image, HTTPD)
+    conn = sc.SpdyConnection(port_forward_url(cri, pod), protocols=("portforward.k8s.io",))
+    try:
+        for attempt in range(50):  # httpd may need a moment to listen
+            rid = str(attempt)
+            d = conn.open_stream([("streamtype", "data"), ("port", "8080"), ("requestid", rid)])
+            conn.send(d, b"GET /index.html HTTP/1.0\r\n\r\n")
+            e = conn.open_stream([("streamtype", "error"), ("port", "8080"), ("requestid", rid)])
+            conn.wait(lambda: d in conn.fin or e in conn.fin)
+            if b"hello-from-the-pod" in conn.stream_data(d):
+                break
+            time.sleep(0.2)
+        assert b"hello-from-the-pod" in conn.stream_data(d)
+        # Before the error stream, data is kept up to one window; a client that sends more is reset.
+        d = conn.open_stream([("streamtype", "data"), ("port", "8080"), ("requestid", "big")])
+        conn.send(d, bytes(sc.INITIAL_WINDOW + 1))
+        conn.wait(lambda: d in conn.reset)
+        assert conn.reset[d] == 7  # FLOW_CONTROL_ERROR
+    finally:
+        conn.close()
+
+
+def test_flow_control_errors_reset_the_stream(cri, sleeper):
+    _, ctr = sleeper
+    conn = sc.SpdyConnection(exec_url(cri, ctr, ["sleep", "30"], stdin=True), flow=True)
+    try:
+        ids = sc.remotecommand_streams(conn, stdin=True)
+        # A window update of 0 is a protocol error; one past 2^31-1 a flow-control error.
+        conn.send_raw(sc.window_update(ids["stdout"], 0))
+        conn.send_raw(sc.window_update(ids["stderr"], 0x7fffffff))
+        conn.wait(lambda: ids["stdout"] in conn.reset and ids["stderr"] in conn.reset)
+        assert conn.reset[ids["stdout"]] == 1 and conn.reset[ids["stderr"]] == 7
+        # More data than the server's window in one frame (nothing can have been given back before it).
+        conn.send_raw(sc.data_frame(ids["stdin"], 0, bytes(sc.INITIAL_WINDOW + 1)))
+        conn.wait(lambda: ids["stdin"] in conn.reset)
+        assert conn.reset[ids["stdin"]] == 7
+        # A session window update of 0 ends the session.
+        conn.send_raw(sc.window_update(0, 0))
+        conn.read_until_closed()
+        assert conn.goaway and conn.goaway[1] == 1
+    finally:
+        conn.close()
+    assert_still_serving(cri, ctr)
 
 
 # --- hostile input -------------------------------------------------------------------------------------------
