@@ -17,10 +17,13 @@
 /* v5 over WebSocket: a message on this channel closes the client's side of another channel. */
 #define WS_CLOSE_CHANNEL 255
 /*
- * A peer that has not shown flow control and leaves its window shut this long after we filled it is taken
- * to do none (moby/spdystream, what kubectl and crictl use, never opens a window): see spdy-flow.h.
+ * When sends first wait for the window of a peer that has not shown flow control, a PING with this ID
+ * follows the data. A peer that keeps windows gives some back before it gets to the PING (it has read the
+ * data first); one that answers the PING without doing so keeps none (moby/spdystream, which kubectl and
+ * crictl use, never opens a window): see spdy-flow.h. A peer that answers neither is given FLOW_GRACE_MS.
  */
-#define FLOW_GRACE_MS 100
+#define FLOW_PROBE_ID 2
+#define FLOW_GRACE_MS 1000
 
 bool session_can_send(const Session *s) {
         return s->out.len + s->flow.pending_total < SESSION_OUT_HIGH && !s->client_gone;
@@ -41,6 +44,8 @@ void session_send(Session *s, uint32_t ch, const void *data, size_t len) {
                 return;
         if (s->proto == PROTO_SPDY)
                 spdy_flow_send(&s->flow, ch, 0, data, len, &s->out);
+        else if (s->base64)
+                ws_put_base64_channel_frame(&s->out, (uint8_t)ch, data, len);
         else
                 ws_put_channel_frame(&s->out, (uint8_t)ch, data, len);
 }
@@ -67,6 +72,14 @@ static void say_goodbye(Session *s) {
                 return;
         s->goodbye_due = false;
         spdy_put_goaway(&s->out, s->last_client_stream, SPDY_GOAWAY_OK);
+}
+
+/* The peer keeps no SPDY windows: neither do we from now on. */
+static void flow_give_up(Session *s, const char *why) {
+        log_debug("stream session %s: %s; SPDY windows are not kept", s->peer, why);
+        spdy_flow_give_up(&s->flow, &s->out);
+        s->flow_blocked_ns = 0;
+        say_goodbye(s);
 }
 
 void session_finish(Session *s) {
@@ -160,9 +173,12 @@ static int spdy_control(Session *s, const SpdyFrame *f) {
                 say_goodbye(s);
                 return r < 0 ? protocol_error(s, "malformed SETTINGS") : 0;
         case SPDY_PING:
-                /* Client pings carry odd IDs; answer those, ignore echoes of ours (we send none). */
+                /* Client pings carry odd IDs: answer those. An even one is the echo of our probe. */
                 if (be32(f->payload) % 2 == 1)
                         spdy_put_ping(&s->out, be32(f->payload));
+                else if (be32(f->payload) == FLOW_PROBE_ID && s->flow.mode == SPDY_FLOW_UNKNOWN)
+                        flow_give_up(s,
+                                     "the client answered a PING behind a full window without opening it");
                 return 0;
         case SPDY_GOAWAY:
                 s->client_gone = true;
@@ -229,6 +245,21 @@ static int spdy_input(Session *s) {
         return r;
 }
 
+/* The base64 channel form: '0' + channel, then base64. Text or binary messages are taken alike. */
+static int ws_base64_message(Session *s, const WsFrame *f) {
+        uint8_t digit = f->payload[0];
+        if (digit < '0')
+                return protocol_error(s, "bad channel in a base64 message");
+        Buf data = {};
+        int r = ws_base64_decode(f->payload + 1, f->length - 1, &data);
+        if (r < 0)
+                r = protocol_error(s, "bad base64 in a message");
+        else if (data.len > 0)
+                r = s->ops->data(s, (uint32_t)(digit - '0'), data.data, data.len);
+        buf_done(&data);
+        return r;
+}
+
 static int ws_message(Session *s, const WsFrame *f) {
         if (f->opcode == WS_OP_CLOSE) {
                 s->client_gone = true;
@@ -244,6 +275,8 @@ static int ws_message(Session *s, const WsFrame *f) {
                 return protocol_error(s, "fragmented WebSocket messages are not supported");
         if (f->length == 0)
                 return 0;
+        if (s->base64)
+                return ws_base64_message(s, f);
         uint8_t ch = f->payload[0];
         if (ch == WS_CLOSE_CHANNEL && s->version >= RC_V5) {
                 if (f->length >= 2)
@@ -308,22 +341,20 @@ static bool want_input(Session *s) {
                (s->proto == PROTO_SPDY ? handler_can_receive(s) : s->ops->can_receive(s));
 }
 
-/* Sends wait for a peer that has not shown flow control: after FLOW_GRACE_MS, stop keeping windows. */
+/* Sends wait for a peer that has not shown flow control: probe it (FLOW_PROBE_ID), and bound the wait. */
 static void flow_tick(Session *s, int64_t now) {
         if (s->proto != PROTO_SPDY || s->flow.mode != SPDY_FLOW_UNKNOWN || s->flow.pending_total == 0) {
                 s->flow_blocked_ns = 0;
                 return;
         }
-        if (s->flow_blocked_ns == 0) {
-                s->flow_blocked_ns = now;
-                return;
+        if (!s->flow_probed) {
+                spdy_put_ping(&s->out, FLOW_PROBE_ID);
+                s->flow_probed = true;
         }
-        if (now < s->flow_blocked_ns + FLOW_GRACE_MS * 1000000LL)
-                return;
-        log_debug("stream session %s: the client keeps no SPDY windows; not keeping them either", s->peer);
-        spdy_flow_give_up(&s->flow, &s->out);
-        s->flow_blocked_ns = 0;
-        say_goodbye(s);
+        if (s->flow_blocked_ns == 0)
+                s->flow_blocked_ns = now;
+        else if (now >= s->flow_blocked_ns + FLOW_GRACE_MS * 1000000LL)
+                flow_give_up(s, "the client left its window shut and did not answer a PING");
 }
 
 static int64_t earlier(int64_t a, int64_t b) {

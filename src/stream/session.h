@@ -47,6 +47,7 @@ typedef struct SessionOps {
 struct Session {
         SessionProto proto;
         int version; /* RC_V*, or 0 for portforward */
+        bool base64; /* WebSocket base64 channels: text messages, channel digit, base64 data */
         int fd;
         StreamRequest *req;
         const StreamBackend *backend;
@@ -56,6 +57,7 @@ struct Session {
         SpdyZ z;
         SpdyFlow flow;
         int64_t flow_blocked_ns; /* since when sends wait for a peer not known to do flow control */
+        bool flow_probed;        /* the PING that tells whether it does was sent */
         bool goodbye_due;        /* GOAWAY goes out once the data waiting for window is written */
         bool ended;              /* the handler is gone: frames are only accounted for */
         uint32_t last_client_stream;

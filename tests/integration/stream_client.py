@@ -114,11 +114,11 @@ class SpdyConnection:
 
     Without `flow` it behaves as Kubernetes' clients (moby/spdystream) do: no windows either way. With `flow`
     it keeps SPDY/3.1 flow control as the specification asks: it announces its stream window (`window`) in a
-    SETTINGS frame, raises FlowControlViolation when the server sends more than a window allows, gives the
+    SETTINGS frame (unless not `announce`: then the server learns of it from its first WINDOW_UPDATE), raises FlowControlViolation when the server sends more than a window allows, gives the
     window back with WINDOW_UPDATE as it takes data in, and sends no more than the server's windows allow."""
 
     def __init__(self, url, protocols=("v4.channel.k8s.io",), timeout=30.0, method="POST", ca=None, cert=None,
-                 flow=False, window=INITIAL_WINDOW):
+                 flow=False, window=INITIAL_WINDOW, announce=True):
         self.sock, u = _connect(url, timeout, ca, cert)
         req = (f"{method} {u.path} HTTP/1.1\r\nHost: {u.netloc}\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n"
                + "".join(f"X-Stream-Protocol-Version: {p}\r\n" for p in protocols) + "\r\n")
@@ -138,7 +138,8 @@ class SpdyConnection:
         self.send_win, self.session_send = {}, INITIAL_WINDOW
         self.recv_win, self.session_recv, self.credit, self.session_credit = {}, INITIAL_WINDOW, {}, 0
         self.updates_received = 0
-        if flow:
+        self.pings_answered = 0
+        if flow and announce:
             self.send_raw(settings_frame([(SETTINGS_INITIAL_WINDOW_SIZE, window)]))
 
     def send_raw(self, b):
@@ -221,6 +222,9 @@ class SpdyConnection:
             self.goaway = struct.unpack(">II", payload[:8])
         elif ftype == PING:
             self.pong = struct.unpack(">I", payload[:4])[0]
+            if self.pong % 2 == 0:  # the server's own ping: answer it, as spdystream does
+                self.send_raw(frame)
+                self.pings_answered += 1
         elif ftype == WINDOW_UPDATE:
             sid, delta = struct.unpack(">II", payload[:8])
             self.updates_received += 1
@@ -296,9 +300,10 @@ def remotecommand_streams(conn, stdin=False, stdout=True, stderr=True, tty=False
 
 
 def spdy_exec(url, stdin_data=None, tty=False, stdout=True, stderr=True, resize=None,
-              protocols=("v4.channel.k8s.io",), ca=None, cert=None, flow=False, window=INITIAL_WINDOW):
+              protocols=("v4.channel.k8s.io",), ca=None, cert=None, flow=False, window=INITIAL_WINDOW,
+              announce=True):
     """Run a remotecommand session to its end: send stdin (then close it), collect output and the error stream."""
-    conn = SpdyConnection(url, protocols, ca=ca, cert=cert, flow=flow, window=window)
+    conn = SpdyConnection(url, protocols, ca=ca, cert=cert, flow=flow, window=window, announce=announce)
     try:
         ids = remotecommand_streams(conn, stdin=stdin_data is not None, stdout=stdout, stderr=stderr, tty=tty)
         if resize:
@@ -313,7 +318,8 @@ def spdy_exec(url, stdin_data=None, tty=False, stdout=True, stderr=True, resize=
 
 
 class WebSocketConnection:
-    """An RFC 6455 client: masked frames out, the Kubernetes channel byte first in each binary message."""
+    """An RFC 6455 client: masked frames out, the Kubernetes channel byte first in each binary message (or,
+    with a base64 protocol, text messages holding the channel as an ASCII digit and the data in base64)."""
 
     def __init__(self, url, protocols=("v4.channel.k8s.io",), timeout=30.0, key=None):
         self.sock, u = _connect(url, timeout)
@@ -326,6 +332,7 @@ class WebSocketConnection:
         if status != 101:
             _refused(self.sock, status, self.headers, rest)
         self.protocol = self.headers.get("sec-websocket-protocol")
+        self.base64 = "base64" in (self.protocol or "")
         self.buf = rest
         self.channels = {}
         self.close_code = None
@@ -348,7 +355,10 @@ class WebSocketConnection:
         self.sock.sendall(head + payload)
 
     def send(self, channel, data):
-        self.send_frame(2, bytes([channel]) + data)
+        if self.base64:
+            self.send_frame(1, bytes([ord("0") + channel]) + base64.b64encode(data))
+        else:
+            self.send_frame(2, bytes([channel]) + data)
 
     def read_frame(self):
         while True:
@@ -365,6 +375,9 @@ class WebSocketConnection:
                         self.buf = self.buf[off + n:]
                         if opcode == 2 and payload:
                             self.channels.setdefault(payload[0], bytearray()).extend(payload[1:])
+                        elif opcode == 1 and payload and self.base64:
+                            self.channels.setdefault(payload[0] - ord("0"), bytearray()).extend(
+                                base64.b64decode(payload[1:], validate=True))
                         elif opcode == 8:
                             self.close_code = struct.unpack(">H", payload[:2])[0] if len(payload) >= 2 else 0
                         return True
