@@ -358,8 +358,14 @@ static bool pair_step(Session *s, Pair *p, short revents) {
                 if (n > 0) {
                         session_send(s, p->data_id, b, (size_t)n);
                 } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+                        /*
+                         * The error stream ends with the pod's side, as the kubelet ends it: client-go
+                         * closes the local connection only once its error stream is done. Client data
+                         * may still follow on the data stream until the client's FIN.
+                         */
                         p->socket_eof = true;
                         session_close_channel(s, p->data_id);
+                        session_close_channel(s, p->error_id);
                 }
         }
         if ((revents & POLLOUT) && p->to_socket.len) {
@@ -377,10 +383,8 @@ static bool pair_step(Session *s, Pair *p, short revents) {
                 shutdown(p->fd, SHUT_WR);
                 p->shut_wr = true;
         }
-        if (p->socket_eof && (p->shut_wr || s->proto == PROTO_WEBSOCKET)) {
-                session_close_channel(s, p->error_id);
+        if (p->socket_eof && (p->shut_wr || s->proto == PROTO_WEBSOCKET))
                 return true;
-        }
         return false;
 }
 

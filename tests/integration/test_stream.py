@@ -337,6 +337,10 @@ def test_port_forward_http_and_closed_port(cri, image):
                 break
             time.sleep(0.2)
         assert b"hello-from-the-pod" in conn.stream_data(d0)
+        # The error stream ends with the pod's side though the client did not close its own (client-go
+        # closes the local connection only then).
+        conn.wait(lambda: e0 in conn.fin)
+        assert conn.stream_data(e0) == b""
         # Two connections at once, each answered on its own stream.
         e1, d1 = forward(conn, 8080, 100, None)
         e2, d2 = forward(conn, 8080, 101, None)
