@@ -33,7 +33,7 @@ typedef struct Pair {
         uint32_t data_id, error_id;
         int fd;
         Buf to_socket;
-        bool client_fin, socket_eof, shut_wr;
+        bool client_fin, socket_eof, shut_wr, error_closed;
 } Pair;
 
 typedef struct Pf {
@@ -358,14 +358,8 @@ static bool pair_step(Session *s, Pair *p, short revents) {
                 if (n > 0) {
                         session_send(s, p->data_id, b, (size_t)n);
                 } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-                        /*
-                         * The error stream ends with the pod's side, as the kubelet ends it: client-go
-                         * closes the local connection only once its error stream is done. Client data
-                         * may still follow on the data stream until the client's FIN.
-                         */
                         p->socket_eof = true;
                         session_close_channel(s, p->data_id);
-                        session_close_channel(s, p->error_id);
                 }
         }
         if ((revents & POLLOUT) && p->to_socket.len) {
@@ -383,8 +377,16 @@ static bool pair_step(Session *s, Pair *p, short revents) {
                 shutdown(p->fd, SHUT_WR);
                 p->shut_wr = true;
         }
-        if (p->socket_eof && (p->shut_wr || s->proto == PROTO_WEBSOCKET))
-                return true;
+        /*
+         * The error stream ends with the pod's side, after the last data (which may wait for window), as the
+         * kubelet ends it: client-go closes the local connection only once its error stream is done. Client
+         * data may still follow on the data stream until the client's FIN.
+         */
+        if (p->socket_eof && !p->error_closed && session_pending(s, p->data_id) == 0) {
+                session_close_channel(s, p->error_id);
+                p->error_closed = true;
+        }
+        return p->socket_eof && p->error_closed && (p->shut_wr || s->proto == PROTO_WEBSOCKET);
         return false;
 }
 

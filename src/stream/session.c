@@ -34,6 +34,10 @@ bool session_can_send_on(const Session *s, uint32_t ch) {
                (s->proto != PROTO_SPDY || spdy_flow_pending(&s->flow, ch) < SESSION_READ_CHUNK);
 }
 
+size_t session_pending(const Session *s, uint32_t ch) {
+        return s->proto == PROTO_SPDY ? spdy_flow_pending(&s->flow, ch) : 0;
+}
+
 void session_consumed(Session *s, uint32_t ch, size_t n) {
         if (s->proto == PROTO_SPDY && !s->client_gone)
                 spdy_flow_consumed(&s->flow, ch, n, &s->out);

@@ -78,6 +78,8 @@ void session_reset(Session *s, uint32_t stream_id, uint32_t status);
 bool session_can_send(const Session *s);
 /* ... and the channel's own queue (data waiting for its SPDY window) has room. */
 bool session_can_send_on(const Session *s, uint32_t ch);
+/* Bytes queued on a channel that wait for its SPDY window. */
+size_t session_pending(const Session *s, uint32_t ch);
 /* The handler used (or dropped) n bytes the client sent on a channel: SPDY gives the window back. */
 void session_consumed(Session *s, uint32_t ch, size_t n);
 /* The handler is done: the session flushes what is queued and closes. */

@@ -132,6 +132,7 @@ class SpdyConnection:
         self.decomp = zlib.decompressobj(zdict=SPDY_DICT)
         self.next_id = 1
         self.data, self.fin, self.replied, self.reset = {}, set(), set(), {}
+        self.fin_order = []
         self.goaway = None
         self.closed = False
         self.flow, self.recv_initial = flow, window
@@ -205,6 +206,7 @@ class SpdyConnection:
             self.data.setdefault(sid, bytearray()).extend(payload)
             if flags & FIN:
                 self.fin.add(sid)
+                self.fin_order.append(sid)
             if self.flow:
                 self._account(sid, len(payload))
             return
