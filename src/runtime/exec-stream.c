@@ -98,8 +98,8 @@ typedef struct Start {
         int in, out, err; /* the child's ends; -1: /dev/null */
 } Start;
 
-static int spawn_runtime(const Container *c, const Handler *h, char *const *argv, const Start *s, pid_t *ret,
-                         Error **reterr) {
+static int spawn_runtime(Runtime *rt, const Container *c, const Handler *h, char *const *argv,
+                         const Start *s, pid_t *ret, Error **reterr) {
         _cleanup_strv_free_ char **a = NULL;
         a = strv_push(a, xstrdup(h->path));
         a = strv_push(a, xasprintf("--root=%s", h->root));
@@ -118,8 +118,12 @@ static int spawn_runtime(const Container *c, const Handler *h, char *const *argv
         STRV_FOREACH(x, argv)
                 if (!s->process_file)
                         a = strv_push(a, xstrdup(*x));
-        SpawnOptions o = {
-                .argv = (const char *const *)a, .stdin_fd = s->in, .stdout_fd = s->out, .stderr_fd = s->err};
+        _cleanup_close_ int program = sealed_binary_fd(&rt->sealed, h->path);
+        SpawnOptions o = {.argv = (const char *const *)a,
+                          .stdin_fd = s->in,
+                          .stdout_fd = s->out,
+                          .stderr_fd = s->err,
+                          .program_fd = program};
         return process_spawn(&o, ret, reterr);
 }
 
@@ -220,8 +224,8 @@ static int take_terminal(ExecProcess *p, ExecIo *io, int listen_fd, bool want_st
 }
 
 /* Non-tty: pipes for each stream. Tty: a console socket; the terminal replaces stdin and stdout. */
-static int exec_start(const Container *c, const Handler *h, char *const *argv, const ExecOptions *o,
-                      ExecProcess **ret, ExecIo *io, Error **reterr) {
+static int exec_start(Runtime *rt, const Container *c, const Handler *h, char *const *argv,
+                      const ExecOptions *o, ExecProcess **ret, ExecIo *io, Error **reterr) {
         bool tty = o->tty;
         int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
         _cleanup_close_ int listen_fd = -EBADF, dirfd = -EBADF;
@@ -247,7 +251,7 @@ static int exec_start(const Container *c, const Handler *h, char *const *argv, c
                            .in = in[0],
                            .out = out[1],
                            .err = err[1]};
-                r = spawn_runtime(c, h, argv, &s, &runtime_pid, reterr);
+                r = spawn_runtime(rt, c, h, argv, &s, &runtime_pid, reterr);
         }
         close_child_ends(in, out, err);
         if (r >= 0)
@@ -282,7 +286,7 @@ int runtime_container_exec_start(Runtime *rt, const char *id, char *const *argv,
         int r = exec_target_get(rt, id, argv, &c, &h, reterr);
         if (r < 0)
                 return r;
-        r = exec_start(c, &h, argv, o, ret, ret_io, reterr);
+        r = exec_start(rt, c, &h, argv, o, ret, ret_io, reterr);
         handler_done(&h);
         container_unref(c);
         return r;

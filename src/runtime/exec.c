@@ -144,8 +144,8 @@ static void read_to_end(Sink *s) {
 }
 
 /* `runtime exec --detach`: returns once the command runs; its pid is then in `pid_file`. */
-static int start_exec(const Container *c, const Handler *h, char *const *argv, const char *pid_file,
-                      int out_fd, int err_fd, pid_t *ret_runtime_pid, Error **reterr) {
+static int start_exec(Runtime *rt, const Container *c, const Handler *h, char *const *argv,
+                      const char *pid_file, int out_fd, int err_fd, pid_t *ret_runtime_pid, Error **reterr) {
         _cleanup_strv_free_ char **a = NULL;
         a = strv_push(a, xstrdup(h->path));
         a = strv_push(a, xasprintf("--root=%s", h->root));
@@ -157,8 +157,12 @@ static int start_exec(const Container *c, const Handler *h, char *const *argv, c
         a = strv_push(a, xstrdup(c->id));
         STRV_FOREACH(s, argv)
                 a = strv_push(a, xstrdup(*s));
-        SpawnOptions o = {
-                .argv = (const char *const *)a, .stdin_fd = -1, .stdout_fd = out_fd, .stderr_fd = err_fd};
+        _cleanup_close_ int program = sealed_binary_fd(&rt->sealed, h->path);
+        SpawnOptions o = {.argv = (const char *const *)a,
+                          .stdin_fd = -1,
+                          .stdout_fd = out_fd,
+                          .stderr_fd = err_fd,
+                          .program_fd = program};
         return process_spawn(&o, ret_runtime_pid, reterr);
 }
 
@@ -185,7 +189,7 @@ int oci_exec_sync(Runtime *rt, const Container *c, const Handler *h, char *const
         _cleanup_free_ char *rid = random_id();
         _cleanup_free_ char *pid_file = xasprintf("%s/exec-%.12s.pid", c->bundle, rid);
         pid_t runtime_pid = 0;
-        int r = start_exec(c, h, argv, pid_file, out[1], err[1], &runtime_pid, reterr);
+        int r = start_exec(rt, c, h, argv, pid_file, out[1], err[1], &runtime_pid, reterr);
         close(out[1]);
         close(err[1]);
         if (r < 0)

@@ -83,6 +83,29 @@ typedef struct RuntimePaths {
         char *log_dir; /* daemon's log dir for pods without one (unused by the CRI path) */
 } RuntimePaths;
 
+/* Sealed in-memory copies of runtime binaries (sealed-binary.c). */
+typedef struct SealedBinary {
+        char *path;
+        dev_t dev;
+        ino_t ino;
+        off_t size;
+        struct timespec mtime;
+        int fd;
+} SealedBinary;
+
+typedef struct SealedBinaries {
+        pthread_mutex_t lock;
+        SealedBinary *items;
+        size_t n;
+} SealedBinaries;
+
+/*
+ * A new fd (caller closes) holding a sealed copy of the binary at path, made once and again when the file
+ * changes; -errno when it cannot be made (callers then run the path). Blocks while copying.
+ */
+int sealed_binary_fd(SealedBinaries *c, const char *path);
+void sealed_binaries_done(SealedBinaries *c);
+
 struct Runtime {
         const Config *config;
         pthread_rwlock_t *config_lock;
@@ -101,6 +124,7 @@ struct Runtime {
         size_t n_ctrs;
 
         NetworkManager *network; /* CNI */
+        SealedBinaries sealed;   /* runtime binaries for the exec path */
         char *pod_cidr;          /* from UpdateRuntimeConfig (rt->lock) */
 
         MetricFamily *oom_total, *oom_count, *monitor_lost; /* NULL without metrics */

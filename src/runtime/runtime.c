@@ -392,6 +392,7 @@ int runtime_new(const Config *config, pthread_rwlock_t *config_lock, ImageServic
         rt->inotify_fd = rt->stop_fd = -1;
         pthread_mutex_init(&rt->lock, NULL);
         pthread_mutex_init(&rt->db_lock, NULL);
+        pthread_mutex_init(&rt->sealed.lock, NULL);
         pthread_cond_init(&rt->created, NULL);
         pthread_cond_init(&rt->exited, NULL);
         pthread_cond_init(&rt->sampler_wake, NULL);
@@ -442,6 +443,8 @@ Runtime *runtime_free(Runtime *rt) {
         paths_done(&rt->paths);
         pthread_mutex_destroy(&rt->lock);
         pthread_mutex_destroy(&rt->db_lock);
+        sealed_binaries_done(&rt->sealed);
+        pthread_mutex_destroy(&rt->sealed.lock);
         pthread_cond_destroy(&rt->created);
         pthread_cond_destroy(&rt->exited);
         pthread_cond_destroy(&rt->sampler_wake);

@@ -127,8 +127,21 @@ static int spawn_locked(const SpawnOptions *o, pid_t *ret_pid) {
         posix_spawnattr_t attr;
         sigset_t empty, all;
         int moved[16];
-        if (o->n_pass_fds > ELEMENTSOF(moved))
+        if (o->n_pass_fds + 1 > ELEMENTSOF(moved))
                 return E2BIG;
+        /* The program's own fd goes last, so that /proc/self/fd/N names it in the child. */
+        int fds[ELEMENTSOF(moved)];
+        SpawnOptions with_program = *o;
+        char program[64] = "";
+        if (o->program_fd > 2) {
+                for (size_t i = 0; i < o->n_pass_fds; i++)
+                        fds[i] = o->pass_fds[i];
+                fds[o->n_pass_fds] = o->program_fd;
+                with_program.pass_fds = fds;
+                with_program.n_pass_fds = o->n_pass_fds + 1;
+                snprintf(program, sizeof(program), "/proc/self/fd/%zu", 3 + o->n_pass_fds);
+                o = &with_program;
+        }
         for (size_t i = 0; i < ELEMENTSOF(moved); i++)
                 moved[i] = -1;
 
@@ -145,7 +158,7 @@ static int spawn_locked(const SpawnOptions *o, pid_t *ret_pid) {
 
         int r = prepare_fd_actions(o, &fa, moved);
         if (r == 0)
-                r = posix_spawn(ret_pid, o->argv[0], &fa, &attr, (char *const *)o->argv,
+                r = posix_spawn(ret_pid, *program ? program : o->argv[0], &fa, &attr, (char *const *)o->argv,
                                 o->envp ? (char *const *)o->envp : environ);
         for (size_t i = 0; i < o->n_pass_fds; i++)
                 if (moved[i] >= 0)

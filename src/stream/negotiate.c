@@ -10,6 +10,7 @@ typedef struct Proto {
         int version;
         bool spdy, websocket;
         bool portforward;
+        bool base64; /* WebSocket text messages: the channel as an ASCII digit, then the data in base64 */
 } Proto;
 
 /*
@@ -17,9 +18,15 @@ typedef struct Proto {
  * its own channel layout (see portforward.c), as the kubelet serves it.
  */
 static const Proto protos[] = {
-        {"v5.channel.k8s.io", RC_V5, false, true, false}, {"v4.channel.k8s.io", RC_V4, true, true, false},
-        {"v3.channel.k8s.io", RC_V3, true, true, false},  {"v2.channel.k8s.io", RC_V2, true, true, false},
-        {"channel.k8s.io", RC_V1, true, true, false},     {"portforward.k8s.io", 0, true, false, true},
+        {"v5.channel.k8s.io", RC_V5, false, true, false, false},
+        {"v4.channel.k8s.io", RC_V4, true, true, false, false},
+        {"v3.channel.k8s.io", RC_V3, true, true, false, false},
+        {"v2.channel.k8s.io", RC_V2, true, true, false, false},
+        {"channel.k8s.io", RC_V1, true, true, false, false},
+        {"portforward.k8s.io", 0, true, false, true, false},
+        /* The base64 forms the kubelet serves over WebSocket (for clients that cannot send binary). */
+        {"v4.base64.channel.k8s.io", RC_V4, false, true, false, true},
+        {"base64.channel.k8s.io", RC_V1, false, true, false, true},
 };
 
 const char *stream_kind_to_string(StreamKind k) {
@@ -52,14 +59,19 @@ bool stream_parse_path(const char *url, StreamKind *ret_kind, const char **ret_t
         return false;
 }
 
-static const Proto portforward_websocket = {"v4.channel.k8s.io", 0, false, true, true};
+static const Proto portforward_websocket[] = {
+        {"v4.channel.k8s.io", 0, false, true, true, false},
+        {"v4.base64.channel.k8s.io", 0, false, true, true, true},
+};
 
 static const Proto *lookup(const char *name, size_t n, StreamKind kind, bool websocket) {
-        if (kind == STREAM_PORTFORWARD && websocket)
-                return strlen(portforward_websocket.name) == n &&
-                                       strncmp(name, portforward_websocket.name, n) == 0
-                               ? &portforward_websocket
-                               : NULL;
+        if (kind == STREAM_PORTFORWARD && websocket) {
+                for (size_t i = 0; i < ELEMENTSOF(portforward_websocket); i++)
+                        if (strlen(portforward_websocket[i].name) == n &&
+                            strncmp(name, portforward_websocket[i].name, n) == 0)
+                                return &portforward_websocket[i];
+                return NULL;
+        }
         for (size_t i = 0; i < ELEMENTSOF(protos); i++) {
                 const Proto *p = &protos[i];
                 if (strlen(p->name) != n || strncmp(p->name, name, n) != 0)
@@ -70,13 +82,16 @@ static const Proto *lookup(const char *name, size_t n, StreamKind kind, bool web
         return NULL;
 }
 
-static const char *negotiate(StreamKind kind, const char *offered, bool websocket, int *ret_version) {
+static const char *negotiate(StreamKind kind, const char *offered, bool websocket, int *ret_version,
+                             bool *ret_base64) {
         for (const char *p = offered; p && *p;) {
                 p += strspn(p, " \t,");
                 size_t n = strcspn(p, " \t,");
                 const Proto *found = n ? lookup(p, n, kind, websocket) : NULL;
                 if (found) {
                         *ret_version = found->version;
+                        if (ret_base64)
+                                *ret_base64 = found->base64;
                         return found->name;
                 }
                 p += n;
@@ -85,9 +100,9 @@ static const char *negotiate(StreamKind kind, const char *offered, bool websocke
 }
 
 const char *negotiate_spdy(StreamKind kind, const char *offered, int *ret_version) {
-        return negotiate(kind, offered, false, ret_version);
+        return negotiate(kind, offered, false, ret_version, NULL);
 }
 
-const char *negotiate_websocket(StreamKind kind, const char *offered, int *ret_version) {
-        return negotiate(kind, offered, true, ret_version);
+const char *negotiate_websocket(StreamKind kind, const char *offered, int *ret_version, bool *ret_base64) {
+        return negotiate(kind, offered, true, ret_version, ret_base64);
 }

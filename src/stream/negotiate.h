@@ -18,4 +18,5 @@ bool stream_parse_path(const char *url, StreamKind *ret_kind, const char **ret_t
  * *ret_version is RC_V1..RC_V5, or 0 for portforward.
  */
 const char *negotiate_spdy(StreamKind kind, const char *offered, int *ret_version);
-const char *negotiate_websocket(StreamKind kind, const char *offered, int *ret_version);
+/* *ret_base64: the base64 channel form (text messages) was chosen. */
+const char *negotiate_websocket(StreamKind kind, const char *offered, int *ret_version, bool *ret_base64);

@@ -19,7 +19,12 @@
  */
 
 #define MAX_PAIRS 64
-#define TO_SOCKET_HIGH (64 * 1024)
+/*
+ * Client data queued for one connection: beyond this the session stops reading the client (it is the SPDY
+ * window, so a client keeping to its window is never paused). Data that comes before the error stream, when
+ * there is no connection yet, is kept up to the same bound.
+ */
+#define TO_SOCKET_HIGH SPDY_INITIAL_WINDOW
 #define CONNECT_TIMEOUT_MS 5000
 
 typedef struct Pair {
@@ -28,7 +33,7 @@ typedef struct Pair {
         uint32_t data_id, error_id;
         int fd;
         Buf to_socket;
-        bool client_fin, socket_eof, shut_wr;
+        bool client_fin, socket_eof, shut_wr, error_closed;
 } Pair;
 
 typedef struct Pf {
@@ -149,7 +154,9 @@ static void pair_free(Pair *p) {
         free(p);
 }
 
-static void pair_remove(Pf *pf, size_t i) {
+static void pair_remove(Session *s, Pf *pf, size_t i) {
+        /* Data that will never reach the socket: give its (session) window back. */
+        session_consumed(s, pf->pairs[i]->data_id, pf->pairs[i]->to_socket.len);
         pair_free(pf->pairs[i]);
         pf->pairs[i] = pf->pairs[--pf->n];
 }
@@ -187,14 +194,14 @@ static int pair_connect(Session *s, Pf *pf, size_t i) {
                 _cleanup_(error_freep) Error *err = NULL;
                 if (s->backend->pod_netns(s->backend->userdata, s->req->pod_id, &pf->netns, &err) < 0) {
                         pair_fail(s, p, "", err->code);
-                        pair_remove(pf, i);
+                        pair_remove(s, pf, i);
                         return 0;
                 }
         }
         int r = portforward_connect(pf->netns, p->port, &p->fd);
         if (r < 0) {
                 pair_fail(s, p, " to the pod", -r);
-                pair_remove(pf, i);
+                pair_remove(s, pf, i);
         }
         return 0;
 }
@@ -282,8 +289,20 @@ static int pf_data(Session *s, uint32_t id, const uint8_t *d, size_t n) {
         Pf *pf = pf_of(s);
         size_t i;
         Pair *p = pair_by_stream(pf, id, &i);
-        if (p && id == p->data_id && p->fd >= 0 && !p->client_fin)
-                buf_append(&p->to_socket, d, n);
+        if (!p || id != p->data_id || p->client_fin) {
+                session_consumed(s, id, n);
+                return 0;
+        }
+        if (p->fd < 0 && p->to_socket.len + n > TO_SOCKET_HIGH) {
+                /* Only a client that ignores our window gets here: the error stream may never come. */
+                log_warn("stream session %s: too much data before the port-forward error stream; resetting",
+                         s->peer);
+                session_reset(s, id, SPDY_RST_FLOW_CONTROL_ERROR);
+                session_consumed(s, id, n);
+                pair_remove(s, pf, i);
+                return 0;
+        }
+        buf_append(&p->to_socket, d, n); /* consumed once written to the socket */
         return 0;
 }
 
@@ -298,24 +317,31 @@ static void pf_fin(Session *s, uint32_t id) {
 static void pf_reset(Session *s, uint32_t id) {
         Pf *pf = pf_of(s);
         size_t i;
-        if (pair_by_stream(pf, id, &i))
-                pair_remove(pf, i);
+        Pair *p = pair_by_stream(pf, id, &i);
+        if (!p)
+                return;
+        /* The connection is over: its other stream is of no use either. */
+        uint32_t other = id == p->data_id ? p->error_id : p->data_id;
+        if (other && s->proto == PROTO_SPDY)
+                session_reset(s, other, SPDY_RST_CANCEL);
+        pair_remove(s, pf, i);
 }
 
 static bool pf_can_receive(Session *s) {
         Pf *pf = pf_of(s);
+        /* Pairs not connected yet bound themselves (pf_data): their error stream must still be read. */
         for (size_t i = 0; i < pf->n; i++)
-                if (pf->pairs[i]->to_socket.len >= TO_SOCKET_HIGH)
+                if (pf->pairs[i]->fd >= 0 && pf->pairs[i]->to_socket.len > TO_SOCKET_HIGH)
                         return false;
         return true;
 }
 
 static size_t pf_pollfds(Session *s, struct pollfd *p, size_t max) {
         Pf *pf = pf_of(s);
-        bool room = session_can_send(s);
         size_t n = 0;
         for (size_t i = 0; i < pf->n && n < max; i++) {
                 Pair *x = pf->pairs[i];
+                bool room = session_can_send_on(s, x->data_id);
                 short ev = (room && !x->socket_eof ? POLLIN : 0) | (x->to_socket.len ? POLLOUT : 0);
                 p[n++] = (struct pollfd){.fd = ev ? x->fd : -1, .events = ev};
         }
@@ -338,19 +364,29 @@ static bool pair_step(Session *s, Pair *p, short revents) {
         }
         if ((revents & POLLOUT) && p->to_socket.len) {
                 ssize_t n = send(p->fd, p->to_socket.data, p->to_socket.len, MSG_DONTWAIT | MSG_NOSIGNAL);
-                if (n > 0)
+                if (n > 0) {
                         buf_consume(&p->to_socket, (size_t)n);
-                else if (n < 0 && errno != EAGAIN && errno != EINTR)
-                        p->to_socket.len = 0, p->client_fin = true;
+                        session_consumed(s, p->data_id, (size_t)n);
+                } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+                        session_consumed(s, p->data_id, p->to_socket.len);
+                        p->to_socket.len = 0;
+                        p->client_fin = true;
+                }
         }
         if (p->client_fin && p->to_socket.len == 0 && !p->shut_wr) {
                 shutdown(p->fd, SHUT_WR);
                 p->shut_wr = true;
         }
-        if (p->socket_eof && (p->shut_wr || s->proto == PROTO_WEBSOCKET)) {
+        /*
+         * The error stream ends with the pod's side, after the last data (which may wait for window), as the
+         * kubelet ends it: client-go closes the local connection only once its error stream is done. Client
+         * data may still follow on the data stream until the client's FIN.
+         */
+        if (p->socket_eof && !p->error_closed && session_pending(s, p->data_id) == 0) {
                 session_close_channel(s, p->error_id);
-                return true;
+                p->error_closed = true;
         }
+        return p->socket_eof && p->error_closed && (p->shut_wr || s->proto == PROTO_WEBSOCKET);
         return false;
 }
 
@@ -362,7 +398,7 @@ static int pf_on_poll(Session *s, struct pollfd *p, size_t n) {
                  * matches. */
                 short rev = i < n && p[i].fd >= 0 && p[i].fd == pf->pairs[i]->fd ? p[i].revents : 0;
                 if (pair_step(s, pf->pairs[i], rev))
-                        pair_remove(pf, i);
+                        pair_remove(s, pf, i);
         }
         /* Over WebSocket the session is its ports: it ends when the last connection did. */
         if (pf->websocket && pf->n == 0)
@@ -375,7 +411,7 @@ static void pf_end(Session *s, bool client_gone) {
         if (!pf)
                 return;
         while (pf->n > 0)
-                pair_remove(pf, pf->n - 1);
+                pair_remove(s, pf, pf->n - 1);
         free(pf->netns);
         free(pf);
         s->state = NULL;

@@ -21,8 +21,11 @@ enum { CH_STDIN, CH_STDOUT, CH_STDERR, CH_ERROR, CH_RESIZE, N_CH };
 
 static const char *const channel_names[N_CH] = {"stdin", "stdout", "stderr", "error", "resize"};
 
-/* Client input queued for the process is bounded: beyond this the session stops reading the socket. */
-#define STDIN_HIGH (64 * 1024)
+/*
+ * Client input queued for the process is bounded: beyond this the session stops reading the socket. It is
+ * the SPDY window, so that a client keeping to its window is never paused (docs/streaming.md).
+ */
+#define STDIN_HIGH SPDY_INITIAL_WINDOW
 #define RESIZE_MAX 4096
 /* The client has this long to open the streams it announced (as the kubelet's server allows). */
 #define STREAM_SETUP_MS 30000
@@ -166,14 +169,20 @@ static void complete(Session *s, Rc *rc) {
         session_finish(s);
 }
 
-static void stdin_closed(Rc *rc) {
+/* Input the command will not get: dropped, and its window given back. */
+static void drop_stdin(Session *s, Rc *rc) {
+        session_consumed(s, rc->ch[CH_STDIN], rc->stdin_buf.len);
+        buf_done(&rc->stdin_buf);
+}
+
+static void stdin_closed(Session *s, Rc *rc) {
         if (rc->io.stdin_fd < 0)
                 return;
         /* Attach: half-close the socket so conmon closes the container's stdin (if it was told to). */
         if (rc->io.attach_packets)
                 shutdown(rc->io.stdin_fd, SHUT_WR);
         close_fd(&rc->io.stdin_fd);
-        buf_done(&rc->stdin_buf);
+        drop_stdin(s, rc);
 }
 
 static void set_nonblock(int fd) {
@@ -202,9 +211,9 @@ static int start(Session *s, Rc *rc) {
         if (rc->got_size)
                 s->backend->resize(s->backend->userdata, rc->handle, rc->width, rc->height);
         if (rc->io.stdin_fd < 0)
-                buf_done(&rc->stdin_buf);
+                drop_stdin(s, rc);
         else if (rc->stdin_fin && rc->stdin_buf.len == 0)
-                stdin_closed(rc);
+                stdin_closed(s, rc);
         return 0;
 }
 
@@ -299,7 +308,10 @@ static int rc_data(Session *s, uint32_t id, const uint8_t *p, size_t n) {
         /* Input that comes before the start (a terminal waiting for its size) is kept for the command. */
         if (ch == CH_STDIN && !rc->stdin_fin && (rc->io.stdin_fd >= 0 || !rc->started)) {
                 buf_append(&rc->stdin_buf, p, n);
-        } else if (ch == CH_RESIZE) {
+                return 0; /* consumed once written to the process */
+        }
+        session_consumed(s, id, n);
+        if (ch == CH_RESIZE) {
                 if (rc->resize_buf.len + n > RESIZE_MAX) {
                         log_warn("stream session %s: oversized resize message; closing", s->peer);
                         return -EMSGSIZE;
@@ -318,7 +330,7 @@ static void rc_fin(Session *s, uint32_t id) {
                 return;
         rc->stdin_fin = true;
         if (rc->stdin_buf.len == 0 && rc->started)
-                stdin_closed(rc);
+                stdin_closed(s, rc);
 }
 
 static void rc_reset(Session *s, uint32_t id) {
@@ -327,14 +339,21 @@ static void rc_reset(Session *s, uint32_t id) {
 
 static bool rc_can_receive(Session *s) {
         Rc *rc = rc_of(s);
-        return rc->stdin_buf.len < STDIN_HIGH;
+        return rc->stdin_buf.len <= STDIN_HIGH;
+}
+
+/* May output for a channel be read now? Attach packets may be for either output channel. */
+static bool room_for(Session *s, Rc *rc, int ch) {
+        if (rc->io.attach_packets)
+                return session_can_send_on(s, rc->ch[CH_STDOUT]) &&
+                       (!rc->have[CH_STDERR] || session_can_send_on(s, rc->ch[CH_STDERR]));
+        return session_can_send_on(s, rc->ch[ch]);
 }
 
 static size_t rc_pollfds(Session *s, struct pollfd *p, size_t max) {
         Rc *rc = rc_of(s);
-        bool room = session_can_send(s);
-        p[0] = (struct pollfd){.fd = room ? rc->io.stdout_fd : -1, .events = POLLIN};
-        p[1] = (struct pollfd){.fd = room ? rc->io.stderr_fd : -1, .events = POLLIN};
+        p[0] = (struct pollfd){.fd = room_for(s, rc, CH_STDOUT) ? rc->io.stdout_fd : -1, .events = POLLIN};
+        p[1] = (struct pollfd){.fd = room_for(s, rc, CH_STDERR) ? rc->io.stderr_fd : -1, .events = POLLIN};
         p[2] = (struct pollfd){.fd = rc->stdin_buf.len ? rc->io.stdin_fd : -1, .events = POLLOUT};
         p[3] = (struct pollfd){.fd = rc->io.exit_fd, .events = POLLIN};
         (void)max;
@@ -365,18 +384,19 @@ static bool pump_output(Session *s, Rc *rc, int *fd, int ch) {
         return true;
 }
 
-static void write_stdin(Rc *rc) {
+static void write_stdin(Session *s, Rc *rc) {
         ssize_t n = write(rc->io.stdin_fd, rc->stdin_buf.data, rc->stdin_buf.len);
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
                 return;
         if (n < 0) {
-                stdin_closed(rc); /* the process closed its stdin: drop what the client sends */
+                stdin_closed(s, rc); /* the process closed its stdin: drop what the client sends */
                 rc->stdin_fin = true;
                 return;
         }
         buf_consume(&rc->stdin_buf, (size_t)n);
+        session_consumed(s, rc->ch[CH_STDIN], (size_t)n);
         if (rc->stdin_buf.len == 0 && rc->stdin_fin)
-                stdin_closed(rc);
+                stdin_closed(s, rc);
 }
 
 static int rc_on_poll(Session *s, struct pollfd *p, size_t n) {
@@ -394,18 +414,20 @@ static int rc_on_poll(Session *s, struct pollfd *p, size_t n) {
                 close_fd(&rc->io.exit_fd);
         }
         /* After the exit, read what is left without waiting for EOF (background processes may hold it). */
-        bool drain = rc->exited && session_can_send(s);
-        if ((p[0].revents || drain) && rc->io.stdout_fd >= 0 &&
+        bool drain_out = rc->exited && room_for(s, rc, CH_STDOUT);
+        bool drain_err = rc->exited && room_for(s, rc, CH_STDERR);
+        if ((p[0].revents || drain_out) && rc->io.stdout_fd >= 0 &&
             !pump_output(s, rc, &rc->io.stdout_fd, CH_STDOUT))
                 close_fd(&rc->io.stdout_fd);
-        if ((p[1].revents || drain) && rc->io.stderr_fd >= 0 &&
+        if ((p[1].revents || drain_err) && rc->io.stderr_fd >= 0 &&
             !pump_output(s, rc, &rc->io.stderr_fd, CH_STDERR))
                 close_fd(&rc->io.stderr_fd);
         if (p[2].revents && rc->io.stdin_fd >= 0)
-                write_stdin(rc);
+                write_stdin(s, rc);
         (void)n;
         bool outputs_done = rc->io.stdout_fd < 0 && rc->io.stderr_fd < 0;
-        s->poll_now = rc->exited && !outputs_done && session_can_send(s);
+        s->poll_now = rc->exited && ((rc->io.stdout_fd >= 0 && room_for(s, rc, CH_STDOUT)) ||
+                                     (rc->io.stderr_fd >= 0 && room_for(s, rc, CH_STDERR)));
         /* Exec ends when the process exited and its output is read; attach when conmon closes the socket. */
         if (outputs_done && (rc->exited || rc->io.exit_fd < 0))
                 complete(s, rc);

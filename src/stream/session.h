@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "spdy-flow.h"
 #include "spdy.h"
 #include "stream.h"
 
@@ -30,6 +31,7 @@ typedef struct SessionOps {
         int (*stream_open)(Session *s, uint32_t id, const SpdyHeaders *h, bool fin);
         /* WebSocket sessions: every channel exists from the start. */
         int (*begin)(Session *s);
+        /* Every byte handed over must be reported with session_consumed() once used or dropped. */
         int (*data)(Session *s, uint32_t ch, const uint8_t *p, size_t n);
         void (*fin)(Session *s, uint32_t ch);
         void (*reset)(Session *s, uint32_t ch);
@@ -45,6 +47,7 @@ typedef struct SessionOps {
 struct Session {
         SessionProto proto;
         int version; /* RC_V*, or 0 for portforward */
+        bool base64; /* WebSocket base64 channels: text messages, channel digit, base64 data */
         int fd;
         StreamRequest *req;
         const StreamBackend *backend;
@@ -52,6 +55,11 @@ struct Session {
         void *state;
         Buf in, out;
         SpdyZ z;
+        SpdyFlow flow;
+        int64_t flow_blocked_ns; /* since when sends wait for a peer not known to do flow control */
+        bool flow_probed;        /* the PING that tells whether it does was sent */
+        bool goodbye_due;        /* GOAWAY goes out once the data waiting for window is written */
+        bool ended;              /* the handler is gone: frames are only accounted for */
         uint32_t last_client_stream;
         bool client_gone; /* EOF, error or GOAWAY from the client */
         bool finishing;   /* the handler is done: flush, say goodbye, close */
@@ -68,6 +76,12 @@ void session_close_channel(Session *s, uint32_t ch);
 void session_reply(Session *s, uint32_t stream_id);
 void session_reset(Session *s, uint32_t stream_id, uint32_t status);
 bool session_can_send(const Session *s);
+/* ... and the channel's own queue (data waiting for its SPDY window) has room. */
+bool session_can_send_on(const Session *s, uint32_t ch);
+/* Bytes queued on a channel that wait for its SPDY window. */
+size_t session_pending(const Session *s, uint32_t ch);
+/* The handler used (or dropped) n bytes the client sent on a channel: SPDY gives the window back. */
+void session_consumed(Session *s, uint32_t ch, size_t n);
 /* The handler is done: the session flushes what is queued and closes. */
 void session_finish(Session *s);
 

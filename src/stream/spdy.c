@@ -358,3 +358,9 @@ void spdy_put_goaway(Buf *out, uint32_t last_stream_id, uint32_t status) {
         buf_put_be32(out, last_stream_id & 0x7fffffff);
         buf_put_be32(out, status);
 }
+
+void spdy_put_window_update(Buf *out, uint32_t stream_id, uint32_t delta) {
+        put_control_header(out, SPDY_WINDOW_UPDATE, 0, 8);
+        buf_put_be32(out, stream_id & 0x7fffffff);
+        buf_put_be32(out, delta & 0x7fffffff);
+}

@@ -102,6 +102,7 @@ int spdy_put_syn_stream(Buf *out, SpdyZ *z, uint32_t stream_id, uint8_t flags, c
 void spdy_put_rst(Buf *out, uint32_t stream_id, uint32_t status);
 void spdy_put_ping(Buf *out, uint32_t id);
 void spdy_put_goaway(Buf *out, uint32_t last_stream_id, uint32_t status);
+void spdy_put_window_update(Buf *out, uint32_t stream_id, uint32_t delta);
 
 /* The zlib dictionary of SPDY/3 header blocks (1423 bytes, from the SPDY/3 specification). */
 const uint8_t *spdy_dictionary(size_t *ret_len);

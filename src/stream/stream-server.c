@@ -43,6 +43,7 @@ typedef struct Pending {
         StreamRequest *req;
         SessionProto proto;
         int version;
+        bool base64;
         char *peer;
 } Pending;
 
@@ -81,6 +82,7 @@ static void on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls, co
         Session *s = xcalloc(1, sizeof(Session));
         *s = (Session){.proto = p->proto,
                        .version = p->version,
+                       .base64 = p->base64,
                        .fd = sock,
                        .req = TAKE_PTR(p->req),
                        .backend = &srv->backend,
@@ -90,6 +92,7 @@ static void on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls, co
         buf_append(&s->in, extra_in, extra_in_size);
         SessionThread *t = xcalloc(1, sizeof(SessionThread));
         *t = (SessionThread){.server = srv, .session = s, .urh = urh};
+        spdy_flow_init(&s->flow);
         if (spdy_z_init(&s->z) < 0) {
                 MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
                 session_free(s);
@@ -194,7 +197,7 @@ static enum MHD_Result upgrade_websocket(struct MHD_Connection *conn, Pending *p
         if (!key || strlen(key) > 64 || !streq_ptr(version, "13"))
                 return refuse(conn, p->peer, MHD_HTTP_BAD_REQUEST, "bad WebSocket handshake");
         _cleanup_free_ char *offered = header_values(conn, "Sec-WebSocket-Protocol");
-        const char *chosen = negotiate_websocket(p->req->kind, offered, &p->version);
+        const char *chosen = negotiate_websocket(p->req->kind, offered, &p->version, &p->base64);
         if (!chosen)
                 return refuse(conn, p->peer, MHD_HTTP_FORBIDDEN, "unable to negotiate a stream protocol");
         _cleanup_free_ char *accept = ws_accept_key(key);

@@ -84,3 +84,42 @@ char *ws_accept_key(const char *key) {
         EVP_EncodeBlock((unsigned char *)out, digest, (int)n);
         return out;
 }
+
+void ws_put_base64_channel_frame(Buf *out, uint8_t channel, const void *data, size_t len) {
+        size_t enc = 4 * ((len + 2) / 3);
+        uint8_t *msg = xmalloc(enc + 2); /* digit, text, and the NUL EVP_EncodeBlock writes */
+        msg[0] = (uint8_t)('0' + channel);
+        if (len > 0)
+                EVP_EncodeBlock(msg + 1, data, (int)len);
+        ws_put_frame(out, WS_OP_TEXT, msg, enc + 1);
+        free(msg);
+}
+
+static int b64_value(uint8_t c) {
+        if (c >= 'A' && c <= 'Z')
+                return c - 'A';
+        if (c >= 'a' && c <= 'z')
+                return c - 'a' + 26;
+        if (c >= '0' && c <= '9')
+                return c - '0' + 52;
+        return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+int ws_base64_decode(const uint8_t *in, size_t len, Buf *out) {
+        if (len % 4 != 0)
+                return -EINVAL;
+        for (size_t i = 0; i < len; i += 4) {
+                bool last = i + 4 == len;
+                int pad = last ? (in[i + 3] == '=') + (in[i + 2] == '=' && in[i + 3] == '=') : 0;
+                uint32_t v = 0;
+                for (int k = 0; k < 4; k++) {
+                        int x = k >= 4 - pad ? 0 : b64_value(in[i + k]);
+                        if (x < 0)
+                                return -EINVAL;
+                        v = v << 6 | (uint32_t)x;
+                }
+                uint8_t b[3] = {v >> 16, (v >> 8) & 0xff, v & 0xff};
+                buf_append(out, b, 3 - (size_t)pad);
+        }
+        return 0;
+}

@@ -37,5 +37,13 @@ void ws_put_frame(Buf *out, uint8_t opcode, const void *data, size_t len);
 /* The same with a one-byte prefix before data (the Kubernetes channel number). */
 void ws_put_channel_frame(Buf *out, uint8_t channel, const void *data, size_t len);
 
+/*
+ * Kubernetes' base64 channel form: a text message holding the channel as an ASCII digit ('0' + channel)
+ * and the data in standard base64.
+ */
+void ws_put_base64_channel_frame(Buf *out, uint8_t channel, const void *data, size_t len);
+/* Decode standard base64 (padding required, no whitespace) and append to out. -EINVAL for anything else. */
+int ws_base64_decode(const uint8_t *in, size_t len, Buf *out);
+
 /* Sec-WebSocket-Accept for a client's Sec-WebSocket-Key. Caller frees. */
 char *ws_accept_key(const char *key);

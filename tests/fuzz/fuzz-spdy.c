@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "spdy-flow.h"
 #include "spdy.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -45,10 +46,42 @@ static void check_headers(const SpdyHeaders *h) {
         spdy_z_done(&b);
 }
 
+/* Flow control driven by the same frames: whatever the peer sends, the accounting stays consistent. */
+static void flow_step(SpdyFlow *fl, const SpdyFrame *f, Buf *out) {
+        static const uint8_t chunk[4096];
+        if (!f->control) {
+                if (spdy_flow_received(fl, f->stream_id, f->length, f->flags & SPDY_FLAG_FIN, out) == 0)
+                        spdy_flow_consumed(fl, f->stream_id, f->length / 2 + 1, out);
+                spdy_flow_send(fl, f->stream_id, f->flags, chunk, f->length % sizeof(chunk), out);
+        } else if (f->type == SPDY_SYN_STREAM) {
+                spdy_flow_open(fl, f->stream_id);
+        } else if (f->type == SPDY_RST_STREAM) {
+                spdy_flow_close(fl, f->stream_id);
+        } else if (f->type == SPDY_WINDOW_UPDATE) {
+                spdy_flow_window_update(fl, f->stream_id, be32(f->payload + 4) & 0x7fffffff, out);
+        } else if (f->type == SPDY_SETTINGS) {
+                spdy_flow_settings(fl, f->payload, f->length, out);
+        } else if (f->type == SPDY_PING) {
+                spdy_flow_give_up(fl, out);
+        }
+        size_t pending = 0;
+        for (size_t i = 0; i < fl->n; i++) {
+                pending += fl->streams[i].pending.len;
+                if (fl->streams[i].send_window > SPDY_MAX_WINDOW)
+                        abort();
+        }
+        if (pending != fl->pending_total || fl->session_send > SPDY_MAX_WINDOW)
+                abort();
+        out->len = 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         SpdyZ z;
         if (spdy_z_init(&z) < 0)
                 abort();
+        SpdyFlow fl;
+        Buf flow_out = {};
+        spdy_flow_init(&fl);
         size_t off = 0;
         for (;;) {
                 SpdyFrame f;
@@ -58,6 +91,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 if ((size_t)n > size - off || f.payload + f.length > data + size)
                         abort();
                 off += (size_t)n;
+                flow_step(&fl, &f, &flow_out);
                 size_t skip = f.type == SPDY_SYN_STREAM ? 10 : 4;
                 if (!f.control ||
                     (f.type != SPDY_SYN_STREAM && f.type != SPDY_SYN_REPLY && f.type != SPDY_HEADERS))
@@ -75,5 +109,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 spdy_headers_done(&h);
         }
         spdy_z_done(&z);
+        spdy_flow_done(&fl);
+        buf_done(&flow_out);
         return 0;
 }

@@ -30,6 +30,8 @@ assert len(SPDY_DICT) == 1423
 
 SYN_STREAM, SYN_REPLY, RST_STREAM, SETTINGS, PING, GOAWAY, HEADERS, WINDOW_UPDATE = 1, 2, 3, 4, 6, 7, 8, 9
 FIN = 1
+INITIAL_WINDOW = 65536
+SETTINGS_INITIAL_WINDOW_SIZE = 7
 
 
 class UpgradeRefused(Exception):
@@ -94,10 +96,29 @@ def data_frame(stream_id, flags, data):
     return struct.pack(">II", stream_id & 0x7fffffff, (flags << 24) | len(data)) + data
 
 
-class SpdyConnection:
-    """A SPDY/3.1 client session: open streams, send data, and collect what the server sends per stream."""
+def window_update(stream_id, delta):
+    return control_frame(WINDOW_UPDATE, 0, struct.pack(">II", stream_id, delta))
 
-    def __init__(self, url, protocols=("v4.channel.k8s.io",), timeout=30.0, method="POST", ca=None, cert=None):
+
+def settings_frame(pairs):
+    return control_frame(SETTINGS, 0, struct.pack(">I", len(pairs))
+                         + b"".join(struct.pack(">II", k & 0xffffff, v) for k, v in pairs))
+
+
+class FlowControlViolation(AssertionError):
+    pass
+
+
+class SpdyConnection:
+    """A SPDY/3.1 client session: open streams, send data, and collect what the server sends per stream.
+
+    Without `flow` it behaves as Kubernetes' clients (moby/spdystream) do: no windows either way. With `flow`
+    it keeps SPDY/3.1 flow control as the specification asks: it announces its stream window (`window`) in a
+    SETTINGS frame (unless not `announce`: then the server learns of it from its first WINDOW_UPDATE), raises FlowControlViolation when the server sends more than a window allows, gives the
+    window back with WINDOW_UPDATE as it takes data in, and sends no more than the server's windows allow."""
+
+    def __init__(self, url, protocols=("v4.channel.k8s.io",), timeout=30.0, method="POST", ca=None, cert=None,
+                 flow=False, window=INITIAL_WINDOW, announce=True):
         self.sock, u = _connect(url, timeout, ca, cert)
         req = (f"{method} {u.path} HTTP/1.1\r\nHost: {u.netloc}\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n"
                + "".join(f"X-Stream-Protocol-Version: {p}\r\n" for p in protocols) + "\r\n")
@@ -111,8 +132,16 @@ class SpdyConnection:
         self.decomp = zlib.decompressobj(zdict=SPDY_DICT)
         self.next_id = 1
         self.data, self.fin, self.replied, self.reset = {}, set(), set(), {}
+        self.fin_order = []
         self.goaway = None
         self.closed = False
+        self.flow, self.recv_initial = flow, window
+        self.send_win, self.session_send = {}, INITIAL_WINDOW
+        self.recv_win, self.session_recv, self.credit, self.session_credit = {}, INITIAL_WINDOW, {}, 0
+        self.updates_received = 0
+        self.pings_answered = 0
+        if flow and announce:
+            self.send_raw(settings_frame([(SETTINGS_INITIAL_WINDOW_SIZE, window)]))
 
     def send_raw(self, b):
         self.sock.sendall(b)
@@ -122,14 +151,28 @@ class SpdyConnection:
         self.next_id += 2
         block = self.comp.compress(headers_block(pairs)) + self.comp.flush(zlib.Z_SYNC_FLUSH)
         self.send_raw(control_frame(SYN_STREAM, FIN if fin else 0, struct.pack(">IIH", sid, 0, 0) + block))
+        self.send_win[sid] = INITIAL_WINDOW
+        self.recv_win[sid] = self.recv_initial
         if wait:
             self.wait(lambda: sid in self.replied or sid in self.reset)
         return sid
 
     def send(self, sid, data, fin=False):
-        for i in range(0, max(len(data), 1), 32768):
-            last = i + 32768 >= len(data)
-            self.send_raw(data_frame(sid, FIN if fin and last else 0, data[i:i + 32768]))
+        off = 0
+        while True:
+            n = min(len(data) - off, 32768)
+            if self.flow:
+                while n > 0 and min(self.send_win[sid], self.session_send) <= 0:
+                    if sid in self.reset or not self.read_frame():
+                        raise ConnectionError(f"stream {sid} closed while waiting for window")
+                n = min(n, self.send_win[sid], self.session_send)
+                self.send_win[sid] -= n
+                self.session_send -= n
+            last = off + n >= len(data)
+            self.send_raw(data_frame(sid, FIN if fin and last else 0, data[off:off + n]))
+            off += n
+            if last:
+                return
 
     def close_stream(self, sid):
         self.send_raw(data_frame(sid, FIN, b""))
@@ -163,6 +206,9 @@ class SpdyConnection:
             self.data.setdefault(sid, bytearray()).extend(payload)
             if flags & FIN:
                 self.fin.add(sid)
+                self.fin_order.append(sid)
+            if self.flow:
+                self._account(sid, len(payload))
             return
         ftype = first & 0xffff
         if ftype == SYN_REPLY:
@@ -178,6 +224,34 @@ class SpdyConnection:
             self.goaway = struct.unpack(">II", payload[:8])
         elif ftype == PING:
             self.pong = struct.unpack(">I", payload[:4])[0]
+            if self.pong % 2 == 0:  # the server's own ping: answer it, as spdystream does
+                self.send_raw(frame)
+                self.pings_answered += 1
+        elif ftype == WINDOW_UPDATE:
+            sid, delta = struct.unpack(">II", payload[:8])
+            self.updates_received += 1
+            if sid == 0:
+                self.session_send += delta
+            elif sid in self.send_win:
+                self.send_win[sid] += delta
+
+    def _account(self, sid, n):
+        """Received data is checked against our windows, taken in at once, and its window given back."""
+        self.session_recv -= n
+        self.recv_win[sid] = self.recv_win.get(sid, self.recv_initial) - n
+        if self.session_recv < 0 or self.recv_win[sid] < 0:
+            raise FlowControlViolation(f"the server overran a window on stream {sid}: "
+                                       f"stream {self.recv_win[sid]}, session {self.session_recv}")
+        self.credit[sid] = self.credit.get(sid, 0) + n
+        self.session_credit += n
+        if self.session_credit >= INITIAL_WINDOW // 2:
+            self.send_raw(window_update(0, self.session_credit))
+            self.session_recv += self.session_credit
+            self.session_credit = 0
+        if self.credit[sid] >= self.recv_initial // 2 and sid not in self.fin:
+            self.send_raw(window_update(sid, self.credit[sid]))
+            self.recv_win[sid] += self.credit[sid]
+            self.credit[sid] = 0
 
     def wait(self, cond):
         while not cond():
@@ -228,9 +302,10 @@ def remotecommand_streams(conn, stdin=False, stdout=True, stderr=True, tty=False
 
 
 def spdy_exec(url, stdin_data=None, tty=False, stdout=True, stderr=True, resize=None,
-              protocols=("v4.channel.k8s.io",), ca=None, cert=None):
+              protocols=("v4.channel.k8s.io",), ca=None, cert=None, flow=False, window=INITIAL_WINDOW,
+              announce=True):
     """Run a remotecommand session to its end: send stdin (then close it), collect output and the error stream."""
-    conn = SpdyConnection(url, protocols, ca=ca, cert=cert)
+    conn = SpdyConnection(url, protocols, ca=ca, cert=cert, flow=flow, window=window, announce=announce)
     try:
         ids = remotecommand_streams(conn, stdin=stdin_data is not None, stdout=stdout, stderr=stderr, tty=tty)
         if resize:
@@ -245,7 +320,8 @@ def spdy_exec(url, stdin_data=None, tty=False, stdout=True, stderr=True, resize=
 
 
 class WebSocketConnection:
-    """An RFC 6455 client: masked frames out, the Kubernetes channel byte first in each binary message."""
+    """An RFC 6455 client: masked frames out, the Kubernetes channel byte first in each binary message (or,
+    with a base64 protocol, text messages holding the channel as an ASCII digit and the data in base64)."""
 
     def __init__(self, url, protocols=("v4.channel.k8s.io",), timeout=30.0, key=None):
         self.sock, u = _connect(url, timeout)
@@ -258,6 +334,7 @@ class WebSocketConnection:
         if status != 101:
             _refused(self.sock, status, self.headers, rest)
         self.protocol = self.headers.get("sec-websocket-protocol")
+        self.base64 = "base64" in (self.protocol or "")
         self.buf = rest
         self.channels = {}
         self.close_code = None
@@ -280,7 +357,10 @@ class WebSocketConnection:
         self.sock.sendall(head + payload)
 
     def send(self, channel, data):
-        self.send_frame(2, bytes([channel]) + data)
+        if self.base64:
+            self.send_frame(1, bytes([ord("0") + channel]) + base64.b64encode(data))
+        else:
+            self.send_frame(2, bytes([channel]) + data)
 
     def read_frame(self):
         while True:
@@ -297,6 +377,9 @@ class WebSocketConnection:
                         self.buf = self.buf[off + n:]
                         if opcode == 2 and payload:
                             self.channels.setdefault(payload[0], bytearray()).extend(payload[1:])
+                        elif opcode == 1 and payload and self.base64:
+                            self.channels.setdefault(payload[0] - ord("0"), bytearray()).extend(
+                                base64.b64decode(payload[1:], validate=True))
                         elif opcode == 8:
                             self.close_code = struct.unpack(">H", payload[:2])[0] if len(payload) >= 2 else 0
                         return True

@@ -2,7 +2,9 @@
 """Exec, Attach and PortForward through the streaming server, driven by the test suite's own SPDY/3.1 and
 WebSocket client (stream_client.py) the way kubectl and crictl drive them."""
 
+import hashlib
 import json
+import os
 import socket
 import ssl
 import struct
@@ -199,6 +201,49 @@ def test_exec_over_websocket(cri, sleeper, proto):
         ws.close()
 
 
+@pytest.mark.parametrize("proto", ["v4.base64.channel.k8s.io", "base64.channel.k8s.io"])
+def test_exec_over_websocket_base64(cri, sleeper, proto):
+    _, ctr = sleeper
+    payload = bytes(range(256)) * 512  # every byte value, over several frames
+    ws = sc.WebSocketConnection(
+        exec_url(cri, ctr, ["sh", "-c", "head -c 131072 | md5sum; echo err >&2; exit 3"], stdin=True),
+        protocols=(proto, "v4.channel.k8s.io"))
+    try:
+        assert ws.protocol == proto and ws.base64
+        for i in range(0, len(payload), 30000):
+            ws.send(0, payload[i:i + 30000])
+        ws.read_until_closed()
+        assert ws.channel(1).split()[0].decode() == hashlib.md5(payload).hexdigest()
+        assert ws.channel(2) == b"err\n"
+        if proto.startswith("v4"):
+            st = json.loads(ws.channel(3))
+            assert st["reason"] == "NonZeroExitCode" and st["details"]["causes"][0]["message"] == "3"
+        else:
+            assert b"exit code: 3" in ws.channel(3)
+    finally:
+        ws.close()
+
+
+def test_port_forward_over_websocket_base64(cri, image):
+    pod, _ = running(cri, image, HTTPD)
+    req = b"GET /index.html HTTP/1.0\r\n\r\n"
+    for attempt in range(50):  # httpd may need a moment to listen
+        ws = sc.WebSocketConnection(port_forward_url(cri, pod, [8080]), protocols=("v4.base64.channel.k8s.io",))
+        try:
+            assert ws.protocol == "v4.base64.channel.k8s.io"
+            while len(ws.channel(0)) < 2 or len(ws.channel(1)) < 2:
+                assert ws.read_frame()
+            assert ws.channel(0)[:2] == ws.channel(1)[:2] == struct.pack("<H", 8080)
+            ws.send(0, req)
+            ws.read_until_closed()
+        finally:
+            ws.close()
+        if b"hello-from-the-pod" in ws.channel(0):
+            break
+        time.sleep(0.2)
+    assert b"hello-from-the-pod" in ws.channel(0)[2:]
+
+
 def test_websocket_handshake_is_checked(cri, sleeper):
     _, ctr = sleeper
     ws = sc.WebSocketConnection(exec_url(cri, ctr, ["true"]), key="dGhlIHNhbXBsZSBub25jZQ==")
@@ -206,7 +251,7 @@ def test_websocket_handshake_is_checked(cri, sleeper):
     ws.read_until_closed()
     ws.close()
     with pytest.raises(sc.UpgradeRefused) as e:
-        sc.WebSocketConnection(exec_url(cri, ctr, ["true"]), protocols=("base64.channel.k8s.io",))
+        sc.WebSocketConnection(exec_url(cri, ctr, ["true"]), protocols=("v5.base64.channel.k8s.io",))
     assert e.value.status == 403
 
 
@@ -292,6 +337,10 @@ def test_port_forward_http_and_closed_port(cri, image):
                 break
             time.sleep(0.2)
         assert b"hello-from-the-pod" in conn.stream_data(d0)
+        # The error stream ends with the pod's side though the client did not close its own (client-go
+        # closes the local connection only then).
+        conn.wait(lambda: e0 in conn.fin)
+        assert conn.stream_data(e0) == b""
         # Two connections at once, each answered on its own stream.
         e1, d1 = forward(conn, 8080, 100, None)
         e2, d2 = forward(conn, 8080, 101, None)
@@ -342,6 +391,116 @@ def test_port_forward_bad_streams_are_reset(cri, image):
             assert sid in conn.reset
     finally:
         conn.close()
+
+
+# --- SPDY flow control -------------------------------------------------------------------------------------
+
+MIB = 1024 * 1024
+
+
+@pytest.mark.parametrize("window,announce", [(sc.INITIAL_WINDOW, True), (16384, True), (sc.INITIAL_WINDOW, False)])
+def test_exec_keeps_to_the_windows_of_a_client_that_keeps_them(cri, sleeper, window, announce):
+    """4 MiB each way through cat; the client raises if the server overruns a window. A client that does not
+    announce its window is recognised by its first WINDOW_UPDATE, which comes before it answers the server's
+    PING (sent behind the data that filled the window)."""
+    _, ctr = sleeper
+    payload = os.urandom(4 * MIB)
+    r = sc.spdy_exec(exec_url(cri, ctr, ["cat"], stdin=True), stdin_data=payload, flow=True, window=window,
+                     announce=announce)
+    assert r.status == {"metadata": {}, "status": "Success"}
+    assert hashlib.sha256(r.stdout).hexdigest() == hashlib.sha256(payload).hexdigest()
+
+
+def test_a_client_without_flow_control_moves_large_output(cri, sleeper):
+    """kubectl and crictl (moby/spdystream) never open a window, but answer PINGs: the server learns from its
+    PING behind a full window that they keep none, and does not wait for them."""
+    _, ctr = sleeper
+    start = time.monotonic()
+    r = sc.spdy_exec(exec_url(cri, ctr, ["head", "-c", str(3 * MIB), "/dev/zero"]))
+    assert r.stdout == bytes(3 * MIB)
+    assert time.monotonic() - start < 5
+    payload = os.urandom(2 * MIB)
+    r = sc.spdy_exec(exec_url(cri, ctr, ["cat"], stdin=True), stdin_data=payload)
+    assert r.stdout == payload
+
+
+ECHO = ["nc", "-ll", "-p", "9000", "-e", "cat"]
+
+
+def echo_through_forward(conn, request_id, payload):
+    """Forward a connection to the pod's echo server, send payload, half-close, and read the echo."""
+    e, d = forward(conn, 9000, request_id, None)
+    conn.send(d, payload, fin=True)
+    conn.wait(lambda: d in conn.fin or d in conn.reset or (e in conn.fin and conn.stream_data(e)))
+    if d in conn.fin and not conn.stream_data(e):
+        # The error stream ends after the last data, which may have waited for window.
+        conn.wait(lambda: e in conn.fin)
+        assert conn.fin_order.index(d) < conn.fin_order.index(e)
+    return conn.stream_data(d), conn.stream_data(e)
+
+
+def test_port_forward_keeps_to_the_windows_of_a_client_that_keeps_them(cri, image):
+    pod, _ = running(cri, image, ECHO)
+    conn = sc.SpdyConnection(port_forward_url(cri, pod), protocols=("portforward.k8s.io",), flow=True)
+    try:
+        for attempt in range(50):  # nc may need a moment to listen
+            echoed, err = echo_through_forward(conn, attempt, b"ping")
+            if echoed == b"ping":
+                break
+            time.sleep(0.2)
+        assert echoed == b"ping", err
+        payload = os.urandom(4 * MIB)
+        echoed, err = echo_through_forward(conn, 100, payload)
+        assert len(echoed) == len(payload) and echoed == payload, err
+        assert conn.updates_received > 0
+    finally:
+        conn.close()
+
+
+def test_port_forward_data_before_the_error_stream_is_kept(cri, image):
+    pod, _ = running(cri, image, HTTPD)
+    conn = sc.SpdyConnection(port_forward_url(cri, pod), protocols=("portforward.k8s.io",))
+    try:
+        for attempt in range(50):  # httpd may need a moment to listen
+            rid = str(attempt)
+            d = conn.open_stream([("streamtype", "data"), ("port", "8080"), ("requestid", rid)])
+            conn.send(d, b"GET /index.html HTTP/1.0\r\n\r\n")
+            e = conn.open_stream([("streamtype", "error"), ("port", "8080"), ("requestid", rid)])
+            conn.wait(lambda: d in conn.fin or e in conn.fin)
+            if b"hello-from-the-pod" in conn.stream_data(d):
+                break
+            time.sleep(0.2)
+        assert b"hello-from-the-pod" in conn.stream_data(d)
+        # Before the error stream, data is kept up to one window; a client that sends more is reset.
+        d = conn.open_stream([("streamtype", "data"), ("port", "8080"), ("requestid", "big")])
+        conn.send(d, bytes(sc.INITIAL_WINDOW + 1))
+        conn.wait(lambda: d in conn.reset)
+        assert conn.reset[d] == 7  # FLOW_CONTROL_ERROR
+    finally:
+        conn.close()
+
+
+def test_flow_control_errors_reset_the_stream(cri, sleeper):
+    _, ctr = sleeper
+    conn = sc.SpdyConnection(exec_url(cri, ctr, ["sleep", "30"], stdin=True), flow=True)
+    try:
+        ids = sc.remotecommand_streams(conn, stdin=True)
+        # A window update of 0 is a protocol error; one past 2^31-1 a flow-control error.
+        conn.send_raw(sc.window_update(ids["stdout"], 0))
+        conn.send_raw(sc.window_update(ids["stderr"], 0x7fffffff))
+        conn.wait(lambda: ids["stdout"] in conn.reset and ids["stderr"] in conn.reset)
+        assert conn.reset[ids["stdout"]] == 1 and conn.reset[ids["stderr"]] == 7
+        # More data than the server's window in one frame (nothing can have been given back before it).
+        conn.send_raw(sc.data_frame(ids["stdin"], 0, bytes(sc.INITIAL_WINDOW + 1)))
+        conn.wait(lambda: ids["stdin"] in conn.reset)
+        assert conn.reset[ids["stdin"]] == 7
+        # A session window update of 0 ends the session.
+        conn.send_raw(sc.window_update(0, 0))
+        conn.read_until_closed()
+        assert conn.goaway and conn.goaway[1] == 1
+    finally:
+        conn.close()
+    assert_still_serving(cri, ctr)
 
 
 # --- hostile input -------------------------------------------------------------------------------------------

@@ -52,15 +52,34 @@ static void test_spdy_follows_the_clients_order(void **state) {
 
 static void test_websocket(void **state) {
         int v = 0;
-        assert_string_equal(negotiate_websocket(STREAM_EXEC, "v5.channel.k8s.io, v4.channel.k8s.io", &v),
-                            "v5.channel.k8s.io");
-        assert_int_equal(v, RC_V5);
-        assert_null(negotiate_websocket(STREAM_EXEC, "base64.channel.k8s.io", &v));
-        assert_null(negotiate_websocket(STREAM_PORTFORWARD, "portforward.k8s.io", &v));
+        bool b64 = true;
         assert_string_equal(
-                negotiate_websocket(STREAM_PORTFORWARD, "v5.channel.k8s.io, v4.channel.k8s.io", &v),
+                negotiate_websocket(STREAM_EXEC, "v5.channel.k8s.io, v4.channel.k8s.io", &v, &b64),
+                "v5.channel.k8s.io");
+        assert_int_equal(v, RC_V5);
+        assert_false(b64);
+        assert_string_equal(negotiate_websocket(STREAM_EXEC, "base64.channel.k8s.io", &v, &b64),
+                            "base64.channel.k8s.io");
+        assert_int_equal(v, RC_V1);
+        assert_true(b64);
+        assert_string_equal(
+                negotiate_websocket(STREAM_ATTACH, "v4.base64.channel.k8s.io, v4.channel.k8s.io", &v, &b64),
+                "v4.base64.channel.k8s.io");
+        assert_int_equal(v, RC_V4);
+        assert_true(b64);
+        /* base64 is a WebSocket form only; there is no v5 base64. */
+        assert_null(negotiate_spdy(STREAM_EXEC, "base64.channel.k8s.io", &v));
+        assert_null(negotiate_websocket(STREAM_EXEC, "v5.base64.channel.k8s.io", &v, &b64));
+        assert_null(negotiate_websocket(STREAM_PORTFORWARD, "portforward.k8s.io", &v, &b64));
+        assert_string_equal(
+                negotiate_websocket(STREAM_PORTFORWARD, "v5.channel.k8s.io, v4.channel.k8s.io", &v, &b64),
                 "v4.channel.k8s.io");
         assert_int_equal(v, 0);
+        assert_false(b64);
+        assert_string_equal(negotiate_websocket(STREAM_PORTFORWARD, "v4.base64.channel.k8s.io", &v, &b64),
+                            "v4.base64.channel.k8s.io");
+        assert_true(b64);
+        assert_null(negotiate_websocket(STREAM_PORTFORWARD, "base64.channel.k8s.io", &v, &b64));
 }
 
 int main(void) {

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <dirent.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -35,6 +36,36 @@ static void test_wait_gets_the_status(void **state) {
         assert_int_equal(WEXITSTATUS(status), 4);
         /* A pid we never spawned is not ours to wait for. */
         assert_int_equal(process_wait(1, 0, &status), -ECHILD);
+}
+
+static void test_program_fd_runs_in_place_of_the_path(void **state) {
+        /* argv[0] names a program that does not exist: the fd's program runs, with argv[0] as given. */
+        int fd = open("/bin/sh", O_RDONLY | O_CLOEXEC);
+        assert_true(fd > 2);
+        int pass = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        int p[2];
+        assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+        const char *argv[] = {"/nonexistent/named-shell", "-c", "echo $0; test -e /proc/self/fd/3 && exit 5",
+                              NULL};
+        SpawnOptions o = {.argv = argv,
+                          .stdin_fd = -1,
+                          .stdout_fd = p[1],
+                          .stderr_fd = -1,
+                          .pass_fds = &pass,
+                          .n_pass_fds = 1,
+                          .program_fd = fd};
+        pid_t pid = 0;
+        assert_int_equal(process_spawn(&o, &pid, NULL), 0);
+        close(p[1]);
+        int status = -1;
+        assert_int_equal(process_wait(pid, 5000, &status), 0);
+        assert_int_equal(WEXITSTATUS(status), 5);
+        char out[128] = "";
+        assert_true(read(p[0], out, sizeof(out) - 1) > 0);
+        assert_string_equal(out, "/nonexistent/named-shell\n");
+        close(p[0]);
+        close(fd);
+        close(pass);
 }
 
 static void test_wait_timeout_and_kill(void **state) {
@@ -204,6 +235,7 @@ int main(void) {
         assert_int_equal(process_reaper_start(), 0);
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_wait_gets_the_status),
+                cmocka_unit_test(test_program_fd_runs_in_place_of_the_path),
                 cmocka_unit_test(test_wait_timeout_and_kill),
                 cmocka_unit_test(test_missing_program),
                 cmocka_unit_test(test_run_collects_and_caps_output),

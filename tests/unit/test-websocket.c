@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -92,6 +93,49 @@ static void test_accept_key(void **state) {
         free(k);
 }
 
+static void test_base64_channel_frames(void **state) {
+        Buf b = {};
+        ws_put_base64_channel_frame(&b, 1, "hello", 5);
+        /* A text frame: '1', then "aGVsbG8=" (RFC 4648's alphabet and padding). */
+        assert_int_equal(b.len, 2 + 9);
+        assert_int_equal(b.data[0], 0x80 | WS_OP_TEXT);
+        assert_memory_equal(b.data + 2, "1aGVsbG8=", 9);
+        b.len = 0;
+        ws_put_base64_channel_frame(&b, 3, NULL, 0);
+        assert_int_equal(b.len, 3);
+        assert_int_equal(b.data[2], '3');
+        buf_done(&b);
+        (void)state;
+}
+
+static void test_base64_decode(void **state) {
+        static const struct {
+                const char *in, *out;
+        } good[] = {{"", ""},
+                    {"Zg==", "f"},
+                    {"Zm8=", "fo"},
+                    {"Zm9v", "foo"},
+                    {"Zm9vYg==", "foob"},
+                    {"Zm9vYmE=", "fooba"},
+                    {"Zm9vYmFy", "foobar"},
+                    {"+/+/", "\xfb\xff\xbf"}};
+        for (size_t i = 0; i < ELEMENTSOF(good); i++) {
+                Buf b = {};
+                assert_int_equal(ws_base64_decode((const uint8_t *)good[i].in, strlen(good[i].in), &b), 0);
+                assert_int_equal(b.len, strlen(good[i].out));
+                if (b.len)
+                        assert_memory_equal(b.data, good[i].out, b.len);
+                buf_done(&b);
+        }
+        static const char *const bad[] = {"Zg", "Zg=", "Z===", "Zm9v\n", "Zm 9", "=Zm9", "Zg==Zg==", "Zm-v"};
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                Buf b = {};
+                assert_int_equal(ws_base64_decode((const uint8_t *)bad[i], strlen(bad[i]), &b), -EINVAL);
+                buf_done(&b);
+        }
+        (void)state;
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_rfc_masked_hello),
@@ -101,6 +145,8 @@ int main(void) {
                 cmocka_unit_test(test_extended_lengths),
                 cmocka_unit_test(test_server_frames),
                 cmocka_unit_test(test_accept_key),
+                cmocka_unit_test(test_base64_channel_frames),
+                cmocka_unit_test(test_base64_decode),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
