@@ -97,13 +97,17 @@ static int read_sync_pipe(int fd, int64_t timeout_ms, int *ret_pid, Error **rete
         return 0;
 }
 
-static char **conmon_argv(Runtime *rt, const Container *c, const Handler *h) {
+/*
+ * runtime: the path conmon runs the runtime from; /proc/self/fd/N for the sealed copy passed to it
+ * (see sealed-binary.c: `runc init` then skips copying its binary).
+ */
+static char **conmon_argv(Runtime *rt, const Container *c, const Handler *h, const char *runtime) {
         char **a = NULL;
         a = strv_push(a, xstrdup(h->monitor));
         a = strv_push(a, xasprintf("--cid=%s", c->id));
         a = strv_push(a, xasprintf("--cuuid=%s", c->id));
         a = strv_push(a, xasprintf("--name=%s", c->full_name));
-        a = strv_push(a, xasprintf("--runtime=%s", h->path));
+        a = strv_push(a, xasprintf("--runtime=%s", runtime));
         a = strv_push(a, xasprintf("--runtime-arg=--root=%s", h->root));
         if (h->systemd_cgroup)
                 a = strv_push(a, xstrdup("--systemd-cgroup"));
@@ -149,18 +153,20 @@ int oci_monitor_spawn(Runtime *rt, const Container *c, const Handler *h, Monitor
                 oci_monitor_abort(&m);
                 return error_set(reterr, errno, "pipe: %m");
         }
-        _cleanup_strv_free_ char **argv = conmon_argv(rt, c, h);
+        /* conmon keeps fd 5 for the runtime calls it makes; without a sealed copy it runs the path. */
+        _cleanup_close_ int sealed = sealed_binary_fd(&rt->sealed, h->path);
+        _cleanup_strv_free_ char **argv = conmon_argv(rt, c, h, sealed >= 0 ? "/proc/self/fd/5" : h->path);
         _cleanup_strv_free_ char **env = strv_copy(h->monitor_env);
         env = strv_push(env, xstrdup("_OCI_SYNCPIPE=3"));
         env = strv_push(env, xstrdup("_OCI_STARTPIPE=4"));
-        int pass[] = {sync_wr, start_rd};
+        int pass[] = {sync_wr, start_rd, sealed};
         SpawnOptions o = {.argv = (const char *const *)argv,
                           .envp = (const char *const *)env,
                           .stdin_fd = -1,
                           .stdout_fd = -1,
                           .stderr_fd = -1,
                           .pass_fds = pass,
-                          .n_pass_fds = 2,
+                          .n_pass_fds = sealed >= 0 ? 3 : 2,
                           .new_session = true};
         int r = process_spawn(&o, &m.pid, reterr);
         if (r < 0) {
