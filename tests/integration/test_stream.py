@@ -226,22 +226,7 @@ def test_exec_over_websocket_base64(cri, sleeper, proto):
 
 def test_port_forward_over_websocket_base64(cri, image):
     pod, _ = running(cri, image, HTTPD)
-    req = b"GET /index.html HTTP/1.0\r\n\r\n"
-    for attempt in range(50):  # httpd may need a moment to listen
-        ws = sc.WebSocketConnection(port_forward_url(cri, pod, [8080]), protocols=("v4.base64.channel.k8s.io",))
-        try:
-            assert ws.protocol == "v4.base64.channel.k8s.io"
-            while len(ws.channel(0)) < 2 or len(ws.channel(1)) < 2:
-                assert ws.read_frame()
-            assert ws.channel(0)[:2] == ws.channel(1)[:2] == struct.pack("<H", 8080)
-            ws.send(0, req)
-            ws.read_until_closed()
-        finally:
-            ws.close()
-        if b"hello-from-the-pod" in ws.channel(0):
-            break
-        time.sleep(0.2)
-    assert b"hello-from-the-pod" in ws.channel(0)[2:]
+    assert b"hello-from-the-pod" in fetch_over_websocket(cri, pod, "v4.base64.channel.k8s.io")
 
 
 def test_websocket_handshake_is_checked(cri, sleeper):
@@ -356,13 +341,13 @@ def test_port_forward_http_and_closed_port(cri, image):
         conn.close()
 
 
-def test_port_forward_over_websocket(cri, image):
-    pod, _ = running(cri, image, HTTPD)
+def fetch_over_websocket(cri, pod, protocol):
+    """GET /index.html from the pod's port 8080 through a WebSocket port-forward; the body after the port."""
     req = b"GET /index.html HTTP/1.0\r\n\r\n"
     for attempt in range(50):  # httpd may need a moment to listen
-        ws = sc.WebSocketConnection(port_forward_url(cri, pod, [8080]), protocols=("v4.channel.k8s.io",))
+        ws = sc.WebSocketConnection(port_forward_url(cri, pod, [8080]), protocols=(protocol,))
         try:
-            assert ws.protocol == "v4.channel.k8s.io"
+            assert ws.protocol == protocol
             while len(ws.channel(0)) < 2 or len(ws.channel(1)) < 2:
                 assert ws.read_frame()
             # Each channel opens with the port, two bytes little endian.
@@ -374,7 +359,12 @@ def test_port_forward_over_websocket(cri, image):
         if b"hello-from-the-pod" in ws.channel(0):
             break
         time.sleep(0.2)
-    assert b"hello-from-the-pod" in ws.channel(0)[2:]
+    return ws.channel(0)[2:]
+
+
+def test_port_forward_over_websocket(cri, image):
+    pod, _ = running(cri, image, HTTPD)
+    assert b"hello-from-the-pod" in fetch_over_websocket(cri, pod, "v4.channel.k8s.io")
     ws = sc.WebSocketConnection(port_forward_url(cri, pod, [8081]), protocols=("v4.channel.k8s.io",))
     ws.read_until_closed()
     ws.close()
