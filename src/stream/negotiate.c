@@ -104,5 +104,14 @@ const char *negotiate_spdy(StreamKind kind, const char *offered, int *ret_versio
 }
 
 const char *negotiate_websocket(StreamKind kind, const char *offered, int *ret_version, bool *ret_base64) {
+        /*
+         * A client that offers no subprotocol gets what the kubelet serves then: binary channels with
+         * channel.k8s.io's semantics (port-forward: its one WebSocket layout), and no protocol header.
+         */
+        if (!offered || offered[strspn(offered, " \t,")] == '\0') {
+                *ret_version = kind == STREAM_PORTFORWARD ? 0 : RC_V1;
+                *ret_base64 = false;
+                return "";
+        }
         return negotiate(kind, offered, true, ret_version, ret_base64);
 }

@@ -206,7 +206,8 @@ static enum MHD_Result upgrade_websocket(struct MHD_Connection *conn, Pending *p
                 return MHD_NO;
         MHD_add_response_header(r, MHD_HTTP_HEADER_UPGRADE, "websocket");
         MHD_add_response_header(r, "Sec-WebSocket-Accept", accept);
-        MHD_add_response_header(r, "Sec-WebSocket-Protocol", chosen);
+        if (*chosen)
+                MHD_add_response_header(r, "Sec-WebSocket-Protocol", chosen);
         p->proto = PROTO_WEBSOCKET;
         enum MHD_Result ret = MHD_queue_response(conn, MHD_HTTP_SWITCHING_PROTOCOLS, r);
         MHD_destroy_response(r);

@@ -328,7 +328,7 @@ class WebSocketConnection:
         self.key = key or base64.b64encode(os.urandom(16)).decode()
         req = (f"GET {u.path} HTTP/1.1\r\nHost: {u.netloc}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
                f"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {self.key}\r\n"
-               f"Sec-WebSocket-Protocol: {', '.join(protocols)}\r\n\r\n")
+               + (f"Sec-WebSocket-Protocol: {', '.join(protocols)}\r\n" if protocols else "") + "\r\n")
         self.sock.sendall(req.encode())
         status, self.headers, rest = _read_response(self.sock)
         if status != 101:

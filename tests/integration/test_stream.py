@@ -224,6 +224,20 @@ def test_exec_over_websocket_base64(cri, sleeper, proto):
         ws.close()
 
 
+def test_exec_over_websocket_without_a_protocol(cri, sleeper):
+    """A client that names no subprotocol gets binary channels with channel.k8s.io's meaning, as from the
+    kubelet, and no protocol header back."""
+    _, ctr = sleeper
+    ws = sc.WebSocketConnection(exec_url(cri, ctr, ["sh", "-c", "echo out; echo err >&2; exit 5"]), protocols=())
+    try:
+        assert ws.protocol is None and not ws.base64
+        ws.read_until_closed()
+        assert (ws.channel(1), ws.channel(2)) == (b"out\n", b"err\n")
+        assert b"exit code: 5" in ws.channel(3)
+    finally:
+        ws.close()
+
+
 def test_port_forward_over_websocket_base64(cri, image):
     pod, _ = running(cri, image, HTTPD)
     assert b"hello-from-the-pod" in fetch_over_websocket(cri, pod, "v4.base64.channel.k8s.io")

@@ -82,11 +82,28 @@ static void test_websocket(void **state) {
         assert_null(negotiate_websocket(STREAM_PORTFORWARD, "base64.channel.k8s.io", &v, &b64));
 }
 
+/* No subprotocol offered: plain binary channels, as the kubelet serves them, and none named back. */
+static void test_websocket_without_a_protocol(void **state) {
+        int v = -1;
+        bool b64 = true;
+        assert_string_equal(negotiate_websocket(STREAM_EXEC, NULL, &v, &b64), "");
+        assert_int_equal(v, RC_V1);
+        assert_false(b64);
+        v = -1;
+        assert_string_equal(negotiate_websocket(STREAM_ATTACH, " , ", &v, &b64), "");
+        assert_int_equal(v, RC_V1);
+        assert_string_equal(negotiate_websocket(STREAM_PORTFORWARD, "", &v, &b64), "");
+        assert_int_equal(v, 0);
+        /* An offer of only unknown protocols is still refused. */
+        assert_null(negotiate_websocket(STREAM_EXEC, "x.k8s.io", &v, &b64));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_paths),
                 cmocka_unit_test(test_spdy_follows_the_clients_order),
                 cmocka_unit_test(test_websocket),
+                cmocka_unit_test(test_websocket_without_a_protocol),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
