@@ -678,6 +678,36 @@ static void release_runtime(Runtime *rt, Container *c, const Handler *h) {
         c->runtime_released = true;
 }
 
+static bool still_listed_locked(Runtime *rt, const Container *c) {
+        for (size_t i = 0; i < rt->n_ctrs; i++)
+                if (rt->ctrs[i] == c)
+                        return true;
+        return false;
+}
+
+/*
+ * The exit watcher releases a container that exited on its own. A stop or remove in progress holds
+ * the container and releases it itself, so a busy container is skipped rather than waited for.
+ */
+void container_release_exited(Runtime *rt, Container *c) {
+        if (pthread_mutex_trylock(&c->op_lock) != 0)
+                return;
+        pthread_mutex_lock(&rt->lock);
+        bool wanted = still_listed_locked(rt, c) && !c->claim.creating && c->state == CONTAINER_EXITED &&
+                      !c->runtime_released;
+        pthread_mutex_unlock(&rt->lock);
+        Handler h = {};
+        if (wanted && runtime_handler_resolve(rt, c->handler, &h, NULL) >= 0) {
+                release_runtime(rt, c, &h);
+                handler_done(&h);
+                pthread_mutex_lock(&rt->lock);
+                if (c->runtime_released && still_listed_locked(rt, c))
+                        state_save_container(rt, c, NULL);
+                pthread_mutex_unlock(&rt->lock);
+        }
+        pthread_mutex_unlock(&c->op_lock);
+}
+
 static int stop_op(Runtime *rt, Container *c, int64_t timeout_s, Error **reterr) {
         pthread_mutex_lock(&rt->lock);
         bool exited = c->state == CONTAINER_EXITED || container_check_exit_locked(rt, c);

@@ -7,8 +7,15 @@
 #include "log.h"
 #include "runtime-private.h"
 
-/* conmon writes <exits_dir>/<container id> when a container exits; each write marks it exited. */
-static void handle_exit_file(Runtime *rt, const char *name) {
+/* At most this many exits per batch are released from the runtime after the batch; later ones at stop. */
+#define RELEASE_BATCH 64
+
+/*
+ * conmon writes <exits_dir>/<container id> when a container exits; each write marks it exited.
+ * Returns a reference to the container when this marked it exited, else NULL.
+ */
+static Container *handle_exit_file(Runtime *rt, const char *name) {
+        Container *exited = NULL;
         pthread_mutex_lock(&rt->lock);
         for (size_t i = 0; i < rt->n_ctrs; i++) {
                 Container *c = rt->ctrs[i];
@@ -17,10 +24,12 @@ static void handle_exit_file(Runtime *rt, const char *name) {
                 if (container_check_exit_locked(rt, c)) {
                         log_debug("container %s exited with %d", c->id, c->exit_code);
                         state_save_container(rt, c, NULL);
+                        exited = container_ref(c);
                 }
                 break;
         }
         pthread_mutex_unlock(&rt->lock);
+        return exited;
 }
 
 static void *exit_watch_main(void *arg) {
@@ -34,11 +43,21 @@ static void *exit_watch_main(void *arg) {
                 if (p[1].revents)
                         return NULL;
                 ssize_t n = read(rt->inotify_fd, buf, sizeof(buf));
+                Container *exited[RELEASE_BATCH];
+                size_t n_exited = 0;
                 for (ssize_t off = 0; off < n;) {
                         const struct inotify_event *ev = (const struct inotify_event *)(buf + off);
-                        if (ev->len > 0)
-                                handle_exit_file(rt, ev->name);
+                        Container *c = ev->len > 0 ? handle_exit_file(rt, ev->name) : NULL;
+                        if (c && n_exited < RELEASE_BATCH)
+                                exited[n_exited++] = c;
+                        else if (c)
+                                container_unref(c);
                         off += (ssize_t)(sizeof(*ev) + ev->len);
+                }
+                /* Every exit of the batch is recorded first; the runtime calls come after. */
+                for (size_t i = 0; i < n_exited; i++) {
+                        container_release_exited(rt, exited[i]);
+                        container_unref(exited[i]);
                 }
         }
 }

@@ -217,6 +217,7 @@ int containers_of_pod_apply(Runtime *rt, const char *pod_id, bool remove, Error 
 void container_teardown(Runtime *rt, Container *c, bool half_made);
 /* Read the exit file of a container, if there is one: updates state. Call with rt->lock held. */
 bool container_check_exit_locked(Runtime *rt, Container *c);
+void container_release_exited(Runtime *rt, Container *c);
 
 /* conmon and OCI runtime calls (oci.c). A container's monitor is spawned first, then started. */
 typedef struct Monitor {

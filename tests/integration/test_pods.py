@@ -263,6 +263,19 @@ def test_a_stopped_container_keeps_nothing_in_the_runtime(node, cri, image):
     assert_node_clean(d)
 
 
+def test_a_container_that_exits_on_its_own_is_released_from_the_runtime(node, cri, image):
+    pod, ctr = run_busybox(cri, image, script="sleep 1; exit 3")
+    cgroups = list(Path("/sys/fs/cgroup").glob(f"*/crio-c/crio-{ctr}"))
+    assert cgroups
+    cri.wait_container_state(ctr, "CONTAINER_EXITED")
+    assert h.wait_until(lambda: subprocess.run(["runc", "state", ctr], capture_output=True).returncode != 0, 10)
+    assert [c for c in cgroups if c.exists()] == []
+    assert cri.container_status(ctr).status.exit_code == 3
+    cri.remove_container(ctr)
+    cri.remove_pod(pod)
+    assert_node_clean(node[0])
+
+
 def test_exit_code_and_reason(cri, image):
     pod = cri.run_pod()
     ok = cri.create_container(pod, ph.container_config(image, command=["true"]))
