@@ -715,7 +715,17 @@ static int stop_op(Runtime *rt, Container *c, int64_t timeout_s, Error **reterr)
         if (exited && c->runtime_released)
                 return 0;
         Handler h = {};
-        int r = runtime_handler_resolve(rt, c->handler, &h, reterr);
+        _cleanup_error_ Error *unresolved = NULL;
+        int r = runtime_handler_resolve(rt, c->handler, &h, exited ? &unresolved : reterr);
+        /*
+         * An exited container needs its handler only to be released; a handler gone from the config
+         * (or a runtime being upgraded) must not make it unstoppable and unremovable. The removal's
+         * teardown tries the release again.
+         */
+        if (r < 0 && exited) {
+                log_debug("container %s: not released from its runtime: %s", c->id, unresolved->message);
+                return 0;
+        }
         if (r < 0)
                 return r;
         if (exited ||

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <malloc.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -262,6 +263,11 @@ int daemon_run(const CliOptions *options, Config *config, Error **reterr) {
         pthread_rwlock_init(&d.config_lock, NULL);
         pthread_mutex_init(&d.state_lock, NULL);
         apply_logging(config);
+        /*
+         * Modes are chosen where files are made; an inherited restrictive umask (077) would, for one,
+         * make the run root's directories unsearchable for containers in a user namespace.
+         */
+        umask(022);
 
         /* Threads inherit the mask, so only this thread ever takes these signals (in sigwait). */
         sigemptyset(&set);

@@ -6,6 +6,7 @@ nothing behind."""
 import os
 import signal
 import stat
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -117,6 +118,30 @@ def test_failing_runtime_leaves_nothing(node, image, tmp_path):
                            grpc.StatusCode.INTERNAL, "runtime exploded")
     assert err
     assert cri.list_containers() == []
+    cri.remove_pod(pod)
+    assert_node_clean(d)
+
+
+def test_exited_container_whose_handler_is_gone_can_be_stopped_and_removed(node, image, tmp_path):
+    script = tmp_path / "runtime"
+    script.write_text('#!/bin/sh\nfor a in "$@"; do [ "$a" = delete ] && exit 1; done\nexec runc "$@"\n')
+    script.chmod(0o755)
+    d, cri = node(handler_conf("going", script))
+    pod = cri.run_pod(handler="going")
+    _, ctr = run_busybox(cri, image, pod, script="exit 0")
+    cri.wait_container_state(ctr, "CONTAINER_EXITED")  # not released: the runtime's delete fails
+    # The operator drops the handler from the configuration and restarts the daemon.
+    d.stop()
+    d.config_path.write_text(d.config_path.read_text().replace(handler_conf("going", script), ""))
+    d.start()
+    cri = d.client(timeout=60)
+    try:
+        cri.stop_container(ctr)
+        assert "not released from its runtime" in d.log  # the path this test is about was taken
+        cri.remove_container(ctr)
+        assert cri.list_containers() == []
+    finally:
+        subprocess.run(["runc", "delete", "--force", ctr], capture_output=True)
     cri.remove_pod(pod)
     assert_node_clean(d)
 

@@ -573,6 +573,28 @@ def test_user_namespace_pod(node, cri, image):
     assert_node_clean(d)
 
 
+def test_user_namespace_pod_from_a_daemon_started_under_umask_077(image_daemon, image_registry,
+                                                                  tmp_path_factory):
+    wd = tmp_path_factory.mktemp("node")
+    d = image_daemon(config=ph.runtime_conf(wd), start=False)
+    d.node_dir = wd
+    argv = d.argv()
+    d.argv = lambda: ["sh", "-c", 'umask 077; exec "$0" "$@"', *argv]
+    d.start()
+    cri = d.client(timeout=60)
+    try:
+        image = ph.busybox(image_registry)
+        cri.pull_image(image)
+        searchable_by_all(d.runroot)
+        pod = cri.run_pod(userns=USERNS)
+        _, ctr = run_busybox(cri, image, pod)
+        assert sh(cri, ctr, "id -u") == "0\n"
+        cri.remove_pod(pod)
+        assert_node_clean(d)
+    finally:
+        ph.remove_everything(d, cri)
+
+
 def test_user_namespace_needs_a_reachable_run_root(node, cri):
     d, _ = node
     searchable_by_all(d.runroot)
