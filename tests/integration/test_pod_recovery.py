@@ -128,14 +128,15 @@ def test_exited_container_whose_handler_is_gone_can_be_stopped_and_removed(node,
     script.chmod(0o755)
     d, cri = node(handler_conf("going", script))
     pod = cri.run_pod(handler="going")
-    _, ctr = run_busybox(cri, image, pod, script="exit 0")
-    cri.wait_container_state(ctr, "CONTAINER_EXITED")  # not released: the runtime's delete fails
-    # The operator drops the handler from the configuration and restarts the daemon.
-    d.stop()
-    d.config_path.write_text(d.config_path.read_text().replace(handler_conf("going", script), ""))
-    d.start()
-    cri = d.client(timeout=60)
+    ctr = cri.create_container(pod, ph.container_config(image, command=["true"]))
     try:
+        cri.start_container(ctr)
+        cri.wait_container_state(ctr, "CONTAINER_EXITED")  # not released: the runtime's delete fails
+        # The operator drops the handler from the configuration and restarts the daemon.
+        d.stop()
+        d.config_path.write_text(d.config_path.read_text().replace(handler_conf("going", script), ""))
+        d.start()
+        cri = d.client(timeout=60)
         cri.stop_container(ctr)
         assert "not released from its runtime" in d.log  # the path this test is about was taken
         cri.remove_container(ctr)
