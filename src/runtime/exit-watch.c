@@ -7,9 +7,6 @@
 #include "log.h"
 #include "runtime-private.h"
 
-/* At most this many exits per batch are released from the runtime after the batch; later ones at stop. */
-#define RELEASE_BATCH 64
-
 /*
  * conmon writes <exits_dir>/<container id> when a container exits; each write marks it exited.
  * Returns a reference to the container when this marked it exited, else NULL.
@@ -43,15 +40,14 @@ static void *exit_watch_main(void *arg) {
                 if (p[1].revents)
                         return NULL;
                 ssize_t n = read(rt->inotify_fd, buf, sizeof(buf));
-                Container *exited[RELEASE_BATCH];
+                /* An event holds at least its header, so the batch has at most this many exits. */
+                Container *exited[sizeof(buf) / sizeof(struct inotify_event)];
                 size_t n_exited = 0;
                 for (ssize_t off = 0; off < n;) {
                         const struct inotify_event *ev = (const struct inotify_event *)(buf + off);
                         Container *c = ev->len > 0 ? handle_exit_file(rt, ev->name) : NULL;
-                        if (c && n_exited < RELEASE_BATCH)
+                        if (c)
                                 exited[n_exited++] = c;
-                        else if (c)
-                                container_unref(c);
                         off += (ssize_t)(sizeof(*ev) + ev->len);
                 }
                 /* Every exit of the batch is recorded first; the runtime calls come after. */
