@@ -67,11 +67,8 @@ static int console_socket(const Container *c, int *ret_dirfd, char **ret_path, E
         return fd;
 }
 
-/* The terminal's master end, sent by the runtime over the console socket with SCM_RIGHTS. */
-static int receive_terminal(int listen_fd) {
-        _cleanup_close_ int conn = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-        if (conn < 0)
-                return -errno;
+/* The terminal's master end, sent over a connected console socket with SCM_RIGHTS. */
+static int receive_terminal(int conn) {
         char data[256];
         union {
                 char buf[CMSG_SPACE(sizeof(int))];
@@ -80,7 +77,7 @@ static int receive_terminal(int listen_fd) {
         struct iovec iov = {.iov_base = data, .iov_len = sizeof(data)};
         struct msghdr m = {
                 .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
-        if (recvmsg(conn, &m, MSG_CMSG_CLOEXEC) < 0)
+        if (recvmsg(conn, &m, MSG_CMSG_CLOEXEC | MSG_DONTWAIT) < 0)
                 return -errno;
         struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
         if (!cm || cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS ||
@@ -207,10 +204,16 @@ static void close_child_ends(int in[2], int out[2], int err[2]) {
                 }
 }
 
-/* The terminal replaces stdout (and stdin): a command with a terminal has no separate stderr. */
-static int take_terminal(ExecProcess *p, ExecIo *io, int listen_fd, bool want_stdin, Error **reterr) {
+/*
+ * The terminal replaces stdout (and stdin): a command with a terminal has no separate stderr. The
+ * runtime connects to our listening console socket; crio-nsexec was handed a connected one.
+ */
+static int take_terminal(ExecProcess *p, ExecIo *io, int console, bool listening, bool want_stdin,
+                         Error **reterr) {
         io->stderr_fd = -1;
-        int term = receive_terminal(listen_fd);
+        _cleanup_close_ int conn =
+                listening ? accept4(console, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK) : -EBADF;
+        int term = listening && conn < 0 ? -errno : receive_terminal(listening ? conn : console);
         if (term < 0) {
                 if (io->exit_fd >= 0)
                         close(io->exit_fd);
@@ -223,59 +226,111 @@ static int take_terminal(ExecProcess *p, ExecIo *io, int listen_fd, bool want_st
         return 0;
 }
 
-/* Non-tty: pipes for each stream. Tty: a console socket; the terminal replaces stdin and stdout. */
-static int exec_start(Runtime *rt, const Container *c, const Handler *h, char *const *argv,
-                      const ExecOptions *o, ExecProcess **ret, ExecIo *io, Error **reterr) {
-        bool tty = o->tty;
-        int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
+typedef struct Pipes {
+        int in[2], out[2], err[2];
+} Pipes;
+
+/* Through `runtime exec --detach`: the terminal comes on a listening console socket (*ret_console). */
+static int start_with_runtime(Runtime *rt, const Container *c, const Handler *h, char *const *argv,
+                              const ExecOptions *o, Pipes *p, pid_t *ret_target, int *ret_console,
+                              Error **reterr) {
         _cleanup_close_ int listen_fd = -EBADF, dirfd = -EBADF;
         _cleanup_free_ char *console = NULL, *rid = random_id();
         _cleanup_free_ char *pid_file = xasprintf("%s/exec-%.12s.pid", c->bundle, rid);
         _cleanup_free_ char *process_file = NULL;
-        int r = make_pipe(err, reterr);
-        if (r >= 0 && tty && o->width && o->height) {
+        int r = 0;
+        if (o->tty && o->width && o->height) {
                 process_file = xasprintf("%s/exec-%.12s.json", c->bundle, rid);
                 r = write_process_file(c, argv, o->width, o->height, process_file, reterr);
         }
-        if (r >= 0 && !tty && o->want_stdin)
-                r = make_pipe(in, reterr);
-        if (r >= 0 && !tty && o->want_stdout)
-                r = make_pipe(out, reterr);
-        if (r >= 0 && tty)
+        if (r >= 0 && o->tty)
                 r = listen_fd = console_socket(c, &dirfd, &console, reterr);
-        pid_t runtime_pid = 0, target = 0;
+        pid_t runtime_pid = 0;
         if (r >= 0) {
                 Start s = {.console = console,
                            .process_file = process_file,
                            .pid_file = pid_file,
-                           .in = in[0],
-                           .out = out[1],
-                           .err = err[1]};
+                           .in = p->in[0],
+                           .out = p->out[1],
+                           .err = p->err[1]};
                 r = spawn_runtime(rt, c, h, argv, &s, &runtime_pid, reterr);
         }
-        close_child_ends(in, out, err);
+        close_child_ends(p->in, p->out, p->err);
         if (r >= 0)
-                r = wait_runtime(runtime_pid, err[0], pid_file, &target, reterr);
+                r = wait_runtime(runtime_pid, p->err[0], pid_file, ret_target, reterr);
         if (console)
                 unlinkat(dirfd, strrchr(console, '/') + 1, 0);
         if (process_file)
                 unlink(process_file);
+        if (r >= 0)
+                *ret_console = TAKE_FD(listen_fd);
+        return r;
+}
+
+/* Through crio-nsexec, or the runtime when the container needs it. *ret_listening: how the terminal comes.
+ */
+static int start_command(Runtime *rt, Container *c, const Handler *h, char *const *argv,
+                         const ExecOptions *o, Pipes *p, pid_t *ret_target, int *ret_console,
+                         bool *ret_listening, Error **reterr) {
+        ExecLaunch l = {.argv = argv,
+                        .tty = o->tty,
+                        .width = o->width,
+                        .height = o->height,
+                        .in = p->in[0],
+                        .out = p->out[1],
+                        .err = p->err[1]};
+        *ret_listening = false;
+        int r = exec_helper_try(rt, c, &l, ret_target, ret_console, reterr);
+        if (r == -EOPNOTSUPP) {
+                *ret_listening = true;
+                return start_with_runtime(rt, c, h, argv, o, p, ret_target, ret_console, reterr);
+        }
+        close_child_ends(p->in, p->out, p->err);
+        if (r > 0) {
+                char msg[RUNTIME_ERROR_MAX] = "";
+                fcntl(p->err[0], F_SETFL, O_NONBLOCK);
+                ssize_t n = read(p->err[0], msg, sizeof(msg) - 1);
+                msg[n > 0 ? n : 0] = 0;
+                msg[strcspn(msg, "\n")] = 0;
+                r = error_set(reterr, EIO, "cannot exec in the container: %s",
+                              *msg ? msg : "crio-nsexec failed");
+        }
+        return r;
+}
+
+/* Non-tty: pipes for each stream. Tty: the terminal replaces stdin and stdout. */
+static int exec_start(Runtime *rt, Container *c, const Handler *h, char *const *argv, const ExecOptions *o,
+                      ExecProcess **ret, ExecIo *io, Error **reterr) {
+        bool tty = o->tty, listening = false;
+        Pipes p = {{-1, -1}, {-1, -1}, {-1, -1}};
+        _cleanup_close_ int console = -EBADF;
+        int r = make_pipe(p.err, reterr);
+        if (r >= 0 && !tty && o->want_stdin)
+                r = make_pipe(p.in, reterr);
+        if (r >= 0 && !tty && o->want_stdout)
+                r = make_pipe(p.out, reterr);
+        pid_t target = 0;
+        if (r >= 0)
+                r = start_command(rt, c, h, argv, o, &p, &target, &console, &listening, reterr);
+        close_child_ends(p.in, p.out, p.err);
         if (r < 0) {
-                close_pair(in), close_pair(out), close_pair(err);
+                close_pair(p.in), close_pair(p.out), close_pair(p.err);
                 return r;
         }
         process_adopt(target);
-        ExecProcess *p = xcalloc(1, sizeof(ExecProcess));
-        *p = (ExecProcess){.pid = target, .terminal = -1};
-        *io = (ExecIo){
-                .stdin_fd = in[1], .stdout_fd = out[0], .stderr_fd = err[0], .exit_fd = pidfd_of(target)};
+        ExecProcess *e = xcalloc(1, sizeof(ExecProcess));
+        *e = (ExecProcess){.pid = target, .terminal = -1};
+        *io = (ExecIo){.stdin_fd = p.in[1],
+                       .stdout_fd = p.out[0],
+                       .stderr_fd = p.err[0],
+                       .exit_fd = pidfd_of(target)};
         if (tty) {
-                close_pair(err);
-                r = take_terminal(p, io, listen_fd, o->want_stdin, reterr);
+                close_pair(p.err);
+                r = take_terminal(e, io, console, listening, o->want_stdin, reterr);
                 if (r < 0)
                         return r;
         }
-        *ret = p;
+        *ret = e;
         return 0;
 }
 

@@ -171,11 +171,46 @@ static int exit_code_of(int status) {
 }
 
 /*
- * The command runs detached from the runtime (which, as a subreaper, would otherwise wait for
+ * `runtime exec --detach`: 0 once the command runs (*ret_target), > 0 (the runtime's exit code) when
+ * it could not start it, the reason on err_fd.
+ */
+static int start_with_runtime(Runtime *rt, const Container *c, const Handler *h, char *const *argv,
+                              int out_fd, int err_fd, pid_t *ret_target, Error **reterr) {
+        _cleanup_free_ char *rid = random_id();
+        _cleanup_free_ char *pid_file = xasprintf("%s/exec-%.12s.pid", c->bundle, rid);
+        pid_t runtime_pid = 0;
+        int status = 0;
+        int r = start_exec(rt, c, h, argv, pid_file, out_fd, err_fd, &runtime_pid, reterr);
+        if (r < 0)
+                return r;
+        if (process_wait(runtime_pid, RUNTIME_START_TIMEOUT_MS, &status) < 0) {
+                process_kill_and_wait(runtime_pid);
+                return error_set(reterr, ETIMEDOUT, "the runtime did not start the command");
+        }
+        int target = read_pid_file(pid_file);
+        unlink(pid_file);
+        if (status != 0 || target <= 0)
+                return status != 0 ? exit_code_of(status) : 127;
+        *ret_target = target;
+        return 0;
+}
+
+static int start_command(Runtime *rt, Container *c, const Handler *h, char *const *argv, int out_fd,
+                         int err_fd, pid_t *ret_target, Error **reterr) {
+        ExecLaunch l = {.argv = argv, .in = -1, .out = out_fd, .err = err_fd};
+        int console = -1;
+        int r = exec_helper_try(rt, c, &l, ret_target, &console, reterr);
+        if (r == -EOPNOTSUPP)
+                r = start_with_runtime(rt, c, h, argv, out_fd, err_fd, ret_target, reterr);
+        return r;
+}
+
+/*
+ * The command runs detached from its starter (the runtime, as a subreaper, would otherwise wait for
  * everything the command leaves in the background) and is re-parented to the daemon: its own exit
  * ends the call, and what it printed until then is the answer.
  */
-int oci_exec_sync(Runtime *rt, const Container *c, const Handler *h, char *const *argv, int64_t timeout_s,
+int oci_exec_sync(Runtime *rt, Container *c, const Handler *h, char *const *argv, int64_t timeout_s,
                   ExecResult *ret, Error **reterr) {
         int out[2], err[2];
         if (make_pipe(out) < 0)
@@ -186,10 +221,8 @@ int oci_exec_sync(Runtime *rt, const Container *c, const Handler *h, char *const
                 return error_set(reterr, errno, "pipe: %m");
         }
         _cleanup_close_ int out_rd = out[0], err_rd = err[0];
-        _cleanup_free_ char *rid = random_id();
-        _cleanup_free_ char *pid_file = xasprintf("%s/exec-%.12s.pid", c->bundle, rid);
-        pid_t runtime_pid = 0;
-        int r = start_exec(rt, c, h, argv, pid_file, out[1], err[1], &runtime_pid, reterr);
+        pid_t target = 0;
+        int r = start_command(rt, c, h, argv, out[1], err[1], &target, reterr);
         close(out[1]);
         close(err[1]);
         if (r < 0)
@@ -198,17 +231,11 @@ int oci_exec_sync(Runtime *rt, const Container *c, const Handler *h, char *const
         int status = 0;
         ExecResult res = {};
         Sink sinks[2] = {{out_rd, &res.out, &res.out_len}, {err_rd, &res.err, &res.err_len}};
-        if (process_wait(runtime_pid, RUNTIME_START_TIMEOUT_MS, &status) < 0) {
-                process_kill_and_wait(runtime_pid);
-                return error_set(reterr, ETIMEDOUT, "the runtime did not start the command");
-        }
-        int target = read_pid_file(pid_file);
-        unlink(pid_file);
-        if (status != 0 || target <= 0) {
-                /* The command could not start (not found, not executable): the runtime says why. */
+        if (r > 0) {
+                /* The command could not start (not found, not executable): its starter says why. */
                 read_to_end(&sinks[0]);
                 read_to_end(&sinks[1]);
-                res.exit_code = status != 0 ? exit_code_of(status) : 127;
+                res.exit_code = r;
         } else {
                 process_adopt(target);
                 r = drain(sinks, deadline, target, &status);

@@ -234,6 +234,13 @@ static const char *const rlimit_oci[] = {
         "RLIMIT_MSGQUEUE", "RLIMIT_NICE",  "RLIMIT_RTPRIO", "RLIMIT_RTTIME",
 };
 
+int rlimit_from_oci_name(const char *name) {
+        for (size_t i = 0; i < ELEMENTSOF(rlimit_oci); i++)
+                if (strcmp(name, rlimit_oci[i]) == 0)
+                        return (int)i;
+        return -EINVAL;
+}
+
 /* default_ulimits entries: "nofile=1024:2048" (also "RLIMIT_NOFILE=..."). */
 static int build_rlimits(const SpecInput *in, json_object *process, Error **reterr) {
         json_object *a = json_object_new_array();

@@ -55,6 +55,9 @@ int capability_from_name(const char *name);
 const char *capability_to_name(int cap);
 uint64_t capabilities_read_bounding(void);
 
+/* The resource number of an OCI rlimit type ("RLIMIT_NOFILE"), or -EINVAL. */
+int rlimit_from_oci_name(const char *name);
+
 /* The linux.resources object of a spec for these resources. */
 json_object *oci_resources_json(const Resources *r);
 

@@ -79,7 +79,7 @@ typedef struct Container {
 typedef struct RuntimePaths {
         char *root, *runroot;
         char *exits_dir, *attach_dir, *ns_dir;
-        char *pinns, *pause;
+        char *pinns, *pause, *nsexec;
         char *log_dir; /* daemon's log dir for pods without one (unused by the CRI path) */
 } RuntimePaths;
 
@@ -234,8 +234,28 @@ int oci_kill(Runtime *rt, const Container *c, const Handler *h, int sig, bool al
 int oci_delete(Runtime *rt, const Container *c, const Handler *h, Error **reterr);
 int oci_update(Runtime *rt, const Container *c, const Handler *h, const char *resources_json,
                Error **reterr);
-int oci_exec_sync(Runtime *rt, const Container *c, const Handler *h, char *const *argv, int64_t timeout_s,
+int oci_exec_sync(Runtime *rt, Container *c, const Handler *h, char *const *argv, int64_t timeout_s,
                   ExecResult *ret, Error **reterr);
+
+/* One command to start in a running container (exec-helper.c). */
+typedef struct ExecLaunch {
+        char *const *argv;
+        bool tty;
+        uint16_t width, height; /* the terminal's size; 0: unknown */
+        int in, out, err;       /* the command's stdio (-1: /dev/null); with tty, err only carries errors */
+} ExecLaunch;
+/*
+ * Start the command in the container through crio-nsexec (runc exec's work in a small helper of ours;
+ * docs/helpers.md). 0: it runs as *ret_target, which the caller adopts; with tty, *ret_console is a
+ * socket holding the terminal's master (else -1). > 0: it could not start: the exit code (126 not
+ * executable, 127 not found, 255 otherwise), with the reason written to l->err. -EOPNOTSUPP: the
+ * container needs the runtime's own exec (reterr says why); other -errno with reterr. Blocks.
+ */
+int exec_helper_start(Runtime *rt, Container *c, const ExecLaunch *l, pid_t *ret_target, int *ret_console,
+                      Error **reterr);
+/* As exec_helper_start(), returning -EOPNOTSUPP without a message after logging why (at debug). */
+int exec_helper_try(Runtime *rt, Container *c, const ExecLaunch *l, pid_t *ret_target, int *ret_console,
+                    Error **reterr);
 /* SIGKILL a process and every descendant, children first (exec.c). */
 void exec_kill_tree(pid_t pid, int depth);
 /* Is the container running (its exit file read first)? Takes rt->lock. */

@@ -233,6 +233,7 @@ static void paths_init(RuntimePaths *p, const Config *c) {
         p->ns_dir = xstrdup(c->namespaces_dir);
         p->pinns = helper_path(c->pinns_path, "crio-pinns");
         p->pause = helper_path(NULL, "crio-pause");
+        p->nsexec = helper_path(NULL, "crio-nsexec");
         p->log_dir = xstrdup(c->log_dir);
 }
 
@@ -244,6 +245,7 @@ static void paths_done(RuntimePaths *p) {
         free(p->ns_dir);
         free(p->pinns);
         free(p->pause);
+        free(p->nsexec);
         free(p->log_dir);
 }
 

@@ -3,6 +3,7 @@
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import time
@@ -387,6 +388,88 @@ def test_exec_sync_on_a_stopped_container(cri, image):
     pod, ctr = run_busybox(cri, image)
     cri.stop_container(ctr)
     assert_rpc_error(lambda: cri.exec_sync(ctr, ["true"]), grpc.StatusCode.FAILED_PRECONDITION, "not running")
+
+
+IDENTITY_FIELDS = ("Uid", "Gid", "Groups", "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs",
+                   "Seccomp", "Seccomp_filters")
+IDENTITY_SCRIPT = """
+for f in %s; do grep "^$f:" /proc/self/status; grep "^$f:" /proc/1/status; done
+for n in mnt net ipc uts pid cgroup user; do readlink /proc/self/ns/$n; readlink /proc/1/ns/$n; done
+cat /proc/self/cgroup; echo =; cat /proc/1/cgroup; echo =
+cat /proc/self/limits; echo =; cat /proc/1/limits; echo =
+echo "$FOO $HOME $(pwd)"
+""" % " ".join(IDENTITY_FIELDS)
+
+
+def assert_exec_has_the_identity_of_pid_1(cri, ctr, expect_env):
+    """What an exec'd process is (ids, capabilities, seccomp, namespaces, cgroups, limits) equals the
+    container's own process, PID 1 of its PID namespace; env, HOME and cwd come from the container's."""
+    out = sh(cri, ctr, IDENTITY_SCRIPT).splitlines()
+    pairs = out[:2 * len(IDENTITY_FIELDS)]
+    for mine, init in zip(pairs[::2], pairs[1::2]):
+        assert mine == init, (mine, init)
+    links = out[2 * len(IDENTITY_FIELDS):2 * len(IDENTITY_FIELDS) + 14]
+    assert links[::2] == links[1::2], links
+    rest = "\n".join(out[2 * len(IDENTITY_FIELDS) + 14:]).split("\n=\n")
+    assert rest[0] == rest[1], "cgroups differ"
+    assert rest[2] == rest[3], "limits differ"
+    assert rest[4].strip() == expect_env
+    return dict(line.split(":\t", 1) for line in pairs[::2])
+
+
+@pytest.mark.parametrize("no_new_privs", [True, False])
+def test_exec_has_the_identity_of_the_container(cri, image, no_new_privs):
+    """Both orders of loading seccomp: after dropping capabilities (no_new_privs), and before."""
+    pod = cri.run_pod()
+    cfg = ph.container_config(image, command=["sh", "-c", "sleep 300"], run_as_user=1000, cap_add=["NET_ADMIN"],
+                              cap_drop=["CHOWN"], seccomp="RuntimeDefault", env={"FOO": "bar"}, workdir="/tmp")
+    cfg.linux.security_context.no_new_privs = no_new_privs
+    cfg.linux.security_context.supplemental_groups.extend([4242])
+    ctr = cri.create_container(pod, cfg)
+    cri.start_container(ctr)
+    cri.wait_container_state(ctr, "CONTAINER_RUNNING")
+    me = assert_exec_has_the_identity_of_pid_1(cri, ctr, "bar / /tmp")
+    assert me["Uid"].split()[0] == "1000" and "4242" in me["Groups"].split()
+    assert me["Seccomp"] == "2" and me["NoNewPrivs"] == ("1" if no_new_privs else "0")
+    # A non-root user gets no capabilities, but the bounding set is the container's.
+    assert int(me["CapEff"], 16) == 0 and int(me["CapBnd"], 16) & (1 << 12) and not int(me["CapBnd"], 16) & 1
+
+
+def test_exec_sync_of_a_command_that_cannot_start(cri, image):
+    pod, ctr = run_busybox(cri, image)
+    r = cri.exec_sync(ctr, ["no-such-command"])
+    assert r.exit_code == 127 and b"not found" in r.stderr, r
+    r = cri.exec_sync(ctr, ["/etc/passwd"])
+    assert r.exit_code == 126 and b"ermission denied" in r.stderr, r
+    assert sh(cri, ctr, "echo still running") == "still running\n"
+
+
+def test_exec_through_the_runtime_when_the_helper_is_missing(image_daemon, image_registry, tmp_path_factory,
+                                                             tmp_path):
+    """A crio binary installed without crio-nsexec still execs, through `runc exec`, with the same answers."""
+    build = Path(os.environ.get("CRIO_BINARY", "build/crio")).resolve().parent
+    for name in ("crio", "crio-pinns", "crio-pause"):
+        shutil.copy2(build / name, tmp_path / name)
+    path = "/usr/sbin:/usr/bin:/sbin:/bin"
+    if shutil.which("crio-nsexec", path=path):
+        pytest.skip("crio-nsexec is installed on PATH")
+    wd = tmp_path_factory.mktemp("node")
+    d = image_daemon(config=ph.runtime_conf(wd), start=False, env={"PATH": path})
+    d.node_dir = wd
+    argv = d.argv()
+    d.argv = lambda: [str(tmp_path / "crio"), *argv[1:]]
+    d.start()
+    cri = d.client(timeout=60)
+    try:
+        image = ph.busybox(image_registry)
+        cri.pull_image(image)
+        _, ctr = run_busybox(cri, image, env={"FOO": "bar"}, workdir="/tmp")
+        assert_exec_has_the_identity_of_pid_1(cri, ctr, "bar /root /tmp")
+        assert "through the runtime: crio-nsexec" in d.log
+        r = cri.exec_sync(ctr, ["sh", "-c", "echo out; echo err >&2; exit 3"])
+        assert (r.stdout, r.stderr, r.exit_code) == (b"out\n", b"err\n", 3)
+    finally:
+        ph.remove_everything(d, cri)
 
 
 def test_update_container_resources(cri, image):
