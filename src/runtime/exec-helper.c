@@ -41,7 +41,29 @@ static int memfd_with(const char *name, const void *data, size_t len, Error **re
         return TAKE_FD(fd);
 }
 
-/* The plan's memfd; -EOPNOTSUPP when the container needs the runtime's own exec. */
+/*
+ * The container's seccomp filter as BPF in a memfd, or -EBADF when it has none; a record with the flags
+ * to load it with is appended to the plan.
+ */
+static int seccomp_fd(json_object *spec, char **plan, size_t *plan_len, Error **reterr) {
+        json_object *linux_ = NULL, *seccomp = NULL;
+        if (!json_object_object_get_ex(spec, "linux", &linux_) ||
+            !json_object_object_get_ex(linux_, "seccomp", &seccomp) || !seccomp)
+                return -EBADF;
+        unsigned flags = 0;
+        _cleanup_close_ int bpf = memfd_with("exec-seccomp", "", 0, reterr);
+        int r = bpf < 0 ? bpf : seccomp_bpf_compile(seccomp, bpf, &flags, reterr);
+        if (r < 0)
+                return r;
+        char rec[32];
+        int n = snprintf(rec, sizeof(rec), "seccomp_flags=%u", flags);
+        *plan = xrealloc(*plan, *plan_len + (size_t)n + 1);
+        memcpy(*plan + *plan_len, rec, (size_t)n + 1);
+        *plan_len += (size_t)n + 1;
+        return TAKE_FD(bpf);
+}
+
+/* The plan's memfd and *ret_seccomp; -EOPNOTSUPP when the container needs the runtime's own exec. */
 static int plan_fds(const Container *c, const ExecLaunch *l, json_object *spec, int *ret_seccomp,
                     Error **reterr) {
         ExecRequest req = {.argv = l->argv,
@@ -53,28 +75,12 @@ static int plan_fds(const Container *c, const ExecLaunch *l, json_object *spec, 
         _cleanup_free_ char *buf = NULL;
         size_t len = 0;
         int r = exec_plan_build(spec, &req, &buf, &len, reterr);
-        json_object *linux_ = NULL, *seccomp = NULL;
-        *ret_seccomp = -EBADF;
-        if (r >= 0 && json_object_object_get_ex(spec, "linux", &linux_) &&
-            json_object_object_get_ex(linux_, "seccomp", &seccomp) && seccomp) {
-                unsigned flags = 0;
-                _cleanup_close_ int bpf = memfd_with("exec-seccomp", "", 0, reterr);
-                r = bpf < 0 ? bpf : seccomp_bpf_compile(seccomp, bpf, &flags, reterr);
-                if (r >= 0 && flags) {
-                        char rec[32];
-                        int n = snprintf(rec, sizeof(rec), "seccomp_flags=%u", flags);
-                        buf = xrealloc(buf, len + (size_t)n + 1);
-                        memcpy(buf + len, rec, (size_t)n + 1);
-                        len += (size_t)n + 1;
-                }
-                if (r >= 0)
-                        *ret_seccomp = TAKE_FD(bpf);
-        }
-        if (r < 0)
-                return r;
+        _cleanup_close_ int bpf = r < 0 ? r : seccomp_fd(spec, &buf, &len, reterr);
+        if (r < 0 || (bpf < 0 && bpf != -EBADF))
+                return r < 0 ? r : bpf;
         int fd = memfd_with("exec-plan", buf, len, reterr);
-        if (fd < 0 && *ret_seccomp >= 0)
-                close(*ret_seccomp);
+        if (fd >= 0)
+                *ret_seccomp = TAKE_FD(bpf);
         return fd;
 }
 

@@ -124,6 +124,18 @@ static int spawn_runtime(Runtime *rt, const Container *c, const Handler *h, char
         return process_spawn(&o, ret, reterr);
 }
 
+/* The command did not start: the first line its starter wrote to err_rd (if any) says why. */
+static int exec_failed(int err_rd, const char *fallback, Error **reterr) {
+        char msg[RUNTIME_ERROR_MAX] = "";
+        if (err_rd >= 0) {
+                fcntl(err_rd, F_SETFL, O_NONBLOCK);
+                ssize_t n = read(err_rd, msg, sizeof(msg) - 1);
+                msg[n > 0 ? n : 0] = 0;
+        }
+        msg[strcspn(msg, "\n")] = 0;
+        return error_set(reterr, EIO, "cannot exec in the container: %s", *msg ? msg : fallback);
+}
+
 /* Wait for `runtime exec --detach`; on failure its error output (in err_rd) is the message. */
 static int wait_runtime(pid_t pid, int err_rd, const char *pid_file, pid_t *ret_target, Error **reterr) {
         int status = 0;
@@ -138,14 +150,7 @@ static int wait_runtime(pid_t pid, int err_rd, const char *pid_file, pid_t *ret_
                 *ret_target = target;
                 return 0;
         }
-        char msg[RUNTIME_ERROR_MAX] = "";
-        if (err_rd >= 0) {
-                fcntl(err_rd, F_SETFL, O_NONBLOCK);
-                ssize_t n = read(err_rd, msg, sizeof(msg) - 1);
-                msg[n > 0 ? n : 0] = 0;
-        }
-        msg[strcspn(msg, "\n")] = 0;
-        return error_set(reterr, EIO, "cannot exec in the container: %s", *msg ? msg : "the runtime failed");
+        return exec_failed(err_rd, "the runtime failed", reterr);
 }
 
 static int pidfd_of(pid_t pid) {
@@ -267,7 +272,9 @@ static int start_with_runtime(Runtime *rt, const Container *c, const Handler *h,
         return r;
 }
 
-/* Through crio-nsexec, or the runtime when the container needs it. *ret_listening: how the terminal comes.
+/*
+ * Through crio-nsexec, or the runtime when the container needs it; *ret_listening says how the terminal
+ * comes (a listening socket for the runtime, a connected one from the helper).
  */
 static int start_command(Runtime *rt, Container *c, const Handler *h, char *const *argv,
                          const ExecOptions *o, Pipes *p, pid_t *ret_target, int *ret_console,
@@ -286,16 +293,7 @@ static int start_command(Runtime *rt, Container *c, const Handler *h, char *cons
                 return start_with_runtime(rt, c, h, argv, o, p, ret_target, ret_console, reterr);
         }
         close_child_ends(p->in, p->out, p->err);
-        if (r > 0) {
-                char msg[RUNTIME_ERROR_MAX] = "";
-                fcntl(p->err[0], F_SETFL, O_NONBLOCK);
-                ssize_t n = read(p->err[0], msg, sizeof(msg) - 1);
-                msg[n > 0 ? n : 0] = 0;
-                msg[strcspn(msg, "\n")] = 0;
-                r = error_set(reterr, EIO, "cannot exec in the container: %s",
-                              *msg ? msg : "crio-nsexec failed");
-        }
-        return r;
+        return r > 0 ? exec_failed(p->err[0], "crio-nsexec failed", reterr) : r;
 }
 
 /* Non-tty: pipes for each stream. Tty: the terminal replaces stdin and stdout. */

@@ -33,7 +33,8 @@ static void parse_plan(const uint8_t *data, size_t size) {
         Error *err = NULL;
         if (exec_plan_parse(buf, size, &p, &err) == 0) {
                 /* An accepted plan runs something, somewhere absolute, with consistent capabilities. */
-                if (!p.args || !p.args[0] || !p.env || p.cwd[0] != '/' || (p.cap_effective & ~p.cap_permitted))
+                if (!p.args || !p.args[0] || !p.env || p.cwd[0] != '/' ||
+                    (p.cap_effective & ~p.cap_permitted))
                         abort();
                 exec_plan_done(&p);
         } else if (!err || !err->message) {
