@@ -81,8 +81,8 @@ static void kill_monitor(const Container *c) {
         kill(pid, SIGKILL);
 }
 
-/* Kill, delete, unmount and remove everything of a container. Safe on a half-made one. */
-void container_teardown(Runtime *rt, Container *c, bool half_made) {
+/* Kill (when needed) and delete a container from its OCI runtime. */
+static void teardown_runtime(Runtime *rt, Container *c, bool half_made) {
         Handler h = {};
         _cleanup_error_ Error *err = NULL;
         if (half_made)
@@ -96,6 +96,16 @@ void container_teardown(Runtime *rt, Container *c, bool half_made) {
                         log_warn("container %s: %s", c->id, err->message);
                 handler_done(&h);
         }
+}
+
+/* Kill, delete, unmount and remove everything of a container. Safe on a half-made one. */
+void container_teardown(Runtime *rt, Container *c, bool half_made) {
+        teardown_runtime(rt, c, half_made);
+        container_teardown_files(rt, c);
+}
+
+/* Unmount the rootfs, remove the bundle, the writable layer, the exit file and the attach dir. */
+void container_teardown_files(Runtime *rt, Container *c) {
         overlay_unmount(c);
         if (c->bundle)
                 rm_rf(c->bundle);
@@ -757,11 +767,18 @@ int runtime_container_stop(Runtime *rt, const char *id, int64_t timeout_s, Error
         return r;
 }
 
-static int remove_op(Runtime *rt, Container *c, Error **reterr) {
+/*
+ * The runtime part goes first and the row next, so a retry after a failure finds the container
+ * again. Its files go before the row when the caller needs them gone when it answers (`sync`: a pod
+ * removal), else they are queued once the row is gone (teardown.c says how nothing is lost).
+ */
+static int remove_op(Runtime *rt, Container *c, bool sync, Error **reterr) {
         int r = stop_op(rt, c, 0, reterr);
         if (r < 0)
                 return r;
-        container_teardown(rt, c, false);
+        teardown_runtime(rt, c, false);
+        if (sync)
+                container_teardown_files(rt, c);
         pthread_mutex_lock(&rt->lock);
         r = state_delete_container(rt, c->id, reterr);
         if (r >= 0 && !c->infra)
@@ -769,6 +786,8 @@ static int remove_op(Runtime *rt, Container *c, Error **reterr) {
         if (r >= 0)
                 runtime_drop_container_locked(rt, c);
         pthread_mutex_unlock(&rt->lock);
+        if (r >= 0 && !sync)
+                teardown_enqueue(rt, c);
         return r;
 }
 
@@ -778,7 +797,7 @@ int runtime_container_remove(Runtime *rt, const char *id, Error **reterr) {
         if (container_get(rt, id, true, &c, &err) < 0)
                 return err->code == ENOENT ? 0 : error_propagate(reterr, TAKE_PTR(err));
         pthread_mutex_lock(&c->op_lock);
-        int r = remove_op(rt, c, reterr);
+        int r = remove_op(rt, c, false, reterr);
         pthread_mutex_unlock(&c->op_lock);
         container_unref(c);
         return r;
@@ -800,7 +819,7 @@ int containers_of_pod_apply(Runtime *rt, const char *pod_id, bool remove, Error 
                 if (!c)
                         return 0;
                 pthread_mutex_lock(&c->op_lock);
-                int r = remove ? remove_op(rt, c, reterr) : stop_op(rt, c, 0, reterr);
+                int r = remove ? remove_op(rt, c, true, reterr) : stop_op(rt, c, 0, reterr);
                 pthread_mutex_unlock(&c->op_lock);
                 container_unref(c);
                 if (r < 0)

@@ -541,6 +541,8 @@ int runtime_pod_remove(Runtime *rt, const char *id, Error **reterr) {
         if (r >= 0)
                 r = containers_of_pod_apply(rt, p->id, true, reterr);
         if (r >= 0) {
+                /* Containers removed earlier may still have files queued for deletion. */
+                teardown_wait(rt, p->id, NULL);
                 pod_teardown(rt, p);
                 r = state_delete_pod(rt, p->id, reterr);
         }

@@ -318,6 +318,8 @@ int runtime_container_pause(Runtime *rt, const char *id, bool pause, Error **ret
 }
 
 bool runtime_image_in_use(Runtime *rt, const char *image_id) {
+        /* A removed container's rootfs may still be mounted on the image's layers for a moment. */
+        teardown_wait(rt, NULL, image_id);
         pthread_mutex_lock(&rt->lock);
         bool used = false;
         for (size_t i = 0; i < rt->n_ctrs && !used; i++)

@@ -398,6 +398,7 @@ int runtime_new(const Config *config, pthread_rwlock_t *config_lock, ImageServic
         pthread_cond_init(&rt->sampler_wake, NULL);
         pthread_mutex_init(&rt->events_lock, NULL);
         pthread_cond_init(&rt->events_cond, NULL);
+        teardown_init(rt);
         paths_init(&rt->paths, config);
         int r = make_dirs(rt, reterr);
         if (r >= 0)
@@ -408,6 +409,7 @@ int runtime_new(const Config *config, pthread_rwlock_t *config_lock, ImageServic
                 r = state_load(rt, reterr);
         if (r >= 0) {
                 recover(rt);
+                teardown_sweep_orphans(rt);
                 if (rt->n_ctrs == 0)
                         remove_default_cgroup_parent();
                 r = exit_watch_start(rt, reterr);
@@ -428,6 +430,7 @@ Runtime *runtime_free(Runtime *rt) {
         if (!rt)
                 return NULL;
         bool idle = rt->n_ctrs == 0;
+        teardown_done(rt);
         exit_watch_stop(rt);
         rt->network = network_manager_free(rt->network);
         free(rt->pod_cidr);

@@ -333,7 +333,10 @@ void runtime_set_event_sink(Runtime *rt, RuntimeEventSink sink, void *userdata);
 /* Count an event a subscriber's queue had no room for (containers_events_dropped_total). */
 void runtime_event_dropped(Runtime *rt);
 
-/* Is an image in use by a container (RemoveImage answers FAILED_PRECONDITION then)? */
+/*
+ * Is an image in use by a container (RemoveImage answers FAILED_PRECONDITION then)? Waits first for
+ * removed containers whose rootfs on the image is still being unmounted (milliseconds).
+ */
 bool runtime_image_in_use(Runtime *rt, const char *image_id);
 
 /* NetworkReady: whether pods can get a network now; when not, *ret_message says why (caller frees). */

@@ -242,6 +242,24 @@ def test_container_stop_and_remove_are_idempotent(node, cri, image):
     assert_node_clean(node[0])
 
 
+def test_removed_container_files_go_after_the_answer(node, cri, image):
+    """RemoveContainer answers before the rootfs is unmounted and the directories deleted; they go at
+    once after, and removing the pod (or the image) waits for them."""
+    d = node[0]
+    pod, first = run_busybox(cri, image)
+    _, second = run_busybox(cri, image, pod)
+    for ctr in (first, second):
+        cri.stop_container(ctr, timeout=0)
+    cri.remove_container(first)
+    assert [c.id for c in cri.list_containers()] == [second]
+    assert h.wait_until(lambda: not (d.runroot / "containers" / first).exists(), 10)
+    assert h.wait_until(lambda: not (d.root / "containers" / first).exists(), 10)
+    assert [m for m in ph.mounts_under(d.runroot) if first in m] == []
+    cri.remove_container(second)
+    cri.remove_pod(pod)
+    assert_node_clean(d)
+
+
 def test_a_stopped_container_keeps_nothing_in_the_runtime(node, cri, image):
     pod, ctr = run_busybox(cri, image)
     cgroups = list(Path("/sys/fs/cgroup").glob(f"*/crio-c/crio-{ctr}"))
