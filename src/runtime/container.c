@@ -43,6 +43,7 @@ bool container_check_exit_locked(Runtime *rt, Container *c) {
         if (stat(path, &st) < 0 || read_file(path, 64, &text, NULL) < 0 || !*text)
                 return false;
         c->state = CONTAINER_EXITED;
+        lists_changed_locked(rt);
         c->exit_code = (int32_t)strtol(text, NULL, 10);
         c->finished_ns = (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
         clamp_finished(c);
@@ -493,6 +494,7 @@ static void container_finish_creation(Runtime *rt, Container *c, bool ok) {
         pthread_mutex_lock(&rt->lock);
         c->claim.creating = false;
         c->claim.failed = !ok;
+        lists_changed_locked(rt);
         if (!ok)
                 runtime_drop_container_locked(rt, c);
         else if (!c->infra)
@@ -605,6 +607,7 @@ static int start_locked_op(Runtime *rt, Container *c, Error **reterr) {
                 clamp_finished(c);
                 if (c->state == CONTAINER_CREATED) {
                         c->state = CONTAINER_RUNNING;
+                        lists_changed_locked(rt);
                         if (!c->infra)
                                 event_emit_locked(rt, c->id, c->pod_id, EVENT_STARTED);
                 }
@@ -660,6 +663,7 @@ static void mark_lost(Runtime *rt, Container *c) {
         pthread_mutex_lock(&rt->lock);
         if (c->state != CONTAINER_EXITED) {
                 c->state = CONTAINER_EXITED;
+                lists_changed_locked(rt);
                 c->exit_code = 137;
                 c->finished_ns = now_ns();
                 free(c->reason);

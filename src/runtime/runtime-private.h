@@ -116,6 +116,7 @@ struct Runtime {
         pthread_mutex_t db_lock;
 
         pthread_mutex_t lock;   /* the lists and every object's state fields */
+        uint64_t list_gen;      /* lists_changed_locked(); read with runtime_lists_generation() */
         pthread_cond_t created; /* a creation finished or failed */
         pthread_cond_t exited;  /* a container was marked exited */
         Pod **pods;
@@ -179,6 +180,13 @@ int container_get(Runtime *rt, const char *id, bool with_infra, Container **ret,
 Pod *pod_find_locked(Runtime *rt, const char *id_or_prefix, int *ret_err);
 Container *container_find_locked(Runtime *rt, const char *id_or_prefix, int *ret_err);
 void runtime_drop_pod_locked(Runtime *rt, Pod *p);
+/*
+ * Something ListPodSandbox or ListContainers answers with changed (an object listed, unlisted, or its
+ * state): called with rt->lock held, in the same critical section as the change.
+ */
+static inline void lists_changed_locked(Runtime *rt) {
+        __atomic_add_fetch(&rt->list_gen, 1, __ATOMIC_RELEASE);
+}
 void runtime_drop_container_locked(Runtime *rt, Container *c);
 char *random_id(void);
 

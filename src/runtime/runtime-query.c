@@ -66,6 +66,10 @@ int runtime_pod_info(Runtime *rt, const char *id, PodInfo **ret, Error **reterr)
         return 0;
 }
 
+uint64_t runtime_lists_generation(Runtime *rt) {
+        return __atomic_load_n(&rt->list_gen, __ATOMIC_ACQUIRE);
+}
+
 void runtime_pod_list(Runtime *rt, PodInfo ***ret, size_t *ret_n) {
         pthread_mutex_lock(&rt->lock);
         PodInfo **l = xcalloc(rt->n_pods + 1, sizeof(PodInfo *));

@@ -138,6 +138,7 @@ void runtime_drop_pod_locked(Runtime *rt, Pod *p) {
                 if (rt->pods[i] == p) {
                         memmove(&rt->pods[i], &rt->pods[i + 1], (rt->n_pods - i - 1) * sizeof(Pod *));
                         rt->n_pods--;
+                        lists_changed_locked(rt);
                         pod_unref(p);
                         return;
                 }
@@ -148,6 +149,7 @@ void runtime_drop_container_locked(Runtime *rt, Container *c) {
                 if (rt->ctrs[i] == c) {
                         memmove(&rt->ctrs[i], &rt->ctrs[i + 1], (rt->n_ctrs - i - 1) * sizeof(Container *));
                         rt->n_ctrs--;
+                        lists_changed_locked(rt);
                         container_unref(c);
                         return;
                 }
