@@ -30,6 +30,15 @@ static char *name_in(grpc_slice s) {
         return name;
 }
 
+/* The cache answers for `gen` with the message named `name`. */
+static void assert_cached(ListCache *lc, uint64_t gen, const char *name) {
+        grpc_slice got;
+        assert_true(list_cache_get(lc, gen, &got));
+        _cleanup_free_ char *found = name_in(got);
+        assert_string_equal(found, name);
+        grpc_slice_unref(got);
+}
+
 static void test_empty_cache_misses(void **state) {
         ListCache lc;
         list_cache_init(&lc);
@@ -42,10 +51,9 @@ static void test_hit_only_for_the_same_generation(void **state) {
         ListCache lc;
         list_cache_init(&lc);
         grpc_slice put = list_cache_put(&lc, 7, version("a"));
+        assert_cached(&lc, 7, "a");
         grpc_slice got;
         assert_true(list_cache_get(&lc, 7, &got));
-        _cleanup_free_ char *name = name_in(got);
-        assert_string_equal(name, "a");
         assert_true(grpc_slice_eq(put, got));
         grpc_slice_unref(got);
         assert_false(list_cache_get(&lc, 8, &got));
@@ -65,15 +73,9 @@ static void test_an_older_answer_never_replaces_a_newer_one(void **state) {
         grpc_slice_unref(old);
         grpc_slice got;
         assert_false(list_cache_get(&lc, 8, &got));
-        assert_true(list_cache_get(&lc, 9, &got));
-        _cleanup_free_ char *kept = name_in(got);
-        assert_string_equal(kept, "new");
-        grpc_slice_unref(got);
+        assert_cached(&lc, 9, "new");
         grpc_slice_unref(list_cache_put(&lc, 10, version("newer")));
-        assert_true(list_cache_get(&lc, 10, &got));
-        _cleanup_free_ char *newer = name_in(got);
-        assert_string_equal(newer, "newer");
-        grpc_slice_unref(got);
+        assert_cached(&lc, 10, "newer");
         list_cache_done(&lc);
 }
 
