@@ -773,16 +773,13 @@ int runtime_container_stop(Runtime *rt, const char *id, int64_t timeout_s, Error
 
 /*
  * The runtime part goes first and the row next, so a retry after a failure finds the container
- * again. Its files go before the row when the caller needs them gone when it answers (`sync`: a pod
- * removal), else they are queued once the row is gone (teardown.c says how nothing is lost).
+ * again. Its files are queued once the row is gone (teardown.c says how nothing is lost).
  */
-static int remove_op(Runtime *rt, Container *c, bool sync, Error **reterr) {
+static int remove_op(Runtime *rt, Container *c, Error **reterr) {
         int r = stop_op(rt, c, 0, reterr);
         if (r < 0)
                 return r;
         teardown_runtime(rt, c, false);
-        if (sync)
-                container_teardown_files(rt, c);
         pthread_mutex_lock(&rt->lock);
         r = state_delete_container(rt, c->id, reterr);
         if (r >= 0 && !c->infra)
@@ -790,7 +787,7 @@ static int remove_op(Runtime *rt, Container *c, bool sync, Error **reterr) {
         if (r >= 0)
                 runtime_drop_container_locked(rt, c);
         pthread_mutex_unlock(&rt->lock);
-        if (r >= 0 && !sync)
+        if (r >= 0)
                 teardown_enqueue(rt, c);
         return r;
 }
@@ -801,7 +798,7 @@ int runtime_container_remove(Runtime *rt, const char *id, Error **reterr) {
         if (container_get(rt, id, true, &c, &err) < 0)
                 return err->code == ENOENT ? 0 : error_propagate(reterr, TAKE_PTR(err));
         pthread_mutex_lock(&c->op_lock);
-        int r = remove_op(rt, c, false, reterr);
+        int r = remove_op(rt, c, reterr);
         pthread_mutex_unlock(&c->op_lock);
         container_unref(c);
         return r;
@@ -823,7 +820,7 @@ int containers_of_pod_apply(Runtime *rt, const char *pod_id, bool remove, Error 
                 if (!c)
                         return 0;
                 pthread_mutex_lock(&c->op_lock);
-                int r = remove ? remove_op(rt, c, true, reterr) : stop_op(rt, c, 0, reterr);
+                int r = remove ? remove_op(rt, c, reterr) : stop_op(rt, c, 0, reterr);
                 pthread_mutex_unlock(&c->op_lock);
                 container_unref(c);
                 if (r < 0)

@@ -543,8 +543,6 @@ int runtime_pod_remove(Runtime *rt, const char *id, Error **reterr) {
         if (r >= 0)
                 r = containers_of_pod_apply(rt, p->id, true, reterr);
         if (r >= 0) {
-                /* Containers removed earlier may still have files queued for deletion. */
-                teardown_wait(rt, p->id, NULL);
                 pod_teardown(rt, p);
                 r = state_delete_pod(rt, p->id, reterr);
         }
@@ -555,6 +553,11 @@ int runtime_pod_remove(Runtime *rt, const char *id, Error **reterr) {
                 pthread_mutex_unlock(&rt->lock);
         }
         pthread_mutex_unlock(&p->op_lock);
+        /*
+         * The files of its containers (removed now or earlier) go on the teardown thread meanwhile;
+         * the pod is answered for once they are gone too.
+         */
+        teardown_wait(rt, p->id, NULL);
         pod_unref(p);
         return r;
 }
