@@ -698,6 +698,9 @@ def run(args, workdir, cleanup):
                       "loadavg_start": [round(x, 2) for x in load_start],
                       "loadavg_end": [round(x, 2) for x in load_end]}
     result["bench_seconds"] = round(time.monotonic() - t_start, 1)
+    # The read round trips include the client's decoding: the same classes for both daemons.
+    from google.protobuf.internal import api_implementation
+    result["client"] = {"protobuf_implementation": api_implementation.Type(), "grpcio": h.grpc.__version__}
     return result
 
 
@@ -713,6 +716,9 @@ def print_report(r):
           f"CONTAINER), busybox from docker-registry on 127.0.0.1; {r['network']}")
     print(f"load average (1m) {hst['loadavg_start'][0]} at start, {hst['loadavg_end'][0]} at end, {hst['cpus']} "
           f"CPUs; {r['bench_seconds']} s in all")
+    if "client" in r:
+        print(f"client: python3-grpcio {r['client']['grpcio']}, protobuf implementation "
+              f"{r['client']['protobuf_implementation']} (read round trips include decoding the answer)")
     rows = [("", "crio-c", "containerd", "ratio")]
 
     def row(label, fn, fmt=".1f"):
