@@ -679,7 +679,9 @@ static void mark_lost(Runtime *rt, Container *c) {
 
 /*
  * A stopped container keeps nothing in the OCI runtime: its state dir and cgroup go now rather
- * than when the kubelet removes it, which for a pod's dead containers can be much later.
+ * than when the kubelet removes it, which for a pod's dead containers can be much later. Its
+ * rootfs is unmounted too, as CRI-O and containerd do when a container stops: nothing runs in it
+ * any more, and the unmount (which syncs the upper file system) is then off the removal's path.
  */
 static void release_runtime(Runtime *rt, Container *c, const Handler *h) {
         _cleanup_error_ Error *err = NULL;
@@ -690,6 +692,7 @@ static void release_runtime(Runtime *rt, Container *c, const Handler *h) {
                 return;
         }
         c->runtime_released = true;
+        overlay_unmount(c);
 }
 
 static bool still_listed_locked(Runtime *rt, const Container *c) {

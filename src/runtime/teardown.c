@@ -11,8 +11,8 @@
 
 /*
  * RemoveContainer answers once the container is out of the runtime, its state row is deleted and it
- * is gone from the lists; unmounting its rootfs and deleting its directories (the overlay unmount
- * syncs the upper file system, milliseconds on a busy disk) run here afterwards. Whoever depends on
+ * is gone from the lists; deleting its directories (tens of unlinks) and unmounting its rootfs, if
+ * its stop did not (a container removed while created), run here afterwards. Whoever depends on
  * those files being gone waits with teardown_wait(); shutdown drains the queue; a daemon killed in
  * between finds the leftovers at start-up (teardown_sweep_orphans), since no row names them.
  */

@@ -296,10 +296,13 @@ def test_a_stopped_container_keeps_nothing_in_the_runtime(node, cri, image):
     cgroups = list(Path("/sys/fs/cgroup").glob(f"*/crio-c/crio-{ctr}"))
     assert cgroups
     assert subprocess.run(["runc", "state", ctr], capture_output=True).returncode == 0
+    assert any(ctr in m for m in ph.mounts_under(node[0].runroot))
     cri.stop_container(ctr, timeout=1)
-    # runc's state and the cgroup go at once, not when the kubelet removes the container later.
+    # runc's state, the cgroup and the rootfs mount go at once, not when the kubelet removes the
+    # container later.
     assert subprocess.run(["runc", "state", ctr], capture_output=True).returncode != 0
     assert [c for c in cgroups if c.exists()] == []
+    assert [m for m in ph.mounts_under(node[0].runroot) if ctr in m] == []
     st = cri.container_status(ctr).status
     assert (st.state, st.exit_code) == (h.pb().CONTAINER_EXITED, 137)
     d = node[0]
