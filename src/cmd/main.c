@@ -3,7 +3,6 @@
 
 #include "cmd.h"
 #include "daemon.h"
-#include "registry-client.h"
 #include "log.h"
 #include "strv.h"
 
@@ -32,8 +31,6 @@ static int run_daemon(const CliOptions *o) {
         STRV_FOREACH(w, warnings)
                 log_warn("%s", *w);
 
-        /* libcurl's global set-up is not thread-safe: do it before the daemon starts threads. */
-        registry_client_global_init();
         if (daemon_run(o, config, &err) < 0) {
                 log_error("%s", err->message);
                 fprintf(stderr, "crio: %s\n", err->message);

@@ -260,6 +260,25 @@ static int append_pem(RegistryClient *c, const char *path, bool required, Error 
         return 0;
 }
 
+static void global_init_once(void) {
+        /* Failure here only means libcurl will try again in curl_easy_init(), where it aborts. */
+        (void)curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+/*
+ * libcurl's set-up initialises OpenSSL (its configuration, engines, error strings: ~2 MiB of
+ * touched pages), so it waits for the first registry call instead of the daemon's start.
+ */
+void registry_client_global_init(void) {
+        static pthread_once_t once = PTHREAD_ONCE_INIT;
+        pthread_once(&once, global_init_once);
+}
+
+static CURL *easy_init(void) {
+        registry_client_global_init();
+        return curl_easy_init();
+}
+
 /*
  * CURLOPT_CAINFO takes one file and replaces the system bundle, so the CAs go to libcurl as one
  * in-memory PEM (CURLOPT_CAINFO_BLOB): libcurl's own default bundle first, then certs.d's *.crt.
@@ -268,7 +287,7 @@ static int append_pem(RegistryClient *c, const char *path, bool required, Error 
 static int load_ca_files(RegistryClient *c, const char *dir, char *const *crts, Error **reterr) {
         const char *system_bundle = DEFAULT_CA_BUNDLE;
 #if LIBCURL_VERSION_NUM >= 0x075400
-        CURL *h = curl_easy_init();
+        CURL *h = easy_init();
         char *path = NULL;
         if (h && curl_easy_getinfo(h, CURLINFO_CAINFO, &path) == CURLE_OK && path)
                 system_bundle = path;
@@ -315,11 +334,6 @@ static int load_certs_dir(RegistryClient *c, const char *certs_dir, Error **rete
 }
 
 /* ---- The client -------------------------------------------------------------------------------- */
-
-void registry_client_global_init(void) {
-        /* Failure here only means libcurl will try again in curl_easy_init(), where it aborts. */
-        (void)curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 static char *strdup_or_null(const char *s) {
         return s ? xstrdup(s) : NULL;
@@ -403,7 +417,7 @@ static CURL *take_handle(RegistryClient *c) {
         pthread_mutex_lock(&c->lock);
         CURL *h = c->n_idle > 0 ? c->idle[--c->n_idle] : NULL;
         pthread_mutex_unlock(&c->lock);
-        if (!h && !(h = curl_easy_init()))
+        if (!h && !(h = easy_init()))
                 abort(); /* only fails when out of memory */
         return h;
 }

@@ -70,5 +70,5 @@ int registry_fetch_blob(RegistryClient *c, const char *digest, int64_t expected_
 char *registry_url(const char *host, bool plain_http, const char *repository, const char *kind,
                    const char *reference);
 
-/* Process-wide libcurl set-up; call once before any thread uses a client. */
+/* Process-wide libcurl set-up, done once; clients do it themselves before their first handle. */
 void registry_client_global_init(void);

@@ -43,6 +43,7 @@ bool container_check_exit_locked(Runtime *rt, Container *c) {
         if (stat(path, &st) < 0 || read_file(path, 64, &text, NULL) < 0 || !*text)
                 return false;
         c->state = CONTAINER_EXITED;
+        lists_changed_locked(rt);
         c->exit_code = (int32_t)strtol(text, NULL, 10);
         c->finished_ns = (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
         clamp_finished(c);
@@ -81,8 +82,8 @@ static void kill_monitor(const Container *c) {
         kill(pid, SIGKILL);
 }
 
-/* Kill, delete, unmount and remove everything of a container. Safe on a half-made one. */
-void container_teardown(Runtime *rt, Container *c, bool half_made) {
+/* Kill (when needed) and delete a container from its OCI runtime. */
+static void teardown_runtime(Runtime *rt, Container *c, bool half_made) {
         Handler h = {};
         _cleanup_error_ Error *err = NULL;
         if (half_made)
@@ -96,6 +97,16 @@ void container_teardown(Runtime *rt, Container *c, bool half_made) {
                         log_warn("container %s: %s", c->id, err->message);
                 handler_done(&h);
         }
+}
+
+/* Kill, delete, unmount and remove everything of a container. Safe on a half-made one. */
+void container_teardown(Runtime *rt, Container *c, bool half_made) {
+        teardown_runtime(rt, c, half_made);
+        container_teardown_files(rt, c);
+}
+
+/* Unmount the rootfs, remove the bundle, the writable layer, the exit file and the attach dir. */
+void container_teardown_files(Runtime *rt, Container *c) {
         overlay_unmount(c);
         if (c->bundle)
                 rm_rf(c->bundle);
@@ -483,6 +494,7 @@ static void container_finish_creation(Runtime *rt, Container *c, bool ok) {
         pthread_mutex_lock(&rt->lock);
         c->claim.creating = false;
         c->claim.failed = !ok;
+        lists_changed_locked(rt);
         if (!ok)
                 runtime_drop_container_locked(rt, c);
         else if (!c->infra)
@@ -595,6 +607,7 @@ static int start_locked_op(Runtime *rt, Container *c, Error **reterr) {
                 clamp_finished(c);
                 if (c->state == CONTAINER_CREATED) {
                         c->state = CONTAINER_RUNNING;
+                        lists_changed_locked(rt);
                         if (!c->infra)
                                 event_emit_locked(rt, c->id, c->pod_id, EVENT_STARTED);
                 }
@@ -650,6 +663,7 @@ static void mark_lost(Runtime *rt, Container *c) {
         pthread_mutex_lock(&rt->lock);
         if (c->state != CONTAINER_EXITED) {
                 c->state = CONTAINER_EXITED;
+                lists_changed_locked(rt);
                 c->exit_code = 137;
                 c->finished_ns = now_ns();
                 free(c->reason);
@@ -665,7 +679,9 @@ static void mark_lost(Runtime *rt, Container *c) {
 
 /*
  * A stopped container keeps nothing in the OCI runtime: its state dir and cgroup go now rather
- * than when the kubelet removes it, which for a pod's dead containers can be much later.
+ * than when the kubelet removes it, which for a pod's dead containers can be much later. Its
+ * rootfs is unmounted too, as CRI-O and containerd do when a container stops: nothing runs in it
+ * any more, and the unmount (which syncs the upper file system) is then off the removal's path.
  */
 static void release_runtime(Runtime *rt, Container *c, const Handler *h) {
         _cleanup_error_ Error *err = NULL;
@@ -676,6 +692,7 @@ static void release_runtime(Runtime *rt, Container *c, const Handler *h) {
                 return;
         }
         c->runtime_released = true;
+        overlay_unmount(c);
 }
 
 static bool still_listed_locked(Runtime *rt, const Container *c) {
@@ -757,11 +774,15 @@ int runtime_container_stop(Runtime *rt, const char *id, int64_t timeout_s, Error
         return r;
 }
 
+/*
+ * The runtime part goes first and the row next, so a retry after a failure finds the container
+ * again. Its files are queued once the row is gone (teardown.c says how nothing is lost).
+ */
 static int remove_op(Runtime *rt, Container *c, Error **reterr) {
         int r = stop_op(rt, c, 0, reterr);
         if (r < 0)
                 return r;
-        container_teardown(rt, c, false);
+        teardown_runtime(rt, c, false);
         pthread_mutex_lock(&rt->lock);
         r = state_delete_container(rt, c->id, reterr);
         if (r >= 0 && !c->infra)
@@ -769,6 +790,8 @@ static int remove_op(Runtime *rt, Container *c, Error **reterr) {
         if (r >= 0)
                 runtime_drop_container_locked(rt, c);
         pthread_mutex_unlock(&rt->lock);
+        if (r >= 0)
+                teardown_enqueue(rt, c);
         return r;
 }
 

@@ -395,6 +395,7 @@ static void pod_finish_creation(Runtime *rt, Pod *p, bool ok) {
         pthread_mutex_lock(&rt->lock);
         p->claim.creating = false;
         p->claim.failed = !ok;
+        lists_changed_locked(rt);
         if (!ok)
                 runtime_drop_pod_locked(rt, p);
         else {
@@ -512,6 +513,7 @@ static int stop_op(Runtime *rt, Pod *p, Error **reterr) {
         pthread_mutex_lock(&rt->lock);
         if (p->state != POD_NOTREADY) {
                 p->state = POD_NOTREADY;
+                lists_changed_locked(rt);
                 event_emit_locked(rt, p->id, p->id, EVENT_STOPPED);
         }
         r = state_save_pod(rt, p, reterr);
@@ -551,6 +553,11 @@ int runtime_pod_remove(Runtime *rt, const char *id, Error **reterr) {
                 pthread_mutex_unlock(&rt->lock);
         }
         pthread_mutex_unlock(&p->op_lock);
+        /*
+         * The files of its containers (removed now or earlier) go on the teardown thread meanwhile;
+         * the pod is answered for once they are gone too.
+         */
+        teardown_wait(rt, p->id, NULL);
         pod_unref(p);
         return r;
 }

@@ -116,6 +116,7 @@ struct Runtime {
         pthread_mutex_t db_lock;
 
         pthread_mutex_t lock;   /* the lists and every object's state fields */
+        uint64_t list_gen;      /* lists_changed_locked(); read with runtime_lists_generation() */
         pthread_cond_t created; /* a creation finished or failed */
         pthread_cond_t exited;  /* a container was marked exited */
         Pod **pods;
@@ -149,6 +150,15 @@ struct Runtime {
         int inotify_fd;
         int stop_fd; /* eventfd that stops the exit watcher */
         bool exit_thread_started;
+
+        /* Files of removed containers, deleted after RemoveContainer answered (teardown.c). */
+        struct {
+                pthread_mutex_t lock;
+                pthread_cond_t wake, done;
+                struct Pending *head, *tail;
+                pthread_t thread;
+                bool started, stop;
+        } teardown;
 };
 
 /* The resolved runtime handler for a call. */
@@ -170,6 +180,13 @@ int container_get(Runtime *rt, const char *id, bool with_infra, Container **ret,
 Pod *pod_find_locked(Runtime *rt, const char *id_or_prefix, int *ret_err);
 Container *container_find_locked(Runtime *rt, const char *id_or_prefix, int *ret_err);
 void runtime_drop_pod_locked(Runtime *rt, Pod *p);
+/*
+ * Something ListPodSandbox or ListContainers answers with changed (an object listed, unlisted, or its
+ * state): called with rt->lock held, in the same critical section as the change.
+ */
+static inline void lists_changed_locked(Runtime *rt) {
+        __atomic_add_fetch(&rt->list_gen, 1, __ATOMIC_RELEASE);
+}
 void runtime_drop_container_locked(Runtime *rt, Container *c);
 char *random_id(void);
 
@@ -215,6 +232,21 @@ int infra_start(Runtime *rt, Pod *p, Error **reterr);
 int containers_of_pod_apply(Runtime *rt, const char *pod_id, bool remove, Error **reterr);
 /* Container pieces (container.c). */
 void container_teardown(Runtime *rt, Container *c, bool half_made);
+/* The file part of a teardown: rootfs unmount, bundle, writable layer, exit file, attach dir. */
+void container_teardown_files(Runtime *rt, Container *c);
+
+/*
+ * Deferred file teardown of removed containers (teardown.c). teardown_enqueue() takes a reference;
+ * teardown_wait() blocks until no queued container matches the pod and/or image (NULL: any);
+ * teardown_done() finishes the queue and stops its thread; teardown_sweep_orphans() removes, at
+ * start-up, the directories of containers that have no state row (a daemon killed before its queue
+ * ran). None of them takes rt->lock, so none may be called with it held, but the sweep.
+ */
+void teardown_init(Runtime *rt);
+void teardown_enqueue(Runtime *rt, Container *c);
+void teardown_wait(Runtime *rt, const char *pod_id, const char *image_id);
+void teardown_done(Runtime *rt);
+void teardown_sweep_orphans(Runtime *rt);
 /* Read the exit file of a container, if there is one: updates state. Call with rt->lock held. */
 bool container_check_exit_locked(Runtime *rt, Container *c);
 void container_release_exited(Runtime *rt, Container *c);

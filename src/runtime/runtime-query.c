@@ -66,6 +66,10 @@ int runtime_pod_info(Runtime *rt, const char *id, PodInfo **ret, Error **reterr)
         return 0;
 }
 
+uint64_t runtime_lists_generation(Runtime *rt) {
+        return __atomic_load_n(&rt->list_gen, __ATOMIC_ACQUIRE);
+}
+
 void runtime_pod_list(Runtime *rt, PodInfo ***ret, size_t *ret_n) {
         pthread_mutex_lock(&rt->lock);
         PodInfo **l = xcalloc(rt->n_pods + 1, sizeof(PodInfo *));
@@ -318,6 +322,8 @@ int runtime_container_pause(Runtime *rt, const char *id, bool pause, Error **ret
 }
 
 bool runtime_image_in_use(Runtime *rt, const char *image_id) {
+        /* A removed container's rootfs may still be mounted on the image's layers for a moment. */
+        teardown_wait(rt, NULL, image_id);
         pthread_mutex_lock(&rt->lock);
         bool used = false;
         for (size_t i = 0; i < rt->n_ctrs && !used; i++)

@@ -138,6 +138,7 @@ void runtime_drop_pod_locked(Runtime *rt, Pod *p) {
                 if (rt->pods[i] == p) {
                         memmove(&rt->pods[i], &rt->pods[i + 1], (rt->n_pods - i - 1) * sizeof(Pod *));
                         rt->n_pods--;
+                        lists_changed_locked(rt);
                         pod_unref(p);
                         return;
                 }
@@ -148,6 +149,7 @@ void runtime_drop_container_locked(Runtime *rt, Container *c) {
                 if (rt->ctrs[i] == c) {
                         memmove(&rt->ctrs[i], &rt->ctrs[i + 1], (rt->n_ctrs - i - 1) * sizeof(Container *));
                         rt->n_ctrs--;
+                        lists_changed_locked(rt);
                         container_unref(c);
                         return;
                 }
@@ -400,6 +402,7 @@ int runtime_new(const Config *config, pthread_rwlock_t *config_lock, ImageServic
         pthread_cond_init(&rt->sampler_wake, NULL);
         pthread_mutex_init(&rt->events_lock, NULL);
         pthread_cond_init(&rt->events_cond, NULL);
+        teardown_init(rt);
         paths_init(&rt->paths, config);
         int r = make_dirs(rt, reterr);
         if (r >= 0)
@@ -410,6 +413,7 @@ int runtime_new(const Config *config, pthread_rwlock_t *config_lock, ImageServic
                 r = state_load(rt, reterr);
         if (r >= 0) {
                 recover(rt);
+                teardown_sweep_orphans(rt);
                 if (rt->n_ctrs == 0)
                         remove_default_cgroup_parent();
                 r = exit_watch_start(rt, reterr);
@@ -430,6 +434,7 @@ Runtime *runtime_free(Runtime *rt) {
         if (!rt)
                 return NULL;
         bool idle = rt->n_ctrs == 0;
+        teardown_done(rt);
         exit_watch_stop(rt);
         rt->network = network_manager_free(rt->network);
         free(rt->pod_cidr);

@@ -200,6 +200,12 @@ int runtime_pod_remove(Runtime *rt, const char *id, Error **reterr);
 int runtime_pod_info(Runtime *rt, const char *id, PodInfo **ret, Error **reterr);
 /* Every pod, in creation order. Never blocks on the runtime or disk. */
 void runtime_pod_list(Runtime *rt, PodInfo ***ret, size_t *ret_n);
+/*
+ * A number that changes whenever runtime_pod_list() or runtime_container_list() would answer
+ * differently (an object appears or goes, or its state changes). Read it before taking a list: an
+ * answer kept for it stays right for as long as it stays the same.
+ */
+uint64_t runtime_lists_generation(Runtime *rt);
 
 /*
  * The client that asked for this pod (container) gave up before the answer came: the next request
@@ -333,7 +339,10 @@ void runtime_set_event_sink(Runtime *rt, RuntimeEventSink sink, void *userdata);
 /* Count an event a subscriber's queue had no room for (containers_events_dropped_total). */
 void runtime_event_dropped(Runtime *rt);
 
-/* Is an image in use by a container (RemoveImage answers FAILED_PRECONDITION then)? */
+/*
+ * Is an image in use by a container (RemoveImage answers FAILED_PRECONDITION then)? Waits first for
+ * removed containers whose rootfs on the image is still being unmounted (milliseconds).
+ */
 bool runtime_image_in_use(Runtime *rt, const char *image_id);
 
 /* NetworkReady: whether pods can get a network now; when not, *ret_message says why (caller frees). */

@@ -262,6 +262,8 @@ int daemon_run(const CliOptions *options, Config *config, Error **reterr) {
 
         pthread_rwlock_init(&d.config_lock, NULL);
         pthread_mutex_init(&d.state_lock, NULL);
+        list_cache_init(&d.pod_list);
+        list_cache_init(&d.container_list);
         apply_logging(config);
         /*
          * Modes are chosen where files are made; an inherited restrictive umask (077) would, for one,
@@ -297,5 +299,7 @@ int daemon_run(const CliOptions *options, Config *config, Error **reterr) {
         config_free(d.config);
         pthread_rwlock_destroy(&d.config_lock);
         pthread_mutex_destroy(&d.state_lock);
+        list_cache_done(&d.pod_list);
+        list_cache_done(&d.container_list);
         return r;
 }

@@ -6,6 +6,7 @@
 #include "config.h"
 #include "daemon-metrics.h"
 #include "flags.h"
+#include "list-cache.h"
 
 typedef struct RpcServer RpcServer;
 typedef struct HttpApi HttpApi;
@@ -39,7 +40,8 @@ typedef struct Daemon {
         Listener *listener;
         DaemonMetrics metrics; /* Prometheus families; all NULL without enable_metrics */
         MetricsServer *metrics_server;
-        EventHub *events; /* GetContainerEvents subscribers */
+        EventHub *events;                   /* GetContainerEvents subscribers */
+        ListCache pod_list, container_list; /* unfiltered ListPodSandbox / ListContainers answers */
 } Daemon;
 
 /*

@@ -219,12 +219,23 @@ static Runtime__V1__Container *container_item(const ContainerInfo *c) {
         return o;
 }
 
+static bool filter_is_empty(const Runtime__V1__ContainerFilter *f) {
+        return !f || (isempty(f->id) && !f->state && isempty(f->pod_sandbox_id) && f->n_label_selector == 0);
+}
+
 int rpc_list_containers(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
                         Error **reterr) {
         const Runtime__V1__ListContainersRequest *r = (const Runtime__V1__ListContainersRequest *)req;
+        Daemon *d = ctx->daemon;
+        bool cacheable = filter_is_empty(r->filter);
+        uint64_t gen = runtime_lists_generation(d->runtime);
+        if (cacheable && list_cache_get(&d->container_list, gen, &ctx->packed)) {
+                ctx->has_packed = true;
+                return 0;
+        }
         ContainerInfo **l = NULL;
         size_t n = 0;
-        runtime_container_list(ctx->daemon->runtime, &l, &n);
+        runtime_container_list(d->runtime, &l, &n);
         Runtime__V1__ListContainersResponse *resp =
                 PB_NEW(Runtime__V1__ListContainersResponse, RUNTIME__V1__LIST_CONTAINERS_RESPONSE__INIT);
         for (size_t i = 0; i < n; i++) {
@@ -233,6 +244,11 @@ int rpc_list_containers(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCM
                 container_info_free(l[i]);
         }
         free(l);
+        if (cacheable) {
+                ctx->packed = list_cache_put(&d->container_list, gen, &resp->base);
+                ctx->has_packed = true;
+                return 0;
+        }
         *ret_resp = &resp->base;
         return 0;
 }

@@ -186,9 +186,17 @@ static Runtime__V1__PodSandbox *pod_item(const PodInfo *p) {
 int rpc_list_pod_sandbox(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
                          Error **reterr) {
         const Runtime__V1__ListPodSandboxRequest *r = (const Runtime__V1__ListPodSandboxRequest *)req;
+        Daemon *d = ctx->daemon;
+        const Runtime__V1__PodSandboxFilter *f = r->filter;
+        bool cacheable = !f || (isempty(f->id) && !f->state && f->n_label_selector == 0);
+        uint64_t gen = runtime_lists_generation(d->runtime);
+        if (cacheable && list_cache_get(&d->pod_list, gen, &ctx->packed)) {
+                ctx->has_packed = true;
+                return 0;
+        }
         PodInfo **pods = NULL;
         size_t n = 0;
-        runtime_pod_list(ctx->daemon->runtime, &pods, &n);
+        runtime_pod_list(d->runtime, &pods, &n);
         Runtime__V1__ListPodSandboxResponse *resp =
                 PB_NEW(Runtime__V1__ListPodSandboxResponse, RUNTIME__V1__LIST_POD_SANDBOX_RESPONSE__INIT);
         for (size_t i = 0; i < n; i++) {
@@ -197,6 +205,11 @@ int rpc_list_pod_sandbox(RpcContext *ctx, const ProtobufCMessage *req, ProtobufC
                 pod_info_free(pods[i]);
         }
         free(pods);
+        if (cacheable) {
+                ctx->packed = list_cache_put(&d->pod_list, gen, &resp->base);
+                ctx->has_packed = true;
+                return 0;
+        }
         *ret_resp = &resp->base;
         return 0;
 }

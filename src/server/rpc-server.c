@@ -365,6 +365,13 @@ static void call_open_stream(Call *c, RpcContext *ctx) {
         pthread_mutex_unlock(&st->lock);
 }
 
+/* Answer with bytes already packed; takes the reference on `slice`. */
+static void call_answer_packed(Call *c, grpc_slice slice) {
+        c->response = grpc_raw_byte_buffer_create(&slice, 1);
+        grpc_slice_unref(slice);
+        call_finish(c, GRPC_STATUS_OK, NULL);
+}
+
 /* A handler's answer: the response (r >= 0) or the error; both are consumed. */
 static void call_answer(Call *c, int r, ProtobufCMessage *resp, Error *err) {
         if (r < 0) {
@@ -379,10 +386,7 @@ static void call_answer(Call *c, int r, ProtobufCMessage *resp, Error *err) {
         uint8_t *buf = xmalloc(len);
         protobuf_c_message_pack(resp, buf);
         protobuf_c_message_free_unpacked(resp, NULL);
-        grpc_slice slice = grpc_slice_new(buf, len, free);
-        c->response = grpc_raw_byte_buffer_create(&slice, 1);
-        grpc_slice_unref(slice);
-        call_finish(c, GRPC_STATUS_OK, NULL);
+        call_answer_packed(c, grpc_slice_new(buf, len, free));
 }
 
 /* Runs on a worker thread. */
@@ -411,6 +415,10 @@ static void call_run_handler(void *userdata) {
         int r = c->method->handler(&ctx, c->req, &resp, &err);
         if (r == RPC_DEFERRED)
                 return; /* the call may be gone already */
+        if (r >= 0 && ctx.has_packed) {
+                call_answer_packed(c, ctx.packed);
+                return;
+        }
         call_answer(c, r, resp, err);
         err = NULL;
 }

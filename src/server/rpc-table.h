@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <grpc/slice.h>
 #include <protobuf-c/protobuf-c.h>
 
 #include "cancel.h"
@@ -18,6 +19,12 @@ typedef struct RpcContext {
         const char *method;    /* short name, "Version" */
         const Cancel *cancel;  /* set when the client goes away; carries the call's deadline */
         RpcDeferred *deferred; /* unary calls on a worker pool: the call, to answer later */
+        /*
+         * A handler may answer with bytes packed earlier (a cached list, see list-cache.h): it sets
+         * `packed` to a reference of its own and `has_packed`, and leaves *ret_resp unset.
+         */
+        grpc_slice packed;
+        bool has_packed;
 } RpcContext;
 
 /*

@@ -17,7 +17,9 @@ struct WorkerPool {
         pthread_cond_t cond;
         Job *head, *tail;
         bool stopping;
-        size_t n_threads;
+        size_t n_threads, max_threads;
+        size_t n_idle;   /* workers waiting for a job */
+        size_t n_queued; /* jobs no worker took yet */
         pthread_t *threads;
 };
 
@@ -27,8 +29,10 @@ static void *worker_main(void *arg) {
         prctl(PR_SET_NAME, "worker idle");
         for (;;) {
                 pthread_mutex_lock(&p->lock);
+                p->n_idle++;
                 while (!p->head && !p->stopping)
                         pthread_cond_wait(&p->cond, &p->lock);
+                p->n_idle--;
                 Job *j = p->head;
                 if (!j) {
                         pthread_mutex_unlock(&p->lock);
@@ -37,6 +41,7 @@ static void *worker_main(void *arg) {
                 p->head = j->next;
                 if (!p->head)
                         p->tail = NULL;
+                p->n_queued--;
                 pthread_mutex_unlock(&p->lock);
                 j->fn(j->userdata);
                 prctl(PR_SET_NAME, "worker idle");
@@ -44,17 +49,26 @@ static void *worker_main(void *arg) {
         }
 }
 
-WorkerPool *worker_pool_new(size_t n_threads) {
+/* Start one more worker; with p->lock held. */
+static bool add_worker_locked(WorkerPool *p) {
+        if (p->n_threads >= p->max_threads ||
+            pthread_create(&p->threads[p->n_threads], NULL, worker_main, p) != 0)
+                return false;
+        p->n_threads++;
+        return true;
+}
+
+WorkerPool *worker_pool_new(size_t max_threads) {
         WorkerPool *p = xcalloc(1, sizeof(*p));
         pthread_mutex_init(&p->lock, NULL);
         pthread_cond_init(&p->cond, NULL);
-        p->threads = xcalloc(n_threads, sizeof(pthread_t));
-        for (size_t i = 0; i < n_threads; i++) {
-                if (pthread_create(&p->threads[i], NULL, worker_main, p) != 0)
-                        break;
-                p->n_threads++;
-        }
-        if (p->n_threads == 0)
+        p->max_threads = max_threads;
+        p->threads = xcalloc(max_threads, sizeof(pthread_t));
+        /* One worker now, so that a job always has one; the others as jobs wait for them. */
+        pthread_mutex_lock(&p->lock);
+        bool started = add_worker_locked(p);
+        pthread_mutex_unlock(&p->lock);
+        if (!started)
                 abort();
         return p;
 }
@@ -73,6 +87,13 @@ int worker_pool_submit(WorkerPool *p, WorkerJob fn, void *userdata) {
         else
                 p->head = j;
         p->tail = j;
+        /*
+         * Threads are started when jobs outnumber the idle workers, not all at start-up: an idle
+         * daemon keeps a few stacks instead of max_threads. Failing to start one only means the job
+         * waits for a busy worker.
+         */
+        if (++p->n_queued > p->n_idle)
+                add_worker_locked(p);
         pthread_cond_signal(&p->cond);
         pthread_mutex_unlock(&p->lock);
         return 0;

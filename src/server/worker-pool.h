@@ -4,13 +4,14 @@
 #include <stddef.h>
 
 /*
- * A fixed set of threads running queued jobs in FIFO order. RPC handlers run here so that gRPC's
- * completion-queue thread never blocks on runtime, network or storage work.
+ * Up to a fixed number of threads running queued jobs in FIFO order. RPC handlers run here so that
+ * gRPC's completion-queue thread never blocks on runtime, network or storage work. One thread runs
+ * from the start; more start when queued jobs outnumber the idle threads, and stay.
  */
 typedef struct WorkerPool WorkerPool;
 typedef void (*WorkerJob)(void *userdata);
 
-WorkerPool *worker_pool_new(size_t n_threads);
+WorkerPool *worker_pool_new(size_t max_threads);
 
 /* Queue a job; never blocks. After worker_pool_free() started, jobs are refused (-ESHUTDOWN). */
 int worker_pool_submit(WorkerPool *p, WorkerJob job, void *userdata);

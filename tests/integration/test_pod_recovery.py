@@ -5,6 +5,7 @@ nothing behind."""
 
 import os
 import signal
+import sqlite3
 import stat
 import subprocess
 import threading
@@ -188,6 +189,29 @@ def test_kill_during_create_is_cleaned_up_at_restart(node, image, tmp_path):
     assert_node_clean(d)
 
 
+def test_files_of_a_container_removed_before_a_kill_go_at_restart(node, image):
+    """A daemon killed after RemoveContainer answered but before its files went (the row is already
+    gone) removes them when it starts again: the rootfs mount, the bundle and the writable layer."""
+    d, cri = node()
+    pod, ctr = run_busybox(cri, image)
+    cri.stop_container(ctr, timeout=0)
+    # The stop unmounted the rootfs; a mount there stands for one a created container's removal left.
+    rootfs = d.runroot / "containers" / ctr / "rootfs"
+    subprocess.run(["mount", "-t", "tmpfs", "leftover", str(rootfs)], check=True)
+    assert ph.mounts_under(rootfs) == [str(rootfs)]
+    d.kill()
+    # What the answered RemoveContainer leaves if its queued teardown never ran.
+    with sqlite3.connect(d.root / "crio-c.db") as db:
+        db.execute("DELETE FROM containers WHERE id = ?", (ctr,))
+    db.close()
+    cri = restart(d, kill=False)
+    assert cri.list_containers() == []
+    assert [m for m in ph.mounts_under(d.runroot) if ctr in m] == []
+    assert not (d.runroot / "containers" / ctr).exists() and not (d.root / "containers" / ctr).exists()
+    cri.remove_pod(pod)
+    assert_node_clean(d)
+
+
 def test_monitor_that_dies_marks_the_container_exited(node, image):
     d, cri = node()
     pod, ctr = run_busybox(cri, image)
@@ -211,16 +235,23 @@ def test_lifecycle_cycles_leak_nothing(node, image):
         cri.stop_container(ctr)
         cri.remove_container(ctr)
 
+    def settled():
+        """A removed container's files go right after RemoveContainer answered (the teardown thread
+        holds directory fds meanwhile): wait for them before counting."""
+        assert h.wait_until(lambda: ph.mounts_under(d.root) == [], 10), ph.mounts_under(d.root)
+        for sub in (d.runroot / "containers", d.root / "containers"):
+            assert h.wait_until(lambda: list(sub.iterdir()) == [], 10), list(sub.iterdir())
+
     for _ in range(5):  # warm up allocator pools and caches
         cycle()
+    settled()
     fds, rss = d.fd_count(), d.rss_kib()
     for _ in range(100):
         cycle()
+    settled()
     assert d.fd_count() <= fds + 2
     if not os.environ.get("CRIO_SANITIZED"):  # ASan's quarantine holds freed memory on purpose
         assert d.rss_kib() < rss + 4096, (rss, d.rss_kib())
-    assert ph.mounts_under(d.root) == []
-    assert list((d.runroot / "containers").iterdir()) == []
     cri.remove_pod(pod)
     assert_node_clean(d)
 

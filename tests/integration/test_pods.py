@@ -243,15 +243,67 @@ def test_container_stop_and_remove_are_idempotent(node, cri, image):
     assert_node_clean(node[0])
 
 
+def test_removed_container_files_go_after_the_answer(node, cri, image):
+    """RemoveContainer answers before the rootfs is unmounted and the directories deleted; they go at
+    once after, and removing the pod (or the image) waits for them."""
+    d = node[0]
+    pod, first = run_busybox(cri, image)
+    _, second = run_busybox(cri, image, pod)
+    for ctr in (first, second):
+        cri.stop_container(ctr, timeout=0)
+    cri.remove_container(first)
+    assert [c.id for c in cri.list_containers()] == [second]
+    assert h.wait_until(lambda: not (d.runroot / "containers" / first).exists(), 10)
+    assert h.wait_until(lambda: not (d.root / "containers" / first).exists(), 10)
+    assert [m for m in ph.mounts_under(d.runroot) if first in m] == []
+    cri.remove_container(second)
+    cri.remove_pod(pod)
+    assert_node_clean(d)
+
+
+def test_unfiltered_lists_follow_every_change(node, cri, image, tmp_path):
+    """Unfiltered lists are answered from packed bytes kept until something listed changes: each
+    change shows in the next call, also one the container makes itself by exiting."""
+    pb = h.pb()
+
+    def ctrs():
+        cri.list_containers()  # the second call of each pair is the one answered from the cache
+        return {c.id: c.state for c in cri.list_containers()}
+
+    def pods():
+        cri.list_pods()
+        return {p.id: p.state for p in cri.list_pods()}
+
+    assert ctrs() == {} and pods() == {}
+    pod = cri.run_pod()
+    assert pods() == {pod: pb.SANDBOX_READY}
+    ctr = cri.create_container(pod, ph.container_config(image, command=["sh", "-c", "sleep 1; exit 2"]))
+    assert ctrs() == {ctr: pb.CONTAINER_CREATED}
+    cri.start_container(ctr)
+    assert ctrs() == {ctr: pb.CONTAINER_RUNNING}
+    assert h.wait_until(lambda: ctrs() == {ctr: pb.CONTAINER_EXITED}, 20), ctrs()
+    assert [c.id for c in cri.list_containers(state=pb.ContainerStateValue(state=pb.CONTAINER_EXITED))] == [ctr]
+    cri.remove_container(ctr)
+    assert ctrs() == {}
+    cri.stop_pod(pod)
+    assert pods() == {pod: pb.SANDBOX_NOTREADY}
+    cri.remove_pod(pod)
+    assert pods() == {}
+    assert_node_clean(node[0])
+
+
 def test_a_stopped_container_keeps_nothing_in_the_runtime(node, cri, image):
     pod, ctr = run_busybox(cri, image)
     cgroups = list(Path("/sys/fs/cgroup").glob(f"*/crio-c/crio-{ctr}"))
     assert cgroups
     assert subprocess.run(["runc", "state", ctr], capture_output=True).returncode == 0
+    assert any(ctr in m for m in ph.mounts_under(node[0].runroot))
     cri.stop_container(ctr, timeout=1)
-    # runc's state and the cgroup go at once, not when the kubelet removes the container later.
+    # runc's state, the cgroup and the rootfs mount go at once, not when the kubelet removes the
+    # container later.
     assert subprocess.run(["runc", "state", ctr], capture_output=True).returncode != 0
     assert [c for c in cgroups if c.exists()] == []
+    assert [m for m in ph.mounts_under(node[0].runroot) if ctr in m] == []
     st = cri.container_status(ctr).status
     assert (st.state, st.exit_code) == (h.pb().CONTAINER_EXITED, 137)
     d = node[0]
