@@ -21,10 +21,18 @@
  */
 #define PIPE_SIZE (1024 * 1024)
 #define DRAIN_BUFFER_SIZE (64 * 1024)
+/*
+ * libcurl hands the body over in pieces of at most 16 KiB (CURL_MAX_WRITE_SIZE), however large its
+ * receive buffer. isal_inflate costs about three times as much per byte when fed that little (its
+ * per-call set-up and the block state carried across calls), so input is gathered into batches.
+ */
+#define INPUT_BATCH_SIZE (256 * 1024)
 
 struct LayerUnpack {
         Decompressor *decompressor;
         Digester *blob_digest;
+        uint8_t *batch; /* pushed bytes not yet decompressed; INPUT_BATCH_SIZE allocated */
+        size_t batch_len;
         bool blob_verified_elsewhere; /* skip hashing compressed bytes a second time */
         Digester *diff_digest;        /* NULL for plain layers: the tar is the blob, hashed once. The
                                          extractor's until it is joined. */
@@ -111,6 +119,7 @@ static LayerUnpack *layer_unpack_free(LayerUnpack *u) {
         close_fd(u->pipe_read);
         close_fd(u->root_fd);
         decompressor_free(u->decompressor);
+        free(u->batch);
         digester_free(u->blob_digest);
         digester_free(u->diff_digest);
         error_free(u->error);
@@ -241,6 +250,7 @@ int layer_unpack_new_limited(const char *dir, LayerCompression compression, cons
 
         u->decompressor = decompressor_new(compression);
         u->blob_digest = digester_new(DIGEST_SHA256);
+        u->batch = xmalloc(INPUT_BATCH_SIZE);
         if (compression != COMPRESSION_NONE)
                 u->diff_digest = digester_new(DIGEST_SHA256);
         r = start_thread(u, reterr);
@@ -287,13 +297,7 @@ void layer_unpack_blob_verified_elsewhere(LayerUnpack *u) {
         u->blob_verified_elsewhere = true;
 }
 
-int layer_unpack_push(LayerUnpack *u, const void *data, size_t len, Error **reterr) {
-        if (u->error)
-                return error_set(reterr, u->error->code, "%s", u->error->message);
-
-        /* A plain layer's blob digest is its diff_id, so it is always needed then. */
-        if (!u->blob_verified_elsewhere || !u->diff_digest)
-                digester_update(u->blob_digest, data, len);
+static int decompress(LayerUnpack *u, const void *data, size_t len, Error **reterr) {
         int r = decompressor_feed(u->decompressor, data, len, forward_tar, u, reterr);
         if (r < 0)
                 return push_failed(u, r, reterr);
@@ -302,11 +306,47 @@ int layer_unpack_push(LayerUnpack *u, const void *data, size_t len, Error **rete
         return 0;
 }
 
+static int flush_batch(LayerUnpack *u, Error **reterr) {
+        size_t n = u->batch_len;
+        u->batch_len = 0;
+        return n > 0 ? decompress(u, u->batch, n, reterr) : 0;
+}
+
+int layer_unpack_push(LayerUnpack *u, const void *data, size_t len, Error **reterr) {
+        if (u->error)
+                return error_set(reterr, u->error->code, "%s", u->error->message);
+
+        /* A plain layer's blob digest is its diff_id, so it is always needed then. */
+        if (!u->blob_verified_elsewhere || !u->diff_digest)
+                digester_update(u->blob_digest, data, len);
+        /* Large pieces skip the copy; small ones wait until a batch is full. */
+        if (u->batch_len == 0 && len >= INPUT_BATCH_SIZE)
+                return decompress(u, data, len, reterr);
+        while (len > 0) {
+                size_t n = INPUT_BATCH_SIZE - u->batch_len;
+                if (n > len)
+                        n = len;
+                memcpy(u->batch + u->batch_len, data, n);
+                u->batch_len += n;
+                data = (const uint8_t *)data + n;
+                len -= n;
+                if (u->batch_len == INPUT_BATCH_SIZE) {
+                        int r = flush_batch(u, reterr);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        return 0;
+}
+
 static int finish(LayerUnpack *u, char **ret_blob_digest, char **ret_diff_id, int64_t *ret_tar_size,
                   Error **reterr) {
         if (u->error)
                 return error_set(reterr, u->error->code, "%s", u->error->message);
-        int r = decompressor_finish(u->decompressor, reterr);
+        int r = flush_batch(u, reterr);
+        if (r < 0)
+                return r;
+        r = decompressor_finish(u->decompressor, reterr);
         if (r < 0)
                 return r;
 
