@@ -73,28 +73,42 @@ static void queue_slot(ChunkQueue *q) {
         pthread_cond_signal(&q->readable);
 }
 
+int chunk_queue_reserve(ChunkQueue *q, void **ret_buf, size_t *ret_size) {
+        if (q->fill == 0) {
+                pthread_mutex_lock(&q->lock);
+                int r = wait_for_slot(q);
+                pthread_mutex_unlock(&q->lock);
+                if (r < 0)
+                        return r;
+        }
+        *ret_buf = q->memory + q->w * q->slot_size + q->fill;
+        *ret_size = q->slot_size - q->fill;
+        return 0;
+}
+
+void chunk_queue_commit(ChunkQueue *q, size_t len) {
+        q->fill += len;
+        if (q->fill < q->slot_size)
+                return;
+        pthread_mutex_lock(&q->lock);
+        queue_slot(q);
+        pthread_mutex_unlock(&q->lock);
+}
+
 int chunk_queue_write(ChunkQueue *q, const void *data, size_t len) {
         const uint8_t *p = data;
         while (len > 0) {
-                if (q->fill == 0) {
-                        pthread_mutex_lock(&q->lock);
-                        int r = wait_for_slot(q);
-                        pthread_mutex_unlock(&q->lock);
-                        if (r < 0)
-                                return r;
-                }
-                size_t n = q->slot_size - q->fill;
+                void *room;
+                size_t n;
+                int r = chunk_queue_reserve(q, &room, &n);
+                if (r < 0)
+                        return r;
                 if (n > len)
                         n = len;
-                memcpy(q->memory + q->w * q->slot_size + q->fill, p, n);
-                q->fill += n;
+                memcpy(room, p, n);
+                chunk_queue_commit(q, n);
                 p += n;
                 len -= n;
-                if (q->fill == q->slot_size) {
-                        pthread_mutex_lock(&q->lock);
-                        queue_slot(q);
-                        pthread_mutex_unlock(&q->lock);
-                }
         }
         return 0;
 }

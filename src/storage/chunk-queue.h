@@ -24,6 +24,14 @@ ChunkQueue *chunk_queue_free(ChunkQueue *q);
  */
 int chunk_queue_write(ChunkQueue *q, const void *data, size_t len);
 
+/*
+ * Producer, writing in place: room in the slot being filled (a new one is waited for as in
+ * chunk_queue_write(), with the same errors), *ret_size >= 1 bytes at *ret_buf. Then
+ * chunk_queue_commit() says how much of it was written (0 is fine; the room stays reserved).
+ */
+int chunk_queue_reserve(ChunkQueue *q, void **ret_buf, size_t *ret_size);
+void chunk_queue_commit(ChunkQueue *q, size_t len);
+
 /* Producer: end of the stream; the partly filled slot, if any, is handed over first. Idempotent. */
 void chunk_queue_close(ChunkQueue *q);
 

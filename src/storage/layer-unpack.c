@@ -32,7 +32,7 @@
 struct LayerUnpack {
         Decompressor *decompressor;
         Digester *blob_digest;
-        uint8_t *batch; /* pushed bytes not yet decompressed; INPUT_BATCH_SIZE allocated */
+        uint8_t *batch; /* compressed bytes not yet inflated (INPUT_BATCH_SIZE); NULL for plain layers */
         size_t batch_len;
         bool blob_verified_elsewhere; /* skip hashing compressed bytes a second time */
         Digester *diff_digest;        /* NULL for plain layers: the tar is the blob, hashed once. The
@@ -211,6 +211,41 @@ static int64_t bound_tar_size(const LayerLimits *l, int64_t compressed_size) {
         return max;
 }
 
+static int queue_failed(LayerUnpack *u, int r, Error **reterr) {
+        if (r == -EPIPE && extract_failed(u))
+                return extract_error(u, reterr);
+        return error_set(reterr, -r, "write to layer extraction: %s", strerror(-r));
+}
+
+/* Compressed layers inflate straight into the queue's slots: no copy between inflate and libarchive. */
+static int reserve_output(void *userdata, void **ret_buf, size_t *ret_size, Error **reterr) {
+        LayerUnpack *u = userdata;
+        int r = chunk_queue_reserve(u->queue, ret_buf, ret_size);
+        return r < 0 ? queue_failed(u, r, reterr) : 0;
+}
+
+/*
+ * Decompressed output: count it, check the limits, and hand it to the extractor: committed where it
+ * was inflated, or (plain layers) copied in. Bytes over a limit are never handed over.
+ */
+static int forward_tar(const void *data, size_t len, void *userdata, Error **reterr) {
+        LayerUnpack *u = userdata;
+
+        u->tar_size += (int64_t)len;
+        int r = check_limits(u, reterr);
+        if (r < 0)
+                return r;
+        /* Checked before every write: a failed extractor takes nothing more, so stop feeding it. */
+        if (extract_failed(u))
+                return extract_error(u, reterr);
+        if (u->batch) {
+                chunk_queue_commit(u->queue, len);
+                return 0;
+        }
+        r = chunk_queue_write(u->queue, data, len);
+        return r < 0 ? queue_failed(u, r, reterr) : 0;
+}
+
 int layer_unpack_new(const char *dir, LayerCompression compression, LayerUnpack **ret, Error **reterr) {
         return layer_unpack_new_limited(dir, compression, NULL, -1, ret, reterr);
 }
@@ -239,32 +274,15 @@ int layer_unpack_new_limited(const char *dir, LayerCompression compression, cons
         u->queue = chunk_queue_new(QUEUE_SLOTS, QUEUE_SLOT_SIZE);
         u->decompressor = decompressor_new(compression);
         u->blob_digest = digester_new(DIGEST_SHA256);
-        u->batch = xmalloc(INPUT_BATCH_SIZE);
-        if (compression != COMPRESSION_NONE)
+        if (compression != COMPRESSION_NONE) {
                 u->diff_digest = digester_new(DIGEST_SHA256);
+                u->batch = xmalloc(INPUT_BATCH_SIZE);
+                decompressor_set_output(u->decompressor, reserve_output, u);
+        }
         r = start_thread(u, reterr);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(u);
-        return 0;
-}
-
-/* Decompressed output: count it, check the limits, and hand it to the extractor. */
-static int forward_tar(const void *data, size_t len, void *userdata, Error **reterr) {
-        LayerUnpack *u = userdata;
-
-        u->tar_size += (int64_t)len;
-        int r = check_limits(u, reterr);
-        if (r < 0)
-                return r;
-        /* Checked before every write: a failed extractor takes nothing more, so stop feeding it. */
-        if (extract_failed(u))
-                return extract_error(u, reterr);
-        r = chunk_queue_write(u->queue, data, len);
-        if (r == -EPIPE && extract_failed(u))
-                return extract_error(u, reterr);
-        if (r < 0)
-                return error_set(reterr, -r, "write to layer extraction: %s", strerror(-r));
         return 0;
 }
 
@@ -303,8 +321,8 @@ int layer_unpack_push(LayerUnpack *u, const void *data, size_t len, Error **rete
         /* A plain layer's blob digest is its diff_id, so it is always needed then. */
         if (!u->blob_verified_elsewhere || !u->diff_digest)
                 digester_update(u->blob_digest, data, len);
-        /* Large pieces skip the copy; small ones wait until a batch is full. */
-        if (u->batch_len == 0 && len >= INPUT_BATCH_SIZE)
+        /* Plain bytes and large pieces skip the copy; small ones wait until a batch is full. */
+        if (!u->batch || (u->batch_len == 0 && len >= INPUT_BATCH_SIZE))
                 return decompress(u, data, len, reterr);
         while (len > 0) {
                 size_t n = INPUT_BATCH_SIZE - u->batch_len;

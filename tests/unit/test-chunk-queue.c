@@ -39,6 +39,30 @@ static void test_chunks_in_order(void **state) {
         assert_null(chunk_queue_free(NULL));
 }
 
+/* Writing in place: the room is what is left of the slot, and a full slot goes to the consumer. */
+static void test_reserve_commit(void **state) {
+        ChunkQueue *q = chunk_queue_new(2, 8);
+        const void *p;
+        void *room;
+        size_t n;
+        assert_int_equal(chunk_queue_reserve(q, &room, &n), 0);
+        assert_int_equal(n, 8);
+        memcpy(room, "abc", 3);
+        chunk_queue_commit(q, 3);
+        assert_int_equal(chunk_queue_reserve(q, &room, &n), 0);
+        assert_int_equal(n, 5);
+        chunk_queue_commit(q, 0);
+        assert_int_equal(chunk_queue_reserve(q, &room, &n), 0);
+        assert_int_equal(n, 5);
+        memcpy(room, "defgh", 5);
+        chunk_queue_commit(q, 5);
+        assert_int_equal(chunk_queue_read(q, &p), 8);
+        assert_memory_equal(p, "abcdefgh", 8);
+        chunk_queue_shutdown(q);
+        assert_int_equal(chunk_queue_reserve(q, &room, &n), -EPIPE);
+        chunk_queue_free(q);
+}
+
 static void test_empty_stream(void **state) {
         ChunkQueue *q = chunk_queue_new(2, 16);
         const void *p;
@@ -110,6 +134,7 @@ static void test_shutdown_releases_producer(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_chunks_in_order),
+                cmocka_unit_test(test_reserve_commit),
                 cmocka_unit_test(test_empty_stream),
                 cmocka_unit_test(test_threads_stream_everything),
                 cmocka_unit_test(test_shutdown_releases_producer),
