@@ -10,7 +10,9 @@
 
 struct Decompressor {
         LayerCompression compression;
-        uint8_t *buffer; /* DECOMPRESS_CHUNK_SIZE bytes of output */
+        uint8_t *buffer; /* DECOMPRESS_CHUNK_SIZE bytes of output, unless the caller gives room */
+        DecompressOutputFn output;
+        void *output_userdata;
         bool seen_input;
         Error *error; /* sticky: the first failure, replayed to every later call */
 
@@ -52,6 +54,12 @@ void decompressor_freep(Decompressor **d) {
         *d = decompressor_free(*d);
 }
 
+void decompressor_set_output(Decompressor *d, DecompressOutputFn fn, void *userdata) {
+        d->output = fn;
+        d->output_userdata = userdata;
+        d->buffer = mfree(d->buffer);
+}
+
 static const char *isal_error_to_string(int r) {
         switch (r) {
         case ISAL_INVALID_BLOCK:
@@ -87,6 +95,25 @@ static int sink_failed(Decompressor *d, int r, Error **reterr) {
         return error_set(reterr, r, "output failed");
 }
 
+/* Room for the next piece of output: the caller's, or our own buffer. */
+static int output_room(Decompressor *d, uint8_t **ret_buf, size_t *ret_size, Error **reterr) {
+        if (!d->output) {
+                *ret_buf = d->buffer;
+                *ret_size = DECOMPRESS_CHUNK_SIZE;
+                return 0;
+        }
+        void *buf = NULL;
+        size_t size = 0;
+        int r = d->output(d->output_userdata, &buf, &size, reterr);
+        if (r < 0)
+                return sink_failed(d, r, reterr);
+        if (size == 0)
+                return fail(d, reterr, EINVAL, "no room for decompressed data");
+        *ret_buf = buf;
+        *ret_size = size;
+        return 0;
+}
+
 static int emit(Decompressor *d, const void *data, size_t len, DecompressSink sink, void *userdata,
                 Error **reterr) {
         int r = sink(data, len, userdata, reterr);
@@ -111,16 +138,23 @@ static int gzip_run(Decompressor *d, DecompressSink sink, void *userdata, Error 
                         s->crc_flag = ISAL_GZIP;
                         d->in_member = true;
                 }
-                s->next_out = d->buffer;
-                s->avail_out = DECOMPRESS_CHUNK_SIZE;
-                int r = isal_inflate(s);
+                uint8_t *out;
+                size_t room;
+                int r = output_room(d, &out, &room, reterr);
+                if (r < 0)
+                        return r;
+                /* ISA-L counts output in 32 bits too. */
+                s->next_out = out;
+                s->avail_out = room > UINT32_MAX ? UINT32_MAX : (uint32_t)room;
+                size_t offered = s->avail_out;
+                r = isal_inflate(s);
                 if (r != ISAL_DECOMP_OK && r != ISAL_END_INPUT) {
                         _cleanup_free_ char *m = xasprintf("corrupt gzip data: %s", isal_error_to_string(r));
                         return fail(d, reterr, EBADMSG, m);
                 }
-                size_t produced = DECOMPRESS_CHUNK_SIZE - s->avail_out;
+                size_t produced = offered - s->avail_out;
                 if (produced > 0) {
-                        r = emit(d, d->buffer, produced, sink, userdata, reterr);
+                        r = emit(d, out, produced, sink, userdata, reterr);
                         if (r < 0)
                                 return r;
                 }
@@ -153,7 +187,12 @@ static int zstd_feed(Decompressor *d, const void *data, size_t len, DecompressSi
         ZSTD_inBuffer in = {data, len, 0};
 
         for (;;) {
-                ZSTD_outBuffer out = {d->buffer, DECOMPRESS_CHUNK_SIZE, 0};
+                uint8_t *room_buf;
+                size_t room;
+                int r = output_room(d, &room_buf, &room, reterr);
+                if (r < 0)
+                        return r;
+                ZSTD_outBuffer out = {room_buf, room, 0};
                 size_t z = ZSTD_decompressStream(d->zstd, &out, &in);
                 if (ZSTD_isError(z)) {
                         _cleanup_free_ char *m = xasprintf("corrupt zstd data: %s", ZSTD_getErrorName(z));
@@ -161,7 +200,7 @@ static int zstd_feed(Decompressor *d, const void *data, size_t len, DecompressSi
                 }
                 d->zstd_hint = z;
                 if (out.pos > 0) {
-                        int r = emit(d, d->buffer, out.pos, sink, userdata, reterr);
+                        r = emit(d, room_buf, out.pos, sink, userdata, reterr);
                         if (r < 0)
                                 return r;
                 }

@@ -19,6 +19,13 @@ typedef struct Decompressor Decompressor;
 /* Takes each piece of output; a negative return stops decompression and is returned by the feed. */
 typedef int (*DecompressSink)(const void *data, size_t len, void *userdata, Error **reterr);
 
+/*
+ * Room for the next piece of output, when the caller wants it written in place (into a queue's
+ * slot, say): *ret_buf and *ret_size >= 1. The sink is then handed a prefix of that room. A negative
+ * return stops decompression like a failing sink.
+ */
+typedef int (*DecompressOutputFn)(void *userdata, void **ret_buf, size_t *ret_size, Error **reterr);
+
 /* Never fails (allocation failure aborts); -EINVAL-worthy values are the caller's to reject first. */
 Decompressor *decompressor_new(LayerCompression compression);
 
@@ -36,6 +43,12 @@ int decompressor_feed(Decompressor *d, const void *data, size_t len, DecompressS
  * empty plain stream is fine: it is an empty tar).
  */
 int decompressor_finish(Decompressor *d, Error **reterr);
+
+/*
+ * Write compressed streams' output into room `fn` gives rather than an internal buffer (call before
+ * the first feed). Plain streams still hand the sink the input as it was fed.
+ */
+void decompressor_set_output(Decompressor *d, DecompressOutputFn fn, void *userdata);
 
 Decompressor *decompressor_free(Decompressor *d);
 void decompressor_freep(Decompressor **d);

@@ -9,22 +9,31 @@
 #include <string.h>
 #include <sys/statvfs.h>
 
+#include "chunk-queue.h"
 #include "decompress.h"
 #include "digest.h"
 #include "layer-unpack.h"
 #include "tar-extract.h"
 
 /*
- * Inflated bytes wait in the pipe between pusher and extractor. Its capacity is the only buffering
- * between the two (beyond one decompression chunk), so a slow disk slows the download instead of
- * growing memory. 1 MiB (the default pipe-max-size) lets the threads run in parallel for longer.
+ * Inflated bytes wait in a chunk queue between pusher and extractor (a pipe cost two kernel copies
+ * and a system call per piece on each side). Its 1 MiB is the only buffering between the two
+ * (beyond one decompression chunk), so a slow disk slows the download instead of growing memory.
  */
-#define PIPE_SIZE (1024 * 1024)
-#define DRAIN_BUFFER_SIZE (64 * 1024)
+#define QUEUE_SLOTS 4
+#define QUEUE_SLOT_SIZE (256 * 1024)
+/*
+ * libcurl hands the body over in pieces of at most 16 KiB (CURL_MAX_WRITE_SIZE), however large its
+ * receive buffer. isal_inflate costs about three times as much per byte when fed that little (its
+ * per-call set-up and the block state carried across calls), so input is gathered into batches.
+ */
+#define INPUT_BATCH_SIZE (256 * 1024)
 
 struct LayerUnpack {
         Decompressor *decompressor;
         Digester *blob_digest;
+        uint8_t *batch; /* compressed bytes not yet inflated (INPUT_BATCH_SIZE); NULL for plain layers */
+        size_t batch_len;
         bool blob_verified_elsewhere; /* skip hashing compressed bytes a second time */
         Digester *diff_digest;        /* NULL for plain layers: the tar is the blob, hashed once. The
                                          extractor's until it is joined. */
@@ -35,8 +44,7 @@ struct LayerUnpack {
         int64_t next_space_check; /* tar_size at which free space is looked at again */
 
         int root_fd;
-        int pipe_write; /* the pusher's end; closing it is end of input for the extractor */
-        int pipe_read;  /* the extractor's end */
+        ChunkQueue *queue; /* closing it is end of input for the extractor */
         pthread_t thread;
         bool thread_started;
         atomic_bool cancel;
@@ -46,36 +54,40 @@ struct LayerUnpack {
         Error *extract_error;
 };
 
-/* Read the pipe to EOF; what follows the end-of-archive marker still counts for the diff_id. */
-static void drain(int fd, Digester *digest) {
-        char buf[DRAIN_BUFFER_SIZE];
-        for (;;) {
-                ssize_t n = read(fd, buf, sizeof(buf));
-                if (n == 0 || (n < 0 && errno != EINTR))
-                        return;
-                if (n > 0 && digest)
-                        digester_update(digest, buf, (size_t)n);
-        }
+/* The extractor's input: the queue's next chunk, read in place. */
+static ssize_t read_queue(void *userdata, const void **ret_buf) {
+        return (ssize_t)chunk_queue_read(userdata, ret_buf);
+}
+
+/* Read the queue to its end; what follows the end-of-archive marker still counts for the diff_id. */
+static void drain(ChunkQueue *q, Digester *digest) {
+        const void *buf;
+        size_t n;
+        while ((n = chunk_queue_read(q, &buf)) > 0)
+                if (digest)
+                        digester_update(digest, buf, n);
 }
 
 /*
- * The pipe is read to EOF whatever happens: after the end-of-archive marker (padding may follow) and
- * after a failure, so that the pusher is never left blocked in write(). The pusher notices a failure
- * through extract_failed and stops sending.
+ * After the end-of-archive marker (padding may follow) the queue is read to its end. After a failure
+ * it is shut down instead, so that the pusher is never left blocked: its next write fails, and it
+ * finds the reason in extract_failed.
  */
 static void *extract_thread(void *userdata) {
         LayerUnpack *u = userdata;
         Error *e = NULL;
 
         /* The diff_id is hashed here, as the tar is read: the pushing thread has the most work. */
-        if (tar_extract_digesting(u->root_fd, u->pipe_read, u->limits.max_entries, u->diff_digest,
-                                  &u->cancel, &e) < 0) {
+        if (tar_extract_stream(u->root_fd, read_queue, u->queue, u->limits.max_entries, u->diff_digest,
+                               &u->cancel, &e) < 0) {
                 if (!e)
                         error_set(&e, EIO, "layer extraction failed");
                 u->extract_error = e;
                 atomic_store_explicit(&u->extract_failed, true, memory_order_release);
+                chunk_queue_shutdown(u->queue);
+                return NULL;
         }
-        drain(u->pipe_read, u->diff_digest);
+        drain(u->queue, u->diff_digest);
         return NULL;
 }
 
@@ -98,7 +110,7 @@ static void stop_thread(LayerUnpack *u) {
         if (!u->thread_started)
                 return;
         atomic_store(&u->cancel, true);
-        u->pipe_write = close_fd(u->pipe_write);
+        chunk_queue_close(u->queue);
         pthread_join(u->thread, NULL);
         u->thread_started = false;
 }
@@ -107,10 +119,10 @@ static LayerUnpack *layer_unpack_free(LayerUnpack *u) {
         if (!u)
                 return NULL;
         stop_thread(u);
-        close_fd(u->pipe_write);
-        close_fd(u->pipe_read);
+        chunk_queue_free(u->queue);
         close_fd(u->root_fd);
         decompressor_free(u->decompressor);
+        free(u->batch);
         digester_free(u->blob_digest);
         digester_free(u->diff_digest);
         error_free(u->error);
@@ -141,17 +153,6 @@ static int check_empty(int dir_fd, const char *dir, Error **reterr) {
         closedir(d);
         if (de)
                 return error_set(reterr, ENOTEMPTY, "layer directory '%s' is not empty", dir);
-        return 0;
-}
-
-static int open_pipe(LayerUnpack *u, Error **reterr) {
-        int fds[2];
-        if (pipe2(fds, O_CLOEXEC) < 0)
-                return error_set(reterr, errno, "create layer pipe: %m");
-        u->pipe_read = fds[0];
-        u->pipe_write = fds[1];
-        /* Best effort: an unprivileged user over its pipe quota keeps the default 64 KiB. */
-        (void)fcntl(u->pipe_write, F_SETPIPE_SZ, PIPE_SIZE);
         return 0;
 }
 
@@ -210,6 +211,41 @@ static int64_t bound_tar_size(const LayerLimits *l, int64_t compressed_size) {
         return max;
 }
 
+static int queue_failed(LayerUnpack *u, int r, Error **reterr) {
+        if (r == -EPIPE && extract_failed(u))
+                return extract_error(u, reterr);
+        return error_set(reterr, -r, "write to layer extraction: %s", strerror(-r));
+}
+
+/* Compressed layers inflate straight into the queue's slots: no copy between inflate and libarchive. */
+static int reserve_output(void *userdata, void **ret_buf, size_t *ret_size, Error **reterr) {
+        LayerUnpack *u = userdata;
+        int r = chunk_queue_reserve(u->queue, ret_buf, ret_size);
+        return r < 0 ? queue_failed(u, r, reterr) : 0;
+}
+
+/*
+ * Decompressed output: count it, check the limits, and hand it to the extractor: committed where it
+ * was inflated, or (plain layers) copied in. Bytes over a limit are never handed over.
+ */
+static int forward_tar(const void *data, size_t len, void *userdata, Error **reterr) {
+        LayerUnpack *u = userdata;
+
+        u->tar_size += (int64_t)len;
+        int r = check_limits(u, reterr);
+        if (r < 0)
+                return r;
+        /* Checked before every write: a failed extractor takes nothing more, so stop feeding it. */
+        if (extract_failed(u))
+                return extract_error(u, reterr);
+        if (u->batch) {
+                chunk_queue_commit(u->queue, len);
+                return 0;
+        }
+        r = chunk_queue_write(u->queue, data, len);
+        return r < 0 ? queue_failed(u, r, reterr) : 0;
+}
+
 int layer_unpack_new(const char *dir, LayerCompression compression, LayerUnpack **ret, Error **reterr) {
         return layer_unpack_new_limited(dir, compression, NULL, -1, ret, reterr);
 }
@@ -221,7 +257,7 @@ int layer_unpack_new_limited(const char *dir, LayerCompression compression, cons
                 return error_set(reterr, EINVAL, "unknown layer compression %d", (int)compression);
 
         _cleanup_(layer_unpack_freep) LayerUnpack *u = xcalloc(1, sizeof(*u));
-        u->root_fd = u->pipe_read = u->pipe_write = -EBADF;
+        u->root_fd = -EBADF;
         if (limits) {
                 u->limits = *limits;
                 u->max_tar_size = bound_tar_size(limits, compressed_size);
@@ -235,42 +271,18 @@ int layer_unpack_new_limited(const char *dir, LayerCompression compression, cons
         r = check_free_space(u, reterr);
         if (r < 0)
                 return r;
-        r = open_pipe(u, reterr);
-        if (r < 0)
-                return r;
-
+        u->queue = chunk_queue_new(QUEUE_SLOTS, QUEUE_SLOT_SIZE);
         u->decompressor = decompressor_new(compression);
         u->blob_digest = digester_new(DIGEST_SHA256);
-        if (compression != COMPRESSION_NONE)
+        if (compression != COMPRESSION_NONE) {
                 u->diff_digest = digester_new(DIGEST_SHA256);
+                u->batch = xmalloc(INPUT_BATCH_SIZE);
+                decompressor_set_output(u->decompressor, reserve_output, u);
+        }
         r = start_thread(u, reterr);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(u);
-        return 0;
-}
-
-/* Decompressed output: digest it, count it, and hand it to the extractor. */
-static int forward_tar(const void *data, size_t len, void *userdata, Error **reterr) {
-        LayerUnpack *u = userdata;
-        const char *p = data;
-
-        u->tar_size += (int64_t)len;
-        int r = check_limits(u, reterr);
-        if (r < 0)
-                return r;
-        while (len > 0) {
-                /* Checked before every write: a failed extractor only drains, so stop feeding it. */
-                if (extract_failed(u))
-                        return extract_error(u, reterr);
-                ssize_t n = write(u->pipe_write, p, len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return error_set(reterr, errno, "write to layer extraction: %m");
-                p += n;
-                len -= (size_t)n;
-        }
         return 0;
 }
 
@@ -279,12 +291,27 @@ static int push_failed(LayerUnpack *u, int r, Error **reterr) {
         if (!u->error)
                 error_set(&u->error, r, "%s", reterr && *reterr ? (*reterr)->message : strerror(-r));
         atomic_store(&u->cancel, true);
-        u->pipe_write = close_fd(u->pipe_write);
+        chunk_queue_close(u->queue);
         return r;
 }
 
 void layer_unpack_blob_verified_elsewhere(LayerUnpack *u) {
         u->blob_verified_elsewhere = true;
+}
+
+static int decompress(LayerUnpack *u, const void *data, size_t len, Error **reterr) {
+        int r = decompressor_feed(u->decompressor, data, len, forward_tar, u, reterr);
+        if (r < 0)
+                return push_failed(u, r, reterr);
+        if (extract_failed(u))
+                return push_failed(u, extract_error(u, reterr), reterr);
+        return 0;
+}
+
+static int flush_batch(LayerUnpack *u, Error **reterr) {
+        size_t n = u->batch_len;
+        u->batch_len = 0;
+        return n > 0 ? decompress(u, u->batch, n, reterr) : 0;
 }
 
 int layer_unpack_push(LayerUnpack *u, const void *data, size_t len, Error **reterr) {
@@ -294,11 +321,23 @@ int layer_unpack_push(LayerUnpack *u, const void *data, size_t len, Error **rete
         /* A plain layer's blob digest is its diff_id, so it is always needed then. */
         if (!u->blob_verified_elsewhere || !u->diff_digest)
                 digester_update(u->blob_digest, data, len);
-        int r = decompressor_feed(u->decompressor, data, len, forward_tar, u, reterr);
-        if (r < 0)
-                return push_failed(u, r, reterr);
-        if (extract_failed(u))
-                return push_failed(u, extract_error(u, reterr), reterr);
+        /* Plain bytes and large pieces skip the copy; small ones wait until a batch is full. */
+        if (!u->batch || (u->batch_len == 0 && len >= INPUT_BATCH_SIZE))
+                return decompress(u, data, len, reterr);
+        while (len > 0) {
+                size_t n = INPUT_BATCH_SIZE - u->batch_len;
+                if (n > len)
+                        n = len;
+                memcpy(u->batch + u->batch_len, data, n);
+                u->batch_len += n;
+                data = (const uint8_t *)data + n;
+                len -= n;
+                if (u->batch_len == INPUT_BATCH_SIZE) {
+                        int r = flush_batch(u, reterr);
+                        if (r < 0)
+                                return r;
+                }
+        }
         return 0;
 }
 
@@ -306,12 +345,15 @@ static int finish(LayerUnpack *u, char **ret_blob_digest, char **ret_diff_id, in
                   Error **reterr) {
         if (u->error)
                 return error_set(reterr, u->error->code, "%s", u->error->message);
-        int r = decompressor_finish(u->decompressor, reterr);
+        int r = flush_batch(u, reterr);
+        if (r < 0)
+                return r;
+        r = decompressor_finish(u->decompressor, reterr);
         if (r < 0)
                 return r;
 
-        /* End of input for the extractor; it finishes what the pipe holds, then exits. */
-        u->pipe_write = close_fd(u->pipe_write);
+        /* End of input for the extractor; it finishes what the queue holds, then exits. */
+        chunk_queue_close(u->queue);
         pthread_join(u->thread, NULL);
         u->thread_started = false;
         if (u->extract_error)

@@ -55,7 +55,11 @@ int layer_unpack_new_limited(const char *dir, LayerCompression compression, cons
  */
 void layer_unpack_blob_verified_elsewhere(LayerUnpack *u);
 
-/* Feed downloaded bytes. Blocks while the extraction thread is behind (bounded buffering). */
+/*
+ * Feed downloaded bytes. Blocks while the extraction thread is behind (bounded buffering). Compressed
+ * bytes are inflated in batches of 256 KiB, so a failure (corrupt data, a limit) may be reported by a
+ * later push or by the finish rather than the push that carried it.
+ */
 int layer_unpack_push(LayerUnpack *u, const void *data, size_t len, Error **reterr);
 
 /*

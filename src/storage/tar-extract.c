@@ -32,9 +32,9 @@ typedef struct DirTime {
 
 typedef struct Extract {
         int root_fd;
-        int input_fd;
-        Digester *digest; /* of everything read from input_fd; NULL: none */
-        uint8_t *read_buf;
+        TarReadFn read;
+        void *read_userdata;
+        Digester *digest; /* of everything read; NULL: none */
         struct archive *archive;
         const atomic_bool *cancel;
         DirTime *dir_times;
@@ -582,7 +582,6 @@ static int extract_entry(Extract *x, struct archive_entry *e, Error **reterr) {
 
 static void extract_done(Extract *x) {
         archive_read_free(x->archive);
-        free(x->read_buf);
         for (size_t i = 0; i < x->n_dir_times; i++)
                 free(x->dir_times[i].path);
         free(x->dir_times);
@@ -597,33 +596,47 @@ int tar_extract_limited(int root_fd, int input_fd, int64_t max_entries, const at
         return tar_extract_digesting(root_fd, input_fd, max_entries, NULL, cancel, reterr);
 }
 
-/* libarchive's input when the stream is also digested: read, hash, hand the block over. */
-static la_ssize_t read_and_digest(struct archive *a, void *userdata, const void **ret_buf) {
-        Extract *x = userdata;
+typedef struct FdReader {
+        int fd;
+        uint8_t *buf;
+} FdReader;
+
+static ssize_t read_fd(void *userdata, const void **ret_buf) {
+        FdReader *f = userdata;
         ssize_t n;
         do
-                n = read(x->input_fd, x->read_buf, READ_BLOCK_SIZE);
+                n = read(f->fd, f->buf, READ_BLOCK_SIZE);
         while (n < 0 && errno == EINTR);
-        if (n < 0) {
-                archive_set_error(a, errno, "read layer stream: %s", strerror(errno));
-                return -1;
-        }
-        digester_update(x->digest, x->read_buf, (size_t)n);
-        *ret_buf = x->read_buf;
-        return n;
-}
-
-static int open_input(Extract *x) {
-        if (!x->digest)
-                return archive_read_open_fd(x->archive, x->input_fd, READ_BLOCK_SIZE);
-        x->read_buf = xmalloc(READ_BLOCK_SIZE);
-        return archive_read_open(x->archive, x, NULL, read_and_digest, NULL);
+        *ret_buf = f->buf;
+        return n < 0 ? -errno : n;
 }
 
 int tar_extract_digesting(int root_fd, int input_fd, int64_t max_entries, Digester *digest,
                           const atomic_bool *cancel, Error **reterr) {
+        FdReader f = {.fd = input_fd, .buf = xmalloc(READ_BLOCK_SIZE)};
+        int r = tar_extract_stream(root_fd, read_fd, &f, max_entries, digest, cancel, reterr);
+        free(f.buf);
+        return r;
+}
+
+/* libarchive's input: the next block from the reader, digested on its way. */
+static la_ssize_t read_block(struct archive *a, void *userdata, const void **ret_buf) {
+        Extract *x = userdata;
+        ssize_t n = x->read(x->read_userdata, ret_buf);
+        if (n < 0) {
+                archive_set_error(a, (int)-n, "read layer stream: %s", strerror((int)-n));
+                return -1;
+        }
+        if (x->digest && n > 0)
+                digester_update(x->digest, *ret_buf, (size_t)n);
+        return n;
+}
+
+int tar_extract_stream(int root_fd, TarReadFn read, void *read_userdata, int64_t max_entries,
+                       Digester *digest, const atomic_bool *cancel, Error **reterr) {
         _cleanup_(extract_done) Extract x = {.root_fd = root_fd,
-                                             .input_fd = input_fd,
+                                             .read = read,
+                                             .read_userdata = read_userdata,
                                              .digest = digest,
                                              .cancel = cancel,
                                              .archive = archive_read_new()};
@@ -636,7 +649,8 @@ int tar_extract_digesting(int root_fd, int input_fd, int64_t max_entries, Digest
          * inflated, and a tar wrapped in yet another compression is not a layer.
          */
         if (archive_read_support_format_tar(x.archive) != ARCHIVE_OK ||
-            archive_read_support_format_empty(x.archive) != ARCHIVE_OK || open_input(&x) != ARCHIVE_OK)
+            archive_read_support_format_empty(x.archive) != ARCHIVE_OK ||
+            archive_read_open(x.archive, &x, NULL, read_block, NULL) != ARCHIVE_OK)
                 return archive_failure(&x, NULL, reterr);
 
         for (int64_t n = 0;; n++) {

@@ -3,6 +3,7 @@
 
 #include <stdatomic.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "digest.h"
 #include "error.h"
@@ -41,3 +42,13 @@ int tar_extract_limited(int root_fd, int input_fd, int64_t max_entries, const at
  */
 int tar_extract_digesting(int root_fd, int input_fd, int64_t max_entries, Digester *digest,
                           const atomic_bool *cancel, Error **reterr);
+
+/*
+ * Where tar_extract_stream() reads: the next piece of the stream in *ret_buf, valid until the next
+ * call; returns its length, 0 at the end, or -errno.
+ */
+typedef ssize_t (*TarReadFn)(void *userdata, const void **ret_buf);
+
+/* tar_extract_digesting() reading through `read` instead of a file descriptor. */
+int tar_extract_stream(int root_fd, TarReadFn read, void *read_userdata, int64_t max_entries,
+                       Digester *digest, const atomic_bool *cancel, Error **reterr);

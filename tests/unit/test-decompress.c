@@ -309,6 +309,69 @@ static void test_sink_error_propagates(void **state) {
         }
 }
 
+/* Caller-given room: hands out a big buffer in pieces of `step` bytes; the sink checks it is used. */
+typedef struct Room {
+        uint8_t *buf;
+        size_t size, used, step;
+        size_t offered; /* where the last room started */
+        bool fail;
+} Room;
+
+static int give_room(void *userdata, void **ret_buf, size_t *ret_size, Error **reterr) {
+        Room *r = userdata;
+        if (r->fail)
+                return error_set(reterr, EPIPE, "no more room");
+        assert_true(r->used + r->step <= r->size);
+        r->offered = r->used;
+        *ret_buf = r->buf + r->used;
+        *ret_size = r->step;
+        return 0;
+}
+
+static int take_in_place(const void *data, size_t len, void *userdata, Error **reterr) {
+        Room *r = userdata;
+        assert_ptr_equal(data, r->buf + r->offered);
+        assert_true(len <= r->step);
+        r->used = r->offered + len;
+        return 0;
+}
+
+static void test_output_in_place(void **state) {
+        const size_t len = 1024 * 1024 + 3;
+        _cleanup_free_ uint8_t *p = make_payload(len);
+        const LayerCompression kinds[] = {COMPRESSION_GZIP, COMPRESSION_ZSTD};
+        for (size_t i = 0; i < ELEMENTSOF(kinds); i++) {
+                Buffer in = {};
+                if (kinds[i] == COMPRESSION_GZIP)
+                        gzip_member(&in, p, len);
+                else
+                        zstd_frame(&in, p, len);
+                Room room = {.buf = xmalloc(len + 100000), .size = len + 100000, .step = 777};
+                Decompressor *d = decompressor_new(kinds[i]);
+                decompressor_set_output(d, give_room, &room);
+                for (size_t off = 0; off < in.len; off += 65536) {
+                        size_t n = in.len - off < 65536 ? in.len - off : 65536;
+                        assert_int_equal(decompressor_feed(d, in.data + off, n, take_in_place, &room, NULL),
+                                         0);
+                }
+                assert_int_equal(decompressor_finish(d, NULL), 0);
+                assert_int_equal(room.used, len);
+                assert_memory_equal(room.buf, p, len);
+
+                /* A failure to give room stops the stream for good, with its error. */
+                _cleanup_error_ Error *e = NULL;
+                Decompressor *d2 = decompressor_new(kinds[i]);
+                room.fail = true;
+                decompressor_set_output(d2, give_room, &room);
+                assert_int_equal(decompressor_feed(d2, in.data, in.len, take_in_place, &room, &e), -EPIPE);
+                assert_int_equal(decompressor_finish(d2, NULL), -EPIPE);
+                decompressor_free(d2);
+                decompressor_free(d);
+                free(room.buf);
+                buffer_done(&in);
+        }
+}
+
 static void test_zstd_frames(void **state) {
         const size_t len = 2 * 1024 * 1024 + 5;
         _cleanup_free_ uint8_t *p = make_payload(len);
@@ -389,6 +452,7 @@ int main(void) {
                 cmocka_unit_test(test_gzip_empty),
                 cmocka_unit_test(test_errors_are_sticky),
                 cmocka_unit_test(test_sink_error_propagates),
+                cmocka_unit_test(test_output_in_place),
                 cmocka_unit_test(test_zstd_frames),
                 cmocka_unit_test(test_zstd_skippable_frame),
                 cmocka_unit_test(test_zstd_corrupt_truncated_empty),
