@@ -228,7 +228,7 @@ const char *exec_plan_getenv(char *const *env, const char *name) {
 char *exec_plan_find_command(const char *name, const char *path_env, ExecutableCheck check, void *userdata) {
         if (strchr(name, '/'))
                 return xstrdup(name);
-        for (const char *p = path_env ? path_env : ""; *name;) {
+        for (const char *p = path_env ? path_env : ""; *p;) { /* no $PATH, or an empty one: nothing found */
                 size_t n = strcspn(p, ":");
                 char *candidate = n ? xasprintf("%.*s/%s", (int)n, p, name) : xasprintf("./%s", name);
                 if (check(candidate, userdata))

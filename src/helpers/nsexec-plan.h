@@ -67,7 +67,8 @@ typedef bool (*ExecutableCheck)(const char *path, void *userdata);
 
 /*
  * Where the command `name` is: itself when it contains a '/', else the first executable file in
- * `path_env` (colon-separated, empty entries meaning "."; the kubelet's and runc's $PATH search).
+ * `path_env` (colon-separated, empty entries meaning "."; an unset or empty $PATH finds nothing, as in
+ * runc's search).
  * Returns a malloc'ed path, or NULL (errno ENOENT) when no entry holds it.
  */
 char *exec_plan_find_command(const char *name, const char *path_env, ExecutableCheck check, void *userdata);

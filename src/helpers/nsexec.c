@@ -17,6 +17,8 @@
 #include <linux/capability.h>
 #include <linux/close_range.h>
 #include <linux/filter.h>
+#include <linux/keyctl.h>
+#include <linux/openat2.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <signal.h>
@@ -125,12 +127,49 @@ static int write_text(const char *path, const char *text) {
         return n < 0 ? -errno : 0;
 }
 
+/* Mark every fd above 2 close-on-exec: close_range() when the kernel has its flag (5.11), else one by one.
+ */
+static int cloexec_inherited_fds(void) {
+        if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+                return 0;
+        DIR *d = opendir("/proc/self/fd");
+        if (!d)
+                return -errno;
+        for (struct dirent *de; (de = readdir(d));) {
+                int fd = atoi(de->d_name);
+                if (fd > 2 && fd != dirfd(d) && fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+                        closedir(d);
+                        return -errno;
+                }
+        }
+        closedir(d);
+        return 0;
+}
+
+/* A paused container's cgroup is frozen: a process joining it would freeze too, and hang the call. */
+static bool cgroup_frozen(const char *cg) {
+        static const char *const files[][2] = {{"/sys/fs/cgroup/freezer", "freezer.state"},
+                                               {"/sys/fs/cgroup/unified", "cgroup.freeze"},
+                                               {"/sys/fs/cgroup", "cgroup.freeze"}};
+        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                _cleanup_free_ char *path = xasprintf("%s%s/%s", files[i][0], cg, files[i][1]);
+                _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+                char buf[16] = "";
+                if (fd >= 0 && read(fd, buf, sizeof(buf) - 1) > 0 &&
+                    (strncmp(buf, "FROZEN", 6) == 0 || strncmp(buf, "FREEZING", 8) == 0 || buf[0] == '1'))
+                        return true;
+        }
+        return false;
+}
+
 /*
  * Join the container's cgroup in every hierarchy where it exists (v1 controllers, the named systemd
  * one, the unified tree), as runc does for exec. Done from the host's mount namespace, before setns.
  */
 static int join_cgroup(const char *cg, Error **reterr) {
         struct statfs sfs;
+        if (cgroup_frozen(cg))
+                return error_set(reterr, EBUSY, "the container is paused");
         if (statfs("/sys/fs/cgroup", &sfs) < 0)
                 return error_set(reterr, errno, "statfs /sys/fs/cgroup: %m");
         if ((unsigned long)sfs.f_type == CGROUP2_MAGIC) {
@@ -177,6 +216,17 @@ static int enter_namespaces(int pidfd, bool user_namespace, Error **reterr) {
 
 /* ---- the command's process, inside the container ---- */
 
+/*
+ * Open a path of the container's. This process still has the daemon's rights, which would follow
+ * /proc/PID/root and /proc/PID/cwd links planted by the container to the host or another container
+ * (runc's CVE-2024-21626): no "magic" links are followed.
+ */
+static int open_in_container(const char *path, int flags) {
+        struct open_how how = {.flags = (uint64_t)flags | O_CLOEXEC, .resolve = RESOLVE_NO_MAGICLINKS};
+        int fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+        return fd < 0 ? -errno : fd;
+}
+
 static int send_fd(int sock, int fd) {
         char byte = 0;
         union {
@@ -196,11 +246,11 @@ static int send_fd(int sock, int fd) {
 
 /* A new terminal from the container's own devpts; its master goes to the daemon. */
 static int open_terminal(const ExecPlan *p, int console, Error **reterr) {
-        _cleanup_close_ int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+        _cleanup_close_ int master = open_in_container("/dev/ptmx", O_RDWR | O_NOCTTY);
         struct stat st;
         int unlock = 0;
         if (master < 0)
-                return error_set(reterr, errno, "open /dev/ptmx in the container: %m");
+                return error_set(reterr, -master, "open /dev/ptmx in the container: %s", strerror(-master));
         if (fstat(master, &st) < 0 || !S_ISCHR(st.st_mode) || major(st.st_rdev) != 5 ||
             minor(st.st_rdev) != 2)
                 return error_set(reterr, EPERM, "/dev/ptmx in the container is not a terminal multiplexer");
@@ -250,7 +300,7 @@ static int apply_limits(const ExecPlan *p, Error **reterr) {
 static void add_home(ExecPlan *p) {
         if (exec_plan_getenv(p->env, "HOME"))
                 return;
-        _cleanup_close_ int fd = open("/etc/passwd", O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+        _cleanup_close_ int fd = open_in_container("/etc/passwd", O_RDONLY | O_NONBLOCK);
         _cleanup_free_ char *text = NULL, *home = NULL;
         size_t len = 0;
         struct stat st;
@@ -265,12 +315,8 @@ static void add_home(ExecPlan *p) {
         p->env[p->n_env] = NULL;
 }
 
+/* The daemon sends a profile only when the host runs AppArmor (it asked the host, not the container). */
 static int apply_apparmor(const char *profile, Error **reterr) {
-        _cleanup_free_ char *enabled = NULL;
-        size_t len = 0;
-        _cleanup_close_ int fd = open("/sys/module/apparmor/parameters/enabled", O_RDONLY | O_CLOEXEC);
-        if (fd < 0 || read_all(fd, 64, &enabled, &len) < 0 || len == 0 || enabled[0] != 'Y')
-                return 0; /* as runc: a profile on a host without AppArmor is ignored */
         _cleanup_free_ char *cmd = xasprintf("exec %s", profile);
         int r = write_text("/proc/self/attr/apparmor/exec", cmd);
         if (r == -ENOENT)
@@ -331,25 +377,60 @@ typedef struct Filter {
         size_t len;
 } Filter;
 
+/* The working directory, reached without magic links, and checked to be inside the container's root. */
+static int enter_cwd(const char *cwd, Error **reterr) {
+        _cleanup_close_ int fd = open_in_container(cwd, O_PATH | O_DIRECTORY);
+        char buf[PATH_MAX];
+        if (fd < 0)
+                return error_set(reterr, -fd, "chdir to cwd (\"%s\") set in config.json failed: %s", cwd,
+                                 strerror(-fd));
+        if (fchdir(fd) < 0)
+                return error_set(reterr, errno, "chdir to cwd (\"%s\") set in config.json failed: %m", cwd);
+        if (!getcwd(buf, sizeof(buf)) || buf[0] != '/')
+                return error_set(reterr, EPERM, "cwd (\"%s\") is outside the container", cwd);
+        return 0;
+}
+
+/* As runc: a session keyring of the command's own, not the daemon's (nor other execs'). */
+static int join_session_keyring(Error **reterr) {
+        if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL) < 0 && errno != ENOSYS)
+                return error_set(reterr, errno, "join a new session keyring: %m");
+        return 0;
+}
+
+/*
+ * As runc: the command's stdio (the daemon's pipes) belong to its user, so that a non-root command can
+ * reopen them (echo x > /dev/stderr). /dev/null is left alone.
+ */
+static void give_stdio(const ExecPlan *p) {
+        struct stat null_st, st;
+        bool have_null = stat("/dev/null", &null_st) == 0;
+        for (int fd = 0; fd < 3; fd++) {
+                if (fstat(fd, &st) < 0 ||
+                    (have_null && st.st_rdev == null_st.st_rdev && S_ISCHR(st.st_mode)))
+                        continue;
+                (void)fchown(fd, p->uid, p->gid); /* EINVAL/EPERM (e.g. an unmapped id): as runc, go on */
+        }
+}
+
 /* Everything between the fork and execve, in runc's order; returns only on failure. */
-static int child_setup(ExecPlan *p, const Filter *f, int console, char **ret_path, Error **reterr) {
-        int r = 0;
-        if (setsid() < 0)
-                return error_set(reterr, errno, "setsid: %m");
-        if (p->tty)
+static int child_setup(ExecPlan *p, const Filter *f, int console, char **ret_path, int *ret_code,
+                       Error **reterr) {
+        int r = join_session_keyring(reterr);
+        *ret_code = EXIT_SETUP_FAILED;
+        if (r >= 0 && setsid() < 0)
+                r = error_set(reterr, errno, "setsid: %m");
+        if (r >= 0 && p->tty)
                 r = open_terminal(p, console, reterr);
         if (r >= 0)
+                give_stdio(p);
+        if (r >= 0)
                 r = apply_limits(p, reterr);
-        if (r >= 0 && chdir(p->cwd) < 0)
-                r = error_set(reterr, errno, "chdir to cwd (\"%s\") set in config.json failed: %m", p->cwd);
+        if (r >= 0)
+                r = enter_cwd(p->cwd, reterr);
         if (r < 0)
                 return r;
         add_home(p);
-        *ret_path =
-                exec_plan_find_command(p->args[0], exec_plan_getenv(p->env, "PATH"), is_executable, NULL);
-        if (!*ret_path)
-                return error_set(reterr, ENOENT, "exec: \"%s\": executable file not found in $PATH",
-                                 p->args[0]);
         if (p->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 return error_set(reterr, errno, "no_new_privs: %m");
         if (p->apparmor)
@@ -359,8 +440,18 @@ static int child_setup(ExecPlan *p, const Filter *f, int console, char **ret_pat
                 r = load_seccomp(f->bpf, f->len, p->seccomp_flags, reterr);
         if (r >= 0)
                 r = set_identity(p, reterr);
+        if (r < 0)
+                return r;
+        /* Looked up with the command's own rights, which follow no link to the host. */
+        *ret_path =
+                exec_plan_find_command(p->args[0], exec_plan_getenv(p->env, "PATH"), is_executable, NULL);
+        if (!*ret_path) {
+                *ret_code = EXIT_NOT_FOUND;
+                return error_set(reterr, ENOENT, "exec: \"%s\": executable file not found in $PATH",
+                                 p->args[0]);
+        }
         /* With no_new_privs, as late as possible: fewer system calls of ours pass through it. */
-        if (r >= 0 && f->bpf && p->no_new_privs)
+        if (f->bpf && p->no_new_privs)
                 r = load_seccomp(f->bpf, f->len, p->seccomp_flags, reterr);
         return r;
 }
@@ -378,10 +469,9 @@ static _Noreturn void child_fail(int status_fd, int code, const char *message) {
 static _Noreturn void child_main(ExecPlan *p, const Filter *f, int console, int status_fd) {
         _cleanup_error_ Error *err = NULL;
         char *path = NULL;
-        if (child_setup(p, f, console, &path, &err) < 0)
-                child_fail(status_fd,
-                           err && err->code == ENOENT && !path ? EXIT_NOT_FOUND : EXIT_SETUP_FAILED,
-                           err ? err->message : "setup failed");
+        int code = EXIT_SETUP_FAILED;
+        if (child_setup(p, f, console, &path, &code, &err) < 0)
+                child_fail(status_fd, code, err ? err->message : "setup failed");
         sigset_t all;
         sigemptyset(&all);
         sigprocmask(SIG_SETMASK, &all, NULL);
@@ -460,7 +550,10 @@ int main(int argc, char **argv) {
         /* No process in the container may ptrace us or open our fds while we hold host resources. */
         prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
         /* Nothing the daemon passed may reach the command. */
-        syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
+        if (cloexec_inherited_fds() < 0) {
+                fprintf(stderr, "crio-nsexec: cannot mark inherited fds close-on-exec: %m\n");
+                _exit(EXIT_SETUP_FAILED);
+        }
         _cleanup_error_ Error *err = NULL;
         _cleanup_free_ char *plan_buf = NULL;
         ExecPlan plan = {};

@@ -66,6 +66,9 @@ static int seccomp_fd(json_object *spec, char **plan, size_t *plan_len, Error **
 /* The plan's memfd and *ret_seccomp; -EOPNOTSUPP when the container needs the runtime's own exec. */
 static int plan_fds(const Container *c, const ExecLaunch *l, json_object *spec, int *ret_seccomp,
                     Error **reterr) {
+        /* Without its cgroup the command would escape the pod's limits: leave it to the runtime. */
+        if (!c->cgroup)
+                return error_set(reterr, EOPNOTSUPP, "the container's cgroup is not known");
         ExecRequest req = {.argv = l->argv,
                            .cgroup = c->cgroup,
                            .tty = l->tty,
@@ -188,7 +191,9 @@ int exec_helper_start(Runtime *rt, Container *c, const ExecLaunch *l, pid_t *ret
         int status = 0;
         if (r >= 0 && process_wait(helper, START_TIMEOUT_MS, &status) < 0) {
                 process_kill_and_wait(helper);
-                /* The command's process may have been forked already: it must not stay behind. */
+                /* The command's process may have been forked already: it must not stay behind. Its
+                 * copy of the report pipe may keep the pipe open, so the read must not wait. */
+                fcntl(f.report[0], F_SETFL, O_NONBLOCK);
                 int stuck = read_report(f.report[0]);
                 if (stuck > 0)
                         kill(stuck, SIGKILL);

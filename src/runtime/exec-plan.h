@@ -34,6 +34,7 @@ int exec_plan_build(json_object *spec, const ExecRequest *req, char **ret_buf, s
  * The seccomp filter of the spec's linux.seccomp, compiled with libseccomp into classic BPF as runc
  * compiles it (the same actions, architectures and argument conditions) and written to `fd`;
  * *ret_flags gets the SECCOMP_FILTER_FLAG_* to load it with. -EOPNOTSUPP for what crio-nsexec cannot
- * load (notify actions, a listener), -EINVAL for a malformed profile.
+ * load as runc would (notify actions, a listener, allow lists, whose newer system calls runc answers
+ * with ENOSYS), -EINVAL for a malformed profile.
  */
 int seccomp_bpf_compile(json_object *seccomp, int fd, unsigned *ret_flags, Error **reterr);

@@ -179,6 +179,14 @@ int seccomp_bpf_compile(json_object *seccomp, int fd, unsigned *ret_flags, Error
         if (action < 0)
                 return error_set(reterr, (int)-action, "seccomp: default action %s not supported",
                                  json_object_get_string(def));
+        /*
+         * runc answers ENOSYS, not an allow list's default action, for system calls newer than the
+         * profile (so that libc falls back, as from clone3 to clone); libseccomp's plain output does not,
+         * and an exec'd process would then see EPERM where the container's own sees ENOSYS.
+         */
+        if ((uint32_t)action != SCMP_ACT_ALLOW && (uint32_t)action != SCMP_ACT_LOG)
+                return error_set(reterr, EOPNOTSUPP, "seccomp: an allow list (default action %s)",
+                                 json_object_get_string(def));
         scmp_filter_ctx ctx = seccomp_init((uint32_t)action);
         if (!ctx)
                 return error_set(reterr, ENOMEM, "seccomp_init failed");

@@ -496,6 +496,24 @@ def test_exec_sync_of_a_command_that_cannot_start(cri, image):
     assert sh(cri, ctr, "echo still running") == "still running\n"
 
 
+def test_exec_cwd_cannot_lead_out_of_the_container(cri, image):
+    """A working directory the container turned into a link to /proc/1/root (the node's root in a
+    host-PID pod) must not become the exec's cwd: the exec fails instead (runc's CVE-2024-21626)."""
+    pod = cri.run_pod(pid="NODE")
+    _, ctr = run_busybox(cri, image, pod, workdir="/w")
+    sh(cri, ctr, "cd / && rmdir /w && ln -s /proc/1/root /w")
+    r = cri.exec_sync(ctr, ["sh", "-c", "pwd; ls /"])
+    assert r.exit_code != 0 and b"cwd" in r.stderr, r
+    assert b"proc" not in r.stdout
+
+
+def test_exec_stdio_belongs_to_the_user(cri, image):
+    """A non-root command can reopen its own stdout and stderr (they are handed to its user, as by runc)."""
+    _, ctr = run_busybox(cri, image, run_as_user=1000)
+    r = cri.exec_sync(ctr, ["sh", "-c", "echo out > /dev/stdout; echo err > /dev/stderr"])
+    assert (r.exit_code, r.stdout, r.stderr) == (0, b"out\n", b"err\n"), r
+
+
 def test_exec_through_the_runtime_when_the_helper_is_missing(image_daemon, image_registry, tmp_path_factory,
                                                              tmp_path):
     """A crio binary installed without crio-nsexec still execs, through `runc exec`, with the same answers."""
@@ -575,6 +593,9 @@ def test_http_pause_and_unpause(node, cri, image):
     assert d.http_get(f"/pause/{ctr}").status == 200
     if state.exists():  # cgroup v1 freezer, as on these hosts
         assert h.wait_until(lambda: state.read_text().strip() == "FROZEN", 5)
+    # An exec would freeze with the container: it is refused at once instead.
+    r = cri.exec_sync(ctr, ["true"], rpc_timeout=10)
+    assert r.exit_code != 0 and b"paused" in r.stderr, r
     assert d.http_get(f"/unpause/{ctr}").status == 200
     assert sh(cri, ctr, "echo thawed") == "thawed\n"
     assert d.http_get("/pause/" + "0" * 64).status == 404

@@ -193,6 +193,7 @@ static void test_find_command(void **state) {
         assert_null(exec_plan_find_command("nosuch", "/bin:/usr/bin", fake_executable, u));
         assert_int_equal(errno, ENOENT);
         assert_null(exec_plan_find_command("ls", NULL, fake_executable, u));
+        assert_null(exec_plan_find_command("tool", "", fake_executable, u)); /* not "./tool" */
 }
 
 static void test_passwd_home(void **state) {

@@ -108,6 +108,7 @@ static void test_refusals(void **state) {
                 "{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"flags\": [\"SECCOMP_FILTER_FLAG_NEW_LISTENER\"]}",
                 EOPNOTSUPP, "NEW_LISTENER");
         assert_refused("{\"defaultAction\": \"SCMP_ACT_BOGUS\"}", EINVAL, "BOGUS");
+        assert_refused("{\"defaultAction\": \"SCMP_ACT_ERRNO\"}", EOPNOTSUPP, "allow list");
         assert_refused("{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"architectures\": [\"SCMP_ARCH_PDP11\"]}",
                        EINVAL, "PDP11");
         assert_refused(
