@@ -124,9 +124,10 @@ static bool parse_ids(const char *key, const char *value, ExecPlan *p) {
                 p->uid = id;
         else if (strcmp(key, "gid") == 0)
                 p->gid = id;
-        else if (p->n_groups < PLAN_GROUPS_MAX)
+        else if (p->n_groups < PLAN_GROUPS_MAX) {
+                p->groups = xrealloc(p->groups, (p->n_groups + 1) * sizeof(gid_t));
                 p->groups[p->n_groups++] = id;
-        else
+        } else
                 return false;
         return true;
 }
@@ -213,8 +214,10 @@ int exec_plan_parse(char *buf, size_t len, ExecPlan *ret, Error **reterr) {
 void exec_plan_done(ExecPlan *p) {
         free(p->args);
         free(p->env);
+        free(p->groups);
         p->args = p->env = NULL;
-        p->n_args = p->n_env = 0;
+        p->groups = NULL;
+        p->n_args = p->n_env = p->n_groups = 0;
 }
 
 const char *exec_plan_getenv(char *const *env, const char *name) {

@@ -22,7 +22,8 @@ typedef struct PlanRlimit {
 } PlanRlimit;
 
 #define PLAN_RLIMITS_MAX 16
-#define PLAN_GROUPS_MAX 256
+/* The kernel's NGROUPS_MAX: runc accepts as many supplementary groups, and so must an exec. */
+#define PLAN_GROUPS_MAX 65536
 
 /* All strings point into the plan's buffer, which must outlive the plan. */
 typedef struct ExecPlan {
@@ -33,7 +34,7 @@ typedef struct ExecPlan {
         const char *cwd;
         uid_t uid;
         gid_t gid;
-        gid_t groups[PLAN_GROUPS_MAX];
+        gid_t *groups; /* malloc'ed */
         size_t n_groups;
         uint64_t cap_bounding, cap_effective, cap_permitted, cap_inheritable, cap_ambient;
         PlanRlimit rlimits[PLAN_RLIMITS_MAX];

@@ -161,6 +161,22 @@ static void test_parse_refusals(void **state) {
         PARSE_FAILS("arg=x\0cwd=/\0cap.bogus=1\0", "cap.bogus");
 }
 
+/* More supplementary groups than a fixed table would hold: as many as the kernel allows pass. */
+static void test_parse_many_groups(void **state) {
+        size_t n = 300, cap = 64 + n * 16;
+        char *buf = xmalloc(cap), *w = buf;
+        w += snprintf(w, 64, "arg=x%ccwd=/%c", 0, 0); /* the count includes both NULs */
+        for (size_t i = 0; i < n; i++)
+                w += snprintf(w, 16, "group=%zu", i) + 1;
+        ExecPlan p = {};
+        _cleanup_error_ Error *err = NULL;
+        assert_int_equal(exec_plan_parse(buf, (size_t)(w - buf), &p, &err), 0);
+        assert_int_equal(p.n_groups, n);
+        assert_int_equal(p.groups[n - 1], n - 1);
+        exec_plan_done(&p);
+        free(buf);
+}
+
 static void test_parse_unlimited(void **state) {
         char buf[] = "arg=x\0cwd=/\0rlimit=4:unlimited:unlimited\0";
         ExecPlan p = {};
@@ -217,8 +233,8 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_spec_round_trip), cmocka_unit_test(test_spec_defaults),
                 cmocka_unit_test(test_spec_refusals),   cmocka_unit_test(test_parse_refusals),
-                cmocka_unit_test(test_parse_unlimited), cmocka_unit_test(test_find_command),
-                cmocka_unit_test(test_passwd_home),
+                cmocka_unit_test(test_parse_unlimited), cmocka_unit_test(test_parse_many_groups),
+                cmocka_unit_test(test_find_command),    cmocka_unit_test(test_passwd_home),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
