@@ -420,7 +420,7 @@ static int write_spec_locked(Runtime *rt, const Pod *p, Container *c, const Imag
         _cleanup_free_ char *path = xasprintf("%s/config.json", c->bundle);
         const char *text = json_object_to_json_string_ext(spec, JSON_C_TO_STRING_PLAIN |
                                                                         JSON_C_TO_STRING_NOSLASHESCAPE);
-        int r = write_file_atomic(path, text, strlen(text), 0600);
+        int r = write_file_replace(path, text, strlen(text), 0600);
         json_object_put(spec);
         return r < 0 ? error_set(reterr, -r, "cannot write %s: %s", path, strerror(-r)) : 0;
 }

@@ -194,7 +194,7 @@ static int write_process_file(const Container *c, char *const *argv, uint16_t wi
         json_object_object_add(size, "width", json_object_new_int(width));
         json_object_object_add(proc, "consoleSize", size);
         const char *out = json_object_to_json_string_ext(proc, JSON_C_TO_STRING_PLAIN);
-        r = write_file_atomic(path, out, strlen(out), 0600);
+        r = write_file_replace(path, out, strlen(out), 0600);
         json_object_put(spec);
         return r < 0 ? error_set(reterr, -r, "write %s: %s", path, strerror(-r)) : 0;
 }

@@ -234,7 +234,7 @@ int oci_delete(Runtime *rt, const Container *c, const Handler *h, Error **reterr
 int oci_update(Runtime *rt, const Container *c, const Handler *h, const char *resources_json,
                Error **reterr) {
         _cleanup_free_ char *file = xasprintf("%s/resources.json", c->bundle);
-        if (write_file_atomic(file, resources_json, strlen(resources_json), 0600) < 0)
+        if (write_file_replace(file, resources_json, strlen(resources_json), 0600) < 0)
                 return error_set(reterr, errno, "update: cannot write %s: %m", file);
         _cleanup_strv_free_ char **argv = runtime_argv(h, "update");
         argv = strv_push(argv, xasprintf("--resources=%s", file));

@@ -125,7 +125,7 @@ int pod_config_validate(const PodConfig *c, Error **reterr) {
 
 static int write_text(const char *dir, const char *name, const char *text, Error **reterr) {
         _cleanup_free_ char *path = xasprintf("%s/%s", dir, name);
-        if (write_file_atomic(path, text, strlen(text), 0644) < 0)
+        if (write_file_replace(path, text, strlen(text), 0644) < 0)
                 return error_set(reterr, errno, "cannot write %s: %m", path);
         return 0;
 }

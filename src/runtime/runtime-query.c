@@ -236,7 +236,7 @@ static void update_spec_file(const Container *c, json_object *res) {
         }
         const char *out = json_object_to_json_string_ext(spec, JSON_C_TO_STRING_PLAIN |
                                                                        JSON_C_TO_STRING_NOSLASHESCAPE);
-        write_file_atomic(path, out, strlen(out), 0600);
+        write_file_replace(path, out, strlen(out), 0600);
         json_object_put(spec);
 }
 

@@ -178,7 +178,7 @@ int rm_rf(const char *path) {
         return rm_rf_entry(pfd, name);
 }
 
-int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode) {
+static int write_file_renamed(const char *path, const void *data, size_t len, mode_t mode, bool durable) {
         _cleanup_free_ char *tmp = xasprintf("%s.tmp-XXXXXX", path);
         _cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
         if (fd < 0)
@@ -197,20 +197,28 @@ int write_file_atomic(const char *path, const void *data, size_t len, mode_t mod
                 p += n;
                 left -= (size_t)n;
         }
-        if (fchmod(fd, mode) < 0 || fsync(fd) < 0 || rename(tmp, path) < 0) {
+        if (fchmod(fd, mode) < 0 || (durable && fsync(fd) < 0) || rename(tmp, path) < 0) {
                 int r = -errno;
                 unlink(tmp);
                 return r;
         }
         /* The rename is durable only once the directory is. */
         char *slash = strrchr(tmp, '/');
-        if (slash) {
+        if (durable && slash) {
                 *slash = '\0';
                 _cleanup_close_ int dfd = open(slash == tmp ? "/" : tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 if (dfd >= 0)
                         (void)fsync(dfd);
         }
         return 0;
+}
+
+int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode) {
+        return write_file_renamed(path, data, len, mode, true);
+}
+
+int write_file_replace(const char *path, const void *data, size_t len, mode_t mode) {
+        return write_file_renamed(path, data, len, mode, false);
 }
 
 int read_file(const char *path, size_t max, char **ret, size_t *ret_len) {

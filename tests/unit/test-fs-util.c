@@ -116,11 +116,40 @@ static void test_rm_rf_missing_and_plain_file(void **state) {
         assert_false(exists(file));
 }
 
+/* Both writers replace the whole file, set the mode, and leave no temporary file beside it. */
+static void check_writer(const char *dir, int (*write_fn)(const char *, const void *, size_t, mode_t)) {
+        _cleanup_free_ char *file = xasprintf("%s/config.json", dir);
+        assert_int_equal(write_fn(file, "a much longer first version", 27, 0644), 0);
+        assert_int_equal(write_fn(file, "v2", 2, 0600), 0);
+        _cleanup_free_ char *text = NULL;
+        size_t len = 0;
+        assert_int_equal(read_file(file, 1024, &text, &len), 0);
+        assert_int_equal(len, 2);
+        assert_string_equal(text, "v2");
+        struct stat st;
+        assert_int_equal(stat(file, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0600);
+        _cleanup_free_ char *cmd = xasprintf("test $(ls -A '%s' | wc -l) -eq 1", dir);
+        assert_int_equal(system(cmd), 0);
+        _cleanup_free_ char *missing = xasprintf("%s/no-such-dir/f", dir);
+        assert_int_equal(write_fn(missing, "x", 1, 0600), -ENOENT);
+}
+
+static void test_write_file_atomic(void **state) {
+        check_writer(*state, write_file_atomic);
+}
+
+static void test_write_file_replace(void **state) {
+        check_writer(*state, write_file_replace);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_rm_rf_deep_chain_under_low_fd_limit, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rm_rf_wide_tree_and_symlinks, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rm_rf_missing_and_plain_file, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_write_file_atomic, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_write_file_replace, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
