@@ -349,9 +349,22 @@ static int pwrite_all(int fd, const void *buf, size_t size, int64_t offset) {
         return 0;
 }
 
+/*
+ * A big file's data starts going to disk while the rest of the layer still arrives. The layer is
+ * synced before its row commits (store.c); without this, all of its data would be written out only
+ * then, after the last byte (~115 ms of a 50 MiB single-layer pull here). Small files are left to
+ * that sync, which writes them out together.
+ */
+#define WRITEBACK_CHUNK (4LL << 20)
+
+static void start_writeback(int fd, int64_t from, int64_t to) {
+        if (to > from)
+                (void)sync_file_range(fd, from, to - from, SYNC_FILE_RANGE_WRITE);
+}
+
 /* Blocks arrive with their offsets, so holes of sparse files are skipped rather than written. */
 static int write_data(const Extract *x, const Entry *en, int fd, Error **reterr) {
-        int64_t end = 0;
+        int64_t end = 0, written_out = 0;
         for (;;) {
                 const void *buf;
                 size_t size;
@@ -368,7 +381,13 @@ static int write_data(const Extract *x, const Entry *en, int fd, Error **reterr)
                         return error_set(reterr, -r, "layer entry '%s': write: %s", en->name, strerror(-r));
                 if (offset + (int64_t)size > end)
                         end = offset + (int64_t)size;
+                if (end - written_out >= WRITEBACK_CHUNK) {
+                        start_writeback(fd, written_out, end);
+                        written_out = end;
+                }
         }
+        if (written_out > 0)
+                start_writeback(fd, written_out, end);
         /* A sparse file may end in a hole that no block covers. */
         int64_t size = archive_entry_size(en->e);
         if (archive_entry_size_is_set(en->e) && size > end && ftruncate(fd, size) < 0)
