@@ -427,11 +427,11 @@ static void call_answer(Call *c, int r, ProtobufCMessage *resp, Error *err) {
                 return;
         }
         error_free(err);
-        size_t len = protobuf_c_message_get_packed_size(resp);
-        uint8_t *buf = xmalloc(len);
-        protobuf_c_message_pack(resp, buf);
+        /* Packed straight into the slice gRPC sends: one allocation, no copy. */
+        grpc_slice slice = grpc_slice_malloc(protobuf_c_message_get_packed_size(resp));
+        protobuf_c_message_pack(resp, GRPC_SLICE_START_PTR(slice));
         protobuf_c_message_free_unpacked(resp, NULL);
-        call_answer_packed(c, grpc_slice_new(buf, len, free));
+        call_answer_packed(c, slice);
 }
 
 /* Runs on a worker thread. */
@@ -473,6 +473,11 @@ void rpc_deferred_finish(RpcDeferred *d, int r, ProtobufCMessage *resp, Error *e
 }
 
 static ProtobufCMessage *unpack_request(const RpcMethod *m, grpc_byte_buffer *buf) {
+        /* A small uncompressed request is one slice: decode it in place rather than copy it. */
+        const grpc_slice_buffer *sb = &buf->data.raw.slice_buffer;
+        if (buf->type == GRPC_BB_RAW && buf->data.raw.compression == GRPC_COMPRESS_NONE && sb->count == 1)
+                return protobuf_c_message_unpack(m->input, NULL, GRPC_SLICE_LENGTH(sb->slices[0]),
+                                                 GRPC_SLICE_START_PTR(sb->slices[0]));
         grpc_byte_buffer_reader reader;
         if (!grpc_byte_buffer_reader_init(&reader, buf))
                 return NULL;
