@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -22,8 +23,15 @@
 #include "rpc-table.h"
 #include "worker-pool.h"
 
-/* Calls waiting for a client; enough that a burst of connections never waits for a re-arm. */
-#define PENDING_REQUESTS 16
+/*
+ * Calls requested ahead of clients. Each completion re-arms its request before anything else, so a
+ * burst larger than this queues inside gRPC core only until the completion thread reaches it; the
+ * counts only decide how often that happens. Generic requests serve streams, unknown and unbuilt
+ * methods; registered ones (see register_methods) serve one method each.
+ */
+#define PENDING_GENERIC 8
+#define PENDING_INLINE 4
+#define PENDING_WORKER 1
 /* Messages a stream keeps for a client that reads slower than they come; later ones are dropped. */
 #define STREAM_QUEUE_MAX 1000
 
@@ -38,8 +46,19 @@ typedef struct Tag {
         void (*done)(struct Tag *tag, bool ok);
 } Tag;
 
+/*
+ * A method registered with gRPC core so that its calls arrive together with their request message,
+ * which saves the RECV_MESSAGE batch a generic call needs.
+ */
+typedef struct Registration {
+        const RpcMethod *method;
+        void *handle; /* from grpc_server_register_method() */
+} Registration;
+
 struct RpcServer {
         Daemon *daemon;
+        Registration *registrations;
+        size_t n_registrations;
         grpc_server *server;
         grpc_completion_queue *cq;
         grpc_server_credentials *creds;
@@ -68,6 +87,7 @@ struct Call {
         atomic_int refs; /* the main state machine, plus the close watch once started */
         Cancel cancel;
         RpcServer *server;
+        const Registration *reg; /* NULL: a generic call, routed by its path */
         CallStage stage;
         grpc_call *call;
         grpc_call_details details;
@@ -79,8 +99,9 @@ struct Call {
         const RpcMethod *method;
         ProtobufCMessage *req;
         struct timespec started;
-        RpcStream *stream; /* server-streaming calls, once open */
-        bool close_seen;   /* the close watch completed (completion-queue thread only) */
+        RpcStream *stream;  /* server-streaming calls, once open */
+        bool close_seen;    /* the close watch completed (completion-queue thread only) */
+        bool close_watched; /* a RECV_CLOSE_ON_SERVER batch of its own was started */
 };
 
 /*
@@ -105,6 +126,7 @@ struct RpcStream {
 
 static void call_done(Tag *tag, bool ok);
 static void close_done(Tag *tag, bool ok);
+static void watch_close(Call *c);
 
 static void call_free(Call *c) {
         if (atomic_fetch_sub(&c->refs, 1) > 1)
@@ -130,21 +152,35 @@ static void call_free(Call *c) {
         free(c);
 }
 
-static void request_call(RpcServer *s) {
-        if (atomic_load(&s->stopping))
-                return;
+static Call *call_new(RpcServer *s, const Registration *reg) {
         Call *c = xcalloc(1, sizeof(*c));
         c->tag.done = call_done;
         c->close_tag = (CloseTag){.tag.done = close_done, .call = c};
         atomic_init(&c->refs, 1);
         cancel_init(&c->cancel, NULL, 0);
         c->server = s;
+        c->reg = reg;
         c->stage = CALL_REQUESTED;
         c->status_details = grpc_empty_slice();
         grpc_call_details_init(&c->details);
         grpc_metadata_array_init(&c->request_md);
-        grpc_call_error e = grpc_server_request_call(s->server, &c->call, &c->details, &c->request_md, s->cq,
-                                                     s->cq, &c->tag);
+        return c;
+}
+
+/* Wait for the next call of `reg`'s method, or with reg NULL of any method not registered. */
+static void request_call(RpcServer *s, const Registration *reg) {
+        if (atomic_load(&s->stopping))
+                return;
+        Call *c = call_new(s, reg);
+        grpc_call_error e;
+        /* Registered calls carry no method name; the deadline goes where a generic call has it. */
+        if (reg)
+                e = grpc_server_request_registered_call(s->server, reg->handle, &c->call,
+                                                        &c->details.deadline, &c->request_md, &c->request,
+                                                        s->cq, s->cq, &c->tag);
+        else
+                e = grpc_server_request_call(s->server, &c->call, &c->details, &c->request_md, s->cq, s->cq,
+                                             &c->tag);
         if (e != GRPC_CALL_OK)
                 call_free(c);
 }
@@ -166,7 +202,12 @@ static const char *call_method(const Call *c, char *buf, size_t size) {
         return buf;
 }
 
-/* Send the response (if any) and status in one batch; the call is freed once the client closed. */
+/*
+ * Send the response (if any) and status in one batch; the call is freed once the client closed. A call
+ * without a close watch of its own receives the close in the same batch: it completes once, when the
+ * call is over, instead of twice. gRPC core allows it (one op of each kind) and frees the call only
+ * after every batch completed, so the watch is needed only where a cancel must reach the work.
+ */
 static void call_finish(Call *c, grpc_status_code code, const char *message) {
         grpc_op ops[4];
         size_t n = 0;
@@ -191,6 +232,10 @@ static void call_finish(Call *c, grpc_status_code code, const char *message) {
         ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
         ops[n].data.send_status_from_server.status = code;
         ops[n++].data.send_status_from_server.status_details = &c->status_details;
+        if (!c->close_watched) {
+                ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+                ops[n++].data.recv_close_on_server.cancelled = &c->client_cancelled;
+        }
 
         c->stage = CALL_FINISHING;
         if (grpc_call_start_batch(c->call, ops, n, &c->tag, NULL) != GRPC_CALL_OK)
@@ -382,11 +427,11 @@ static void call_answer(Call *c, int r, ProtobufCMessage *resp, Error *err) {
                 return;
         }
         error_free(err);
-        size_t len = protobuf_c_message_get_packed_size(resp);
-        uint8_t *buf = xmalloc(len);
-        protobuf_c_message_pack(resp, buf);
+        /* Packed straight into the slice gRPC sends: one allocation, no copy. */
+        grpc_slice slice = grpc_slice_malloc(protobuf_c_message_get_packed_size(resp));
+        protobuf_c_message_pack(resp, GRPC_SLICE_START_PTR(slice));
         protobuf_c_message_free_unpacked(resp, NULL);
-        call_answer_packed(c, grpc_slice_new(buf, len, free));
+        call_answer_packed(c, slice);
 }
 
 /* Runs on a worker thread. */
@@ -428,6 +473,11 @@ void rpc_deferred_finish(RpcDeferred *d, int r, ProtobufCMessage *resp, Error *e
 }
 
 static ProtobufCMessage *unpack_request(const RpcMethod *m, grpc_byte_buffer *buf) {
+        /* A small uncompressed request is one slice: decode it in place rather than copy it. */
+        const grpc_slice_buffer *sb = &buf->data.raw.slice_buffer;
+        if (buf->type == GRPC_BB_RAW && buf->data.raw.compression == GRPC_COMPRESS_NONE && sb->count == 1)
+                return protobuf_c_message_unpack(m->input, NULL, GRPC_SLICE_LENGTH(sb->slices[0]),
+                                                 GRPC_SLICE_START_PTR(sb->slices[0]));
         grpc_byte_buffer_reader reader;
         if (!grpc_byte_buffer_reader_init(&reader, buf))
                 return NULL;
@@ -439,13 +489,13 @@ static ProtobufCMessage *unpack_request(const RpcMethod *m, grpc_byte_buffer *bu
         return msg;
 }
 
-/* The request message arrived: route it. */
+/* The request message arrived (for a registered call, with the call): route it. */
 static void call_received(Call *c) {
         const char *path = (const char *)GRPC_SLICE_START_PTR(c->details.method);
         size_t len = GRPC_SLICE_LENGTH(c->details.method);
         char name[128];
 
-        c->method = rpc_table_lookup(c->server->daemon->rpcs, path, len);
+        c->method = c->reg ? c->reg->method : rpc_table_lookup(c->server->daemon->rpcs, path, len);
         if (!c->method) {
                 call_finish(c, GRPC_STATUS_UNIMPLEMENTED, "unknown method");
                 return;
@@ -467,6 +517,9 @@ static void call_received(Call *c) {
                 call_finish(c, GRPC_STATUS_INVALID_ARGUMENT, msg);
                 return;
         }
+        /* Inline handlers answer at once, so a cancel could not stop anything. */
+        if (!c->method->inline_ok || c->method->stream_handler)
+                watch_close(c);
         if (c->method->stream_handler) {
                 RpcContext ctx = {
                         .daemon = c->server->daemon, .method = c->method->name, .cancel = &c->cancel};
@@ -488,11 +541,16 @@ static int64_t deadline_to_monotonic(gpr_timespec deadline) {
         return monotonic_ns() + (ns > 0 ? ns : 0);
 }
 
+/* Learn of a cancel while the call is still being served; at most once per call. */
 static void watch_close(Call *c) {
+        if (c->close_watched)
+                return;
         grpc_op op = {.op = GRPC_OP_RECV_CLOSE_ON_SERVER};
         op.data.recv_close_on_server.cancelled = &c->client_cancelled;
         atomic_fetch_add(&c->refs, 1);
-        if (grpc_call_start_batch(c->call, &op, 1, &c->close_tag.tag, NULL) != GRPC_CALL_OK)
+        if (grpc_call_start_batch(c->call, &op, 1, &c->close_tag.tag, NULL) == GRPC_CALL_OK)
+                c->close_watched = true;
+        else
                 atomic_fetch_sub(&c->refs, 1);
 }
 
@@ -508,28 +566,38 @@ static void close_done(Tag *tag, bool ok) {
         call_free(c);
 }
 
+/* A client started the call: re-arm its request first, so that the next call is matched at once. */
+static void call_started(Call *c) {
+        RpcServer *s = c->server;
+        request_call(s, c->reg);
+        clock_gettime(CLOCK_MONOTONIC, &c->started);
+        c->stage = CALL_RECEIVING;
+        pthread_mutex_lock(&s->lock);
+        s->calls_in_flight++;
+        pthread_mutex_unlock(&s->lock);
+        c->cancel.deadline_ns = deadline_to_monotonic(c->details.deadline);
+        if (c->reg) {
+                call_received(c);
+                return;
+        }
+        /* The method is not known yet: watch for a cancel while the message comes. */
+        watch_close(c);
+        grpc_op op = {.op = GRPC_OP_RECV_MESSAGE};
+        op.data.recv_message.recv_message = &c->request;
+        if (grpc_call_start_batch(c->call, &op, 1, &c->tag, NULL) != GRPC_CALL_OK)
+                call_free(c);
+}
+
 static void call_done(Tag *tag, bool ok) {
         Call *c = (Call *)tag;
         switch (c->stage) {
-        case CALL_REQUESTED: {
+        case CALL_REQUESTED:
                 if (!ok) { /* server shutting down */
                         call_free(c);
                         return;
                 }
-                request_call(c->server);
-                clock_gettime(CLOCK_MONOTONIC, &c->started);
-                grpc_op op = {.op = GRPC_OP_RECV_MESSAGE};
-                op.data.recv_message.recv_message = &c->request;
-                c->stage = CALL_RECEIVING;
-                pthread_mutex_lock(&c->server->lock);
-                c->server->calls_in_flight++;
-                pthread_mutex_unlock(&c->server->lock);
-                c->cancel.deadline_ns = deadline_to_monotonic(c->details.deadline);
-                watch_close(c);
-                if (grpc_call_start_batch(c->call, &op, 1, &c->tag, NULL) != GRPC_CALL_OK)
-                        call_free(c);
+                call_started(c);
                 return;
-        }
         case CALL_RECEIVING:
                 if (!ok) {
                         call_finish(c, GRPC_STATUS_CANCELLED, "the client went away");
@@ -563,10 +631,43 @@ static void *cq_main(void *arg) {
         }
 }
 
+/*
+ * Debian builds abseil without NDEBUG, which leaves its mutexes' deadlock detector on: every lock gRPC
+ * core takes records lock-order edges in a global graph, a sixth of the daemon's user-space
+ * instructions per read call (callgrind). Release builds of abseil have it off; turn it off with
+ * abseil's own switch, SetMutexDeadlockDetectionMode(OnDeadlockCycle::kIgnore), kIgnore being 0. It
+ * is looked up by its mangled name (abseil is C++), so another abseil just skips this.
+ */
+static void absl_deadlock_detection_off(void) {
+        void (*set_mode)(int) = (void (*)(int))dlsym(
+                RTLD_DEFAULT, "_ZN4absl7debian329SetMutexDeadlockDetectionModeENS0_15OnDeadlockCycleE");
+        if (set_mode)
+                set_mode(0);
+}
+
 static grpc_arg int_arg(const char *key, int value) {
         grpc_arg a = {.type = GRPC_ARG_INTEGER, .key = (char *)key};
         a.value.integer = value;
         return a;
+}
+
+/*
+ * Register every unary method that has a handler. Streams stay generic (they are rare and long), and
+ * so do methods without a handler, which answer UNIMPLEMENTED like unknown paths.
+ */
+static void register_methods(RpcServer *s) {
+        const RpcTable *t = s->daemon->rpcs;
+        s->registrations = xcalloc(t->n, sizeof(Registration));
+        for (size_t i = 0; i < t->n; i++) {
+                const RpcMethod *m = &t->methods[i];
+                if (!m->handler)
+                        continue;
+                void *handle = grpc_server_register_method(s->server, m->path, NULL,
+                                                           GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
+                if (handle)
+                        s->registrations[s->n_registrations++] =
+                                (Registration){.method = m, .handle = handle};
+        }
 }
 
 int rpc_server_new(Daemon *d, RpcServer **ret, Error **reterr) {
@@ -586,10 +687,12 @@ int rpc_server_new(Daemon *d, RpcServer **ret, Error **reterr) {
         };
         grpc_channel_args channel_args = {.num_args = ELEMENTSOF(args), .args = args};
 
+        absl_deadlock_detection_off();
         grpc_init();
         s->server = grpc_server_create(&channel_args, NULL);
         s->cq = grpc_completion_queue_create_for_next(NULL);
         grpc_server_register_completion_queue(s->server, s->cq, NULL);
+        register_methods(s);
         grpc_server_start(s->server);
         s->creds = grpc_insecure_server_credentials_create();
         if (pthread_create(&s->cq_thread, NULL, cq_main, s) != 0) {
@@ -597,11 +700,18 @@ int rpc_server_new(Daemon *d, RpcServer **ret, Error **reterr) {
                 grpc_server_destroy(s->server);
                 grpc_completion_queue_destroy(s->cq);
                 grpc_server_credentials_release(s->creds);
+                free(s->registrations);
                 free(s);
                 return error_set(reterr, r, "start gRPC completion thread");
         }
-        for (int i = 0; i < PENDING_REQUESTS; i++)
-                request_call(s);
+        for (int i = 0; i < PENDING_GENERIC; i++)
+                request_call(s, NULL);
+        for (size_t i = 0; i < s->n_registrations; i++) {
+                const Registration *reg = &s->registrations[i];
+                int pending = reg->method->inline_ok ? PENDING_INLINE : PENDING_WORKER;
+                for (int j = 0; j < pending; j++)
+                        request_call(s, reg);
+        }
         *ret = s;
         return 0;
 }
@@ -669,6 +779,7 @@ RpcServer *rpc_server_free(RpcServer *s) {
         grpc_completion_queue_destroy(s->cq);
         grpc_server_credentials_release(s->creds);
         grpc_shutdown();
+        free(s->registrations);
         pthread_mutex_destroy(&s->lock);
         pthread_cond_destroy(&s->cond);
         free(s);

@@ -80,7 +80,11 @@ typedef struct RpcMethod {
         const ProtobufCMessageDescriptor *output;
         RpcHandler handler;              /* NULL: the RPC is part of CRI but not built yet */
         RpcStreamHandler stream_handler; /* server-streaming methods (protobuf-c does not mark them) */
-        bool inline_ok;    /* never blocks (no I/O, short locks only): may run on the completion thread */
+        /*
+         * Never blocks (no I/O, short locks only) and answers before it returns (no RPC_DEFERRED): runs
+         * on the completion thread, and its call learns of no cancel (it is answered at once).
+         */
+        bool inline_ok;
         bool long_running; /* may take minutes (pulls): runs on its own pool so others are not starved */
 } RpcMethod;
 
