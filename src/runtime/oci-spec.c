@@ -345,8 +345,13 @@ static void build_system_mounts(const SpecInput *in, json_object *mounts) {
                                    NULL});
         add_mount(mounts, "/dev/mqueue", "mqueue", "mqueue",
                   (const char *[]){"nosuid", "noexec", "nodev", NULL});
-        /* sysfs can only be mounted afresh in a network namespace of our own. */
-        if (in->host_net)
+        /*
+         * A fresh sysfs, also with the node's network: root in the node's user namespace may mount one
+         * there, and it brings none of the node's mounts below /sys (tracefs, debugfs, bpf) that a
+         * recursive bind would copy in. Only a container in a user namespace of its own cannot mount
+         * sysfs in a network namespace it does not own; it gets the node's /sys bound instead.
+         */
+        if (in->host_net && in->userns)
                 add_mount(mounts, "/sys", "bind", "/sys",
                           (const char *[]){"rbind", "nosuid", "noexec", "nodev", priv ? "rw" : "ro", NULL});
         else

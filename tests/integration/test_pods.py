@@ -196,6 +196,12 @@ def test_host_network_pod(cri, image):
     pod = cri.run_pod(network="NODE")
     _, ctr = run_busybox(cri, image, pod)
     assert sh(cri, ctr, "readlink /proc/self/ns/net").strip() == os.readlink("/proc/self/ns/net")
+    # A read-only sysfs of its own: none of the node's mounts below /sys (tracefs on these machines) comes
+    # along, as a recursive bind of the node's /sys would bring them.
+    sys_mounts = {f[1]: (f[2], f[3].split(",")) for f in map(str.split, sh(cri, ctr, "cat /proc/mounts").splitlines())
+                  if f[1] == "/sys" or f[1].startswith("/sys/")}
+    assert sys_mounts["/sys"][0] == "sysfs" and "ro" in sys_mounts["/sys"][1]
+    assert not [m for m in sys_mounts if m.startswith("/sys/kernel")], sys_mounts
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -191,6 +191,42 @@ static void test_namespaces_and_host_network(void **state) {
         json_object_put(spec);
 }
 
+/* The type of the mount at `dest`, and whether its options include `opt`. */
+static const char *mount_type(json_object *spec, const char *dest, const char *opt, bool *ret_has_opt) {
+        json_object *mounts = get(spec, "mounts");
+        for (size_t i = 0; i < json_object_array_length(mounts); i++) {
+                json_object *m = json_object_array_get_idx(mounts, i);
+                if (strcmp(json_object_get_string(get(m, "destination")), dest) == 0) {
+                        *ret_has_opt = array_has(get(m, "options"), opt);
+                        return json_object_get_string(get(m, "type"));
+                }
+        }
+        return NULL;
+}
+
+/* A fresh sysfs, with the node's network too; the node's /sys only for a user-namespace pod there. */
+static void test_sysfs_mount(void **state) {
+        ContainerConfig c = {};
+        SpecInput in = base_input(&c);
+        Error *err = NULL;
+        bool rbind = false;
+        for (int host_net = 0; host_net <= 1; host_net++) {
+                in.host_net = host_net;
+                in.netns = host_net ? NULL : "/ns/net";
+                json_object *spec = oci_spec_build(&in, &err);
+                assert_string_equal(mount_type(spec, "/sys", "rbind", &rbind), "sysfs");
+                assert_false(rbind);
+                json_object_put(spec);
+        }
+        NamespaceConfig maps = {};
+        in.userns = "/ns/user";
+        in.userns_maps = &maps;
+        json_object *spec = oci_spec_build(&in, &err);
+        assert_string_equal(mount_type(spec, "/sys", "rbind", &rbind), "bind");
+        assert_true(rbind);
+        json_object_put(spec);
+}
+
 static void test_no_command_is_an_error(void **state) {
         ImageRunConfig empty = {};
         ContainerConfig c = {};
@@ -261,6 +297,7 @@ int main(void) {
                 cmocka_unit_test(test_oom_score_adj_is_clamped),
                 cmocka_unit_test(test_masked_paths_default_custom_and_privileged),
                 cmocka_unit_test(test_namespaces_and_host_network),
+                cmocka_unit_test(test_sysfs_mount),
                 cmocka_unit_test(test_no_command_is_an_error),
                 cmocka_unit_test(test_ulimits),
                 cmocka_unit_test(test_image_run_config_parse),
