@@ -10,7 +10,9 @@ Debian's plugins in /usr/lib/cni) run side by side on unix sockets in a temporar
 busybox (and containerd pause) first. Then, with the daemons alternating pod by pod:
 
 - `--pods` (50) pods with one container each running `sleep 3600`, PID namespace CONTAINER (the kubelet's
-  default): RunPodSandbox, CreateContainer, StartContainer timed at the client, and their sum per pod;
+  default) and the masked and read-only /proc and /sys paths a kubelet sends with every container
+  (containerd applies only those, while crio-c has defaults when the request names none; runc mounts each
+  one): RunPodSandbox, CreateContainer, StartContainer timed at the client, and their sum per pod;
 - daemon RSS idle (after the pulls) and with the pods running; RSS and PSS sums of the monitors
   (conmon for crio-c, containerd-shim-runc-v2 for containerd) and of containerd's pause processes;
 - the round trip of ListContainers, ListPodSandbox, ContainerStatus, PodSandboxStatus, ImageStatus and
@@ -62,6 +64,10 @@ LIFECYCLE = ["RunPodSandbox", "CreateContainer", "StartContainer", "StopContaine
              "StopPodSandbox", "RemovePodSandbox"]
 READS = ["ListContainers", "ListPodSandbox", "ContainerStatus", "PodSandboxStatus", "ImageStatus", "ListImages"]
 RPC_TIMEOUT = 120.0
+# What a kubelet (1.26) puts in every container's security context for the default proc mount.
+KUBELET_MASKED_PATHS = ["/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+                        "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware"]
+KUBELET_READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
 LOOPBACK_CONFLIST = {"cniVersion": "1.0.0", "name": "bench-loopback", "plugins": [{"type": "loopback"}]}
 
 
@@ -187,6 +193,13 @@ class Node:
         return ph.pod_config(name=name, uid=name + "-uid", log_dir=log_dir, pid="CONTAINER",
                              network="NODE" if self.network == "host" else "POD")
 
+    def container_config(self, name, log_path):
+        """A `sleep` container, with the security context fields a kubelet always fills in."""
+        c = ph.container_config(self.image, name=name, command=CTR_CMD, log_path=log_path)
+        c.linux.security_context.masked_paths.extend(KUBELET_MASKED_PATHS)
+        c.linux.security_context.readonly_paths.extend(KUBELET_READONLY_PATHS)
+        return c
+
     def run_pod(self, name, timed=True):
         """RunPodSandbox, CreateContainer, StartContainer for one pod with one `sleep` container."""
         cfg = self.pod_config(name)
@@ -194,7 +207,7 @@ class Node:
         pod = self._timed(t("RunPodSandbox"), self.c.run_pod, cfg)
         self.pods.append((pod, cfg, [], None))
         ctr = self._timed(t("CreateContainer"), self.c.create_container, pod,
-                          ph.container_config(self.image, name="main", command=CTR_CMD, log_path="main.log"), cfg)
+                          self.container_config("main", "main.log"), cfg)
         self.pods[-1][2].append(ctr)
         self._timed(t("StartContainer"), self.c.start_container, ctr)
         self.pods[-1] = (pod, cfg, [ctr], ctr)
@@ -204,8 +217,7 @@ class Node:
     def add_created(self, index, count):
         pod, cfg, ctrs, _ = self.pods[index]
         for j in range(count):
-            ctrs.append(self.c.create_container(pod, ph.container_config(
-                self.image, name=f"extra-{j}", command=CTR_CMD, log_path=f"extra-{j}.log"), cfg))
+            ctrs.append(self.c.create_container(pod, self.container_config(f"extra-{j}", f"extra-{j}.log"), cfg))
 
     def remove_created(self, index):
         pod, cfg, ctrs, main = self.pods[index]
