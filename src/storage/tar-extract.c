@@ -352,8 +352,8 @@ static int pwrite_all(int fd, const void *buf, size_t size, int64_t offset) {
 /*
  * A big file's data starts going to disk while the rest of the layer still arrives. The layer is
  * synced before its row commits (store.c); without this, all of its data would be written out only
- * then, after the last byte (~115 ms of a 50 MiB single-layer pull here). Small files are left to
- * that sync, which writes them out together.
+ * then, after the last byte (docs/benchmarks.md has the numbers). Small files are left to that sync,
+ * which writes them out together.
  */
 #define WRITEBACK_CHUNK (4LL << 20)
 
