@@ -348,10 +348,12 @@ static void build_system_mounts(const SpecInput *in, json_object *mounts) {
         /*
          * A fresh sysfs, also with the node's network: root in the node's user namespace may mount one
          * there, and it brings none of the node's mounts below /sys (tracefs, debugfs, bpf) that a
-         * recursive bind would copy in. Only a container in a user namespace of its own cannot mount
-         * sysfs in a network namespace it does not own; it gets the node's /sys bound instead.
+         * recursive bind would copy in. With the node's network, two containers get the node's /sys
+         * bound instead, as CRI-O does: a privileged one (node agents expect those mounts there), and
+         * one in a user namespace of its own (it cannot mount sysfs in a network namespace it does not
+         * own).
          */
-        if (in->host_net && in->userns)
+        if (in->host_net && (in->userns || priv))
                 add_mount(mounts, "/sys", "bind", "/sys",
                           (const char *[]){"rbind", "nosuid", "noexec", "nodev", priv ? "rw" : "ro", NULL});
         else

@@ -202,6 +202,11 @@ def test_host_network_pod(cri, image):
                   if f[1] == "/sys" or f[1].startswith("/sys/")}
     assert sys_mounts["/sys"][0] == "sysfs" and "ro" in sys_mounts["/sys"][1]
     assert not [m for m in sys_mounts if m.startswith("/sys/kernel")], sys_mounts
+    # A privileged container on the node's network (a node agent) sees the node's /sys, as on CRI-O.
+    _, agent = run_busybox(cri, image, pod, privileged=True)
+    node_kernel = {f.split()[1] for f in open("/proc/mounts") if f.split()[1].startswith("/sys/kernel")}
+    inside = {f.split()[1] for f in sh(cri, agent, "cat /proc/mounts").splitlines()}
+    assert node_kernel <= inside, node_kernel - inside
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -204,27 +204,37 @@ static const char *mount_type(json_object *spec, const char *dest, const char *o
         return NULL;
 }
 
-/* A fresh sysfs, with the node's network too; the node's /sys only for a user-namespace pod there. */
+static void assert_sys_mount(const SpecInput *in, const char *type, bool rbind) {
+        Error *err = NULL;
+        bool has_rbind = false;
+        json_object *spec = oci_spec_build(in, &err);
+        assert_non_null(spec);
+        assert_string_equal(mount_type(spec, "/sys", "rbind", &has_rbind), type);
+        assert_int_equal(has_rbind, rbind);
+        json_object_put(spec);
+}
+
+/*
+ * A fresh sysfs, with the node's network too; the node's /sys with the node's network only for a
+ * privileged container or one in a user-namespace pod.
+ */
 static void test_sysfs_mount(void **state) {
         ContainerConfig c = {};
         SpecInput in = base_input(&c);
-        Error *err = NULL;
-        bool rbind = false;
-        for (int host_net = 0; host_net <= 1; host_net++) {
-                in.host_net = host_net;
-                in.netns = host_net ? NULL : "/ns/net";
-                json_object *spec = oci_spec_build(&in, &err);
-                assert_string_equal(mount_type(spec, "/sys", "rbind", &rbind), "sysfs");
-                assert_false(rbind);
-                json_object_put(spec);
-        }
+        assert_sys_mount(&in, "sysfs", false);
+        in.host_net = true;
+        in.netns = NULL;
+        assert_sys_mount(&in, "sysfs", false);
+        c.privileged = true;
+        assert_sys_mount(&in, "bind", true);
+        c.privileged = false;
         NamespaceConfig maps = {};
         in.userns = "/ns/user";
         in.userns_maps = &maps;
-        json_object *spec = oci_spec_build(&in, &err);
-        assert_string_equal(mount_type(spec, "/sys", "rbind", &rbind), "bind");
-        assert_true(rbind);
-        json_object_put(spec);
+        assert_sys_mount(&in, "bind", true);
+        in.host_net = false;
+        in.netns = "/ns/net";
+        assert_sys_mount(&in, "sysfs", false);
 }
 
 static void test_no_command_is_an_error(void **state) {
