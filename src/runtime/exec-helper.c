@@ -23,8 +23,9 @@
 static int read_spec(const Container *c, json_object **ret, Error **reterr) {
         _cleanup_free_ char *path = xasprintf("%s/config.json", c->bundle), *text = NULL;
         size_t len = 0;
-        if (read_file(path, SPEC_MAX, &text, &len) < 0)
-                return error_set(reterr, errno ? errno : EIO, "read %s: %m", path);
+        int r = read_file(path, SPEC_MAX, &text, &len);
+        if (r < 0)
+                return error_set(reterr, -r, "read %s: %s", path, strerror(-r));
         return json_parse_object(text, len, "config.json", ret, reterr);
 }
 
