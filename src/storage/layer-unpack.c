@@ -217,7 +217,7 @@ static int queue_failed(LayerUnpack *u, int r, Error **reterr) {
         return error_set(reterr, -r, "write to layer extraction: %s", strerror(-r));
 }
 
-/* Compressed layers inflate straight into the queue's slots: no copy between inflate and libarchive. */
+/* Compressed layers inflate straight into the queue's slots: no copy between inflate and the tar reader. */
 static int reserve_output(void *userdata, void **ret_buf, size_t *ret_size, Error **reterr) {
         LayerUnpack *u = userdata;
         int r = chunk_queue_reserve(u->queue, ret_buf, ret_size);

@@ -11,7 +11,7 @@
  *
  * Bytes pushed are digested as they are (the blob digest), decompressed (gzip through ISA-L's
  * streaming isal_inflate, zstd through libzstd, or plain), digested again (the diff_id) and handed to
- * an extraction thread that reads the tar stream with libarchive and creates entries below the
+ * an extraction thread that reads the tar stream with tar-reader.h and creates entries below the
  * directory with *at() calls resolved under it (openat2 RESOLVE_BENEATH). Ownership, modes
  * (including setuid), xattrs, hard links, symlinks, device nodes, fifos and mtimes are kept;
  * ".wh.NAME" becomes a 0:0 character device NAME and ".wh..wh..opq" the xattr

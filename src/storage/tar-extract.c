@@ -11,10 +11,8 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include <archive.h>
-#include <archive_entry.h>
-
 #include "tar-extract.h"
+#include "tar-reader.h"
 
 #define READ_BLOCK_SIZE (128 * 1024)
 /* Directory mtimes wait for the end; past this much bookkeeping the rest keep the extraction time. */
@@ -35,7 +33,7 @@ typedef struct Extract {
         TarReadFn read;
         void *read_userdata;
         Digester *digest; /* of everything read; NULL: none */
-        struct archive *archive;
+        TarReader *reader;
         const atomic_bool *cancel;
         DirTime *dir_times;
         size_t n_dir_times, n_allocated, dir_times_bytes;
@@ -43,7 +41,7 @@ typedef struct Extract {
 
 /* One archive entry's names, in the forms the steps below need. */
 typedef struct Entry {
-        struct archive_entry *e;
+        const TarEntry *e;
         const char *name; /* as in the archive, for messages */
         char *path;       /* normalised: no "." or empty components; "" is the layer root */
         char *parent;     /* path without its last component */
@@ -107,10 +105,10 @@ static int normalize_path(const char *name, char **ret) {
         return 0;
 }
 
-static int entry_init(Entry *en, struct archive_entry *e, Error **reterr) {
+static int entry_init(Entry *en, const TarEntry *e, Error **reterr) {
         en->e = e;
-        en->name = archive_entry_pathname(e);
-        if (!en->name || !*en->name)
+        en->name = e->path;
+        if (!*en->name)
                 return error_set(reterr, EBADMSG, "layer has an entry without a name");
         if (normalize_path(en->name, &en->path) < 0)
                 return error_set(reterr, EPERM, "layer entry '%s' escapes the layer", en->name);
@@ -242,7 +240,7 @@ static int create_link(int dir_fd, const char *name, const void *arg) {
 }
 
 static int entry_owner(const Entry *en, uid_t *ret_uid, gid_t *ret_gid, Error **reterr) {
-        int64_t uid = archive_entry_uid(en->e), gid = archive_entry_gid(en->e);
+        int64_t uid = en->e->uid, gid = en->e->gid;
         /* (uid_t) -1 means "leave unchanged" to chown(), so it is no owner either. */
         if (uid < 0 || uid >= UINT32_MAX || gid < 0 || gid >= UINT32_MAX)
                 return error_set(reterr, EBADMSG,
@@ -254,17 +252,8 @@ static int entry_owner(const Entry *en, uid_t *ret_uid, gid_t *ret_gid, Error **
 }
 
 static void entry_times(const Entry *en, struct timespec ret[2]) {
-        struct archive_entry *e = en->e;
-
-        ret[1] = (struct timespec){0, UTIME_OMIT};
-        if (archive_entry_mtime_is_set(e))
-                ret[1] = (struct timespec){archive_entry_mtime(e), archive_entry_mtime_nsec(e)};
-        ret[0] = ret[1];
-        if (archive_entry_atime_is_set(e))
-                ret[0] = (struct timespec){archive_entry_atime(e), archive_entry_atime_nsec(e)};
-        for (int i = 0; i < 2; i++)
-                if (ret[i].tv_nsec != UTIME_OMIT && (ret[i].tv_nsec < 0 || ret[i].tv_nsec > 999999999))
-                        ret[i].tv_nsec = 0;
+        ret[1] = en->e->mtime;
+        ret[0] = en->e->has_atime ? en->e->atime : ret[1];
 }
 
 static bool xattr_wanted(const char *name) {
@@ -272,33 +261,28 @@ static bool xattr_wanted(const char *name) {
 }
 
 static int apply_xattrs(const Entry *en, int fd, Error **reterr) {
-        const char *name;
-        const void *value;
-        size_t size;
-
-        if (archive_entry_xattr_reset(en->e) == 0)
-                return 0;
-        while (archive_entry_xattr_next(en->e, &name, &value, &size) == ARCHIVE_OK) {
-                if (!name || !xattr_wanted(name))
+        for (size_t i = 0; i < en->e->n_xattrs; i++) {
+                const TarXattr *x = &en->e->xattrs[i];
+                if (!xattr_wanted(x->name))
                         continue;
                 /* A store on a filesystem without xattrs still gets a usable layer, as with containerd. */
-                if (fsetxattr(fd, name, value, size, 0) < 0 && errno != EOPNOTSUPP)
+                if (fsetxattr(fd, x->name, x->value, x->size, 0) < 0 && errno != EOPNOTSUPP)
                         return error_set(reterr, errno, "layer entry '%s': set xattr %s: %m", en->name,
-                                         name);
+                                         x->name);
         }
         return 0;
 }
 
 /* Owner first: chown() clears setuid/setgid bits and file capabilities, so mode and xattrs follow it. */
 static int apply_fd_metadata(const Entry *en, int fd, Error **reterr) {
-        uid_t uid;
-        gid_t gid;
+        uid_t uid = 0;
+        gid_t gid = 0;
         int r = entry_owner(en, &uid, &gid, reterr);
         if (r < 0)
                 return r;
         if (fchown(fd, uid, gid) < 0)
                 return error_set(reterr, errno, "layer entry '%s': chown: %m", en->name);
-        if (fchmod(fd, archive_entry_perm(en->e) & 07777) < 0)
+        if (fchmod(fd, en->e->perm) < 0)
                 return error_set(reterr, errno, "layer entry '%s': chmod: %m", en->name);
         return apply_xattrs(en, fd, reterr);
 }
@@ -309,8 +293,8 @@ static int apply_fd_metadata(const Entry *en, int fd, Error **reterr) {
  */
 static int apply_name_metadata(const Entry *en, int dir_fd, const char *name, bool is_symlink,
                                Error **reterr) {
-        uid_t uid;
-        gid_t gid;
+        uid_t uid = 0;
+        gid_t gid = 0;
         struct timespec ts[2];
         int r = entry_owner(en, &uid, &gid, reterr);
         if (r < 0)
@@ -318,20 +302,12 @@ static int apply_name_metadata(const Entry *en, int dir_fd, const char *name, bo
         if (fchownat(dir_fd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
                 return error_set(reterr, errno, "layer entry '%s': chown: %m", en->name);
         /* fchmodat() follows symlinks, and a symlink's own mode means nothing on Linux. */
-        if (!is_symlink && fchmodat(dir_fd, name, archive_entry_perm(en->e) & 07777, 0) < 0)
+        if (!is_symlink && fchmodat(dir_fd, name, en->e->perm, 0) < 0)
                 return error_set(reterr, errno, "layer entry '%s': chmod: %m", en->name);
         entry_times(en, ts);
         if (utimensat(dir_fd, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
                 return error_set(reterr, errno, "layer entry '%s': set times: %m", en->name);
         return 0;
-}
-
-static int archive_failure(const Extract *x, const char *name, Error **reterr) {
-        const char *msg = archive_error_string(x->archive);
-        if (name)
-                return error_set(reterr, EBADMSG, "malformed tar data in layer entry '%s': %s", name,
-                                 msg ? msg : "unknown error");
-        return error_set(reterr, EBADMSG, "malformed tar data: %s", msg ? msg : "unknown error");
 }
 
 static int pwrite_all(int fd, const void *buf, size_t size, int64_t offset) {
@@ -362,25 +338,21 @@ static void start_writeback(int fd, int64_t from, int64_t to) {
                 (void)sync_file_range(fd, from, to - from, SYNC_FILE_RANGE_WRITE);
 }
 
-/* Blocks arrive with their offsets, so holes of sparse files are skipped rather than written. */
 static int write_data(const Extract *x, const Entry *en, int fd, Error **reterr) {
         int64_t end = 0, written_out = 0;
         for (;;) {
                 const void *buf;
-                size_t size;
-                la_int64_t offset;
-                int ar = archive_read_data_block(x->archive, &buf, &size, &offset);
-                if (ar == ARCHIVE_EOF)
+                ssize_t n = tar_reader_data(x->reader, &buf, reterr);
+                if (n < 0)
+                        return error_prefix(reterr, "layer entry '%s'", en->name);
+                if (n == 0)
                         break;
-                if (ar < ARCHIVE_WARN || offset < 0)
-                        return archive_failure(x, en->name, reterr);
                 if (cancelled(x))
                         return error_set(reterr, ECANCELED, "layer extraction cancelled");
-                int r = pwrite_all(fd, buf, size, offset);
+                int r = pwrite_all(fd, buf, (size_t)n, end);
                 if (r < 0)
                         return error_set(reterr, -r, "layer entry '%s': write: %s", en->name, strerror(-r));
-                if (offset + (int64_t)size > end)
-                        end = offset + (int64_t)size;
+                end += n;
                 if (end - written_out >= WRITEBACK_CHUNK) {
                         start_writeback(fd, written_out, end);
                         written_out = end;
@@ -388,10 +360,6 @@ static int write_data(const Extract *x, const Entry *en, int fd, Error **reterr)
         }
         if (written_out > 0)
                 start_writeback(fd, written_out, end);
-        /* A sparse file may end in a hole that no block covers. */
-        int64_t size = archive_entry_size(en->e);
-        if (archive_entry_size_is_set(en->e) && size > end && ftruncate(fd, size) < 0)
-                return error_set(reterr, errno, "layer entry '%s': set size: %m", en->name);
         return 0;
 }
 
@@ -468,8 +436,8 @@ static int extract_dir(Extract *x, const Entry *en, int dir_fd, Error **reterr) 
 
 /* The target is not checked: it is only ever followed inside the container's root. */
 static int extract_symlink(const Entry *en, int dir_fd, Error **reterr) {
-        const char *target = archive_entry_symlink(en->e);
-        if (!target || !*target)
+        const char *target = en->e->link_target;
+        if (!*target)
                 return error_set(reterr, EBADMSG, "layer entry '%s' is a symlink without a target",
                                  en->name);
         int r = create_replacing(dir_fd, en->base, create_symlink, target);
@@ -480,10 +448,8 @@ static int extract_symlink(const Entry *en, int dir_fd, Error **reterr) {
 
 static int extract_node(const Entry *en, int dir_fd, mode_t type, Error **reterr) {
         Node node = {
-                .mode = type | (archive_entry_perm(en->e) & 07777),
-                .rdev = type == S_IFIFO
-                                ? 0
-                                : makedev(archive_entry_rdevmajor(en->e), archive_entry_rdevminor(en->e)),
+                .mode = type | en->e->perm,
+                .rdev = type == S_IFIFO ? 0 : makedev(en->e->dev_major, en->e->dev_minor),
         };
         int r = create_replacing(dir_fd, en->base, create_node, &node);
         if (r < 0)
@@ -522,7 +488,7 @@ static int open_link_target(const Extract *x, const Entry *en, const char *targe
 
 /* A hard link shares its target's inode and metadata, so it gets none of its own. */
 static int extract_hardlink(const Extract *x, const Entry *en, int dir_fd, Error **reterr) {
-        const char *target = archive_entry_hardlink(en->e);
+        const char *target = en->e->link_target;
         LinkTarget t = {.fd = -EBADF};
         int r = open_link_target(x, en, target, &t, reterr);
         if (r < 0)
@@ -563,7 +529,7 @@ static int extract_whiteout(const Entry *en, int dir_fd, Error **reterr) {
         return 0;
 }
 
-static int extract_entry(Extract *x, struct archive_entry *e, Error **reterr) {
+static int extract_entry(Extract *x, const TarEntry *e, Error **reterr) {
         _cleanup_(entry_done) Entry en = {};
         _cleanup_close_ int dir_fd = -EBADF;
         int r = entry_init(&en, e, reterr);
@@ -572,35 +538,32 @@ static int extract_entry(Extract *x, struct archive_entry *e, Error **reterr) {
         if (r < 0)
                 return r;
 
-        mode_t type = archive_entry_filetype(e);
-        const char *hardlink = archive_entry_hardlink(e);
-        if (!*en.path && (hardlink || type != AE_IFDIR))
+        if (!*en.path && e->type != TAR_DIR)
                 return error_set(reterr, EBADMSG, "layer entry '%s' would replace the layer root", en.name);
         if (startswith(en.base, WHITEOUT_PREFIX))
                 return extract_whiteout(&en, dir_fd, reterr);
-        if (hardlink)
-                return extract_hardlink(x, &en, dir_fd, reterr);
 
-        switch (type) {
-        case AE_IFREG:
+        switch (e->type) {
+        case TAR_FILE:
                 return extract_file(x, &en, dir_fd, reterr);
-        case AE_IFDIR:
+        case TAR_HARDLINK:
+                return extract_hardlink(x, &en, dir_fd, reterr);
+        case TAR_DIR:
                 return extract_dir(x, &en, dir_fd, reterr);
-        case AE_IFLNK:
+        case TAR_SYMLINK:
                 return extract_symlink(&en, dir_fd, reterr);
-        case AE_IFCHR:
+        case TAR_CHAR:
                 return extract_node(&en, dir_fd, S_IFCHR, reterr);
-        case AE_IFBLK:
+        case TAR_BLOCK:
                 return extract_node(&en, dir_fd, S_IFBLK, reterr);
-        case AE_IFIFO:
+        case TAR_FIFO:
                 return extract_node(&en, dir_fd, S_IFIFO, reterr);
-        default:
-                return error_set(reterr, EBADMSG, "layer entry '%s' has an unsupported type", en.name);
         }
+        return error_set(reterr, EBADMSG, "layer entry '%s' has an unsupported type", en.name);
 }
 
 static void extract_done(Extract *x) {
-        archive_read_free(x->archive);
+        tar_reader_free(x->reader);
         for (size_t i = 0; i < x->n_dir_times; i++)
                 free(x->dir_times[i].path);
         free(x->dir_times);
@@ -638,14 +601,10 @@ int tar_extract_digesting(int root_fd, int input_fd, int64_t max_entries, Digest
         return r;
 }
 
-/* libarchive's input: the next block from the reader, digested on its way. */
-static la_ssize_t read_block(struct archive *a, void *userdata, const void **ret_buf) {
+/* The reader's input: the next block from the caller's reader, digested on its way. */
+static ssize_t read_digesting(void *userdata, const void **ret_buf) {
         Extract *x = userdata;
         ssize_t n = x->read(x->read_userdata, ret_buf);
-        if (n < 0) {
-                archive_set_error(a, (int)-n, "read layer stream: %s", strerror((int)-n));
-                return -1;
-        }
         if (x->digest && n > 0)
                 digester_update(x->digest, *ret_buf, (size_t)n);
         return n;
@@ -657,36 +616,24 @@ int tar_extract_stream(int root_fd, TarReadFn read, void *read_userdata, int64_t
                                              .read = read,
                                              .read_userdata = read_userdata,
                                              .digest = digest,
-                                             .cancel = cancel,
-                                             .archive = archive_read_new()};
-        if (!x.archive)
-                abort();
-
-        /*
-         * libarchive only parses here. The tar reader covers ustar, GNU and pax; "empty" accepts a
-         * zero-length layer as Go's archive/tar does. No decompression filters: the stream arrives
-         * inflated, and a tar wrapped in yet another compression is not a layer.
-         */
-        if (archive_read_support_format_tar(x.archive) != ARCHIVE_OK ||
-            archive_read_support_format_empty(x.archive) != ARCHIVE_OK ||
-            archive_read_open(x.archive, &x, NULL, read_block, NULL) != ARCHIVE_OK)
-                return archive_failure(&x, NULL, reterr);
+                                             .cancel = cancel};
+        x.reader = tar_reader_new(read_digesting, &x);
 
         for (int64_t n = 0;; n++) {
-                struct archive_entry *e = NULL;
+                const TarEntry *e = NULL;
                 if (cancelled(&x))
                         return error_set(reterr, ECANCELED, "layer extraction cancelled");
-                int ar = archive_read_next_header(x.archive, &e);
-                if (ar == ARCHIVE_EOF)
+                int r = tar_reader_next(x.reader, &e, reterr);
+                if (r < 0)
+                        return r;
+                if (r == 0)
                         break;
-                if (ar < ARCHIVE_WARN)
-                        return archive_failure(&x, NULL, reterr);
                 if (max_entries > 0 && n >= max_entries)
                         return error_set(reterr, EFBIG,
                                          "layer has more than %" PRId64
                                          " entries (crio.image.max_layer_entries)",
                                          max_entries);
-                int r = extract_entry(&x, e, reterr);
+                r = extract_entry(&x, e, reterr);
                 if (r < 0)
                         return r;
         }
