@@ -338,21 +338,23 @@ static void start_writeback(int fd, int64_t from, int64_t to) {
                 (void)sync_file_range(fd, from, to - from, SYNC_FILE_RANGE_WRITE);
 }
 
+/* Pieces arrive with their offsets, so holes of sparse files stay holes rather than written zeros. */
 static int write_data(const Extract *x, const Entry *en, int fd, Error **reterr) {
         int64_t end = 0, written_out = 0;
         for (;;) {
                 const void *buf;
-                ssize_t n = tar_reader_data(x->reader, &buf, reterr);
+                int64_t offset;
+                ssize_t n = tar_reader_data(x->reader, &buf, &offset, reterr);
                 if (n < 0)
                         return error_prefix(reterr, "layer entry '%s'", en->name);
                 if (n == 0)
                         break;
                 if (cancelled(x))
                         return error_set(reterr, ECANCELED, "layer extraction cancelled");
-                int r = pwrite_all(fd, buf, (size_t)n, end);
+                int r = pwrite_all(fd, buf, (size_t)n, offset);
                 if (r < 0)
                         return error_set(reterr, -r, "layer entry '%s': write: %s", en->name, strerror(-r));
-                end += n;
+                end = offset + n;
                 if (end - written_out >= WRITEBACK_CHUNK) {
                         start_writeback(fd, written_out, end);
                         written_out = end;
@@ -360,6 +362,9 @@ static int write_data(const Extract *x, const Entry *en, int fd, Error **reterr)
         }
         if (written_out > 0)
                 start_writeback(fd, written_out, end);
+        /* A sparse file may end in a hole that no piece covers. */
+        if (en->e->size > end && ftruncate(fd, en->e->size) < 0)
+                return error_set(reterr, errno, "layer entry '%s': set size: %m", en->name);
         return 0;
 }
 

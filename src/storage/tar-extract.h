@@ -16,17 +16,18 @@
  * so nothing in the stream can reach outside `root_fd`, and the calling thread's working directory
  * is never used (several layers extract at once in one process).
  *
- * Kept: regular files, directories, symlinks, hard links, character and block devices, fifos; numeric
- * owners, modes including setuid/setgid/sticky, mtimes (and atimes), xattrs user.* and security.capability
- * on files and directories. Dropped: trusted.* and other security.* / system.* xattrs (an image must not set
- * overlay's own trusted.overlay.* or labels the runtime assigns), ACLs, user and group names, sockets.
+ * Kept: regular files (holes of sparse files stay holes), directories, symlinks, hard links, character and
+ * block devices, fifos; numeric owners, modes including setuid/setgid/sticky, mtimes (and atimes), xattrs
+ * user.* and security.capability on files and directories. Dropped: trusted.* and other security.* /
+ * system.* xattrs (an image must not set overlay's own trusted.overlay.* or labels the runtime assigns),
+ * ACLs, user and group names, sockets.
  * ".wh.NAME" becomes a 0/0 character device NAME, ".wh..wh..opq" the xattr trusted.overlay.opaque=y on its
  * directory, other ".wh..wh.*" (aufs bookkeeping) are skipped. Directory mtimes are set once all entries
  * exist.
  *
  * Errors: -EPERM for an entry that would land outside (absolute path, ".." component, a path through
  * a symlink, a hard link to a target outside or through a symlink), -EBADMSG for malformed tar data or
- * entries (unknown type, sparse file, invalid owner, missing hard link target), -ECANCELED once `*cancel`
+ * entries (unknown type, bad sparse map, invalid owner, missing hard link target), -ECANCELED once `*cancel`
  * (may be NULL) is set, else the failing call's -errno; the message names the entry. On error the tree is
  * partial. Reads `input_fd` up to the end-of-archive marker (not necessarily to EOF) and does not close
  * it. Blocks on `input_fd`.

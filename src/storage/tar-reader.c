@@ -27,14 +27,28 @@ enum {
         F_DEVMINOR = 337,
         F_PREFIX = 345,
         F_GNU_ATIME = 345,
+        F_GNU_SPARSE = 386,   /* old GNU sparse files: 4 (offset, length) pairs of 12 + 12 bytes */
+        F_GNU_EXTENDED = 482, /* 1: extension blocks of 21 more pairs follow the header */
+        F_GNU_REALSIZE = 483, /* the file's size with its holes */
+        SPARSE_PAIR = 24,
+        EXT_BLOCK_PAIRS = 21, /* per extension block, whose byte 504 says whether another follows */
 };
+
+/* A stretch of a sparse file's data: `length` bytes stored for `offset`; the rest are holes. */
+typedef struct Segment {
+        int64_t offset, length;
+} Segment;
 
 /* What pax records and GNU long-name entries say about the entry that follows them. */
 typedef struct Extension {
         char *long_name, *long_link; /* GNU 'L' and 'K' */
         char *path, *linkpath;       /* pax */
-        bool has_size, has_uid, has_gid, has_mtime, has_atime, sparse;
+        bool has_size, has_uid, has_gid, has_mtime, has_atime;
         int64_t size, uid, gid;
+        /* GNU's sparse files in pax: 0.1 has the map in a record, 1.0 at the start of the data. */
+        char *sparse_name, *sparse_map;
+        int64_t sparse_major, sparse_real_size; /* -1: not given */
+        bool sparse_0_0;                        /* the oldest form, repeated records: refused */
         struct timespec mtime, atime;
         TarXattr *xattrs;
         size_t n_xattrs;
@@ -46,7 +60,10 @@ struct TarReader {
         const uint8_t *chunk;
         size_t chunk_len, chunk_pos;
         bool source_ended;
-        int64_t data_left, padding_left;
+        int64_t data_left, padding_left; /* of the current entry, in the archive */
+        Segment *segments;               /* where the current entry's data goes */
+        size_t n_segments, n_allocated, segment;
+        int64_t segment_left;
         Extension ext;
         TarEntry entry;
         uint8_t block[BLOCK];
@@ -65,8 +82,10 @@ static void extension_clear(Extension *e) {
         free(e->long_link);
         free(e->path);
         free(e->linkpath);
+        free(e->sparse_name);
+        free(e->sparse_map);
         xattrs_free(e->xattrs, e->n_xattrs);
-        *e = (Extension){};
+        *e = (Extension){.sparse_major = -1, .sparse_real_size = -1};
 }
 
 static void entry_clear(TarEntry *e) {
@@ -80,6 +99,7 @@ TarReader *tar_reader_new(TarReadFn read, void *userdata) {
         TarReader *r = xcalloc(1, sizeof(*r));
         r->read = read;
         r->userdata = userdata;
+        extension_clear(&r->ext);
         return r;
 }
 
@@ -88,6 +108,7 @@ TarReader *tar_reader_free(TarReader *r) {
                 return NULL;
         extension_clear(&r->ext);
         entry_clear(&r->entry);
+        free(r->segments);
         return mfree(r);
 }
 
@@ -273,6 +294,22 @@ static void set_text(char **dst, const char *value, size_t len) {
 }
 
 #define XATTR_KEY "SCHILY.xattr."
+#define SPARSE_KEY "GNU.sparse."
+
+static int apply_sparse_record(Extension *e, const char *key, size_t klen, const char *v, size_t vlen) {
+        const char *end = v + vlen;
+        if (key_is(key, klen, "major"))
+                return parse_decimal(v, end, &e->sparse_major);
+        if (key_is(key, klen, "name"))
+                set_text(&e->sparse_name, v, vlen);
+        else if (key_is(key, klen, "realsize") || key_is(key, klen, "size"))
+                return parse_decimal(v, end, &e->sparse_real_size);
+        else if (key_is(key, klen, "map"))
+                set_text(&e->sparse_map, v, vlen);
+        else if (key_is(key, klen, "offset") || key_is(key, klen, "numbytes"))
+                e->sparse_0_0 = true;
+        return 0;
+}
 
 /* One pax record's keyword and value; unknown keywords are ignored, as POSIX asks. */
 static int apply_pax_record(Extension *e, const char *key, size_t klen, const char *v, size_t vlen) {
@@ -293,8 +330,8 @@ static int apply_pax_record(Extension *e, const char *key, size_t klen, const ch
                 return (e->has_atime = vlen > 0) ? parse_pax_time(v, end, &e->atime) : 0;
         else if (klen > strlen(XATTR_KEY) && memcmp(key, XATTR_KEY, strlen(XATTR_KEY)) == 0)
                 add_xattr(e, key + strlen(XATTR_KEY), klen - strlen(XATTR_KEY), v, vlen);
-        else if (klen > 11 && memcmp(key, "GNU.sparse.", 11) == 0)
-                e->sparse = true;
+        else if (klen > strlen(SPARSE_KEY) && memcmp(key, SPARSE_KEY, strlen(SPARSE_KEY)) == 0)
+                return apply_sparse_record(e, key + strlen(SPARSE_KEY), klen - strlen(SPARSE_KEY), v, vlen);
         return 0;
 }
 
@@ -455,6 +492,171 @@ static int header_numbers(const uint8_t *h, TarEntry *e, int64_t *ret_size) {
         return 0;
 }
 
+/* ---- Sparse files: where the stored bytes go ------------------------------------------------ */
+
+/* A map larger than this (in pairs) is refused; GNU tar writes one pair per run of data. */
+#define SEGMENTS_MAX (EXTENSION_MAX / 16)
+
+static int add_segment(TarReader *r, int64_t offset, int64_t length) {
+        if (r->n_segments >= SEGMENTS_MAX || offset < 0 || length < 0)
+                return -EBADMSG;
+        if (r->n_segments == r->n_allocated) {
+                r->n_allocated = r->n_allocated ? 2 * r->n_allocated : 8;
+                r->segments = xrealloc(r->segments, r->n_allocated * sizeof(Segment));
+        }
+        r->segments[r->n_segments++] = (Segment){offset, length};
+        return 0;
+}
+
+/* Old GNU pairs of 12-byte numbers, up to the first empty one; 1 when one ended the list. */
+static int add_gnu_pairs(TarReader *r, const uint8_t *p, size_t count) {
+        for (size_t i = 0; i < count; i++, p += SPARSE_PAIR) {
+                int64_t offset, length;
+                if (p[0] == '\0')
+                        return 1;
+                if (parse_number(p, 12, &offset) < 0 || parse_number(p + 12, 12, &length) < 0 ||
+                    add_segment(r, offset, length) < 0)
+                        return -EBADMSG;
+        }
+        return 0;
+}
+
+/* typeflag 'S': four pairs in the header, more in extension blocks between it and the data. */
+static int read_gnu_sparse_map(TarReader *r, int64_t *ret_real_size) {
+        int k = add_gnu_pairs(r, r->block + F_GNU_SPARSE, 4);
+        bool more = r->block[F_GNU_EXTENDED] != 0;
+        if (k < 0 || parse_number(r->block + F_GNU_REALSIZE, 12, ret_real_size) < 0)
+                return -EBADMSG;
+        while (more) {
+                uint8_t ext[BLOCK];
+                ssize_t n = take(r, ext, BLOCK, NULL);
+                if (n < BLOCK || add_gnu_pairs(r, ext, EXT_BLOCK_PAIRS) < 0)
+                        return -EBADMSG;
+                more = ext[EXT_BLOCK_PAIRS * SPARSE_PAIR] != 0;
+        }
+        return 0;
+}
+
+/* Decimal numbers separated by `sep`; a trailing separator after the last one is allowed. */
+static int parse_number_list(const char *s, const char *end, char sep, int64_t **ret, size_t *ret_n) {
+        int64_t *v = NULL;
+        size_t n = 0, allocated = 0;
+        while (s < end) {
+                const char *e = memchr(s, sep, (size_t)(end - s));
+                if (!e)
+                        e = end;
+                if (n >= 2 * SEGMENTS_MAX + 1)
+                        break;
+                if (n == allocated) {
+                        allocated = allocated ? 2 * allocated : 16;
+                        v = xrealloc(v, allocated * sizeof(*v));
+                }
+                if (parse_decimal(s, e, &v[n++]) < 0)
+                        break;
+                s = e + (e < end);
+        }
+        if (s < end) {
+                free(v);
+                return -EBADMSG;
+        }
+        *ret = v;
+        *ret_n = n;
+        return 0;
+}
+
+static int add_pairs(TarReader *r, const int64_t *v, size_t n) {
+        if (n % 2)
+                return -EBADMSG;
+        for (size_t i = 0; i < n; i += 2)
+                if (add_segment(r, v[i], v[i + 1]) < 0)
+                        return -EBADMSG;
+        return 0;
+}
+
+/* pax 1.0: "COUNT\nOFFSET\nLENGTH\n..." at the start of the data, padded to whole blocks. */
+static int read_pax_1_0_map(TarReader *r) {
+        _cleanup_free_ char *text = NULL;
+        size_t len = 0, lines = 0, want = 0; /* want: 1 + 2 * COUNT lines, once COUNT is known */
+        const char *end = NULL;              /* just past the last line of the map */
+        while (!end) {
+                if (len >= EXTENSION_MAX || r->data_left < BLOCK)
+                        return -EBADMSG;
+                text = xrealloc(text, len + BLOCK);
+                if (take(r, (uint8_t *)text + len, BLOCK, NULL) < BLOCK)
+                        return -EBADMSG;
+                r->data_left -= BLOCK;
+                for (size_t i = len; i < len + BLOCK && !end; i++) {
+                        if (text[i] != '\n')
+                                continue;
+                        int64_t count;
+                        if (++lines == 1 &&
+                            (parse_decimal(text, text + i, &count) < 0 || count > SEGMENTS_MAX))
+                                return -EBADMSG;
+                        if (lines == 1)
+                                want = 1 + 2 * (size_t)count;
+                        if (lines == want)
+                                end = text + i + 1;
+                }
+                len += BLOCK;
+        }
+        _cleanup_free_ int64_t *v = NULL;
+        size_t n;
+        const char *first = (const char *)memchr(text, '\n', len) + 1;
+        if (parse_number_list(first, end, '\n', &v, &n) < 0)
+                return -EBADMSG;
+        return add_pairs(r, v, n);
+}
+
+static int read_pax_sparse_map(TarReader *r, const Extension *x) {
+        if (x->sparse_major == 1)
+                return read_pax_1_0_map(r);
+        if (x->sparse_major > 1 || !x->sparse_map)
+                return -EBADMSG;
+        _cleanup_free_ int64_t *v = NULL;
+        size_t n;
+        if (parse_number_list(x->sparse_map, x->sparse_map + strlen(x->sparse_map), ',', &v, &n) < 0)
+                return -EBADMSG;
+        return add_pairs(r, v, n);
+}
+
+/* In order, apart, inside the file, and together exactly the data the archive holds. */
+static bool segments_valid(const TarReader *r, int64_t real_size) {
+        int64_t end = 0, stored = 0;
+        for (size_t i = 0; i < r->n_segments; i++) {
+                const Segment *g = &r->segments[i];
+                if (g->offset < end || g->length > real_size - g->offset)
+                        return false;
+                end = g->offset + g->length;
+                stored += g->length;
+        }
+        return stored == r->data_left;
+}
+
+/* Where the entry's data goes: one segment for a plain file, the map for a sparse one. */
+static int map_data(TarReader *r, bool gnu_sparse, bool pax_sparse, Error **reterr) {
+        TarEntry *e = &r->entry;
+        int64_t real_size = e->size;
+        int k = 0;
+        if (pax_sparse && r->ext.sparse_0_0)
+                return error_set(reterr, EBADMSG,
+                                 "layer entry '%s' is a sparse file in GNU's pax format 0.0, "
+                                 "which is not supported",
+                                 e->path);
+        if (gnu_sparse)
+                k = read_gnu_sparse_map(r, &real_size);
+        else if (pax_sparse) {
+                k = read_pax_sparse_map(r, &r->ext);
+                real_size = r->ext.sparse_real_size;
+        } else
+                k = add_segment(r, 0, e->size);
+        if (k < 0 || real_size < 0 || !segments_valid(r, real_size))
+                return error_set(reterr, EBADMSG, "malformed tar data: a bad sparse map in entry '%s'",
+                                 e->path);
+        e->size = real_size;
+        r->segment_left = r->n_segments ? r->segments[0].length : 0;
+        return 0;
+}
+
 /* Header fields, then what the extensions before it override. */
 static int build_entry(TarReader *r, Error **reterr) {
         const uint8_t *h = r->block;
@@ -462,10 +664,16 @@ static int build_entry(TarReader *r, Error **reterr) {
         TarEntry *e = &r->entry;
         char flag = (char)h[F_TYPE];
 
-        e->path = x->long_name ? TAKE_PTR(x->long_name) : x->path ? TAKE_PTR(x->path) : header_name(h);
-        if (flag == 'S' || x->sparse)
-                return error_set(reterr, EBADMSG,
-                                 "layer entry '%s' is a sparse file, which is not supported", e->path);
+        bool gnu_sparse = flag == 'S';
+        bool pax_sparse = x->sparse_major >= 0 || x->sparse_map || x->sparse_0_0;
+        if (pax_sparse && x->sparse_name)
+                e->path = TAKE_PTR(x->sparse_name);
+        else
+                e->path = x->long_name ? TAKE_PTR(x->long_name)
+                          : x->path    ? TAKE_PTR(x->path)
+                                       : header_name(h);
+        if (gnu_sparse)
+                flag = '0';
         if (entry_type(flag, e->path, &e->type) < 0)
                 return error_set(reterr, EBADMSG, "layer entry '%s' has an unsupported type '%c'", e->path,
                                  flag >= ' ' && flag < 127 ? flag : '?');
@@ -498,7 +706,7 @@ static int build_entry(TarReader *r, Error **reterr) {
         e->size = e->type == TAR_FILE ? size : 0;
         r->data_left = e->size;
         r->padding_left = padding_of(e->size);
-        return 0;
+        return map_data(r, gnu_sparse && e->type == TAR_FILE, pax_sparse && e->type == TAR_FILE, reterr);
 }
 
 int tar_reader_next(TarReader *r, const TarEntry **ret, Error **reterr) {
@@ -506,6 +714,8 @@ int tar_reader_next(TarReader *r, const TarEntry **ret, Error **reterr) {
         if (k < 0)
                 return k;
         r->data_left = r->padding_left = 0;
+        r->n_segments = r->segment = 0;
+        r->segment_left = 0;
         entry_clear(&r->entry);
         extension_clear(&r->ext);
 
@@ -543,17 +753,23 @@ int tar_reader_next(TarReader *r, const TarEntry **ret, Error **reterr) {
         }
 }
 
-ssize_t tar_reader_data(TarReader *r, const void **ret_buf, Error **reterr) {
-        if (r->data_left == 0)
-                return 0;
+ssize_t tar_reader_data(TarReader *r, const void **ret_buf, int64_t *ret_offset, Error **reterr) {
+        while (r->segment_left == 0) {
+                if (r->segment + 1 >= r->n_segments)
+                        return 0;
+                r->segment_left = r->segments[++r->segment].length;
+        }
         ssize_t n = available(r);
         if (n < 0)
                 return source_error(n, reterr);
         if (n == 0)
                 return truncated(reterr);
-        size_t k = (size_t)MIN((int64_t)n, r->data_left);
+        const Segment *g = &r->segments[r->segment];
+        size_t k = (size_t)MIN((int64_t)n, r->segment_left);
         *ret_buf = r->chunk + r->chunk_pos;
+        *ret_offset = g->offset + g->length - r->segment_left;
         r->chunk_pos += k;
+        r->segment_left -= (int64_t)k;
         r->data_left -= (int64_t)k;
         return (ssize_t)k;
 }

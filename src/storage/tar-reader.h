@@ -11,9 +11,10 @@
 /*
  * A streaming reader of the tar formats image layers come in: POSIX ustar and pax (pax's path,
  * linkpath, size, uid, gid, mtime, atime and SCHILY.xattr.* records), GNU (long names and links,
- * base-256 numbers, atimes) and old v7 headers. Every header's checksum is checked. Sparse files and
- * GNU's multi-volume and dump-dir entries are refused; pax global headers are skipped, as Go's
- * archive/tar users (containerd, CRI-O) skip them.
+ * base-256 numbers, atimes, sparse files) and old v7 headers, with GNU's sparse files in pax (formats
+ * 0.1 and 1.0). Every header's checksum is checked. GNU's multi-volume and dump-dir entries and the
+ * oldest sparse form (pax 0.0) are refused; pax global headers are skipped, as Go's archive/tar users
+ * (containerd, CRI-O) skip them.
  *
  * Data is handed out where the source left it, without copying. The reader parses and nothing
  * else: what the entries mean on disk is tar-extract.c's business.
@@ -47,7 +48,7 @@ typedef struct TarEntry {
         TarType type;
         mode_t perm;      /* permission bits with setuid, setgid and sticky */
         int64_t uid, gid; /* as stored: may be negative or huge, the caller decides */
-        int64_t size;     /* TAR_FILE: bytes of data; else 0 */
+        int64_t size;     /* TAR_FILE: the file's size, holes of a sparse file included; else 0 */
         struct timespec mtime;
         bool has_atime;
         struct timespec atime;
@@ -76,7 +77,8 @@ int tar_reader_next(TarReader *r, const TarEntry **ret, Error **reterr);
 
 /*
  * The next piece of the current entry's data: returns its length with *ret_buf pointing into the
- * source's buffer (valid until the next call on this reader), 0 once all of it was returned,
- * -EBADMSG when the stream ends early, or the source's -errno.
+ * source's buffer (valid until the next call on this reader) and *ret_offset where it belongs in the
+ * file, 0 once all of it was returned, -EBADMSG when the stream ends early, or the source's -errno.
+ * Offsets only grow; what no piece covers (a sparse file's holes, up to the entry's size) is zeros.
  */
-ssize_t tar_reader_data(TarReader *r, const void **ret_buf, Error **reterr);
+ssize_t tar_reader_data(TarReader *r, const void **ret_buf, int64_t *ret_offset, Error **reterr);

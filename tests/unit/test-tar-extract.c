@@ -245,6 +245,42 @@ static void test_large_file(void **state) {
         assert_memory_equal(back, data, len);
 }
 
+/* A sparse file (pax 1.0, as libarchive and GNU tar --posix write it) keeps its holes. */
+static void test_sparse_file(void **state) {
+        Fixture *f = *state;
+        const size_t size = 8 << 20;
+        _cleanup_free_ char *data = xcalloc(1, size);
+        memcpy(data + 4096, "abc", 3);
+        memcpy(data + (6 << 20), "def", 3);
+        Buffer b = {};
+        struct archive *a = archive_write_new();
+        assert_int_equal(archive_write_set_format_pax_restricted(a), ARCHIVE_OK);
+        assert_int_equal(archive_write_open(a, &b, NULL, buffer_write, NULL), ARCHIVE_OK);
+        struct archive_entry *e = archive_entry_new();
+        archive_entry_set_pathname(e, "sparse");
+        archive_entry_set_mode(e, S_IFREG | 0644);
+        archive_entry_set_size(e, (int64_t)size);
+        archive_entry_sparse_add_entry(e, 4096, 3);
+        archive_entry_sparse_add_entry(e, 6 << 20, 3);
+        assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
+        assert_int_equal(archive_write_data(a, data, size), (ssize_t)size);
+        assert_int_equal(archive_write_close(a), ARCHIVE_OK);
+        archive_write_free(a);
+        archive_entry_free(e);
+        assert_true(b.len < 64 << 10); /* the holes are not in the archive */
+
+        assert_int_equal(extract_bytes(f, b.data, b.len, NULL, NULL), 0);
+        free(b.data);
+        _cleanup_close_ int fd = openat(f->root_fd, "sparse", O_RDONLY | O_CLOEXEC);
+        struct stat st;
+        assert_int_equal(fstat(fd, &st), 0);
+        assert_int_equal(st.st_size, size);
+        assert_true(st.st_blocks * 512 < 1 << 20); /* nor on disk */
+        _cleanup_free_ char *back = xmalloc(size);
+        assert_int_equal(pread(fd, back, size, 0), (ssize_t)size);
+        assert_memory_equal(back, data, size);
+}
+
 static void test_directories(void **state) {
         Fixture *f = *state;
         const TestEntry entries[] = {
@@ -707,6 +743,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_regular_files, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_large_file, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_sparse_file, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_directories, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_symlinks, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_hardlinks, setup, teardown),

@@ -129,27 +129,46 @@ static void add_pax(Buffer *b, const char *records) {
         add_member(b, &h, records, strlen(records));
 }
 
+/* pax records "LEN key=value\n", LEN counting its own digits. */
+static void add_pax_records(Buffer *b, const char *const *kv) {
+        char records[4096] = "";
+        size_t used = 0;
+        for (; *kv; kv++) {
+                size_t body = strlen(*kv) + 2, len = body + 1;
+                while ((size_t)snprintf(NULL, 0, "%zu", len) + body != len)
+                        len = (size_t)snprintf(NULL, 0, "%zu", len) + body;
+                used += (size_t)snprintf(records + used, sizeof(records) - used, "%zu %s\n", len, *kv);
+        }
+        add_pax(b, records);
+}
+
 static void add_end(Buffer *b) {
         static const uint8_t zeros[1024];
         buffer_add(b, zeros, sizeof(zeros));
 }
 
-/* All of the current entry's data, checked to be `want`. */
-static void assert_data(TarReader *r, const char *want) {
-        char got[4096];
-        size_t n = 0;
+/* All of the current entry's data, placed at its offsets in a file of `size` bytes of zeros. */
+static char *read_file_data(TarReader *r, size_t size) {
+        char *got = xcalloc(1, size + 1);
+        int64_t end = 0;
         for (;;) {
                 const void *p;
-                ssize_t k = tar_reader_data(r, &p, NULL);
+                int64_t offset;
+                ssize_t k = tar_reader_data(r, &p, &offset, NULL);
                 assert_true(k >= 0);
                 if (k == 0)
                         break;
-                assert_true(n + (size_t)k <= sizeof(got));
-                memcpy(got + n, p, (size_t)k);
-                n += (size_t)k;
+                assert_true(offset >= end && offset + k <= (int64_t)size);
+                memcpy(got + offset, p, (size_t)k);
+                end = offset + k;
         }
-        assert_int_equal(n, strlen(want));
-        assert_memory_equal(got, want, n);
+        return got;
+}
+
+/* All of the current (plain) entry's data, checked to be `want`. */
+static void assert_data(TarReader *r, const char *want) {
+        _cleanup_free_ char *got = read_file_data(r, strlen(want));
+        assert_memory_equal(got, want, strlen(want));
 }
 
 static Source current; /* the stream of the reader first_entry() made */
@@ -358,7 +377,8 @@ static void assert_refused(Buffer *b, size_t step, const char *message) {
         if (k == 1) { /* a data error shows when the data is read */
                 const void *p;
                 ssize_t n;
-                while ((n = tar_reader_data(r, &p, &err)) > 0)
+                int64_t offset;
+                while ((n = tar_reader_data(r, &p, &offset, &err)) > 0)
                         ;
                 k = n < 0 ? (int)n : tar_reader_next(r, &t, &err);
         }
@@ -392,9 +412,13 @@ static void test_malformed(void **state) {
         assert_refused(&b, 512, "zero block inside");
 
         b = (Buffer){};
-        h = ustar("f", 'S', 0);
-        add_member(&b, &h, NULL, 0);
-        assert_refused(&b, 512, "sparse");
+        h = ustar("f", 'S', 5);
+        set_octal(&h, 386, 12, 100); /* 5 bytes at 100, in a file of 50 */
+        set_octal(&h, 398, 12, 5);
+        set_octal(&h, 483, 12, 50);
+        seal(&h);
+        add_member(&b, &h, "12345", 5);
+        assert_refused(&b, 512, "bad sparse map");
 
         b = (Buffer){};
         add_pax(&b, "22 GNU.sparse.major=1\n");
@@ -426,6 +450,104 @@ static void test_malformed(void **state) {
         assert_refused(&b, 512, "pax value for 'size'");
 }
 
+/* A 10000-byte file of zeros with "abc" at 1000, "de" at 9000 and, for `with_f`, "f" at 9500. */
+static void assert_sparse_entry(TarReader *r, const TarEntry *t, const char *path, bool with_f) {
+        assert_string_equal(t->path, path);
+        assert_int_equal(t->type, TAR_FILE);
+        assert_int_equal(t->size, 10000);
+        _cleanup_free_ char *got = read_file_data(r, 10000);
+        char want[10000] = {};
+        memcpy(want + 1000, "abc", 3);
+        memcpy(want + 9000, "de", 2);
+        if (with_f)
+                want[9500] = 'f';
+        assert_memory_equal(got, want, sizeof(want));
+        assert_int_equal(tar_reader_next(r, &t, NULL), 0);
+}
+
+/* GNU tar's own format: four pairs in the header, more in an extension block before the data. */
+static void test_gnu_sparse(void **state) {
+        Buffer b = {};
+        Header h = ustar("sparse", 'S', 6);
+        memcpy(h.b + 257, "ustar  \0", 8);
+        const uint64_t pairs[][2] = {{1000, 3}, {9000, 2}};
+        for (size_t i = 0; i < 2; i++) {
+                set_octal(&h, 386 + 24 * i, 12, pairs[i][0]);
+                set_octal(&h, 398 + 24 * i, 12, pairs[i][1]);
+        }
+        h.b[482] = 1;
+        set_octal(&h, 483, 12, 10000);
+        seal(&h);
+        buffer_add(&b, h.b, 512);
+        Header ext = {};
+        set_octal(&ext, 0, 12, 9500);
+        set_octal(&ext, 12, 12, 1);
+        buffer_add(&b, ext.b, 512);
+        static const char data[512] = "abcdef"; /* the stored bytes, padded to a block */
+        buffer_add(&b, data, sizeof(data));
+        add_end(&b);
+        TarReader *r;
+        const TarEntry *t;
+        assert_int_equal(first_entry(&b, 100, &r, &t, NULL), 1);
+        assert_sparse_entry(r, t, "sparse", true);
+        done(r, &b);
+}
+
+/* pax 1.0, as GNU tar --posix writes it: the map is the start of the data. */
+static void test_pax_sparse_1_0(void **state) {
+        Buffer b = {};
+        const char *const records[] = {"GNU.sparse.major=1", "GNU.sparse.minor=0",
+                                       "GNU.sparse.name=dir/real", "GNU.sparse.realsize=10000", NULL};
+        add_pax_records(&b, records);
+        char data[512 + 5] = "2\n1000\n3\n9000\n2\n";
+        memcpy(data + 512, "abcde", 5);
+        Header h = ustar("dir/GNUSparseFile.0/real", '0', sizeof(data));
+        add_member(&b, &h, data, sizeof(data));
+        add_end(&b);
+        TarReader *r;
+        const TarEntry *t;
+        assert_int_equal(first_entry(&b, 7, &r, &t, NULL), 1);
+        assert_sparse_entry(r, t, "dir/real", false);
+        done(r, &b);
+}
+
+static void test_pax_sparse_0_1(void **state) {
+        Buffer b = {};
+        const char *const records[] = {"GNU.sparse.numblocks=2", "GNU.sparse.map=1000,3,9000,2",
+                                       "GNU.sparse.size=10000", "GNU.sparse.name=n01", NULL};
+        add_pax_records(&b, records);
+        Header h = ustar("GNUSparseFile.0/n01", '0', 5);
+        add_member(&b, &h, "abcde", 5);
+        add_end(&b);
+        TarReader *r;
+        const TarEntry *t;
+        assert_int_equal(first_entry(&b, 512, &r, &t, NULL), 1);
+        assert_sparse_entry(r, t, "n01", false);
+        done(r, &b);
+}
+
+/* Maps that overlap, run backwards, leave the file, or do not add up to the data; and pax 0.0. */
+static void test_bad_sparse_maps(void **state) {
+        const char *const maps[] = {"1000,3,1001,2", "9000,2,1000,3", "1000,3,9999,2",
+                                    "1000,3,9000,3", "1000,3,9000",   "1000,x,9000,2"};
+        for (size_t i = 0; i < ELEMENTSOF(maps); i++) {
+                Buffer b = {};
+                _cleanup_free_ char *map = xasprintf("GNU.sparse.map=%s", maps[i]);
+                const char *const records[] = {map, "GNU.sparse.size=10000", NULL};
+                add_pax_records(&b, records);
+                Header h = ustar("s", '0', 5);
+                add_member(&b, &h, "abcde", 5);
+                assert_refused(&b, 512, "bad sparse map");
+        }
+        Buffer b = {};
+        const char *const old[] = {"GNU.sparse.offset=1000", "GNU.sparse.numbytes=3",
+                                   "GNU.sparse.size=10000", NULL};
+        add_pax_records(&b, old);
+        Header h = ustar("s", '0', 3);
+        add_member(&b, &h, "abc", 3);
+        assert_refused(&b, 512, "format 0.0");
+}
+
 static void test_source_error(void **state) {
         Buffer b = {};
         Header h = ustar("f", '0', 2000);
@@ -438,8 +560,9 @@ static void test_source_error(void **state) {
         _cleanup_error_ Error *err = NULL;
         assert_int_equal(tar_reader_next(r, &t, NULL), 1);
         const void *p;
-        assert_int_equal(tar_reader_data(r, &p, NULL), 512);
-        assert_int_equal(tar_reader_data(r, &p, &err), -EIO);
+        int64_t offset;
+        assert_int_equal(tar_reader_data(r, &p, &offset, NULL), 512);
+        assert_int_equal(tar_reader_data(r, &p, &offset, &err), -EIO);
         assert_non_null(strstr(err->message, "read layer stream"));
         tar_reader_free(r);
         free(b.data);
@@ -456,6 +579,10 @@ int main(void) {
                 cmocka_unit_test(test_ends),
                 cmocka_unit_test(test_malformed),
                 cmocka_unit_test(test_source_error),
+                cmocka_unit_test(test_gnu_sparse),
+                cmocka_unit_test(test_pax_sparse_1_0),
+                cmocka_unit_test(test_pax_sparse_0_1),
+                cmocka_unit_test(test_bad_sparse_maps),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
