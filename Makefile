@@ -92,7 +92,7 @@ bench: bench-deps build
 
 fuzz: deps
 	[ -f $(FUZZ_BUILD)/build.ninja ] || CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true \
-		-Db_sanitize=address,undefined -Db_lundef=false
+		-Db_sanitize=address,undefined -Db_lundef=false -Dc_args=-fno-sanitize-recover=all
 	ninja -C $(FUZZ_BUILD)
 
 format:

@@ -8,8 +8,12 @@
 #include "tar-reader.h"
 
 #define BLOCK 512
-/* pax records and GNU long names are held whole; no real one comes near this. */
-#define EXTENSION_MAX (4 << 20)
+/* pax records and GNU long names are held whole, up to the 1 MiB Go's archive/tar allows. */
+#define EXTENSION_MAX (1 << 20)
+/* No entry is larger (8 EiB less a block): sizes plus padding stay within int64_t. */
+#define ENTRY_SIZE_MAX (INT64_MAX - BLOCK)
+/* A sparse map longer than this (in pairs) is refused; GNU tar writes one pair per run of data. */
+#define SEGMENTS_MAX (EXTENSION_MAX / 16)
 
 /* Offsets and lengths of the header fields (POSIX ustar; GNU reuses the prefix area for times). */
 enum {
@@ -27,6 +31,8 @@ enum {
         F_DEVMINOR = 337,
         F_PREFIX = 345,
         F_GNU_ATIME = 345,
+        F_GNU_CTIME = 357,
+        F_STAR_TRAILER = 508,
         F_GNU_SPARSE = 386,   /* old GNU sparse files: 4 (offset, length) pairs of 12 + 12 bytes */
         F_GNU_EXTENDED = 482, /* 1: extension blocks of 21 more pairs follow the header */
         F_GNU_REALSIZE = 483, /* the file's size with its holes */
@@ -39,19 +45,30 @@ typedef struct Segment {
         int64_t offset, length;
 } Segment;
 
-/* What pax records and GNU long-name entries say about the entry that follows them. */
-typedef struct Extension {
-        char *long_name, *long_link; /* GNU 'L' and 'K' */
-        char *path, *linkpath;       /* pax */
+/*
+ * What one pax header says about the entry that follows it. As in Go's archive/tar, a second pax
+ * header replaces the first rather than adding to it.
+ */
+typedef struct Pax {
+        char *path, *linkpath;
         bool has_size, has_uid, has_gid, has_mtime, has_atime;
         int64_t size, uid, gid;
-        /* GNU's sparse files in pax: 0.1 has the map in a record, 1.0 at the start of the data. */
-        char *sparse_name, *sparse_map;
-        int64_t sparse_major, sparse_real_size; /* -1: not given */
-        bool sparse_0_0;                        /* the oldest form, repeated records: refused */
         struct timespec mtime, atime;
         TarXattr *xattrs;
         size_t n_xattrs;
+        /*
+         * GNU's sparse files: 0.0 repeats offset and numbytes records (gathered into `sparse_map`),
+         * 0.1 has the map in one record, 1.0 at the start of the data. Numbers: -1 when not given.
+         */
+        char *sparse_major, *sparse_minor, *sparse_name, *sparse_map;
+        size_t sparse_map_items;
+        int64_t sparse_size, sparse_realsize, sparse_numblocks;
+} Pax;
+
+/* What the extension entries before an entry say about it: GNU long names and links, and pax. */
+typedef struct Extension {
+        char *long_name, *long_link; /* GNU 'L' and 'K'; NULL when none or empty */
+        Pax pax;
 } Extension;
 
 struct TarReader {
@@ -77,15 +94,22 @@ static void xattrs_free(TarXattr *x, size_t n) {
         free(x);
 }
 
+static void pax_clear(Pax *p) {
+        free(p->path);
+        free(p->linkpath);
+        xattrs_free(p->xattrs, p->n_xattrs);
+        free(p->sparse_major);
+        free(p->sparse_minor);
+        free(p->sparse_name);
+        free(p->sparse_map);
+        *p = (Pax){.sparse_size = -1, .sparse_realsize = -1, .sparse_numblocks = -1};
+}
+
 static void extension_clear(Extension *e) {
         free(e->long_name);
         free(e->long_link);
-        free(e->path);
-        free(e->linkpath);
-        free(e->sparse_name);
-        free(e->sparse_map);
-        xattrs_free(e->xattrs, e->n_xattrs);
-        *e = (Extension){.sparse_major = -1, .sparse_real_size = -1};
+        e->long_name = e->long_link = NULL;
+        pax_clear(&e->pax);
 }
 
 static void entry_clear(TarEntry *e) {
@@ -275,7 +299,7 @@ static int parse_pax_time(const char *s, const char *end, struct timespec *ret) 
         return 0;
 }
 
-static void add_xattr(Extension *e, const char *name, size_t name_len, const char *value, size_t size) {
+static void add_xattr(Pax *e, const char *name, size_t name_len, const char *value, size_t size) {
         e->xattrs = xrealloc(e->xattrs, (e->n_xattrs + 1) * sizeof(*e->xattrs));
         TarXattr *x = &e->xattrs[e->n_xattrs++];
         x->name = xstrndup(name, name_len);
@@ -290,44 +314,83 @@ static bool key_is(const char *key, size_t len, const char *want) {
 
 static void set_text(char **dst, const char *value, size_t len) {
         free(*dst);
-        *dst = len ? xstrndup(value, len) : NULL; /* an empty value unsets the keyword */
+        *dst = xstrndup(value, len);
+}
+
+static int set_number(const char *v, const char *end, bool *ret_has, int64_t *ret) {
+        *ret_has = true;
+        return parse_decimal(v, end, ret);
+}
+
+static int set_time(const char *v, const char *end, bool *ret_has, struct timespec *ret) {
+        *ret_has = true;
+        return parse_pax_time(v, end, ret);
 }
 
 #define XATTR_KEY "SCHILY.xattr."
 #define SPARSE_KEY "GNU.sparse."
 
-static int apply_sparse_record(Extension *e, const char *key, size_t klen, const char *v, size_t vlen) {
-        const char *end = v + vlen;
-        if (key_is(key, klen, "major"))
-                return parse_decimal(v, end, &e->sparse_major);
-        if (key_is(key, klen, "name"))
-                set_text(&e->sparse_name, v, vlen);
-        else if (key_is(key, klen, "realsize") || key_is(key, klen, "size"))
-                return parse_decimal(v, end, &e->sparse_real_size);
-        else if (key_is(key, klen, "map"))
-                set_text(&e->sparse_map, v, vlen);
-        else if (key_is(key, klen, "offset") || key_is(key, klen, "numbytes"))
-                e->sparse_0_0 = true;
+/* 0.0's offset and numbytes records alternate, starting with an offset; they build a 0.1 map. */
+static int add_sparse_0_0(Pax *e, bool is_offset, const char *v, size_t vlen) {
+        if (is_offset != (e->sparse_map_items % 2 == 0) || memchr(v, ',', vlen) ||
+            e->sparse_map_items >= 2 * SEGMENTS_MAX)
+                return -EBADMSG;
+        size_t old = e->sparse_map ? strlen(e->sparse_map) : 0;
+        e->sparse_map = xrealloc(e->sparse_map, old + 1 + vlen + 1);
+        if (old)
+                e->sparse_map[old++] = ',';
+        memcpy(e->sparse_map + old, v, vlen);
+        e->sparse_map[old + vlen] = '\0';
+        e->sparse_map_items++;
         return 0;
 }
 
-/* One pax record's keyword and value; unknown keywords are ignored, as POSIX asks. */
-static int apply_pax_record(Extension *e, const char *key, size_t klen, const char *v, size_t vlen) {
+static int apply_sparse_record(Pax *e, const char *key, size_t klen, const char *v, size_t vlen) {
         const char *end = v + vlen;
+        if (key_is(key, klen, "major"))
+                set_text(&e->sparse_major, v, vlen);
+        else if (key_is(key, klen, "minor"))
+                set_text(&e->sparse_minor, v, vlen);
+        else if (key_is(key, klen, "name"))
+                set_text(&e->sparse_name, v, vlen);
+        else if (key_is(key, klen, "size"))
+                return parse_decimal(v, end, &e->sparse_size);
+        else if (key_is(key, klen, "realsize"))
+                return parse_decimal(v, end, &e->sparse_realsize);
+        else if (key_is(key, klen, "numblocks"))
+                return parse_decimal(v, end, &e->sparse_numblocks);
+        else if (key_is(key, klen, "map"))
+                set_text(&e->sparse_map, v, vlen);
+        else if (key_is(key, klen, "offset") || key_is(key, klen, "numbytes"))
+                return add_sparse_0_0(e, key_is(key, klen, "offset"), v, vlen);
+        return 0;
+}
+
+/*
+ * One pax record's keyword and value; unknown keywords are ignored, as POSIX asks. As in Go's
+ * archive/tar, an empty value is a value (an empty path, a number that does not parse), and names
+ * may not hold NULs: a layer must mean the same to crio-c as to the tools that built or scanned it.
+ */
+static int apply_pax_record(Pax *e, const char *key, size_t klen, const char *v, size_t vlen) {
+        const char *end = v + vlen;
+        bool is_name = key_is(key, klen, "path") || key_is(key, klen, "linkpath") ||
+                       key_is(key, klen, "uname") || key_is(key, klen, "gname");
+        if (memchr(is_name ? v : key, '\0', is_name ? vlen : klen))
+                return -EBADMSG;
         if (key_is(key, klen, "path"))
                 set_text(&e->path, v, vlen);
         else if (key_is(key, klen, "linkpath"))
                 set_text(&e->linkpath, v, vlen);
         else if (key_is(key, klen, "size"))
-                return (e->has_size = vlen > 0) ? parse_decimal(v, end, &e->size) : 0;
+                return set_number(v, end, &e->has_size, &e->size);
         else if (key_is(key, klen, "uid"))
-                return (e->has_uid = vlen > 0) ? parse_decimal(v, end, &e->uid) : 0;
+                return set_number(v, end, &e->has_uid, &e->uid);
         else if (key_is(key, klen, "gid"))
-                return (e->has_gid = vlen > 0) ? parse_decimal(v, end, &e->gid) : 0;
+                return set_number(v, end, &e->has_gid, &e->gid);
         else if (key_is(key, klen, "mtime"))
-                return (e->has_mtime = vlen > 0) ? parse_pax_time(v, end, &e->mtime) : 0;
+                return set_time(v, end, &e->has_mtime, &e->mtime);
         else if (key_is(key, klen, "atime"))
-                return (e->has_atime = vlen > 0) ? parse_pax_time(v, end, &e->atime) : 0;
+                return set_time(v, end, &e->has_atime, &e->atime);
         else if (klen > strlen(XATTR_KEY) && memcmp(key, XATTR_KEY, strlen(XATTR_KEY)) == 0)
                 add_xattr(e, key + strlen(XATTR_KEY), klen - strlen(XATTR_KEY), v, vlen);
         else if (klen > strlen(SPARSE_KEY) && memcmp(key, SPARSE_KEY, strlen(SPARSE_KEY)) == 0)
@@ -336,7 +399,7 @@ static int apply_pax_record(Extension *e, const char *key, size_t klen, const ch
 }
 
 /* Records are "LENGTH KEYWORD=VALUE\n", LENGTH counting the whole record; values may hold NULs. */
-static int parse_pax(Extension *e, const char *data, size_t size, Error **reterr) {
+static int parse_pax(Pax *e, const char *data, size_t size, Error **reterr) {
         const char *p = data, *end = data + size;
         while (p < end) {
                 const char *space = memchr(p, ' ', (size_t)(end - p));
@@ -375,21 +438,27 @@ static int read_extension(TarReader *r, int64_t size, char **ret, Error **reterr
         return 0;
 }
 
-/* GNU long names count their NUL terminator in their size; the text stops at the first NUL anyway. */
+/*
+ * GNU long names count their NUL terminator in their size; the text stops at the first NUL anyway.
+ * An empty one leaves the header's name, as in Go's archive/tar.
+ */
 static int read_long_name(TarReader *r, int64_t size, char **dst, Error **reterr) {
         char *text = NULL;
         int k = read_extension(r, size, &text, reterr);
         if (k < 0)
                 return k;
         free(*dst);
-        *dst = text;
+        *dst = *text ? text : mfree(text);
         return 0;
 }
 
 static int read_pax(TarReader *r, int64_t size, Error **reterr) {
         _cleanup_free_ char *data = NULL;
         int k = read_extension(r, size, &data, reterr);
-        return k < 0 ? k : parse_pax(&r->ext, data, (size_t)size, reterr);
+        if (k < 0)
+                return k;
+        pax_clear(&r->ext.pax);
+        return parse_pax(&r->ext.pax, data, (size_t)size, reterr);
 }
 
 typedef enum HeaderRead { HEADER_OK, HEADER_END } HeaderRead;
@@ -426,12 +495,47 @@ static bool is_gnu(const uint8_t *h) {
         return memcmp(h + F_MAGIC, "ustar  \0", 8) == 0;
 }
 
-/* The header's own name: ustar splits long ones into a prefix and a name. */
-static char *header_name(const uint8_t *h) {
-        _cleanup_free_ char *name = field_string(h + F_NAME, 100);
-        if (!is_ustar(h) || h[F_PREFIX] == '\0')
+/* star: ustar's magic with "tar\0" in the last bytes; its prefix is shorter, times follow it. */
+static bool is_star(const uint8_t *h) {
+        return is_ustar(h) && memcmp(h + F_STAR_TRAILER, "tar\0", 4) == 0;
+}
+
+static bool is_ascii(const char *s) {
+        for (; *s; s++)
+                if ((unsigned char)*s >= 0x80)
+                        return false;
+        return true;
+}
+
+/*
+ * GNU keeps atime and ctime where ustar has its prefix. Go before 1.8 wrote a prefix there in GNU
+ * headers, so, as Go's archive/tar does, times that do not parse are read as such a prefix.
+ */
+static char *gnu_times(const uint8_t *h, TarEntry *e) {
+        int64_t atime = 0, ctime = 0;
+        if ((h[F_GNU_ATIME] && parse_number(h + F_GNU_ATIME, 12, &atime) < 0) ||
+            (h[F_GNU_CTIME] && parse_number(h + F_GNU_CTIME, 12, &ctime) < 0)) {
+                _cleanup_free_ char *prefix = field_string(h + F_PREFIX, 155);
+                return is_ascii(prefix) ? TAKE_PTR(prefix) : NULL;
+        }
+        if (atime) {
+                e->has_atime = true;
+                e->atime = (struct timespec){.tv_sec = atime};
+        }
+        return NULL;
+}
+
+/* The header's own name: ustar and star (and Go's old GNU headers) split long ones in two. */
+static char *header_name(const uint8_t *h, const char *gnu_prefix) {
+        _cleanup_free_ char *name = field_string(h + F_NAME, 100), *prefix = NULL;
+        if (is_star(h))
+                prefix = field_string(h + F_PREFIX, 131);
+        else if (is_ustar(h))
+                prefix = field_string(h + F_PREFIX, 155);
+        else if (gnu_prefix)
+                prefix = xstrdup(gnu_prefix);
+        if (isempty(prefix))
                 return TAKE_PTR(name);
-        _cleanup_free_ char *prefix = field_string(h + F_PREFIX, 155);
         return xasprintf("%s/%s", prefix, name);
 }
 
@@ -468,34 +572,25 @@ static int entry_type(char flag, const char *path, TarType *ret) {
         }
 }
 
+/* Device numbers exist from ustar on; in a v7 header those bytes mean nothing (Go reads 0, 0). */
 static int header_numbers(const uint8_t *h, TarEntry *e, int64_t *ret_size) {
-        int64_t mode, mtime, major, minor;
+        int64_t mode, mtime, major = 0, minor = 0;
         if (parse_number(h + F_MODE, 8, &mode) < 0 || parse_number(h + F_UID, 8, &e->uid) < 0 ||
             parse_number(h + F_GID, 8, &e->gid) < 0 || parse_number(h + F_SIZE, 12, ret_size) < 0 ||
             parse_number(h + F_MTIME, 12, &mtime) < 0)
                 return -EBADMSG;
         e->perm = (mode_t)(mode & 07777);
         e->mtime = (struct timespec){.tv_sec = mtime};
-        if (e->type == TAR_CHAR || e->type == TAR_BLOCK) {
-                if (parse_number(h + F_DEVMAJOR, 8, &major) < 0 ||
-                    parse_number(h + F_DEVMINOR, 8, &minor) < 0 || major < 0 || major > UINT32_MAX ||
-                    minor < 0 || minor > UINT32_MAX)
-                        return -EBADMSG;
-                e->dev_major = (uint32_t)major;
-                e->dev_minor = (uint32_t)minor;
-        }
-        int64_t atime;
-        if (is_gnu(h) && parse_number(h + F_GNU_ATIME, 12, &atime) == 0 && atime != 0) {
-                e->has_atime = true;
-                e->atime = (struct timespec){.tv_sec = atime};
-        }
+        if ((e->type == TAR_CHAR || e->type == TAR_BLOCK) && (is_ustar(h) || is_gnu(h)) &&
+            (parse_number(h + F_DEVMAJOR, 8, &major) < 0 || parse_number(h + F_DEVMINOR, 8, &minor) < 0 ||
+             major < 0 || major > UINT32_MAX || minor < 0 || minor > UINT32_MAX))
+                return -EBADMSG;
+        e->dev_major = (uint32_t)major;
+        e->dev_minor = (uint32_t)minor;
         return 0;
 }
 
 /* ---- Sparse files: where the stored bytes go ------------------------------------------------ */
-
-/* A map larger than this (in pairs) is refused; GNU tar writes one pair per run of data. */
-#define SEGMENTS_MAX (EXTENSION_MAX / 16)
 
 static int add_segment(TarReader *r, int64_t offset, int64_t length) {
         if (r->n_segments >= SEGMENTS_MAX || offset < 0 || length < 0)
@@ -521,16 +616,29 @@ static int add_gnu_pairs(TarReader *r, const uint8_t *p, size_t count) {
         return 0;
 }
 
-/* typeflag 'S': four pairs in the header, more in extension blocks between it and the data. */
-static int read_gnu_sparse_map(TarReader *r, int64_t *ret_real_size) {
+/*
+ * Reads `len` bytes of a sparse map: -EBADMSG (no message) when the stream ends first, else the
+ * source's error with its message.
+ */
+static int take_map_bytes(TarReader *r, uint8_t *dst, size_t len, Error **reterr) {
+        ssize_t n = take(r, dst, len, reterr);
+        return n < 0 ? (int)n : (size_t)n < len ? -EBADMSG : 0;
+}
+
+/* typeflag 'S' (GNU headers only): four pairs in the header, more in blocks before the data. */
+static int read_gnu_sparse_map(TarReader *r, int64_t *ret_real_size, Error **reterr) {
+        if (!is_gnu(r->block))
+                return -EBADMSG;
         int k = add_gnu_pairs(r, r->block + F_GNU_SPARSE, 4);
         bool more = r->block[F_GNU_EXTENDED] != 0;
         if (k < 0 || parse_number(r->block + F_GNU_REALSIZE, 12, ret_real_size) < 0)
                 return -EBADMSG;
         while (more) {
                 uint8_t ext[BLOCK];
-                ssize_t n = take(r, ext, BLOCK, NULL);
-                if (n < BLOCK || add_gnu_pairs(r, ext, EXT_BLOCK_PAIRS) < 0)
+                k = take_map_bytes(r, ext, BLOCK, reterr);
+                if (k < 0)
+                        return k;
+                if (add_gnu_pairs(r, ext, EXT_BLOCK_PAIRS) < 0)
                         return -EBADMSG;
                 more = ext[EXT_BLOCK_PAIRS * SPARSE_PAIR] != 0;
         }
@@ -574,7 +682,7 @@ static int add_pairs(TarReader *r, const int64_t *v, size_t n) {
 }
 
 /* pax 1.0: "COUNT\nOFFSET\nLENGTH\n..." at the start of the data, padded to whole blocks. */
-static int read_pax_1_0_map(TarReader *r) {
+static int read_pax_1_0_map(TarReader *r, Error **reterr) {
         _cleanup_free_ char *text = NULL;
         size_t len = 0, lines = 0, want = 0; /* want: 1 + 2 * COUNT lines, once COUNT is known */
         const char *end = NULL;              /* just past the last line of the map */
@@ -582,8 +690,9 @@ static int read_pax_1_0_map(TarReader *r) {
                 if (len >= EXTENSION_MAX || r->data_left < BLOCK)
                         return -EBADMSG;
                 text = xrealloc(text, len + BLOCK);
-                if (take(r, (uint8_t *)text + len, BLOCK, NULL) < BLOCK)
-                        return -EBADMSG;
+                int k = take_map_bytes(r, (uint8_t *)text + len, BLOCK, reterr);
+                if (k < 0)
+                        return k;
                 r->data_left -= BLOCK;
                 for (size_t i = len; i < len + BLOCK && !end; i++) {
                         if (text[i] != '\n')
@@ -607,16 +716,29 @@ static int read_pax_1_0_map(TarReader *r) {
         return add_pairs(r, v, n);
 }
 
-static int read_pax_sparse_map(TarReader *r, const Extension *x) {
-        if (x->sparse_major == 1)
-                return read_pax_1_0_map(r);
-        if (x->sparse_major > 1 || !x->sparse_map)
-                return -EBADMSG;
+/* 0.0 and 0.1: the map in a record, with the number of pairs in another. */
+static int read_pax_0_x_map(TarReader *r, const Pax *x) {
         _cleanup_free_ int64_t *v = NULL;
         size_t n;
-        if (parse_number_list(x->sparse_map, x->sparse_map + strlen(x->sparse_map), ',', &v, &n) < 0)
+        const char *map = strempty(x->sparse_map);
+        if (x->sparse_numblocks < 0 || parse_number_list(map, map + strlen(map), ',', &v, &n) < 0 ||
+            n != 2 * (uint64_t)x->sparse_numblocks)
                 return -EBADMSG;
         return add_pairs(r, v, n);
+}
+
+typedef enum PaxSparse { PAX_NOT_SPARSE, PAX_SPARSE_0_X, PAX_SPARSE_1_0 } PaxSparse;
+
+/* Which of GNU's pax sparse formats the records describe, decided as Go's archive/tar does. */
+static PaxSparse pax_sparse_format(const Pax *x) {
+        const char *major = x->sparse_major, *minor = x->sparse_minor;
+        if (streq_ptr(major, "0") && (streq_ptr(minor, "0") || streq_ptr(minor, "1")))
+                return PAX_SPARSE_0_X;
+        if (streq_ptr(major, "1") && streq_ptr(minor, "0"))
+                return PAX_SPARSE_1_0;
+        if (major || minor) /* a version nobody wrote: a plain file */
+                return PAX_NOT_SPARSE;
+        return !isempty(x->sparse_map) ? PAX_SPARSE_0_X : PAX_NOT_SPARSE;
 }
 
 /* In order, apart, inside the file, and together exactly the data the archive holds. */
@@ -632,23 +754,29 @@ static bool segments_valid(const TarReader *r, int64_t real_size) {
         return stored == r->data_left;
 }
 
-/* Where the entry's data goes: one segment for a plain file, the map for a sparse one. */
-static int map_data(TarReader *r, bool gnu_sparse, bool pax_sparse, Error **reterr) {
-        TarEntry *e = &r->entry;
-        int64_t real_size = e->size;
-        int k = 0;
-        if (pax_sparse && r->ext.sparse_0_0)
-                return error_set(reterr, EBADMSG,
-                                 "layer entry '%s' is a sparse file in GNU's pax format 0.0, "
-                                 "which is not supported",
-                                 e->path);
+/* The sparse map and the file's size with its holes: -EBADMSG when malformed. */
+static int read_sparse_map(TarReader *r, bool gnu_sparse, PaxSparse pax, int64_t *real_size,
+                           Error **reterr) {
+        const Pax *x = &r->ext.pax;
         if (gnu_sparse)
-                k = read_gnu_sparse_map(r, &real_size);
-        else if (pax_sparse) {
-                k = read_pax_sparse_map(r, &r->ext);
-                real_size = r->ext.sparse_real_size;
-        } else
-                k = add_segment(r, 0, e->size);
+                return read_gnu_sparse_map(r, real_size, reterr);
+        /* GNU.sparse.size wins over GNU.sparse.realsize; without either the stored size stays. */
+        if (x->sparse_size >= 0 || x->sparse_realsize >= 0)
+                *real_size = x->sparse_size >= 0 ? x->sparse_size : x->sparse_realsize;
+        return pax == PAX_SPARSE_1_0 ? read_pax_1_0_map(r, reterr) : read_pax_0_x_map(r, x);
+}
+
+/* Where the entry's data goes: one segment for a plain file, the map for a sparse one. */
+static int map_data(TarReader *r, bool gnu_sparse, PaxSparse pax, Error **reterr) {
+        TarEntry *e = &r->entry;
+        if (!gnu_sparse && pax == PAX_NOT_SPARSE) {
+                r->segment_left = e->size;
+                return add_segment(r, 0, e->size);
+        }
+        int64_t real_size = e->size;
+        int k = e->type == TAR_FILE ? read_sparse_map(r, gnu_sparse, pax, &real_size, reterr) : -EBADMSG;
+        if (k < 0 && k != -EBADMSG)
+                return k;
         if (k < 0 || real_size < 0 || !segments_valid(r, real_size))
                 return error_set(reterr, EBADMSG, "malformed tar data: a bad sparse map in entry '%s'",
                                  e->path);
@@ -657,35 +785,28 @@ static int map_data(TarReader *r, bool gnu_sparse, bool pax_sparse, Error **rete
         return 0;
 }
 
-/* Header fields, then what the extensions before it override. */
-static int build_entry(TarReader *r, Error **reterr) {
-        const uint8_t *h = r->block;
+/* The entry's names: GNU long ones over pax over the header's, and a pax sparse file's own name. */
+static void entry_names(TarReader *r, PaxSparse pax) {
         Extension *x = &r->ext;
         TarEntry *e = &r->entry;
-        char flag = (char)h[F_TYPE];
-
-        bool gnu_sparse = flag == 'S';
-        bool pax_sparse = x->sparse_major >= 0 || x->sparse_map || x->sparse_0_0;
-        if (pax_sparse && x->sparse_name)
-                e->path = TAKE_PTR(x->sparse_name);
-        else
-                e->path = x->long_name ? TAKE_PTR(x->long_name)
-                          : x->path    ? TAKE_PTR(x->path)
-                                       : header_name(h);
-        if (gnu_sparse)
-                flag = '0';
-        if (entry_type(flag, e->path, &e->type) < 0)
-                return error_set(reterr, EBADMSG, "layer entry '%s' has an unsupported type '%c'", e->path,
-                                 flag >= ' ' && flag < 127 ? flag : '?');
-        int64_t size;
-        if (header_numbers(h, e, &size) < 0)
-                return error_set(reterr, EBADMSG, "malformed tar data: a bad number in entry '%s'", e->path);
+        const uint8_t *h = r->block;
+        _cleanup_free_ char *gnu_prefix = is_gnu(h) ? gnu_times(h, e) : NULL;
+        e->path = x->long_name  ? TAKE_PTR(x->long_name)
+                  : x->pax.path ? TAKE_PTR(x->pax.path)
+                                : header_name(h, gnu_prefix);
+        if (pax != PAX_NOT_SPARSE && !isempty(x->pax.sparse_name)) {
+                free(e->path);
+                e->path = TAKE_PTR(x->pax.sparse_name);
+        }
         if (e->type == TAR_HARDLINK || e->type == TAR_SYMLINK)
-                e->link_target = x->long_link  ? TAKE_PTR(x->long_link)
-                                 : x->linkpath ? TAKE_PTR(x->linkpath)
-                                               : field_string(h + F_LINKNAME, 100);
+                e->link_target = x->long_link      ? TAKE_PTR(x->long_link)
+                                 : x->pax.linkpath ? TAKE_PTR(x->pax.linkpath)
+                                                   : field_string(h + F_LINKNAME, 100);
+}
+
+static void apply_pax(Pax *x, TarEntry *e, int64_t *size) {
         if (x->has_size)
-                size = x->size;
+                *size = x->size;
         if (x->has_uid)
                 e->uid = x->uid;
         if (x->has_gid)
@@ -699,18 +820,40 @@ static int build_entry(TarReader *r, Error **reterr) {
         e->xattrs = TAKE_PTR(x->xattrs);
         e->n_xattrs = x->n_xattrs;
         x->n_xattrs = 0;
-        if (size < 0)
-                return error_set(reterr, EBADMSG, "malformed tar data: entry '%s' has a negative size",
-                                 e->path);
+}
+
+/* Header fields, then what the extensions before it override. */
+static int build_entry(TarReader *r, Error **reterr) {
+        const uint8_t *h = r->block;
+        TarEntry *e = &r->entry;
+        char flag = (char)h[F_TYPE];
+        bool gnu_sparse = flag == 'S';
+        PaxSparse pax = pax_sparse_format(&r->ext.pax);
+
+        /* The type first: a trailing slash on the header's own name can make a directory. */
+        _cleanup_free_ char *raw = field_string(h + F_NAME, 100);
+        if (entry_type(gnu_sparse ? '0' : flag, r->ext.long_name ?: r->ext.pax.path ?: raw, &e->type) < 0)
+                return error_set(reterr, EBADMSG, "layer entry '%s' has an unsupported type '%c'", raw,
+                                 flag >= ' ' && flag < 127 ? flag : '?');
+        int64_t size;
+        if (header_numbers(h, e, &size) < 0)
+                return error_set(reterr, EBADMSG, "malformed tar data: a bad number in entry '%s'", raw);
+        entry_names(r, pax);
+        apply_pax(&r->ext.pax, e, &size);
+        if (size < 0 || size > ENTRY_SIZE_MAX)
+                return error_set(reterr, EBADMSG, "malformed tar data: entry '%s' has a size of %" PRId64,
+                                 e->path, size);
         /* As in Go's archive/tar, only regular files carry data; other types' sizes are ignored. */
         e->size = e->type == TAR_FILE ? size : 0;
         r->data_left = e->size;
         r->padding_left = padding_of(e->size);
-        return map_data(r, gnu_sparse && e->type == TAR_FILE, pax_sparse && e->type == TAR_FILE, reterr);
+        return map_data(r, gnu_sparse, pax, reterr);
 }
 
 int tar_reader_next(TarReader *r, const TarEntry **ret, Error **reterr) {
-        int k = skip_exactly(r, r->data_left + r->padding_left, reterr);
+        int k = skip_exactly(r, r->data_left, reterr);
+        if (k >= 0)
+                k = skip_exactly(r, r->padding_left, reterr);
         if (k < 0)
                 return k;
         r->data_left = r->padding_left = 0;
@@ -726,14 +869,19 @@ int tar_reader_next(TarReader *r, const TarEntry **ret, Error **reterr) {
                 if (k == HEADER_END)
                         return 0;
                 int64_t size;
-                if (parse_number(r->block + F_SIZE, 12, &size) < 0 || size < 0)
+                if (parse_number(r->block + F_SIZE, 12, &size) < 0 || size < 0 || size > ENTRY_SIZE_MAX)
                         return error_set(reterr, EBADMSG, "malformed tar data: a bad size field");
                 switch (r->block[F_TYPE]) {
                 case 'x':
                         k = read_pax(r, size, reterr);
                         break;
                 case 'g':
-                        k = skip_exactly(r, size + padding_of(size), reterr);
+                        /* Go's archive/tar hands these out as entries of their own, which its users
+                         * skip: what came before it applies to nothing. */
+                        extension_clear(&r->ext);
+                        k = skip_exactly(r, size, reterr);
+                        if (k >= 0)
+                                k = skip_exactly(r, padding_of(size), reterr);
                         break;
                 case 'L':
                         k = read_long_name(r, size, &r->ext.long_name, reterr);

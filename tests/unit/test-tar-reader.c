@@ -124,9 +124,13 @@ static void add_member(Buffer *b, const Header *h, const char *data, size_t len)
         }
 }
 
+static void add_pax_bytes(Buffer *b, const char *records, size_t len) {
+        Header h = ustar("PaxHeaders/x", 'x', len);
+        add_member(b, &h, records, len);
+}
+
 static void add_pax(Buffer *b, const char *records) {
-        Header h = ustar("PaxHeaders/x", 'x', strlen(records));
-        add_member(b, &h, records, strlen(records));
+        add_pax_bytes(b, records, strlen(records));
 }
 
 /* pax records "LEN key=value\n", LEN counting its own digits. */
@@ -337,7 +341,7 @@ static void test_pax_records(void **state) {
         add_member(&b, &h, NULL, 0);
         add_end(&b);
         assert_int_equal(first_entry(&b, 512, &r, &t, NULL), 1);
-        assert_string_equal(t->path, "from-header"); /* an empty value unsets the keyword */
+        assert_string_equal(t->path, ""); /* as in Go's archive/tar, not the header's name */
         assert_string_equal(t->link_target, "l2");
         assert_int_equal(t->mtime.tv_sec, -2);
         assert_int_equal(t->mtime.tv_nsec, 750000000);
@@ -421,7 +425,8 @@ static void test_malformed(void **state) {
         assert_refused(&b, 512, "bad sparse map");
 
         b = (Buffer){};
-        add_pax(&b, "22 GNU.sparse.major=1\n");
+        add_pax(&b, "22 GNU.sparse.major=1\n"
+                    "22 GNU.sparse.minor=0\n");
         h = ustar("f", '0', 0);
         add_member(&b, &h, NULL, 0);
         assert_refused(&b, 512, "sparse");
@@ -439,7 +444,7 @@ static void test_malformed(void **state) {
         assert_refused(&b, 512, "size");
 
         b = (Buffer){};
-        h = ustar("././@LongLink", 'L', 5u << 20); /* past the bound on extension headers */
+        h = ustar("././@LongLink", 'L', (1u << 20) + 1); /* past the bound on extension headers */
         add_member(&b, &h, NULL, 0);
         assert_refused(&b, 512, "extension header");
 
@@ -533,19 +538,170 @@ static void test_bad_sparse_maps(void **state) {
         for (size_t i = 0; i < ELEMENTSOF(maps); i++) {
                 Buffer b = {};
                 _cleanup_free_ char *map = xasprintf("GNU.sparse.map=%s", maps[i]);
-                const char *const records[] = {map, "GNU.sparse.size=10000", NULL};
+                const char *const records[] = {map, "GNU.sparse.numblocks=2", "GNU.sparse.size=10000", NULL};
                 add_pax_records(&b, records);
                 Header h = ustar("s", '0', 5);
                 add_member(&b, &h, "abcde", 5);
                 assert_refused(&b, 512, "bad sparse map");
         }
+        /* The number of pairs must match the map, as Go's archive/tar checks. */
         Buffer b = {};
-        const char *const old[] = {"GNU.sparse.offset=1000", "GNU.sparse.numbytes=3",
-                                   "GNU.sparse.size=10000", NULL};
-        add_pax_records(&b, old);
-        Header h = ustar("s", '0', 3);
+        const char *const numblocks[] = {"GNU.sparse.map=1000,3,9000,2", "GNU.sparse.numblocks=3",
+                                         "GNU.sparse.size=10000", NULL};
+        add_pax_records(&b, numblocks);
+        Header h = ustar("s", '0', 5);
+        add_member(&b, &h, "abcde", 5);
+        assert_refused(&b, 512, "bad sparse map");
+        /* Sparse records on what is not a regular file. */
+        b = (Buffer){};
+        const char *const on_dir[] = {"GNU.sparse.map=0,0", "GNU.sparse.numblocks=1", NULL};
+        add_pax_records(&b, on_dir);
+        h = ustar("d", '5', 0);
+        add_member(&b, &h, NULL, 0);
+        assert_refused(&b, 512, "bad sparse map");
+}
+
+/* pax 0.0 repeats offset and numbytes records, in that order. */
+static void test_pax_sparse_0_0(void **state) {
+        Buffer b = {};
+        const char *const records[] = {"GNU.sparse.size=10000",  "GNU.sparse.numblocks=2",
+                                       "GNU.sparse.offset=1000", "GNU.sparse.numbytes=3",
+                                       "GNU.sparse.offset=9000", "GNU.sparse.numbytes=2",
+                                       "GNU.sparse.name=n00",    NULL};
+        add_pax_records(&b, records);
+        Header h = ustar("GNUSparseFile.0/n00", '0', 5);
+        add_member(&b, &h, "abcde", 5);
+        add_end(&b);
+        TarReader *r;
+        const TarEntry *t;
+        assert_int_equal(first_entry(&b, 512, &r, &t, NULL), 1);
+        assert_sparse_entry(r, t, "n00", false);
+        done(r, &b);
+
+        b = (Buffer){};
+        const char *const swapped[] = {"GNU.sparse.numblocks=1", "GNU.sparse.numbytes=3",
+                                       "GNU.sparse.offset=1000", NULL};
+        add_pax_records(&b, swapped);
+        h = ustar("s", '0', 3);
         add_member(&b, &h, "abc", 3);
-        assert_refused(&b, 512, "format 0.0");
+        assert_refused(&b, 512, "pax value for 'GNU.sparse.numbytes'");
+}
+
+/* A version other than 0.0, 0.1 or 1.0 is a plain file, as in Go's archive/tar. */
+static void test_pax_sparse_unknown_version(void **state) {
+        Buffer b = {};
+        const char *const records[] = {"GNU.sparse.major=1", "GNU.sparse.name=real-name",
+                                       "GNU.sparse.realsize=100", NULL};
+        add_pax_records(&b, records);
+        Header h = ustar("GNUSparseFile.0/decoy", '0', 5);
+        add_member(&b, &h, "HELLO", 5);
+        add_end(&b);
+        TarReader *r;
+        const TarEntry *t;
+        assert_int_equal(first_entry(&b, 512, &r, &t, NULL), 1);
+        assert_string_equal(t->path, "GNUSparseFile.0/decoy");
+        assert_int_equal(t->size, 5);
+        assert_data(r, "HELLO");
+        done(r, &b);
+}
+
+/*
+ * Found by review: a size near INT64_MAX wrapped with its padding, so the next "header" came from
+ * inside the entry's data, hiding a file from every Go-based reader of the same layer.
+ */
+static void test_huge_size_is_refused(void **state) {
+        Buffer b = {};
+        Header h = ustar(".wh.x", '0', 0);
+        memset(h.b + 124, 0, 12);
+        h.b[124] = 0x80;
+        memset(h.b + 128, 0xff, 8); /* base-256: 2^63 - 1 */
+        h.b[128] = 0x7f;
+        seal(&h);
+        buffer_add(&b, h.b, 512);
+        Header hidden = ustar("hidden", '0', 0);
+        add_member(&b, &hidden, NULL, 0);
+        add_end(&b);
+        assert_refused(&b, 512, "size");
+
+        b = (Buffer){};
+        add_pax(&b, "28 size=9223372036854775799\n");
+        h = ustar(".wh.y", '0', 0);
+        add_member(&b, &h, NULL, 0);
+        add_member(&b, &hidden, NULL, 0);
+        add_end(&b);
+        assert_refused(&b, 512, "size");
+}
+
+/* Found by review: pax headers added up, so many of them made one entry of unbounded xattrs. */
+static void test_pax_header_replaces_the_last(void **state) {
+        Buffer b = {};
+        add_pax(&b, "13 path=evil\n"
+                    "29 SCHILY.xattr.user.a=first\n");
+        add_pax(&b, "20 mtime=1600000000\n");
+        Header h = ustar("good", '0', 0);
+        add_member(&b, &h, NULL, 0);
+        add_pax(&b, "13 path=evil\n");
+        Header g = ustar("global", 'g', 0);
+        add_member(&b, &g, NULL, 0);
+        Header h2 = ustar("good2", '0', 0);
+        add_member(&b, &h2, NULL, 0);
+        add_end(&b);
+        TarReader *r;
+        const TarEntry *t;
+        assert_int_equal(first_entry(&b, 512, &r, &t, NULL), 1);
+        assert_string_equal(t->path, "good");
+        assert_int_equal(t->n_xattrs, 0);
+        assert_int_equal(tar_reader_next(r, &t, NULL), 1); /* a global header ends what came before */
+        assert_string_equal(t->path, "good2");
+        done(r, &b);
+}
+
+/* Go's archive/tar reads names that old writers put where they should not have, and so must we. */
+static void test_odd_headers(void **state) {
+        Buffer b = {};
+        Header h = ustar("name", '0', 0); /* GNU magic with a prefix where the times go (Go < 1.8) */
+        memcpy(h.b + 257, "ustar  \0", 8);
+        set_field(&h, 345, 155, "dir");
+        seal(&h);
+        add_member(&b, &h, NULL, 0);
+        h = ustar("name", '0', 0); /* star: a 131-byte prefix, then its times */
+        set_field(&h, 345, 131, "sdir");
+        set_octal(&h, 476, 12, 1600000000);
+        memcpy(h.b + 508, "tar", 4);
+        seal(&h);
+        add_member(&b, &h, NULL, 0);
+        h = ustar("dev", '3', 0); /* v7: no device numbers */
+        memset(h.b + 257, 0, 8);
+        set_octal(&h, 329, 8, 1);
+        seal(&h);
+        add_member(&b, &h, NULL, 0);
+        Header empty_long = ustar("././@LongLink", 'L', 1);
+        add_member(&b, &empty_long, "", 1);
+        h = ustar("short", '0', 0);
+        add_member(&b, &h, NULL, 0);
+        add_end(&b);
+        TarReader *r;
+        const TarEntry *t;
+        assert_int_equal(first_entry(&b, 512, &r, &t, NULL), 1);
+        assert_string_equal(t->path, "dir/name");
+        assert_int_equal(tar_reader_next(r, &t, NULL), 1);
+        assert_string_equal(t->path, "sdir/name");
+        assert_int_equal(tar_reader_next(r, &t, NULL), 1);
+        assert_int_equal(t->dev_major, 0);
+        assert_int_equal(tar_reader_next(r, &t, NULL), 1);
+        assert_string_equal(t->path, "short"); /* an empty long name is none */
+        done(r, &b);
+
+        b = (Buffer){};
+        static const char nul_path[] = "12 path=a\0b\n";
+        add_pax_bytes(&b, nul_path, sizeof(nul_path) - 1);
+        h = ustar("f", '0', 0);
+        add_member(&b, &h, NULL, 0);
+        assert_refused(&b, 512, "pax value for 'path'");
+        b = (Buffer){};
+        h = ustar("s", 'S', 0); /* old GNU sparse needs GNU's header */
+        add_member(&b, &h, NULL, 0);
+        assert_refused(&b, 512, "bad sparse map");
 }
 
 static void test_source_error(void **state) {
@@ -566,6 +722,22 @@ static void test_source_error(void **state) {
         assert_non_null(strstr(err->message, "read layer stream"));
         tar_reader_free(r);
         free(b.data);
+
+        /* An error inside a sparse map is the source's, not a malformed map. */
+        Buffer m = {};
+        const char *const records[] = {"GNU.sparse.major=1", "GNU.sparse.minor=0", "GNU.sparse.realsize=100",
+                                       NULL};
+        add_pax_records(&m, records);
+        char map[1024] = "1\n0\n5\n";
+        Header mh = ustar("sp", '0', sizeof(map));
+        add_member(&m, &mh, map, sizeof(map));
+        Source ms = {.data = m.data, .len = m.len, .step = 512, .fail_at = (int)m.len - 1024};
+        r = tar_reader_new(source_read, &ms);
+        _cleanup_error_ Error *merr = NULL;
+        assert_int_equal(tar_reader_next(r, &t, &merr), -EIO);
+        assert_non_null(strstr(merr->message, "read layer stream"));
+        tar_reader_free(r);
+        free(m.data);
 }
 
 int main(void) {
@@ -583,6 +755,11 @@ int main(void) {
                 cmocka_unit_test(test_pax_sparse_1_0),
                 cmocka_unit_test(test_pax_sparse_0_1),
                 cmocka_unit_test(test_bad_sparse_maps),
+                cmocka_unit_test(test_pax_sparse_0_0),
+                cmocka_unit_test(test_pax_sparse_unknown_version),
+                cmocka_unit_test(test_huge_size_is_refused),
+                cmocka_unit_test(test_pax_header_replaces_the_last),
+                cmocka_unit_test(test_odd_headers),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
