@@ -11,10 +11,12 @@
 /*
  * A streaming reader of the tar formats image layers come in: POSIX ustar and pax (pax's path,
  * linkpath, size, uid, gid, mtime, atime and SCHILY.xattr.* records), GNU (long names and links,
- * base-256 numbers, atimes, sparse files) and old v7 headers, with GNU's sparse files in pax (formats
- * 0.1 and 1.0). Every header's checksum is checked. GNU's multi-volume and dump-dir entries and the
- * oldest sparse form (pax 0.0) are refused; pax global headers are skipped, as Go's archive/tar users
- * (containerd, CRI-O) skip them.
+ * base-256 numbers, atimes, sparse files), star and old v7 headers, with GNU's sparse files in pax
+ * (formats 0.0, 0.1 and 1.0). Every header's checksum is checked; pax and long-name headers and
+ * sparse maps are held to 1 MiB. GNU's multi-volume and dump-dir entries are refused. Where the
+ * formats leave room for doubt the reader decides as Go's archive/tar does (containerd and CRI-O
+ * read layers with it): a pax header replaces the one before it, a global header is skipped and
+ * ends what came before it, an empty pax value is a value.
  *
  * Data is handed out where the source left it, without copying. The reader parses and nothing
  * else: what the entries mean on disk is tar-extract.c's business.
