@@ -28,7 +28,9 @@ otherwise both runtimes get host-network pods (`--network host` forces that). Th
 Where the time goes: `--exec-pods` (10) more pods per runtime while the kernel's process connector (netlink,
 no ptrace) reports the children each daemon and its shims exec, with their times; a second crio-c daemon
 at log level debug runs `--debug-pods` (10) pods so that the RPC times it logs (server side) can be set
-against the client's; and bare `runc create`, `start`, `delete --force` give the floor (`--floor-runs`).
+against the client's; and bare `runc create`, `start`, `delete --force` give the floor (`--floor-runs`). The
+host line gives the kernel's cost of moving a process into new cgroups after a quiet spell, which both
+runtimes pay per container start (see cgroup_migration_ms), so that runs on different hosts compare.
 Prints a table and writes JSON to bench/results/pods.json. Everything listens on 127.0.0.1 or unix sockets;
 every pod, container, monitor, mount and temporary directory is removed on exit, Ctrl-C and SIGTERM."""
 
@@ -360,6 +362,52 @@ def leftovers(rt, baseline_mounts):
 
 def cgroup_roots():
     return {p for p in Path("/sys/fs/cgroup").glob("*/k8s.io")}
+
+
+def cgroup_mounts():
+    """[(mount point, options)] of the cgroup (v1) and cgroup2 file systems."""
+    out = []
+    for line in Path("/proc/self/mounts").read_text().splitlines():
+        _, where, fstype, opts = line.split()[:4]
+        if fstype in ("cgroup", "cgroup2"):
+            out.append((where, opts))
+    return out
+
+
+def cgroup_migration_ms(runs=7, idle_s=0.1):
+    """Median ms to move a process into a new cgroup in every hierarchy, as `runc create` does, after
+    `idle_s` without migrations. The kernel's first migration after a quiet spell may wait for an RCU grace
+    period (the cgroup threadgroup rwsem switching to its write side: several ms on these VMs, once per
+    container start for both runtimes); with the `favordynmods` mount option (or the per-threadgroup rwsem
+    it turns on, which stays on until reboot) it does not. Reported so that runs on different hosts compare."""
+    mounts = [where for where, _ in cgroup_mounts()]
+    times = []
+    for i in range(runs):
+        proc = subprocess.Popen(["sleep", "30"])
+        made = []
+        try:
+            time.sleep(idle_s)
+            t0 = time.perf_counter()
+            for where in mounts:
+                d = Path(where) / f"crio-bench-probe-{os.getpid()}-{i}"
+                d.mkdir()
+                made.append(d)
+                for f in ("cpuset.cpus", "cpuset.mems"):  # a v1 cpuset takes no task until both are set
+                    if (d / f).exists():
+                        (d / f).write_text((Path(where) / f).read_text())
+                (d / "cgroup.procs").write_text(str(proc.pid))
+            times.append((time.perf_counter() - t0) * 1000)
+        finally:
+            proc.kill()
+            proc.wait()
+            for d in made:
+                for _ in range(100):  # the killed task leaves its cgroups a moment after wait()
+                    try:
+                        d.rmdir()
+                        break
+                    except OSError:
+                        time.sleep(0.01)
+    return summarize(times)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -710,6 +758,7 @@ def run(args, workdir, cleanup):
         result["runc_floor_ms"] = runc_floor(workdir, catalog, args.floor_runs)
     load_end = os.getloadavg()
     result["host"] = {"machine": platform.machine(), "cpus": os.cpu_count(), "kernel": platform.release(),
+                      "cgroup_mounts": cgroup_mounts(), "cgroup_migration_ms": cgroup_migration_ms(),
                       "loadavg_start": [round(x, 2) for x in load_start],
                       "loadavg_end": [round(x, 2) for x in load_end]}
     result["bench_seconds"] = round(time.monotonic() - t_start, 1)
@@ -731,6 +780,11 @@ def print_report(r):
           f"CONTAINER), busybox from docker-registry on 127.0.0.1; {r['network']}")
     print(f"load average (1m) {hst['loadavg_start'][0]} at start, {hst['loadavg_end'][0]} at end, {hst['cpus']} "
           f"CPUs; {r['bench_seconds']} s in all")
+    if "cgroup_migration_ms" in hst:
+        dyn = [where for where, opts in hst["cgroup_mounts"] if "favordynmods" in opts.split(",")]
+        print(f"kernel {hst['kernel']}: a move into new cgroups in all {len(hst['cgroup_mounts'])} hierarchies "
+              f"after 100 ms idle takes {hst['cgroup_migration_ms']['median']:.1f} ms (median); favordynmods "
+              f"mounted: {', '.join(dyn) or 'none'}")
     if "client" in r:
         print(f"client: python3-grpcio {r['client']['grpcio']}, protobuf implementation "
               f"{r['client']['protobuf_implementation']} (read round trips include decoding the answer)")
