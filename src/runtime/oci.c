@@ -167,7 +167,10 @@ int oci_monitor_spawn(Runtime *rt, const Container *c, const Handler *h, Monitor
                           .stderr_fd = -1,
                           .pass_fds = pass,
                           .n_pass_fds = sealed >= 0 ? 3 : 2,
-                          .new_session = true};
+                          .new_session = true,
+                          /* conmon also drops an `oom` file in its working directory when the container is
+                             OOM-killed: that must be the bundle, not wherever the daemon was started. */
+                          .cwd = c->bundle};
         int r = process_spawn(&o, &m.pid, reterr);
         if (r < 0) {
                 oci_monitor_abort(&m);

@@ -157,6 +157,8 @@ static int spawn_locked(const SpawnOptions *o, pid_t *ret_pid) {
         posix_spawnattr_setflags(&attr, flags);
 
         int r = prepare_fd_actions(o, &fa, moved);
+        if (r == 0 && o->cwd)
+                r = posix_spawn_file_actions_addchdir_np(&fa, o->cwd);
         if (r == 0)
                 r = posix_spawn(ret_pid, *program ? program : o->argv[0], &fa, &attr, (char *const *)o->argv,
                                 o->envp ? (char *const *)o->envp : environ);

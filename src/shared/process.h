@@ -27,6 +27,7 @@ typedef struct SpawnOptions {
         const int *pass_fds;     /* these become fds 3, 4, ... in the child */
         size_t n_pass_fds;
         bool new_session; /* setsid(): no controlling terminal, own process group */
+        const char *cwd;  /* the child's working directory; NULL: the daemon's */
         /*
          * > 2: run the program in this fd (a sealed copy of argv[0]) instead of argv[0]'s path; it is passed
          * after pass_fds and executed as /proc/self/fd/N. 0 (the default): run argv[0].

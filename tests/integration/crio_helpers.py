@@ -367,8 +367,10 @@ class Daemon:
         self._starts += 1
         self.stderr_path = self.workdir / f"daemon-{self._starts}.stderr"
         with open(self.stderr_path, "wb") as err, open(self.workdir / f"daemon-{self._starts}.stdout", "wb") as out:
+            # Its own working directory, as under a service manager: nothing it or its children drop in
+            # their working directory lands in the test runner's.
             self.proc = subprocess.Popen(self.argv(), env=self.environ(), stdin=subprocess.DEVNULL, stdout=out,
-                                         stderr=err, start_new_session=True)
+                                         stderr=err, start_new_session=True, cwd=self.workdir)
         self.returncode = None
         Daemon.started.append(self)
         if wait_ready:

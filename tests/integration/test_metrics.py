@@ -159,6 +159,8 @@ def test_oom_killed_container_is_counted(metrics_node, image_registry):
     _, after = parse(scrape(d.metrics_url))
     assert value(after, "container_runtime_crio_containers_oom_total") == 1
     assert value(after, "container_runtime_crio_containers_oom_count_total", name="hog") == 1
+    # conmon marks an OOM kill with an `oom` file in its working directory: the bundle, never the daemon's.
+    assert not (d.workdir / "oom").exists()
 
 
 def test_collectors_select_families_and_https(make_daemon, tmp_path_factory, test_pki):
