@@ -683,7 +683,12 @@ static void mark_lost(Runtime *rt, Container *c) {
  * rootfs is unmounted too, as CRI-O and containerd do when a container stops: nothing runs in it
  * any more, and the unmount (which syncs the upper file system) is then off the removal's path.
  */
-static void release_runtime(Runtime *rt, Container *c, const Handler *h) {
+/*
+ * Unmounting the rootfs syncs the upper file system (0.4 ms idle, several ms on a busy disk): a stop
+ * does it at once, as the other runtimes do, while a removal leaves it to the teardown thread so that
+ * it happens after the answer (`unmount` false).
+ */
+static void release_runtime(Runtime *rt, Container *c, const Handler *h, bool unmount) {
         _cleanup_error_ Error *err = NULL;
         if (c->runtime_released || c->state != CONTAINER_EXITED)
                 return;
@@ -692,7 +697,8 @@ static void release_runtime(Runtime *rt, Container *c, const Handler *h) {
                 return;
         }
         c->runtime_released = true;
-        overlay_unmount(c);
+        if (unmount)
+                overlay_unmount(c);
 }
 
 static bool still_listed_locked(Runtime *rt, const Container *c) {
@@ -715,7 +721,7 @@ void container_release_exited(Runtime *rt, Container *c) {
         pthread_mutex_unlock(&rt->lock);
         Handler h = {};
         if (wanted && runtime_handler_resolve(rt, c->handler, &h, NULL) >= 0) {
-                release_runtime(rt, c, &h);
+                release_runtime(rt, c, &h, true);
                 handler_done(&h);
                 pthread_mutex_lock(&rt->lock);
                 if (c->runtime_released && still_listed_locked(rt, c))
@@ -725,7 +731,7 @@ void container_release_exited(Runtime *rt, Container *c) {
         pthread_mutex_unlock(&c->op_lock);
 }
 
-static int stop_op(Runtime *rt, Container *c, int64_t timeout_s, Error **reterr) {
+static int stop_op(Runtime *rt, Container *c, int64_t timeout_s, bool removing, Error **reterr) {
         pthread_mutex_lock(&rt->lock);
         bool exited = c->state == CONTAINER_EXITED || container_check_exit_locked(rt, c);
         pthread_mutex_unlock(&rt->lock);
@@ -753,7 +759,7 @@ static int stop_op(Runtime *rt, Container *c, int64_t timeout_s, Error **reterr)
         if (!wait_exited(rt, c, KILL_WAIT_S))
                 mark_lost(rt, c);
 done:
-        release_runtime(rt, c, &h);
+        release_runtime(rt, c, &h, !removing);
         handler_done(&h);
         pthread_mutex_lock(&rt->lock);
         r = state_save_container(rt, c, reterr);
@@ -768,7 +774,7 @@ int runtime_container_stop(Runtime *rt, const char *id, int64_t timeout_s, Error
         if (container_get(rt, id, true, &c, &err) < 0)
                 return err->code == ENOENT ? 0 : error_propagate(reterr, TAKE_PTR(err));
         pthread_mutex_lock(&c->op_lock);
-        int r = stop_op(rt, c, timeout_s, reterr);
+        int r = stop_op(rt, c, timeout_s, false, reterr);
         pthread_mutex_unlock(&c->op_lock);
         container_unref(c);
         return r;
@@ -779,7 +785,7 @@ int runtime_container_stop(Runtime *rt, const char *id, int64_t timeout_s, Error
  * again. Its files are queued once the row is gone (teardown.c says how nothing is lost).
  */
 static int remove_op(Runtime *rt, Container *c, Error **reterr) {
-        int r = stop_op(rt, c, 0, reterr);
+        int r = stop_op(rt, c, 0, true, reterr);
         if (r < 0)
                 return r;
         teardown_runtime(rt, c, false);
@@ -823,7 +829,7 @@ int containers_of_pod_apply(Runtime *rt, const char *pod_id, bool remove, Error 
                 if (!c)
                         return 0;
                 pthread_mutex_lock(&c->op_lock);
-                int r = remove ? remove_op(rt, c, reterr) : stop_op(rt, c, 0, reterr);
+                int r = remove ? remove_op(rt, c, reterr) : stop_op(rt, c, 0, false, reterr);
                 pthread_mutex_unlock(&c->op_lock);
                 container_unref(c);
                 if (r < 0)

@@ -272,6 +272,24 @@ def test_removed_container_files_go_after_the_answer(node, cri, image):
     assert_node_clean(d)
 
 
+def test_created_container_removed_leaves_nothing(node, cri, image):
+    """A container removed while only created: its waiting `runc init` is killed before the answer, its
+    rootfs is unmounted and its directories deleted right after it, and the pod goes without a trace."""
+    d = node[0]
+    pod = cri.run_pod()
+    ctr = cri.create_container(pod, ph.container_config(image, command=["sleep", "300"]))
+    pid = int((d.runroot / "containers" / ctr / "pidfile").read_text())  # written by the monitor
+    assert "init" in Path(f"/proc/{pid}/cmdline").read_text().split("\0")  # `runc init`, waiting
+    assert [m for m in ph.mounts_under(d.runroot) if ctr in m] != []
+    cri.remove_container(ctr)
+    assert_rpc_error(lambda: cri.container_status(ctr), grpc.StatusCode.NOT_FOUND, ctr)
+    assert ph.wait_gone(lambda: [pid] if Path(f"/proc/{pid}").exists() else []) == []
+    assert h.wait_until(lambda: [m for m in ph.mounts_under(d.runroot) if ctr in m] == [], 10)
+    assert h.wait_until(lambda: not (d.root / "containers" / ctr).exists(), 10)
+    cri.remove_pod(pod)
+    assert_node_clean(d)
+
+
 def test_unfiltered_lists_follow_every_change(node, cri, image, tmp_path):
     """Unfiltered lists are answered from packed bytes kept until something listed changes: each
     change shows in the next call, also one the container makes itself by exiting."""
