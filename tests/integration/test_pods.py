@@ -386,7 +386,8 @@ def test_command_args_env_and_workdir(cri, image):
                                                         env={"FOO": "bar"}, workdir="/tmp"))
     cri.start_container(ctr)
     cri.wait_container_state(ctr, "CONTAINER_RUNNING")
-    assert h.wait_until(lambda: sh(cri, ctr, "cat /tmp/out 2>/dev/null") == "bar\n/tmp\n", 5)
+    # Polled until written: `cat` of a file not there yet fails, which is no answer yet.
+    assert h.wait_until(lambda: cri.exec_sync(ctr, ["cat", "/tmp/out"]).stdout == b"bar\n/tmp\n", 5)
     assert sh(cri, ctr, "echo $FOO $PATH").startswith("bar /")
 
 

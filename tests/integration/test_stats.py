@@ -83,11 +83,16 @@ def exec_ok(cri, ctr, script):
     return r.stdout.decode()
 
 
+def file_size(cri, ctr, path):
+    """The size of a file the container is writing, "" while it does not exist yet: for polling."""
+    return cri.exec_sync(ctr, ["sh", "-c", f"wc -c < {path}"]).stdout.decode().strip()
+
+
 def test_pod_stats_follow_cpu_memory_processes_and_network(cri, image):
     pod = cri.run_pod(labels={"app": "stats"})
     busy = start(cri, image, pod, "while true; do :; done", cap_add=["NET_ADMIN"])
     mem = start(cri, image, pod, "head -c 20971520 /dev/zero > /dev/shm/blob; sleep 300")
-    assert h.wait_until(lambda: exec_ok(cri, mem, "wc -c < /dev/shm/blob").strip() == "20971520", 20)
+    assert h.wait_until(lambda: file_size(cri, mem, "/dev/shm/blob") == "20971520", 20)
     first = pod_stats(cri, pod)
     assert first.attributes.id == pod and dict(first.attributes.labels) == {"app": "stats"}
     assert first.attributes.metadata.name == cri.pod_status(pod).status.metadata.name
@@ -165,7 +170,7 @@ def test_collection_period_answers_from_the_latest_sample(sampled_node, image_re
     cri.pull_image(ref)
     pod = cri.run_pod()
     ctr = start(cri, ref, pod, "head -c 1048576 /dev/zero > /one; while true; do :; done")
-    assert h.wait_until(lambda: exec_ok(cri, ctr, "wc -c < /one").strip() == "1048576", 20)
+    assert h.wait_until(lambda: file_size(cri, ctr, "/one") == "1048576", 20)
     first = container_stats(cri, ctr)  # nothing sampled this container yet: sampled now
     assert first.cpu.usage_core_nano_seconds.value > 0
     assert first.writable_layer.used_bytes.value >= 1 << 20
@@ -220,7 +225,7 @@ def test_included_pod_metrics_with_cadvisor_names(metrics_node, image_registry):
     pod = cri.run_pod(name="metered")
     ctr = start(cri, ref, pod, "head -c 10485760 /dev/zero > /dev/shm/blob; sleep 300", name="app",
                 memory_limit=256 << 20)
-    assert h.wait_until(lambda: exec_ok(cri, ctr, "wc -c < /dev/shm/blob").strip() == "10485760", 20)
+    assert h.wait_until(lambda: file_size(cri, ctr, "/dev/shm/blob") == "10485760", 20)
     (m,) = pod_metrics(cri)
     by_name = {(x.name, x.label_values[-1]): x for x in m.metrics}
     lo = by_name[("container_network_receive_bytes_total", "lo")]
