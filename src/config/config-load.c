@@ -117,7 +117,19 @@ static int list_dropins(const char *dir, char ***ret, Error **reterr) {
         return 0;
 }
 
-static int apply_environment(Config *c, Error **reterr) {
+/* Set one key from a string; `where` names the variable or flag, in errors and no-effect warnings. */
+static int set_noting(Config *c, const ConfigKey *key, const char *value, const char *where,
+                      char ***warnings, Error **reterr) {
+        _cleanup_free_ char *before = key->flags & CK_NOEFFECT ? config_value_to_string(c, key) : NULL;
+        int r = config_set_from_string(c, key, value, reterr);
+        if (r < 0)
+                return error_prefix(reterr, "%s", where);
+        _cleanup_free_ char *path = xasprintf("%s.%s", key->table, key->name);
+        config_note_no_effect(warnings, where, path, before, c, key);
+        return 0;
+}
+
+static int apply_environment(Config *c, char ***warnings, Error **reterr) {
         for (size_t i = 0; i < config_keys_count; i++) {
                 _cleanup_free_ char *flag = config_key_flag_name(&config_keys[i]);
                 if (!flag)
@@ -126,21 +138,22 @@ static int apply_environment(Config *c, Error **reterr) {
                 const char *v = getenv(env);
                 if (!v)
                         continue;
-                int r = config_set_from_string(c, &config_keys[i], v, reterr);
+                _cleanup_free_ char *where = xasprintf("environment variable %s", env);
+                int r = set_noting(c, &config_keys[i], v, where, warnings, reterr);
                 if (r < 0)
-                        return error_prefix(reterr, "environment variable %s", env);
+                        return r;
         }
         return 0;
 }
 
-static int apply_overrides(Config *c, const ConfigSources *s, Error **reterr) {
+static int apply_overrides(Config *c, const ConfigSources *s, char ***warnings, Error **reterr) {
         for (size_t i = 0; i < s->n_overrides; i++) {
                 const ConfigOverride *o = &s->overrides[i];
-                int r = config_set_from_string(c, o->key, o->value, reterr);
-                if (r < 0) {
-                        _cleanup_free_ char *flag = config_key_flag_name(o->key);
-                        return error_prefix(reterr, "flag --%s", flag);
-                }
+                _cleanup_free_ char *flag = config_key_flag_name(o->key);
+                _cleanup_free_ char *where = xasprintf("flag --%s", flag);
+                int r = set_noting(c, o->key, o->value, where, warnings, reterr);
+                if (r < 0)
+                        return r;
         }
         return 0;
 }
@@ -176,9 +189,9 @@ int config_load(const ConfigSources *s, Config **ret, char ***warnings, Error **
                                 return r;
                 }
         }
-        r = apply_environment(c, reterr);
+        r = apply_environment(c, warnings, reterr);
         if (r >= 0)
-                r = apply_overrides(c, s, reterr);
+                r = apply_overrides(c, s, warnings, reterr);
         if (r >= 0) {
                 apply_storage_defaults(c);
                 r = config_validate(c, reterr);

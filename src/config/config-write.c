@@ -64,7 +64,8 @@ static void write_value(FILE *f, const void *base, const ConfigKey *key) {
 }
 
 static void write_key(FILE *f, const void *base, const ConfigKey *key) {
-        fprintf(f, "\n# %s%s\n", key->flags & CK_DEPRECATED ? "(deprecated) " : "", key->doc);
+        fprintf(f, "\n# %s%s%s\n", key->flags & CK_DEPRECATED ? "(deprecated) " : "",
+                key->flags & CK_NOEFFECT ? "(no effect in crio-c) " : "", key->doc);
         if (key->flags & CK_RELOAD)
                 fputs("# Reloaded on SIGHUP.\n", f);
         toml_write_key(f, key->name);

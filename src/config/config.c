@@ -316,6 +316,29 @@ static void warn_unknown(ApplyCtx *ctx, unsigned line, const char *table, const 
                                                             table, *table ? "." : "", name));
 }
 
+void config_note_no_effect(char ***warnings, const char *where, const char *path, const char *before,
+                           const void *base, const ConfigKey *key) {
+        if (!warnings || !before || !(key->flags & CK_NOEFFECT))
+                return;
+        _cleanup_free_ char *after = config_value_to_string(base, key);
+        if (strcmp(before, after) != 0)
+                *warnings = strv_push(*warnings, xasprintf("%s: %s has no effect in crio-c (accepted for "
+                                                           "compatibility with CRI-O)",
+                                                           where, path));
+}
+
+/* One key of a file; a key crio-c does not act on warns when the file changes its value. */
+static int apply_key(ApplyCtx *ctx, void *base, const ConfigKey *key, const char *path, const TomlValue *v,
+                     unsigned line) {
+        _cleanup_free_ char *before = key->flags & CK_NOEFFECT ? config_value_to_string(base, key) : NULL;
+        int r = set_from_toml(base, key, path, v, ctx->filename, ctx->reterr);
+        if (r >= 0 && before) {
+                _cleanup_free_ char *where = xasprintf("%s:%u", ctx->filename, line);
+                config_note_no_effect(ctx->warnings, where, path, before, base, key);
+        }
+        return r;
+}
+
 /* Apply the keys of one table against a descriptor list; subtables named in `sub` recurse there. */
 static int apply_keys(ApplyCtx *ctx, void *base, const ConfigKey *keys, size_t nkeys, const char *table,
                       const char *desc_table, const TomlValue *t) {
@@ -327,7 +350,7 @@ static int apply_keys(ApplyCtx *ctx, void *base, const ConfigKey *keys, size_t n
                         continue;
                 }
                 _cleanup_free_ char *path = xasprintf("%s.%s", table, name);
-                int r = set_from_toml(base, key, path, t->table.values[i], ctx->filename, ctx->reterr);
+                int r = apply_key(ctx, base, key, path, t->table.values[i], t->table.key_lines[i]);
                 if (r < 0)
                         return r;
         }
@@ -376,7 +399,7 @@ static int apply_workload(ApplyCtx *ctx, Workload *w, const char *path, const To
                         continue;
                 }
                 _cleanup_free_ char *kpath = xasprintf("%s.%s", path, name);
-                int r = set_from_toml(w, key, kpath, v, ctx->filename, ctx->reterr);
+                int r = apply_key(ctx, w, key, kpath, v, t->table.key_lines[i]);
                 if (r < 0)
                         return r;
         }
@@ -427,7 +450,7 @@ static int apply_table(ApplyCtx *ctx, Config *c, const char *path, const TomlVal
                                 warn_unknown(ctx, t->table.key_lines[i], path, name);
                                 continue;
                         }
-                        r = set_from_toml(c, key, sub, v, ctx->filename, ctx->reterr);
+                        r = apply_key(ctx, c, key, sub, v, t->table.key_lines[i]);
                 }
                 if (r < 0)
                         return r;

@@ -26,6 +26,7 @@ enum {
         CK_NOFLAG = 1 << 1,     /* no command-line flag */
         CK_DURATION = 1 << 2,   /* string holding a duration ("1m30s") */
         CK_DEPRECATED = 1 << 3, /* kept for compatibility */
+        CK_NOEFFECT = 1 << 4,   /* accepted for compatibility with CRI-O; crio-c does not act on it */
 };
 
 /* A string-to-string table (TOML table of strings), in insertion order. */
@@ -126,6 +127,13 @@ int parse_duration(const char *s, int64_t *ret_ns);
 
 /* A key's value as TOML text ("\"info\"", "true", "[\"a\"]"), for comparing and logging. */
 char *config_value_to_string(const void *base, const ConfigKey *key);
+
+/*
+ * `base` now holds a value for `key` that was `before` (its TOML text): if crio-c does not act on the
+ * key (CK_NOEFFECT) and the value changed, add a warning naming `where` (file:line, flag or variable).
+ */
+void config_note_no_effect(char ***warnings, const char *where, const char *path, const char *before,
+                           const void *base, const ConfigKey *key);
 
 /* Copy one key's value from `src` to `dst` (both of the struct the key describes). */
 void config_copy_value(void *dst, const void *src, const ConfigKey *key);

@@ -3,6 +3,7 @@
 
 import json
 import re
+import signal
 import tomllib
 from pathlib import Path
 
@@ -93,6 +94,20 @@ def test_crio_config_equals_what_the_daemon_serves(make_daemon):
         verbose = json.loads(c.status(verbose=True).info["config"])
     assert 4194304 in h.find_key(verbose, "grpc_max_recv_msg_size")
     assert "crun" in h.find_key(verbose, "default_runtime")
+
+
+def test_key_without_effect_is_a_warning_at_start_and_reload(make_daemon):
+    """CRI-O's keys that crio-c does not act on load, but an operator is told where one was set, at start
+    and on SIGHUP; a reload never claims to have applied one."""
+    d = make_daemon(dropins={"50-hooks.conf": '[crio.runtime]\nhooks_dir = ["/etc/my-hooks"]\n'}).start()
+    want = r"50-hooks\.conf:2: crio\.runtime\.hooks_dir has no effect in crio-c"
+    assert re.search(want, d.log), d.log_tail()
+    h.write_text(d.config_dir / "60-cdi.conf", '[crio.runtime]\ncdi_spec_dirs = ["/etc/my-cdi"]\n')
+    since = d.log_offset()
+    d.send_signal(signal.SIGHUP)
+    d.wait_for_log(r"60-cdi\.conf:2: crio\.runtime\.cdi_spec_dirs has no effect in crio-c", since=since)
+    assert "reload: crio.runtime.cdi_spec_dirs" not in d.log[since:]
+    assert d.running()
 
 
 def test_unknown_key_is_a_warning_naming_file_line_and_key(make_daemon):

@@ -46,14 +46,17 @@ static int apply_text(Config *c, const char *text, char ***warnings, Error **ret
         return config_apply_toml(c, doc, "test.conf", warnings, reterr);
 }
 
+/* The keys crio-c does not act on still parse; the tests of parsing may use them, and their warning. */
 static Config *config_from_text(const char *text) {
         _cleanup_error_ Error *err = NULL;
         _cleanup_strv_free_ char **warnings = NULL;
         Config *c = config_new_default();
         assert_ok(apply_text(c, text, &warnings, &err), err);
-        if (strv_length(warnings) > 0)
-                print_error("unexpected warning: %s\n", warnings[0]);
-        assert_int_equal(strv_length(warnings), 0);
+        STRV_FOREACH(w, warnings)
+                if (!strstr(*w, " has no effect in crio-c ")) {
+                        print_error("unexpected warning: %s\n", *w);
+                        fail();
+                }
         return c;
 }
 
@@ -197,7 +200,7 @@ static void test_default_other_tables(void **state) {
         assert_int_equal(c->metrics_port, 9090);
         assert_true(strv_contains(c->metrics_collectors, "operations_total"));
         assert_true(strv_contains(c->metrics_collectors, "default_runtime"));
-        assert_true(c->enable_nri);
+        assert_false(c->enable_nri); /* crio-c has no NRI: its default says so */
         assert_string_equal(c->nri_plugin_registration_timeout, "5s");
         assert_false(c->nri_enable_default_validator);
 }
@@ -318,11 +321,11 @@ static void test_apply_dotted_and_inline_forms(void **state) {
 }
 
 static void test_apply_nested_known_table(void **state) {
-        _cleanup_config_ Config *c = config_from_text("[crio.nri]\nenable_nri = false\n"
+        _cleanup_config_ Config *c = config_from_text("[crio.nri]\nenable_nri = true\n"
                                                       "[crio.nri.default_validator]\n"
                                                       "nri_enable_default_validator = true\n"
                                                       "nri_validator_required_plugins = [\"p1\"]\n");
-        assert_false(c->enable_nri);
+        assert_true(c->enable_nri);
         assert_true(c->nri_enable_default_validator);
         assert_strv(c->nri_validator_required_plugins, "p1");
 }
@@ -433,6 +436,34 @@ static void test_unknown_key_warns(void **state) {
         assert_strv(warnings, "test.conf:2: unknown key crio.runtime.nope");
         /* The unknown key does not stop the rest of the table. */
         assert_string_equal(c->log_level, "warn");
+}
+
+/* A key CRI-O has and crio-c does not act on warns where a file changes it, and only there. */
+static void test_no_effect_key_warns(void **state) {
+        _cleanup_config_ Config *c = config_new_default();
+        _cleanup_error_ Error *err = NULL;
+        _cleanup_strv_free_ char **warnings = NULL;
+        assert_ok(apply_text(c,
+                             "[crio.runtime]\n"
+                             "log_level = \"warn\"\n"
+                             "hooks_dir = [\"/etc/hooks\"]\n"
+                             "selinux = false\n"
+                             "[crio.runtime.runtimes.runc]\n"
+                             "monitor_cgroup = \"pod\"\n"
+                             "[crio.runtime.workloads.w]\n"
+                             "resources = { cpushares = 512 }\n",
+                             &warnings, &err),
+                  err);
+        /* selinux = false is its default: nothing changes, nothing to say. log_level has an effect. */
+        assert_strv(
+                warnings,
+                "test.conf:3: crio.runtime.hooks_dir has no effect in crio-c (accepted for compatibility "
+                "with CRI-O),"
+                "test.conf:6: crio.runtime.runtimes.runc.monitor_cgroup has no effect in crio-c (accepted "
+                "for compatibility with CRI-O),"
+                "test.conf:8: crio.runtime.workloads.w.resources.cpushares has no effect in crio-c "
+                "(accepted for compatibility with CRI-O)");
+        assert_strv(c->hooks_dir, "/etc/hooks");
 }
 
 static void test_unknown_top_level_tables(void **state) {
@@ -1283,7 +1314,11 @@ static void test_load_main_and_dropins_in_order(void **state) {
         assert_string_equal(c->root, "/r1");
         assert_string_equal(c->pinns_path, "/main");
         assert_true(c->selinux);
-        assert_int_equal(strv_length(warnings), 0);
+        /* selinux is one of the keys crio-c does not act on: set, it warns where. */
+        _cleanup_free_ char *want = xasprintf("%s/10.conf:2: crio.runtime.selinux has no effect in crio-c "
+                                              "(accepted for compatibility with CRI-O)",
+                                              t->dropin);
+        assert_strv(warnings, want);
 }
 
 static void test_load_dropin_handlers_merge(void **state) {
@@ -1466,6 +1501,22 @@ static void test_load_env_beats_files(void **state) {
         assert_string_equal(c->network_dir, "/env/net.d");
 }
 
+static void test_load_no_effect_warnings_name_their_source(void **state) {
+        TmpDir *t = *state;
+        _cleanup_(config_sources_done) ConfigSources s = sources_for(t, false);
+        _cleanup_config_ Config *c = NULL;
+        _cleanup_error_ Error *err = NULL;
+        _cleanup_strv_free_ char **warnings = NULL;
+        write_file(t->conf, NULL, "[crio.runtime]\nlog_level = \"warn\"\n");
+        assert_int_equal(setenv("CONTAINER_SELINUX", "true", 1), 0);
+        assert_int_equal(setenv("CONTAINER_LOG_LEVEL", "debug", 1), 0);
+        assert_ok(config_load(&s, &c, &warnings, &err), err);
+        assert_strv(warnings,
+                    "environment variable CONTAINER_SELINUX: crio.runtime.selinux has no effect in "
+                    "crio-c (accepted for compatibility with CRI-O)");
+        assert_true(c->selinux);
+}
+
 static void test_load_env_bad_value(void **state) {
         TmpDir *t = *state;
         _cleanup_(config_sources_done) ConfigSources s = sources_for(t, false);
@@ -1548,9 +1599,12 @@ static void test_load_sample_files(void **state) {
         _cleanup_error_ Error *err = NULL;
         _cleanup_strv_free_ char **warnings = NULL;
         assert_ok(config_load(&s, &c, &warnings, &err), err);
-        if (strv_length(warnings) > 0)
-                print_error("unexpected warning: %s\n", warnings[0]);
-        assert_int_equal(strv_length(warnings), 0);
+        STRV_FOREACH(w, warnings)
+                if (!strstr(*w, " has no effect in crio-c ")) {
+                        print_error("unexpected warning: %s\n", *w);
+                        fail();
+                }
+        assert_int_equal(strv_length(warnings), 8); /* storage_option, 3 handler keys, 4 workload keys */
         assert_string_equal(c->root, "/var/lib/containers/storage");
         assert_strv(c->storage_option, "overlay.mountopt=nodev");
         assert_string_equal(c->stream_port, "10010");
@@ -1589,8 +1643,28 @@ static void test_load_crio_1_26_default(void **state) {
         _cleanup_error_ Error *err = NULL;
         _cleanup_strv_free_ char **warnings = NULL;
         assert_ok(config_load(&s, &c, &warnings, &err), err);
-        assert_strv(warnings, TEST_DATA_DIR "/unit/data/crio-1.26-default.conf:43: unknown key "
-                                            "crio.runtime.seccomp_use_default_when_empty");
+        /* The keys it sets to other values than crio-c's, where crio-c does not act on them, are named. */
+        static const char *const no_effect[] = {
+                "13: crio.version_file_persist",
+                "36: crio.runtime.conmon_env",
+                "61: crio.runtime.add_inheritable_capabilities",
+                "64: crio.runtime.allowed_devices",
+                "78: crio.runtime.pids_limit",
+                "108: crio.runtime.runtimes.runc.monitor_cgroup",
+                "112: crio.runtime.runtimes.runc.allowed_annotations",
+                "172: crio.tracing.tracing_endpoint",
+        };
+        const char *file = TEST_DATA_DIR "/unit/data/crio-1.26-default.conf";
+        assert_int_equal(strv_length(warnings), 1 + ELEMENTSOF(no_effect));
+        _cleanup_free_ char *unknown =
+                xasprintf("%s:43: unknown key crio.runtime.seccomp_use_default_when_empty", file);
+        assert_string_equal(warnings[2], unknown);
+        for (size_t i = 0; i < ELEMENTSOF(no_effect); i++) {
+                _cleanup_free_ char *want =
+                        xasprintf("%s:%s has no effect in crio-c (accepted for compatibility with CRI-O)",
+                                  file, no_effect[i]);
+                assert_string_equal(warnings[i < 2 ? i : i + 1], want);
+        }
         assert_string_equal(c->storage_driver, "overlay");
         assert_string_equal(c->root, "/var/lib/containers/storage");
         assert_string_equal(c->default_runtime, "runc");
@@ -1663,6 +1737,7 @@ int main(void) {
                 cmocka_unit_test(test_wrong_type_workload_not_table),
 
                 cmocka_unit_test(test_unknown_key_warns),
+                cmocka_unit_test(test_no_effect_key_warns),
                 cmocka_unit_test(test_unknown_top_level_tables),
                 cmocka_unit_test(test_unknown_subtable),
                 cmocka_unit_test(test_unknown_key_in_wrong_table),
@@ -1739,6 +1814,7 @@ int main(void) {
                 TMP_TEST(test_load_validation_error),
                 TMP_TEST(test_load_unknown_key_warning_names_file),
                 TMP_TEST(test_load_env_beats_files),
+                TMP_TEST(test_load_no_effect_warnings_name_their_source),
                 TMP_TEST(test_load_env_bad_value),
                 TMP_TEST(test_load_env_value_validated),
                 TMP_TEST(test_load_override_beats_env),
