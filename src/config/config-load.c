@@ -169,6 +169,26 @@ static void apply_storage_defaults(Config *c) {
         }
 }
 
+/*
+ * CRI-O's older, global conmon keys still configure the monitor of handlers that do not set their own:
+ * a node's old crio.conf naming its conmon must not lose it.
+ */
+static void apply_deprecated_monitor_keys(Config *c) {
+        const ConfigKey *env_key = config_key_find(runtime_keys, runtime_keys_count, "", "monitor_env");
+        _cleanup_strv_free_ char **default_env = strv_split(env_key->def, ',');
+        for (size_t i = 0; i < c->n_runtimes; i++) {
+                RuntimeHandler *h = c->runtimes[i];
+                if (h->monitor_path[0] == '\0' && c->conmon[0] != '\0') {
+                        free(h->monitor_path);
+                        h->monitor_path = xstrdup(c->conmon);
+                }
+                if (c->conmon_env && c->conmon_env[0] && strv_equal(h->monitor_env, default_env)) {
+                        strv_free(h->monitor_env);
+                        h->monitor_env = strv_copy(c->conmon_env);
+                }
+        }
+}
+
 int config_load(const ConfigSources *s, Config **ret, char ***warnings, Error **reterr) {
         _cleanup_config_ Config *c = config_new_default();
         _cleanup_strv_free_ char **dropins = NULL;
@@ -194,6 +214,7 @@ int config_load(const ConfigSources *s, Config **ret, char ***warnings, Error **
                 r = apply_overrides(c, s, warnings, reterr);
         if (r >= 0) {
                 apply_storage_defaults(c);
+                apply_deprecated_monitor_keys(c);
                 r = config_validate(c, reterr);
         }
         if (r < 0)

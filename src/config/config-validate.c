@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <ctype.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
@@ -98,6 +101,36 @@ int parse_duration(const char *s, int64_t *ret_ns) {
         return 0;
 }
 
+int parse_size(const char *s, int64_t *ret_bytes) {
+        static const char units[] = "bkmgtp";
+        if (!s || !isdigit((unsigned char)*s))
+                return -EINVAL;
+        char *end = NULL;
+        errno = 0;
+        unsigned long long n = strtoull(s, &end, 10);
+        if (errno == ERANGE || n > INT64_MAX)
+                return -ERANGE;
+        const char *u = *end ? strchr(units, tolower((unsigned char)*end)) : units;
+        if (!u)
+                return -EINVAL;
+        if (*end) {
+                end++;
+                if (u != units && tolower((unsigned char)*end) == 'i')
+                        end++;
+                if (u != units && tolower((unsigned char)*end) == 'b')
+                        end++;
+                if (*end)
+                        return -EINVAL;
+        }
+        for (const char *k = units; k < u; k++) {
+                if (n > (unsigned long long)INT64_MAX / 1024)
+                        return -ERANGE;
+                n *= 1024;
+        }
+        *ret_bytes = (int64_t)n;
+        return 0;
+}
+
 static bool choice_ok(const char *choices, const char *value) {
         const char *p = choices;
         size_t len = strlen(value);
@@ -123,10 +156,13 @@ static int check_key(const void *base, const ConfigKey *key, const char *path, E
                                 *c = ',';
                 return error_set(reterr, EINVAL, "%s: invalid value '%s' (allowed: %s)", path, v, list);
         }
-        int64_t ns;
-        if ((key->flags & CK_DURATION) && *v && parse_duration(v, &ns) < 0)
+        int64_t n;
+        if ((key->flags & CK_DURATION) && *v && parse_duration(v, &n) < 0)
                 return error_set(reterr, EINVAL, "%s: '%s' is not a duration (like \"30s\" or \"1m\")", path,
                                  v);
+        if ((key->flags & CK_SIZE) && *v && parse_size(v, &n) < 0)
+                return error_set(reterr, EINVAL, "%s: '%s' is not a size (like \"12MiB\" or \"500KiB\")",
+                                 path, v);
         return 0;
 }
 

@@ -27,6 +27,7 @@ enum {
         CK_DURATION = 1 << 2,   /* string holding a duration ("1m30s") */
         CK_DEPRECATED = 1 << 3, /* kept for compatibility */
         CK_NOEFFECT = 1 << 4,   /* accepted for compatibility with CRI-O; crio-c does not act on it */
+        CK_SIZE = 1 << 5,       /* string holding a size in bytes ("12MiB") */
 };
 
 /* A string-to-string table (TOML table of strings), in insertion order. */
@@ -124,6 +125,13 @@ json_object *config_to_json(const Config *c);
 
 /* Go-style duration ("1h2m3.5s", "300ms", "0"): nanoseconds, or -EINVAL. Exposed for tests. */
 int parse_duration(const char *s, int64_t *ret_ns);
+
+/*
+ * A size as CRI-O writes them ("12MiB", "500KiB", "1g", "4096"): a decimal integer and an optional
+ * unit, b, k, m, g, t or p with an optional "i" and "b" after it, any case, all powers of 1024.
+ * -EINVAL when malformed, -ERANGE past INT64_MAX.
+ */
+int parse_size(const char *s, int64_t *ret_bytes);
 
 /* A key's value as TOML text ("\"info\"", "true", "[\"a\"]"), for comparing and logging. */
 char *config_value_to_string(const void *base, const ConfigKey *key);

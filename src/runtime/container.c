@@ -439,18 +439,21 @@ static void set_paths(Runtime *rt, const Pod *p, Container *c) {
                 c->log_path = xasprintf("%s/%s.log", rt->paths.log_dir, c->id);
 }
 
-/* Directories, then the monitor (whose start-up overlaps the rest of the preparation). */
+/* The handler's checks, directories, then the monitor (whose start-up overlaps the rest). */
 static int start_preparing(Runtime *rt, Pod *p, Container *c, Monitor *mon, Error **reterr) {
         set_paths(rt, p, c);
-        int r = state_save_container(rt, c, reterr);
+        Handler h = {};
+        int r = runtime_handler_resolve(rt, c->handler, &h, reterr);
+        if (r >= 0 && !c->infra)
+                r = handler_check_memory(&h, c->config->resources.memory_limit,
+                                         "linux.resources.memory_limit_in_bytes", reterr);
+        if (r >= 0)
+                r = state_save_container(rt, c, reterr);
         /* Traversable (not listable): a container in a user namespace reaches its rootfs through it. */
         if (r >= 0 && mkdir_parents_and_self(c->bundle, 0711) < 0)
                 r = error_set(reterr, errno, "cannot create %s: %m", c->bundle);
         if (r >= 0 && mkdir_parents(c->log_path, 0755) < 0)
                 r = error_set(reterr, errno, "log_path: cannot create the directory of %s: %m", c->log_path);
-        Handler h = {};
-        if (r >= 0)
-                r = runtime_handler_resolve(rt, c->handler, &h, reterr);
         if (r >= 0)
                 r = oci_monitor_spawn(rt, c, &h, mon, reterr);
         handler_done(&h);

@@ -65,8 +65,9 @@ static int read_sync_pipe(int fd, int64_t timeout_ms, int *ret_pid, Error **rete
                 struct pollfd p = {.fd = fd, .events = POLLIN};
                 if (left <= 0 || poll(&p, 1, left) == 0)
                         return error_set(reterr, ETIMEDOUT,
-                                         "monitor did not report the container within %" PRId64 " ms",
-                                         timeout_ms);
+                                         "the runtime did not create the container within %" PRId64
+                                         " s (container_create_timeout)",
+                                         timeout_ms / 1000);
                 ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
                 if (n < 0 && errno == EINTR)
                         continue;
@@ -119,6 +120,8 @@ static char **conmon_argv(Runtime *rt, const Container *c, const Handler *h, con
         a = strv_push(a, xasprintf("--exit-dir=%s", rt->paths.exits_dir));
         a = strv_push(a, xasprintf("--socket-dir-path=%s", rt->paths.attach_dir));
         a = strv_push(a, xstrdup("--log-level=error"));
+        if (h->no_sync_log)
+                a = strv_push(a, xstrdup("--no-sync-log"));
         if (c->config->stdin_)
                 a = strv_push(a, xstrdup("--stdin"));
         if (c->config->stdin_ && !c->config->stdin_once)
@@ -147,7 +150,8 @@ static int pipe_pair(int *ret_rd, int *ret_wr) {
  * pipe: spawned early, its start-up overlaps the daemon's preparation of the bundle.
  */
 int oci_monitor_spawn(Runtime *rt, const Container *c, const Handler *h, Monitor *ret, Error **reterr) {
-        Monitor m = {.pid = -1, .sync_fd = -EBADF, .start_fd = -EBADF};
+        Monitor m = {
+                .pid = -1, .sync_fd = -EBADF, .start_fd = -EBADF, .create_timeout_ms = h->create_timeout_ms};
         _cleanup_close_ int sync_wr = -EBADF, start_rd = -EBADF;
         if (pipe_pair(&m.sync_fd, &sync_wr) < 0 || pipe_pair(&start_rd, &m.start_fd) < 0) {
                 oci_monitor_abort(&m);
@@ -188,7 +192,7 @@ int oci_monitor_start(Monitor *m, int *ret_pid, Error **reterr) {
         close(TAKE_FD(m->start_fd));
         /* conmon forks once and its first process exits; the monitor proper is re-parented to us. */
         if (r >= 0)
-                r = read_sync_pipe(m->sync_fd, 240000, ret_pid, reterr);
+                r = read_sync_pipe(m->sync_fd, m->create_timeout_ms, ret_pid, reterr);
         int status = 0;
         if (process_wait(m->pid, 10000, &status) < 0)
                 process_kill_and_wait(m->pid);

@@ -166,8 +166,13 @@ typedef struct Handler {
         char *name, *path, *root, *monitor, **monitor_env;
         bool systemd_cgroup; /* cgroup_manager = "systemd": the runtime and conmon manage cgroups through it
                               */
+        bool no_sync_log;    /* conmon skips the fsync of the log at rotation and exit */
+        int64_t create_timeout_ms; /* container_create_timeout, at least 30 s */
+        int64_t min_memory;        /* container_min_memory in bytes: smaller limits are refused */
 } Handler;
 void handler_done(Handler *h);
+/* A memory limit (0: none) under the handler's container_min_memory is -EINVAL naming `field`. */
+int handler_check_memory(const Handler *h, int64_t limit, const char *field, Error **reterr);
 int runtime_handler_resolve(Runtime *rt, const char *name, Handler *ret, Error **reterr);
 
 /* Object lifetime (rt->lock protects the lists; references keep an object alive outside it). */
@@ -255,6 +260,7 @@ void container_release_exited(Runtime *rt, Container *c);
 typedef struct Monitor {
         pid_t pid; /* conmon's first process, until it exits */
         int sync_fd, start_fd;
+        int64_t create_timeout_ms; /* how long `runtime create` may take before the create fails */
 } Monitor;
 int oci_monitor_spawn(Runtime *rt, const Container *c, const Handler *h, Monitor *ret, Error **reterr);
 int oci_monitor_start(Monitor *m, int *ret_pid, Error **reterr);

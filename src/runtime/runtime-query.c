@@ -249,6 +249,8 @@ int runtime_container_update(Runtime *rt, const char *id, const Resources *res, 
         Handler h = {};
         json_object *o = oci_resources_json(res);
         r = runtime_handler_resolve(rt, c->handler, &h, reterr);
+        if (r >= 0)
+                r = handler_check_memory(&h, res->memory_limit, "linux.memory_limit_in_bytes", reterr);
         if (r >= 0 && container_is_running(rt, c))
                 r = oci_update(rt, c, &h, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), reterr);
         if (r >= 0) {

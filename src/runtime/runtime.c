@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <dirent.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -179,6 +181,24 @@ static char *find_program(const char *name) {
         return NULL;
 }
 
+int handler_check_memory(const Handler *h, int64_t limit, const char *field, Error **reterr) {
+        if (limit <= 0 || limit >= h->min_memory)
+                return 0;
+        return error_set(reterr, EINVAL,
+                         "%s: %" PRId64 " bytes is below the %" PRId64
+                         " bytes that runtime handler '%s' needs (container_min_memory)",
+                         field, limit, h->min_memory, h->name);
+}
+
+/* CRI-O's floor of 30 s (less would fail creates on any busy node); the ceiling fits poll()'s int ms. */
+static int64_t create_timeout_ms(int64_t seconds) {
+        if (seconds < 30)
+                seconds = 30;
+        if (seconds > INT_MAX / 1000)
+                seconds = INT_MAX / 1000;
+        return seconds * 1000;
+}
+
 int runtime_handler_resolve(Runtime *rt, const char *name, Handler *ret, Error **reterr) {
         pthread_rwlock_rdlock(rt->config_lock);
         const char *want = isempty(name) ? rt->config->default_runtime : name;
@@ -192,6 +212,10 @@ int runtime_handler_resolve(Runtime *rt, const char *name, Handler *ret, Error *
                 h.monitor = find_program(isempty(rh->monitor_path) ? "conmon" : rh->monitor_path);
                 h.monitor_env = strv_copy(rh->monitor_env);
                 h.systemd_cgroup = strcmp(rt->config->cgroup_manager, "systemd") == 0;
+                h.no_sync_log = rh->no_sync_log;
+                h.create_timeout_ms = create_timeout_ms(rh->container_create_timeout);
+                if (parse_size(rh->container_min_memory, &h.min_memory) < 0) /* validated at load */
+                        h.min_memory = 0;
         }
         pthread_rwlock_unlock(rt->config_lock);
         if (!rh)

@@ -123,6 +123,49 @@ def test_failing_runtime_leaves_nothing(node, image, tmp_path):
     assert_node_clean(d)
 
 
+def test_runtime_that_hangs_in_create_fails_the_create_and_leaves_nothing(node, image, tmp_path):
+    """container_create_timeout (30 s, the floor) bounds how long CreateContainer waits for the runtime."""
+    script = write_runtime_wrapper(tmp_path / "stuck-runtime", "exec sleep 6071")
+    d, cri = node(handler_conf("stuck", script) + "container_create_timeout = 10\n")
+    pod = cri.run_pod(handler="stuck")
+    t0 = time.monotonic()
+    assert_rpc_error(lambda: cri.create_container(pod, ph.container_config(image, command=["true"])),
+                     grpc.StatusCode.DEADLINE_EXCEEDED, "container_create_timeout")
+    assert 29 < time.monotonic() - t0 < 60  # 10 is raised to CRI-O's floor of 30 s
+    assert cri.list_containers() == []
+    assert ph.wait_gone(lambda: ph.processes_with("sleep 6071")) == []  # the stuck runtime is killed too
+    cri.remove_pod(pod)
+    assert_node_clean(d)
+
+
+def test_memory_limit_under_the_handlers_minimum_is_refused(node, image):
+    d, cri = node('[crio.runtime.runtimes.runc]\ncontainer_min_memory = "16MiB"\n')
+    pod = cri.run_pod()
+    err = assert_rpc_error(lambda: cri.create_container(pod, ph.container_config(image, memory_limit=8 << 20)),
+                           grpc.StatusCode.INVALID_ARGUMENT, "linux.resources.memory_limit_in_bytes")
+    assert "container_min_memory" in err.details()
+    assert cri.list_containers() == []
+    _, ctr = run_busybox(cri, image, pod, memory_limit=16 << 20)  # the minimum itself is fine
+    req = h.pb().UpdateContainerResourcesRequest(container_id=ctr)
+    req.linux.memory_limit_in_bytes = 4 << 20
+    assert_rpc_error(lambda: cri.call("UpdateContainerResources", req, h.pb().UpdateContainerResourcesResponse),
+                     grpc.StatusCode.INVALID_ARGUMENT, "linux.memory_limit_in_bytes")
+    st = cri.container_status(ctr).status
+    assert st.resources.linux.memory_limit_in_bytes == 16 << 20
+    cri.remove_pod(pod)
+    assert_node_clean(d)
+
+
+def test_no_sync_log_reaches_the_monitor(node, image):
+    d, cri = node("[crio.runtime.runtimes.runc]\nno_sync_log = true\n")
+    pod, ctr = run_busybox(cri, image)
+    monitors = [p for p in ph.processes_with(ctr) if Path(f"/proc/{p}/exe").resolve().name == "conmon"]
+    assert len(monitors) == 1
+    assert "--no-sync-log" in Path(f"/proc/{monitors[0]}/cmdline").read_text().split("\0")
+    cri.remove_pod(pod)
+    assert_node_clean(d)
+
+
 def test_exited_container_whose_handler_is_gone_can_be_stopped_and_removed(node, image, tmp_path):
     script = tmp_path / "runtime"
     script.write_text('#!/bin/sh\nfor a in "$@"; do [ "$a" = delete ] && exit 1; done\nexec runc "$@"\n')

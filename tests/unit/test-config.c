@@ -466,6 +466,46 @@ static void test_no_effect_key_warns(void **state) {
         assert_strv(c->hooks_dir, "/etc/hooks");
 }
 
+static void test_parse_size(void **state) {
+        static const struct {
+                const char *text;
+                int64_t bytes;
+        } good[] = {
+                {"0", 0},
+                {"4096", 4096},
+                {"12MiB", 12 << 20},
+                {"500KiB", 500 << 10},
+                {"12m", 12 << 20},
+                {"12MB", 12 << 20},
+                {"1g", 1 << 30},
+                {"7b", 7},
+                {"8388607TiB", INT64_C(8388607) << 40},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(good); i++) {
+                int64_t n = -1;
+                assert_int_equal(parse_size(good[i].text, &n), 0);
+                assert_int_equal(n, good[i].bytes);
+        }
+        static const char *const bad[] = {"",       "MiB", "-1",     "+5",   " 5",
+                                          "12 MiB", "12x", "12MiBs", "12iB", "1.5g"};
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                int64_t n = 0;
+                assert_int_equal(parse_size(bad[i], &n), -EINVAL);
+        }
+        int64_t n = 0;
+        assert_int_equal(parse_size("8388608TiB", &n), -ERANGE);
+        assert_int_equal(parse_size("99999999999999999999", &n), -ERANGE);
+}
+
+static void test_validate_size_key(void **state) {
+        _cleanup_config_ Config *c =
+                config_from_text("[crio.runtime.runtimes.runc]\ncontainer_min_memory = \"lots\"\n");
+        _cleanup_error_ Error *err = NULL;
+        assert_int_equal(config_validate(c, &err), -EINVAL);
+        assert_non_null(strstr(err->message, "crio.runtime.runtimes.runc.container_min_memory"));
+        assert_non_null(strstr(err->message, "lots"));
+}
+
 static void test_unknown_top_level_tables(void **state) {
         _cleanup_config_ Config *c = config_new_default();
         _cleanup_error_ Error *err = NULL;
@@ -1517,6 +1557,24 @@ static void test_load_no_effect_warnings_name_their_source(void **state) {
         assert_true(c->selinux);
 }
 
+/* CRI-O's global conmon keys still reach the handlers that leave theirs unset. */
+static void test_load_deprecated_conmon_keys(void **state) {
+        TmpDir *t = *state;
+        _cleanup_(config_sources_done) ConfigSources s = sources_for(t, false);
+        _cleanup_config_ Config *c = NULL;
+        _cleanup_error_ Error *err = NULL;
+        write_file(t->conf, NULL,
+                   "[crio.runtime]\nconmon = \"/opt/bin/conmon\"\nconmon_env = [\"PATH=/opt/bin\"]\n"
+                   "[crio.runtime.runtimes.own]\nmonitor_path = \"/usr/bin/conmon\"\n"
+                   "monitor_env = [\"PATH=/bin\"]\n");
+        assert_ok(config_load(&s, &c, NULL, &err), err);
+        const RuntimeHandler *runc = config_find_runtime(c, "runc"), *own = config_find_runtime(c, "own");
+        assert_string_equal(runc->monitor_path, "/opt/bin/conmon");
+        assert_strv(runc->monitor_env, "PATH=/opt/bin");
+        assert_string_equal(own->monitor_path, "/usr/bin/conmon");
+        assert_strv(own->monitor_env, "PATH=/bin");
+}
+
 static void test_load_env_bad_value(void **state) {
         TmpDir *t = *state;
         _cleanup_(config_sources_done) ConfigSources s = sources_for(t, false);
@@ -1646,7 +1704,6 @@ static void test_load_crio_1_26_default(void **state) {
         /* The keys it sets to other values than crio-c's, where crio-c does not act on them, are named. */
         static const char *const no_effect[] = {
                 "13: crio.version_file_persist",
-                "36: crio.runtime.conmon_env",
                 "61: crio.runtime.add_inheritable_capabilities",
                 "64: crio.runtime.allowed_devices",
                 "78: crio.runtime.pids_limit",
@@ -1658,12 +1715,12 @@ static void test_load_crio_1_26_default(void **state) {
         assert_int_equal(strv_length(warnings), 1 + ELEMENTSOF(no_effect));
         _cleanup_free_ char *unknown =
                 xasprintf("%s:43: unknown key crio.runtime.seccomp_use_default_when_empty", file);
-        assert_string_equal(warnings[2], unknown);
+        assert_string_equal(warnings[1], unknown);
         for (size_t i = 0; i < ELEMENTSOF(no_effect); i++) {
                 _cleanup_free_ char *want =
                         xasprintf("%s:%s has no effect in crio-c (accepted for compatibility with CRI-O)",
                                   file, no_effect[i]);
-                assert_string_equal(warnings[i < 2 ? i : i + 1], want);
+                assert_string_equal(warnings[i < 1 ? i : i + 1], want);
         }
         assert_string_equal(c->storage_driver, "overlay");
         assert_string_equal(c->root, "/var/lib/containers/storage");
@@ -1738,6 +1795,8 @@ int main(void) {
 
                 cmocka_unit_test(test_unknown_key_warns),
                 cmocka_unit_test(test_no_effect_key_warns),
+                cmocka_unit_test(test_parse_size),
+                cmocka_unit_test(test_validate_size_key),
                 cmocka_unit_test(test_unknown_top_level_tables),
                 cmocka_unit_test(test_unknown_subtable),
                 cmocka_unit_test(test_unknown_key_in_wrong_table),
@@ -1815,6 +1874,7 @@ int main(void) {
                 TMP_TEST(test_load_unknown_key_warning_names_file),
                 TMP_TEST(test_load_env_beats_files),
                 TMP_TEST(test_load_no_effect_warnings_name_their_source),
+                TMP_TEST(test_load_deprecated_conmon_keys),
                 TMP_TEST(test_load_env_bad_value),
                 TMP_TEST(test_load_env_value_validated),
                 TMP_TEST(test_load_override_beats_env),
