@@ -8,6 +8,7 @@
 
 #include "cgroup-path.h"
 #include "fs-util.h"
+#include "hooks.h"
 #include "json-util.h"
 #include "log.h"
 #include "oci-spec.h"
@@ -361,6 +362,18 @@ static int resolve_user(Container *c, CreateCtx *x, Error **reterr) {
         return r;
 }
 
+/* The OCI hooks that match the container, by what the kubelet asked for and the command it runs. */
+static void add_hooks(char *const *dirs, const ContainerConfig *cc, json_object *spec) {
+        json_object *process = NULL, *args = NULL;
+        const char *command = NULL;
+        if (json_object_object_get_ex(spec, "process", &process) &&
+            json_object_object_get_ex(process, "args", &args) && json_object_array_length(args) > 0)
+                command = json_object_get_string(json_object_array_get_idx(args, 0));
+        HookTarget t = {
+                .annotations = &cc->annotations, .command = command, .has_bind_mounts = cc->n_mounts > 0};
+        hooks_apply(dirs, &t, spec);
+}
+
 /* Build and write config.json. Called with rt->lock held (reads the pod and its infra container). */
 static int write_spec_locked(Runtime *rt, const Pod *p, Container *c, const ImageRunConfig *run,
                              Error **reterr) {
@@ -413,10 +426,13 @@ static int write_spec_locked(Runtime *rt, const Pod *p, Container *c, const Imag
                         isempty(cc->apparmor_profile) || !apparmor_enabled() ? NULL : cc->apparmor_profile,
         };
         json_object *spec = oci_spec_build(&in, reterr);
+        _cleanup_strv_free_ char **hook_dirs = strv_copy(rt->config->hooks_dir);
         pthread_rwlock_unlock(rt->config_lock);
         json_object_put(seccomp);
         if (!spec)
                 return -(*reterr)->code;
+        if (!c->infra)
+                add_hooks(hook_dirs, cc, spec);
         _cleanup_free_ char *path = xasprintf("%s/config.json", c->bundle);
         const char *text = json_object_to_json_string_ext(spec, JSON_C_TO_STRING_PLAIN |
                                                                         JSON_C_TO_STRING_NOSLASHESCAPE);

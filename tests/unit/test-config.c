@@ -446,7 +446,7 @@ static void test_no_effect_key_warns(void **state) {
         assert_ok(apply_text(c,
                              "[crio.runtime]\n"
                              "log_level = \"warn\"\n"
-                             "hooks_dir = [\"/etc/hooks\"]\n"
+                             "cdi_spec_dirs = [\"/etc/my-cdi\"]\n"
                              "selinux = false\n"
                              "[crio.runtime.runtimes.runc]\n"
                              "monitor_cgroup = \"pod\"\n"
@@ -457,13 +457,14 @@ static void test_no_effect_key_warns(void **state) {
         /* selinux = false is its default: nothing changes, nothing to say. log_level has an effect. */
         assert_strv(
                 warnings,
-                "test.conf:3: crio.runtime.hooks_dir has no effect in crio-c (accepted for compatibility "
+                "test.conf:3: crio.runtime.cdi_spec_dirs has no effect in crio-c (accepted for "
+                "compatibility "
                 "with CRI-O),"
                 "test.conf:6: crio.runtime.runtimes.runc.monitor_cgroup has no effect in crio-c (accepted "
                 "for compatibility with CRI-O),"
                 "test.conf:8: crio.runtime.workloads.w.resources.cpushares has no effect in crio-c "
                 "(accepted for compatibility with CRI-O)");
-        assert_strv(c->hooks_dir, "/etc/hooks");
+        assert_strv(c->cdi_spec_dirs, "/etc/my-cdi");
 }
 
 static void test_parse_size(void **state) {
