@@ -269,6 +269,12 @@ int config_validate(const Config *c, Error **reterr) {
         return check_crio(c, reterr);
 }
 
+const char *config_tls_priorities(const Config *c) {
+        return strcmp(c->tls_min_version, "VersionTLS13") == 0
+                       ? "NORMAL:-VERS-ALL:+VERS-TLS1.3"
+                       : "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2";
+}
+
 static int grpc_size(int64_t v) {
         return v <= 0 || v > INT_MAX ? DEFAULT_GRPC_MSG_SIZE : (int)v;
 }

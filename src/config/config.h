@@ -113,6 +113,9 @@ const ConfigKey *config_key_find(const ConfigKey *keys, size_t n, const char *ta
 
 RuntimeHandler *config_find_runtime(const Config *c, const char *name);
 
+/* GnuTLS priorities (libmicrohttpd's TLS) for the streaming and metrics servers, from tls_min_version. */
+const char *config_tls_priorities(const Config *c);
+
 /* Effective grpc limits: the configured size, or 80 MiB when <= 0 or larger than INT_MAX. */
 int config_grpc_max_send(const Config *c);
 int config_grpc_max_recv(const Config *c);

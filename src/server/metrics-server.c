@@ -90,12 +90,12 @@ static int start_tcp(MetricsServer *s, const Config *c, Error **reterr) {
         if (r >= 0 && tls)
                 r = read_pem(c->metrics_key, "metrics_key", &s->key, reterr);
         if (r >= 0)
-                s->tcp = MHD_start_daemon(flags | (tls ? MHD_USE_TLS : 0), 0, NULL, NULL, on_request, s,
-                                          MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, s, MHD_OPTION_SOCK_ADDR,
-                                          ai->ai_addr, MHD_OPTION_CONNECTION_TIMEOUT,
-                                          (unsigned)READ_TIMEOUT_S,
-                                          tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, s->cert,
-                                          MHD_OPTION_HTTPS_MEM_KEY, s->key, MHD_OPTION_END);
+                s->tcp = MHD_start_daemon(
+                        flags | (tls ? MHD_USE_TLS : 0), 0, NULL, NULL, on_request, s,
+                        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, s, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+                        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)READ_TIMEOUT_S,
+                        tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, s->cert, MHD_OPTION_HTTPS_MEM_KEY,
+                        s->key, MHD_OPTION_HTTPS_PRIORITIES, config_tls_priorities(c), MHD_OPTION_END);
         if (r >= 0 && !s->tcp)
                 r = error_set(reterr, EADDRNOTAVAIL, "cannot serve metrics on %s:%s (address in use?)",
                               c->metrics_host, port);

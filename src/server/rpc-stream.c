@@ -125,6 +125,7 @@ int stream_start(Daemon *d, Error **reterr) {
                            .tls_cert = c->stream_tls_cert,
                            .tls_key = c->stream_tls_key,
                            .tls_ca = c->stream_tls_ca,
+                           .tls_priorities = config_tls_priorities(c),
                            .idle_timeout_ms = idle_ns / 1000000,
                            .max_pending = MAX_PENDING_STREAMS,
                            .token_ttl_ms = STREAM_TOKEN_TTL_MS};

@@ -325,8 +325,11 @@ static int start_mhd(StreamServer *s, const StreamConfig *c, struct sockaddr_sto
         /* With a CA, libmicrohttpd asks clients for a certificate; on_request() refuses those without one.
          */
         struct MHD_OptionItem tls_opts[] = {
+                /* The first END ends the list: optional items go last. */
                 {c->tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, s->cert},
                 {MHD_OPTION_HTTPS_MEM_KEY, 0, s->key},
+                {c->tls_priorities ? MHD_OPTION_HTTPS_PRIORITIES : MHD_OPTION_END, 0,
+                 (void *)c->tls_priorities},
                 {s->ca ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, 0, s->ca},
                 {MHD_OPTION_END, 0, NULL},
         };

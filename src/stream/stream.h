@@ -63,8 +63,9 @@ typedef struct StreamConfig {
         const char *address, *port; /* port "0": a free port */
         bool tls;
         const char *tls_cert, *tls_key, *tls_ca;
-        int64_t idle_timeout_ms; /* 0: sessions may stay idle */
-        size_t max_pending;      /* tokens handed out and not used yet */
+        const char *tls_priorities; /* GnuTLS priority string: which TLS versions are accepted */
+        int64_t idle_timeout_ms;    /* 0: sessions may stay idle */
+        size_t max_pending;         /* tokens handed out and not used yet */
         int64_t token_ttl_ms;
 } StreamConfig;
 

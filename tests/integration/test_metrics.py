@@ -180,6 +180,35 @@ def test_collectors_select_families_and_https(make_daemon, tmp_path_factory, tes
         scrape(f"http://127.0.0.1:{port}/metrics")  # plain HTTP on the HTTPS port
 
 
+def tls12_handshake(port, ca):
+    """Whether a client that speaks at most TLS 1.2 gets through the handshake."""
+    ctx = ssl.create_default_context(cafile=str(ca))
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+            with ctx.wrap_socket(raw, server_hostname="127.0.0.1"):
+                return True
+    except ssl.SSLError:
+        return False
+
+
+@pytest.mark.parametrize("min_version,tls12_ok", [("VersionTLS12", True), ("VersionTLS13", False)])
+def test_tls_min_version_of_metrics_and_streaming(make_daemon, tmp_path_factory, test_pki, min_version, tls12_ok):
+    wd = tmp_path_factory.mktemp("node")
+    port, stream_port = reg.free_port(), reg.free_port()
+    tls = f'metrics_cert = "{test_pki.server_cert}"\nmetrics_key = "{test_pki.server_key}"\n'
+    api = (f'[crio.api]\ntls_min_version = "{min_version}"\nstream_enable_tls = true\n'
+           f'stream_port = "{stream_port}"\nstream_tls_cert = "{test_pki.server_cert}"\n'
+           f'stream_tls_key = "{test_pki.server_key}"\n')
+    d = make_daemon(workdir=wd, config=metrics_conf(wd, port, tls) + api).start()
+    with d.client() as c:
+        c.version()
+    ctx = ssl.create_default_context(cafile=str(test_pki.ca_cert))  # TLS 1.3 always gets through
+    assert OPS in parse(scrape(f"https://127.0.0.1:{port}/metrics", context=ctx))[0]
+    assert tls12_handshake(port, test_pki.ca_cert) == tls12_ok
+    assert tls12_handshake(stream_port, test_pki.ca_cert) == tls12_ok
+
+
 def test_metrics_off_by_default_and_bad_settings_refused(make_daemon, tmp_path_factory, test_pki):
     wd = tmp_path_factory.mktemp("node")
     port = reg.free_port()
