@@ -215,6 +215,46 @@ static int check_layer_limits(const Config *c, Error **reterr) {
         return 0;
 }
 
+static bool permissions_ok(const char *p) {
+        return *p && strspn(p, "rwm") == strlen(p);
+}
+
+int config_parse_device(const char *spec, char **ret_host, char **ret_container, char **ret_permissions) {
+        size_t len = strlen(spec);
+        if (len == 0 || spec[len - 1] == ':' || strstr(spec, "::"))
+                return -EINVAL; /* an empty part */
+        _cleanup_strv_free_ char **parts = strv_split(spec, ':');
+        size_t n = strv_length(parts);
+        if (n == 0 || n > 3)
+                return -EINVAL;
+        const char *host = parts[0], *container = host, *perms = "rwm";
+        if (n == 2 && parts[1][0] != '/')
+                perms = parts[1];
+        else if (n >= 2)
+                container = parts[1];
+        if (n == 3)
+                perms = parts[2];
+        if (host[0] != '/' || container[0] != '/' || !permissions_ok(perms))
+                return -EINVAL;
+        *ret_host = xstrdup(host);
+        *ret_container = xstrdup(container);
+        *ret_permissions = xstrdup(perms);
+        return 0;
+}
+
+static int check_devices(char *const *devices, Error **reterr) {
+        STRV_FOREACH(d, devices) {
+                _cleanup_free_ char *host = NULL, *container = NULL, *perms = NULL;
+                if (config_parse_device(*d, &host, &container, &perms) < 0)
+                        return error_set(reterr, EINVAL,
+                                         "crio.runtime.additional_devices: '%s' is not "
+                                         "HOST[:CONTAINER][:PERMISSIONS] "
+                                         "with absolute paths and permissions from \"rwm\"",
+                                         *d);
+        }
+        return 0;
+}
+
 static int check_crio(const Config *c, Error **reterr) {
         long port = 0;
         int r;
@@ -242,6 +282,9 @@ static int check_crio(const Config *c, Error **reterr) {
         r = log_check_filter(c->log_filter, reterr);
         if (r < 0)
                 return error_prefix(reterr, "crio.runtime.log_filter");
+        r = check_devices(c->additional_devices, reterr);
+        if (r < 0)
+                return r;
         if (!config_find_runtime(c, c->default_runtime))
                 return error_set(reterr, EINVAL,
                                  "crio.runtime.default_runtime: '%s' is not a configured runtime handler "

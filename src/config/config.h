@@ -113,6 +113,13 @@ const ConfigKey *config_key_find(const ConfigKey *keys, size_t n, const char *ta
 
 RuntimeHandler *config_find_runtime(const Config *c, const char *name);
 
+/*
+ * One additional_devices entry, "HOST[:CONTAINER][:PERMISSIONS]" as CRI-O writes them: absolute paths,
+ * permissions a non-empty subset of "rwm" (default "rwm"); CONTAINER defaults to HOST. -EINVAL when
+ * malformed. The strings are new; the caller frees them.
+ */
+int config_parse_device(const char *spec, char **ret_host, char **ret_container, char **ret_permissions);
+
 /* GnuTLS priorities (libmicrohttpd's TLS) for the streaming and metrics servers, from tls_min_version. */
 const char *config_tls_priorities(const Config *c);
 

@@ -362,6 +362,13 @@ static int resolve_user(Container *c, CreateCtx *x, Error **reterr) {
         return r;
 }
 
+/* The handler's privileged_without_host_devices; the config lock is held. */
+static bool handler_without_host_devices(const Config *config, const char *handler) {
+        const RuntimeHandler *rh =
+                config_find_runtime(config, isempty(handler) ? config->default_runtime : handler);
+        return rh && rh->privileged_without_host_devices;
+}
+
 /* The OCI hooks that match the container, by what the kubelet asked for and the command it runs. */
 static void add_hooks(char *const *dirs, const ContainerConfig *cc, json_object *spec) {
         json_object *process = NULL, *args = NULL;
@@ -424,6 +431,8 @@ static int write_spec_locked(Runtime *rt, const Pod *p, Container *c, const Imag
                 .seccomp = seccomp,
                 .apparmor_profile =
                         isempty(cc->apparmor_profile) || !apparmor_enabled() ? NULL : cc->apparmor_profile,
+                .extra_devices = rt->config->additional_devices,
+                .no_host_devices = handler_without_host_devices(rt->config, c->handler),
         };
         json_object *spec = oci_spec_build(&in, reterr);
         _cleanup_strv_free_ char **hook_dirs = strv_copy(rt->config->hooks_dir);

@@ -524,27 +524,41 @@ static void add_host_devices(const char *dir, json_object *devs, int depth) {
                 closedir(d);
 }
 
-/* CRI devices: a node that is a device file (or a directory of them) becomes a spec device. */
+/* One device node of the host, at `container_path`, allowed with `perm`; `field` names it in errors. */
+static int add_device(const DeviceConfig *d, const char *field, json_object *devs, json_object *rules,
+                      Error **reterr) {
+        struct stat st;
+        if (stat(d->host_path, &st) < 0)
+                return error_set(reterr, errno == ENOENT ? ENOENT : EINVAL, "%s: host path '%s': %m", field,
+                                 d->host_path);
+        if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode))
+                return error_set(reterr, EINVAL, "%s: '%s' is not a device node", field, d->host_path);
+        const char *type = S_ISCHR(st.st_mode) ? "c" : "b";
+        json_object_array_add(devs, device_json(d->container_path, &st));
+        const char *perm = isempty(d->permissions) ? "rwm" : d->permissions;
+        json_object_array_add(rules, device_rule(true, type, major(st.st_rdev), minor(st.st_rdev), perm));
+        return 0;
+}
+
+/* The configured additional_devices (checked at load), then the CRI's devices. */
 static int build_devices(const SpecInput *in, json_object *linux_, json_object *rules, Error **reterr) {
         json_object *devs = json_object_new_array();
         json_object_object_add(linux_, "devices", devs);
-        if (in->ctr->privileged)
+        if (in->ctr->privileged && !in->no_host_devices)
                 add_host_devices("/dev", devs, 0);
-        for (size_t i = 0; i < in->ctr->n_devices; i++) {
-                const DeviceConfig *d = &in->ctr->devices[i];
-                struct stat st;
-                if (stat(d->host_path, &st) < 0)
-                        return error_set(reterr, errno == ENOENT ? ENOENT : EINVAL,
-                                         "devices: host path '%s': %m", d->host_path);
-                if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode))
-                        return error_set(reterr, EINVAL, "devices: '%s' is not a device node", d->host_path);
-                const char *type = S_ISCHR(st.st_mode) ? "c" : "b";
-                json_object_array_add(devs, device_json(d->container_path, &st));
-                const char *perm = isempty(d->permissions) ? "rwm" : d->permissions;
-                json_object_array_add(rules,
-                                      device_rule(true, type, major(st.st_rdev), minor(st.st_rdev), perm));
+        int r = 0;
+        STRV_FOREACH(spec, in->extra_devices) {
+                DeviceConfig d = {};
+                if (config_parse_device(*spec, &d.host_path, &d.container_path, &d.permissions) < 0)
+                        return error_set(reterr, EINVAL, "additional_devices: '%s' is malformed", *spec);
+                r = add_device(&d, "additional_devices", devs, rules, reterr);
+                free(d.host_path), free(d.container_path), free(d.permissions);
+                if (r < 0)
+                        return r;
         }
-        return 0;
+        for (size_t i = 0; i < in->ctr->n_devices && r >= 0; i++)
+                r = add_device(&in->ctr->devices[i], "devices", devs, rules, reterr);
+        return r;
 }
 
 /* Paths that expose the host or the kernel; the defaults every OCI runtime user agrees on. */

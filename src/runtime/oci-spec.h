@@ -38,6 +38,8 @@ typedef struct SpecInput {
         int64_t min_oom_score_adj;    /* the daemon's own: nobody may go below it here */
         json_object *seccomp;         /* profile to embed (borrowed), NULL for none */
         const char *apparmor_profile; /* NULL when the host has no AppArmor */
+        char *const *extra_devices;   /* additional_devices: "HOST[:CONTAINER][:PERMISSIONS]" */
+        bool no_host_devices;         /* privileged_without_host_devices of the handler */
         char **volumes_to_create;     /* unused by the spec, for the caller */
 } SpecInput;
 

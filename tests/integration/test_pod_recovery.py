@@ -156,6 +156,23 @@ def test_memory_limit_under_the_handlers_minimum_is_refused(node, image):
     assert_node_clean(d)
 
 
+def test_additional_devices_and_privileged_without_host_devices(node, image):
+    d, cri = node(handler_conf("nodev", "/usr/sbin/runc") + "privileged_without_host_devices = true\n",
+                  runtime_keys='additional_devices = ["/dev/null:/dev/extra-null:rw"]\n')
+    pod = cri.run_pod()
+    _, plain = run_busybox(cri, image, pod)
+    assert sh(cri, plain, "test -c /dev/extra-null && echo x > /dev/extra-null && echo written") == "written\n"
+    _, privileged = run_busybox(cri, image, pod, privileged=True)
+    assert "loop-control" in sh(cri, privileged, "ls /dev")  # the node's devices, on the default handler
+    nodev_pod = cri.run_pod(handler="nodev")
+    _, no_host = run_busybox(cri, image, nodev_pod, privileged=True)
+    seen = sh(cri, no_host, "ls /dev").split()
+    assert "loop-control" not in seen and "extra-null" in seen
+    for p in (pod, nodev_pod):
+        cri.remove_pod(p)
+    assert_node_clean(d)
+
+
 def test_no_sync_log_reaches_the_monitor(node, image):
     d, cri = node("[crio.runtime.runtimes.runc]\nno_sync_log = true\n")
     pod, ctr = run_busybox(cri, image)

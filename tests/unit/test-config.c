@@ -498,6 +498,39 @@ static void test_parse_size(void **state) {
         assert_int_equal(parse_size("99999999999999999999", &n), -ERANGE);
 }
 
+static void test_parse_device(void **state) {
+        static const char *const good[][4] = {
+                {"/dev/fuse", "/dev/fuse", "/dev/fuse", "rwm"},
+                {"/dev/sdc:/dev/xvdc", "/dev/sdc", "/dev/xvdc", "rwm"},
+                {"/dev/sdc:rw", "/dev/sdc", "/dev/sdc", "rw"},
+                {"/dev/sdc:/dev/xvdc:r", "/dev/sdc", "/dev/xvdc", "r"},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(good); i++) {
+                _cleanup_free_ char *host = NULL, *ctr = NULL, *perms = NULL;
+                assert_int_equal(config_parse_device(good[i][0], &host, &ctr, &perms), 0);
+                assert_string_equal(host, good[i][1]);
+                assert_string_equal(ctr, good[i][2]);
+                assert_string_equal(perms, good[i][3]);
+        }
+        static const char *const bad[] = {"",
+                                          "dev/fuse",
+                                          "/dev/a:dev/b",
+                                          "/dev/a:/dev/b:rwx",
+                                          "/dev/a:/dev/b:",
+                                          "/dev/a:/dev/b:r:w",
+                                          "/dev/a:x"};
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                char *host = NULL, *ctr = NULL, *perms = NULL;
+                assert_int_equal(config_parse_device(bad[i], &host, &ctr, &perms), -EINVAL);
+                assert_null(host);
+        }
+        _cleanup_config_ Config *c =
+                config_from_text("[crio.runtime]\nadditional_devices = [\"/dev/a:rwx\"]\n");
+        _cleanup_error_ Error *err = NULL;
+        assert_int_equal(config_validate(c, &err), -EINVAL);
+        assert_non_null(strstr(err->message, "crio.runtime.additional_devices"));
+}
+
 static void test_validate_size_key(void **state) {
         _cleanup_config_ Config *c =
                 config_from_text("[crio.runtime.runtimes.runc]\ncontainer_min_memory = \"lots\"\n");
@@ -1798,6 +1831,7 @@ int main(void) {
                 cmocka_unit_test(test_no_effect_key_warns),
                 cmocka_unit_test(test_parse_size),
                 cmocka_unit_test(test_validate_size_key),
+                cmocka_unit_test(test_parse_device),
                 cmocka_unit_test(test_unknown_top_level_tables),
                 cmocka_unit_test(test_unknown_subtable),
                 cmocka_unit_test(test_unknown_key_in_wrong_table),

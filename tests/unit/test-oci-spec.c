@@ -167,6 +167,43 @@ static void test_masked_paths_default_custom_and_privileged(void **state) {
         json_object_put(spec);
 }
 
+/* The path of each entry of linux.devices. */
+static bool has_device(json_object *spec, const char *path) {
+        json_object *devs = get(spec, "linux.devices");
+        for (size_t i = 0; devs && i < json_object_array_length(devs); i++) {
+                json_object *p = NULL;
+                if (json_object_object_get_ex(json_object_array_get_idx(devs, i), "path", &p) &&
+                    strcmp(json_object_get_string(p), path) == 0)
+                        return true;
+        }
+        return false;
+}
+
+/* additional_devices reach every container; a privileged one gets the node's unless its handler says no. */
+static void test_additional_and_host_devices(void **state) {
+        ContainerConfig c = {};
+        SpecInput in = base_input(&c);
+        in.extra_devices = STRV("/dev/null:/dev/extra-null:rw");
+        Error *err = NULL;
+        json_object *spec = oci_spec_build(&in, &err);
+        assert_true(has_device(spec, "/dev/extra-null"));
+        assert_false(has_device(spec, "/dev/zero"));
+        json_object_put(spec);
+        c.privileged = true;
+        spec = oci_spec_build(&in, &err);
+        assert_true(has_device(spec, "/dev/zero"));
+        json_object_put(spec);
+        in.no_host_devices = true;
+        spec = oci_spec_build(&in, &err);
+        assert_false(has_device(spec, "/dev/zero"));
+        assert_true(has_device(spec, "/dev/extra-null"));
+        json_object_put(spec);
+        in.extra_devices = STRV("/etc/passwd");
+        assert_null(oci_spec_build(&in, &err));
+        assert_non_null(strstr(err->message, "additional_devices"));
+        error_free(err);
+}
+
 static void test_namespaces_and_host_network(void **state) {
         ContainerConfig c = {};
         SpecInput in = base_input(&c);
@@ -306,6 +343,7 @@ int main(void) {
                 cmocka_unit_test(test_caps_privileged_and_all_stay_in_the_bounding_set),
                 cmocka_unit_test(test_oom_score_adj_is_clamped),
                 cmocka_unit_test(test_masked_paths_default_custom_and_privileged),
+                cmocka_unit_test(test_additional_and_host_devices),
                 cmocka_unit_test(test_namespaces_and_host_network),
                 cmocka_unit_test(test_sysfs_mount),
                 cmocka_unit_test(test_no_command_is_an_error),
