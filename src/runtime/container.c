@@ -707,14 +707,11 @@ static void mark_lost(Runtime *rt, Container *c) {
 
 /*
  * A stopped container keeps nothing in the OCI runtime: its state dir and cgroup go now rather
- * than when the kubelet removes it, which for a pod's dead containers can be much later. Its
- * rootfs is unmounted too, as CRI-O and containerd do when a container stops: nothing runs in it
- * any more, and the unmount (which syncs the upper file system) is then off the removal's path.
- */
-/*
- * Unmounting the rootfs syncs the upper file system (0.4 ms idle, several ms on a busy disk): a stop
- * does it at once, as the other runtimes do, while a removal leaves it to the teardown thread so that
- * it happens after the answer (`unmount` false).
+ * than when the kubelet removes it, which for a pod's dead containers can be much later. A stop
+ * unmounts its rootfs too, as CRI-O and containerd do: nothing runs in it any more, and the unmount
+ * (which syncs the upper file system, 0.4 ms idle, several ms on a busy disk) is then off the
+ * removal's path. A removal that had to stop the container leaves the unmount to the teardown
+ * thread, after its answer (`unmount` false).
  */
 static void release_runtime(Runtime *rt, Container *c, const Handler *h, bool unmount) {
         _cleanup_error_ Error *err = NULL;
