@@ -60,15 +60,20 @@ def test_sandbox_id_answers_like_an_infra_container(node):
 def test_goroutines_name_the_threads_and_the_rpc_they_serve(node):
     d, cri, image = node
     ctr = start(cri, image, cri.run_pod(), ["sleep", "300"])
-    text = d.http_get("/debug/goroutines").text
-    assert "[grpc completion]" in text and "[worker idle]" in text
+
+    def threads():
+        return d.http_get("/debug/goroutines").text
+
+    # A worker takes its idle name back just after its answer is on its way: polled, not read once.
+    assert "[grpc completion]" in threads()
+    assert h.wait_until(lambda: "[worker idle]" in threads(), 5), threads()
     busy = threading.Thread(target=cri.exec_sync, args=(ctr, ["sleep", "3"]))
     busy.start()
     try:
-        assert h.wait_until(lambda: "[rpc ExecSync]: sleeping" in d.http_get("/debug/goroutines").text, 10)
+        assert h.wait_until(lambda: "[rpc ExecSync]: sleeping" in threads(), 10)
     finally:
         busy.join()
-    assert "[rpc ExecSync]" not in d.http_get("/debug/goroutines").text
+    assert h.wait_until(lambda: "[rpc ExecSync]" not in threads(), 5), threads()
 
 
 def test_heap_shows_the_allocator_statistics(node):
