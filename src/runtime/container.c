@@ -302,6 +302,7 @@ typedef struct CreateCtx {
         ImageRunConfig run;
         char **layer_dirs;
         ResolvedUser user;
+        Hook **hooks; /* read before the spec is built under the runtime's lock */
 } CreateCtx;
 
 static void create_ctx_done(CreateCtx *x) {
@@ -309,6 +310,7 @@ static void create_ctx_done(CreateCtx *x) {
         image_run_config_done(&x->run);
         strv_free(x->layer_dirs);
         free(x->user.groups);
+        hooks_free(x->hooks);
 }
 
 static int load_image(Runtime *rt, Container *c, CreateCtx *x, Error **reterr) {
@@ -369,8 +371,16 @@ static bool handler_without_host_devices(const Config *config, const char *handl
         return rh && rh->privileged_without_host_devices;
 }
 
+/* The hook files of hooks_dir, read at each create so that edits need no reload. */
+static Hook **load_hooks(Runtime *rt) {
+        pthread_rwlock_rdlock(rt->config_lock);
+        _cleanup_strv_free_ char **dirs = strv_copy(rt->config->hooks_dir);
+        pthread_rwlock_unlock(rt->config_lock);
+        return hooks_load(dirs);
+}
+
 /* The OCI hooks that match the container, by what the kubelet asked for and the command it runs. */
-static void add_hooks(char *const *dirs, const ContainerConfig *cc, json_object *spec) {
+static void add_hooks(Hook *const *hooks, const ContainerConfig *cc, json_object *spec) {
         json_object *process = NULL, *args = NULL;
         const char *command = NULL;
         if (json_object_object_get_ex(spec, "process", &process) &&
@@ -378,12 +388,11 @@ static void add_hooks(char *const *dirs, const ContainerConfig *cc, json_object 
                 command = json_object_get_string(json_object_array_get_idx(args, 0));
         HookTarget t = {
                 .annotations = &cc->annotations, .command = command, .has_bind_mounts = cc->n_mounts > 0};
-        hooks_apply(dirs, &t, spec);
+        hooks_add_matching(hooks, &t, spec);
 }
 
 /* Build and write config.json. Called with rt->lock held (reads the pod and its infra container). */
-static int write_spec_locked(Runtime *rt, const Pod *p, Container *c, const ImageRunConfig *run,
-                             Error **reterr) {
+static int write_spec_locked(Runtime *rt, const Pod *p, Container *c, const CreateCtx *x, Error **reterr) {
         const ContainerConfig *cc = c->config;
         _cleanup_free_ char *pidns = NULL, *cg = cgroups_path(rt, p, c->id);
         free(c->cgroup);
@@ -404,7 +413,7 @@ static int write_spec_locked(Runtime *rt, const Pod *p, Container *c, const Imag
         pthread_rwlock_rdlock(rt->config_lock);
         SpecInput in = {
                 .ctr = cc,
-                .image = run,
+                .image = &x->run,
                 .rootfs = c->rootfs,
                 .hostname = p->config->hostname,
                 .pod_dir = p->dir,
@@ -435,13 +444,11 @@ static int write_spec_locked(Runtime *rt, const Pod *p, Container *c, const Imag
                 .no_host_devices = handler_without_host_devices(rt->config, c->handler),
         };
         json_object *spec = oci_spec_build(&in, reterr);
-        _cleanup_strv_free_ char **hook_dirs = strv_copy(rt->config->hooks_dir);
         pthread_rwlock_unlock(rt->config_lock);
         json_object_put(seccomp);
         if (!spec)
                 return -(*reterr)->code;
-        if (!c->infra)
-                add_hooks(hook_dirs, cc, spec);
+        add_hooks(x->hooks, cc, spec);
         _cleanup_free_ char *path = xasprintf("%s/config.json", c->bundle);
         const char *text = json_object_to_json_string_ext(spec, JSON_C_TO_STRING_PLAIN |
                                                                         JSON_C_TO_STRING_NOSLASHESCAPE);
@@ -501,9 +508,11 @@ static int container_setup(Runtime *rt, Pod *p, Container *c, Error **reterr) {
                 r = prepare_mount_sources(rt, c->config, reterr);
         if (r >= 0)
                 r = resolve_user(c, &x, reterr);
+        if (r >= 0 && !c->infra)
+                x.hooks = load_hooks(rt);
         if (r >= 0) {
                 pthread_mutex_lock(&rt->lock);
-                r = write_spec_locked(rt, p, c, &x.run, reterr);
+                r = write_spec_locked(rt, p, c, &x, reterr);
                 pthread_mutex_unlock(&rt->lock);
         }
         if (r >= 0)

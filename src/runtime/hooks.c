@@ -341,17 +341,34 @@ static Hook *load_file(const char *path) {
         return h;
 }
 
-void hooks_apply(char *const *dirs, const HookTarget *t, json_object *spec) {
+Hook **hooks_load(char *const *dirs) {
         HookFiles f = {};
         STRV_FOREACH(d, dirs)
                 collect_dir(&f, *d);
         sort_by_name(&f);
+        Hook **hooks = NULL;
+        size_t n = 0;
         for (size_t i = 0; f.paths && f.paths[i]; i++) {
                 Hook *h = load_file(f.paths[i]);
-                if (h && hook_matches(h, t))
-                        hook_add_to_spec(h, spec);
-                hook_free(h);
+                if (!h)
+                        continue;
+                hooks = xrealloc(hooks, (n + 2) * sizeof(*hooks));
+                hooks[n++] = h;
+                hooks[n] = NULL;
         }
         strv_free(f.names);
         strv_free(f.paths);
+        return hooks;
+}
+
+void hooks_free(Hook **hooks) {
+        for (size_t i = 0; hooks && hooks[i]; i++)
+                hook_free(hooks[i]);
+        free(hooks);
+}
+
+void hooks_add_matching(Hook *const *hooks, const HookTarget *t, json_object *spec) {
+        for (size_t i = 0; hooks && hooks[i]; i++)
+                if (hook_matches(hooks[i], t))
+                        hook_add_to_spec(hooks[i], spec);
 }

@@ -35,8 +35,11 @@ void hook_add_to_spec(const Hook *h, json_object *spec);
 
 /*
  * Read every *.json file of `dirs` (a later directory's file replaces an earlier one of the same name;
- * missing directories are skipped), in file-name order, and add the hooks that match to the spec.
- * Files that do not parse are logged and skipped. Read at each call, so edits apply to the next
- * container without a reload.
+ * missing directories are skipped), in file-name order. Files that do not parse, or name a program
+ * that cannot run, are logged and skipped. NULL-terminated; NULL when there are none.
  */
-void hooks_apply(char *const *dirs, const HookTarget *t, json_object *spec);
+Hook **hooks_load(char *const *dirs);
+void hooks_free(Hook **hooks);
+
+/* Add the hooks that match the target to the spec, in their order. No I/O. */
+void hooks_add_matching(Hook *const *hooks, const HookTarget *t, json_object *spec);

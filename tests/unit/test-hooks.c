@@ -13,6 +13,8 @@
 #include "hooks.h"
 #include "strv.h"
 
+static char *const STRV_NONE[] = {"/nonexistent/hooks.d", NULL};
+
 /* A hook file around `when` and `stages` (JSON fragments), running /bin/true. */
 static char *hook_text(const char *when, const char *stages) {
         return xasprintf("{\"version\": \"1.0.0\", \"hook\": {\"path\": \"/bin/true\"}, \"when\": %s, "
@@ -177,12 +179,15 @@ static void test_apply_directories(void **state) {
         write_hook(b, "30-notes.txt", sh);
         char *dirs[] = {a, missing, b, NULL};
         HookTarget t = {.command = "/bin/sleep"};
+        Hook **hooks = hooks_load(dirs);
         json_object *spec = json_object_new_object();
-        hooks_apply(dirs, &t, spec);
+        hooks_add_matching(hooks, &t, spec);
+        hooks_free(hooks);
         assert_string_equal(spec_string(spec, "prestart", 0, "path"), "\"/bin/true\"");
         assert_string_equal(spec_string(spec, "prestart", 1, "path"), "\"/bin/sh\"");
         assert_null(spec_string(spec, "prestart", 2, "path"));
         json_object_put(spec);
+        assert_null(hooks_load(STRV_NONE));
         assert_int_equal(rm_rf(tmpl), 0);
 }
 
