@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <ctype.h>
 #include <dirent.h>
 #include <inttypes.h>
 #include <regex.h>
@@ -85,7 +86,114 @@ static int string_array(json_object *a, const char *field, char ***ret, Error **
         return 0;
 }
 
+/*
+ * glibc's regcomp copies the tree under `E+` once and under `E{m,n}` up to n times, so nested or
+ * stacked repetitions grow it exponentially: "p+++...+" with 40 pluses takes gigabytes. Patterns are
+ * held to a budget of tree copies before they reach regcomp: repetitions in sequence add up, nested
+ * ones multiply; stacked ones ("a+*", which RE2 refuses too) and back-references (which RE2 lacks and
+ * which make matching the kubelet's annotations slow) are refused.
+ */
+#define PATTERN_MAX_LEN 1024
+#define PATTERN_MAX_COST 4096
+
+static int64_t cost_of_branches(const char **p, int depth);
+
+/* How many times a quantifier at *p (if any) copies the atom before it; advances past it. */
+static int64_t quantifier_factor(const char **p) {
+        if (**p == '+' || **p == '*' || **p == '?') {
+                (*p)++;
+                return 2; /* `*` and `?` copy nothing, but their loops weigh on matching as much */
+        }
+        if (**p != '{')
+                return 0;
+        int64_t most = 1;
+        for ((*p)++; **p && **p != '}';) {
+                if (isdigit((unsigned char)**p)) {
+                        char *end = NULL;
+                        long long n = strtoll(*p, &end, 10);
+                        most = n > most ? n : most;
+                        *p = end;
+                } else
+                        (*p)++;
+        }
+        if (**p == '}')
+                (*p)++;
+        return most > PATTERN_MAX_COST ? PATTERN_MAX_COST + 1 : most + 1;
+}
+
+/* Past a bracket expression whose "[" is consumed, with its [:class:], [.coll.] and [=equiv=] items. */
+static void skip_bracket(const char **p) {
+        if (**p == '^')
+                (*p)++;
+        if (**p == ']')
+                (*p)++;
+        while (**p && **p != ']') {
+                const char *close = NULL;
+                if (**p == '[' && (*p)[1] && strchr(":.=", (*p)[1]))
+                        close = strstr(*p + 2, (const char[]){(*p)[1], ']', '\0'});
+                *p = close ? close + 2 : *p + 1;
+        }
+        if (**p == ']')
+                (*p)++;
+}
+
+/* One atom: a group, a bracket expression, an escape or a character; its cost before quantifiers. */
+static int64_t cost_of_atom(const char **p, int depth) {
+        char c = *(*p)++;
+        if (c == '(') {
+                int64_t inner = depth > 64 ? PATTERN_MAX_COST + 1 : cost_of_branches(p, depth + 1);
+                if (**p == ')')
+                        (*p)++;
+                return inner + 1;
+        }
+        if (c == '\\' && isdigit((unsigned char)**p))
+                return PATTERN_MAX_COST + 1; /* a back-reference: RE2 has none, and it makes matching slow */
+        if (c == '[')
+                skip_bracket(p);
+        else if (c == '\\' && **p)
+                (*p)++;
+        return 1;
+}
+
+static int64_t cost_of_branches(const char **p, int depth) {
+        int64_t total = 0;
+        while (**p && **p != ')' && total <= PATTERN_MAX_COST) {
+                if (**p == '|') {
+                        (*p)++;
+                        continue;
+                }
+                int64_t atom = cost_of_atom(p, depth), f = quantifier_factor(p);
+                if (f > 0) {
+                        atom *= f;
+                        if (**p == '?') /* RE2's lazy form, which glibc reads as an optional repetition */
+                                (*p)++, atom *= 2;
+                        if (**p && strchr("*+?{", **p))
+                                return PATTERN_MAX_COST + 1; /* stacked repetitions: RE2 refuses them too */
+                }
+                total += atom;
+        }
+        return total;
+}
+
+static bool pattern_too_complex(const char *pattern) {
+        if (strlen(pattern) > PATTERN_MAX_LEN)
+                return true;
+        const char *p = pattern;
+        int64_t cost = 0;
+        while (*p && cost <= PATTERN_MAX_COST) {
+                cost += cost_of_branches(&p, 0);
+                if (*p == ')') /* an unmatched ")" is an ordinary character in an ERE */
+                        p++, cost++;
+        }
+        return cost > PATTERN_MAX_COST;
+}
+
 static int compile(regex_t *re, const char *pattern, const char *field, Error **reterr) {
+        if (pattern_too_complex(pattern))
+                return error_set(reterr, EINVAL,
+                                 "%s: '%.64s' is too long, repeats too much (nested or stacked repetitions) "
+                                 "or refers back",
+                                 field, pattern);
         if (regcomp(re, pattern, REG_EXTENDED | REG_NOSUB) != 0)
                 return error_set(reterr, EINVAL, "%s: '%s' is not a regular expression", field, pattern);
         return 0;

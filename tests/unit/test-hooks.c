@@ -108,6 +108,42 @@ static void test_refusals(void **state) {
         assert_refused(bad_ann, "when.annotations[a]");
 }
 
+/*
+ * glibc's regcomp copies the tree under each `+` and `{m,n}`: stacked or nested repetitions, found by
+ * the fuzzer to take gigabytes, are refused before it; repetitions in sequence are fine.
+ */
+static void test_pattern_budget(void **state) {
+        static const char *const refused[] = {
+                "p++++++++++++++++++++++++++++++++++++++++",
+                "(a{100}){100}",
+                "((((((((((((a+)+)+)+)+)+)+)+)+)+)+)+)+",
+                "x{99999999999999999999}",
+                "(a*)\\\\1",
+                "a**",
+                "po++++++**A",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(refused); i++) {
+                _cleanup_free_ char *when = xasprintf("{\"commands\": [\"%s\"]}", refused[i]);
+                _cleanup_free_ char *text = hook_text(when, "[\"prestart\"]");
+                assert_refused(text, "repeats too much");
+        }
+        _cleanup_free_ char *long_pattern = xasprintf("{\"commands\": [\"%01100d\"]}", 0);
+        _cleanup_free_ char *long_text = hook_text(long_pattern, "[\"prestart\"]");
+        assert_refused(long_text, "too long");
+        static const char *const accepted[] = {
+                "a+b+c+d+e+f+g+h+i+j+k+l+m+n+o+p+q+r+s+t+",
+                "^/usr/bin/(python|perl)[0-9.]*$",
+                "[[:alpha:]]+[)(]{2,8}\\\\(x\\\\)",
+                "(a{30}){30}",
+                "^/usr/bin/.*?python",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(accepted); i++) {
+                _cleanup_free_ char *when = xasprintf("{\"commands\": [\"%s\"]}", accepted[i]);
+                _cleanup_free_ char *text = hook_text(when, "[\"prestart\"]");
+                hook_free(parse_ok(text));
+        }
+}
+
 static bool matches(const char *when, const HookTarget *t) {
         _cleanup_free_ char *text = hook_text(when, "[\"prestart\"]");
         Hook *h = parse_ok(text);
@@ -193,9 +229,8 @@ static void test_apply_directories(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_full_hook_into_spec),
-                cmocka_unit_test(test_refusals),
-                cmocka_unit_test(test_matching),
+                cmocka_unit_test(test_full_hook_into_spec), cmocka_unit_test(test_refusals),
+                cmocka_unit_test(test_pattern_budget),      cmocka_unit_test(test_matching),
                 cmocka_unit_test(test_apply_directories),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
