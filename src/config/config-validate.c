@@ -5,8 +5,11 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 
 #include "config.h"
+#include "fs-util.h"
 #include "log.h"
 #include "strv.h"
 
@@ -255,6 +258,56 @@ static int check_devices(char *const *devices, Error **reterr) {
         return 0;
 }
 
+int config_timezone_file(const char *timezone, char **ret_path) {
+        if (isempty(timezone)) {
+                *ret_path = NULL;
+                return 0;
+        }
+        if (strcasecmp(timezone, "local") == 0) {
+                *ret_path = xstrdup("/etc/localtime");
+                return 0;
+        }
+        /* Zone names are like "Europe/Paris", "Etc/GMT+5", "America/Port-au-Prince". */
+        static const char allowed[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/_+-.";
+        if (timezone[0] == '/' || strspn(timezone, allowed) != strlen(timezone) ||
+            path_has_dotdot(timezone) || strlen(timezone) > 255)
+                return -EINVAL;
+        *ret_path = xasprintf("/usr/share/zoneinfo/%s", timezone);
+        return 0;
+}
+
+static int check_timezone(const char *timezone, Error **reterr) {
+        _cleanup_free_ char *file = NULL;
+        if (config_timezone_file(timezone, &file) < 0)
+                return error_set(reterr, EINVAL, "crio.runtime.timezone: '%s' is not a time zone name",
+                                 timezone);
+        struct stat st;
+        if (file && (stat(file, &st) < 0 || !S_ISREG(st.st_mode)))
+                return error_set(reterr, EINVAL, "crio.runtime.timezone: '%s': no zone file %s", timezone,
+                                 file);
+        return 0;
+}
+
+static int check_mounts_file(const char *path, Error **reterr) {
+        int r = check_absolute("crio.runtime.default_mounts_file", path, reterr);
+        MountsFileEntry *m = NULL;
+        size_t n = 0;
+        if (r >= 0)
+                r = mounts_file_load(path, &m, &n, reterr);
+        mounts_file_free(m, n);
+        return r < 0 ? error_prefix(reterr, "crio.runtime.default_mounts_file") : 0;
+}
+
+/* What every container gets something from: checked here so that a typo stops the daemon at once. */
+static int check_container_keys(const Config *c, Error **reterr) {
+        int r = check_timezone(c->timezone, reterr);
+        if (r >= 0 && !isempty(c->default_mounts_file))
+                r = check_mounts_file(c->default_mounts_file, reterr);
+        if (r >= 0 && !isempty(c->bind_mount_prefix))
+                r = check_absolute("crio.runtime.bind_mount_prefix", c->bind_mount_prefix, reterr);
+        return r;
+}
+
 static int check_crio(const Config *c, Error **reterr) {
         long port = 0;
         int r;
@@ -283,6 +336,8 @@ static int check_crio(const Config *c, Error **reterr) {
         if (r < 0)
                 return error_prefix(reterr, "crio.runtime.log_filter");
         r = check_devices(c->additional_devices, reterr);
+        if (r >= 0)
+                r = check_container_keys(c, reterr);
         if (r < 0)
                 return r;
         if (!config_find_runtime(c, c->default_runtime))

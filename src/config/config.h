@@ -120,6 +120,28 @@ RuntimeHandler *config_find_runtime(const Config *c, const char *name);
  */
 int config_parse_device(const char *spec, char **ret_host, char **ret_container, char **ret_permissions);
 
+/*
+ * The host file a container's /etc/localtime shows for `timezone`: "/etc/localtime" for "Local" (any
+ * case), else the zone's file under /usr/share/zoneinfo. NULL for "". -EINVAL for a name that is
+ * absolute, has a ".." or characters no zone name has. The path is new; the caller frees it. Pure.
+ */
+int config_timezone_file(const char *timezone, char **ret_path);
+
+/* One line of a default_mounts_file: a host path bound read-only into every container. */
+typedef struct MountsFileEntry {
+        char *source, *destination;
+} MountsFileEntry;
+
+/*
+ * Parse the text of a mounts file: "/SRC:/DST" lines, '#' comments, blank lines. -EINVAL naming
+ * `filename` and the line for anything else. The array is new (NULL when empty).
+ */
+int mounts_file_parse(const char *text, const char *filename, MountsFileEntry **ret, size_t *ret_n,
+                      Error **reterr);
+/* Read and parse the file at `path`; a missing file has no entries. Blocks on I/O. */
+int mounts_file_load(const char *path, MountsFileEntry **ret, size_t *ret_n, Error **reterr);
+void mounts_file_free(MountsFileEntry *m, size_t n);
+
 /* GnuTLS priorities (libmicrohttpd's TLS) for the streaming and metrics servers, from tls_min_version. */
 const char *config_tls_priorities(const Config *c);
 

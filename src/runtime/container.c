@@ -120,13 +120,7 @@ void container_teardown_files(Runtime *rt, Container *c) {
 }
 
 static bool path_escapes(const char *p) {
-        if (isempty(p) || p[0] == '/')
-                return true;
-        _cleanup_strv_free_ char **parts = strv_split(p, '/');
-        STRV_FOREACH(s, parts)
-                if (strcmp(*s, "..") == 0)
-                        return true;
-        return false;
+        return isempty(p) || p[0] == '/' || path_has_dotdot(p);
 }
 
 static int validate_config(const ContainerConfig *c, Error **reterr) {
@@ -194,14 +188,16 @@ static int reserve_locked(Runtime *rt, Container *c, char **ret_existing, Error 
         return 0;
 }
 
+/* The host paths of the CRI's mounts, behind bind_mount_prefix, are created unless the config rejects it. */
 static int prepare_mount_sources(Runtime *rt, const ContainerConfig *c, Error **reterr) {
         for (size_t i = 0; i < c->n_mounts; i++) {
-                const char *src = c->mounts[i].host_path;
-                if (access(src, F_OK) == 0)
-                        continue;
                 pthread_rwlock_rdlock(rt->config_lock);
+                _cleanup_free_ char *src =
+                        oci_mount_source(rt->config->bind_mount_prefix, c->mounts[i].host_path);
                 bool reject = strv_contains(rt->config->absent_mount_sources_to_reject, src);
                 pthread_rwlock_unlock(rt->config_lock);
+                if (access(src, F_OK) == 0)
+                        continue;
                 if (reject)
                         return error_set(reterr, EINVAL, "mounts[%zu].host_path: '%s' does not exist", i,
                                          src);
@@ -302,7 +298,9 @@ typedef struct CreateCtx {
         ImageRunConfig run;
         char **layer_dirs;
         ResolvedUser user;
-        Hook **hooks; /* read before the spec is built under the runtime's lock */
+        Hook **hooks;                    /* read before the spec is built under the runtime's lock */
+        MountsFileEntry *default_mounts; /* the same */
+        size_t n_default_mounts;
 } CreateCtx;
 
 static void create_ctx_done(CreateCtx *x) {
@@ -311,6 +309,7 @@ static void create_ctx_done(CreateCtx *x) {
         strv_free(x->layer_dirs);
         free(x->user.groups);
         hooks_free(x->hooks);
+        mounts_file_free(x->default_mounts, x->n_default_mounts);
 }
 
 static int load_image(Runtime *rt, Container *c, CreateCtx *x, Error **reterr) {
@@ -379,6 +378,20 @@ static Hook **load_hooks(Runtime *rt) {
         return hooks_load(dirs);
 }
 
+/*
+ * default_mounts_file, read at each create as CRI-O does. The daemon checked it at start; a file broken
+ * since then only warns, so that an operator's edit does not stop every container start.
+ */
+static void load_default_mounts(Runtime *rt, CreateCtx *x) {
+        pthread_rwlock_rdlock(rt->config_lock);
+        _cleanup_free_ char *path =
+                isempty(rt->config->default_mounts_file) ? NULL : xstrdup(rt->config->default_mounts_file);
+        pthread_rwlock_unlock(rt->config_lock);
+        _cleanup_error_ Error *err = NULL;
+        if (path && mounts_file_load(path, &x->default_mounts, &x->n_default_mounts, &err) < 0)
+                log_warn("default_mounts_file: %s; no default mounts", err->message);
+}
+
 /* The OCI hooks that match the container, by what the kubelet asked for and the command it runs. */
 static void add_hooks(Hook *const *hooks, const ContainerConfig *cc, json_object *spec) {
         json_object *process = NULL, *args = NULL;
@@ -411,6 +424,10 @@ static int write_spec_locked(Runtime *rt, const Pod *p, Container *c, const Crea
         if (!seccomp && *reterr)
                 return -(*reterr)->code;
         pthread_rwlock_rdlock(rt->config_lock);
+        const Config *cfg = rt->config;
+        _cleanup_free_ char *localtime = NULL;
+        if (!c->infra)
+                (void)config_timezone_file(cfg->timezone, &localtime); /* checked at load */
         SpecInput in = {
                 .ctr = cc,
                 .image = &x->run,
@@ -442,6 +459,15 @@ static int write_spec_locked(Runtime *rt, const Pod *p, Container *c, const Crea
                         isempty(cc->apparmor_profile) || !apparmor_enabled() ? NULL : cc->apparmor_profile,
                 .extra_devices = rt->config->additional_devices,
                 .no_host_devices = handler_without_host_devices(rt->config, c->handler),
+                .read_only = cfg->read_only && !c->infra,
+                .inheritable_caps = cfg->add_inheritable_capabilities,
+                .no_pivot = cfg->no_pivot,
+                .device_owner_from_ctx = cfg->device_ownership_from_security_context,
+                .pids_limit = c->infra ? 0 : cfg->pids_limit,
+                .bind_prefix = c->infra ? NULL : cfg->bind_mount_prefix,
+                .localtime = localtime,
+                .default_mounts = x->default_mounts,
+                .n_default_mounts = x->n_default_mounts,
         };
         json_object *spec = oci_spec_build(&in, reterr);
         pthread_rwlock_unlock(rt->config_lock);
@@ -508,8 +534,10 @@ static int container_setup(Runtime *rt, Pod *p, Container *c, Error **reterr) {
                 r = prepare_mount_sources(rt, c->config, reterr);
         if (r >= 0)
                 r = resolve_user(c, &x, reterr);
-        if (r >= 0 && !c->infra)
+        if (r >= 0 && !c->infra) {
                 x.hooks = load_hooks(rt);
+                load_default_mounts(rt, &x);
+        }
         if (r >= 0) {
                 pthread_mutex_lock(&rt->lock);
                 r = write_spec_locked(rt, p, c, &x, reterr);

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include "json-util.h"
 #include "oci-spec.h"
@@ -213,7 +214,12 @@ static int build_caps(const SpecInput *in, json_object *process, Error **reterr)
         json_object_object_add(caps, "bounding", cap_mask_json(mask));
         json_object_object_add(caps, "effective", cap_mask_json(mask));
         json_object_object_add(caps, "permitted", cap_mask_json(mask));
-        /* Non-root users get capabilities only through ambient ones, which the CRI does not ask for. */
+        /*
+         * Non-root users get capabilities only through ambient ones, which the CRI does not ask for.
+         * The inheritable set (CRI-O 1.26's default) lets a program with file capabilities gain them.
+         */
+        if (in->inheritable_caps)
+                json_object_object_add(caps, "inheritable", cap_mask_json(mask));
         json_object_object_add(process, "capabilities", caps);
         return 0;
 }
@@ -327,11 +333,15 @@ static bool mounted_by_cri(const ContainerConfig *c, const char *dest) {
         return false;
 }
 
+static bool rootfs_readonly(const SpecInput *in) {
+        return in->ctr->readonly_rootfs || (in->read_only && !in->ctr->privileged);
+}
+
 static void add_pod_file(const SpecInput *in, json_object *mounts, const char *dest, const char *file) {
         if (mounted_by_cri(in->ctr, dest))
                 return;
         _cleanup_free_ char *src = xasprintf("%s/%s", in->pod_dir, file);
-        const char *ro[] = {"bind", "rprivate", in->ctr->readonly_rootfs ? "ro" : "rw", NULL};
+        const char *ro[] = {"bind", "rprivate", rootfs_readonly(in) ? "ro" : "rw", NULL};
         add_mount(mounts, dest, "bind", src, ro);
 }
 
@@ -369,6 +379,46 @@ static void build_system_mounts(const SpecInput *in, json_object *mounts) {
         add_pod_file(in, mounts, "/etc/resolv.conf", "resolv.conf");
 }
 
+/*
+ * With read_only, the places programs expect to write get a tmpfs, seeded with what the image has
+ * there (tmpcopyup). /tmp stays executable: runtimes unpack native libraries there.
+ */
+static void build_read_only_mounts(const SpecInput *in, json_object *mounts) {
+        static const struct {
+                const char *dest, *mode;
+                bool noexec;
+        } dirs[] = {
+                {"/run", "mode=0755", true}, {"/tmp", "mode=1777", false}, {"/var/tmp", "mode=1777", false}};
+        if (!in->read_only || in->ctr->privileged)
+                return;
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++)
+                if (!mounted_by_cri(in->ctr, dirs[i].dest))
+                        add_mount(mounts, dirs[i].dest, "tmpfs", "tmpfs",
+                                  (const char *[]){"rw", "nosuid", "nodev", "tmpcopyup", dirs[i].mode,
+                                                   dirs[i].noexec ? "noexec" : NULL, NULL});
+}
+
+/* The node's own: default_mounts_file's entries whose source exists, and the time zone. */
+static void build_node_mounts(const SpecInput *in, json_object *mounts) {
+        const char *ro[] = {"rbind", "rprivate", "nosuid", "nodev", "ro", NULL};
+        for (size_t i = 0; i < in->n_default_mounts; i++) {
+                const MountsFileEntry *m = &in->default_mounts[i];
+                if (!mounted_by_cri(in->ctr, m->destination) && access(m->source, F_OK) == 0)
+                        add_mount(mounts, m->destination, "bind", m->source, ro);
+        }
+        if (in->localtime && !mounted_by_cri(in->ctr, "/etc/localtime"))
+                add_mount(mounts, "/etc/localtime", "bind", in->localtime, ro);
+}
+
+char *oci_mount_source(const char *bind_prefix, const char *host_path) {
+        if (isempty(bind_prefix))
+                return xstrdup(host_path);
+        size_t n = strlen(bind_prefix);
+        while (n > 0 && bind_prefix[n - 1] == '/')
+                n--;
+        return xasprintf("%.*s%s", (int)n, bind_prefix, host_path);
+}
+
 static const char *propagation_option(Propagation p) {
         switch (p) {
         case PROPAGATION_RSLAVE:
@@ -385,16 +435,20 @@ static void build_cri_mounts(const SpecInput *in, json_object *mounts) {
                 const MountConfig *m = &in->ctr->mounts[i];
                 const char *opts[] = {"rbind", propagation_option(m->propagation), m->readonly ? "ro" : "rw",
                                       NULL};
-                add_mount(mounts, m->container_path, "bind", m->host_path, opts);
+                _cleanup_free_ char *src = oci_mount_source(in->bind_prefix, m->host_path);
+                add_mount(mounts, m->container_path, "bind", src, opts);
         }
 }
 
 /*
  * A mount's propagation only works if the root above it propagates the same way: rshared for a
  * bidirectional mount, rslave for host-to-container (runc's own default is rslave), else private.
+ * Without pivot_root the old root stays below the container's, and runc refuses to make it private
+ * (the container could then keep host mounts alive): no_pivot gets rslave at least.
  */
-static const char *rootfs_propagation(const ContainerConfig *c) {
-        Propagation p = PROPAGATION_PRIVATE;
+static const char *rootfs_propagation(const SpecInput *in) {
+        const ContainerConfig *c = in->ctr;
+        Propagation p = in->no_pivot ? PROPAGATION_RSLAVE : PROPAGATION_PRIVATE;
         for (size_t i = 0; i < c->n_mounts; i++)
                 if (c->mounts[i].propagation > p)
                         p = c->mounts[i].propagation;
@@ -524,9 +578,20 @@ static void add_host_devices(const char *dir, json_object *devs, int depth) {
                 closedir(d);
 }
 
-/* One device node of the host, at `container_path`, allowed with `perm`; `field` names it in errors. */
-static int add_device(const DeviceConfig *d, const char *field, json_object *devs, json_object *rules,
-                      Error **reterr) {
+/* device_ownership_from_security_context: runAsUser and runAsGroup, where given, own the device. */
+static void set_device_owner(json_object *dev, const ContainerConfig *c) {
+        if (c->run_as_user >= 0)
+                json_object_object_add(dev, "uid", json_object_new_int64(c->run_as_user));
+        if (c->run_as_group >= 0)
+                json_object_object_add(dev, "gid", json_object_new_int64(c->run_as_group));
+}
+
+/*
+ * One device node of the host, at `container_path`, allowed with `perm`; `field` names it in errors.
+ * `owner` (NULL: the host's owners) is the container whose security context owns the device.
+ */
+static int add_device(const DeviceConfig *d, const char *field, const ContainerConfig *owner,
+                      json_object *devs, json_object *rules, Error **reterr) {
         struct stat st;
         if (stat(d->host_path, &st) < 0)
                 return error_set(reterr, errno == ENOENT ? ENOENT : EINVAL, "%s: host path '%s': %m", field,
@@ -534,7 +599,10 @@ static int add_device(const DeviceConfig *d, const char *field, json_object *dev
         if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode))
                 return error_set(reterr, EINVAL, "%s: '%s' is not a device node", field, d->host_path);
         const char *type = S_ISCHR(st.st_mode) ? "c" : "b";
-        json_object_array_add(devs, device_json(d->container_path, &st));
+        json_object *dev = device_json(d->container_path, &st);
+        if (owner)
+                set_device_owner(dev, owner);
+        json_object_array_add(devs, dev);
         const char *perm = isempty(d->permissions) ? "rwm" : d->permissions;
         json_object_array_add(rules, device_rule(true, type, major(st.st_rdev), minor(st.st_rdev), perm));
         return 0;
@@ -551,13 +619,14 @@ static int build_devices(const SpecInput *in, json_object *linux_, json_object *
                 DeviceConfig d = {};
                 if (config_parse_device(*spec, &d.host_path, &d.container_path, &d.permissions) < 0)
                         return error_set(reterr, EINVAL, "additional_devices: '%s' is malformed", *spec);
-                r = add_device(&d, "additional_devices", devs, rules, reterr);
+                r = add_device(&d, "additional_devices", NULL, devs, rules, reterr);
                 free(d.host_path), free(d.container_path), free(d.permissions);
                 if (r < 0)
                         return r;
         }
         for (size_t i = 0; i < in->ctr->n_devices && r >= 0; i++)
-                r = add_device(&in->ctr->devices[i], "devices", devs, rules, reterr);
+                r = add_device(&in->ctr->devices[i], "devices", in->device_owner_from_ctx ? in->ctr : NULL,
+                               devs, rules, reterr);
         return r;
 }
 
@@ -585,7 +654,7 @@ static int build_linux(const SpecInput *in, json_object *spec, Error **reterr) {
         json_object_object_add(l, "namespaces", build_namespaces(in));
         if (in->cgroups_path)
                 add_str(l, "cgroupsPath", in->cgroups_path);
-        add_str(l, "rootfsPropagation", rootfs_propagation(in->ctr));
+        add_str(l, "rootfsPropagation", rootfs_propagation(in));
         /* The runtime wants the mappings of a user namespace it joins, too. */
         if (in->userns && in->userns_maps) {
                 json_object_object_add(l, "uidMappings",
@@ -595,6 +664,11 @@ static int build_linux(const SpecInput *in, json_object *spec, Error **reterr) {
         }
         json_object *res = oci_resources_json(&in->ctr->resources);
         json_object_object_add(l, "resources", res);
+        if (in->pids_limit > 0) {
+                json_object *pids = json_object_new_object();
+                json_object_object_add(pids, "limit", json_object_new_int64(in->pids_limit));
+                json_object_object_add(res, "pids", pids);
+        }
         json_object *rules = json_object_new_array();
         json_object_object_add(res, "devices", rules);
         json_object_array_add(rules, device_rule(in->ctr->privileged, NULL, -1, -1, "rwm"));
@@ -619,13 +693,15 @@ json_object *oci_spec_build(const SpecInput *in, Error **reterr) {
         add_str(spec, "ociVersion", "1.0.2");
         json_object *root = json_object_new_object();
         add_str(root, "path", in->rootfs);
-        json_object_object_add(root, "readonly", json_object_new_boolean(in->ctr->readonly_rootfs));
+        json_object_object_add(root, "readonly", json_object_new_boolean(rootfs_readonly(in)));
         json_object_object_add(spec, "root", root);
         if (in->utsns && !isempty(in->hostname))
                 add_str(spec, "hostname", in->hostname);
         json_object *mounts = json_object_new_array();
         json_object_object_add(spec, "mounts", mounts);
         build_system_mounts(in, mounts);
+        build_read_only_mounts(in, mounts);
+        build_node_mounts(in, mounts);
         build_cri_mounts(in, mounts);
         json_object *ann = json_object_new_object();
         for (size_t i = 0; i < in->ctr->annotations.n; i++)

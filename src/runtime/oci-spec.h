@@ -40,7 +40,16 @@ typedef struct SpecInput {
         const char *apparmor_profile; /* NULL when the host has no AppArmor */
         char *const *extra_devices;   /* additional_devices: "HOST[:CONTAINER][:PERMISSIONS]" */
         bool no_host_devices;         /* privileged_without_host_devices of the handler */
-        char **volumes_to_create;     /* unused by the spec, for the caller */
+        bool read_only;               /* read_only: unprivileged containers get a read-only rootfs */
+        bool inheritable_caps;        /* add_inheritable_capabilities */
+        bool no_pivot;                /* no_pivot: the runtime will not pivot_root into the rootfs */
+        bool device_owner_from_ctx;   /* device_ownership_from_security_context */
+        int64_t pids_limit;           /* pids_limit; <= 0: none */
+        const char *bind_prefix;      /* bind_mount_prefix for the CRI's mounts; NULL for none */
+        const char *localtime;        /* host file bound on /etc/localtime (timezone); NULL for none */
+        const MountsFileEntry *default_mounts; /* default_mounts_file's entries, bound read-only */
+        size_t n_default_mounts;
+        char **volumes_to_create; /* unused by the spec, for the caller */
 } SpecInput;
 
 /*
@@ -48,6 +57,9 @@ typedef struct SpecInput {
  * reterr set (-EINVAL naming the field: no command, a bad capability, a bad ulimit).
  */
 json_object *oci_spec_build(const SpecInput *in, Error **reterr);
+
+/* Where a CRI mount's host path is on this node: behind bind_mount_prefix (NULL or "": none). New. */
+char *oci_mount_source(const char *bind_prefix, const char *host_path);
 
 /* The process args by the kubelet's rules: command+args, else entrypoint+args, else entrypoint+cmd. */
 char **oci_process_args(const ContainerConfig *ctr, const ImageRunConfig *image);

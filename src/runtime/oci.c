@@ -130,9 +130,12 @@ static char **conmon_argv(Runtime *rt, const Container *c, const Handler *h, con
                 a = strv_push(a, xstrdup("--terminal"));
         pthread_rwlock_rdlock(rt->config_lock);
         int64_t max = rt->config->log_size_max;
+        bool no_pivot = rt->config->no_pivot;
         pthread_rwlock_unlock(rt->config_lock);
         if (max > 0)
                 a = strv_push(a, xasprintf("--log-size-max=%" PRId64, max));
+        if (no_pivot) /* passed on to the runtime's create */
+                a = strv_push(a, xstrdup("--no-pivot"));
         return a;
 }
 

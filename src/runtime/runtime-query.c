@@ -219,7 +219,7 @@ int runtime_container_exec_sync(Runtime *rt, const char *id, char *const *argv, 
         return r;
 }
 
-/* Replace linux.resources of the recorded spec, keeping its device rules. */
+/* Replace linux.resources of the recorded spec, keeping its device rules and pids_limit's limit. */
 static void update_spec_file(const Container *c, json_object *res) {
         _cleanup_free_ char *path = xasprintf("%s/config.json", c->bundle), *text = NULL;
         size_t len = 0;
@@ -229,9 +229,12 @@ static void update_spec_file(const Container *c, json_object *res) {
             json_parse_object(text, len, "spec", &spec, &err) < 0)
                 return;
         if (json_object_object_get_ex(spec, "linux", &linux_)) {
+                json_object *pids = NULL;
                 if (json_object_object_get_ex(linux_, "resources", &old) &&
                     json_object_object_get_ex(old, "devices", &devices))
                         json_object_object_add(res, "devices", json_object_get(devices));
+                if (old && json_object_object_get_ex(old, "pids", &pids))
+                        json_object_object_add(res, "pids", json_object_get(pids));
                 json_object_object_add(linux_, "resources", json_object_get(res));
         }
         const char *out = json_object_to_json_string_ext(spec, JSON_C_TO_STRING_PLAIN |

@@ -257,3 +257,10 @@ int read_file(const char *path, size_t max, char **ret, size_t *ret_len) {
                 *ret_len = len;
         return 0;
 }
+
+bool path_has_dotdot(const char *path) {
+        for (const char *p = path; (p = strstr(p, "..")); p += 2)
+                if ((p == path || p[-1] == '/') && (p[2] == '\0' || p[2] == '/'))
+                        return true;
+        return false;
+}

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 /* mkdir -p: create `path` and missing parents with `mode`. Existing directories are fine. */
@@ -27,3 +28,6 @@ int write_file_replace(const char *path, const void *data, size_t len, mode_t mo
 
 /* Read a whole file of at most `max` bytes (NUL-terminated for convenience). -EFBIG when larger. */
 int read_file(const char *path, size_t max, char **ret, size_t *ret_len);
+
+/* Whether one of the '/'-separated components of `path` is "..". */
+bool path_has_dotdot(const char *path);

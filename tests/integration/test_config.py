@@ -99,8 +99,8 @@ def test_crio_config_equals_what_the_daemon_serves(make_daemon):
 def test_key_without_effect_is_a_warning_at_start_and_reload(make_daemon):
     """CRI-O's keys that crio-c does not act on load, but an operator is told where one was set, at start
     and on SIGHUP; a reload never claims to have applied one."""
-    d = make_daemon(dropins={"50-tz.conf": '[crio.runtime]\ntimezone = "Local"\n'}).start()
-    want = r"50-tz\.conf:2: crio\.runtime\.timezone has no effect in crio-c"
+    d = make_daemon(dropins={"50-journald.conf": '[crio.runtime]\nlog_to_journald = true\n'}).start()
+    want = r"50-journald\.conf:2: crio\.runtime\.log_to_journald has no effect in crio-c"
     assert re.search(want, d.log), d.log_tail()
     h.write_text(d.config_dir / "60-cdi.conf", '[crio.runtime]\ncdi_spec_dirs = ["/etc/my-cdi"]\n')
     since = d.log_offset()

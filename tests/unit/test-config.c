@@ -535,6 +535,77 @@ static void test_parse_device(void **state) {
         assert_non_null(strstr(err->message, "crio.runtime.additional_devices"));
 }
 
+static void test_timezone_file(void **state) {
+        static const char *const good[][2] = {
+                {"Local", "/etc/localtime"},
+                {"local", "/etc/localtime"},
+                {"UTC", "/usr/share/zoneinfo/UTC"},
+                {"Europe/Paris", "/usr/share/zoneinfo/Europe/Paris"},
+                {"Etc/GMT+5", "/usr/share/zoneinfo/Etc/GMT+5"},
+                {"America/Port-au-Prince", "/usr/share/zoneinfo/America/Port-au-Prince"},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(good); i++) {
+                _cleanup_free_ char *path = NULL;
+                assert_int_equal(config_timezone_file(good[i][0], &path), 0);
+                assert_string_equal(path, good[i][1]);
+        }
+        char *none = (char *)"x";
+        assert_int_equal(config_timezone_file("", &none), 0);
+        assert_null(none);
+        static const char *const bad[] = {
+                "/etc/passwd", "../../etc/passwd", "Europe/../../x", "a b", "a\nb", "Europe/Paris;x", ".."};
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                char *path = NULL;
+                assert_int_equal(config_timezone_file(bad[i], &path), -EINVAL);
+                assert_null(path);
+        }
+}
+
+/* A name that is not a zone, or a zone this node has no file for, stops the daemon naming the key. */
+static void test_validate_timezone(void **state) {
+        static const char *const bad[] = {"../etc/passwd", "Nowhere/Atlantis"};
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                _cleanup_free_ char *text = xasprintf("[crio.runtime]\ntimezone = \"%s\"\n", bad[i]);
+                _cleanup_config_ Config *c = config_from_text(text);
+                _cleanup_error_ Error *err = NULL;
+                assert_int_equal(config_validate(c, &err), -EINVAL);
+                assert_non_null(strstr(err->message, "crio.runtime.timezone"));
+                assert_non_null(strstr(err->message, bad[i]));
+        }
+        _cleanup_config_ Config *local = config_from_text("[crio.runtime]\ntimezone = \"Local\"\n");
+        _cleanup_error_ Error *err = NULL;
+        if (access("/etc/localtime", F_OK) == 0)
+                assert_ok(config_validate(local, &err), err);
+}
+
+static void test_mounts_file_parse(void **state) {
+        MountsFileEntry *m = NULL;
+        size_t n = 0;
+        _cleanup_error_ Error *err = NULL;
+        assert_ok(mounts_file_parse("# secrets\n\n/usr/share/rhel/secrets:/run/secrets\n  /a : /b \n", "f",
+                                    &m, &n, &err),
+                  err);
+        assert_int_equal(n, 2);
+        assert_string_equal(m[0].source, "/usr/share/rhel/secrets");
+        assert_string_equal(m[0].destination, "/run/secrets");
+        assert_string_equal(m[1].source, "/a");
+        assert_string_equal(m[1].destination, "/b");
+        mounts_file_free(m, n);
+        assert_ok(mounts_file_parse("", "f", &m, &n, &err), err);
+        assert_int_equal(n, 0);
+        mounts_file_free(m, n);
+        static const char *const bad[] = {"/a\n",   "a:/b\n",       "/a:b\n",     "/a:/b:/c\n",
+                                          "/a:/\n", "/a/../x:/b\n", "/a:/b/..\n", ":\n"};
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                _cleanup_free_ char *text = xasprintf("/ok:/ok\n%s", bad[i]);
+                m = NULL;
+                assert_int_equal(mounts_file_parse(text, "/etc/mounts.conf", &m, &n, &err), -EINVAL);
+                assert_null(m);
+                assert_non_null(strstr(err->message, "/etc/mounts.conf:2:"));
+                error_free(TAKE_PTR(err));
+        }
+}
+
 static void test_validate_size_key(void **state) {
         _cleanup_config_ Config *c =
                 config_from_text("[crio.runtime.runtimes.runc]\ncontainer_min_memory = \"lots\"\n");
@@ -1738,9 +1809,7 @@ static void test_load_crio_1_26_default(void **state) {
         /* The keys it sets to other values than crio-c's, where crio-c does not act on them, are named. */
         static const char *const no_effect[] = {
                 "13: crio.version_file_persist",
-                "61: crio.runtime.add_inheritable_capabilities",
                 "64: crio.runtime.allowed_devices",
-                "78: crio.runtime.pids_limit",
                 "108: crio.runtime.runtimes.runc.monitor_cgroup",
                 "112: crio.runtime.runtimes.runc.allowed_annotations",
                 "172: crio.tracing.tracing_endpoint",
@@ -1763,6 +1832,32 @@ static void test_load_crio_1_26_default(void **state) {
         assert_string_equal(c->pause_image, "registry.k8s.io/pause:3.9");
         assert_false(c->enable_nri);
         assert_string_equal(config_find_runtime(c, "runc")->runtime_root, "/run/runc");
+}
+
+static void test_validate_default_mounts_file(void **state) {
+        TmpDir *t = *state;
+        _cleanup_free_ char *file = xasprintf("%s/mounts.conf", t->path);
+        write_file(file, NULL, "/etc:/host-etc\nbroken\n");
+        _cleanup_free_ char *text = xasprintf("[crio.runtime]\ndefault_mounts_file = \"%s\"\n", file);
+        _cleanup_config_ Config *c = config_from_text(text);
+        _cleanup_error_ Error *err = NULL;
+        assert_int_equal(config_validate(c, &err), -EINVAL);
+        assert_non_null(strstr(err->message, "crio.runtime.default_mounts_file"));
+        _cleanup_free_ char *where = xasprintf("%s:2:", file);
+        assert_non_null(strstr(err->message, where));
+        error_free(TAKE_PTR(err));
+        write_file(file, NULL, "/etc:/host-etc\n");
+        assert_ok(config_validate(c, &err), err);
+        unlink(file); /* a missing file has no mounts, as in CRI-O */
+        assert_ok(config_validate(c, &err), err);
+        _cleanup_config_ Config *rel =
+                config_from_text("[crio.runtime]\ndefault_mounts_file = \"m.conf\"\n");
+        assert_int_equal(config_validate(rel, &err), -EINVAL);
+        assert_non_null(strstr(err->message, "not an absolute path"));
+        error_free(TAKE_PTR(err));
+        _cleanup_config_ Config *prefix = config_from_text("[crio.runtime]\nbind_mount_prefix = \"host\"\n");
+        assert_int_equal(config_validate(prefix, &err), -EINVAL);
+        assert_non_null(strstr(err->message, "crio.runtime.bind_mount_prefix"));
 }
 
 static void test_empty_storage_driver_is_overlay(void **state) {
@@ -1832,6 +1927,9 @@ int main(void) {
                 cmocka_unit_test(test_parse_size),
                 cmocka_unit_test(test_validate_size_key),
                 cmocka_unit_test(test_parse_device),
+                cmocka_unit_test(test_timezone_file),
+                cmocka_unit_test(test_validate_timezone),
+                cmocka_unit_test(test_mounts_file_parse),
                 cmocka_unit_test(test_unknown_top_level_tables),
                 cmocka_unit_test(test_unknown_subtable),
                 cmocka_unit_test(test_unknown_key_in_wrong_table),
@@ -1918,6 +2016,7 @@ int main(void) {
                 TMP_TEST(test_load_sample_files),
                 cmocka_unit_test(test_load_crio_1_26_default),
                 TMP_TEST(test_empty_storage_driver_is_overlay),
+                TMP_TEST(test_validate_default_mounts_file),
         };
         return cmocka_run_group_tests(tests, group_setup, NULL);
 }

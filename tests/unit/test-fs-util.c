@@ -143,6 +143,16 @@ static void test_write_file_replace(void **state) {
         check_writer(*state, write_file_replace);
 }
 
+static void test_path_has_dotdot(void **state) {
+        static const char *const yes[] = {"..", "../a", "a/..", "a/../b", "/..", "a//../b"};
+        static const char *const no[] = {"",        "a",       "/a/b", "..a",    "a..",
+                                         "a/..b/c", "a/b../c", "...",  "a/.../b"};
+        for (size_t i = 0; i < ELEMENTSOF(yes); i++)
+                assert_true(path_has_dotdot(yes[i]));
+        for (size_t i = 0; i < ELEMENTSOF(no); i++)
+                assert_false(path_has_dotdot(no[i]));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_rm_rf_deep_chain_under_low_fd_limit, setup, teardown),
@@ -150,6 +160,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_rm_rf_missing_and_plain_file, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_write_file_atomic, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_write_file_replace, setup, teardown),
+                cmocka_unit_test(test_path_has_dotdot),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

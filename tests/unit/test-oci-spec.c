@@ -274,6 +274,181 @@ static void test_sysfs_mount(void **state) {
         assert_sys_mount(&in, "sysfs", false);
 }
 
+/* The mount at `dest`, or NULL. */
+static json_object *mount_at(json_object *spec, const char *dest) {
+        json_object *mounts = get(spec, "mounts");
+        for (size_t i = 0; i < json_object_array_length(mounts); i++) {
+                json_object *m = json_object_array_get_idx(mounts, i);
+                if (strcmp(json_object_get_string(get(m, "destination")), dest) == 0)
+                        return m;
+        }
+        return NULL;
+}
+
+static bool mount_has(json_object *spec, const char *dest, const char *type, const char *opt) {
+        json_object *m = mount_at(spec, dest);
+        return m && strcmp(json_object_get_string(get(m, "type")), type) == 0 &&
+               (!opt || array_has(get(m, "options"), opt));
+}
+
+/* read_only: a read-only rootfs and pod files, tmpfs where programs write; privileged containers keep
+ * theirs. */
+static void test_read_only_key(void **state) {
+        MountConfig tmp = {.container_path = "/tmp", .host_path = "/data"};
+        ContainerConfig c = {.mounts = &tmp, .n_mounts = 1};
+        SpecInput in = base_input(&c);
+        in.read_only = true;
+        Error *err = NULL;
+        json_object *spec = oci_spec_build(&in, &err);
+        assert_true(json_object_get_boolean(get(spec, "root.readonly")));
+        assert_true(mount_has(spec, "/etc/hosts", "bind", "ro"));
+        assert_true(mount_has(spec, "/run", "tmpfs", "tmpcopyup"));
+        assert_true(mount_has(spec, "/run", "tmpfs", "noexec"));
+        assert_true(mount_has(spec, "/var/tmp", "tmpfs", "mode=1777"));
+        assert_false(mount_has(spec, "/var/tmp", "tmpfs", "noexec"));
+        assert_true(mount_has(spec, "/tmp", "bind", NULL)); /* the kubelet's mount, not a tmpfs */
+        assert_false(mount_has(spec, "/tmp", "tmpfs", NULL));
+        json_object_put(spec);
+        c.privileged = true;
+        spec = oci_spec_build(&in, &err);
+        assert_false(json_object_get_boolean(get(spec, "root.readonly")));
+        assert_null(mount_at(spec, "/run"));
+        assert_true(mount_has(spec, "/etc/hosts", "bind", "rw"));
+        json_object_put(spec);
+}
+
+static void test_inheritable_capabilities(void **state) {
+        ContainerConfig c = {};
+        SpecInput in = base_input(&c);
+        Error *err = NULL;
+        json_object *spec = oci_spec_build(&in, &err);
+        assert_null(get(spec, "process.capabilities.inheritable"));
+        json_object_put(spec);
+        in.inheritable_caps = true;
+        spec = oci_spec_build(&in, &err);
+        json_object *inh = get(spec, "process.capabilities.inheritable");
+        assert_int_equal(json_object_array_length(inh), 2);
+        assert_true(array_has(inh, "CAP_CHOWN") && array_has(inh, "CAP_KILL"));
+        json_object_put(spec);
+}
+
+static int64_t device_field(json_object *spec, const char *path, const char *field) {
+        json_object *devs = get(spec, "linux.devices");
+        for (size_t i = 0; devs && i < json_object_array_length(devs); i++) {
+                json_object *d = json_object_array_get_idx(devs, i);
+                if (strcmp(json_object_get_string(get(d, "path")), path) == 0)
+                        return json_object_get_int64(get(d, field));
+        }
+        return -2;
+}
+
+/* device_ownership_from_security_context: runAsUser/runAsGroup own the CRI's devices where given. */
+static void test_device_ownership_from_security_context(void **state) {
+        DeviceConfig dev = {.host_path = "/dev/null", .container_path = "/dev/mine"};
+        ContainerConfig c = {.devices = &dev, .n_devices = 1, .run_as_user = 1000, .run_as_group = -1};
+        SpecInput in = base_input(&c);
+        in.extra_devices = STRV("/dev/zero");
+        Error *err = NULL;
+        json_object *spec = oci_spec_build(&in, &err);
+        assert_int_equal(device_field(spec, "/dev/mine", "uid"), 0); /* the node's owner */
+        json_object_put(spec);
+        in.device_owner_from_ctx = true;
+        spec = oci_spec_build(&in, &err);
+        assert_int_equal(device_field(spec, "/dev/mine", "uid"), 1000);
+        assert_int_equal(device_field(spec, "/dev/mine", "gid"), 0); /* no runAsGroup: the node's */
+        assert_int_equal(device_field(spec, "/dev/zero", "uid"), 0); /* additional_devices keep theirs */
+        json_object_put(spec);
+        c.run_as_group = 2000;
+        spec = oci_spec_build(&in, &err);
+        assert_int_equal(device_field(spec, "/dev/mine", "gid"), 2000);
+        json_object_put(spec);
+}
+
+/* runc refuses a private root without pivot_root; a host-to-container or shared mount still wins. */
+static void test_no_pivot_root_propagation(void **state) {
+        ContainerConfig c = {};
+        SpecInput in = base_input(&c);
+        Error *err = NULL;
+        json_object *spec = oci_spec_build(&in, &err);
+        assert_string_equal(json_object_get_string(get(spec, "linux.rootfsPropagation")), "rprivate");
+        json_object_put(spec);
+        in.no_pivot = true;
+        spec = oci_spec_build(&in, &err);
+        assert_string_equal(json_object_get_string(get(spec, "linux.rootfsPropagation")), "rslave");
+        json_object_put(spec);
+        MountConfig shared = {.container_path = "/m", .host_path = "/m", .propagation = PROPAGATION_RSHARED};
+        c.mounts = &shared;
+        c.n_mounts = 1;
+        spec = oci_spec_build(&in, &err);
+        assert_string_equal(json_object_get_string(get(spec, "linux.rootfsPropagation")), "rshared");
+        json_object_put(spec);
+}
+
+static void test_pids_limit(void **state) {
+        ContainerConfig c = {};
+        SpecInput in = base_input(&c);
+        Error *err = NULL;
+        json_object *spec = oci_spec_build(&in, &err);
+        assert_null(get(spec, "linux.resources.pids"));
+        json_object_put(spec);
+        in.pids_limit = 4096;
+        spec = oci_spec_build(&in, &err);
+        assert_int_equal(json_object_get_int64(get(spec, "linux.resources.pids.limit")), 4096);
+        json_object_put(spec);
+}
+
+/* default_mounts_file entries whose source exists, and timezone's /etc/localtime; the kubelet's win. */
+static void test_node_mounts(void **state) {
+        MountsFileEntry entries[] = {{.source = "/etc/passwd", .destination = "/run/secrets/passwd"},
+                                     {.source = "/nonexistent/x", .destination = "/run/secrets/x"}};
+        ContainerConfig c = {};
+        SpecInput in = base_input(&c);
+        in.default_mounts = entries;
+        in.n_default_mounts = 2;
+        in.localtime = "/usr/share/zoneinfo/Europe/Paris";
+        Error *err = NULL;
+        json_object *spec = oci_spec_build(&in, &err);
+        assert_true(mount_has(spec, "/run/secrets/passwd", "bind", "ro"));
+        assert_string_equal(json_object_get_string(get(mount_at(spec, "/run/secrets/passwd"), "source")),
+                            "/etc/passwd");
+        assert_null(mount_at(spec, "/run/secrets/x"));
+        assert_true(mount_has(spec, "/etc/localtime", "bind", "ro"));
+        assert_string_equal(json_object_get_string(get(mount_at(spec, "/etc/localtime"), "source")),
+                            "/usr/share/zoneinfo/Europe/Paris");
+        json_object_put(spec);
+        MountConfig own = {.container_path = "/etc/localtime", .host_path = "/etc/localtime"};
+        c.mounts = &own;
+        c.n_mounts = 1;
+        spec = oci_spec_build(&in, &err);
+        json_object *mounts = get(spec, "mounts");
+        size_t seen = 0;
+        for (size_t i = 0; i < json_object_array_length(mounts); i++)
+                seen += strcmp(json_object_get_string(
+                                       get(json_object_array_get_idx(mounts, i), "destination")),
+                               "/etc/localtime") == 0;
+        assert_int_equal(seen, 1);
+        json_object_put(spec);
+}
+
+static void test_bind_mount_prefix(void **state) {
+        _cleanup_free_ char *a = oci_mount_source("/host", "/data"),
+                            *b = oci_mount_source("/host//", "/data"), *c = oci_mount_source("", "/data"),
+                            *d = oci_mount_source("/", "/data"), *e = oci_mount_source(NULL, "/data");
+        assert_string_equal(a, "/host/data");
+        assert_string_equal(b, "/host/data");
+        assert_string_equal(c, "/data");
+        assert_string_equal(d, "/data");
+        assert_string_equal(e, "/data");
+        MountConfig m = {.container_path = "/d", .host_path = "/data"};
+        ContainerConfig ctr = {.mounts = &m, .n_mounts = 1};
+        SpecInput in = base_input(&ctr);
+        in.bind_prefix = "/host";
+        Error *err = NULL;
+        json_object *spec = oci_spec_build(&in, &err);
+        assert_string_equal(json_object_get_string(get(mount_at(spec, "/d"), "source")), "/host/data");
+        json_object_put(spec);
+}
+
 static void test_no_command_is_an_error(void **state) {
         ImageRunConfig empty = {};
         ContainerConfig c = {};
@@ -346,6 +521,13 @@ int main(void) {
                 cmocka_unit_test(test_additional_and_host_devices),
                 cmocka_unit_test(test_namespaces_and_host_network),
                 cmocka_unit_test(test_sysfs_mount),
+                cmocka_unit_test(test_read_only_key),
+                cmocka_unit_test(test_inheritable_capabilities),
+                cmocka_unit_test(test_device_ownership_from_security_context),
+                cmocka_unit_test(test_no_pivot_root_propagation),
+                cmocka_unit_test(test_pids_limit),
+                cmocka_unit_test(test_node_mounts),
+                cmocka_unit_test(test_bind_mount_prefix),
                 cmocka_unit_test(test_no_command_is_an_error),
                 cmocka_unit_test(test_ulimits),
                 cmocka_unit_test(test_image_run_config_parse),

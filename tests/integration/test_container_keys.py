@@ -1,0 +1,160 @@
+# SPDX-License-Identifier: Apache-2.0
+"""crio.conf keys of [crio.runtime] that shape every container a node runs, as a node moving from CRI-O
+sets them: read_only, no_pivot, add_inheritable_capabilities, default_mounts_file, timezone,
+bind_mount_prefix, device_ownership_from_security_context and pids_limit."""
+
+import subprocess
+from pathlib import Path
+
+import crio_helpers as h
+import pod_helpers as ph
+from test_pod_recovery import image, node  # noqa: F401 (fixtures)
+from test_pods import assert_node_clean, run_busybox, sh
+
+ZONE = "Europe/Paris"
+
+
+def fails(cri, ctr, script):
+    """The shell's exit code and stderr for a script expected to fail."""
+    r = cri.exec_sync(ctr, ["sh", "-c", script])
+    return r.exit_code, r.stderr.decode()
+
+
+def monitor_args(ctr):
+    monitors = [p for p in ph.processes_with(ctr) if Path(f"/proc/{p}/exe").resolve().name == "conmon"]
+    assert len(monitors) == 1
+    return Path(f"/proc/{monitors[0]}/cmdline").read_text().split("\0")
+
+
+def test_read_only_gives_a_read_only_rootfs_with_writable_tmpfs(node, image):
+    d, cri = node(runtime_keys="read_only = true\n")
+    pod, ctr = run_busybox(cri, image)
+    code, err = fails(cri, ctr, "touch /newfile")
+    assert code != 0 and "Read-only file system" in err
+    code, err = fails(cri, ctr, "echo x >> /etc/hosts")
+    assert code != 0 and "Read-only file system" in err
+    assert sh(cri, ctr, "for d in /tmp /var/tmp /run; do touch $d/f && echo $d; done").split() == [
+        "/tmp", "/var/tmp", "/run"]
+    mounts = sh(cri, ctr, "cat /proc/self/mounts")
+    assert all(f"tmpfs {d} tmpfs" in mounts for d in ("/tmp", "/var/tmp", "/run")), mounts
+    _, privileged = run_busybox(cri, image, pod, privileged=True)
+    sh(cri, privileged, "touch /newfile")  # privileged containers keep a writable rootfs
+    cri.remove_pod(pod)
+    assert_node_clean(d)
+
+
+def test_no_pivot_and_inheritable_capabilities(node, image):
+    d, cri = node(runtime_keys="no_pivot = true\nadd_inheritable_capabilities = true\n")
+    pod, ctr = run_busybox(cri, image)
+    assert "--no-pivot" in monitor_args(ctr)
+    status = dict(line.split(":\t") for line in sh(cri, ctr, "cat /proc/self/status").splitlines()
+                  if line.startswith("Cap"))
+    assert int(status["CapInh"], 16) != 0
+    assert status["CapInh"] == status["CapBnd"]
+    cri.remove_pod(pod)
+    assert_node_clean(d)
+
+
+def test_capabilities_are_not_inheritable_by_default(node, image):
+    d, cri = node()
+    pod, ctr = run_busybox(cri, image)
+    assert "--no-pivot" not in monitor_args(ctr)
+    assert "CapInh:\t0000000000000000" in sh(cri, ctr, "cat /proc/self/status")
+    cri.remove_pod(pod)
+    assert_node_clean(d)
+
+
+def test_default_mounts_file_and_timezone(node, image, tmp_path):
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    (secrets / "token").write_text("s3cret\n")
+    mounts_file = tmp_path / "mounts.conf"
+    mounts_file.write_text(f"# node secrets\n{secrets}:/run/secrets\n/nonexistent/crio-c:/run/absent\n")
+    d, cri = node(runtime_keys=f'default_mounts_file = "{mounts_file}"\ntimezone = "{ZONE}"\n')
+    pod, ctr = run_busybox(cri, image)
+    assert sh(cri, ctr, "cat /run/secrets/token") == "s3cret\n"
+    code, err = fails(cri, ctr, "echo x > /run/secrets/token")
+    assert code != 0 and "Read-only file system" in err
+    assert sh(cri, ctr, "test -e /run/absent || echo absent") == "absent\n"
+    want = subprocess.run(["date", "+%Z"], env={"TZ": ZONE}, capture_output=True, text=True).stdout
+    assert sh(cri, ctr, "date +%Z") == want
+    assert sh(cri, ctr, "md5sum < /etc/localtime").split()[0] == \
+        subprocess.run(["md5sum"], stdin=open(f"/usr/share/zoneinfo/{ZONE}"), capture_output=True,
+                       text=True).stdout.split()[0]
+    # An edit that breaks the file later only warns: containers still start, without the mounts.
+    mounts_file.write_text("broken line\n")
+    _, later = run_busybox(cri, image, pod)
+    assert sh(cri, later, "test -e /run/secrets || echo none") == "none\n"
+    assert "default_mounts_file" in d.log and "mounts.conf:1" in d.log
+    cri.remove_pod(pod)
+    assert_node_clean(d)
+
+
+def test_broken_default_mounts_file_or_unknown_zone_stops_the_daemon(make_daemon, tmp_path):
+    mounts_file = tmp_path / "mounts.conf"
+    mounts_file.write_text("/etc:/host-etc\nrelative:/x\n")
+    for keys, want in ((f'default_mounts_file = "{mounts_file}"\n', f"{mounts_file}:2"),
+                       ('timezone = "Nowhere/Atlantis"\n', "crio.runtime.timezone")):
+        d = make_daemon(config="[crio.runtime]\n" + keys, log_level=None).start(wait_ready=False)
+        assert d.wait(5) != 0
+        assert want in d.log, d.log_tail()
+        assert not d.sock.exists()
+
+
+def test_bind_mount_prefix_is_added_to_host_paths(node, image, tmp_path):
+    prefix = tmp_path / "host"
+    (prefix / "data").mkdir(parents=True)
+    (prefix / "data" / "f").write_text("from the prefix\n")
+    d, cri = node(runtime_keys=f'bind_mount_prefix = "{prefix}"\n')
+    pod, ctr = run_busybox(cri, image, mounts=[("/data", "/data"), ("/made", "/crio-c-test-made")])
+    assert sh(cri, ctr, "cat /data/f") == "from the prefix\n"
+    assert (prefix / "crio-c-test-made").is_dir()  # a missing host path is created behind the prefix
+    assert not Path("/crio-c-test-made").exists()
+    got = {m.container_path: m.host_path for m in cri.container_status(ctr).status.mounts}
+    assert got["/data"] == "/data"  # the status reports what the kubelet asked for
+    cri.remove_pod(pod)
+    assert_node_clean(d)
+
+
+def device_owner(cri, image, pod, **security):
+    cfg = ph.container_config(image, command=["sh", "-c", "sleep 300"], **security)
+    dev = cfg.devices.add()
+    dev.host_path, dev.container_path, dev.permissions = "/dev/null", "/dev/mine", "rw"
+    if "run_as_user" in security:
+        cfg.linux.security_context.run_as_group.value = 2000
+    ctr = cri.create_container(pod, cfg)
+    cri.start_container(ctr)
+    return sh(cri, ctr, "stat -c %u:%g /dev/mine").strip()
+
+
+def test_device_ownership_from_security_context(node, image):
+    d, cri = node(runtime_keys="device_ownership_from_security_context = true\n")
+    pod = cri.run_pod()
+    assert device_owner(cri, image, pod, run_as_user=1000) == "1000:2000"
+    assert device_owner(cri, image, pod) == "0:0"  # no runAsUser: the node's owner
+    cri.remove_pod(pod)
+    assert_node_clean(d)
+
+
+def test_devices_keep_the_node_owner_by_default(node, image):
+    d, cri = node()
+    pod = cri.run_pod()
+    assert device_owner(cri, image, pod, run_as_user=1000) == "0:0"
+    cri.remove_pod(pod)
+    assert_node_clean(d)
+
+
+def test_pids_limit_caps_each_container(node, image):
+    d, cri = node(runtime_keys="pids_limit = 40\n")
+    pod, ctr = run_busybox(cri, image, memory_limit=64 << 20)
+    read_limit = "cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max"
+    assert sh(cri, ctr, read_limit).strip() == "40"
+    req = h.pb().UpdateContainerResourcesRequest(container_id=ctr)
+    req.linux.memory_limit_in_bytes = 128 << 20
+    cri.call("UpdateContainerResources", req, h.pb().UpdateContainerResourcesResponse)
+    assert sh(cri, ctr, read_limit).strip() == "40"  # an update of other resources keeps it
+    assert '"pids":{"limit":40}' in cri.container_status(ctr, verbose=True).info["info"].replace(" ", "")
+    code, _ = fails(cri, ctr, "for i in $(seq 60); do sleep 31 & done; wait")
+    assert code != 0  # the 41st process cannot start (the stop below ends the 40)
+    cri.remove_pod(pod)
+    assert_node_clean(d)
