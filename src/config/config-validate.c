@@ -305,6 +305,9 @@ static int check_container_keys(const Config *c, Error **reterr) {
                 r = check_mounts_file(c->default_mounts_file, reterr);
         if (r >= 0 && !isempty(c->bind_mount_prefix))
                 r = check_absolute("crio.runtime.bind_mount_prefix", c->bind_mount_prefix, reterr);
+        STRV_FOREACH(d, r >= 0 ? c->allowed_devices : NULL)
+                if ((r = check_absolute("crio.runtime.allowed_devices", *d, reterr)) < 0)
+                        break;
         return r;
 }
 

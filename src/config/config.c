@@ -327,6 +327,27 @@ void config_note_no_effect(char ***warnings, const char *where, const char *path
                                                            where, path));
 }
 
+/*
+ * A handler's allowed_annotations act on the annotations crio-c implements (docs/runtime.md); the
+ * others a file names warn, as keys without effect do.
+ */
+static void note_unimplemented_annotations(ApplyCtx *ctx, const void *base, const ConfigKey *key,
+                                           const char *path, unsigned line) {
+        static const char *const implemented[] = {"devices.crio.io", "io.kubernetes.cri-o.Devices"};
+        if (!ctx->warnings || key->flags & CK_NOEFFECT || strcmp(key->name, "allowed_annotations") != 0)
+                return;
+        STRV_FOREACH(a, *FIELD(base, key, char **)) {
+                bool known = false;
+                for (size_t i = 0; i < ELEMENTSOF(implemented); i++)
+                        known = known || strcmp(*a, implemented[i]) == 0;
+                if (!known)
+                        *ctx->warnings = strv_push(
+                                *ctx->warnings, xasprintf("%s:%u: %s: annotation %s has no effect in crio-c "
+                                                          "(accepted for compatibility with CRI-O)",
+                                                          ctx->filename, line, path, *a));
+        }
+}
+
 /* One key of a file; a key crio-c does not act on warns when the file changes its value. */
 static int apply_key(ApplyCtx *ctx, void *base, const ConfigKey *key, const char *path, const TomlValue *v,
                      unsigned line) {
@@ -336,6 +357,8 @@ static int apply_key(ApplyCtx *ctx, void *base, const ConfigKey *key, const char
                 _cleanup_free_ char *where = xasprintf("%s:%u", ctx->filename, line);
                 config_note_no_effect(ctx->warnings, where, path, before, base, key);
         }
+        if (r >= 0)
+                note_unimplemented_annotations(ctx, base, key, path, line);
         return r;
 }
 

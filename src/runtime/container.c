@@ -12,6 +12,7 @@
 #include "json-util.h"
 #include "log.h"
 #include "oci-spec.h"
+#include "pod-annotations.h"
 #include "process.h"
 #include "runtime-private.h"
 #include "strv.h"
@@ -363,11 +364,25 @@ static int resolve_user(Container *c, CreateCtx *x, Error **reterr) {
         return r;
 }
 
-/* The handler's privileged_without_host_devices; the config lock is held. */
+/* The container's handler in the config; the config lock is held. */
+static const RuntimeHandler *find_handler(const Config *config, const char *handler) {
+        return config_find_runtime(config, isempty(handler) ? config->default_runtime : handler);
+}
+
 static bool handler_without_host_devices(const Config *config, const char *handler) {
-        const RuntimeHandler *rh =
-                config_find_runtime(config, isempty(handler) ? config->default_runtime : handler);
+        const RuntimeHandler *rh = find_handler(config, handler);
         return rh && rh->privileged_without_host_devices;
+}
+
+/* The devices the pod's annotation asks for, where its handler allows it; the config lock is held. */
+static int pod_devices(const Config *config, const Pod *p, const Container *c, char ***ret, Error **reterr) {
+        const RuntimeHandler *rh = find_handler(config, c->handler);
+        if (c->infra || !rh) {
+                *ret = NULL;
+                return 0;
+        }
+        return pod_annotation_devices(&p->config->annotations, rh->allowed_annotations,
+                                      config->allowed_devices, ret, reterr);
 }
 
 /* The hook files of hooks_dir, read at each create so that edits need no reload. */
@@ -428,6 +443,12 @@ static int write_spec_locked(Runtime *rt, const Pod *p, Container *c, const Crea
         _cleanup_free_ char *localtime = NULL;
         if (!c->infra)
                 (void)config_timezone_file(cfg->timezone, &localtime); /* checked at load */
+        _cleanup_strv_free_ char **annotated = NULL;
+        if (pod_devices(cfg, p, c, &annotated, reterr) < 0) {
+                pthread_rwlock_unlock(rt->config_lock);
+                json_object_put(seccomp);
+                return -(*reterr)->code;
+        }
         SpecInput in = {
                 .ctr = cc,
                 .image = &x->run,
@@ -458,6 +479,7 @@ static int write_spec_locked(Runtime *rt, const Pod *p, Container *c, const Crea
                 .apparmor_profile =
                         isempty(cc->apparmor_profile) || !apparmor_enabled() ? NULL : cc->apparmor_profile,
                 .extra_devices = rt->config->additional_devices,
+                .pod_devices = annotated,
                 .no_host_devices = handler_without_host_devices(rt->config, c->handler),
                 .read_only = cfg->read_only && !c->infra,
                 .inheritable_caps = cfg->add_inheritable_capabilities,

@@ -9,6 +9,7 @@
 
 #include "json-util.h"
 #include "oci-spec.h"
+#include "pod-annotations.h"
 #include "strv.h"
 
 /* Linux capability numbers, in order (capability.h); the index is the number. */
@@ -608,22 +609,31 @@ static int add_device(const DeviceConfig *d, const char *field, const ContainerC
         return 0;
 }
 
-/* The configured additional_devices (checked at load), then the CRI's devices. */
+/* Devices given as "HOST[:CONTAINER][:PERMISSIONS]" strings; `field` names where they come from. */
+static int add_device_specs(char *const *specs, const char *field, json_object *devs, json_object *rules,
+                            Error **reterr) {
+        STRV_FOREACH(spec, specs) {
+                DeviceConfig d = {};
+                if (config_parse_device(*spec, &d.host_path, &d.container_path, &d.permissions) < 0)
+                        return error_set(reterr, EINVAL, "%s: '%s' is not HOST[:CONTAINER][:PERMISSIONS]",
+                                         field, *spec);
+                int r = add_device(&d, field, NULL, devs, rules, reterr);
+                free(d.host_path), free(d.container_path), free(d.permissions);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* The configured additional_devices (checked at load), the pod's annotated ones, then the CRI's devices. */
 static int build_devices(const SpecInput *in, json_object *linux_, json_object *rules, Error **reterr) {
         json_object *devs = json_object_new_array();
         json_object_object_add(linux_, "devices", devs);
         if (in->ctr->privileged && !in->no_host_devices)
                 add_host_devices("/dev", devs, 0);
-        int r = 0;
-        STRV_FOREACH(spec, in->extra_devices) {
-                DeviceConfig d = {};
-                if (config_parse_device(*spec, &d.host_path, &d.container_path, &d.permissions) < 0)
-                        return error_set(reterr, EINVAL, "additional_devices: '%s' is malformed", *spec);
-                r = add_device(&d, "additional_devices", NULL, devs, rules, reterr);
-                free(d.host_path), free(d.container_path), free(d.permissions);
-                if (r < 0)
-                        return r;
-        }
+        int r = add_device_specs(in->extra_devices, "additional_devices", devs, rules, reterr);
+        if (r >= 0)
+                r = add_device_specs(in->pod_devices, "annotation " DEVICES_ANNOTATION, devs, rules, reterr);
         for (size_t i = 0; i < in->ctr->n_devices && r >= 0; i++)
                 r = add_device(&in->ctr->devices[i], "devices", in->device_owner_from_ctx ? in->ctr : NULL,
                                devs, rules, reterr);

@@ -39,14 +39,15 @@ typedef struct SpecInput {
         json_object *seccomp;         /* profile to embed (borrowed), NULL for none */
         const char *apparmor_profile; /* NULL when the host has no AppArmor */
         char *const *extra_devices;   /* additional_devices: "HOST[:CONTAINER][:PERMISSIONS]" */
-        bool no_host_devices;         /* privileged_without_host_devices of the handler */
-        bool read_only;               /* read_only: unprivileged containers get a read-only rootfs */
-        bool inheritable_caps;        /* add_inheritable_capabilities */
-        bool no_pivot;                /* no_pivot: the runtime will not pivot_root into the rootfs */
-        bool device_owner_from_ctx;   /* device_ownership_from_security_context */
-        int64_t pids_limit;           /* pids_limit; <= 0: none */
-        const char *bind_prefix;      /* bind_mount_prefix for the CRI's mounts; NULL for none */
-        const char *localtime;        /* host file bound on /etc/localtime (timezone); NULL for none */
+        char *const *pod_devices; /* the pod's devices.crio.io annotation, checked against allowed_devices */
+        bool no_host_devices;     /* privileged_without_host_devices of the handler */
+        bool read_only;           /* read_only: unprivileged containers get a read-only rootfs */
+        bool inheritable_caps;    /* add_inheritable_capabilities */
+        bool no_pivot;            /* no_pivot: the runtime will not pivot_root into the rootfs */
+        bool device_owner_from_ctx; /* device_ownership_from_security_context */
+        int64_t pids_limit;         /* pids_limit; <= 0: none */
+        const char *bind_prefix;    /* bind_mount_prefix for the CRI's mounts; NULL for none */
+        const char *localtime;      /* host file bound on /etc/localtime (timezone); NULL for none */
         const MountsFileEntry *default_mounts; /* default_mounts_file's entries, bound read-only */
         size_t n_default_mounts;
         char **volumes_to_create; /* unused by the spec, for the caller */

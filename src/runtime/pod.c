@@ -11,6 +11,7 @@
 #include "log.h"
 #include "network-hook.h"
 #include "process.h"
+#include "pod-annotations.h"
 #include "runtime-private.h"
 #include "strv.h"
 
@@ -430,6 +431,15 @@ static int check_reachable_from_userns(const char *runroot, Error **reterr) {
         return 0;
 }
 
+/* The handler's default_annotations join the pod's own, so annotation-driven features see them. */
+static void add_default_annotations(Runtime *rt, const char *handler, PodConfig *config) {
+        pthread_rwlock_rdlock(rt->config_lock);
+        const RuntimeHandler *rh = config_find_runtime(rt->config, handler);
+        if (rh)
+                pod_annotations_add_defaults(&config->annotations, &rh->default_annotations);
+        pthread_rwlock_unlock(rt->config_lock);
+}
+
 int runtime_pod_run(Runtime *rt, PodConfig *config, char **ret_id, Error **reterr) {
         int r = pod_config_validate(config, reterr);
         Handler h = {};
@@ -441,6 +451,7 @@ int runtime_pod_run(Runtime *rt, PodConfig *config, char **ret_id, Error **reter
                 pod_config_free(config);
                 return r;
         }
+        add_default_annotations(rt, h.name, config);
         /* No hostname asked for: the node's, as other runtimes do; every pod file and the UTS namespace
          * agree. */
         if (isempty(config->hostname)) {

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <string.h>
 
+#include <json-c/json.h>
+
 #include "cri-translate.h"
 #include "log.h"
 #include "pb-util.h"
@@ -138,6 +140,17 @@ static void add_info(Runtime__V1__PodSandboxStatusResponse *resp, const char *ke
         PB_APPEND(resp->n_info, resp->info, e);
 }
 
+/* The verbose info as CRI-O gives it; paths are escaped as JSON strings, whatever they hold. */
+static char *pod_verbose_info(const PodInfo *p) {
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "netNamespacePath", json_object_new_string(strempty(p->netns_path)));
+        json_object_object_add(o, "runtimeHandler", json_object_new_string(strempty(p->runtime_handler)));
+        char *text = xstrdup(
+                json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(o);
+        return text;
+}
+
 int rpc_pod_sandbox_status(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
                            Error **reterr) {
         const Runtime__V1__PodSandboxStatusRequest *r = (const Runtime__V1__PodSandboxStatusRequest *)req;
@@ -151,9 +164,7 @@ int rpc_pod_sandbox_status(RpcContext *ctx, const ProtobufCMessage *req, Protobu
                                                              RUNTIME__V1__POD_SANDBOX_STATUS_RESPONSE__INIT);
         resp->status = pod_status_to_cri(p);
         if (r->verbose)
-                add_info(resp, "info",
-                         xasprintf("{\"netNamespacePath\":\"%s\",\"runtimeHandler\":\"%s\"}", p->netns_path,
-                                   p->runtime_handler));
+                add_info(resp, "info", pod_verbose_info(p));
         *ret_resp = &resp->base;
         return 0;
 }

@@ -1,15 +1,18 @@
 # SPDX-License-Identifier: Apache-2.0
-"""crio.conf keys of [crio.runtime] that shape every container a node runs, as a node moving from CRI-O
-sets them: read_only, no_pivot, add_inheritable_capabilities, default_mounts_file, timezone,
-bind_mount_prefix, device_ownership_from_security_context and pids_limit."""
+"""crio.conf keys that shape every container a node runs, as a node moving from CRI-O sets them: read_only,
+no_pivot, add_inheritable_capabilities, default_mounts_file, timezone, bind_mount_prefix,
+device_ownership_from_security_context, pids_limit, and the devices.crio.io annotation that a handler's
+allowed_annotations and allowed_devices let pods use (default_annotations too)."""
 
 import subprocess
 from pathlib import Path
 
+import grpc
+
 import crio_helpers as h
 import pod_helpers as ph
-from test_pod_recovery import image, node  # noqa: F401 (fixtures)
-from test_pods import assert_node_clean, run_busybox, sh
+from test_pod_recovery import handler_conf, image, node  # noqa: F401 (fixtures)
+from test_pods import assert_node_clean, assert_rpc_error, run_busybox, sh
 
 ZONE = "Europe/Paris"
 
@@ -157,4 +160,30 @@ def test_pids_limit_caps_each_container(node, image):
     code, _ = fails(cri, ctr, "for i in $(seq 60); do sleep 31 & done; wait")
     assert code != 0  # the 41st process cannot start (the stop below ends the 40)
     cri.remove_pod(pod)
+    assert_node_clean(d)
+
+
+def test_devices_annotation_gated_by_handler_and_allowed_devices(node, image):
+    d, cri = node('[crio.runtime.runtimes.runc]\nallowed_annotations = ["devices.crio.io"]\n'
+                  + handler_conf("plain", "/usr/sbin/runc")
+                  + handler_conf("dflt", "/usr/sbin/runc") + 'allowed_annotations = ["io.kubernetes.cri-o.Devices"]\n'
+                  + 'default_annotations = { "devices.crio.io" = "/dev/zero:/dev/default-zero:r" }\n',
+                  runtime_keys='allowed_devices = ["/dev/zero"]\n')
+    asked = {"devices.crio.io": "/dev/zero:/dev/asked-zero:rw"}
+    pod, ctr = run_busybox(cri, image, cri.run_pod(annotations=asked))
+    assert sh(cri, ctr, "head -c 3 /dev/asked-zero | od -An -tx1").split() == ["00", "00", "00"]
+    # A device that allowed_devices does not list fails the create, naming the annotation; nothing is left.
+    bad = cri.run_pod(annotations={"devices.crio.io": "/dev/null"})
+    assert_rpc_error(lambda: cri.create_container(bad, ph.container_config(image, command=["true"])),
+                     grpc.StatusCode.INVALID_ARGUMENT, "devices.crio.io", "/dev/null", "allowed_devices")
+    assert [c.pod_sandbox_id for c in cri.list_containers()] == [pod]
+    # A handler that does not allow the annotation ignores it, as CRI-O does.
+    plain, ignored = run_busybox(cri, image, cri.run_pod(handler="plain", annotations=asked))
+    assert sh(cri, ignored, "test -e /dev/asked-zero || echo absent") == "absent\n"
+    # A handler's default_annotations reach pods that do not set them.
+    dflt, defaulted = run_busybox(cri, image, cri.run_pod(handler="dflt"))
+    assert sh(cri, defaulted, "test -c /dev/default-zero && echo yes") == "yes\n"
+    assert cri.pod_status(dflt).status.annotations["devices.crio.io"] == "/dev/zero:/dev/default-zero:r"
+    for p in (pod, bad, plain, dflt):
+        cri.remove_pod(p)
     assert_node_clean(d)

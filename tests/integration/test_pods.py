@@ -46,6 +46,8 @@ def test_pod_and_container_lifecycle(node, cri, image, tmp_path):
     st = cri.pod_status(pod).status
     assert st.state == h.pb().SANDBOX_READY and st.metadata.namespace == "default"
     assert dict(st.labels) == {"app": "web"}
+    info = json.loads(cri.pod_status(pod, verbose=True).info["info"])
+    assert info["runtimeHandler"] == "runc" and Path(info["netNamespacePath"]).exists(), info
     ctr = cri.create_container(pod, ph.container_config(image, name="main", command=["sh", "-c",
                                                                  "echo hello; echo oops >&2; hostname; sleep 300"],
                                                         log_path="main/0.log"))
