@@ -11,7 +11,7 @@ PREFIX ?= /usr/local
 DEB_PACKAGES := meson ninja-build pkg-config gcc git libgrpc-dev protobuf-compiler protobuf-c-compiler \
 	libprotobuf-c-dev libjson-c-dev libmicrohttpd-dev zlib1g-dev libgnutls28-dev libcmocka-dev python3-grpcio python3-protobuf \
 	python3-pytest clang libclang-rt-14-dev clang-format libssl-dev libsqlite3-dev libarchive-dev libisal-dev \
-	libzstd-dev libseccomp-dev libcurl4-openssl-dev docker-registry skopeo busybox-static python3-cryptography zstd tzdata \
+	libzstd-dev libseccomp-dev libcurl4-openssl-dev libyaml-dev docker-registry skopeo busybox-static python3-cryptography zstd tzdata \
 	runc crun conmon containernetworking-plugins iptables iproute2
 # Only `make bench` needs these: the peer runtime measured in the same run.
 BENCH_PACKAGES := containerd

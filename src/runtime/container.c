@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "cdi.h"
 #include "cgroup-path.h"
 #include "fs-util.h"
 #include "hooks.h"
@@ -146,7 +147,8 @@ static int validate_config(const ContainerConfig *c, Error **reterr) {
         if (c->seccomp == SECCOMP_LOCALHOST && (isempty(c->seccomp_path) || c->seccomp_path[0] != '/'))
                 return error_set(reterr, EINVAL, "seccomp.localhost_ref: '%s' is not an absolute path",
                                  strempty(c->seccomp_path));
-        return 0;
+        _cleanup_strv_free_ char **cdi = NULL;
+        return cdi_requested(&c->annotations, c->cdi_devices, &cdi, reterr);
 }
 
 static char *container_full_name(const ContainerConfig *c, const PodConfig *p) {
@@ -302,6 +304,8 @@ typedef struct CreateCtx {
         Hook **hooks;                    /* read before the spec is built under the runtime's lock */
         MountsFileEntry *default_mounts; /* the same */
         size_t n_default_mounts;
+        char **cdi_names; /* the CDI devices asked for, NULL for none */
+        CdiRegistry *cdi; /* the specs of cdi_spec_dirs, read when a device is asked for */
 } CreateCtx;
 
 static void create_ctx_done(CreateCtx *x) {
@@ -311,6 +315,8 @@ static void create_ctx_done(CreateCtx *x) {
         free(x->user.groups);
         hooks_free(x->hooks);
         mounts_file_free(x->default_mounts, x->n_default_mounts);
+        strv_free(x->cdi_names);
+        cdi_registry_free(x->cdi);
 }
 
 static int load_image(Runtime *rt, Container *c, CreateCtx *x, Error **reterr) {
@@ -407,6 +413,18 @@ static void load_default_mounts(Runtime *rt, CreateCtx *x) {
                 log_warn("default_mounts_file: %s; no default mounts", err->message);
 }
 
+/* The CDI specs, read at each create that asks for a CDI device so that a new spec needs no reload. */
+static int load_cdi(Runtime *rt, const ContainerConfig *cc, CreateCtx *x, Error **reterr) {
+        int r = cdi_requested(&cc->annotations, cc->cdi_devices, &x->cdi_names, reterr);
+        if (r < 0 || !x->cdi_names)
+                return r;
+        pthread_rwlock_rdlock(rt->config_lock);
+        _cleanup_strv_free_ char **dirs = strv_copy(rt->config->cdi_spec_dirs);
+        pthread_rwlock_unlock(rt->config_lock);
+        x->cdi = cdi_registry_load(dirs);
+        return 0;
+}
+
 /* The OCI hooks that match the container, by what the kubelet asked for and the command it runs. */
 static void add_hooks(Hook *const *hooks, const ContainerConfig *cc, json_object *spec) {
         json_object *process = NULL, *args = NULL;
@@ -497,6 +515,10 @@ static int write_spec_locked(Runtime *rt, const Pod *p, Container *c, const Crea
         if (!spec)
                 return -(*reterr)->code;
         add_hooks(x->hooks, cc, spec);
+        if (x->cdi_names && cdi_apply(x->cdi, x->cdi_names, spec, reterr) < 0) {
+                json_object_put(spec);
+                return -(*reterr)->code;
+        }
         _cleanup_free_ char *path = xasprintf("%s/config.json", c->bundle);
         const char *text = json_object_to_json_string_ext(spec, JSON_C_TO_STRING_PLAIN |
                                                                         JSON_C_TO_STRING_NOSLASHESCAPE);
@@ -559,6 +581,7 @@ static int container_setup(Runtime *rt, Pod *p, Container *c, Error **reterr) {
         if (r >= 0 && !c->infra) {
                 x.hooks = load_hooks(rt);
                 load_default_mounts(rt, &x);
+                r = load_cdi(rt, c->config, &x, reterr);
         }
         if (r >= 0) {
                 pthread_mutex_lock(&rt->lock);

@@ -92,6 +92,7 @@ ContainerConfig *container_config_free(ContainerConfig *c) {
                 free(c->devices[i].permissions);
         }
         free(c->devices);
+        strv_free(c->cdi_devices);
         strmap_done(&c->labels);
         strmap_done(&c->annotations);
         free(c->log_path);

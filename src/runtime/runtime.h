@@ -99,6 +99,7 @@ typedef struct ContainerConfig {
         size_t n_mounts;
         DeviceConfig *devices;
         size_t n_devices;
+        char **cdi_devices; /* CDI_devices: "vendor.com/class=name" */
         StrMap labels, annotations;
         char *log_path; /* relative to the pod's log directory */
         bool stdin_, stdin_once, tty;

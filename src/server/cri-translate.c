@@ -217,6 +217,8 @@ static void mounts_from_cri(const Runtime__V1__ContainerConfig *c, ContainerConf
                                        .host_path = xstrdup(strempty(c->devices[i]->host_path)),
                                        .permissions = xstrdup(strempty(c->devices[i]->permissions))};
         out->n_devices = c->n_devices;
+        for (size_t i = 0; i < c->n_cdi_devices; i++)
+                out->cdi_devices = strv_push(out->cdi_devices, xstrdup(strempty(c->cdi_devices[i]->name)));
 }
 
 int container_config_from_cri(const Runtime__V1__ContainerConfig *c, ContainerConfig **ret, Error **reterr) {

@@ -1,9 +1,11 @@
 # SPDX-License-Identifier: Apache-2.0
 """crio.conf keys that shape every container a node runs, as a node moving from CRI-O sets them: read_only,
 no_pivot, add_inheritable_capabilities, default_mounts_file, timezone, bind_mount_prefix,
-device_ownership_from_security_context, pids_limit, and the devices.crio.io annotation that a handler's
-allowed_annotations and allowed_devices let pods use (default_annotations too)."""
+device_ownership_from_security_context, pids_limit, the devices.crio.io annotation that a handler's
+allowed_annotations and allowed_devices let pods use (default_annotations too), and CDI devices from
+cdi_spec_dirs."""
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -186,4 +188,63 @@ def test_devices_annotation_gated_by_handler_and_allowed_devices(node, image):
     assert cri.pod_status(dflt).status.annotations["devices.crio.io"] == "/dev/zero:/dev/default-zero:r"
     for p in (pod, bad, plain, dflt):
         cri.remove_pod(p)
+    assert_node_clean(d)
+
+
+def write_cdi_specs(tmp_path):
+    """A JSON spec (a card with a node, env, a read-only library mount and a hook) in one directory and a
+    YAML spec (a NIC) in a second one; returns the directories and the file the hook appends to."""
+    first, second, lib = tmp_path / "cdi-etc", tmp_path / "cdi-run", tmp_path / "vendor-lib"
+    for p in (first, second, lib):
+        p.mkdir()
+    (lib / "libvendor.so").write_text("vendor library\n")
+    marker = tmp_path / "hook-ran"
+    hook = tmp_path / "hook.sh"
+    hook.write_text(f'#!/bin/sh\necho "$1" >> {marker}\n')
+    hook.chmod(0o755)
+    (first / "card.json").write_text(json.dumps({
+        "cdiVersion": "0.6.0", "kind": "example.com/card",
+        "containerEdits": {"env": ["CARD_COMMON=1"],
+                           "mounts": [{"hostPath": str(lib), "containerPath": "/opt/vendor", "options": ["ro", "rbind"]}]},
+        "devices": [{"name": "0", "containerEdits": {
+            "env": ["CARD=0"],
+            "deviceNodes": [{"path": "/dev/card0", "hostPath": "/dev/zero"}],
+            "hooks": [{"hookName": "createRuntime", "path": str(hook), "args": ["hook.sh", "card0"]}]}}]}))
+    (second / "nic.yaml").write_text("cdiVersion: 0.5.0\nkind: example.com/nic\ndevices:\n- name: eth\n"
+                                     "  containerEdits:\n    env: [NIC=eth]\n    deviceNodes:\n"
+                                     "    - path: /dev/nic\n      hostPath: /dev/null\n      permissions: rw\n")
+    return first, second, marker
+
+
+def test_cdi_devices_from_annotations_and_the_cri_field(node, image, tmp_path):
+    first, second, marker = write_cdi_specs(tmp_path)
+    d, cri = node(runtime_keys=f'cdi_spec_dirs = ["{first}", "{second}"]\n')
+    pod = cri.run_pod()
+    cfg = ph.container_config(image, command=["sh", "-c", "sleep 300"],
+                              annotations={"cdi.k8s.io/card-plugin_0": "example.com/card=0"})
+    cfg.CDI_devices.add().name = "example.com/nic=eth"
+    ctr = cri.create_container(pod, cfg)
+    cri.start_container(ctr)
+    env = sh(cri, ctr, "env").splitlines()
+    assert {"CARD=0", "CARD_COMMON=1", "NIC=eth"} <= set(env)
+    assert sh(cri, ctr, "test -c /dev/card0 && test -c /dev/nic && cat /opt/vendor/libvendor.so") == "vendor library\n"
+    assert sh(cri, ctr, "head -c 2 /dev/card0 | od -An -tx1").split() == ["00", "00"]
+    code, err = fails(cri, ctr, "echo x > /opt/vendor/libvendor.so")
+    assert code != 0 and "Read-only file system" in err
+    assert marker.read_text() == "card0\n"  # the spec's createRuntime hook ran once
+    # A device no spec defines is NOT_FOUND naming it; a malformed name INVALID_ARGUMENT naming the annotation.
+    missing = ph.container_config(image, command=["true"], annotations={"cdi.k8s.io/x": "example.com/card=9"})
+    assert_rpc_error(lambda: cri.create_container(pod, missing), grpc.StatusCode.NOT_FOUND, "example.com/card=9")
+    malformed = ph.container_config(image, command=["true"], annotations={"cdi.k8s.io/x": "card0"})
+    assert_rpc_error(lambda: cri.create_container(pod, malformed), grpc.StatusCode.INVALID_ARGUMENT,
+                     "cdi.k8s.io/x", "card0")
+    assert [c.id for c in cri.list_containers()] == [ctr]
+    # A spec written after the daemon started is read at the next create, with no reload.
+    (second / "late.json").write_text(json.dumps({"cdiVersion": "0.6.0", "kind": "example.com/late", "devices": [
+        {"name": "x", "containerEdits": {"env": ["LATE=1"]}}]}))
+    late = ph.container_config(image, command=["sh", "-c", "sleep 300"], annotations={"cdi.k8s.io/l": "example.com/late=x"})
+    late_ctr = cri.create_container(pod, late)
+    cri.start_container(late_ctr)
+    assert "LATE=1" in sh(cri, late_ctr, "env").splitlines()
+    cri.remove_pod(pod)
     assert_node_clean(d)

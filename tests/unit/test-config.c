@@ -450,7 +450,7 @@ static void test_no_effect_key_warns(void **state) {
         assert_ok(apply_text(c,
                              "[crio.runtime]\n"
                              "log_level = \"warn\"\n"
-                             "cdi_spec_dirs = [\"/etc/my-cdi\"]\n"
+                             "infra_ctr_cpuset = \"0-1\"\n"
                              "selinux = false\n"
                              "[crio.runtime.runtimes.runc]\n"
                              "monitor_cgroup = \"pod\"\n"
@@ -461,14 +461,13 @@ static void test_no_effect_key_warns(void **state) {
         /* selinux = false is its default: nothing changes, nothing to say. log_level has an effect. */
         assert_strv(
                 warnings,
-                "test.conf:3: crio.runtime.cdi_spec_dirs has no effect in crio-c (accepted for "
-                "compatibility "
-                "with CRI-O),"
+                "test.conf:3: crio.runtime.infra_ctr_cpuset has no effect in crio-c (accepted for "
+                "compatibility with CRI-O),"
                 "test.conf:6: crio.runtime.runtimes.runc.monitor_cgroup has no effect in crio-c (accepted "
                 "for compatibility with CRI-O),"
                 "test.conf:8: crio.runtime.workloads.w.resources.cpushares has no effect in crio-c "
                 "(accepted for compatibility with CRI-O)");
-        assert_strv(c->cdi_spec_dirs, "/etc/my-cdi");
+        assert_string_equal(c->infra_ctr_cpuset, "0-1");
 }
 
 static void test_parse_size(void **state) {
@@ -1811,8 +1810,8 @@ static void test_load_crio_1_26_default(void **state) {
         static const char *const no_effect[] = {
                 "13: crio.version_file_persist",
                 "108: crio.runtime.runtimes.runc.monitor_cgroup",
-                "112: crio.runtime.runtimes.runc.allowed_annotations: annotation "
-                "io.containers.trace-syscall",
+                ("112: crio.runtime.runtimes.runc.allowed_annotations: annotation "
+                 "io.containers.trace-syscall"),
                 "172: crio.tracing.tracing_endpoint",
         };
         const char *file = TEST_DATA_DIR "/unit/data/crio-1.26-default.conf";
