@@ -298,6 +298,26 @@ static int check_mounts_file(const char *path, Error **reterr) {
         return r < 0 ? error_prefix(reterr, "crio.runtime.default_mounts_file") : 0;
 }
 
+bool config_cpu_list_valid(const char *list) {
+        const char *p = list;
+        for (;;) {
+                char *end = NULL;
+                if (!is_digit(*p))
+                        return false;
+                unsigned long first = strtoul(p, &end, 10), last = first;
+                if (*end == '-') {
+                        if (!is_digit(end[1]))
+                                return false;
+                        last = strtoul(end + 1, &end, 10);
+                }
+                if (last < first || last >= 8192 || (*end != ',' && *end != '\0'))
+                        return false;
+                if (*end == '\0')
+                        return true;
+                p = end + 1;
+        }
+}
+
 /* What every container gets something from: checked here so that a typo stops the daemon at once. */
 static int check_container_keys(const Config *c, Error **reterr) {
         int r = check_timezone(c->timezone, reterr);
@@ -305,6 +325,10 @@ static int check_container_keys(const Config *c, Error **reterr) {
                 r = check_mounts_file(c->default_mounts_file, reterr);
         if (r >= 0 && !isempty(c->bind_mount_prefix))
                 r = check_absolute("crio.runtime.bind_mount_prefix", c->bind_mount_prefix, reterr);
+        if (r >= 0 && !isempty(c->infra_ctr_cpuset) && !config_cpu_list_valid(c->infra_ctr_cpuset))
+                r = error_set(reterr, EINVAL,
+                              "crio.runtime.infra_ctr_cpuset: '%s' is not a CPU list such as 0-1,4",
+                              c->infra_ctr_cpuset);
         STRV_FOREACH(d, r >= 0 ? c->allowed_devices : NULL)
                 if ((r = check_absolute("crio.runtime.allowed_devices", *d, reterr)) < 0)
                         break;

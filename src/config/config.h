@@ -127,14 +127,18 @@ int config_parse_device(const char *spec, char **ret_host, char **ret_container,
  */
 int config_timezone_file(const char *timezone, char **ret_path);
 
+/* Whether `list` is a Linux CPU list: "N" or "N-M" items (N <= M < 8192), comma-separated. Pure. */
+bool config_cpu_list_valid(const char *list);
+
 /* One line of a default_mounts_file: a host path bound read-only into every container. */
 typedef struct MountsFileEntry {
         char *source, *destination;
 } MountsFileEntry;
 
 /*
- * Parse the text of a mounts file: "/SRC:/DST" lines, '#' comments, blank lines. -EINVAL naming
- * `filename` and the line for anything else. The array is new (NULL when empty).
+ * Parse the text of a mounts file: "/SRC:/DST" or "/PATH" lines; lines not starting with '/' (comments,
+ * blanks) are skipped, as containers-mounts.conf(5) does. -EINVAL naming `filename` and the line for a
+ * line with a relative destination, "..", or more than one ':'. The array is new (NULL when empty).
  */
 int mounts_file_parse(const char *text, const char *filename, MountsFileEntry **ret, size_t *ret_n,
                       Error **reterr);

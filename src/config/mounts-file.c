@@ -26,13 +26,14 @@ static char *trim(char *s) {
         return s;
 }
 
-/* One "/SRC:/DST" line; both paths absolute, no "..", destination not "/". */
+/* One "/SRC:/DST" line, or "/PATH" for the same path inside; no "..", destination not "/". */
 static int parse_line(char *line, MountsFileEntry *ret) {
         char *colon = strchr(line, ':');
-        if (!colon || strchr(colon + 1, ':'))
+        if (colon && strchr(colon + 1, ':'))
                 return -EINVAL;
-        *colon = '\0';
-        const char *src = trim(line), *dst = trim(colon + 1);
+        if (colon)
+                *colon = '\0';
+        const char *src = trim(line), *dst = colon ? trim(colon + 1) : src;
         if (src[0] != '/' || dst[0] != '/' || strcmp(dst, "/") == 0 || path_has_dotdot(src) ||
             path_has_dotdot(dst))
                 return -EINVAL;
@@ -49,13 +50,13 @@ int mounts_file_parse(const char *text, const char *filename, MountsFileEntry **
         STRV_FOREACH(l, lines) {
                 lineno++;
                 char *line = trim(*l);
-                if (line[0] == '\0' || line[0] == '#')
+                if (line[0] != '/') /* comments; containers-mounts.conf(5) skips any other line too */
                         continue;
                 m = xrealloc(m, (n + 1) * sizeof(*m));
                 if (parse_line(line, &m[n]) < 0) {
                         mounts_file_free(m, n);
                         return error_set(reterr, EINVAL,
-                                         "%s:%zu: not /SOURCE:/DESTINATION with absolute paths "
+                                         "%s:%zu: not /SOURCE[:/DESTINATION] with absolute paths "
                                          "without \"..\"",
                                          filename, lineno);
                 }

@@ -8,25 +8,22 @@
 
 #include "cdi.h"
 
-/* Aliases may point at one subtree many times ("billion laughs"); spec files are far below these. */
+/*
+ * Aliases may point at one subtree or one long scalar many times ("billion laughs"): the nodes and
+ * the bytes of scalars produced are bounded. Spec files are far below these.
+ */
 #define YAML_MAX_NODES 200000
 #define YAML_MAX_DEPTH 64
+#define YAML_MAX_BYTES (16u << 20)
 
 typedef struct Conv {
         yaml_document_t *doc;
-        size_t nodes;
+        size_t nodes, bytes;
         Error **reterr;
 } Conv;
 
-static bool scalar_is(const char *s, const char *const *words) {
-        for (; *words; words++)
-                if (strcmp(s, *words) == 0)
-                        return true;
-        return false;
-}
-
-/* A plain integer as YAML 1.1 writes them: decimal, 0x hex, 0o or leading-0 octal; NULL if it is not one. */
-static json_object *plain_integer(const char *s) {
+/* A plain integer as YAML 1.1 writes them: decimal, 0x hex, 0o or leading-0 octal. */
+bool cdi_yaml_integer(const char *s, int64_t *ret) {
         const char *digits = s + (*s == '-' || *s == '+');
         int base = 10;
         if (digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'X'))
@@ -36,25 +33,26 @@ static json_object *plain_integer(const char *s) {
         else if (digits[0] == '0' && digits[1] != '\0')
                 base = 8, digits += 1;
         if (!isxdigit((unsigned char)*digits)) /* strtoll would take spaces and a second sign */
-                return NULL;
+                return false;
         char *end = NULL;
         errno = 0;
         long long v = strtoll(digits, &end, base);
         if (*end != '\0' || errno == ERANGE)
-                return NULL;
-        return json_object_new_int64(*s == '-' ? -v : v);
+                return false;
+        *ret = *s == '-' ? -v : v;
+        return true;
 }
 
-static json_object *plain_scalar(const char *s) {
-        static const char *const nulls[] = {"", "~", "null", "Null", "NULL", NULL};
-        static const char *const trues[] = {"true", "True", "TRUE", NULL};
-        static const char *const falses[] = {"false", "False", "FALSE", NULL};
-        if (scalar_is(s, nulls))
-                return NULL;
-        if (scalar_is(s, trues) || scalar_is(s, falses))
-                return json_object_new_boolean(scalar_is(s, trues));
-        json_object *n = plain_integer(s);
-        return n ? n : json_object_new_string(s);
+/*
+ * Scalars stay strings, as the schema decides what a field is: `name: 0` is a device named "0", and
+ * the spec's checks read numbers from strings where a field is a number. Only null is null.
+ */
+static json_object *scalar(const char *s, bool plain) {
+        static const char *const nulls[] = {"", "~", "null", "Null", "NULL"};
+        for (size_t i = 0; plain && i < ELEMENTSOF(nulls); i++)
+                if (strcmp(s, nulls[i]) == 0)
+                        return NULL;
+        return json_object_new_string(s);
 }
 
 static int convert(Conv *c, yaml_node_t *node, int depth, json_object **ret);
@@ -101,8 +99,11 @@ static int convert(Conv *c, yaml_node_t *node, int depth, json_object **ret) {
                 const char *s = (const char *)node->data.scalar.value;
                 if (strlen(s) != node->data.scalar.length)
                         return error_set(c->reterr, EINVAL, "YAML: a scalar holds a NUL byte");
-                *ret = node->data.scalar.style == YAML_PLAIN_SCALAR_STYLE ? plain_scalar(s)
-                                                                          : json_object_new_string(s);
+                c->bytes += node->data.scalar.length;
+                if (c->bytes > YAML_MAX_BYTES)
+                        return error_set(c->reterr, EINVAL, "YAML: aliases expand to more than %u MiB",
+                                         YAML_MAX_BYTES >> 20);
+                *ret = scalar(s, node->data.scalar.style == YAML_PLAIN_SCALAR_STYLE);
                 return 0;
         }
         case YAML_SEQUENCE_NODE:

@@ -44,14 +44,18 @@ static bool name_chars(const char *s, size_t n, const char *extra) {
         return true;
 }
 
-/* "vendor.com/class": a DNS-like vendor, a class of at most 63 characters. */
+static bool isalpha_ascii(char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/* "vendor.com/class": both parts start with a letter, as CDI's names do. */
 static bool kind_valid(const char *kind) {
         const char *slash = strchr(kind, '/');
         if (!slash || strchr(slash + 1, '/'))
                 return false;
         size_t vendor = (size_t)(slash - kind), class = strlen(slash + 1);
-        return vendor <= 253 && name_chars(kind, vendor, ".-") && class <= 63 &&
-               name_chars(slash + 1, class, "-_.");
+        return vendor <= 253 && isalpha_ascii(kind[0]) && name_chars(kind, vendor, "-_.") && class <= 63 &&
+               isalpha_ascii(slash[1]) && name_chars(slash + 1, class, "-_.");
 }
 
 static bool device_name_valid(const char *name) {
@@ -130,13 +134,40 @@ static int check_strings(json_object *a, const char *what, bool need_eq, Error *
         return 0;
 }
 
+/* An optional whole number; one given as a string (every YAML scalar is) becomes a number here. */
 static bool optional_int(json_object *o, const char *key, int64_t min) {
         json_object *v = field(o, key);
+        int64_t n = 0;
+        if (is_type(v, json_type_string)) {
+                if (!cdi_yaml_integer(json_object_get_string(v), &n))
+                        return false;
+                json_object_object_add(o, key, json_object_new_int64(n));
+                v = field(o, key);
+        }
         return !v || (is_type(v, json_type_int) && json_object_get_int64(v) >= min);
 }
 
+/* Only the keys the spec defines: a key crio-c would skip could be an edit the device needs. */
+static int check_keys(json_object *o, const char *const *known, const char *where, Error **reterr) {
+        json_object_object_foreach(o, key, value) {
+                (void)value;
+                bool ok = false;
+                for (const char *const *k = known; *k && !ok; k++)
+                        ok = strcmp(*k, key) == 0;
+                if (!ok)
+                        return error_set(reterr, EINVAL, "%s: '%s' is not a CDI field crio-c applies", where,
+                                         key);
+        }
+        return 0;
+}
+
 static int check_node(json_object *d, const char *where, Error **reterr) {
+        static const char *const known[] = {"path",     "hostPath",    "type", "major", "minor",
+                                            "fileMode", "permissions", "uid",  "gid",   NULL};
         json_object *type = field(d, "type"), *perms = field(d, "permissions");
+        int r = check_keys(d, known, where, reterr);
+        if (r < 0)
+                return r;
         if (!absolute_string(field(d, "path")))
                 return error_set(reterr, EINVAL, "%s.path is not an absolute path", where);
         if (field(d, "hostPath") && !absolute_string(field(d, "hostPath")))
@@ -155,6 +186,9 @@ static int check_node(json_object *d, const char *where, Error **reterr) {
 }
 
 static int check_mount(json_object *m, const char *where, Error **reterr) {
+        static const char *const known[] = {"hostPath", "containerPath", "options", "type", NULL};
+        if (check_keys(m, known, where, reterr) < 0)
+                return -EINVAL;
         if (!absolute_string(field(m, "hostPath")) || !absolute_string(field(m, "containerPath")))
                 return error_set(reterr, EINVAL, "%s: hostPath and containerPath must be absolute paths",
                                  where);
@@ -175,6 +209,9 @@ static bool hook_name_valid(json_object *v) {
 }
 
 static int check_hook(json_object *h, const char *where, Error **reterr) {
+        static const char *const known[] = {"hookName", "path", "args", "env", "timeout", NULL};
+        if (check_keys(h, known, where, reterr) < 0)
+                return -EINVAL;
         if (!hook_name_valid(field(h, "hookName")))
                 return error_set(reterr, EINVAL, "%s.hookName is not an OCI hook stage", where);
         if (!absolute_string(field(h, "path")))
@@ -207,13 +244,36 @@ static int check_list(json_object *edits, const char *key, const char *where, Ch
         return 0;
 }
 
+/* additionalGids (CDI 0.7): whole numbers, from strings in YAML. */
+static int check_gids(json_object *edits, const char *where, Error **reterr) {
+        json_object *a = field(edits, "additionalGids");
+        if (a && !is_type(a, json_type_array))
+                return error_set(reterr, EINVAL, "%s.additionalGids is not a list", where);
+        for (size_t i = 0; a && i < json_object_array_length(a); i++) {
+                json_object *g = json_object_array_get_idx(a, i);
+                int64_t n = -1;
+                if (is_type(g, json_type_string) && cdi_yaml_integer(json_object_get_string(g), &n))
+                        json_object_array_put_idx(a, i, g = json_object_new_int64(n));
+                if (!is_type(g, json_type_int) || json_object_get_int64(g) < 0 ||
+                    json_object_get_int64(g) > UINT32_MAX)
+                        return error_set(reterr, EINVAL, "%s.additionalGids[%zu] is not a group ID", where,
+                                         i);
+        }
+        return 0;
+}
+
 static int check_edits(json_object *edits, const char *where, Error **reterr) {
+        static const char *const known[] = {"env", "deviceNodes", "mounts", "hooks", "additionalGids", NULL};
         if (!edits)
                 return 0;
         if (!is_type(edits, json_type_object))
                 return error_set(reterr, EINVAL, "%s is not an object", where);
         _cleanup_free_ char *env = xasprintf("%s.env", where);
-        int r = check_strings(field(edits, "env"), env, true, reterr);
+        int r = check_keys(edits, known, where, reterr);
+        if (r >= 0)
+                r = check_strings(field(edits, "env"), env, true, reterr);
+        if (r >= 0)
+                r = check_gids(edits, where, reterr);
         if (r >= 0)
                 r = check_list(edits, "deviceNodes", where, check_node, reterr);
         if (r >= 0)
@@ -223,10 +283,28 @@ static int check_edits(json_object *edits, const char *where, Error **reterr) {
         return r;
 }
 
+/* A device name twice in one spec would make which edits apply depend on the order of reading. */
+static int check_unique_names(json_object *devices, Error **reterr) {
+        for (size_t i = 0; i < json_object_array_length(devices); i++)
+                for (size_t j = 0; j < i; j++)
+                        if (strcmp(json_object_get_string(
+                                           field(json_object_array_get_idx(devices, i), "name")),
+                                   json_object_get_string(
+                                           field(json_object_array_get_idx(devices, j), "name"))) == 0)
+                                return error_set(reterr, EINVAL,
+                                                 "devices[%zu].name repeats devices[%zu].name", i, j);
+        return 0;
+}
+
 static int check_spec(json_object *spec, Error **reterr) {
+        static const char *const known[] = {"cdiVersion", "kind",           "annotations",
+                                            "devices",    "containerEdits", NULL};
+        static const char *const device_keys[] = {"name", "annotations", "containerEdits", NULL};
         json_object *kind = field(spec, "kind"), *devices = field(spec, "devices");
         if (!is_type(spec, json_type_object))
                 return error_set(reterr, EINVAL, "a spec is an object");
+        if (check_keys(spec, known, "spec", reterr) < 0)
+                return -EINVAL;
         if (!is_type(field(spec, "cdiVersion"), json_type_string))
                 return error_set(reterr, EINVAL, "cdiVersion is missing");
         if (!is_type(kind, json_type_string) || !kind_valid(json_object_get_string(kind)))
@@ -238,10 +316,13 @@ static int check_spec(json_object *spec, Error **reterr) {
                 json_object *d = json_object_array_get_idx(devices, i), *name = field(d, "name");
                 if (!is_type(name, json_type_string) || !device_name_valid(json_object_get_string(name)))
                         return error_set(reterr, EINVAL, "devices[%zu].name is not a device name", i);
+                _cleanup_free_ char *at = xasprintf("devices[%zu]", i);
                 _cleanup_free_ char *where = xasprintf("devices[%zu].containerEdits", i);
-                r = check_edits(field(d, "containerEdits"), where, reterr);
+                r = check_keys(d, device_keys, at, reterr);
+                if (r >= 0)
+                        r = check_edits(field(d, "containerEdits"), where, reterr);
         }
-        return r;
+        return r < 0 ? r : check_unique_names(devices, reterr);
 }
 
 int cdi_spec_parse(const char *text, size_t len, bool yaml, json_object **ret, Error **reterr) {
@@ -408,40 +489,53 @@ static int64_t int_or(json_object *o, const char *key, int64_t fallback) {
         return v ? json_object_get_int64(v) : fallback;
 }
 
-/* Type, numbers and mode the spec leaves out come from the node on the host. */
-static int fill_node(json_object *node, const char *device, json_object *out, char *ret_type,
-                     Error **reterr) {
+static char node_type(mode_t mode) {
+        return S_ISBLK(mode) ? 'b' : S_ISCHR(mode) ? 'c' : S_ISFIFO(mode) ? 'p' : 0;
+}
+
+/* A uid or gid: the spec's, else the container user's when not root (so that it can open the node). */
+static void add_owner(json_object *out, json_object *node, json_object *spec, const char *key) {
+        json_object *user = field(field(spec, "process"), "user");
+        int64_t id = int_or(node, key, int_or(user, key, 0));
+        if (field(node, key) || id > 0)
+                json_object_object_add(out, key, json_object_new_int64(id));
+}
+
+/*
+ * As CDI's reference library fills them: the host node (not following a symlink) is read unless the
+ * spec gives the type and the major number (or a fifo); a type that the host node contradicts is an
+ * error, and the mode comes from the host node when the spec leaves it out.
+ */
+static int fill_node(json_object *node, json_object *spec, const char *device, json_object *out,
+                     char *ret_type, Error **reterr) {
         const char *path = json_object_get_string(field(node, "path"));
         json_object *host = field(node, "hostPath"), *type = field(node, "type");
         const char *host_path = host ? json_object_get_string(host) : path;
+        char t = type ? json_object_get_string(type)[0] : 0;
         struct stat st = {};
-        bool complete =
-                type && field(node, "fileMode") &&
-                (json_object_get_string(type)[0] == 'p' || (field(node, "major") && field(node, "minor")));
-        if (!complete && stat(host_path, &st) < 0)
-                return error_set(reterr, EINVAL, "CDI device %s: device node %s: %m", device, host_path);
-        char t = type                   ? json_object_get_string(type)[0]
-                 : S_ISBLK(st.st_mode)  ? 'b'
-                 : S_ISCHR(st.st_mode)  ? 'c'
-                 : S_ISFIFO(st.st_mode) ? 'p'
-                                        : 0;
-        if (!t)
-                return error_set(reterr, EINVAL, "CDI device %s: %s is not a device node", device,
-                                 host_path);
+        bool complete = t && (t == 'p' || field(node, "major"));
+        if (!complete && lstat(host_path, &st) < 0)
+                return error_set(reterr, ENODEV, "CDI device %s: device node %s: %m", device, host_path);
+        if (!complete && (!node_type(st.st_mode) || (t && (t == 'u' ? 'c' : t) != node_type(st.st_mode))))
+                return error_set(reterr, ENODEV, "CDI device %s: %s is not a %s device node", device,
+                                 host_path, t ? "matching" : "character, block or fifo");
+        t = t ? t : node_type(st.st_mode);
         json_object_object_add(out, "path", json_object_new_string(path));
         json_object_object_add(out, "type", json_object_new_string((char[]){t, 0}));
         if (t != 'p') {
-                json_object_object_add(out, "major",
-                                       json_object_new_int64(int_or(node, "major", major(st.st_rdev))));
-                json_object_object_add(out, "minor",
-                                       json_object_new_int64(int_or(node, "minor", minor(st.st_rdev))));
+                bool given = field(node, "major") != NULL;
+                json_object_object_add(
+                        out, "major",
+                        json_object_new_int64(given ? int_or(node, "major", 0) : major(st.st_rdev)));
+                json_object_object_add(
+                        out, "minor",
+                        json_object_new_int64(given ? int_or(node, "minor", 0) : minor(st.st_rdev)));
         }
-        json_object_object_add(out, "fileMode",
-                               json_object_new_int64(int_or(node, "fileMode", st.st_mode & 07777)));
-        if (field(node, "uid"))
-                json_object_object_add(out, "uid", json_object_new_int64(int_or(node, "uid", 0)));
-        if (field(node, "gid"))
-                json_object_object_add(out, "gid", json_object_new_int64(int_or(node, "gid", 0)));
+        if (field(node, "fileMode") || !complete)
+                json_object_object_add(out, "fileMode",
+                                       json_object_new_int64(int_or(node, "fileMode", st.st_mode & 07777)));
+        add_owner(out, node, spec, "uid");
+        add_owner(out, node, spec, "gid");
         *ret_type = t;
         return 0;
 }
@@ -450,7 +544,7 @@ static int apply_node(json_object *spec, json_object *node, const char *device, 
         json_object *linux_ = ensure(spec, "linux", json_type_object);
         json_object *out = json_object_new_object();
         char type = 0;
-        int r = fill_node(node, device, out, &type, reterr);
+        int r = fill_node(node, spec, device, out, &type, reterr);
         if (r < 0)
                 return json_object_put(out), r;
         json_object *devices = ensure(linux_, "devices", json_type_array);
@@ -509,10 +603,25 @@ static void apply_hook(json_object *spec, json_object *h) {
         json_object_array_add(ensure(ensure(spec, "hooks", json_type_object), stage, json_type_array), out);
 }
 
+static void apply_gids(json_object *spec, json_object *gids) {
+        json_object *user = ensure(ensure(spec, "process", json_type_object), "user", json_type_object);
+        json_object *list = ensure(user, "additionalGids", json_type_array);
+        for (size_t i = 0; gids && i < json_object_array_length(gids); i++) {
+                int64_t gid = json_object_get_int64(json_object_array_get_idx(gids, i));
+                bool present = false;
+                for (size_t j = 0; j < json_object_array_length(list) && !present; j++)
+                        present = json_object_get_int64(json_object_array_get_idx(list, j)) == gid;
+                if (!present)
+                        json_object_array_add(list, json_object_new_int64(gid));
+        }
+}
+
 static int apply_edits(json_object *spec, json_object *edits, const char *device, Error **reterr) {
         if (!edits)
                 return 0;
         apply_env(spec, field(edits, "env"));
+        if (field(edits, "additionalGids"))
+                apply_gids(spec, field(edits, "additionalGids"));
         json_object *nodes = field(edits, "deviceNodes"), *mounts = field(edits, "mounts"),
                     *hooks = field(edits, "hooks");
         for (size_t i = 0; nodes && i < json_object_array_length(nodes); i++) {
@@ -541,6 +650,32 @@ static int resolve(const CdiRegistry *r, const char *name, const CdiEntry **ret,
                          r->problems ? "; specs skipped: " : "", strempty(problems));
 }
 
+static size_t path_depth(json_object *mount) {
+        size_t n = 0;
+        for (const char *p = json_object_get_string(field(mount, "destination")); p && *p; p++)
+                n += *p == '/' && p[1] && p[1] != '/';
+        return n;
+}
+
+/*
+ * Mounts in order of depth, keeping the order of equal ones: a device's mount of /opt/v added last
+ * must not hide the kubelet's mount of /opt/v/conf made before it.
+ */
+static void sort_mounts(json_object *spec) {
+        json_object *mounts = field(spec, "mounts");
+        size_t n = mounts ? json_object_array_length(mounts) : 0;
+        json_object *sorted = json_object_new_array();
+        for (size_t depth = 0, placed = 0; placed < n; depth++)
+                for (size_t i = 0; i < n; i++) {
+                        json_object *m = json_object_array_get_idx(mounts, i);
+                        if (path_depth(m) == depth) {
+                                json_object_array_add(sorted, json_object_get(m));
+                                placed++;
+                        }
+                }
+        json_object_object_add(spec, "mounts", sorted);
+}
+
 int cdi_apply(const CdiRegistry *r, char *const *names, json_object *spec, Error **reterr) {
         const CdiEntry **done = xcalloc(strv_length(names) + 1, sizeof(*done));
         size_t n_done = 0;
@@ -563,5 +698,7 @@ int cdi_apply(const CdiRegistry *r, char *const *names, json_object *spec, Error
                         break;
         }
         free(done);
+        if (q >= 0)
+                sort_mounts(spec);
         return q;
 }

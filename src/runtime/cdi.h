@@ -48,8 +48,11 @@ int cdi_apply(const CdiRegistry *r, char *const *names, json_object *spec, Error
 int cdi_spec_parse(const char *text, size_t len, bool yaml, json_object **ret, Error **reterr);
 
 /*
- * YAML (1.1, as libyaml reads it) to json-c: mappings, sequences, and plain scalars typed as JSON
- * would (integers, including 0o and leading-0 octal, booleans, null); quoted scalars stay strings.
- * Aliases are followed, with a bound on the nodes produced. -EINVAL with libyaml's message. Pure.
+ * YAML (1.1, as libyaml reads it) to json-c: mappings, sequences, and scalars as strings (a plain
+ * null as null); the spec's checks turn the number fields into numbers. Aliases are followed, with
+ * bounds on the nodes and the scalar bytes produced. -EINVAL with libyaml's message. Pure.
  */
 int cdi_yaml_to_json(const char *text, size_t len, json_object **ret, Error **reterr);
+
+/* A YAML 1.1 integer: decimal, 0x hex, 0o or leading-0 octal, with a sign. Pure. */
+bool cdi_yaml_integer(const char *s, int64_t *ret);

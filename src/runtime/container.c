@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <fcntl.h>
+#include <limits.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include <linux/openat2.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <string.h>
@@ -191,23 +195,84 @@ static int reserve_locked(Runtime *rt, Container *c, char **ret_existing, Error 
         return 0;
 }
 
-/* The host paths of the CRI's mounts, behind bind_mount_prefix, are created unless the config rejects it. */
-static int prepare_mount_sources(Runtime *rt, const ContainerConfig *c, Error **reterr) {
+/*
+ * With bind_mount_prefix, a host path is resolved under the prefix as under a root: a symlink on the
+ * node (/var/run -> /run) leads to the node's /run behind the prefix, never to crio-c's own.
+ */
+static int resolve_under_prefix(const char *prefix, const char *host_path, char **ret, Error **reterr) {
+        _cleanup_close_ int root = open(prefix, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (root < 0)
+                return error_set(reterr, errno, "bind_mount_prefix: cannot open %s: %m", prefix);
+        struct open_how how = {.flags = O_PATH | O_CLOEXEC,
+                               .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
+        _cleanup_close_ int fd =
+                (int)syscall(SYS_openat2, root, host_path + strspn(host_path, "/"), &how, sizeof(how));
+        if (fd < 0)
+                return errno == ENOENT ? -ENOENT
+                                       : error_set(reterr, errno, "cannot resolve %s under %s: %m",
+                                                   host_path, prefix);
+        _cleanup_free_ char *link = xasprintf("/proc/self/fd/%d", fd);
+        char target[PATH_MAX];
+        ssize_t n = readlink(link, target, sizeof(target) - 1);
+        if (n < 0)
+                return error_set(reterr, errno, "cannot resolve %s under %s: %m", host_path, prefix);
+        target[n] = '\0';
+        *ret = xstrdup(target);
+        return 0;
+}
+
+/* One CRI mount's source: a missing one is created (behind the prefix) unless the config rejects it. */
+static int prepare_mount_source(Runtime *rt, const MountConfig *m, size_t i, const char *prefix, char **ret,
+                                Error **reterr) {
+        _cleanup_free_ char *src = oci_mount_source(prefix, m->host_path);
+        pthread_rwlock_rdlock(rt->config_lock);
+        bool reject = strv_contains(rt->config->absent_mount_sources_to_reject, src);
+        pthread_rwlock_unlock(rt->config_lock);
+        if (prefix && path_has_dotdot(m->host_path))
+                return error_set(reterr, EINVAL,
+                                 "mounts[%zu].host_path: '%s' has '..' (bind_mount_prefix is set)", i,
+                                 m->host_path);
+        int r = prefix                  ? resolve_under_prefix(prefix, m->host_path, ret, reterr)
+                : access(src, F_OK) < 0 ? -errno
+                                        : 0;
+        if (r != -ENOENT)
+                return r;
+        if (reject)
+                return error_set(reterr, EINVAL, "mounts[%zu].host_path: '%s' does not exist", i, src);
+        if (!prefix)
+                return mkdir_parents_and_self(src, 0755) < 0
+                               ? error_set(reterr, errno, "mounts[%zu].host_path: cannot create '%s': %m", i,
+                                           src)
+                               : 0;
+        r = mkdir_in_root(prefix, m->host_path, (uid_t)-1, (gid_t)-1, reterr);
+        if (r >= 0)
+                r = resolve_under_prefix(prefix, m->host_path, ret, reterr);
+        return r == -ENOENT ? error_set(reterr, ENOENT, "mounts[%zu].host_path: '%s' vanished", i, src) : r;
+}
+
+/*
+ * The sources of the CRI's mounts. With bind_mount_prefix (not for the infra process's own mount),
+ * *ret_sources holds where each one resolved; NULL without.
+ */
+static int prepare_mount_sources(Runtime *rt, const ContainerConfig *c, bool use_prefix, char ***ret_sources,
+                                 Error **reterr) {
+        pthread_rwlock_rdlock(rt->config_lock);
+        _cleanup_free_ char *prefix = use_prefix && !isempty(rt->config->bind_mount_prefix)
+                                              ? xstrdup(rt->config->bind_mount_prefix)
+                                              : NULL;
+        pthread_rwlock_unlock(rt->config_lock);
+        char **sources = NULL;
         for (size_t i = 0; i < c->n_mounts; i++) {
-                pthread_rwlock_rdlock(rt->config_lock);
-                _cleanup_free_ char *src =
-                        oci_mount_source(rt->config->bind_mount_prefix, c->mounts[i].host_path);
-                bool reject = strv_contains(rt->config->absent_mount_sources_to_reject, src);
-                pthread_rwlock_unlock(rt->config_lock);
-                if (access(src, F_OK) == 0)
-                        continue;
-                if (reject)
-                        return error_set(reterr, EINVAL, "mounts[%zu].host_path: '%s' does not exist", i,
-                                         src);
-                if (mkdir_parents_and_self(src, 0755) < 0)
-                        return error_set(reterr, errno, "mounts[%zu].host_path: cannot create '%s': %m", i,
-                                         src);
+                char *resolved = NULL;
+                int r = prepare_mount_source(rt, &c->mounts[i], i, prefix, &resolved, reterr);
+                if (r < 0) {
+                        strv_free(sources);
+                        return r;
+                }
+                if (prefix)
+                        sources = strv_push(sources, resolved);
         }
+        *ret_sources = sources;
         return 0;
 }
 
@@ -226,7 +291,7 @@ static int make_image_volumes(Runtime *rt, const Pod *p, const Container *c, con
         STRV_FOREACH(v, ignore ? NULL : run->volumes) {
                 int r = mkdir_in_root(c->rootfs, *v, uid, gid, reterr);
                 if (r < 0)
-                        return r;
+                        return error_prefix(reterr, "image volume");
         }
         return 0;
 }
@@ -304,8 +369,9 @@ typedef struct CreateCtx {
         Hook **hooks;                    /* read before the spec is built under the runtime's lock */
         MountsFileEntry *default_mounts; /* the same */
         size_t n_default_mounts;
-        char **cdi_names; /* the CDI devices asked for, NULL for none */
-        CdiRegistry *cdi; /* the specs of cdi_spec_dirs, read when a device is asked for */
+        char **mount_sources; /* the CRI mounts' sources resolved under bind_mount_prefix, NULL without */
+        char **cdi_names;     /* the CDI devices asked for, NULL for none */
+        CdiRegistry *cdi;     /* the specs of cdi_spec_dirs, read when a device is asked for */
 } CreateCtx;
 
 static void create_ctx_done(CreateCtx *x) {
@@ -316,6 +382,7 @@ static void create_ctx_done(CreateCtx *x) {
         hooks_free(x->hooks);
         mounts_file_free(x->default_mounts, x->n_default_mounts);
         strv_free(x->cdi_names);
+        strv_free(x->mount_sources);
         cdi_registry_free(x->cdi);
 }
 
@@ -504,7 +571,7 @@ static int write_spec_locked(Runtime *rt, const Pod *p, Container *c, const Crea
                 .no_pivot = cfg->no_pivot,
                 .device_owner_from_ctx = cfg->device_ownership_from_security_context,
                 .pids_limit = c->infra ? 0 : cfg->pids_limit,
-                .bind_prefix = c->infra ? NULL : cfg->bind_mount_prefix,
+                .mount_sources = x->mount_sources,
                 .localtime = localtime,
                 .default_mounts = x->default_mounts,
                 .n_default_mounts = x->n_default_mounts,
@@ -575,7 +642,7 @@ static int container_setup(Runtime *rt, Pod *p, Container *c, Error **reterr) {
         if (r >= 0 && !c->infra)
                 r = make_image_volumes(rt, p, c, &x.run, reterr);
         if (r >= 0)
-                r = prepare_mount_sources(rt, c->config, reterr);
+                r = prepare_mount_sources(rt, c->config, !c->infra, &x.mount_sources, reterr);
         if (r >= 0)
                 r = resolve_user(c, &x, reterr);
         if (r >= 0 && !c->infra) {
@@ -960,6 +1027,10 @@ int infra_start(Runtime *rt, Pod *p, Error **reterr) {
         cc->ns.pid = NS_CONTAINER;
         cc->seccomp = SECCOMP_RUNTIME_DEFAULT;
         cc->attempt = p->config->attempt;
+        pthread_rwlock_rdlock(rt->config_lock);
+        if (!isempty(rt->config->infra_ctr_cpuset)) /* checked at load */
+                cc->resources.cpuset_cpus = xstrdup(rt->config->infra_ctr_cpuset);
+        pthread_rwlock_unlock(rt->config_lock);
         char *id = NULL;
         int r = create_in_pod(rt, p, cc, true, &id, reterr);
         if (r < 0)

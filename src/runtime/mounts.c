@@ -184,15 +184,14 @@ int mkdir_in_root(const char *rootfs, const char *path, uid_t uid, gid_t gid, Er
                 /* Each parent is resolved afresh under the root, so an image's symlinks stay inside it. */
                 _cleanup_close_ int parent = open_in_root(root_fd, prefix);
                 if (parent < 0)
-                        return error_set(reterr, errno, "volume '%s': cannot open '%s' in the image: %m",
-                                         path, prefix);
+                        return error_set(reterr, errno, "'%s': cannot open '%s' under %s: %m", path, prefix,
+                                         rootfs);
                 if (mkdirat(parent, *part, 0755) == 0) {
                         if ((uid != (uid_t)-1 || gid != (gid_t)-1) &&
                             fchownat(parent, *part, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
-                                return error_set(reterr, errno, "volume '%s': cannot chown it: %m", path);
+                                return error_set(reterr, errno, "'%s': cannot chown it: %m", path);
                 } else if (errno != EEXIST)
-                        return error_set(reterr, errno, "volume '%s': cannot create it in the image: %m",
-                                         path);
+                        return error_set(reterr, errno, "'%s': cannot create it under %s: %m", path, rootfs);
                 char *next = xasprintf("%s%s%s", prefix, *prefix ? "/" : "", *part);
                 free(prefix);
                 prefix = next;

@@ -436,8 +436,8 @@ static void build_cri_mounts(const SpecInput *in, json_object *mounts) {
                 const MountConfig *m = &in->ctr->mounts[i];
                 const char *opts[] = {"rbind", propagation_option(m->propagation), m->readonly ? "ro" : "rw",
                                       NULL};
-                _cleanup_free_ char *src = oci_mount_source(in->bind_prefix, m->host_path);
-                add_mount(mounts, m->container_path, "bind", src, opts);
+                add_mount(mounts, m->container_path, "bind",
+                          in->mount_sources ? in->mount_sources[i] : m->host_path, opts);
         }
 }
 
@@ -579,11 +579,14 @@ static void add_host_devices(const char *dir, json_object *devs, int depth) {
                 closedir(d);
 }
 
-/* device_ownership_from_security_context: runAsUser and runAsGroup, where given, own the device. */
+/*
+ * device_ownership_from_security_context: runAsUser and runAsGroup own the device where they are
+ * given and not root, as in CRI-O (root needs no ownership, and the node's group stays).
+ */
 static void set_device_owner(json_object *dev, const ContainerConfig *c) {
-        if (c->run_as_user >= 0)
+        if (c->run_as_user > 0)
                 json_object_object_add(dev, "uid", json_object_new_int64(c->run_as_user));
-        if (c->run_as_group >= 0)
+        if (c->run_as_group > 0)
                 json_object_object_add(dev, "gid", json_object_new_int64(c->run_as_group));
 }
 

@@ -46,7 +46,8 @@ typedef struct SpecInput {
         bool no_pivot;            /* no_pivot: the runtime will not pivot_root into the rootfs */
         bool device_owner_from_ctx; /* device_ownership_from_security_context */
         int64_t pids_limit;         /* pids_limit; <= 0: none */
-        const char *bind_prefix;    /* bind_mount_prefix for the CRI's mounts; NULL for none */
+        char *const *mount_sources; /* the CRI mounts' host paths resolved under bind_mount_prefix; NULL: as
+                                       given */
         const char *localtime;      /* host file bound on /etc/localtime (timezone); NULL for none */
         const MountsFileEntry *default_mounts; /* default_mounts_file's entries, bound read-only */
         size_t n_default_mounts;
@@ -59,7 +60,7 @@ typedef struct SpecInput {
  */
 json_object *oci_spec_build(const SpecInput *in, Error **reterr);
 
-/* Where a CRI mount's host path is on this node: behind bind_mount_prefix (NULL or "": none). New. */
+/* A CRI mount's host path behind bind_mount_prefix (NULL or "": none), joined as text. New. */
 char *oci_mount_source(const char *bind_prefix, const char *host_path);
 
 /* The process args by the kubelet's rules: command+args, else entrypoint+args, else entrypoint+cmd. */

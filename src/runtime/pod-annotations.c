@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fs-util.h"
 #include "pod-annotations.h"
 #include "strv.h"
 
@@ -21,6 +22,10 @@ static int check_entry(const char *entry, char *const *allowed_devices, Error **
         if (!strv_contains(allowed_devices, host))
                 return error_set(reterr, EINVAL, "annotation %s: device %s is not in allowed_devices",
                                  DEVICES_ANNOTATION, host);
+        /* A pod's author chooses where the node appears: only under /dev, as in CRI-O. */
+        if (strncmp(container, "/dev/", 5) != 0 || path_has_dotdot(container))
+                return error_set(reterr, EINVAL, "annotation %s: '%s' is not a path under /dev",
+                                 DEVICES_ANNOTATION, container);
         return 0;
 }
 

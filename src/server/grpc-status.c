@@ -30,6 +30,7 @@ grpc_status_code grpc_status_from_errno(int errnum) {
                 return GRPC_STATUS_RESOURCE_EXHAUSTED;
         case EBUSY:
         case ENOTEMPTY:
+        case ENODEV: /* a device the node should have (a CDI spec's node) is missing */
                 return GRPC_STATUS_FAILED_PRECONDITION;
         case ECANCELED:
                 return GRPC_STATUS_CANCELLED;

@@ -102,11 +102,11 @@ def test_key_without_effect_is_a_warning_at_start_and_reload(make_daemon):
     d = make_daemon(dropins={"50-journald.conf": '[crio.runtime]\nlog_to_journald = true\n'}).start()
     want = r"50-journald\.conf:2: crio\.runtime\.log_to_journald has no effect in crio-c"
     assert re.search(want, d.log), d.log_tail()
-    h.write_text(d.config_dir / "60-cpuset.conf", '[crio.runtime]\ninfra_ctr_cpuset = "0"\n')
+    h.write_text(d.config_dir / "60-cpuset.conf", '[crio.runtime]\nshared_cpuset = "0"\n')
     since = d.log_offset()
     d.send_signal(signal.SIGHUP)
-    d.wait_for_log(r"60-cpuset\.conf:2: crio\.runtime\.infra_ctr_cpuset has no effect in crio-c", since=since)
-    assert "reload: crio.runtime.infra_ctr_cpuset" not in d.log[since:]
+    d.wait_for_log(r"60-cpuset\.conf:2: crio\.runtime\.shared_cpuset has no effect in crio-c", since=since)
+    assert "reload: crio.runtime.shared_cpuset" not in d.log[since:]
     assert d.running()
 
 

@@ -6,6 +6,7 @@ allowed_annotations and allowed_devices let pods use (default_annotations too), 
 cdi_spec_dirs."""
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -87,7 +88,7 @@ def test_default_mounts_file_and_timezone(node, image, tmp_path):
         subprocess.run(["md5sum"], stdin=open(f"/usr/share/zoneinfo/{ZONE}"), capture_output=True,
                        text=True).stdout.split()[0]
     # An edit that breaks the file later only warns: containers still start, without the mounts.
-    mounts_file.write_text("broken line\n")
+    mounts_file.write_text("/broken:relative\n")
     _, later = run_busybox(cri, image, pod)
     assert sh(cri, later, "test -e /run/secrets || echo none") == "none\n"
     assert "default_mounts_file" in d.log and "mounts.conf:1" in d.log
@@ -97,7 +98,7 @@ def test_default_mounts_file_and_timezone(node, image, tmp_path):
 
 def test_broken_default_mounts_file_or_unknown_zone_stops_the_daemon(make_daemon, tmp_path):
     mounts_file = tmp_path / "mounts.conf"
-    mounts_file.write_text("/etc:/host-etc\nrelative:/x\n")
+    mounts_file.write_text("/etc:/host-etc\n/x:relative\n")
     for keys, want in ((f'default_mounts_file = "{mounts_file}"\n', f"{mounts_file}:2"),
                        ('timezone = "Nowhere/Atlantis"\n', "crio.runtime.timezone")):
         d = make_daemon(config="[crio.runtime]\n" + keys, log_level=None).start(wait_ready=False)
@@ -110,11 +111,20 @@ def test_bind_mount_prefix_is_added_to_host_paths(node, image, tmp_path):
     prefix = tmp_path / "host"
     (prefix / "data").mkdir(parents=True)
     (prefix / "data" / "f").write_text("from the prefix\n")
+    for sub in ("var", "run"):
+        (prefix / sub).mkdir()
+    (prefix / "var" / "run").symlink_to("/run")  # as on the node: /var/run -> /run
     d, cri = node(runtime_keys=f'bind_mount_prefix = "{prefix}"\n')
-    pod, ctr = run_busybox(cri, image, mounts=[("/data", "/data"), ("/made", "/crio-c-test-made")])
+    pod, ctr = run_busybox(cri, image, mounts=[("/data", "/data"), ("/made", "/crio-c-test-made"),
+                                                ("/via-link", "/var/run/crio-c-test-link")])
     assert sh(cri, ctr, "cat /data/f") == "from the prefix\n"
     assert (prefix / "crio-c-test-made").is_dir()  # a missing host path is created behind the prefix
     assert not Path("/crio-c-test-made").exists()
+    # The node's symlink leads to the node's /run behind the prefix, not to the daemon's own /run.
+    assert (prefix / "run" / "crio-c-test-link").is_dir() and not Path("/run/crio-c-test-link").exists()
+    escape = ph.container_config(image, command=["true"], mounts=[("/x", "/../etc")])
+    assert_rpc_error(lambda: cri.create_container(pod, escape), grpc.StatusCode.INVALID_ARGUMENT,
+                     "mounts[0].host_path", "..")
     got = {m.container_path: m.host_path for m in cri.container_status(ctr).status.mounts}
     assert got["/data"] == "/data"  # the status reports what the kubelet asked for
     cri.remove_pod(pod)
@@ -246,5 +256,17 @@ def test_cdi_devices_from_annotations_and_the_cri_field(node, image, tmp_path):
     late_ctr = cri.create_container(pod, late)
     cri.start_container(late_ctr)
     assert "LATE=1" in sh(cri, late_ctr, "env").splitlines()
+    cri.remove_pod(pod)
+    assert_node_clean(d)
+
+
+def test_infra_ctr_cpuset_pins_the_infra_process_only(node, image):
+    d, cri = node(runtime_keys='infra_ctr_cpuset = "0"\n')
+    pod = cri.run_pod(pid="POD")  # a shared PID namespace: the pod has an infra process
+    _, ctr = run_busybox(cri, image, pod)
+    assert sh(cri, ctr, "cat /proc/1/cmdline").startswith("/pause")
+    assert "Cpus_allowed_list:\t0\n" in sh(cri, ctr, "cat /proc/1/status")
+    own = sh(cri, ctr, "grep Cpus_allowed_list /proc/self/status").split()[1]
+    assert own == f"0-{os.cpu_count() - 1}" if os.cpu_count() > 1 else own == "0"
     cri.remove_pod(pod)
     assert_node_clean(d)

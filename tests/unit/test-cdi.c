@@ -29,26 +29,36 @@ static json_object *at(json_object *o, const char *key) {
         return json_object_object_get_ex(o, key, &v) ? v : NULL;
 }
 
-/* Plain scalars are typed as JSON would be (YAML 1.1 octal included); quoted ones stay strings. */
-static void test_yaml_scalars_are_typed(void **state) {
-        json_object *o = yaml("a: 1\nb: 0o17\nc: 0666\nd: '0666'\ne: true\nf: ~\ng: [x, 2]\nh: {k: v}\n"
-                              "i: -5\nj: 0x1F\nk: 08\nl: \"true\"\nm: 1.5\n");
-        assert_int_equal(json_object_get_int64(at(o, "a")), 1);
-        assert_int_equal(json_object_get_int64(at(o, "b")), 15);
-        assert_int_equal(json_object_get_int64(at(o, "c")), 0666);
-        assert_true(json_object_is_type(at(o, "d"), json_type_string));
-        assert_true(json_object_get_boolean(at(o, "e")) &&
-                    json_object_is_type(at(o, "e"), json_type_boolean));
+/* Scalars stay strings (the spec's checks type the number fields); a plain null is null. */
+static void test_yaml_scalars_stay_strings(void **state) {
+        json_object *o = yaml("a: 1\nb: 0o17\nd: '0666'\ne: true\nf: ~\ng: [x, 2]\nh: {k: v}\n");
+        assert_string_equal(json_object_get_string(at(o, "a")), "1");
+        assert_true(json_object_is_type(at(o, "a"), json_type_string));
+        assert_string_equal(json_object_get_string(at(o, "b")), "0o17");
+        assert_string_equal(json_object_get_string(at(o, "d")), "0666");
+        assert_true(json_object_is_type(at(o, "e"), json_type_string));
         assert_true(json_object_object_get_ex(o, "f", NULL) && !at(o, "f"));
-        assert_int_equal(json_object_array_length(at(o, "g")), 2);
-        assert_int_equal(json_object_get_int64(json_object_array_get_idx(at(o, "g"), 1)), 2);
+        assert_string_equal(json_object_get_string(json_object_array_get_idx(at(o, "g"), 1)), "2");
         assert_string_equal(json_object_get_string(at(at(o, "h"), "k")), "v");
-        assert_int_equal(json_object_get_int64(at(o, "i")), -5);
-        assert_int_equal(json_object_get_int64(at(o, "j")), 31);
-        assert_string_equal(json_object_get_string(at(o, "k")), "08"); /* not octal: a string */
-        assert_true(json_object_is_type(at(o, "l"), json_type_string));
-        assert_true(json_object_is_type(at(o, "m"), json_type_string));
         json_object_put(o);
+}
+
+static void test_yaml_integers(void **state) {
+        static const struct {
+                const char *text;
+                int64_t value;
+        } good[] = {{"1", 1}, {"0o17", 15}, {"0666", 0666}, {"0x1F", 31}, {"-5", -5}, {"+7", 7}, {"0", 0}};
+        static const char *const bad[] = {
+                "08", "1.5", " 1", "+-1", "0x", "", "x", "1e3", "99999999999999999999"};
+        for (size_t i = 0; i < ELEMENTSOF(good); i++) {
+                int64_t v = -1;
+                assert_true(cdi_yaml_integer(good[i].text, &v));
+                assert_int_equal(v, good[i].value);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                int64_t v = -1;
+                assert_false(cdi_yaml_integer(bad[i], &v));
+        }
 }
 
 static void test_yaml_errors_and_alias_bombs(void **state) {
@@ -61,6 +71,22 @@ static void test_yaml_errors_and_alias_bombs(void **state) {
                 "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"
                 "e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: [*e,*e,*e,*e,*e,*e,*e,*e,*e,*e]\n",
         };
+        /* One long scalar used many times: few nodes, but gigabytes of strings without a byte bound. */
+        char *long_scalar = xmalloc(100000 + 1);
+        memset(long_scalar, 'x', 100000);
+        long_scalar[100000] = 0;
+        _cleanup_free_ char *uses =
+                strv_join(STRV("*a", "*a", "*a", "*a", "*a", "*a", "*a", "*a", "*a", "*a"), ",");
+        _cleanup_free_ char *row = xasprintf("[%s]", uses);
+        _cleanup_free_ char *bomb = xasprintf(
+                "a: &a %s\nb: &b %s\nc: [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b,*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\n",
+                long_scalar, row);
+        free(long_scalar);
+        json_object *expanded = NULL;
+        Error *bomb_err = NULL;
+        assert_int_equal(cdi_yaml_to_json(bomb, strlen(bomb), &expanded, &bomb_err), -EINVAL);
+        assert_contains(bomb_err->message, "MiB");
+        error_free(bomb_err);
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 json_object *o = NULL;
                 Error *err = NULL;
@@ -263,8 +289,93 @@ static void test_missing_host_node_fails(void **state) {
         CdiRegistry *r = cdi_registry_load(STRV(d->first));
         json_object *spec = base_spec();
         Error *err = NULL;
-        assert_int_equal(cdi_apply(r, STRV("v.com/x=gone"), spec, &err), -EINVAL);
+        assert_int_equal(cdi_apply(r, STRV("v.com/x=gone"), spec, &err), -ENODEV);
         assert_contains(err->message, "/dev/crio-c-test-absent");
+        error_free(err);
+        json_object_put(spec);
+        cdi_registry_free(r);
+}
+
+/* What YAML writes as numbers works where the spec wants strings, and strings where it wants numbers. */
+static void test_yaml_spec_fields_take_their_types(void **state) {
+        const char *text =
+                "cdiVersion: 0.6.0\nkind: my_vendor.com/gpu\ndevices:\n- name: 0\n  containerEdits:\n"
+                "    deviceNodes: [{path: /dev/g0, type: c, major: 0o303, minor: 1, fileMode: 0660}]\n"
+                "    hooks: [{hookName: createContainer, path: /bin/true, args: [x, 1], timeout: 5}]\n"
+                "    additionalGids: [44, '0x2d']\n";
+        json_object *spec = NULL;
+        Error *err = NULL;
+        assert_ok(cdi_spec_parse(text, strlen(text), true, &spec, &err), err);
+        json_object *edits = at(json_object_array_get_idx(at(spec, "devices"), 0), "containerEdits");
+        json_object *node = json_object_array_get_idx(at(edits, "deviceNodes"), 0);
+        assert_true(json_object_is_type(at(node, "major"), json_type_int));
+        assert_int_equal(json_object_get_int(at(node, "major")), 195);
+        assert_int_equal(json_object_get_int(at(node, "fileMode")), 0660);
+        assert_int_equal(json_object_get_int(json_object_array_get_idx(at(edits, "additionalGids"), 1)), 45);
+        json_object_put(spec);
+}
+
+static void test_spec_refuses_what_it_cannot_apply(void **state) {
+        static const char *const bad[][2] = {
+                {"{\"cdiVersion\": \"0.8.0\", \"kind\": \"v.com/nic\", \"devices\": [{\"name\": \"x\","
+                 " \"containerEdits\": {\"netDevices\": [{\"hostInterfaceName\": \"eth1\", \"name\": "
+                 "\"eth1\"}]}}]}",
+                 "'netDevices' is not a CDI field crio-c applies"},
+                {"{\"cdiVersion\": \"0.6.0\", \"kind\": \"v.com/x\", \"devices\": [{\"name\": \"a\"}, "
+                 "{\"name\": \"a\"}]}",
+                 "devices[1].name repeats devices[0].name"},
+                {"{\"cdiVersion\": \"0.6.0\", \"kind\": \"1vendor.com/x\", \"devices\": []}", "kind"},
+                {"{\"cdiVersion\": \"0.6.0\", \"kind\": \"v.com/x\", \"devices\": [], \"extra\": 1}",
+                 "'extra'"},
+                {"{\"cdiVersion\": \"0.6.0\", \"kind\": \"v.com/x\", \"devices\": [],"
+                 " \"containerEdits\": {\"additionalGids\": [-1]}}",
+                 "additionalGids[0]"},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                json_object *spec = NULL;
+                Error *err = NULL;
+                assert_int_equal(cdi_spec_parse(bad[i][0], strlen(bad[i][0]), false, &spec, &err), -EINVAL);
+                assert_contains(err->message, bad[i][1]);
+                error_free(err);
+        }
+}
+
+/* Owners: the spec's, else a non-root container user's; groups added once; mounts back in depth order. */
+static void test_apply_owner_groups_and_mount_order(void **state) {
+        Dirs *d = *state;
+        put(d->first, "o.json",
+            "{\"cdiVersion\": \"0.7.0\", \"kind\": \"v.com/x\", \"containerEdits\": {\"additionalGids\": "
+            "[44]},"
+            " \"devices\": [{\"name\": \"a\", \"containerEdits\": {\"additionalGids\": [44, 45],"
+            "   \"deviceNodes\": [{\"path\": \"/dev/a\", \"hostPath\": \"/dev/null\"},"
+            "                     {\"path\": \"/dev/b\", \"hostPath\": \"/dev/null\", \"uid\": 7}],"
+            "   \"mounts\": [{\"hostPath\": \"/usr\", \"containerPath\": \"/opt/v\"}]}},"
+            " {\"name\": \"blk\", \"containerEdits\": {\"deviceNodes\": [{\"path\": \"/dev/b\", "
+            "\"hostPath\": "
+            "\"/dev/null\", \"type\": \"b\"}]}}]}");
+        CdiRegistry *r = cdi_registry_load(STRV(d->first));
+        json_object *spec =
+                json_tokener_parse("{\"process\": {\"user\": {\"uid\": 1000, \"gid\": 0}},"
+                                   " \"mounts\": [{\"destination\": \"/proc\"}, {\"destination\": "
+                                   "\"/opt/v/conf\"}, {\"destination\": \"/\"}]}");
+        Error *err = NULL;
+        assert_ok(cdi_apply(r, STRV("v.com/x=a"), spec, &err), err);
+        json_object *devs = at(at(spec, "linux"), "devices");
+        assert_int_equal(json_object_get_int(at(json_object_array_get_idx(devs, 0), "uid")), 1000);
+        assert_null(at(json_object_array_get_idx(devs, 0), "gid")); /* root's group: left to the runtime */
+        assert_int_equal(json_object_get_int(at(json_object_array_get_idx(devs, 1), "uid")), 7);
+        json_object *gids = at(at(at(spec, "process"), "user"), "additionalGids");
+        assert_int_equal(json_object_array_length(gids), 2);
+        const char *order[] = {"/", "/proc", "/opt/v", "/opt/v/conf"};
+        json_object *mounts = at(spec, "mounts");
+        assert_int_equal(json_object_array_length(mounts), 4);
+        for (size_t i = 0; i < ELEMENTSOF(order); i++)
+                assert_string_equal(
+                        json_object_get_string(at(json_object_array_get_idx(mounts, i), "destination")),
+                        order[i]);
+        /* A spec whose type the host node contradicts (a character device called a block one). */
+        assert_int_equal(cdi_apply(r, STRV("v.com/x=blk"), spec, &err), -ENODEV);
+        assert_contains(err->message, "/dev/null");
         error_free(err);
         json_object_put(spec);
         cdi_registry_free(r);
@@ -274,13 +385,17 @@ static void test_missing_host_node_fails(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_yaml_scalars_are_typed),
+                cmocka_unit_test(test_yaml_scalars_stay_strings),
+                cmocka_unit_test(test_yaml_integers),
                 cmocka_unit_test(test_yaml_errors_and_alias_bombs),
                 cmocka_unit_test(test_spec_validation),
                 cmocka_unit_test(test_requested_names),
                 DIR_TEST(test_apply_edits),
                 DIR_TEST(test_registry_precedence_twins_and_problems),
                 DIR_TEST(test_missing_host_node_fails),
+                cmocka_unit_test(test_yaml_spec_fields_take_their_types),
+                cmocka_unit_test(test_spec_refuses_what_it_cannot_apply),
+                DIR_TEST(test_apply_owner_groups_and_mount_order),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

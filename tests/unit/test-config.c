@@ -450,7 +450,7 @@ static void test_no_effect_key_warns(void **state) {
         assert_ok(apply_text(c,
                              "[crio.runtime]\n"
                              "log_level = \"warn\"\n"
-                             "infra_ctr_cpuset = \"0-1\"\n"
+                             "shared_cpuset = \"0-1\"\n"
                              "selinux = false\n"
                              "[crio.runtime.runtimes.runc]\n"
                              "monitor_cgroup = \"pod\"\n"
@@ -461,13 +461,13 @@ static void test_no_effect_key_warns(void **state) {
         /* selinux = false is its default: nothing changes, nothing to say. log_level has an effect. */
         assert_strv(
                 warnings,
-                "test.conf:3: crio.runtime.infra_ctr_cpuset has no effect in crio-c (accepted for "
+                "test.conf:3: crio.runtime.shared_cpuset has no effect in crio-c (accepted for "
                 "compatibility with CRI-O),"
                 "test.conf:6: crio.runtime.runtimes.runc.monitor_cgroup has no effect in crio-c (accepted "
                 "for compatibility with CRI-O),"
                 "test.conf:8: crio.runtime.workloads.w.resources.cpushares has no effect in crio-c "
                 "(accepted for compatibility with CRI-O)");
-        assert_string_equal(c->infra_ctr_cpuset, "0-1");
+        assert_string_equal(c->shared_cpuset, "0-1");
 }
 
 static void test_parse_size(void **state) {
@@ -577,14 +577,31 @@ static void test_validate_timezone(void **state) {
                 assert_ok(config_validate(local, &err), err);
 }
 
+static void test_cpu_list(void **state) {
+        static const char *const good[] = {"0", "0-1", "0-1,4", "3,1", "0-0", "8191"};
+        static const char *const bad[] = {"",   ",",  "0,",    ",0",  "1-0",  "a",
+                                          "0-", "-1", "0-1-2", "0 1", "8192", "+1"};
+        for (size_t i = 0; i < ELEMENTSOF(good); i++)
+                assert_true(config_cpu_list_valid(good[i]));
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                assert_false(config_cpu_list_valid(bad[i]));
+        _cleanup_config_ Config *c = config_from_text("[crio.runtime]\ninfra_ctr_cpuset = \"0-x\"\n");
+        _cleanup_error_ Error *err = NULL;
+        assert_int_equal(config_validate(c, &err), -EINVAL);
+        assert_contains(err->message, "crio.runtime.infra_ctr_cpuset");
+}
+
 static void test_mounts_file_parse(void **state) {
         MountsFileEntry *m = NULL;
         size_t n = 0;
         _cleanup_error_ Error *err = NULL;
-        assert_ok(mounts_file_parse("# secrets\n\n/usr/share/rhel/secrets:/run/secrets\n  /a : /b \n", "f",
-                                    &m, &n, &err),
+        assert_ok(mounts_file_parse(
+                          "# secrets\n\n/usr/share/rhel/secrets:/run/secrets\n  /a : /b \nskipped\n/same\n",
+                          "f", &m, &n, &err),
                   err);
-        assert_int_equal(n, 2);
+        assert_int_equal(n, 3);
+        assert_string_equal(m[2].source, "/same");
+        assert_string_equal(m[2].destination, "/same");
         assert_string_equal(m[0].source, "/usr/share/rhel/secrets");
         assert_string_equal(m[0].destination, "/run/secrets");
         assert_string_equal(m[1].source, "/a");
@@ -593,8 +610,8 @@ static void test_mounts_file_parse(void **state) {
         assert_ok(mounts_file_parse("", "f", &m, &n, &err), err);
         assert_int_equal(n, 0);
         mounts_file_free(m, n);
-        static const char *const bad[] = {"/a\n",   "a:/b\n",       "/a:b\n",     "/a:/b:/c\n",
-                                          "/a:/\n", "/a/../x:/b\n", "/a:/b/..\n", ":\n"};
+        static const char *const bad[] = {"/a:b\n",     "/a:/b:/c\n", "/a:/\n", "/a/../x:/b\n",
+                                          "/a:/b/..\n", "/:\n",       "/\n"};
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 _cleanup_free_ char *text = xasprintf("/ok:/ok\n%s", bad[i]);
                 m = NULL;
@@ -1837,7 +1854,7 @@ static void test_load_crio_1_26_default(void **state) {
 static void test_validate_default_mounts_file(void **state) {
         TmpDir *t = *state;
         _cleanup_free_ char *file = xasprintf("%s/mounts.conf", t->path);
-        write_file(file, NULL, "/etc:/host-etc\nbroken\n");
+        write_file(file, NULL, "/etc:/host-etc\n/broken:relative\n");
         _cleanup_free_ char *text = xasprintf("[crio.runtime]\ndefault_mounts_file = \"%s\"\n", file);
         _cleanup_config_ Config *c = config_from_text(text);
         _cleanup_error_ Error *err = NULL;
@@ -1930,6 +1947,7 @@ int main(void) {
                 cmocka_unit_test(test_timezone_file),
                 cmocka_unit_test(test_validate_timezone),
                 cmocka_unit_test(test_mounts_file_parse),
+                cmocka_unit_test(test_cpu_list),
                 cmocka_unit_test(test_unknown_top_level_tables),
                 cmocka_unit_test(test_unknown_subtable),
                 cmocka_unit_test(test_unknown_key_in_wrong_table),

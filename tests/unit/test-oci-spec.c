@@ -4,6 +4,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <stdlib.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 
@@ -344,24 +348,43 @@ static int64_t device_field(json_object *spec, const char *path, const char *fie
 
 /* device_ownership_from_security_context: runAsUser/runAsGroup own the CRI's devices where given. */
 static void test_device_ownership_from_security_context(void **state) {
-        DeviceConfig dev = {.host_path = "/dev/null", .container_path = "/dev/mine"};
+        /* A node owned by 0:5 (a copy of /dev/null): a non-root group shows whether the owners are kept. */
+        char node[] = "/tmp/crio-c-test-node-XXXXXX";
+        int fd = mkstemp(node);
+        assert_true(fd >= 0);
+        close(fd);
+        assert_int_equal(unlink(node), 0);
+        assert_int_equal(mknod(node, S_IFCHR | 0660, makedev(1, 3)), 0);
+        assert_int_equal(chown(node, 0, 5), 0);
+        struct stat st;
+        assert_int_equal(stat(node, &st), 0);
+        DeviceConfig dev = {.host_path = node, .container_path = "/dev/mine"};
         ContainerConfig c = {.devices = &dev, .n_devices = 1, .run_as_user = 1000, .run_as_group = -1};
         SpecInput in = base_input(&c);
-        in.extra_devices = STRV("/dev/zero");
+        _cleanup_free_ char *extra = xasprintf("%s:/dev/extra", node);
+        in.extra_devices = STRV(extra);
         Error *err = NULL;
         json_object *spec = oci_spec_build(&in, &err);
-        assert_int_equal(device_field(spec, "/dev/mine", "uid"), 0); /* the node's owner */
+        assert_int_equal(device_field(spec, "/dev/mine", "uid"), st.st_uid); /* the node's owners */
+        assert_int_equal(device_field(spec, "/dev/mine", "gid"), st.st_gid);
         json_object_put(spec);
         in.device_owner_from_ctx = true;
         spec = oci_spec_build(&in, &err);
         assert_int_equal(device_field(spec, "/dev/mine", "uid"), 1000);
-        assert_int_equal(device_field(spec, "/dev/mine", "gid"), 0); /* no runAsGroup: the node's */
-        assert_int_equal(device_field(spec, "/dev/zero", "uid"), 0); /* additional_devices keep theirs */
+        assert_int_equal(device_field(spec, "/dev/mine", "gid"), st.st_gid); /* no runAsGroup: the node's */
+        assert_int_equal(device_field(spec, "/dev/extra", "uid"),
+                         st.st_uid); /* additional_devices keep theirs */
         json_object_put(spec);
         c.run_as_group = 2000;
         spec = oci_spec_build(&in, &err);
         assert_int_equal(device_field(spec, "/dev/mine", "gid"), 2000);
         json_object_put(spec);
+        c.run_as_user = c.run_as_group = 0; /* root: the node's owners stay, as in CRI-O */
+        spec = oci_spec_build(&in, &err);
+        assert_int_equal(device_field(spec, "/dev/mine", "uid"), 0);
+        assert_int_equal(device_field(spec, "/dev/mine", "gid"), 5);
+        json_object_put(spec);
+        unlink(node);
 }
 
 /* runc refuses a private root without pivot_root; a host-to-container or shared mount still wins. */
@@ -442,10 +465,11 @@ static void test_bind_mount_prefix(void **state) {
         MountConfig m = {.container_path = "/d", .host_path = "/data"};
         ContainerConfig ctr = {.mounts = &m, .n_mounts = 1};
         SpecInput in = base_input(&ctr);
-        in.bind_prefix = "/host";
+        in.mount_sources = STRV("/host/resolved/data");
         Error *err = NULL;
         json_object *spec = oci_spec_build(&in, &err);
-        assert_string_equal(json_object_get_string(get(mount_at(spec, "/d"), "source")), "/host/data");
+        assert_string_equal(json_object_get_string(get(mount_at(spec, "/d"), "source")),
+                            "/host/resolved/data");
         json_object_put(spec);
 }
 

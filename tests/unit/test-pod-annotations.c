@@ -36,7 +36,9 @@ static void test_devices_need_the_handler_to_allow_the_annotation(void **state) 
         assert_null(err);
         assert_null(devices_for(STRV("devices.crio.io", "/dev/fuse"), STRV("io.containers.trace-syscall"),
                                 &err));
+        assert_null(err);
         assert_null(devices_for(STRV("other", "x"), STRV("devices.crio.io"), &err));
+        assert_null(err);
         _cleanup_strv_free_ char **both =
                 devices_for(STRV("devices.crio.io", " /dev/fuse , /dev/net/tun:/dev/tun:rw,"),
                             STRV("io.kubernetes.cri-o.Devices"), &err);
@@ -66,6 +68,10 @@ static void test_devices_outside_allowed_devices_or_malformed_are_refused(void *
                 {"/dev/fuse:rwx", "HOST[:CONTAINER][:PERMISSIONS]"},
                 {"dev/fuse", "HOST[:CONTAINER][:PERMISSIONS]"},
                 {"/dev/fuse/../mem", "not in allowed_devices"},
+                {"/dev/fuse:/usr/bin/sh", "not a path under /dev"},
+                {"/dev/fuse:/dev/../etc/passwd", "not a path under /dev"},
+                {"/dev/fuse:/usr/bin/sh", "not a path under /dev"},
+                {"/dev/fuse:/dev/../etc/passwd", "not a path under /dev"},
         };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 Error *err = NULL;
