@@ -428,6 +428,14 @@ static void load_dir(CdiRegistry *r, const char *dir, size_t index) {
         strv_free(names);
 }
 
+CdiRegistry *cdi_registry_of(json_object *spec, const char *file) {
+        CdiRegistry *r = xcalloc(1, sizeof(*r));
+        json_object *devices = field(spec, "devices");
+        for (size_t i = 0; i < json_object_array_length(devices); i++)
+                add_device(r, spec, json_object_array_get_idx(devices, i), 0, file);
+        return r;
+}
+
 CdiRegistry *cdi_registry_load(char *const *dirs) {
         CdiRegistry *r = xcalloc(1, sizeof(*r));
         size_t i = 0;

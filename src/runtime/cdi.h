@@ -25,6 +25,9 @@ typedef struct CdiRegistry CdiRegistry;
  */
 CdiRegistry *cdi_registry_load(char *const *dirs);
 CdiRegistry *cdi_registry_free(CdiRegistry *r);
+/* A registry of one spec that cdi_spec_parse() accepted, as if read from `file` (for tests and the fuzzer).
+ */
+CdiRegistry *cdi_registry_of(json_object *spec, const char *file);
 
 /*
  * The device names a container asks for: the values of its CDI annotations, then `cri_names`, in that
