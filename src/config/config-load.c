@@ -182,6 +182,10 @@ static void apply_deprecated_monitor_keys(Config *c) {
                         free(h->monitor_path);
                         h->monitor_path = xstrdup(c->conmon);
                 }
+                if (h->monitor_cgroup[0] == '\0' && c->conmon_cgroup[0] != '\0') {
+                        free(h->monitor_cgroup);
+                        h->monitor_cgroup = xstrdup(c->conmon_cgroup);
+                }
                 if (c->conmon_env && c->conmon_env[0] && strv_equal(h->monitor_env, default_env)) {
                         strv_free(h->monitor_env);
                         h->monitor_env = strv_copy(c->conmon_env);

@@ -384,6 +384,14 @@ int config_validate(const Config *c, Error **reterr) {
                 r = check_keys(c->runtimes[i], runtime_keys, runtime_keys_count, t, reterr);
                 if (r < 0)
                         return r;
+                /* As CRI-O: a slice needs systemd to make a scope in it. */
+                const char *mc = c->runtimes[i]->monitor_cgroup;
+                if (strcmp(c->cgroup_manager, "cgroupfs") == 0 && *mc && strcmp(mc, "pod") != 0)
+                        return error_set(
+                                reterr, EINVAL,
+                                "%s.monitor_cgroup: '%s' needs the systemd cgroup manager; with cgroupfs "
+                                "it is \"pod\" or empty",
+                                t, mc);
         }
         for (size_t i = 0; i < c->n_workloads; i++) {
                 _cleanup_free_ char *t = xasprintf("crio.runtime.workloads.%s", c->workloads[i]->name);

@@ -15,6 +15,7 @@
 #include "fs-util.h"
 #include "hooks.h"
 #include "json-util.h"
+#include "monitor-cgroup.h"
 #include "log.h"
 #include "oci-spec.h"
 #include "pod-annotations.h"
@@ -104,6 +105,8 @@ static void teardown_runtime(Runtime *rt, Container *c, bool half_made) {
                         log_warn("container %s: %s", c->id, err->message);
                 handler_done(&h);
         }
+        if (c->monitor_cgroup)
+                monitor_cgroup_remove(c->monitor_cgroup);
 }
 
 /* Kill, delete, unmount and remove everything of a container. Safe on a half-made one. */
@@ -616,6 +619,12 @@ static int start_preparing(Runtime *rt, Pod *p, Container *c, Monitor *mon, Erro
         if (r >= 0 && !c->infra)
                 r = handler_check_memory(&h, c->config->resources.memory_limit,
                                          "linux.resources.memory_limit_in_bytes", reterr);
+        /* Named in the row before it exists, so that a daemon killed meanwhile removes it at restart. */
+        if (r >= 0 && h.monitor_in_pod)
+                c->monitor_cgroup = xasprintf("%s/crio-conmon-%s",
+                                              isempty(p->config->cgroup_parent) ? "/" DEFAULT_CGROUP_PARENT
+                                                                                : p->config->cgroup_parent,
+                                              c->id);
         if (r >= 0)
                 r = state_save_container(rt, c, reterr);
         /* Traversable (not listable): a container in a user namespace reaches its rootfs through it. */
@@ -625,6 +634,9 @@ static int start_preparing(Runtime *rt, Pod *p, Container *c, Monitor *mon, Erro
                 r = error_set(reterr, errno, "log_path: cannot create the directory of %s: %m", c->log_path);
         if (r >= 0)
                 r = oci_monitor_spawn(rt, c, &h, mon, reterr);
+        /* conmon waits for the start byte: it joins before it forks or runs anything. */
+        if (r >= 0 && c->monitor_cgroup)
+                r = monitor_cgroup_join(c->monitor_cgroup, mon->pid, reterr);
         handler_done(&h);
         return r;
 }

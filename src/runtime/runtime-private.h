@@ -65,8 +65,9 @@ typedef struct Container {
         char *log_path; /* absolute */
         char *stop_signal;
         char *handler;
-        char *cgroup;     /* from a hierarchy's root: "/parent/crio-<id>", "/x.slice/crio-<id>.scope" */
-        UsageSample last; /* the latest stats sample: usage_nano_cores and the sampler's cache */
+        char *cgroup;         /* from a hierarchy's root: "/parent/crio-<id>", "/x.slice/crio-<id>.scope" */
+        char *monitor_cgroup; /* monitor_cgroup = "pod": conmon's, "/parent/crio-conmon-<id>"; else NULL */
+        UsageSample last;     /* the latest stats sample: usage_nano_cores and the sampler's cache */
         int64_t layer_walked_ns; /* CLOCK_MONOTONIC of the last writable-layer walk; 0: never */
         int64_t layer_walked_at; /* the same instant, CLOCK_REALTIME, for answers */
         uint64_t layer_bytes, layer_inodes;
@@ -169,6 +170,7 @@ typedef struct Handler {
         bool no_sync_log;    /* conmon skips the fsync of the log at rotation and exit */
         int64_t create_timeout_ms; /* container_create_timeout, at least 30 s */
         int64_t min_memory;        /* container_min_memory in bytes: smaller limits are refused */
+        bool monitor_in_pod;       /* monitor_cgroup = "pod" with cgroupfs: conmon joins the pod's cgroup */
 } Handler;
 void handler_done(Handler *h);
 /* A memory limit (0: none) under the handler's container_min_memory is -EINVAL naming `field`. */

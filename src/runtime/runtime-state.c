@@ -267,6 +267,7 @@ static json_object *container_to_json(const Container *c, bool creating) {
         put_str(o, "stop_signal", c->stop_signal);
         put_str(o, "handler", c->handler);
         put_str(o, "cgroup", c->cgroup);
+        put_str(o, "monitor_cgroup", c->monitor_cgroup);
         put_int(o, "uid", c->uid);
         put_int(o, "gid", c->gid);
         put_str(o, "name", cc->name);
@@ -310,6 +311,7 @@ static Container *container_from_json(const char *id, const char *pod_id, json_o
         c->stop_signal = get_str(o, "stop_signal");
         c->handler = get_str(o, "handler");
         c->cgroup = get_str(o, "cgroup");
+        c->monitor_cgroup = get_str(o, "monitor_cgroup");
         c->uid = get_int(o, "uid");
         c->gid = get_int(o, "gid");
         cc->name = get_str(o, "name");

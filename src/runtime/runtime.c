@@ -107,6 +107,7 @@ void container_unref(Container *c) {
         free(c->stop_signal);
         free(c->handler);
         free(c->cgroup);
+        free(c->monitor_cgroup);
         free(c->groups);
         free(c);
 }
@@ -213,6 +214,7 @@ int runtime_handler_resolve(Runtime *rt, const char *name, Handler *ret, Error *
                 h.monitor_env = strv_copy(rh->monitor_env);
                 h.systemd_cgroup = strcmp(rt->config->cgroup_manager, "systemd") == 0;
                 h.no_sync_log = rh->no_sync_log;
+                h.monitor_in_pod = !h.systemd_cgroup && strcmp(rh->monitor_cgroup, "pod") == 0;
                 h.create_timeout_ms = create_timeout_ms(rh->container_create_timeout);
                 if (parse_size(rh->container_min_memory, &h.min_memory) < 0) /* validated at load */
                         h.min_memory = 0;
@@ -393,8 +395,21 @@ static void remove_default_cgroup_parent(void) {
         closedir(d);
 }
 
+/* Under systemd a monitor's cgroup is a scope made through systemd's API, which crio-c does not speak. */
+static void warn_unapplied_monitor_cgroups(const Config *config) {
+        if (strcmp(config->cgroup_manager, "systemd") != 0)
+                return;
+        for (size_t i = 0; i < config->n_runtimes; i++)
+                if (!isempty(config->runtimes[i]->monitor_cgroup))
+                        log_warn("crio.runtime.runtimes.%s.monitor_cgroup '%s' is not applied with the "
+                                 "systemd "
+                                 "cgroup manager in crio-c: conmon stays in the daemon's cgroup",
+                                 config->runtimes[i]->name, config->runtimes[i]->monitor_cgroup);
+}
+
 int runtime_new(const Config *config, pthread_rwlock_t *config_lock, ImageService *images, Metrics *metrics,
                 Runtime **ret, Error **reterr) {
+        warn_unapplied_monitor_cgroups(config);
         Runtime *rt = xcalloc(1, sizeof(*rt));
         rt->config = config;
         rt->config_lock = config_lock;

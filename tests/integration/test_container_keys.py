@@ -270,3 +270,32 @@ def test_infra_ctr_cpuset_pins_the_infra_process_only(node, image):
     assert own == f"0-{os.cpu_count() - 1}" if os.cpu_count() > 1 else own == "0"
     cri.remove_pod(pod)
     assert_node_clean(d)
+
+
+def cgroup_dirs_named(name):
+    """Every directory called `name` in any cgroup hierarchy of the node."""
+    found = []
+    for root in {line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()
+                 if " - cgroup " in line or " - cgroup2 " in line}:
+        found += [str(p) for p in Path(root).rglob(name)]
+    return found
+
+
+def test_monitor_cgroup_pod_charges_the_pod_for_its_monitors(node, image):
+    d, cri = node("[crio.runtime.runtimes.runc]\nmonitor_cgroup = \"pod\"\n")
+    pod, ctr = run_busybox(cri, image)
+    monitors = [p for p in ph.processes_with(ctr) if Path(f"/proc/{p}/exe").resolve().name == "conmon"]
+    assert len(monitors) == 1
+    lines = Path(f"/proc/{monitors[0]}/cgroup").read_text().splitlines()
+    assert lines and all(line.endswith(f"/crio-conmon-{ctr}") for line in lines), lines
+    assert cgroup_dirs_named(f"crio-conmon-{ctr}")
+    cri.remove_pod(pod)
+    assert_node_clean(d)
+    assert cgroup_dirs_named(f"crio-conmon-{ctr}") == []  # removed with the container, in every hierarchy
+
+
+def test_monitor_cgroup_other_than_pod_needs_systemd(make_daemon):
+    d = make_daemon(config='[crio.runtime.runtimes.runc]\nmonitor_cgroup = "system.slice"\n',
+                    log_level=None).start(wait_ready=False)
+    assert d.wait(5) != 0
+    assert "crio.runtime.runtimes.runc.monitor_cgroup" in d.log and "systemd" in d.log, d.log_tail()

@@ -453,20 +453,19 @@ static void test_no_effect_key_warns(void **state) {
                              "shared_cpuset = \"0-1\"\n"
                              "selinux = false\n"
                              "[crio.runtime.runtimes.runc]\n"
-                             "monitor_cgroup = \"pod\"\n"
+                             "monitor_exec_cgroup = \"container\"\n"
                              "[crio.runtime.workloads.w]\n"
                              "resources = { cpushares = 512 }\n",
                              &warnings, &err),
                   err);
         /* selinux = false is its default: nothing changes, nothing to say. log_level has an effect. */
-        assert_strv(
-                warnings,
-                "test.conf:3: crio.runtime.shared_cpuset has no effect in crio-c (accepted for "
-                "compatibility with CRI-O),"
-                "test.conf:6: crio.runtime.runtimes.runc.monitor_cgroup has no effect in crio-c (accepted "
-                "for compatibility with CRI-O),"
-                "test.conf:8: crio.runtime.workloads.w.resources.cpushares has no effect in crio-c "
-                "(accepted for compatibility with CRI-O)");
+        assert_strv(warnings,
+                    "test.conf:3: crio.runtime.shared_cpuset has no effect in crio-c (accepted for "
+                    "compatibility with CRI-O),"
+                    "test.conf:6: crio.runtime.runtimes.runc.monitor_exec_cgroup has no effect in crio-c "
+                    "(accepted for compatibility with CRI-O),"
+                    "test.conf:8: crio.runtime.workloads.w.resources.cpushares has no effect in crio-c "
+                    "(accepted for compatibility with CRI-O)");
         assert_string_equal(c->shared_cpuset, "0-1");
 }
 
@@ -575,6 +574,23 @@ static void test_validate_timezone(void **state) {
         _cleanup_error_ Error *err = NULL;
         if (access("/etc/localtime", F_OK) == 0)
                 assert_ok(config_validate(local, &err), err);
+}
+
+/* monitor_cgroup: "pod" or empty with cgroupfs, as CRI-O; the deprecated conmon_cgroup fills it in. */
+static void test_monitor_cgroup(void **state) {
+        _cleanup_config_ Config *slice =
+                config_from_text("[crio.runtime.runtimes.runc]\nmonitor_cgroup = \"system.slice\"\n");
+        _cleanup_error_ Error *err = NULL;
+        assert_int_equal(config_validate(slice, &err), -EINVAL);
+        assert_contains(err->message, "crio.runtime.runtimes.runc.monitor_cgroup");
+        error_free(TAKE_PTR(err));
+        _cleanup_config_ Config *systemd = config_from_text(
+                "[crio.runtime]\ncgroup_manager = \"systemd\"\n[crio.runtime.runtimes.runc]\nmonitor_cgroup "
+                "= \"system.slice\"\n");
+        assert_ok(config_validate(systemd, &err), err);
+        _cleanup_config_ Config *pod =
+                config_from_text("[crio.runtime.runtimes.runc]\nmonitor_cgroup = \"pod\"\n");
+        assert_ok(config_validate(pod, &err), err);
 }
 
 static void test_cpu_list(void **state) {
@@ -1690,6 +1706,7 @@ static void test_load_deprecated_conmon_keys(void **state) {
         _cleanup_error_ Error *err = NULL;
         write_file(t->conf, NULL,
                    "[crio.runtime]\nconmon = \"/opt/bin/conmon\"\nconmon_env = [\"PATH=/opt/bin\"]\n"
+                   "conmon_cgroup = \"pod\"\n"
                    "[crio.runtime.runtimes.own]\nmonitor_path = \"/usr/bin/conmon\"\n"
                    "monitor_env = [\"PATH=/bin\"]\n");
         assert_ok(config_load(&s, &c, NULL, &err), err);
@@ -1698,6 +1715,8 @@ static void test_load_deprecated_conmon_keys(void **state) {
         assert_strv(runc->monitor_env, "PATH=/opt/bin");
         assert_string_equal(own->monitor_path, "/usr/bin/conmon");
         assert_strv(own->monitor_env, "PATH=/bin");
+        assert_string_equal(runc->monitor_cgroup, "pod");
+        assert_string_equal(own->monitor_cgroup, "pod");
 }
 
 static void test_load_env_bad_value(void **state) {
@@ -1826,7 +1845,6 @@ static void test_load_crio_1_26_default(void **state) {
         /* The keys it sets to other values than crio-c's, where crio-c does not act on them, are named. */
         static const char *const no_effect[] = {
                 "13: crio.version_file_persist",
-                "108: crio.runtime.runtimes.runc.monitor_cgroup",
                 ("112: crio.runtime.runtimes.runc.allowed_annotations: annotation "
                  "io.containers.trace-syscall"),
                 "172: crio.tracing.tracing_endpoint",
@@ -1948,6 +1966,7 @@ int main(void) {
                 cmocka_unit_test(test_validate_timezone),
                 cmocka_unit_test(test_mounts_file_parse),
                 cmocka_unit_test(test_cpu_list),
+                cmocka_unit_test(test_monitor_cgroup),
                 cmocka_unit_test(test_unknown_top_level_tables),
                 cmocka_unit_test(test_unknown_subtable),
                 cmocka_unit_test(test_unknown_key_in_wrong_table),
