@@ -193,6 +193,31 @@ static void apply_deprecated_monitor_keys(Config *c) {
         }
 }
 
+static void replace_string(char **field, const char *value) {
+        free(*field);
+        *field = xstrdup(value);
+}
+
+/*
+ * inherit_default_runtime: a handler that differs from the default only in what it allows (annotations,
+ * devices) takes the default's binary, type, state root and config file, as CRI-O does.
+ */
+static void apply_inherited_runtimes(Config *c) {
+        const RuntimeHandler *def = config_find_runtime(c, c->default_runtime);
+        for (size_t i = 0; def && i < c->n_runtimes; i++) {
+                RuntimeHandler *h = c->runtimes[i];
+                if (!h->inherit_default_runtime || h == def)
+                        continue;
+                /* Empty path and root mean the handler's own name: the default's, here. */
+                _cleanup_free_ char *root = isempty(def->runtime_root) ? xasprintf("/run/%s", def->name)
+                                                                       : xstrdup(def->runtime_root);
+                replace_string(&h->runtime_path, isempty(def->runtime_path) ? def->name : def->runtime_path);
+                replace_string(&h->runtime_type, def->runtime_type);
+                replace_string(&h->runtime_root, root);
+                replace_string(&h->runtime_config_path, def->runtime_config_path);
+        }
+}
+
 int config_load(const ConfigSources *s, Config **ret, char ***warnings, Error **reterr) {
         _cleanup_config_ Config *c = config_new_default();
         _cleanup_strv_free_ char **dropins = NULL;
@@ -219,6 +244,7 @@ int config_load(const ConfigSources *s, Config **ret, char ***warnings, Error **
         if (r >= 0) {
                 apply_storage_defaults(c);
                 apply_deprecated_monitor_keys(c);
+                apply_inherited_runtimes(c);
                 r = config_validate(c, reterr);
         }
         if (r < 0)

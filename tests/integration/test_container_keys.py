@@ -299,3 +299,17 @@ def test_monitor_cgroup_other_than_pod_needs_systemd(make_daemon):
                     log_level=None).start(wait_ready=False)
     assert d.wait(5) != 0
     assert "crio.runtime.runtimes.runc.monitor_cgroup" in d.log and "systemd" in d.log, d.log_tail()
+
+
+def test_handler_inheriting_the_default_runtime_allows_devices(node, image):
+    """The way CRI-O nodes offer /dev/fuse to build pods: a handler that is the default runtime plus an
+    allowed annotation, with no runtime_path of its own (there is no binary called "fuse")."""
+    d, cri = node('[crio.runtime.runtimes.fuse]\ninherit_default_runtime = true\n'
+                  'allowed_annotations = ["devices.crio.io"]\n',
+                  runtime_keys='allowed_devices = ["/dev/zero"]\n')
+    pod = cri.run_pod(handler="fuse", annotations={"devices.crio.io": "/dev/zero:/dev/fuse-like"})
+    _, ctr = run_busybox(cri, image, pod)
+    assert sh(cri, ctr, "test -c /dev/fuse-like && echo yes") == "yes\n"
+    assert cri.pod_status(pod).status.runtime_handler == "fuse"
+    cri.remove_pod(pod)
+    assert_node_clean(d)

@@ -1719,6 +1719,26 @@ static void test_load_deprecated_conmon_keys(void **state) {
         assert_string_equal(own->monitor_cgroup, "pod");
 }
 
+/* A handler with inherit_default_runtime runs the default's binary with its state root. */
+static void test_load_inherit_default_runtime(void **state) {
+        TmpDir *t = *state;
+        _cleanup_(config_sources_done) ConfigSources s = sources_for(t, false);
+        _cleanup_config_ Config *c = NULL;
+        _cleanup_error_ Error *err = NULL;
+        write_file(
+                t->conf, NULL,
+                "[crio.runtime.runtimes.runc]\nruntime_path = \"/opt/bin/runc\"\n"
+                "[crio.runtime.runtimes.fuse]\ninherit_default_runtime = true\nruntime_path = \"/nowhere\"\n"
+                "allowed_annotations = [\"devices.crio.io\"]\n"
+                "[crio.runtime.runtimes.own]\nruntime_path = \"/usr/bin/crun\"\n");
+        assert_ok(config_load(&s, &c, NULL, &err), err);
+        const RuntimeHandler *fuse = config_find_runtime(c, "fuse"), *own = config_find_runtime(c, "own");
+        assert_string_equal(fuse->runtime_path, "/opt/bin/runc");
+        assert_string_equal(fuse->runtime_root, config_find_runtime(c, "runc")->runtime_root);
+        assert_strv(fuse->allowed_annotations, "devices.crio.io"); /* its own */
+        assert_string_equal(own->runtime_path, "/usr/bin/crun");
+}
+
 static void test_load_env_bad_value(void **state) {
         TmpDir *t = *state;
         _cleanup_(config_sources_done) ConfigSources s = sources_for(t, false);
@@ -2044,6 +2064,7 @@ int main(void) {
                 TMP_TEST(test_load_unknown_key_warning_names_file),
                 TMP_TEST(test_load_env_beats_files),
                 TMP_TEST(test_load_no_effect_warnings_name_their_source),
+                TMP_TEST(test_load_inherit_default_runtime),
                 TMP_TEST(test_load_deprecated_conmon_keys),
                 TMP_TEST(test_load_env_bad_value),
                 TMP_TEST(test_load_env_value_validated),
