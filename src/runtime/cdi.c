@@ -8,6 +8,7 @@
 
 #include "cdi.h"
 #include "fs-util.h"
+#include "hooks.h"
 #include "json-util.h"
 #include "strv.h"
 
@@ -198,14 +199,8 @@ static int check_mount(json_object *m, const char *where, Error **reterr) {
         return check_strings(field(m, "options"), opts, false, reterr);
 }
 
-static const char *const hook_names[] = {"prestart",       "createRuntime", "createContainer",
-                                         "startContainer", "poststart",     "poststop"};
-
 static bool hook_name_valid(json_object *v) {
-        for (size_t i = 0; is_type(v, json_type_string) && i < ELEMENTSOF(hook_names); i++)
-                if (strcmp(json_object_get_string(v), hook_names[i]) == 0)
-                        return true;
-        return false;
+        return is_type(v, json_type_string) && hook_stage_known(json_object_get_string(v));
 }
 
 static int check_hook(json_object *h, const char *where, Error **reterr) {

@@ -6,7 +6,8 @@
 #include "runtime.h"
 
 /*
- * Container Device Interface (CDI, spec 0.3-0.8): vendors describe devices in JSON or YAML files under
+ * Container Device Interface (CDI, spec 0.3-0.8 without intelRdt and netDevices, whose specs are
+ * refused rather than half-applied): vendors describe devices in JSON or YAML files under
  * cdi_spec_dirs as edits to a container's OCI spec (env, device nodes, mounts, hooks). A kubelet asks
  * for them by fully qualified name ("vendor.com/class=name") in `cdi.k8s.io/...` annotations (from a
  * device plugin) or in ContainerConfig.CDI_devices.

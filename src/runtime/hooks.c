@@ -366,6 +366,13 @@ static json_object *string_array_json(char *const *l) {
         return a;
 }
 
+bool hook_stage_known(const char *name) {
+        for (size_t k = 0; k < ELEMENTSOF(stage_names); k++)
+                if (strcmp(stage_names[k], name) == 0)
+                        return true;
+        return false;
+}
+
 void hook_add_to_spec(const Hook *h, json_object *spec) {
         json_object *hooks = NULL;
         if (!json_object_object_get_ex(spec, "hooks", &hooks)) {

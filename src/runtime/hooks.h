@@ -30,6 +30,9 @@ void hook_free(Hook *h);
 /* All of the hook's `when` conditions hold for the target (they are AND-ed, commands last). */
 bool hook_matches(const Hook *h, const HookTarget *t);
 
+/* Whether `name` is an OCI hook stage ("prestart", "createRuntime", ... "poststop"). Pure. */
+bool hook_stage_known(const char *name);
+
 /* Add the hook to spec["hooks"] under each of its stages, after what is there. */
 void hook_add_to_spec(const Hook *h, json_object *spec);
 
