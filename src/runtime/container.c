@@ -25,7 +25,8 @@
 #include "user.h"
 
 /* After SIGKILL, how long to wait for the monitor to report the exit before giving up on it. */
-#define KILL_WAIT_S 10
+#define KILL_WAIT_MS 10000
+#define KILL_POLL_MS 100
 
 static int64_t now_ns(void) {
         struct timespec ts;
@@ -833,11 +834,13 @@ static int signal_from_name(const char *name) {
         return end && !*end && v > 0 && v < NSIG ? (int)v : SIGTERM;
 }
 
-/* Wait until the exit watcher marks the container exited, at most `seconds`. */
-static bool wait_exited(Runtime *rt, Container *c, int64_t seconds) {
+/* Wait until the exit watcher marks the container exited, at most `ms`. */
+static bool wait_exited(Runtime *rt, Container *c, int64_t ms) {
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += seconds;
+        int64_t ns = until.tv_nsec + ms % 1000 * 1000000;
+        until.tv_sec += ms / 1000 + ns / 1000000000;
+        until.tv_nsec = ns % 1000000000;
         pthread_mutex_lock(&rt->lock);
         while (c->state != CONTAINER_EXITED && !container_check_exit_locked(rt, c))
                 if (pthread_cond_timedwait(&rt->exited, &rt->lock, &until) != 0)
@@ -847,22 +850,34 @@ static bool wait_exited(Runtime *rt, Container *c, int64_t seconds) {
         return exited;
 }
 
-/* The monitor is gone and wrote no exit file: record the loss rather than wait forever. */
-static void mark_lost(Runtime *rt, Container *c) {
+void container_mark_lost_locked(Runtime *rt, Container *c, int32_t exit_code, const char *message) {
+        if (c->state == CONTAINER_EXITED)
+                return;
+        c->state = CONTAINER_EXITED;
+        lists_changed_locked(rt);
+        c->exit_code = exit_code;
+        c->finished_ns = now_ns();
+        free(c->reason);
+        c->reason = xstrdup("Error");
+        free(c->message);
+        c->message = xstrdup(message);
+        metric_inc1(rt->monitor_lost, c->config->name);
+        if (!c->infra)
+                event_emit_locked(rt, c->id, c->pod_id, EVENT_STOPPED);
+}
+
+/*
+ * After SIGKILL: wait for the exit file, but not for one nobody will write (the monitor is gone and no
+ * process of the container runs); then record the loss rather than wait forever.
+ */
+static void wait_killed(Runtime *rt, Container *c) {
+        for (int64_t waited = 0; waited < KILL_WAIT_MS; waited += KILL_POLL_MS)
+                if (wait_exited(rt, c, KILL_POLL_MS) || container_vanished(c))
+                        break;
         pthread_mutex_lock(&rt->lock);
-        if (c->state != CONTAINER_EXITED) {
-                c->state = CONTAINER_EXITED;
-                lists_changed_locked(rt);
-                c->exit_code = 137;
-                c->finished_ns = now_ns();
-                free(c->reason);
-                c->reason = xstrdup("Error");
-                free(c->message);
-                c->message = xstrdup("the container's monitor exited without reporting an exit code");
-                metric_inc1(rt->monitor_lost, c->config->name);
-                if (!c->infra)
-                        event_emit_locked(rt, c->id, c->pod_id, EVENT_STOPPED);
-        }
+        if (!container_check_exit_locked(rt, c)) /* a monitor's last act may be writing it */
+                container_mark_lost_locked(rt, c, 137,
+                                           "the container's monitor exited without reporting an exit code");
         pthread_mutex_unlock(&rt->lock);
 }
 
@@ -939,11 +954,10 @@ static int stop_op(Runtime *rt, Container *c, int64_t timeout_s, bool removing, 
                 return r;
         if (exited ||
             (timeout_s > 0 && oci_kill(rt, c, &h, signal_from_name(c->stop_signal), false, NULL) >= 0 &&
-             wait_exited(rt, c, timeout_s)))
+             wait_exited(rt, c, timeout_s * 1000)))
                 goto done;
         oci_kill(rt, c, &h, SIGKILL, true, NULL);
-        if (!wait_exited(rt, c, KILL_WAIT_S))
-                mark_lost(rt, c);
+        wait_killed(rt, c);
 done:
         release_runtime(rt, c, &h, !removing);
         handler_done(&h);

@@ -342,6 +342,7 @@ static void recover(Runtime *rt) {
         for (size_t i = 0; i < rt->n_ctrs; i++)
                 if (container_check_exit_locked(rt, rt->ctrs[i]))
                         state_save_container(rt, rt->ctrs[i], NULL);
+        boot_recovery(rt);
         release_orphan_networks(rt);
         for (size_t i = 0; i < rt->n_pods; i++)
                 if (rt->pods[i]->state == POD_READY && rt->pods[i]->config->ns.network != NS_NODE)

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <ctype.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -463,6 +464,11 @@ int parse_pid(const char *text) {
         if (errno || end == text || v <= 0 || v > INT32_MAX || (*end && *end != '\n'))
                 return -EINVAL;
         return (int)v;
+}
+
+char proc_stat_state(const char *stat_line) {
+        const char *end = strrchr(stat_line, ')');
+        return end && end[1] == ' ' && isalpha((unsigned char)end[2]) ? end[2] : 0;
 }
 
 char *process_status_to_string(int status) {

@@ -87,5 +87,11 @@ int process_run_io(const ProcessIO *io, int *ret_status, char **ret_stdout, char
 /* A pid written as decimal text (pid files): > 0, or -EINVAL for anything else. */
 int parse_pid(const char *text);
 
+/*
+ * The state letter of a /proc/<pid>/stat line ('R', 'S', 'Z', ...), or 0 when it is not one. The
+ * command name in parentheses may hold spaces and ')', so the state follows the last ')'.
+ */
+char proc_stat_state(const char *stat_line);
+
 /* "exit status 3", "killed by signal 9" for a wait status. Caller frees. */
 char *process_status_to_string(int status);

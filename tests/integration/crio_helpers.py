@@ -332,8 +332,9 @@ class Daemon:
     # -- command line ------------------------------------------------------------------------------------
 
     def settings(self):
+        # version_file in the runroot: a test that empties the runroot stands for a node restart.
         s = {"config": self.config_path, "config-dir": self.config_dir, "listen": self.sock, "root": self.root,
-             "runroot": self.runroot, "log-dir": self.log_dir}
+             "runroot": self.runroot, "log-dir": self.log_dir, "version-file": self.runroot / "version"}
         if self.log_level is not None:
             s["log-level"] = self.log_level
         return s

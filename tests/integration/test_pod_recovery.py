@@ -398,3 +398,118 @@ def test_user_namespace_pod_across_a_restart(node, image):
         assert sh(cri, ctr, "cat /proc/self/uid_map; stat -c %u /bin/busybox").split() == ["0", "200000", "65536", "0"]
     cri.remove_pod(pod)
     assert_node_clean(d)
+
+
+def power_cycle(d):
+    """What a node's reboot does under a daemon: every monitor and container process is gone, and with
+    them the mounts, the tmpfs directories (runroot, pinned namespaces, exit files, attach sockets,
+    runc's state) and the cgroups. The state database under root stays."""
+    ctrs = [b.name for b in (d.runroot / "containers").iterdir()]  # infra containers too
+    d.kill()
+    killed = ph.processes_with(str(d.runroot)) + ph.processes_with(str(d.node_dir))
+    for ctr in ctrs:
+        for cg in Path("/sys/fs/cgroup").glob(f"*/crio-c/crio-{ctr}"):
+            killed += [int(pid) for pid in (cg / "cgroup.procs").read_text().split()]
+    for pid in killed:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    assert ph.wait_gone(lambda: [p for p in killed if _running(p)]) == []
+    for mp in reversed(ph.mounts_under(d.workdir) + ph.mounts_under(d.node_dir)):
+        subprocess.run(["umount", "-l", mp], check=True)
+    for ctr in ctrs:
+        assert ph.wait_gone(lambda: [c for c in Path("/sys/fs/cgroup").glob(f"*/crio-c/crio-{ctr}")
+                                     if not _rmdir(c)]) == []
+        subprocess.run(["rm", "-rf", f"/run/runc/{ctr}"], check=True)
+    for gone in (d.runroot, d.node_dir / "ns", d.node_dir / "exits", d.node_dir / "attach"):
+        subprocess.run(["rm", "-rf", str(gone)], check=True)
+
+
+def _running(pid):
+    """Not gone and not a zombie (an orphan killed here waits for the machine's init to reap it)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in "ZX"
+    except (OSError, IndexError):
+        return False
+
+
+def _rmdir(path):
+    try:
+        path.rmdir()
+        return True
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+
+
+def two_pods_across_a_node_restart(d, cri, image):
+    """A pod with a running container, another with an infra process too; the node restarts and the
+    daemon starts again. Returns the new client, the pods and their containers."""
+    pod = cri.run_pod(ph.pod_config(name="web", uid="web-uid"))
+    _, ctr = run_busybox(cri, image, pod)
+    infra_pod = cri.run_pod(ph.pod_config(name="shared", uid="shared-uid", pid="POD"))
+    _, infra_ctr = run_busybox(cri, image, infra_pod)
+    power_cycle(d)
+    return restart(d, kill=False), (pod, infra_pod), (ctr, infra_ctr)
+
+
+def test_node_restart_wipes_the_previous_boots_pods(node, image):
+    """After a reboot (version_file gone with the tmpfs) the previous boot's pods and containers are
+    removed at start, as CRI-O's internal_wipe does: the kubelet finds none and runs its pods again."""
+    d, cri = node()
+    cri, _, _ = two_pods_across_a_node_restart(d, cri, image)
+    assert cri.list_pods() == [] and cri.list_containers() == []
+    assert "removed 2 pod sandboxes of the previous boot" in d.log
+    assert (d.runroot / "version").read_text().strip() == cri.version().runtime_version
+    layers = d.root / "containers"
+    assert not layers.exists() or list(layers.iterdir()) == []
+    again = cri.run_pod(ph.pod_config(name="web", uid="web-uid", attempt=1))
+    _, ctr = run_busybox(cri, image, again)
+    assert sh(cri, ctr, "echo back") == "back\n"
+    cri.remove_pod(again)
+    assert_node_clean(d)
+
+
+def test_node_restart_without_internal_wipe_reports_everything_gone(node, image):
+    """internal_wipe = false keeps the previous boot's objects, as they are now: pods not ready and
+    containers exited with an unknown status, so the kubelet replaces them and can remove them fast."""
+    d, cri = node("[crio]\ninternal_wipe = false\n")
+    cri, (pod, infra_pod), (ctr, infra_ctr) = two_pods_across_a_node_restart(d, cri, image)
+    for p in (pod, infra_pod):
+        assert cri.pod_status(p).status.state == h.pb().SANDBOX_NOTREADY
+    for c in (ctr, infra_ctr):
+        st = cri.container_status(c).status
+        assert (st.state, st.exit_code, st.reason) == (h.pb().CONTAINER_EXITED, 255, "Error")
+        assert "node may have restarted" in st.message
+    for p in (pod, infra_pod):
+        cri.stop_pod(p)
+        cri.remove_pod(p)
+    assert cri.list_pods() == [] and cri.list_containers() == []
+    assert_node_clean(d)
+
+
+def test_container_whose_processes_died_while_the_daemon_was_down_is_exited(node, image):
+    """No reboot: a monitor killed with its container while no daemon ran leaves no exit file. The
+    restarted daemon reports the container exited, and the pod, whose namespaces are intact, ready."""
+    d, cri = node()
+    pod, ctr = run_busybox(cri, image)
+    _, alive = run_busybox(cri, image, pod)
+    d.kill()
+    monitor = [p for p in ph.processes_with(ctr) if Path(f"/proc/{p}/comm").read_text().strip() == "conmon"]
+    assert len(monitor) == 1
+    os.kill(monitor[0], signal.SIGKILL)
+    procs = [int(pid) for cg in Path("/sys/fs/cgroup").glob(f"*/crio-c/crio-{ctr}")
+             for pid in (cg / "cgroup.procs").read_text().split()]
+    for pid in procs:
+        os.kill(pid, signal.SIGKILL)
+    assert ph.wait_gone(lambda: [p for p in procs if _running(p)]) == []
+    cri = restart(d, kill=False)
+    st = cri.container_status(ctr).status
+    assert (st.state, st.exit_code) == (h.pb().CONTAINER_EXITED, 255)
+    assert cri.container_status(alive).status.state == h.pb().CONTAINER_RUNNING
+    assert cri.pod_status(pod).status.state == h.pb().SANDBOX_READY
+    assert "removed" not in d.log.split("serving CRI")[-1]
+    cri.remove_pod(pod)
+    assert_node_clean(d)

@@ -167,6 +167,15 @@ static void test_parse_pid(void **state) {
         assert_int_equal(parse_pid("99999999999"), -EINVAL);
 }
 
+static void test_proc_stat_state(void **state) {
+        assert_int_equal(proc_stat_state("28906 (pause) S 1 28906 28906 0 -1"), 'S');
+        assert_int_equal(proc_stat_state("7 (a) b) Z 1 7"), 'Z'); /* a name with ") " in it */
+        assert_int_equal(proc_stat_state("8 (x\n) R 1"), 'R');
+        assert_int_equal(proc_stat_state("9 (trunc"), 0);
+        assert_int_equal(proc_stat_state("9 (x)"), 0);
+        assert_int_equal(proc_stat_state(""), 0);
+}
+
 static void test_status_strings(void **state) {
         char *s = process_status_to_string(3 << 8);
         assert_string_equal(s, "exit status 3");
@@ -242,6 +251,7 @@ int main(void) {
                 cmocka_unit_test(test_orphans_are_reaped),
                 cmocka_unit_test(test_adopted_orphans_keep_their_status),
                 cmocka_unit_test(test_parse_pid),
+                cmocka_unit_test(test_proc_stat_state),
                 cmocka_unit_test(test_status_strings),
                 cmocka_unit_test(test_run_io_feeds_stdin_and_keeps_streams_apart),
                 cmocka_unit_test(test_run_io_large_input_and_capped_output),

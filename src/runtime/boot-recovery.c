@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * What a starting daemon finds of objects whose processes and mounts died without it: after the node
+ * restarted (every process, mount, pinned namespace and tmpfs file is gone) or after a monitor died
+ * together with its container while no daemon ran. Their rows still say running and ready; left so,
+ * a kubelet would wait for them forever instead of starting them again.
+ */
+#include <linux/magic.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+
+#include "fs-util.h"
+#include "log.h"
+#include "process.h"
+#include "runtime-private.h"
+#include "version.h"
+
+/* The exit status containerd reports for a task whose exit nobody saw; CRI-O's is the same. */
+#define EXIT_UNKNOWN 255
+
+static bool process_file_mentions(int pid, const char *file, const char *id) {
+        if (pid <= 1)
+                return false;
+        _cleanup_free_ char *path = xasprintf("/proc/%d/%s", pid, file), *text = NULL;
+        size_t len = 0;
+        if (read_file(path, 65536, &text, &len) < 0)
+                return false;
+        return memmem(text, len, id, strlen(id)) != NULL;
+}
+
+/* conmon's pid file names a live process whose command line carries the container's ID. */
+static bool monitor_alive(const Container *c) {
+        if (!c->bundle)
+                return false;
+        _cleanup_free_ char *pidfile = xasprintf("%s/conmon-pidfile", c->bundle), *text = NULL;
+        if (read_file(pidfile, 64, &text, NULL) < 0)
+                return false;
+        return process_file_mentions(parse_pid(text), "cmdline", c->id);
+}
+
+/* A zombie (killed, not yet reaped by whoever inherited it) runs no more. */
+static bool process_running(int pid) {
+        _cleanup_free_ char *path = xasprintf("/proc/%d/stat", pid), *text = NULL;
+        if (read_file(path, 4096, &text, NULL) < 0)
+                return false;
+        char state = proc_stat_state(text);
+        return state && state != 'Z' && state != 'X';
+}
+
+/* The recorded init pid is a running process in the container's own cgroup (a reused pid is not). */
+static bool init_alive(const Container *c) {
+        return process_file_mentions(c->pid, "cgroup", c->id) && process_running(c->pid);
+}
+
+bool container_vanished(const Container *c) {
+        if (c->claim.creating || (c->state != CONTAINER_CREATED && c->state != CONTAINER_RUNNING))
+                return false;
+        return !monitor_alive(c) && !init_alive(c);
+}
+
+static bool is_namespace_file(const char *path) {
+        struct statfs s;
+        return statfs(path, &s) == 0 && s.f_type == NSFS_MAGIC;
+}
+
+/* Its directory, pinned namespaces and /dev/shm mount are all still there. */
+static bool pod_intact(const Pod *p) {
+        struct stat dir, shm;
+        if (!p->dir || stat(p->dir, &dir) < 0)
+                return false;
+        const char *ns[] = {p->netns, p->ipcns, p->utsns, p->userns};
+        for (size_t i = 0; i < ELEMENTSOF(ns); i++)
+                if (ns[i] && !is_namespace_file(ns[i]))
+                        return false;
+        if (p->shm_mounted) {
+                _cleanup_free_ char *path = xasprintf("%s/shm", p->dir);
+                if (stat(path, &shm) < 0 || shm.st_dev == dir.st_dev)
+                        return false;
+        }
+        return true;
+}
+
+static void mark_vanished_containers(Runtime *rt) {
+        for (size_t i = 0; i < rt->n_ctrs; i++) {
+                Container *c = rt->ctrs[i];
+                if (!container_vanished(c))
+                        continue;
+                log_warn("container %s: its monitor and processes were gone when the daemon started "
+                         "(a node restart?): marked exited",
+                         c->id);
+                container_mark_lost_locked(rt, c, EXIT_UNKNOWN,
+                                           "the container's processes were gone when crio-c started; "
+                                           "the node may have restarted");
+                state_save_container(rt, c, NULL);
+        }
+}
+
+/* Marks the ready pods that lost what they run in; returns how many pods are not intact. */
+static size_t mark_vanished_pods(Runtime *rt) {
+        size_t broken = 0;
+        for (size_t i = 0; i < rt->n_pods; i++) {
+                Pod *p = rt->pods[i];
+                if (pod_intact(p))
+                        continue;
+                broken++;
+                if (p->state != POD_READY)
+                        continue;
+                log_warn("pod %s: its namespaces or files were gone when the daemon started "
+                         "(a node restart?): marked not ready",
+                         p->id);
+                p->state = POD_NOTREADY;
+                lists_changed_locked(rt);
+                state_save_pod(rt, p, NULL);
+        }
+        return broken;
+}
+
+/* Remove a pod of the previous boot with its containers, rows included. */
+static void wipe_pod(Runtime *rt, Pod *p) {
+        for (size_t i = rt->n_ctrs; i-- > 0;) {
+                Container *c = rt->ctrs[i];
+                if (strcmp(c->pod_id, p->id) != 0 || c->infra)
+                        continue;
+                container_teardown(rt, c, false);
+                state_delete_container(rt, c->id, NULL);
+                runtime_drop_container_locked(rt, c);
+        }
+        pod_teardown(rt, p);
+        state_delete_pod(rt, p->id, NULL);
+        runtime_drop_pod_locked(rt, p);
+}
+
+/* With internal_wipe, what the node's restart left of the previous boot goes, as on CRI-O. */
+static void wipe_previous_boot(Runtime *rt) {
+        size_t n = 0;
+        for (size_t i = rt->n_pods; i-- > 0;) {
+                if (pod_intact(rt->pods[i]))
+                        continue;
+                wipe_pod(rt, rt->pods[i]);
+                n++;
+        }
+        if (n > 0)
+                log_info("removed %zu pod sandboxes of the previous boot and their containers "
+                         "(internal_wipe)",
+                         n);
+}
+
+/*
+ * CRI-O's reboot test: version_file lives on a tmpfs, so its absence means the node restarted since a
+ * daemon last started (or this is the first start). "" turns the test off.
+ */
+static bool node_restarted(const Config *c) {
+        return !isempty(c->version_file) && access(c->version_file, F_OK) < 0 && errno == ENOENT;
+}
+
+static void write_version_file(const char *path) {
+        if (isempty(path))
+                return;
+        const char *text = CRIO_VERSION "\n";
+        if (mkdir_parents(path, 0755) < 0 || write_file_atomic(path, text, strlen(text), 0644) < 0)
+                log_warn("cannot write version_file %s: %m", path);
+}
+
+void boot_recovery(Runtime *rt) {
+        bool restarted = node_restarted(rt->config);
+        mark_vanished_containers(rt);
+        size_t broken = mark_vanished_pods(rt);
+        if (restarted && broken > 0) {
+                log_info("the node restarted since the last start (version_file %s was absent)",
+                         rt->config->version_file);
+                if (rt->config->internal_wipe)
+                        wipe_previous_boot(rt);
+        }
+        write_version_file(rt->config->version_file);
+}
