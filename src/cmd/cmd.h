@@ -7,6 +7,7 @@
 int cmd_config(const CliOptions *o);
 int cmd_status(const CliOptions *o);
 int cmd_version(const CliOptions *o);
+int cmd_wipe(const CliOptions *o);
 
 /* Report a usage error the same way everywhere and return 2. */
 int usage_error(const char *command, const char *message);

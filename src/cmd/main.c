@@ -63,6 +63,8 @@ int main(int argc, char **argv) {
                 r = cmd_config(&o);
         else if (streq_ptr(o.command, "status"))
                 r = cmd_status(&o);
+        else if (streq_ptr(o.command, "wipe"))
+                r = cmd_wipe(&o);
         else
                 r = run_daemon(&o);
         cli_options_done(&o);

@@ -4,7 +4,7 @@
 #include "flags.h"
 #include "strv.h"
 
-static const char *const commands[] = {"config", "status", "version", "help"};
+static const char *const commands[] = {"config", "status", "version", "wipe", "help"};
 
 /* Options that are not crio.conf keys. */
 typedef enum CliOnly {
@@ -293,6 +293,7 @@ void cli_write_usage(FILE *f) {
               "  config    print the effective configuration as TOML (--default: the built-in one)\n"
               "  status    query a running daemon over its socket (info, config, containers --id ID)\n"
               "  version   print version information (--json)\n"
+              "  wipe      remove what a node restart left of pods and containers (--force: everything)\n"
               "  help      show this help\n\n"
               "Global flags (each also read from the CONTAINER_<FLAG> environment variable):\n",
               f);

@@ -146,11 +146,7 @@ static void wipe_previous_boot(Runtime *rt) {
                          n);
 }
 
-/*
- * CRI-O's reboot test: version_file lives on a tmpfs, so its absence means the node restarted since a
- * daemon last started (or this is the first start). "" turns the test off.
- */
-static bool node_restarted(const Config *c) {
+bool runtime_node_restarted(const Config *c) {
         return !isempty(c->version_file) && access(c->version_file, F_OK) < 0 && errno == ENOENT;
 }
 
@@ -163,7 +159,7 @@ static void write_version_file(const char *path) {
 }
 
 void boot_recovery(Runtime *rt) {
-        bool restarted = node_restarted(rt->config);
+        bool restarted = runtime_node_restarted(rt->config);
         mark_vanished_containers(rt);
         size_t broken = mark_vanished_pods(rt);
         if (restarted && broken > 0) {

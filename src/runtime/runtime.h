@@ -190,6 +190,11 @@ typedef struct Runtime Runtime;
  */
 int runtime_new(const Config *config, pthread_rwlock_t *config_lock, ImageService *images, Metrics *metrics,
                 Runtime **ret, Error **reterr);
+/*
+ * CRI-O's reboot test: version_file lives on a tmpfs, so its absence means the node restarted since a
+ * daemon last started (or that none ever did). "" turns the test off. runtime_new() writes the file.
+ */
+bool runtime_node_restarted(const Config *c);
 /* Stop watching and free the in-memory view; containers keep running under their monitors. */
 Runtime *runtime_free(Runtime *rt);
 

@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <fcntl.h>
 #include <malloc.h>
 #include <signal.h>
-#include <sys/stat.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/resource.h>
 
 #include "daemon.h"
+#include "fs-util.h"
 #include "http-api.h"
 #include "image-service.h"
 #include "listener.h"
@@ -58,8 +61,7 @@ char *daemon_config_toml(Daemon *d) {
 #define DEFAULT_REGISTRIES_CONF_DIR "/etc/containers/registries.conf.d"
 #define DEFAULT_CERTS_DIR "/etc/containers/certs.d"
 
-/* The image service's view of the config (caller holds the config lock or owns `c`). */
-static ImageSettings image_settings_from(const CliOptions *o, const Config *c) {
+ImageSettings daemon_image_settings(const CliOptions *o, const Config *c) {
         int64_t progress = 0, stall = 0, connect = 0;
         /* Validated at load. */
         parse_duration(c->pull_progress_timeout, &progress);
@@ -143,7 +145,7 @@ static void daemon_reload(Daemon *d) {
          * lock that inline RPCs take; reading d->config unlocked is fine here, as only this thread writes
          * it.
          */
-        ImageSettings settings = image_settings_from(d->options, d->config);
+        ImageSettings settings = daemon_image_settings(d->options, d->config);
         _cleanup_strv_free_ char **image_warnings = NULL;
         if (image_service_reload(d->images, &settings, &image_warnings, &err) < 0)
                 log_error("reload: keeping the previous registries configuration: %s", err->message);
@@ -152,7 +154,7 @@ static void daemon_reload(Daemon *d) {
 
 static int start_images(Daemon *d, Error **reterr) {
         _cleanup_strv_free_ char **warnings = NULL;
-        ImageSettings settings = image_settings_from(d->options, d->config);
+        ImageSettings settings = daemon_image_settings(d->options, d->config);
         int r = image_service_new(d->config->root, &settings, &d->images, &warnings, reterr);
         log_warnings(warnings);
         return r;
@@ -163,7 +165,60 @@ static int submit_pull(void *pool, void (*fn)(void *arg), void *arg) {
         return worker_pool_submit(pool, fn, arg);
 }
 
+/*
+ * clean_shutdown_file as CRI-O keeps it: removed at start, written after a stop that finished, once
+ * the store is synced, so that node tooling can tell a crash or a power loss from a clean stop.
+ * crio-c's own start-up checks of the store and of half-made objects run either way.
+ */
+static void forget_clean_shutdown(const Config *c) {
+        if (!isempty(c->clean_shutdown_file) && unlink(c->clean_shutdown_file) < 0 && errno == ENOENT)
+                log_info("%s is absent: the daemon did not stop cleanly last time (or never ran)",
+                         c->clean_shutdown_file);
+}
+
+static void record_clean_shutdown(const Config *c) {
+        if (isempty(c->clean_shutdown_file))
+                return;
+        int fd = open(c->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd >= 0) {
+                syncfs(fd);
+                close(fd);
+        }
+        if (mkdir_parents(c->clean_shutdown_file, 0755) < 0 ||
+            write_file_atomic(c->clean_shutdown_file, "", 0, 0644) < 0)
+                log_warn("cannot write clean_shutdown_file %s: %m", c->clean_shutdown_file);
+}
+
+int daemon_lock_root(const char *root, Error **reterr) {
+        if (mkdir_parents_and_self(root, 0700) < 0)
+                return error_set(reterr, errno, "cannot create root %s: %m", root);
+        _cleanup_free_ char *path = xasprintf("%s/crio-c.lock", root);
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return error_set(reterr, errno, "cannot open %s: %m", path);
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+                int e = errno;
+                char pid[32] = "";
+                ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
+                pid[n > 0 ? strcspn(pid, "\n") : 0] = 0;
+                close(fd);
+                if (e == EWOULDBLOCK)
+                        return error_set(reterr, EBUSY, "root %s is in use by another crio-c (pid %s)", root,
+                                         *pid ? pid : "unknown");
+                return error_set(reterr, e, "cannot lock %s: %m", path);
+        }
+        _cleanup_free_ char *text = xasprintf("%d\n", (int)getpid());
+        if (ftruncate(fd, 0) < 0 || pwrite(fd, text, strlen(text), 0) < 0)
+                log_warn("cannot write the pid into %s: %m", path);
+        return fd;
+}
+
 static int daemon_start(Daemon *d, Error **reterr) {
+        /* Two daemons on one root would undo each other's pods at start and share layers unlocked. */
+        d->root_lock = daemon_lock_root(d->config->root, reterr);
+        if (d->root_lock < 0)
+                return d->root_lock;
+        forget_clean_shutdown(d->config);
         unsigned groups = 0;
         const char *bad = NULL;
         if (pod_metrics_groups(d->config->included_pod_metrics, &groups, &bad) < 0)
@@ -256,7 +311,7 @@ static void raise_fd_limit(void) {
 }
 
 int daemon_run(const CliOptions *options, Config *config, Error **reterr) {
-        Daemon d = {.config = config, .options = options};
+        Daemon d = {.config = config, .options = options, .root_lock = -1};
         sigset_t set;
         int r;
 
@@ -295,6 +350,10 @@ int daemon_run(const CliOptions *options, Config *config, Error **reterr) {
                 notify_service_manager("STOPPING=1");
         }
         daemon_stop(&d);
+        if (r >= 0)
+                record_clean_shutdown(config);
+        if (d.root_lock >= 0)
+                close(d.root_lock);
         free(d.pod_cidr);
         config_free(d.config);
         pthread_rwlock_destroy(&d.config_lock);

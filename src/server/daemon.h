@@ -6,6 +6,7 @@
 #include "config.h"
 #include "daemon-metrics.h"
 #include "flags.h"
+#include "image-service.h"
 #include "list-cache.h"
 
 typedef struct RpcServer RpcServer;
@@ -42,6 +43,7 @@ typedef struct Daemon {
         MetricsServer *metrics_server;
         EventHub *events;                   /* GetContainerEvents subscribers */
         ListCache pod_list, container_list; /* unfiltered ListPodSandbox / ListContainers answers */
+        int root_lock;                      /* <root>/crio-c.lock, held while the daemon runs */
 } Daemon;
 
 /*
@@ -49,6 +51,22 @@ typedef struct Daemon {
  * after a clean shutdown, or -errno (with reterr set) when it cannot start.
  */
 int daemon_run(const CliOptions *options, Config *config, Error **reterr);
+
+/* The image service's view of the config (caller holds the config lock or owns `c`). */
+ImageSettings daemon_image_settings(const CliOptions *o, const Config *c);
+
+/*
+ * Take <root>/crio-c.lock, creating root: one daemon (or one `crio wipe`) per root. Returns the fd,
+ * held until closed or exit, or -EBUSY naming the holder's pid when another process has it.
+ */
+int daemon_lock_root(const char *root, Error **reterr);
+
+/*
+ * `crio wipe` (wipe.c): with no daemon on the root, remove what a node restart left (pods not ready
+ * and their containers) when version_file is absent; `force` removes every pod, container and image
+ * whatever it says. Reports on stdout.
+ */
+int daemon_wipe(const CliOptions *o, Config *config, bool force, Error **reterr);
 
 /* Serialize the effective config for Status(verbose) and the HTTP API, under the config lock. */
 char *daemon_config_json(Daemon *d);

@@ -334,7 +334,8 @@ class Daemon:
     def settings(self):
         # version_file in the runroot: a test that empties the runroot stands for a node restart.
         s = {"config": self.config_path, "config-dir": self.config_dir, "listen": self.sock, "root": self.root,
-             "runroot": self.runroot, "log-dir": self.log_dir, "version-file": self.runroot / "version"}
+             "runroot": self.runroot, "log-dir": self.log_dir, "version-file": self.runroot / "version",
+             "clean-shutdown-file": self.workdir / "clean.shutdown"}
         if self.log_level is not None:
             s["log-level"] = self.log_level
         return s

@@ -513,3 +513,58 @@ def test_container_whose_processes_died_while_the_daemon_was_down_is_exited(node
     assert "removed" not in d.log.split("serving CRI")[-1]
     cri.remove_pod(pod)
     assert_node_clean(d)
+
+
+def test_second_daemon_on_the_same_root_is_refused(node, tmp_path):
+    d, _ = node()
+    other = h.Daemon(tmp_path / "other", config=d.config_path.read_text())
+    other.root = d.root
+    with pytest.raises(h.DaemonExited):
+        other.start()
+    assert f"root {d.root} is in use by another crio-c (pid {d.pid})" in other.log
+
+
+def test_crio_wipe_after_a_node_restart(node, image):
+    """With internal_wipe = false, `crio wipe` before the daemon starts removes what the restart left."""
+    d, cri = node("[crio]\ninternal_wipe = false\n")
+    refused = d.run_cli("wipe")
+    assert refused.returncode == 1
+    assert f"stop the daemon first: root {d.root} is in use by another crio-c (pid {d.pid})" in refused.stderr
+    pod, ctr = run_busybox(cri, image)
+    power_cycle(d)
+    wiped = d.run_cli("wipe", timeout=60)
+    assert wiped.returncode == 0, wiped.stderr
+    assert f"removed pod sandbox {pod} (default/" in wiped.stdout
+    assert "wiped 1 pod sandboxes, 1 containers and 0 images" in wiped.stdout
+    again = d.run_cli("wipe")
+    assert again.returncode == 0 and "nothing to wipe" in again.stdout
+    cri = restart(d, kill=False)
+    assert cri.list_pods() == [] and cri.list_containers() == []
+    assert [i.id for i in cri.list_images()] != []
+    assert_node_clean(d)
+
+
+def test_crio_wipe_force_removes_running_pods_and_images(node, image):
+    d, cri = node()
+    pod, ctr = run_busybox(cri, image)
+    d.stop()
+    wiped = d.run_cli("wipe", "--force", timeout=60)
+    assert wiped.returncode == 0, wiped.stderr
+    assert "wiped 1 pod sandboxes, 1 containers and 1 images" in wiped.stdout
+    assert ph.wait_gone(lambda: ph.processes_with(ctr)) == []
+    cri = restart(d, kill=False)
+    assert cri.list_pods() == [] and cri.list_images() == []
+    assert_node_clean(d)
+
+
+def test_clean_shutdown_file_tells_a_stop_from_a_crash(node):
+    d, _ = node()
+    marker = d.workdir / "clean.shutdown"
+    assert not marker.exists()
+    d.stop()
+    assert marker.exists()
+    restart(d, kill=False)
+    assert not marker.exists() and "did not stop cleanly" not in d.log
+    restart(d, kill=True)
+    assert not marker.exists()
+    assert f"{marker} is absent: the daemon did not stop cleanly last time" in d.log
