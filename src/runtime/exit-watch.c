@@ -1,10 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <fcntl.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include "fs-util.h"
 #include "log.h"
+#include "process.h"
 #include "runtime-private.h"
 
 /*
@@ -29,16 +34,53 @@ static Container *handle_exit_file(Runtime *rt, const char *name) {
         return exited;
 }
 
+/*
+ * An orphan the daemon reaped was a container's init: its monitor died before it (conmon is its
+ * parent and reaps it otherwise), so nobody else will write its exit file. Write it as conmon would
+ * (exit code, or 128 + signal), and the inotify path records the exit as any other.
+ */
+static void record_orphan_exit(Runtime *rt, const OrphanExit *e) {
+        _cleanup_free_ char *id = NULL;
+        pthread_mutex_lock(&rt->lock);
+        for (size_t i = 0; i < rt->n_ctrs && !id; i++) {
+                const Container *c = rt->ctrs[i];
+                if (c->pid == e->pid && !c->claim.creating &&
+                    (c->state == CONTAINER_CREATED || c->state == CONTAINER_RUNNING))
+                        id = xstrdup(c->id);
+        }
+        pthread_mutex_unlock(&rt->lock);
+        if (!id)
+                return;
+        int code = WIFEXITED(e->status) ? WEXITSTATUS(e->status) : 128 + WTERMSIG(e->status);
+        _cleanup_free_ char *path = xasprintf("%s/%s", rt->paths.exits_dir, id);
+        _cleanup_free_ char *text = xasprintf("%d", code);
+        log_warn("container %s exited (%d) after its monitor died; recording the exit for it", id, code);
+        if (access(path, F_OK) < 0 && write_file_replace(path, text, strlen(text), 0600) < 0)
+                log_warn("container %s: cannot write %s: %m", id, path);
+}
+
+static void read_orphan_exits(Runtime *rt) {
+        OrphanExit e[64];
+        ssize_t n = read(rt->orphan_pipe[0], e, sizeof(e));
+        for (ssize_t i = 0; i < n / (ssize_t)sizeof(e[0]); i++)
+                record_orphan_exit(rt, &e[i]);
+}
+
 static void *exit_watch_main(void *arg) {
         Runtime *rt = arg;
         char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
         for (;;) {
-                struct pollfd p[2] = {{.fd = rt->inotify_fd, .events = POLLIN},
-                                      {.fd = rt->stop_fd, .events = POLLIN}};
-                if (poll(p, 2, -1) < 0)
+                struct pollfd p[3] = {{.fd = rt->inotify_fd, .events = POLLIN},
+                                      {.fd = rt->stop_fd, .events = POLLIN},
+                                      {.fd = rt->orphan_pipe[0], .events = POLLIN}};
+                if (poll(p, 3, -1) < 0)
                         continue;
                 if (p[1].revents)
                         return NULL;
+                if (p[2].revents)
+                        read_orphan_exits(rt);
+                if (!p[0].revents)
+                        continue;
                 ssize_t n = read(rt->inotify_fd, buf, sizeof(buf));
                 /* An event holds at least its header, so the batch has at most this many exits. */
                 Container *exited[sizeof(buf) / sizeof(struct inotify_event)];
@@ -67,6 +109,9 @@ int exit_watch_start(Runtime *rt, Error **reterr) {
         rt->stop_fd = eventfd(0, EFD_CLOEXEC);
         if (rt->stop_fd < 0)
                 return error_set(reterr, errno, "eventfd: %m");
+        if (pipe2(rt->orphan_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+                return error_set(reterr, errno, "pipe: %m");
+        process_report_orphans(rt->orphan_pipe[1]);
         int r = pthread_create(&rt->exit_thread, NULL, exit_watch_main, rt);
         if (r != 0)
                 return error_set(reterr, r, "cannot start the exit watcher: %s", strerror(r));
@@ -88,9 +133,11 @@ void exit_watch_stop(Runtime *rt) {
                 pthread_join(rt->exit_thread, NULL);
                 rt->exit_thread_started = false;
         }
-        if (rt->inotify_fd >= 0)
-                close(rt->inotify_fd);
-        if (rt->stop_fd >= 0)
-                close(rt->stop_fd);
-        rt->inotify_fd = rt->stop_fd = -1;
+        if (rt->orphan_pipe[1] >= 0)
+                process_report_orphans(-1);
+        const int fds[] = {rt->inotify_fd, rt->stop_fd, rt->orphan_pipe[0], rt->orphan_pipe[1]};
+        for (size_t i = 0; i < ELEMENTSOF(fds); i++)
+                if (fds[i] >= 0)
+                        close(fds[i]);
+        rt->inotify_fd = rt->stop_fd = rt->orphan_pipe[0] = rt->orphan_pipe[1] = -1;
 }

@@ -149,7 +149,8 @@ struct Runtime {
 
         pthread_t exit_thread;
         int inotify_fd;
-        int stop_fd; /* eventfd that stops the exit watcher */
+        int stop_fd;        /* eventfd that stops the exit watcher */
+        int orphan_pipe[2]; /* the reaper's OrphanExit records, read by the exit watcher */
         bool exit_thread_started;
 
         /* Files of removed containers, deleted after RemoveContainer answered (teardown.c). */

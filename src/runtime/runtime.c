@@ -433,7 +433,7 @@ int runtime_new(const Config *config, pthread_rwlock_t *config_lock, ImageServic
                                             "container_runtime_crio_containers_events_dropped_total",
                                             "Container events not delivered because a queue was full.",
                                             METRIC_COUNTER, "", NULL, 0);
-        rt->inotify_fd = rt->stop_fd = -1;
+        rt->inotify_fd = rt->stop_fd = rt->orphan_pipe[0] = rt->orphan_pipe[1] = -1;
         pthread_mutex_init(&rt->lock, NULL);
         pthread_mutex_init(&rt->db_lock, NULL);
         pthread_mutex_init(&rt->sealed.lock, NULL);

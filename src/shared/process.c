@@ -9,8 +9,10 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cancel.h"
+#include "log.h"
 #include "process.h"
 
 extern char **environ;
@@ -29,6 +31,8 @@ typedef struct Tracked {
 #define ORPHAN_RING 64
 static Tracked orphans[ORPHAN_RING];
 static size_t orphan_next;
+
+static int orphan_report_fd = -1; /* under table_lock */
 
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t table_changed = PTHREAD_COND_INITIALIZER;
@@ -54,6 +58,13 @@ static void timespec_after_ms(struct timespec *ts, int64_t ms) {
                 ts->tv_sec++;
                 ts->tv_nsec -= 1000000000;
         }
+}
+
+/* Under table_lock. One write, atomic (below PIPE_BUF) and never blocking: the reaper waits for no one. */
+static void report_orphan(pid_t pid, int status) {
+        OrphanExit e = {.pid = pid, .status = status};
+        if (orphan_report_fd >= 0 && write(orphan_report_fd, &e, sizeof(e)) != (ssize_t)sizeof(e))
+                log_debug("orphan %d: exit not reported: %m", (int)pid);
 }
 
 /*
@@ -82,14 +93,22 @@ static void *reaper_main(void *arg) {
                         if (t) {
                                 t->exited = true;
                                 t->status = status;
-                        } else
+                        } else {
                                 orphans[orphan_next++ % ORPHAN_RING] =
                                         (Tracked){.pid = si.si_pid, .exited = true, .status = status};
+                                report_orphan(si.si_pid, status);
+                        }
                         pthread_cond_broadcast(&table_changed);
                 }
                 pthread_mutex_unlock(&table_lock);
         }
         return NULL;
+}
+
+void process_report_orphans(int fd) {
+        pthread_mutex_lock(&table_lock);
+        orphan_report_fd = fd;
+        pthread_mutex_unlock(&table_lock);
 }
 
 int process_reaper_start(void) {

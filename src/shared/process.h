@@ -18,6 +18,18 @@
 /* Start the reaper thread. Call once, before the first spawn. */
 int process_reaper_start(void);
 
+/* What the reaper tells about each orphan it reaps (a child of no process_spawn() of ours). */
+typedef struct OrphanExit {
+        pid_t pid;
+        int status; /* as waitpid gives it */
+} OrphanExit;
+
+/*
+ * Write an OrphanExit to `fd` (a non-blocking pipe; -1: stop) for every orphan reaped from now on, so
+ * that a container whose monitor died before it gets its exit recorded. A full pipe drops the record.
+ */
+void process_report_orphans(int fd);
+
 typedef struct SpawnOptions {
         const char *const *argv; /* argv[0] is the path of the program */
         const char *const *envp; /* NULL: the daemon's environment */

@@ -285,6 +285,25 @@ def test_monitor_that_dies_marks_the_container_exited(node, image):
     assert_node_clean(d)
 
 
+def test_container_outliving_its_monitor_gets_its_exit_recorded(node, image):
+    """conmon dies first; the container runs on, re-parented to the daemon, which reaps it when it ends
+    and records the exit code conmon would have: the kubelet sees the exit instead of a running
+    container forever."""
+    d, cri = node()
+    pod, ctr = run_busybox(cri, image, script="trap 'exit 7' TERM; while :; do sleep 0.1; done")
+    conmon = [p for p in ph.processes_with(ctr) if open(f"/proc/{p}/comm").read().strip() == "conmon"]
+    os.kill(conmon[0], signal.SIGKILL)
+    assert ph.wait_gone(lambda: [p for p in conmon if _running(p)]) == []
+    assert cri.container_status(ctr).status.state == h.pb().CONTAINER_RUNNING
+    os.kill(d.http_get(f"/containers/{ctr}").json()["pid"], signal.SIGTERM)
+    cri.wait_container_state(ctr, "CONTAINER_EXITED")
+    st = cri.container_status(ctr).status
+    assert (st.exit_code, st.reason) == (7, "Error")
+    assert "after its monitor died" in d.log
+    cri.remove_pod(pod)
+    assert_node_clean(d)
+
+
 def test_lifecycle_cycles_leak_nothing(node, image):
     d, cri = node()
     pod = cri.run_pod()

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -143,6 +144,25 @@ static pid_t orphan(const char *delay, int code) {
         return atoi(buf);
 }
 
+/* Orphans reaped while a report pipe is set are written to it, with their statuses. */
+static void test_reaped_orphans_are_reported(void **state) {
+        int report[2];
+        assert_int_equal(pipe2(report, O_NONBLOCK | O_CLOEXEC), 0);
+        process_report_orphans(report[1]);
+        pid_t pid = orphan("0.1", 9);
+        OrphanExit e = {};
+        struct pollfd p = {.fd = report[0], .events = POLLIN};
+        do /* other tests' orphans may come first */
+                assert_int_equal(poll(&p, 1, 5000), 1);
+        while (read(report[0], &e, sizeof(e)) == sizeof(e) && e.pid != pid);
+        assert_int_equal(e.pid, pid);
+        assert_true(WIFEXITED(e.status));
+        assert_int_equal(WEXITSTATUS(e.status), 9);
+        process_report_orphans(-1);
+        close(report[0]);
+        close(report[1]);
+}
+
 /* An adopted orphan's status reaches its adopter, whether it exits after or before the adoption. */
 static void test_adopted_orphans_keep_their_status(void **state) {
         int status = 0;
@@ -250,6 +270,7 @@ int main(void) {
                 cmocka_unit_test(test_run_collects_and_caps_output),
                 cmocka_unit_test(test_orphans_are_reaped),
                 cmocka_unit_test(test_adopted_orphans_keep_their_status),
+                cmocka_unit_test(test_reaped_orphans_are_reported),
                 cmocka_unit_test(test_parse_pid),
                 cmocka_unit_test(test_proc_stat_state),
                 cmocka_unit_test(test_status_strings),
