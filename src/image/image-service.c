@@ -21,6 +21,7 @@ ImageSettings *image_settings_copy(const ImageSettings *s) {
         c->short_name_mode = dup_or_empty(s->short_name_mode);
         c->certs_dir = dup_or_empty(s->certs_dir);
         c->pinned_images = strv_copy(s->pinned_images);
+        c->insecure_registries = strv_copy(s->insecure_registries);
         c->pause_image = dup_or_empty(s->pause_image);
         c->pull_progress_timeout_ns = s->pull_progress_timeout_ns;
         c->pull_stall_timeout_ns = s->pull_stall_timeout_ns;
@@ -42,6 +43,7 @@ ImageSettings *image_settings_free(ImageSettings *s) {
         free(s->short_name_mode);
         free(s->certs_dir);
         strv_free(s->pinned_images);
+        strv_free(s->insecure_registries);
         free(s->pause_image);
         free(s);
         return NULL;
@@ -52,6 +54,13 @@ void image_settings_freep(ImageSettings **s) {
 }
 
 static int load_registries(const ImageSettings *s, RegistriesConf **ret, char ***warnings, Error **reterr) {
+        STRV_FOREACH(e, s->insecure_registries)
+                if (!insecure_registry_entry_valid(*e))
+                        return error_set(
+                                reterr, EINVAL,
+                                "crio.image.insecure_registries: '%s' is neither a registry (host or "
+                                "host:port) nor a CIDR",
+                                *e);
         int r = registries_conf_load(s->registries_conf, s->registries_conf_dir, ret, warnings, reterr);
         if (r < 0)
                 return error_prefix(reterr, "registries configuration");
@@ -139,6 +148,9 @@ int image_service_sources(ImageService *svc, const ImageRef *ref, PullSource **r
                           Error **reterr) {
         pthread_rwlock_rdlock(&svc->settings_lock);
         int r = registries_pull_sources(svc->registries, ref, ret, ret_n, reterr);
+        for (size_t i = 0; r >= 0 && i < *ret_n; i++)
+                if (insecure_registry_listed(svc->settings->insecure_registries, (*ret)[i].ref->domain))
+                        (*ret)[i].insecure = true;
         pthread_rwlock_unlock(&svc->settings_lock);
         return r;
 }

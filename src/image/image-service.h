@@ -22,6 +22,7 @@ typedef struct ImageSettings {
         char *short_name_mode;            /* "enforcing" or "disabled" */
         char *certs_dir;                  /* /etc/containers/certs.d */
         char **pinned_images;             /* exact, prefix* or *keyword* */
+        char **insecure_registries;       /* crio.conf's: "host[:port]" or CIDR, as if insecure = true */
         char *pause_image;                /* always pinned */
         int64_t pull_progress_timeout_ns; /* 0: pull_stall_timeout_ns applies */
         int64_t pull_stall_timeout_ns;

@@ -78,6 +78,7 @@ ImageSettings daemon_image_settings(const CliOptions *o, const Config *c) {
                 .short_name_mode = c->short_name_mode,
                 .certs_dir = (char *)DEFAULT_CERTS_DIR,
                 .pinned_images = c->pinned_images,
+                .insecure_registries = c->insecure_registries,
                 .pause_image = c->pause_image,
                 .pull_progress_timeout_ns = progress,
                 .pull_stall_timeout_ns = stall,

@@ -270,6 +270,24 @@ def test_insecure_tls_registry_skips_verification(image_daemon, tls_registry, te
         assert c.pull_image(ref(tls_registry, "busybox:latest")) == test_images["busybox:latest"]["id"]
 
 
+@pytest.mark.parametrize("entry", ["host", "127.0.0.0/8"])
+def test_insecure_registries_key_skips_verification(image_daemon, tls_registry, test_images, entry):
+    """crio.conf's insecure_registries (CRI-O's older way) does what insecure = true does, for a registry
+    named exactly or an address in a CIDR."""
+    listed = tls_registry.host if entry == "host" else entry
+    d = image_daemon(tls_conf(tls_registry), config=f'[crio.image]\ninsecure_registries = ["{listed}"]\n')
+    with d.client() as c:
+        assert c.pull_image(ref(tls_registry, "busybox:latest")) == test_images["busybox:latest"]["id"]
+
+
+def test_insecure_registries_key_with_a_url_stops_the_daemon(image_daemon, tls_registry):
+    d = image_daemon(tls_conf(tls_registry), start=False,
+                     config=f'[crio.image]\ninsecure_registries = ["https://{tls_registry.host}"]\n')
+    with pytest.raises(h.DaemonExited):
+        d.start()
+    assert f"crio.image.insecure_registries: 'https://{tls_registry.host}' is neither a registry" in d.log
+
+
 def test_client_certificate_from_certs_d(image_daemon, mtls_registry, test_pki, test_images):
     with reg.certs_d(mtls_registry.host, ca=test_pki.ca_cert):
         d = image_daemon(tls_conf(mtls_registry))

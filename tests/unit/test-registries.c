@@ -901,6 +901,43 @@ static void test_single_search_registry_enforcing(void **state) {
         assert_candidates(c, "busybox", true, "quay.io/busybox:latest");
 }
 
+static void test_insecure_registry_entries(void **state) {
+        const char *valid[] = {"registry.local", "registry.local:5000", "127.0.0.1:5000", "[fd00::1]:5000",
+                               "10.0.0.0/8",     "192.168.1.0/24",      "fd00::/8",       "0.0.0.0/0"};
+        const char *invalid[] = {"",
+                                 "https://registry.local",
+                                 "registry.local/ns",
+                                 "10.0.0.0/33",
+                                 "10.0.0.0/",
+                                 "10.0.0/8",
+                                 "fd00::/129",
+                                 "reg istry",
+                                 "1.2.3.4/8x"};
+        for (size_t i = 0; i < ELEMENTSOF(valid); i++)
+                assert_true(insecure_registry_entry_valid(valid[i]));
+        for (size_t i = 0; i < ELEMENTSOF(invalid); i++)
+                assert_false(insecure_registry_entry_valid(invalid[i]));
+}
+
+static void test_insecure_registry_matching(void **state) {
+        char *list[] = {"Registry.Local:5000", "10.1.0.0/16", "fd00:1::/32", "172.16.5.5/32", NULL};
+        assert_true(insecure_registry_listed(list, "registry.local:5000")); /* names: case-insensitive */
+        assert_false(insecure_registry_listed(list, "registry.local"));     /* the port is part of it */
+        assert_false(insecure_registry_listed(list, "other.local:5000"));
+        assert_true(insecure_registry_listed(list, "10.1.200.3:5000"));
+        assert_true(insecure_registry_listed(list, "10.1.0.1"));
+        assert_false(insecure_registry_listed(list, "10.2.0.1:5000"));
+        assert_true(insecure_registry_listed(list, "[fd00:1:ffff::2]:5000"));
+        assert_false(insecure_registry_listed(list, "[fd00:2::2]:5000"));
+        assert_true(insecure_registry_listed(list, "172.16.5.5:443"));
+        assert_false(insecure_registry_listed(list, "172.16.5.4:443"));
+        assert_false(insecure_registry_listed(list, "10.1.example.com")); /* names are not resolved */
+        assert_false(insecure_registry_listed(NULL, "registry.local:5000"));
+        char *odd_prefix[] = {"10.1.2.128/25", NULL};
+        assert_true(insecure_registry_listed(odd_prefix, "10.1.2.200"));
+        assert_false(insecure_registry_listed(odd_prefix, "10.1.2.100"));
+}
+
 #define TMP_TEST(f) cmocka_unit_test_setup_teardown(f, tmpdir_setup, tmpdir_teardown)
 
 int main(void) {
@@ -929,6 +966,8 @@ int main(void) {
                 TMP_TEST(test_disabled_mode_order),
                 TMP_TEST(test_no_search_registries),
                 TMP_TEST(test_single_search_registry_enforcing),
+                cmocka_unit_test(test_insecure_registry_entries),
+                cmocka_unit_test(test_insecure_registry_matching),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
