@@ -7,7 +7,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "fs-util.h"
 #include "log.h"
 #include "process.h"
 #include "runtime-private.h"
@@ -36,27 +35,31 @@ static Container *handle_exit_file(Runtime *rt, const char *name) {
 
 /*
  * An orphan the daemon reaped was a container's init: its monitor died before it (conmon is its
- * parent and reaps it otherwise), so nobody else will write its exit file. Write it as conmon would
- * (exit code, or 128 + signal), and the inotify path records the exit as any other.
+ * parent and reaps it otherwise), so no exit file will come. The exit is recorded here with the
+ * status the reaper saw (exit code, or 128 + signal, as conmon writes it) and counted as a lost
+ * monitor.
  */
 static void record_orphan_exit(Runtime *rt, const OrphanExit *e) {
-        _cleanup_free_ char *id = NULL;
+        int code = WIFEXITED(e->status) ? WEXITSTATUS(e->status) : 128 + WTERMSIG(e->status);
+        Container *exited = NULL;
         pthread_mutex_lock(&rt->lock);
-        for (size_t i = 0; i < rt->n_ctrs && !id; i++) {
-                const Container *c = rt->ctrs[i];
-                if (c->pid == e->pid && !c->claim.creating &&
-                    (c->state == CONTAINER_CREATED || c->state == CONTAINER_RUNNING))
-                        id = xstrdup(c->id);
+        for (size_t i = 0; i < rt->n_ctrs && !exited; i++) {
+                Container *c = rt->ctrs[i];
+                if (c->pid != e->pid || c->claim.creating ||
+                    (c->state != CONTAINER_CREATED && c->state != CONTAINER_RUNNING))
+                        continue;
+                container_mark_lost_locked(rt, c, code,
+                                           "the container's monitor died before it; crio-c reaped it and "
+                                           "recorded its exit code");
+                state_save_container(rt, c, NULL);
+                exited = container_ref(c);
         }
         pthread_mutex_unlock(&rt->lock);
-        if (!id)
+        if (!exited)
                 return;
-        int code = WIFEXITED(e->status) ? WEXITSTATUS(e->status) : 128 + WTERMSIG(e->status);
-        _cleanup_free_ char *path = xasprintf("%s/%s", rt->paths.exits_dir, id);
-        _cleanup_free_ char *text = xasprintf("%d", code);
-        log_warn("container %s exited (%d) after its monitor died; recording the exit for it", id, code);
-        if (access(path, F_OK) < 0 && write_file_replace(path, text, strlen(text), 0600) < 0)
-                log_warn("container %s: cannot write %s: %m", id, path);
+        log_warn("container %s exited (%d) after its monitor died", exited->id, code);
+        container_release_exited(rt, exited);
+        container_unref(exited);
 }
 
 static void read_orphan_exits(Runtime *rt) {
