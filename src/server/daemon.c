@@ -16,6 +16,7 @@
 #include "log.h"
 #include "metrics-server.h"
 #include "pod-metrics.h"
+#include "registries-watch.h"
 #include "rpc-events.h"
 #include "process.h"
 #include "runtime.h"
@@ -236,6 +237,11 @@ static int daemon_start(Daemon *d, Error **reterr) {
         if (r < 0)
                 return r;
         image_service_set_metrics(d->images, d->metrics.registry);
+        if (d->config->auto_reload_registries) {
+                d->registries_watch = registries_watch_start(d, reterr);
+                if (!d->registries_watch)
+                        return -EIO;
+        }
         r = process_reaper_start();
         if (r < 0)
                 return error_set(reterr, -r, "cannot start the child reaper: %s", strerror(-r));
@@ -275,6 +281,7 @@ static void daemon_stop(Daemon *d) {
         d->rpcs = rpc_table_free(d->rpcs);
         d->stream = stream_server_free(d->stream);
         d->runtime = runtime_free(d->runtime);
+        d->registries_watch = registries_watch_stop(d->registries_watch);
         d->images = image_service_free(d->images);
         d->events = event_hub_free(d->events);
         daemon_metrics_done(&d->metrics);

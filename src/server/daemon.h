@@ -19,6 +19,7 @@ typedef struct Runtime Runtime;
 typedef struct StreamServer StreamServer;
 typedef struct MetricsServer MetricsServer;
 typedef struct EventHub EventHub;
+typedef struct RegistriesWatch RegistriesWatch;
 
 /* The running daemon: its effective config and the services on its socket. */
 typedef struct Daemon {
@@ -44,6 +45,7 @@ typedef struct Daemon {
         EventHub *events;                   /* GetContainerEvents subscribers */
         ListCache pod_list, container_list; /* unfiltered ListPodSandbox / ListContainers answers */
         int root_lock;                      /* <root>/crio-c.lock, held while the daemon runs */
+        RegistriesWatch *registries_watch;  /* auto_reload_registries; NULL without */
 } Daemon;
 
 /*

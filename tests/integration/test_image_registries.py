@@ -259,3 +259,36 @@ def test_sighup_rereads_registries_conf(image_daemon, image_registry, test_image
 
     assert h.wait_until(pulled, 5, 0.2) == test_images["busybox:latest"]["id"], "SIGHUP did not reload"
     assert d.running()
+
+
+def _pulled(d, name):
+    try:
+        return pull(d, name)
+    except grpc.RpcError:
+        return None
+
+
+def test_auto_reload_follows_edits_of_registries_conf_and_its_drop_ins(image_daemon, image_registry, test_images):
+    """auto_reload_registries: no SIGHUP. An editor's write-and-rename of the main file, a new drop-in, a
+    broken edit (the last good configuration stays) and a drop-in removed all take effect on their own."""
+    d = image_daemon(registries_conf(registries=[insecure(image_registry.host, blocked=True)]),
+                     config="[crio.image]\nauto_reload_registries = true\n")
+    name, want = ref(image_registry, "busybox:latest"), test_images["busybox:latest"]["id"]
+    assert pull_error(d, name).code() == grpc.StatusCode.PERMISSION_DENIED
+    main = d.files["registries-conf"]
+    h.write_text(main.with_name("registries.conf.new"), registries_conf(registries=[insecure(image_registry.host)]))
+    main.with_name("registries.conf.new").rename(main)
+    assert h.wait_until(lambda: _pulled(d, name), 10, 0.2) == want, "the edit of registries.conf was missed"
+    assert "registries configuration changed: reloaded" in d.log
+
+    h.write_text(main, "this is not TOML [")
+    assert h.wait_until(lambda: "changed but cannot be used" in d.log, 10, 0.1)
+    assert _pulled(d, name) == want  # the last good configuration stays
+
+    block = d.files["registries-conf-dir"] / "90-block.conf"
+    h.write_text(block, registries_conf(registries=[insecure(image_registry.host, blocked=True)]))
+    h.write_text(main, registries_conf(registries=[insecure(image_registry.host)]))
+    assert h.wait_until(lambda: _pulled(d, name) is None, 10, 0.2), "the new drop-in was missed"
+    block.unlink()
+    assert h.wait_until(lambda: _pulled(d, name), 10, 0.2) == want, "the removed drop-in was missed"
+    assert d.running()
