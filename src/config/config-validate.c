@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "fs-util.h"
+#include "insecure-registries.h"
 #include "log.h"
 #include "strv.h"
 
@@ -362,6 +363,13 @@ static int check_crio(const Config *c, Error **reterr) {
         r = log_check_filter(c->log_filter, reterr);
         if (r < 0)
                 return error_prefix(reterr, "crio.runtime.log_filter");
+        STRV_FOREACH(e, c->insecure_registries)
+                if (!insecure_registry_entry_valid(*e))
+                        return error_set(
+                                reterr, EINVAL,
+                                "crio.image.insecure_registries: '%s' is neither a registry (host or "
+                                "host:port) nor a CIDR",
+                                *e);
         r = check_devices(c->additional_devices, reterr);
         if (r >= 0)
                 r = check_container_keys(c, reterr);

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "image-service-private.h"
+#include "insecure-registries.h"
 #include "log.h"
 #include "reference.h"
 #include "strv.h"
@@ -54,13 +55,6 @@ void image_settings_freep(ImageSettings **s) {
 }
 
 static int load_registries(const ImageSettings *s, RegistriesConf **ret, char ***warnings, Error **reterr) {
-        STRV_FOREACH(e, s->insecure_registries)
-                if (!insecure_registry_entry_valid(*e))
-                        return error_set(
-                                reterr, EINVAL,
-                                "crio.image.insecure_registries: '%s' is neither a registry (host or "
-                                "host:port) nor a CIDR",
-                                *e);
         int r = registries_conf_load(s->registries_conf, s->registries_conf_dir, ret, warnings, reterr);
         if (r < 0)
                 return error_prefix(reterr, "registries configuration");

@@ -73,14 +73,6 @@ int registries_pull_sources(const RegistriesConf *c, const ImageRef *ref, PullSo
 void pull_sources_free(PullSource *s, size_t n);
 
 /*
- * crio.conf's insecure_registries, with CRI-O's (Docker's) meaning: an entry is a registry as
- * references name it ("host" or "host:port", matched exactly) or a CIDR ("10.0.0.0/8", "fd00::/8")
- * that an IP-literal registry falls in; names are not resolved for CIDRs.
- */
-bool insecure_registry_entry_valid(const char *entry);
-bool insecure_registry_listed(char *const *entries, const char *domain);
-
-/*
  * Candidates for a short name, in the order to try them: an alias if one matches (then it is the
  * only candidate), else the name qualified with each unqualified-search registry (docker.io alone
  * when none are configured). With `enforcing` and more than one candidate the name is ambiguous:

@@ -53,10 +53,14 @@ static bool init_alive(const Container *c) {
         return process_file_mentions(c->pid, "cgroup", c->id) && process_running(c->pid);
 }
 
-bool container_vanished(const Container *c) {
+bool container_processes_gone(const Container *c) {
+        return !monitor_alive(c) && !init_alive(c);
+}
+
+static bool container_vanished(const Container *c) {
         if (c->claim.creating || (c->state != CONTAINER_CREATED && c->state != CONTAINER_RUNNING))
                 return false;
-        return !monitor_alive(c) && !init_alive(c);
+        return container_processes_gone(c);
 }
 
 static bool is_namespace_file(const char *path) {
@@ -81,17 +85,22 @@ static bool pod_intact(const Pod *p) {
         return true;
 }
 
-static void mark_vanished_containers(Runtime *rt) {
+/* `restarted`: every container went with the node, and no monitor was lost on its own. */
+static void mark_vanished_containers(Runtime *rt, bool restarted) {
         for (size_t i = 0; i < rt->n_ctrs; i++) {
                 Container *c = rt->ctrs[i];
-                if (!container_vanished(c))
+                if (!container_vanished(c)) {
+                        /* Its monitor runs, but was started by an earlier daemon: not our child. */
+                        c->monitor_foreign = c->state == CONTAINER_CREATED || c->state == CONTAINER_RUNNING;
                         continue;
+                }
                 log_warn("container %s: its monitor and processes were gone when the daemon started "
                          "(a node restart?): marked exited",
                          c->id);
                 container_mark_lost_locked(rt, c, EXIT_UNKNOWN,
                                            "the container's processes were gone when crio-c started; "
-                                           "the node may have restarted");
+                                           "the node may have restarted",
+                                           !restarted);
                 state_save_container(rt, c, NULL);
         }
 }
@@ -150,7 +159,7 @@ bool runtime_node_restarted(const Config *c) {
         return !isempty(c->version_file) && access(c->version_file, F_OK) < 0 && errno == ENOENT;
 }
 
-static void write_version_file(const char *path) {
+void runtime_write_version_file(const char *path) {
         if (isempty(path))
                 return;
         const char *text = CRIO_VERSION "\n";
@@ -160,7 +169,7 @@ static void write_version_file(const char *path) {
 
 void boot_recovery(Runtime *rt) {
         bool restarted = runtime_node_restarted(rt->config);
-        mark_vanished_containers(rt);
+        mark_vanished_containers(rt, restarted);
         size_t broken = mark_vanished_pods(rt);
         if (restarted && broken > 0) {
                 log_info("the node restarted since the last start (version_file %s was absent)",
@@ -168,5 +177,5 @@ void boot_recovery(Runtime *rt) {
                 if (rt->config->internal_wipe)
                         wipe_previous_boot(rt);
         }
-        write_version_file(rt->config->version_file);
+        runtime_write_version_file(rt->config->version_file);
 }

@@ -850,7 +850,8 @@ static bool wait_exited(Runtime *rt, Container *c, int64_t ms) {
         return exited;
 }
 
-void container_mark_lost_locked(Runtime *rt, Container *c, int32_t exit_code, const char *message) {
+void container_mark_lost_locked(Runtime *rt, Container *c, int32_t exit_code, const char *message,
+                                bool count) {
         if (c->state == CONTAINER_EXITED)
                 return;
         c->state = CONTAINER_EXITED;
@@ -861,9 +862,11 @@ void container_mark_lost_locked(Runtime *rt, Container *c, int32_t exit_code, co
         c->reason = xstrdup("Error");
         free(c->message);
         c->message = xstrdup(message);
-        metric_inc1(rt->monitor_lost, c->config->name);
+        if (count)
+                metric_inc1(rt->monitor_lost, c->config->name);
         if (!c->infra)
                 event_emit_locked(rt, c->id, c->pod_id, EVENT_STOPPED);
+        pthread_cond_broadcast(&rt->exited); /* a stop may be waiting for this exit */
 }
 
 /*
@@ -872,12 +875,12 @@ void container_mark_lost_locked(Runtime *rt, Container *c, int32_t exit_code, co
  */
 static void wait_killed(Runtime *rt, Container *c) {
         for (int64_t waited = 0; waited < KILL_WAIT_MS; waited += KILL_POLL_MS)
-                if (wait_exited(rt, c, KILL_POLL_MS) || container_vanished(c))
+                if (wait_exited(rt, c, KILL_POLL_MS) || container_processes_gone(c))
                         break;
         pthread_mutex_lock(&rt->lock);
         if (!container_check_exit_locked(rt, c)) /* a monitor's last act may be writing it */
-                container_mark_lost_locked(rt, c, 137,
-                                           "the container's monitor exited without reporting an exit code");
+                container_mark_lost_locked(
+                        rt, c, 137, "the container's monitor exited without reporting an exit code", true);
         pthread_mutex_unlock(&rt->lock);
 }
 

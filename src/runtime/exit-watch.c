@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cancel.h"
 #include "log.h"
 #include "process.h"
 #include "runtime-private.h"
@@ -50,7 +51,8 @@ static void record_orphan_exit(Runtime *rt, const OrphanExit *e) {
                         continue;
                 container_mark_lost_locked(rt, c, code,
                                            "the container's monitor died before it; crio-c reaped it and "
-                                           "recorded its exit code");
+                                           "recorded its exit code",
+                                           true);
                 state_save_container(rt, c, NULL);
                 exited = container_ref(c);
         }
@@ -60,6 +62,61 @@ static void record_orphan_exit(Runtime *rt, const OrphanExit *e) {
         log_warn("container %s exited (%d) after its monitor died", exited->id, code);
         container_release_exited(rt, exited);
         container_unref(exited);
+}
+
+/*
+ * A container whose monitor an earlier daemon started: when that conmon dies first, the container is
+ * re-parented to the node's init, not to us, and no reaper of ours sees it end. Such containers are
+ * looked at every SWEEP_MS instead; the exit code of one found gone that way is unknown.
+ */
+#define SWEEP_MS 2000
+
+static bool sweep_candidate_locked(const Container *c) {
+        return c->monitor_foreign && !c->claim.creating &&
+               (c->state == CONTAINER_CREATED || c->state == CONTAINER_RUNNING);
+}
+
+static bool foreign_monitors(Runtime *rt) {
+        bool any = false;
+        pthread_mutex_lock(&rt->lock);
+        for (size_t i = 0; i < rt->n_ctrs && !any; i++)
+                any = sweep_candidate_locked(rt->ctrs[i]);
+        pthread_mutex_unlock(&rt->lock);
+        return any;
+}
+
+static void sweep_foreign_monitors(Runtime *rt) {
+        Container **l = NULL;
+        size_t n = 0;
+        pthread_mutex_lock(&rt->lock);
+        l = xcalloc(rt->n_ctrs + 1, sizeof(*l));
+        for (size_t i = 0; i < rt->n_ctrs; i++)
+                if (sweep_candidate_locked(rt->ctrs[i]))
+                        l[n++] = container_ref(rt->ctrs[i]);
+        pthread_mutex_unlock(&rt->lock);
+        for (size_t i = 0; i < n; i++) {
+                bool lost = false;
+                if (container_processes_gone(l[i])) { /* /proc reads, outside the lock */
+                        pthread_mutex_lock(&rt->lock);
+                        lost = sweep_candidate_locked(l[i]) && !container_check_exit_locked(rt, l[i]);
+                        if (lost) {
+                                container_mark_lost_locked(
+                                        rt, l[i], 255,
+                                        "the container's monitor, started by an earlier "
+                                        "crio-c, died before it; its exit code is unknown",
+                                        true);
+                                state_save_container(rt, l[i], NULL);
+                        }
+                        pthread_mutex_unlock(&rt->lock);
+                }
+                if (lost) {
+                        log_warn("container %s: its monitor and processes are gone; marked exited",
+                                 l[i]->id);
+                        container_release_exited(rt, l[i]);
+                }
+                container_unref(l[i]);
+        }
+        free(l);
 }
 
 static void read_orphan_exits(Runtime *rt) {
@@ -72,11 +129,20 @@ static void read_orphan_exits(Runtime *rt) {
 static void *exit_watch_main(void *arg) {
         Runtime *rt = arg;
         char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
+        int64_t next_sweep_ns = monotonic_ns() + SWEEP_MS * 1000000LL;
         for (;;) {
                 struct pollfd p[3] = {{.fd = rt->inotify_fd, .events = POLLIN},
                                       {.fd = rt->stop_fd, .events = POLLIN},
                                       {.fd = rt->orphan_pipe[0], .events = POLLIN}};
-                if (poll(p, 3, -1) < 0)
+                bool foreign = foreign_monitors(rt);
+                int64_t wait_ms = (next_sweep_ns - monotonic_ns()) / 1000000;
+                int ready = poll(p, 3, !foreign ? -1 : wait_ms > 0 ? (int)wait_ms : 0);
+                /* Due sweeps run even while exits keep the watcher busy. */
+                if (foreign && monotonic_ns() >= next_sweep_ns) {
+                        sweep_foreign_monitors(rt);
+                        next_sweep_ns = monotonic_ns() + SWEEP_MS * 1000000LL;
+                }
+                if (ready <= 0)
                         continue;
                 if (p[1].revents)
                         return NULL;

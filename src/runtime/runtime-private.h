@@ -54,6 +54,7 @@ typedef struct Container {
         Claim claim;
         ContainerState state;
         bool runtime_released; /* exited and deleted from the OCI runtime (its state and cgroup gone) */
+        bool monitor_foreign;  /* running when the daemon started: its conmon is not our child */
         int64_t created_ns, started_ns, finished_ns;
         int32_t exit_code;
         char *reason, *message;
@@ -257,16 +258,23 @@ void teardown_done(Runtime *rt);
 void teardown_sweep_orphans(Runtime *rt);
 /* Read the exit file of a container, if there is one: updates state. Call with rt->lock held. */
 bool container_check_exit_locked(Runtime *rt, Container *c);
-/* Record an exit nobody saw (the monitor died with the container): EXITED, reason Error, `message`. */
-void container_mark_lost_locked(Runtime *rt, Container *c, int32_t exit_code, const char *message);
+/*
+ * Record an exit nobody saw (the monitor died with the container): EXITED, reason Error, `message`;
+ * `count` it in containers_stopped_monitor_count. Wakes stops waiting for the exit.
+ */
+void container_mark_lost_locked(Runtime *rt, Container *c, int32_t exit_code, const char *message,
+                                bool count);
 /*
  * At start-up, after the exit files were read (boot-recovery.c): containers whose processes are gone
  * are marked exited, pods whose namespaces or files are gone not ready; after a node restart
  * (version_file absent) with internal_wipe, such pods are removed. Then version_file is written.
  */
 void boot_recovery(Runtime *rt);
-/* Created or running by its row, but neither its monitor nor its init process runs. */
-bool container_vanished(const Container *c);
+/*
+ * Neither the container's monitor nor its init process runs (reads /proc; the caller holds op_lock
+ * or is alone, and checks the state itself).
+ */
+bool container_processes_gone(const Container *c);
 void container_release_exited(Runtime *rt, Container *c);
 
 /* conmon and OCI runtime calls (oci.c). A container's monitor is spawned first, then started. */

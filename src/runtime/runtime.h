@@ -195,6 +195,8 @@ int runtime_new(const Config *config, pthread_rwlock_t *config_lock, ImageServic
  * daemon last started (or that none ever did). "" turns the test off. runtime_new() writes the file.
  */
 bool runtime_node_restarted(const Config *c);
+/* Write version_file ("" : nothing); failures only warn. `crio wipe` writes it once it is done. */
+void runtime_write_version_file(const char *path);
 /* Stop watching and free the in-memory view; containers keep running under their monitors. */
 Runtime *runtime_free(Runtime *rt);
 

@@ -119,6 +119,7 @@ static void daemon_reload(Daemon *d) {
                 log_error("reload failed, keeping the current configuration: %s", err->message);
                 return;
         }
+        pthread_mutex_lock(&d->image_reload_lock);
         log_warnings(warnings);
         pthread_rwlock_wrlock(&d->config_lock);
         for (size_t i = 0; i < config_keys_count; i++) {
@@ -151,6 +152,7 @@ static void daemon_reload(Daemon *d) {
         _cleanup_strv_free_ char **image_warnings = NULL;
         if (image_service_reload(d->images, &settings, &image_warnings, &err) < 0)
                 log_error("reload: keeping the previous registries configuration: %s", err->message);
+        pthread_mutex_unlock(&d->image_reload_lock);
         log_warnings(image_warnings);
 }
 
@@ -207,7 +209,7 @@ int daemon_lock_root(const char *root, Error **reterr) {
                 if (e == EWOULDBLOCK)
                         return error_set(reterr, EBUSY, "root %s is in use by another crio-c (pid %s)", root,
                                          *pid ? pid : "unknown");
-                return error_set(reterr, e, "cannot lock %s: %m", path);
+                return error_set(reterr, e, "cannot lock %s: %s", path, strerror(e));
         }
         _cleanup_free_ char *text = xasprintf("%d\n", (int)getpid());
         if (ftruncate(fd, 0) < 0 || pwrite(fd, text, strlen(text), 0) < 0)
@@ -325,6 +327,7 @@ int daemon_run(const CliOptions *options, Config *config, Error **reterr) {
 
         pthread_rwlock_init(&d.config_lock, NULL);
         pthread_mutex_init(&d.state_lock, NULL);
+        pthread_mutex_init(&d.image_reload_lock, NULL);
         list_cache_init(&d.pod_list);
         list_cache_init(&d.container_list);
         apply_logging(config);
@@ -366,6 +369,7 @@ int daemon_run(const CliOptions *options, Config *config, Error **reterr) {
         config_free(d.config);
         pthread_rwlock_destroy(&d.config_lock);
         pthread_mutex_destroy(&d.state_lock);
+        pthread_mutex_destroy(&d.image_reload_lock);
         list_cache_done(&d.pod_list);
         list_cache_done(&d.container_list);
         return r;

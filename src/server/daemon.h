@@ -46,6 +46,9 @@ typedef struct Daemon {
         ListCache pod_list, container_list; /* unfiltered ListPodSandbox / ListContainers answers */
         int root_lock;                      /* <root>/crio-c.lock, held while the daemon runs */
         RegistriesWatch *registries_watch;  /* auto_reload_registries; NULL without */
+        /* Held across a settings snapshot and its install in the image service, so that a SIGHUP and an
+         * automatic reload cannot install settings older than the other's. */
+        pthread_mutex_t image_reload_lock;
 } Daemon;
 
 /*

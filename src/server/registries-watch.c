@@ -29,13 +29,16 @@ struct RegistriesWatch {
 };
 
 static void reload_registries(Daemon *d) {
+        pthread_mutex_lock(&d->image_reload_lock);
         pthread_rwlock_rdlock(&d->config_lock);
         ImageSettings view = daemon_image_settings(d->options, d->config);
         _cleanup_(image_settings_freep) ImageSettings *settings = image_settings_copy(&view);
         pthread_rwlock_unlock(&d->config_lock);
         _cleanup_strv_free_ char **warnings = NULL;
         _cleanup_error_ Error *err = NULL;
-        if (image_service_reload(d->images, settings, &warnings, &err) < 0) {
+        int r = image_service_reload(d->images, settings, &warnings, &err);
+        pthread_mutex_unlock(&d->image_reload_lock);
+        if (r < 0) {
                 log_error(
                         "registries configuration changed but cannot be used; keeping the previous one: %s",
                         err->message);
@@ -52,7 +55,8 @@ static bool relevant(const RegistriesWatch *w, const char *buf, ssize_t n) {
         bool hit = false;
         for (ssize_t off = 0; off < n;) {
                 const struct inotify_event *ev = (const struct inotify_event *)(buf + off);
-                if (ev->wd == w->dropin_wd ||
+                /* An overflowed queue lost events: reload rather than miss a change. */
+                if ((ev->mask & IN_Q_OVERFLOW) || ev->wd == w->dropin_wd ||
                     (ev->wd == w->main_dir_wd && ev->len > 0 && strcmp(ev->name, w->main_name) == 0))
                         hit = true;
                 off += (ssize_t)(sizeof(*ev) + ev->len);

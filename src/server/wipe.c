@@ -31,27 +31,34 @@ static size_t containers_of(Runtime *rt, const char *pod_id) {
         return mine;
 }
 
-/* Every pod (`all`) or those not ready, with their containers. */
+static bool wipe_pod(Runtime *rt, const PodInfo *p, WipeCounts *counts) {
+        _cleanup_error_ Error *err = NULL;
+        size_t ctrs = containers_of(rt, p->id);
+        if (runtime_pod_remove(rt, p->id, &err) < 0) {
+                fprintf(stderr, "cannot remove pod sandbox %s: %s\n", p->id, err->message);
+                return false;
+        }
+        printf("removed pod sandbox %s (%s/%s) and %zu containers\n", p->id, p->namespace_, p->name, ctrs);
+        counts->pods++;
+        counts->containers += ctrs;
+        return true;
+}
+
+/* Every pod (`all`) or those not ready, with their containers; one that fails does not stop the rest. */
 static int wipe_pods(Runtime *rt, bool all, WipeCounts *counts, Error **reterr) {
         PodInfo **pods = NULL;
-        size_t n = 0;
-        int r = 0;
+        size_t n = 0, failed = 0;
         runtime_pod_list(rt, &pods, &n);
         for (size_t i = 0; i < n; i++) {
-                if (r >= 0 && (all || pods[i]->state != POD_READY)) {
-                        size_t ctrs = containers_of(rt, pods[i]->id);
-                        r = runtime_pod_remove(rt, pods[i]->id, reterr);
-                        if (r >= 0) {
-                                printf("removed pod sandbox %s (%s/%s) and %zu containers\n", pods[i]->id,
-                                       pods[i]->namespace_, pods[i]->name, ctrs);
-                                counts->pods++;
-                                counts->containers += ctrs;
-                        }
-                }
+                if ((all || pods[i]->state != POD_READY) && !wipe_pod(rt, pods[i], counts))
+                        failed++;
                 pod_info_free(pods[i]);
         }
         free(pods);
-        return r;
+        if (failed > 0)
+                return error_set(reterr, EIO, "%zu pod sandboxes could not be removed; run crio wipe again",
+                                 failed);
+        return 0;
 }
 
 static int wipe_images(ImageService *images, WipeCounts *counts, Error **reterr) {
@@ -77,7 +84,13 @@ static int wipe_with_runtime(const CliOptions *o, Config *config, bool force, Wi
         ImageService *images = NULL;
         Runtime *rt = NULL;
         pthread_rwlock_t config_lock = PTHREAD_RWLOCK_INITIALIZER;
-        /* The runtime's own wipe would go unreported; the pods it would remove are the not ready ones. */
+        /*
+         * The runtime's own wipe would go unreported (the pods it would remove are the not ready ones), and
+         * it would write version_file before the wipe is done: a wipe that fails halfway could not be run
+         * again. The file is written here once every pod is gone.
+         */
+        _cleanup_free_ char *version_file = TAKE_PTR(config->version_file);
+        config->version_file = xstrdup("");
         config->internal_wipe = false;
         int r = image_service_new(config->root, &settings, &images, &warnings, reterr);
         if (r >= 0)
@@ -88,6 +101,8 @@ static int wipe_with_runtime(const CliOptions *o, Config *config, bool force, Wi
                 r = wipe_pods(rt, force, counts, reterr);
         if (r >= 0 && force)
                 r = wipe_images(images, counts, reterr);
+        if (r >= 0)
+                runtime_write_version_file(version_file);
         runtime_free(rt);
         image_service_free(images);
         return r;

@@ -285,10 +285,26 @@ def test_auto_reload_follows_edits_of_registries_conf_and_its_drop_ins(image_dae
     assert h.wait_until(lambda: "changed but cannot be used" in d.log, 10, 0.1)
     assert _pulled(d, name) == want  # the last good configuration stays
 
+    h.write_text(main, registries_conf(registries=[insecure(image_registry.host)]))
+    assert h.wait_until(lambda: d.log.count("registries configuration changed: reloaded") == 2, 10, 0.1)
     block = d.files["registries-conf-dir"] / "90-block.conf"
     h.write_text(block, registries_conf(registries=[insecure(image_registry.host, blocked=True)]))
-    h.write_text(main, registries_conf(registries=[insecure(image_registry.host)]))
     assert h.wait_until(lambda: _pulled(d, name) is None, 10, 0.2), "the new drop-in was missed"
     block.unlink()
     assert h.wait_until(lambda: _pulled(d, name), 10, 0.2) == want, "the removed drop-in was missed"
     assert d.running()
+
+
+def test_sighup_with_a_bad_insecure_registries_entry_keeps_everything(image_daemon, image_registry, test_images):
+    """A reload whose crio.conf is invalid is refused as a whole: the old insecure_registries stays in
+    force and in the daemon's configuration, and later registries.conf changes still apply."""
+    d = image_daemon(registries_conf(registries=[insecure(image_registry.host, blocked=True)]),
+                     config="[crio.image]\nauto_reload_registries = true\n")
+    d.config_path.write_text(d.config_path.read_text() + 'insecure_registries = ["https://bad"]\n')
+    d.send_signal(signal.SIGHUP)
+    assert h.wait_until(lambda: "reload failed, keeping the current configuration" in d.log, 10, 0.1)
+    assert "'https://bad' is neither a registry" in d.log
+    assert "https://bad" not in d.http_get("/config").text
+    h.write_text(d.files["registries-conf"], registries_conf(registries=[insecure(image_registry.host)]))
+    name = ref(image_registry, "busybox:latest")
+    assert h.wait_until(lambda: _pulled(d, name), 10, 0.2) == test_images["busybox:latest"]["id"]

@@ -3,6 +3,7 @@
 its containers running and their exits recorded; a failure or a kill in the middle of creating leaves
 nothing behind."""
 
+import json
 import os
 import signal
 import sqlite3
@@ -55,9 +56,9 @@ def node(image_daemon, image_registry, tmp_path_factory):
     """Factory: a daemon with per-test node directories and extra crio.conf text, busybox pulled."""
     made = []
 
-    def factory(extra_conf="", runtime_keys=""):
+    def factory(extra_conf="", runtime_keys="", network_dir=None, network_keys=""):
         wd = tmp_path_factory.mktemp("node")
-        d = image_daemon(config=ph.runtime_conf(wd, runtime_keys) + extra_conf)
+        d = image_daemon(config=ph.runtime_conf(wd, runtime_keys, network_dir, network_keys) + extra_conf)
         d.node_dir = wd
         c = d.client(timeout=60)
         c.pull_image(ph.busybox(image_registry))
@@ -300,6 +301,39 @@ def test_container_outliving_its_monitor_gets_its_exit_recorded(node, image):
     st = cri.container_status(ctr).status
     assert (st.exit_code, st.reason) == (7, "Error")
     assert "monitor died before it" in st.message
+    cri.remove_pod(pod)
+    assert_node_clean(d)
+
+
+def test_stop_with_a_grace_period_ends_when_a_monitorless_container_does(node, image):
+    """conmon dies first; StopContainer with a long grace period returns once SIGTERM ended the
+    container, not when the grace period runs out."""
+    d, cri = node()
+    pod, ctr = run_busybox(cri, image, script="trap 'exit 7' TERM; while :; do sleep 0.1; done")
+    conmon = [p for p in ph.processes_with(ctr) if open(f"/proc/{p}/comm").read().strip() == "conmon"]
+    os.kill(conmon[0], signal.SIGKILL)
+    assert ph.wait_gone(lambda: [p for p in conmon if _running(p)]) == []
+    ph._call(cri, "StopContainer", h.pb().StopContainerRequest(container_id=ctr, timeout=120),
+             "StopContainerResponse", timeout=30)
+    assert cri.container_status(ctr).status.exit_code == 7
+    cri.remove_pod(pod)
+    assert_node_clean(d)
+
+
+def test_container_whose_earlier_monitor_dies_after_a_restart_is_exited(node, image):
+    """After a daemon restart the monitors are not the daemon's children: one dying with its container
+    is noticed by the daemon's sweep (the exit code is unknown then)."""
+    d, cri = node()
+    pod, ctr = run_busybox(cri, image)
+    cri = restart(d)
+    procs = [p for p in ph.processes_with(ctr) if open(f"/proc/{p}/comm").read().strip() == "conmon"]
+    procs += [int(pid) for cg in Path("/sys/fs/cgroup").glob(f"*/crio-c/crio-{ctr}")
+              for pid in (cg / "cgroup.procs").read_text().split()]
+    for pid in procs:
+        os.kill(pid, signal.SIGKILL)
+    cri.wait_container_state(ctr, "CONTAINER_EXITED")
+    st = cri.container_status(ctr).status
+    assert st.exit_code == 255 and "started by an earlier crio-c" in st.message
     cri.remove_pod(pod)
     assert_node_clean(d)
 
@@ -587,3 +621,46 @@ def test_clean_shutdown_file_tells_a_stop_from_a_crash(node):
     restart(d, kill=True)
     assert not marker.exists()
     assert f"{marker} is absent: the daemon did not stop cleanly last time" in d.log
+
+
+DEL_FAILER = """#!/usr/bin/python3
+import json, os, sys
+cmd, conf = os.environ["CNI_COMMAND"], json.load(sys.stdin)
+if cmd == "VERSION":
+    print(json.dumps({"cniVersion": "1.0.0", "supportedVersions": ["1.0.0"]}))
+elif cmd == "ADD":
+    print(json.dumps(conf["prevResult"]))
+elif cmd == "DEL" and os.path.exists(conf["marker"]):
+    print(json.dumps({"cniVersion": "1.0.0", "code": 999, "msg": "DEL refused on purpose"}))
+    sys.exit(1)
+"""
+
+
+def test_crio_wipe_that_fails_halfway_can_be_run_again(node, image, tmp_path):
+    """A pod whose removal fails (its network plugin refuses DEL) does not stop the others, the wipe
+    fails, version_file stays absent, and a second wipe finishes the job."""
+    plugins, net = tmp_path / "plugins", tmp_path / "net.d"
+    plugins.mkdir()
+    net.mkdir()
+    (plugins / "delfail").write_text(DEL_FAILER)
+    (plugins / "delfail").chmod(0o755)
+    marker = tmp_path / "refuse-del"
+    (net / "10-test.conflist").write_text(json.dumps({"cniVersion": "1.0.0", "name": "wipe-test", "plugins": [
+        {"type": "loopback"}, {"type": "delfail", "marker": str(marker)}]}))
+    d, cri = node("[crio]\ninternal_wipe = false\n", network_dir=net,
+                  network_keys=f'plugin_dirs = ["{plugins}", "/usr/lib/cni"]\n')
+    cri.run_pod(ph.pod_config(name="net", uid="net-uid"))
+    host = cri.run_pod(ph.pod_config(name="host", uid="host-uid", network="NODE"))
+    power_cycle(d)
+    marker.touch()
+    failed = d.run_cli("wipe", timeout=60)
+    assert failed.returncode == 1 and "1 pod sandboxes could not be removed" in failed.stderr, failed.stderr
+    assert f"removed pod sandbox {host}" in failed.stdout
+    assert not (d.runroot / "version").exists()
+    marker.unlink()
+    wiped = d.run_cli("wipe", timeout=60)
+    assert wiped.returncode == 0 and "wiped 1 pod sandboxes" in wiped.stdout, wiped.stderr
+    assert (d.runroot / "version").exists()
+    cri = restart(d, kill=False)
+    assert cri.list_pods() == []
+    assert_node_clean(d)

@@ -14,6 +14,7 @@
 #include "fs-util.h"
 #include "test-util.h"
 
+#include "insecure-registries.h"
 #include "registries.h"
 #include "strv.h"
 
