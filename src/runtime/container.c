@@ -62,6 +62,8 @@ bool container_check_exit_locked(Runtime *rt, Container *c) {
         c->reason = xstrdup(oom_killed ? "OOMKilled" : c->exit_code == 0 ? "Completed" : "Error");
         if (!c->infra)
                 event_emit_locked(rt, c->id, c->pod_id, EVENT_STOPPED);
+        else
+                pod_infra_exited_locked(rt, c->pod_id);
         if (oom_killed) {
                 metric_inc0(rt->oom_total);
                 metric_inc1(rt->oom_count, c->config->name);
@@ -866,6 +868,8 @@ void container_mark_lost_locked(Runtime *rt, Container *c, int32_t exit_code, co
                 metric_inc1(rt->monitor_lost, c->config->name);
         if (!c->infra)
                 event_emit_locked(rt, c->id, c->pod_id, EVENT_STOPPED);
+        else
+                pod_infra_exited_locked(rt, c->pod_id);
         pthread_cond_broadcast(&rt->exited); /* a stop may be waiting for this exit */
 }
 

@@ -328,6 +328,18 @@ void pod_teardown(Runtime *rt, Pod *p) {
         }
 }
 
+void pod_infra_exited_locked(Runtime *rt, const char *pod_id) {
+        int err = 0;
+        Pod *p = pod_find_locked(rt, pod_id, &err);
+        if (!p || p->claim.creating || p->state != POD_READY)
+                return;
+        log_warn("pod %s: its infra process exited; the sandbox is not ready", p->id);
+        p->state = POD_NOTREADY;
+        lists_changed_locked(rt);
+        event_emit_locked(rt, p->id, p->id, EVENT_STOPPED);
+        state_save_pod(rt, p, NULL);
+}
+
 /* k8s_POD_<name>_<namespace>_<uid>_<attempt>, the reserved name of a pod. */
 static char *pod_full_name(const PodConfig *c) {
         return xasprintf("k8s_POD_%s_%s_%s_%" PRIu32, c->name, c->namespace_, c->uid, c->attempt);

@@ -234,6 +234,11 @@ int state_load(Runtime *rt, Error **reterr);
 
 /* Pod pieces (pod.c). */
 void pod_teardown(Runtime *rt, Pod *p);
+/*
+ * The pod's infra process exited: it held the pod's PID namespace, so the sandbox is not ready any
+ * more (as on CRI-O and containerd; the kubelet then makes a new one). rt->lock held.
+ */
+void pod_infra_exited_locked(Runtime *rt, const char *pod_id);
 int pod_config_validate(const PodConfig *c, Error **reterr);
 bool pod_needs_infra(Runtime *rt, const Pod *p);
 int infra_start(Runtime *rt, Pod *p, Error **reterr);

@@ -338,6 +338,33 @@ def test_container_whose_earlier_monitor_dies_after_a_restart_is_exited(node, im
     assert_node_clean(d)
 
 
+@pytest.mark.parametrize("while_down", [False, True])
+def test_pod_whose_infra_process_dies_is_not_ready(node, image, while_down):
+    """The infra process holds the pod's PID namespace: once it is gone the sandbox is not ready (as on
+    CRI-O and containerd), so the kubelet replaces the pod; noticed live or at a restart."""
+    d, cri = node()
+    pod = cri.run_pod(ph.pod_config(pid="POD"))
+    _, ctr = run_busybox(cri, image, pod)
+    # The infra process is the pause program that is PID 1 of the container's PID namespace.
+    pidns = os.readlink(f"/proc/{d.http_get(f'/containers/{ctr}').json()['pid']}/ns/pid")
+    infra = [p for p in ph.processes_with("/pause") if os.readlink(f"/proc/{p}/ns/pid") == pidns]
+    assert len(infra) == 1
+    infra_pid = infra[0]
+    if while_down:
+        d.kill()
+    os.kill(infra_pid, signal.SIGKILL)
+    if while_down:
+        assert ph.wait_gone(lambda: [infra_pid] if _running(infra_pid) else []) == []
+        cri = restart(d, kill=False)
+    assert h.wait_until(lambda: cri.pod_status(pod).status.state == h.pb().SANDBOX_NOTREADY, 10, 0.05)
+    not_ready = h.pb().PodSandboxStateValue(state=h.pb().SANDBOX_NOTREADY)
+    assert [p.id for p in cri.list_pods(state=not_ready)] == [pod]
+    cri.stop_pod(pod)
+    assert cri.container_status(ctr).status.state == h.pb().CONTAINER_EXITED
+    cri.remove_pod(pod)
+    assert_node_clean(d)
+
+
 def test_lifecycle_cycles_leak_nothing(node, image):
     d, cri = node()
     pod = cri.run_pod()
