@@ -19,11 +19,16 @@
 #define SETTLE_MS 100
 #define WATCHED (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE)
 
+/*
+ * The main file and the drop-in directory are each watched through their parent directory (for
+ * renames over them and for a drop-in directory created later), and the drop-in directory itself
+ * while it exists.
+ */
 struct RegistriesWatch {
         Daemon *daemon;
         int inotify_fd, stop_fd;
-        int main_dir_wd, dropin_wd;
-        char *main_name;
+        int main_parent_wd, dropin_parent_wd, dropin_wd;
+        char *main_name, *dropin_name, *dropin_path;
         pthread_t thread;
         bool started;
 };
@@ -50,16 +55,35 @@ static void reload_registries(Daemon *d) {
                  settings->registries_conf_dir);
 }
 
-/* Whether a batch of events touches the main file or anything in the drop-in directory. */
-static bool relevant(const RegistriesWatch *w, const char *buf, ssize_t n) {
+static bool names(const struct inotify_event *ev, int wd, const char *name) {
+        return ev->wd == wd && ev->len > 0 && strcmp(ev->name, name) == 0;
+}
+
+/*
+ * Whether a batch of events touches the main file or the drop-ins; keeps the drop-in directory's own
+ * watch in step with the directory coming and going.
+ */
+static bool note_events(RegistriesWatch *w, const char *buf, ssize_t n) {
         bool hit = false;
         for (ssize_t off = 0; off < n;) {
                 const struct inotify_event *ev = (const struct inotify_event *)(buf + off);
-                /* An overflowed queue lost events: reload rather than miss a change. */
-                if ((ev->mask & IN_Q_OVERFLOW) || ev->wd == w->dropin_wd ||
-                    (ev->wd == w->main_dir_wd && ev->len > 0 && strcmp(ev->name, w->main_name) == 0))
-                        hit = true;
                 off += (ssize_t)(sizeof(*ev) + ev->len);
+                /* An overflowed queue lost events: reload rather than miss a change. */
+                if (ev->mask & IN_Q_OVERFLOW)
+                        hit = true;
+                if (ev->wd == w->dropin_wd) {
+                        hit = true;
+                        if (ev->mask & IN_IGNORED) /* the directory went */
+                                w->dropin_wd = -1;
+                }
+                if (names(ev, w->main_parent_wd, w->main_name))
+                        hit = true;
+                if (names(ev, w->dropin_parent_wd, w->dropin_name)) {
+                        hit = true;
+                        if (w->dropin_wd < 0)
+                                w->dropin_wd = inotify_add_watch(w->inotify_fd, w->dropin_path,
+                                                                 WATCHED | IN_ONLYDIR);
+                }
         }
         return hit;
 }
@@ -82,15 +106,20 @@ static void *watch_main(void *arg) {
                         continue;
                 }
                 ssize_t len = read(w->inotify_fd, buf, sizeof(buf));
-                if (len > 0 && relevant(w, buf, len))
+                if (len > 0 && note_events(w, buf, len))
                         pending = true;
         }
 }
 
-static int add_watch(int fd, const char *path) {
-        int wd = inotify_add_watch(fd, path, WATCHED | IN_ONLYDIR);
+/* Watch the directory holding `path`; *ret_name is path's last component. */
+static int watch_parent(int fd, const char *path, char **ret_name) {
+        _cleanup_free_ char *base = xstrdup(path), *dir = xstrdup(path);
+        *ret_name = xstrdup(basename(base));
+        const char *parent = dirname(dir);
+        int wd = inotify_add_watch(fd, parent, WATCHED | IN_ONLYDIR);
         if (wd < 0)
-                log_warn("auto_reload_registries: cannot watch %s (%m); changes there need a SIGHUP", path);
+                log_warn("auto_reload_registries: cannot watch %s (%m); changes there need a SIGHUP",
+                         parent);
         return wd;
 }
 
@@ -98,18 +127,19 @@ RegistriesWatch *registries_watch_start(Daemon *d, Error **reterr) {
         ImageSettings view = daemon_image_settings(d->options, d->config);
         RegistriesWatch *w = xcalloc(1, sizeof(*w));
         w->daemon = d;
-        w->main_dir_wd = w->dropin_wd = -1;
+        w->main_parent_wd = w->dropin_parent_wd = w->dropin_wd = -1;
         w->inotify_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
         w->stop_fd = eventfd(0, EFD_CLOEXEC);
         if (w->inotify_fd < 0 || w->stop_fd < 0) {
                 error_set(reterr, errno, "auto_reload_registries: %m");
                 return registries_watch_stop(w);
         }
-        _cleanup_free_ char *main_copy = xstrdup(view.registries_conf),
-                            *dir_copy = xstrdup(view.registries_conf);
-        w->main_name = xstrdup(basename(main_copy));
-        w->main_dir_wd = add_watch(w->inotify_fd, dirname(dir_copy));
-        w->dropin_wd = add_watch(w->inotify_fd, view.registries_conf_dir);
+        w->main_parent_wd = watch_parent(w->inotify_fd, view.registries_conf, &w->main_name);
+        w->dropin_parent_wd = watch_parent(w->inotify_fd, view.registries_conf_dir, &w->dropin_name);
+        w->dropin_path = xstrdup(view.registries_conf_dir);
+        w->dropin_wd = inotify_add_watch(w->inotify_fd, w->dropin_path, WATCHED | IN_ONLYDIR);
+        if (w->dropin_wd < 0)
+                log_info("auto_reload_registries: %s: %m; watching for it to appear", w->dropin_path);
         int r = pthread_create(&w->thread, NULL, watch_main, w);
         if (r != 0) {
                 error_set(reterr, r, "auto_reload_registries: cannot start its thread: %s", strerror(r));
@@ -133,6 +163,8 @@ RegistriesWatch *registries_watch_stop(RegistriesWatch *w) {
         if (w->stop_fd >= 0)
                 close(w->stop_fd);
         free(w->main_name);
+        free(w->dropin_name);
+        free(w->dropin_path);
         free(w);
         return NULL;
 }

@@ -308,3 +308,20 @@ def test_sighup_with_a_bad_insecure_registries_entry_keeps_everything(image_daem
     h.write_text(d.files["registries-conf"], registries_conf(registries=[insecure(image_registry.host)]))
     name = ref(image_registry, "busybox:latest")
     assert h.wait_until(lambda: _pulled(d, name), 10, 0.2) == test_images["busybox:latest"]["id"]
+
+
+def test_auto_reload_sees_a_drop_in_directory_made_after_the_start(image_daemon, image_registry, test_images):
+    d = image_daemon(registries_conf(registries=[insecure(image_registry.host)]), start=False,
+                     config="[crio.image]\nauto_reload_registries = true\n")
+    conf_d = d.files["registries-conf-dir"]
+    conf_d.rmdir()
+    d.start()
+    name = ref(image_registry, "busybox:latest")
+    assert _pulled(d, name) == test_images["busybox:latest"]["id"]
+    staging = conf_d.with_name("staging.d")
+    staging.mkdir()
+    h.write_text(staging / "90-block.conf", registries_conf(registries=[insecure(image_registry.host, blocked=True)]))
+    staging.rename(conf_d)  # the directory appears with its drop-in in it
+    assert h.wait_until(lambda: _pulled(d, name) is None, 10, 0.2), "the new drop-in directory was missed"
+    (conf_d / "90-block.conf").unlink()  # and is watched from then on
+    assert h.wait_until(lambda: _pulled(d, name), 10, 0.2) == test_images["busybox:latest"]["id"]
