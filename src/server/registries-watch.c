@@ -73,8 +73,9 @@ static bool note_events(RegistriesWatch *w, const char *buf, ssize_t n) {
                         hit = true;
                 if (ev->wd == w->dropin_wd) {
                         hit = true;
-                        if (ev->mask & IN_IGNORED) /* the directory went */
-                                w->dropin_wd = -1;
+                        if (ev->mask & IN_IGNORED) /* that directory went; another may be in its place */
+                                w->dropin_wd = inotify_add_watch(w->inotify_fd, w->dropin_path,
+                                                                 WATCHED | IN_ONLYDIR);
                 }
                 if (names(ev, w->main_parent_wd, w->main_name))
                         hit = true;

@@ -325,3 +325,9 @@ def test_auto_reload_sees_a_drop_in_directory_made_after_the_start(image_daemon,
     assert h.wait_until(lambda: _pulled(d, name) is None, 10, 0.2), "the new drop-in directory was missed"
     (conf_d / "90-block.conf").unlink()  # and is watched from then on
     assert h.wait_until(lambda: _pulled(d, name), 10, 0.2) == test_images["busybox:latest"]["id"]
+    staging.mkdir()
+    h.write_text(staging / "90-block.conf", registries_conf(registries=[insecure(image_registry.host, blocked=True)]))
+    staging.rename(conf_d)  # renamed over the (empty) watched directory: the new one is followed
+    assert h.wait_until(lambda: _pulled(d, name) is None, 10, 0.2), "the replaced drop-in directory was missed"
+    (conf_d / "90-block.conf").unlink()
+    assert h.wait_until(lambda: _pulled(d, name), 10, 0.2) == test_images["busybox:latest"]["id"]
