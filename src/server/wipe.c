@@ -112,10 +112,13 @@ int daemon_wipe(const CliOptions *o, Config *config, bool force, Error **reterr)
         int lock = daemon_lock_root(config->root, reterr);
         if (lock < 0)
                 return error_prefix(reterr, "stop the daemon first");
-        /* Read before the runtime opens: it writes the version file once it has recovered. */
         bool restarted = runtime_node_restarted(config);
         int r = 0;
-        if (!force && !restarted)
+        if (!force && isempty(config->version_file))
+                printf("nothing to wipe: version_file is empty, so node restarts are not tracked (--force "
+                       "wipes "
+                       "anyway)\n");
+        else if (!force && !restarted)
                 printf("nothing to wipe: %s is there, so the node has not restarted since the daemon last "
                        "started (--force wipes anyway)\n",
                        config->version_file);
