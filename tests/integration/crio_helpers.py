@@ -315,6 +315,7 @@ class Daemon:
         self.config_dir.mkdir(exist_ok=True)
         for name, text in (dropins or {}).items():
             write_text(self.config_dir / name, text)
+        self.config_text = config + "".join((dropins or {}).values())
         self.sock = Path(listen) if listen else self.workdir / "crio.sock"
         self.root = self.workdir / "root"
         self.runroot = self.workdir / "runroot"
@@ -336,6 +337,10 @@ class Daemon:
         s = {"config": self.config_path, "config-dir": self.config_dir, "listen": self.sock, "root": self.root,
              "runroot": self.runroot, "log-dir": self.log_dir, "version-file": self.runroot / "version",
              "clean-shutdown-file": self.workdir / "clean.shutdown"}
+        # The node's own /var/run/crio stays untouched unless a test's configuration says otherwise.
+        for key, default in (("container_exits_dir", "exits"), ("container_attach_socket_dir", "attach")):
+            if key not in self.config_text:
+                s[key.replace("_", "-")] = self.workdir / default
         if self.log_level is not None:
             s["log-level"] = self.log_level
         return s

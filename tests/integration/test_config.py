@@ -122,9 +122,13 @@ def test_unknown_key_is_a_warning_naming_file_line_and_key(make_daemon):
 CRIO_126_DEFAULT = Path(__file__).resolve().parents[1] / "unit" / "data" / "crio-1.26-default.conf"
 
 
-def test_crio_1_26_default_config_starts_the_daemon(make_daemon):
-    """A node's existing CRI-O 1.26 crio.conf (storage_driver = "", keys crio-c ignores) is accepted."""
-    d = make_daemon(config=CRIO_126_DEFAULT.read_text(), log_level=None).start()
+def test_crio_1_26_default_config_starts_the_daemon(make_daemon, tmp_path):
+    """A node's existing CRI-O 1.26 crio.conf (storage_driver = "", keys crio-c ignores) is accepted. A
+    drop-in keeps the node's own directories (/var/run/crio) out of the test's way."""
+    paths = (f'[crio.runtime]\ncontainer_exits_dir = "{tmp_path}/exits"\n'
+             f'container_attach_socket_dir = "{tmp_path}/attach"\nnamespaces_dir = "{tmp_path}/ns"\n')
+    d = make_daemon(config=CRIO_126_DEFAULT.read_text(), dropins={"99-test-paths.conf": paths},
+                    log_level=None).start()
     with d.client() as c:
         assert c.version().runtime_name == "crio-c"
     assert d.http_get("/info").json()["storage_driver"] == "overlay"
