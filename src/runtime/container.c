@@ -961,7 +961,7 @@ static int stop_op(Runtime *rt, Container *c, int64_t timeout_s, bool removing, 
                 return r;
         if (exited ||
             (timeout_s > 0 && oci_kill(rt, c, &h, signal_from_name(c->stop_signal), false, NULL) >= 0 &&
-             wait_exited(rt, c, timeout_s * 1000)))
+             wait_exited(rt, c, timeout_s > INT64_MAX / 1000 ? INT64_MAX / 1000 : timeout_s * 1000)))
                 goto done;
         oci_kill(rt, c, &h, SIGKILL, true, NULL);
         wait_killed(rt, c);

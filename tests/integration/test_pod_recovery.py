@@ -320,6 +320,18 @@ def test_stop_with_a_grace_period_ends_when_a_monitorless_container_does(node, i
     assert_node_clean(d)
 
 
+def test_stop_with_the_largest_timeout_a_client_can_send(node, image):
+    """The CRI's timeout is any int64: 2^63-1 seconds must not overflow into an already passed deadline
+    (or undefined behaviour, which the sanitized build would stop on)."""
+    d, cri = node()
+    pod, ctr = run_busybox(cri, image, script="trap 'exit 7' TERM; while :; do sleep 0.1; done")
+    ph._call(cri, "StopContainer", h.pb().StopContainerRequest(container_id=ctr, timeout=2**63 - 1),
+             "StopContainerResponse", timeout=30)
+    assert cri.container_status(ctr).status.exit_code == 7  # SIGTERM did it, not a SIGKILL at once
+    cri.remove_pod(pod)
+    assert_node_clean(d)
+
+
 def test_container_whose_earlier_monitor_dies_after_a_restart_is_exited(node, image):
     """After a daemon restart the monitors are not the daemon's children: one dying with its container
     is noticed by the daemon's sweep (the exit code is unknown then)."""
