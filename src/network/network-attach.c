@@ -2,10 +2,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/magic.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "cancel.h"
@@ -146,8 +144,7 @@ static char *pod_args(const PodNetwork *pn) {
 
 /* The namespace path for DEL: "" once it is no longer a namespace, which plugins take as gone. */
 static const char *netns_for_del(const char *netns) {
-        struct statfs s;
-        if (!netns || statfs(netns, &s) < 0 || s.f_type != NSFS_MAGIC)
+        if (!netns || !is_namespace_file(netns))
                 return "";
         return netns;
 }

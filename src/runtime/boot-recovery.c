@@ -5,10 +5,8 @@
  * together with its container while no daemon ran. Their rows still say running and ready; left so,
  * a kubelet would wait for them forever instead of starting them again.
  */
-#include <linux/magic.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 
 #include "fs-util.h"
 #include "log.h"
@@ -29,14 +27,14 @@ static bool process_file_mentions(int pid, const char *file, const char *id) {
         return memmem(text, len, id, strlen(id)) != NULL;
 }
 
-/* conmon's pid file names a live process whose command line carries the container's ID. */
-static bool monitor_alive(const Container *c) {
+int container_monitor_pid(const Container *c) {
         if (!c->bundle)
-                return false;
+                return 0;
         _cleanup_free_ char *pidfile = xasprintf("%s/conmon-pidfile", c->bundle), *text = NULL;
         if (read_file(pidfile, 64, &text, NULL) < 0)
-                return false;
-        return process_file_mentions(parse_pid(text), "cmdline", c->id);
+                return 0;
+        int pid = parse_pid(text);
+        return process_file_mentions(pid, "cmdline", c->id) ? pid : 0;
 }
 
 /* A zombie (killed, not yet reaped by whoever inherited it) runs no more. */
@@ -54,18 +52,13 @@ static bool init_alive(const Container *c) {
 }
 
 bool container_processes_gone(const Container *c) {
-        return !monitor_alive(c) && !init_alive(c);
+        return container_monitor_pid(c) == 0 && !init_alive(c);
 }
 
 static bool container_vanished(const Container *c) {
         if (c->claim.creating || (c->state != CONTAINER_CREATED && c->state != CONTAINER_RUNNING))
                 return false;
         return container_processes_gone(c);
-}
-
-static bool is_namespace_file(const char *path) {
-        struct statfs s;
-        return statfs(path, &s) == 0 && s.f_type == NSFS_MAGIC;
 }
 
 /* Its directory, pinned namespaces and /dev/shm mount are all still there. */

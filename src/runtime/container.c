@@ -80,14 +80,8 @@ bool container_check_exit_locked(Runtime *rt, Container *c) {
  * by the time a restarted daemon looks, its pid file is there.
  */
 static void kill_monitor(const Container *c) {
-        if (!c->bundle)
-                return;
-        _cleanup_free_ char *pidfile = xasprintf("%s/conmon-pidfile", c->bundle), *text = NULL;
-        if (read_file(pidfile, 64, &text, NULL) < 0)
-                return;
-        int pid = parse_pid(text);
-        _cleanup_free_ char *comm_path = xasprintf("/proc/%d/comm", pid), *comm = NULL;
-        if (pid <= 1 || read_file(comm_path, 64, &comm, NULL) < 0 || strcmp(comm, "conmon\n") != 0)
+        int pid = container_monitor_pid(c);
+        if (pid <= 1)
                 return;
         kill(-pid, SIGKILL);
         kill(pid, SIGKILL);

@@ -276,6 +276,11 @@ void container_mark_lost_locked(Runtime *rt, Container *c, int32_t exit_code, co
  */
 void boot_recovery(Runtime *rt);
 /*
+ * The pid of the container's monitor, from conmon's pid file, while that process runs and its command
+ * line names the container (a reused pid does not); else 0.
+ */
+int container_monitor_pid(const Container *c);
+/*
  * Neither the container's monitor nor its init process runs (reads /proc; the caller holds op_lock
  * or is alone, and checks the state itself).
  */

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 
 #include "fs-util.h"
 #include "macros.h"
@@ -263,4 +265,9 @@ bool path_has_dotdot(const char *path) {
                 if ((p == path || p[-1] == '/') && (p[2] == '\0' || p[2] == '/'))
                         return true;
         return false;
+}
+
+bool is_namespace_file(const char *path) {
+        struct statfs s;
+        return statfs(path, &s) == 0 && s.f_type == NSFS_MAGIC;
 }

@@ -29,5 +29,8 @@ int write_file_replace(const char *path, const void *data, size_t len, mode_t mo
 /* Read a whole file of at most `max` bytes (NUL-terminated for convenience). -EFBIG when larger. */
 int read_file(const char *path, size_t max, char **ret, size_t *ret_len);
 
+/* Whether `path` is a namespace file (nsfs: /proc/PID/ns/X or a bind mount of one, as pins are). */
+bool is_namespace_file(const char *path);
+
 /* Whether one of the '/'-separated components of `path` is "..". */
 bool path_has_dotdot(const char *path);

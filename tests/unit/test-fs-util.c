@@ -143,6 +143,12 @@ static void test_write_file_replace(void **state) {
         check_writer(*state, write_file_replace);
 }
 
+static void test_is_namespace_file(void **state) {
+        assert_true(is_namespace_file("/proc/self/ns/net"));
+        assert_false(is_namespace_file("/proc/self/status"));
+        assert_false(is_namespace_file("/no/such/pin"));
+}
+
 static void test_path_has_dotdot(void **state) {
         static const char *const yes[] = {"..", "../a", "a/..", "a/../b", "/..", "a//../b"};
         static const char *const no[] = {"",        "a",       "/a/b", "..a",    "a..",
@@ -160,6 +166,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_rm_rf_missing_and_plain_file, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_write_file_atomic, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_write_file_replace, setup, teardown),
+                cmocka_unit_test(test_is_namespace_file),
                 cmocka_unit_test(test_path_has_dotdot),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
