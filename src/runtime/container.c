@@ -855,7 +855,7 @@ void container_mark_lost_locked(Runtime *rt, Container *c, int32_t exit_code, co
         c->exit_code = exit_code;
         c->finished_ns = now_ns();
         free(c->reason);
-        c->reason = xstrdup("Error");
+        c->reason = xstrdup(exit_code == 0 ? "Completed" : "Error"); /* as for an exit file */
         free(c->message);
         c->message = xstrdup(message);
         if (count)

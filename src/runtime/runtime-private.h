@@ -264,7 +264,8 @@ void teardown_sweep_orphans(Runtime *rt);
 /* Read the exit file of a container, if there is one: updates state. Call with rt->lock held. */
 bool container_check_exit_locked(Runtime *rt, Container *c);
 /*
- * Record an exit nobody saw (the monitor died with the container): EXITED, reason Error, `message`;
+ * Record an exit nobody saw (the monitor died with the container): EXITED, reason Completed or Error
+ * by the code, `message`;
  * `count` it in containers_stopped_monitor_count. Wakes stops waiting for the exit.
  */
 void container_mark_lost_locked(Runtime *rt, Container *c, int32_t exit_code, const char *message,

@@ -286,12 +286,13 @@ def test_monitor_that_dies_marks_the_container_exited(node, image):
     assert_node_clean(d)
 
 
-def test_container_outliving_its_monitor_gets_its_exit_recorded(node, image):
+@pytest.mark.parametrize("code,reason", [(7, "Error"), (0, "Completed")])
+def test_container_outliving_its_monitor_gets_its_exit_recorded(node, image, code, reason):
     """conmon dies first; the container runs on, re-parented to the daemon, which reaps it when it ends
     and records the exit code conmon would have: the kubelet sees the exit instead of a running
     container forever."""
     d, cri = node()
-    pod, ctr = run_busybox(cri, image, script="trap 'exit 7' TERM; while :; do sleep 0.1; done")
+    pod, ctr = run_busybox(cri, image, script=f"trap 'exit {code}' TERM; while :; do sleep 0.1; done")
     conmon = [p for p in ph.processes_with(ctr) if open(f"/proc/{p}/comm").read().strip() == "conmon"]
     os.kill(conmon[0], signal.SIGKILL)
     assert ph.wait_gone(lambda: [p for p in conmon if _running(p)]) == []
@@ -299,7 +300,7 @@ def test_container_outliving_its_monitor_gets_its_exit_recorded(node, image):
     os.kill(d.http_get(f"/containers/{ctr}").json()["pid"], signal.SIGTERM)
     cri.wait_container_state(ctr, "CONTAINER_EXITED")
     st = cri.container_status(ctr).status
-    assert (st.exit_code, st.reason) == (7, "Error")
+    assert (st.exit_code, st.reason) == (code, reason)
     assert "monitor died before it" in st.message
     cri.remove_pod(pod)
     assert_node_clean(d)
