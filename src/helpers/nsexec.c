@@ -399,15 +399,15 @@ static int join_session_keyring(Error **reterr) {
 }
 
 /*
- * As runc: the command's stdio (the daemon's pipes) belong to its user, so that a non-root command can
- * reopen them (echo x > /dev/stderr). /dev/null is left alone.
+ * As runc: the command's stdio (the daemon's pipes, or the terminal) belong to its user, so that a
+ * non-root command can reopen them (echo x > /dev/stderr). Without a terminal a character device
+ * there is the node's /dev/null, left alone: telling it apart by the container's /dev/null would
+ * let an image that replaced that file have the node's given away.
  */
 static void give_stdio(const ExecPlan *p) {
-        struct stat null_st, st;
-        bool have_null = stat("/dev/null", &null_st) == 0;
+        struct stat st;
         for (int fd = 0; fd < 3; fd++) {
-                if (fstat(fd, &st) < 0 ||
-                    (have_null && st.st_rdev == null_st.st_rdev && S_ISCHR(st.st_mode)))
+                if (fstat(fd, &st) < 0 || (S_ISCHR(st.st_mode) && !p->tty))
                         continue;
                 (void)fchown(fd, p->uid, p->gid); /* EINVAL/EPERM (e.g. an unmapped id): as runc, go on */
         }

@@ -296,8 +296,10 @@ static int make_image_volumes(Runtime *rt, const Pod *p, const Container *c, con
         return 0;
 }
 
-static json_object *load_seccomp(Runtime *rt, const ContainerConfig *c, Error **reterr) {
+/* The profile file the container names or the config sets; NULL with *ret_default for the built-in one. */
+static json_object *load_seccomp(Runtime *rt, const ContainerConfig *c, bool *ret_default, Error **reterr) {
         _cleanup_free_ char *path = NULL;
+        *ret_default = false;
         if (c->privileged || c->seccomp == SECCOMP_UNCONFINED)
                 return NULL;
         if (c->seccomp == SECCOMP_LOCALHOST)
@@ -307,8 +309,10 @@ static json_object *load_seccomp(Runtime *rt, const ContainerConfig *c, Error **
                 if (!isempty(rt->config->seccomp_profile))
                         path = xstrdup(rt->config->seccomp_profile);
                 pthread_rwlock_unlock(rt->config_lock);
-                if (!path)
-                        return seccomp_default_profile();
+                if (!path) {
+                        *ret_default = true;
+                        return NULL;
+                }
         }
         _cleanup_free_ char *text = NULL;
         size_t len = 0;
@@ -355,6 +359,12 @@ static const char *pid_ns_path(Runtime *rt, const Pod *p, const ContainerConfig 
         Container *t = container_find_locked(rt, target, &err);
         if (!t || t->pid <= 0) {
                 error_set(reterr, ENOENT, "namespace_options.target_id: container '%s' not found", target);
+                return NULL;
+        }
+        /* Another pod's container is not this pod's to join; an exited one's pid may be anyone's now. */
+        if (strcmp(t->pod_id, p->id) != 0 || t->state == CONTAINER_EXITED) {
+                error_set(reterr, EINVAL, "namespace_options.target_id: container '%s' is %s", target,
+                          t->state == CONTAINER_EXITED ? "not running" : "in another pod sandbox");
                 return NULL;
         }
         *buf = xasprintf("/proc/%d/ns/pid", t->pid);
@@ -520,7 +530,8 @@ static int write_spec_locked(Runtime *rt, const Pod *p, Container *c, const Crea
         const char *pidns_path = pid_ns_path(rt, p, cc, &pidns, &err);
         if (err)
                 return error_propagate(reterr, TAKE_PTR(err));
-        json_object *seccomp = load_seccomp(rt, cc, reterr);
+        bool seccomp_default = false;
+        json_object *seccomp = load_seccomp(rt, cc, &seccomp_default, reterr);
         if (!seccomp && *reterr)
                 return -(*reterr)->code;
         pthread_rwlock_rdlock(rt->config_lock);
@@ -561,6 +572,7 @@ static int write_spec_locked(Runtime *rt, const Pod *p, Container *c, const Crea
                 .default_ulimits = rt->config->default_ulimits,
                 .min_oom_score_adj = own_oom_score_adj(),
                 .seccomp = seccomp,
+                .seccomp_default = seccomp_default,
                 .apparmor_profile =
                         isempty(cc->apparmor_profile) || !apparmor_enabled() ? NULL : cc->apparmor_profile,
                 .extra_devices = rt->config->additional_devices,
@@ -624,9 +636,8 @@ static int start_preparing(Runtime *rt, Pod *p, Container *c, Monitor *mon, Erro
                                               c->id);
         if (r >= 0)
                 r = state_save_container(rt, c, reterr);
-        /* Traversable (not listable): a container in a user namespace reaches its rootfs through it. */
-        if (r >= 0 && mkdir_parents_and_self(c->bundle, 0711) < 0)
-                r = error_set(reterr, errno, "cannot create %s: %m", c->bundle);
+        if (r >= 0)
+                r = make_pod_private_dir(p, c->bundle, reterr);
         if (r >= 0 && mkdir_parents(c->log_path, 0755) < 0)
                 r = error_set(reterr, errno, "log_path: cannot create the directory of %s: %m", c->log_path);
         if (r >= 0)

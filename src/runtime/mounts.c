@@ -90,10 +90,26 @@ static int idmapped_layers(const char *dir, char *const *layer_dirs, const char 
 
 void pod_root_owner(const Pod *p, uid_t *uid, gid_t *gid) {
         const NamespaceConfig *ns = &p->config->ns;
-        int64_t u = p->userns ? idmap_to_host(ns->uids, ns->n_uids, 0) : -1;
-        int64_t g = p->userns ? idmap_to_host(ns->gids, ns->n_gids, 0) : -1;
+        int64_t u = ns->userns ? idmap_to_host(ns->uids, ns->n_uids, 0) : -1;
+        int64_t g = ns->userns ? idmap_to_host(ns->gids, ns->n_gids, 0) : -1;
         *uid = u < 0 ? (uid_t)-1 : (uid_t)u;
         *gid = g < 0 ? (gid_t)-1 : (gid_t)g;
+}
+
+/*
+ * A pod's or a container's own directory under the run root holds a root filesystem (setuid programs,
+ * device nodes of the image) and the pod's /dev/shm: no user of the node may enter it. Only root does,
+ * and with a user namespace the pod's root too, which sets the container up from inside it.
+ */
+int make_pod_private_dir(const Pod *p, const char *dir, Error **reterr) {
+        if (mkdir(dir, 0700) < 0)
+                return error_set(reterr, errno, "cannot create %s: %m", dir);
+        uid_t uid;
+        gid_t gid;
+        pod_root_owner(p, &uid, &gid);
+        if ((uid != (uid_t)-1 || gid != (gid_t)-1) && chown(dir, uid, gid) < 0)
+                return error_set(reterr, errno, "cannot give %s to the pod's root: %m", dir);
+        return 0;
 }
 
 int overlay_mount(Runtime *rt, Container *c, char *const *layer_dirs, const Pod *p, Error **reterr) {
@@ -101,6 +117,9 @@ int overlay_mount(Runtime *rt, Container *c, char *const *layer_dirs, const Pod 
         _cleanup_free_ char *work = xasprintf("%s/work", c->layer);
         _cleanup_free_ char *empty = xasprintf("%s/empty", c->layer);
         _cleanup_free_ char *idmapped = xasprintf("%s/idmapped", c->layer);
+        /* The writable layer keeps what the container makes, setuid programs too: root's alone. */
+        if (mkdir(c->layer, 0700) < 0 && errno != EEXIST)
+                return error_set(reterr, errno, "rootfs: cannot create %s: %m", c->layer);
         const char *dirs[] = {upper, work, empty, c->rootfs};
         for (size_t i = 0; i < ELEMENTSOF(dirs); i++)
                 if (mkdir_parents_and_self(dirs[i], 0755) < 0)

@@ -661,6 +661,19 @@ static char *const default_readonly[] = {
         "/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger", NULL,
 };
 
+/* Whether the process of SPEC keeps capability NAME (in its bounding set). */
+static bool spec_grants(json_object *spec, const char *name) {
+        json_object *process = NULL, *caps = NULL, *bounding = NULL;
+        if (!json_object_object_get_ex(spec, "process", &process) ||
+            !json_object_object_get_ex(process, "capabilities", &caps) ||
+            !json_object_object_get_ex(caps, "bounding", &bounding))
+                return false;
+        for (size_t i = 0; i < json_object_array_length(bounding); i++)
+                if (strcmp(json_object_get_string(json_object_array_get_idx(bounding, i)), name) == 0)
+                        return true;
+        return false;
+}
+
 static int build_linux(const SpecInput *in, json_object *spec, Error **reterr) {
         json_object *l = json_object_new_object();
         json_object_object_add(spec, "linux", l);
@@ -697,6 +710,9 @@ static int build_linux(const SpecInput *in, json_object *spec, Error **reterr) {
                         strv_json(in->ctr->has_readonly_paths ? in->ctr->readonly_paths : default_readonly));
                 if (in->seccomp)
                         json_object_object_add(l, "seccomp", json_object_get(in->seccomp));
+                else if (in->seccomp_default)
+                        json_object_object_add(l, "seccomp",
+                                               seccomp_default_profile(spec_grants(spec, "CAP_SYS_ADMIN")));
         }
         return 0;
 }

@@ -36,7 +36,8 @@ typedef struct SpecInput {
         char *const *default_env;
         char *const *default_ulimits;
         int64_t min_oom_score_adj;    /* the daemon's own: nobody may go below it here */
-        json_object *seccomp;         /* profile to embed (borrowed), NULL for none */
+        json_object *seccomp;         /* profile to embed (borrowed), NULL for none or the default */
+        bool seccomp_default;         /* no profile given: the built-in one, fitted to the capabilities */
         const char *apparmor_profile; /* NULL when the host has no AppArmor */
         char *const *extra_devices;   /* additional_devices: "HOST[:CONTAINER][:PERMISSIONS]" */
         char *const *pod_devices; /* the pod's devices.crio.io annotation, checked against allowed_devices */
@@ -77,5 +78,8 @@ int rlimit_from_oci_name(const char *name);
 /* The linux.resources object of a spec for these resources. */
 json_object *oci_resources_json(const Resources *r);
 
-/* The built-in RuntimeDefault seccomp profile (a deny list of dangerous syscalls). */
-json_object *seccomp_default_profile(void);
+/*
+ * The built-in RuntimeDefault seccomp profile (a deny list of dangerous syscalls); mounts and new
+ * namespaces are denied too unless the container has CAP_SYS_ADMIN.
+ */
+json_object *seccomp_default_profile(bool sys_admin);

@@ -85,6 +85,25 @@ static int validate_idmaps(const char *field, const IdMap *m, size_t n, Error **
         return 0;
 }
 
+static bool blank_or_control(char ch) {
+        return (unsigned char)ch <= ' ' || ch == 0x7f;
+}
+
+/* Each word goes into the pod's resolv.conf: one word, no line of its own smuggled in. */
+static int validate_dns_words(const char *field, char *const *words, Error **reterr) {
+        for (size_t i = 0; words && words[i]; i++) {
+                const char *w = words[i];
+                if (!*w)
+                        return error_set(reterr, EINVAL, "dns_config.%s[%zu]: is empty", field, i);
+                for (; *w; w++)
+                        if (blank_or_control(*w))
+                                return error_set(reterr, EINVAL,
+                                                 "dns_config.%s[%zu]: contains a blank or control character",
+                                                 field, i);
+        }
+        return 0;
+}
+
 int pod_config_validate(const PodConfig *c, Error **reterr) {
         if (isempty(c->name))
                 return error_set(reterr, EINVAL, "metadata.name is required");
@@ -96,10 +115,16 @@ int pod_config_validate(const PodConfig *c, Error **reterr) {
                 return error_set(reterr, EINVAL, "hostname: '%s' is longer than 64 characters", c->hostname);
         /* It goes into the pod's /etc/hosts and /etc/hostname: no line breaks or blanks smuggled in. */
         for (const char *h = c->hostname; h && *h; h++)
-                if ((unsigned char)*h <= ' ' || *h == 0x7f || *h == '/')
+                if (blank_or_control(*h) || *h == '/')
                         return error_set(reterr, EINVAL,
                                          "hostname: contains a blank, control character or '/'");
-        int r = port_mappings_validate(c, reterr);
+        int r = validate_dns_words("servers", c->dns_servers, reterr);
+        if (r >= 0)
+                r = validate_dns_words("searches", c->dns_searches, reterr);
+        if (r >= 0)
+                r = validate_dns_words("options", c->dns_options, reterr);
+        if (r >= 0)
+                r = port_mappings_validate(c, reterr);
         if (r < 0)
                 return r;
         if (!isempty(c->log_directory) && c->log_directory[0] != '/')
@@ -386,9 +411,9 @@ static int pod_setup(Runtime *rt, Pod *p, Error **reterr) {
         int r = state_save_pod(rt, p, reterr);
         if (r < 0)
                 return r;
-        if (mkdir(p->dir, 0755) < 0)
-                return error_set(reterr, errno, "cannot create %s: %m", p->dir);
-        r = mount_shm(p, reterr);
+        r = make_pod_private_dir(p, p->dir, reterr);
+        if (r >= 0)
+                r = mount_shm(p, reterr);
         if (r >= 0)
                 r = pin_namespaces(rt, p, reterr);
         if (r >= 0)

@@ -378,4 +378,6 @@ void overlay_unmount(Container *c);
 int mkdir_in_root(const char *rootfs, const char *path, uid_t uid, gid_t gid, Error **reterr);
 /* The host IDs of the root of a pod's user namespace; -1 each without one (or unmapped). */
 void pod_root_owner(const Pod *p, uid_t *uid, gid_t *gid);
+/* mkdir DIR 0700, owned by the pod's root when the pod has a user namespace (else by root). */
+int make_pod_private_dir(const Pod *p, const char *dir, Error **reterr);
 void unpin_namespace(const char *path);

@@ -66,6 +66,17 @@ int runtime_pod_info(Runtime *rt, const char *id, PodInfo **ret, Error **reterr)
         return 0;
 }
 
+int runtime_pod_infra_pid(Runtime *rt, const char *pod_id) {
+        int err = 0, pid = 0;
+        pthread_mutex_lock(&rt->lock);
+        Pod *p = pod_find_locked(rt, pod_id, &err);
+        Container *infra = p && p->infra_id ? container_find_locked(rt, p->infra_id, &err) : NULL;
+        if (infra && infra->state == CONTAINER_RUNNING)
+                pid = infra->pid;
+        pthread_mutex_unlock(&rt->lock);
+        return pid;
+}
+
 uint64_t runtime_lists_generation(Runtime *rt) {
         return __atomic_load_n(&rt->list_gen, __ATOMIC_ACQUIRE);
 }

@@ -206,6 +206,8 @@ int runtime_pod_stop(Runtime *rt, const char *id, Error **reterr);
 int runtime_pod_remove(Runtime *rt, const char *id, Error **reterr);
 /* Lookup by full ID or unique prefix. -ENOENT when absent. */
 int runtime_pod_info(Runtime *rt, const char *id, PodInfo **ret, Error **reterr);
+/* The pid of the pod's running infra process (pods sharing one PID namespace), else 0. */
+int runtime_pod_infra_pid(Runtime *rt, const char *pod_id);
 /* Every pod, in creation order. Never blocks on the runtime or disk. */
 void runtime_pod_list(Runtime *rt, PodInfo ***ret, size_t *ret_n);
 /*

@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 
 #include "strv.h"
@@ -75,21 +76,44 @@ size_t group_memberships(const char *text, const char *user, int64_t **groups, s
         return n;
 }
 
-/* Read an /etc file of the image; a missing one reads as empty. */
-static char *read_etc(int rootfs_fd, const char *path) {
-        struct open_how how = {.flags = O_RDONLY | O_CLOEXEC,
+static const char *file_kind(mode_t mode) {
+        return S_ISFIFO(mode)                   ? "a FIFO"
+               : S_ISCHR(mode) || S_ISBLK(mode) ? "a device node"
+               : S_ISSOCK(mode)                 ? "a socket"
+               : S_ISDIR(mode)                  ? "a directory"
+                                                : "not a regular file";
+}
+
+/*
+ * Read an /etc file of the image; a missing one reads as empty. One that is there but not a regular
+ * file is refused: opening a FIFO blocks (here, and in the runtime, which reads the same files when the
+ * container starts), and a device node would be opened on the node. Looked at through an O_PATH handle,
+ * opened for reading only once it is known to be regular.
+ */
+static int read_etc(int rootfs_fd, const char *path, char **ret, Error **reterr) {
+        struct open_how how = {.flags = O_PATH | O_CLOEXEC,
                                .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
-        int fd = (int)syscall(SYS_openat2, rootfs_fd, path, &how, sizeof(how));
+        _cleanup_close_ int handle = (int)syscall(SYS_openat2, rootfs_fd, path, &how, sizeof(how));
+        struct stat st;
+        if (handle < 0 || fstat(handle, &st) < 0) {
+                *ret = xstrdup("");
+                return 0;
+        }
+        if (!S_ISREG(st.st_mode))
+                return error_set(reterr, EINVAL, "image: %s is %s, not a regular file", path,
+                                 file_kind(st.st_mode));
+        _cleanup_free_ char *reopen = xasprintf("/proc/self/fd/%d", handle);
+        _cleanup_close_ int fd = open(reopen, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd < 0)
-                return xstrdup("");
+                return error_set(reterr, errno, "image: cannot read %s: %m", path);
         char *buf = xmalloc(ETC_FILE_MAX + 1);
         size_t len = 0;
         ssize_t n;
         while (len < ETC_FILE_MAX && (n = read(fd, buf + len, ETC_FILE_MAX - len)) > 0)
                 len += (size_t)n;
-        close(fd);
         buf[len] = 0;
-        return buf;
+        *ret = buf;
+        return 0;
 }
 
 /* The user and group parts of the request, before the passwd lookup. */
@@ -111,8 +135,12 @@ static void split_user(const UserRequest *req, char **ret_user, char **ret_group
 int user_resolve(int rootfs_fd, const UserRequest *req, ResolvedUser *ret, Error **reterr) {
         _cleanup_free_ char *user = NULL, *group = NULL, *name = NULL;
         split_user(req, &user, &group);
-        _cleanup_free_ char *passwd = read_etc(rootfs_fd, "/etc/passwd");
-        _cleanup_free_ char *groups = read_etc(rootfs_fd, "/etc/group");
+        _cleanup_free_ char *passwd = NULL, *groups = NULL;
+        int r = read_etc(rootfs_fd, "/etc/passwd", &passwd, reterr);
+        if (r >= 0)
+                r = read_etc(rootfs_fd, "/etc/group", &groups, reterr);
+        if (r < 0)
+                return r;
         ResolvedUser u = {.gid = 0};
         int64_t id = parse_id(user);
         if (id >= 0) {

@@ -98,11 +98,11 @@ static json_object *ips_json(const PodInfo *p) {
 
 /*
  * A sandbox as CRI-O answers for its infra container: the pod's name, labels and annotations, and the
- * pid of a running process of the pod (a pod without an infra process has no pid of its own).
+ * pid of its infra process, or of a running container of the pod when it has none (drop_infra_ctr).
  */
 static enum MHD_Result serve_sandbox(HttpApi *h, struct MHD_Connection *conn, const PodInfo *p) {
         Runtime *rt = h->daemon->runtime;
-        int pid = 0;
+        int pid = runtime_pod_infra_pid(rt, p->id);
         ContainerInfo **l = NULL;
         size_t n = 0;
         runtime_container_list(rt, &l, &n);

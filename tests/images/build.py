@@ -36,6 +36,7 @@ Images (repository:tag):
                                   evil:absolute
                                   a harmless first layer, then a layer that tries to write outside its
                                   directory (see EVIL_TARGETS)
+    evil:etc-special              busybox with /etc/passwd a FIFO and /etc/group a device node (1:3)
 
 Command line:
     build.py                      build (or reuse) and print the cache directory
@@ -463,6 +464,11 @@ class Builder:
         for tag, layer in evil.items():
             blob = self.layer_blob("evil-" + tag, lambda layer=layer: layer.tarball())
             self.image("evil", [tag], [harmless, blob], labels={"org.crio-c.test.image": "evil-" + tag})
+        # Runnable, with files the daemon reads at create that are not regular: a FIFO and a device node.
+        special = self.layer_blob("evil-etc-special", lambda: (Layer().dir("etc").fifo("etc/passwd", mode=0o644)
+                                                              .chardev("etc/group", 1, 3, mode=0o644).tarball()))
+        self.image("evil", ["etc-special"], [self.base_layer(), special],
+                   labels={"org.crio-c.test.image": "evil-etc-special"})
 
     def build_schema1(self):
         """A Docker schema 1 manifest (unsigned form), for the fake registry to serve: daemons must refuse."""

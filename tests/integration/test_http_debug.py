@@ -57,6 +57,17 @@ def test_sandbox_id_answers_like_an_infra_container(node):
     assert f"sandbox: {pod}" in lines and f"image: {image}" in lines and "host network: false" in lines
 
 
+def test_sandbox_with_an_infra_process_answers_its_pid(node):
+    d, cri, image = node
+    pod = cri.run_pod(pid="POD")  # one PID namespace for the pod: held by crio-pause
+    ctr = start(cri, image, pod, ["sleep", "300"])
+    pid = d.http_get(f"/containers/{pod}").json()["pid"]
+    assert pid > 0 and pid != d.http_get(f"/containers/{ctr}").json()["pid"]
+    assert open(f"/proc/{pid}/comm").read() == "pause\n"  # crio-pause, run as /pause in its rootfs
+    cri.stop_pod(pod)
+    assert d.http_get(f"/containers/{pod}").json()["pid"] == 0
+
+
 def test_goroutines_name_the_threads_and_the_rpc_they_serve(node):
     d, cri, image = node
     ctr = start(cri, image, cri.run_pod(), ["sleep", "300"])

@@ -441,6 +441,23 @@ def test_masked_paths_and_default_seccomp(cri, image):
                      grpc.StatusCode.NOT_FOUND, "seccomp")
 
 
+def test_default_seccomp_denies_namespaces_without_sys_admin(cri, image):
+    """A user namespace needs no capability, and hands its creator a CAP_SYS_ADMIN that reaches the kernel's
+    mount and netfilter code: RuntimeDefault denies it (as Docker's and containerd's profiles do) unless the
+    container has CAP_SYS_ADMIN anyway. Unconfined shows the kernel would have allowed it."""
+    pod = cri.run_pod()
+    _, confined = run_busybox(cri, image, pod, seccomp="RuntimeDefault")
+    r = cri.exec_sync(confined, ["unshare", "-U", "true"])
+    assert r.exit_code != 0 and b"Operation not permitted" in r.stderr, (r.exit_code, r.stderr)
+    _, unconfined = run_busybox(cri, image, pod, seccomp="Unconfined")
+    assert cri.exec_sync(unconfined, ["unshare", "-U", "true"]).exit_code == 0
+    _, admin = run_busybox(cri, image, pod, seccomp="RuntimeDefault", cap_add=["SYS_ADMIN"])
+    r = cri.exec_sync(admin, ["unshare", "-U", "true"])
+    assert r.exit_code == 0, r.stderr
+    # Forking is not creating namespaces.
+    assert sh(cri, confined, "echo $(echo forked)") == "forked\n"
+
+
 def test_bind_mounts(cri, image, tmp_path):
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "f").write_text("hi")
@@ -644,6 +661,55 @@ def test_default_hostname_is_the_nodes_everywhere(cri, image):
     assert_rpc_error(lambda: cri.run_pod(hostname="web\n10.0.0.1 evil"), grpc.StatusCode.INVALID_ARGUMENT, "hostname")
 
 
+@pytest.mark.parametrize("dns,field", [
+    ({"servers": ["10.0.0.10\nnameserver 6.6.6.6"]}, "dns_config.servers[0]"),
+    ({"searches": ["svc.local", "a b"]}, "dns_config.searches[1]"),
+    ({"options": ["ndots:5\rnameserver 6.6.6.6"]}, "dns_config.options[0]"),
+    ({"options": [""]}, "dns_config.options[0]"),
+], ids=["server-newline", "search-blank", "option-return", "option-empty"])
+def test_dns_config_cannot_add_lines_to_resolv_conf(node, cri, dns, field):
+    d, _ = node
+    assert_rpc_error(lambda: cri.run_pod(dns=dns), grpc.StatusCode.INVALID_ARGUMENT, field)
+    assert cri.list_pods() == [] and not list((d.runroot / "pods").iterdir())
+
+
+def target_pid_config(image, target):
+    cfg = ph.container_config(image, command=["sh", "-c", "sleep 300"])
+    ns = cfg.linux.security_context.namespace_options
+    ns.pid, ns.target_id = h.pb().TARGET, target
+    return cfg
+
+
+def test_pid_namespace_of_a_target_container(cri, image):
+    """PID mode TARGET (ephemeral debug containers): the target's PID namespace, and only a running
+    target of the same pod."""
+    pod, target = run_busybox(cri, image, script="exec sleep 301")
+    joined = cri.create_container(pod, target_pid_config(image, target))
+    cri.start_container(joined)
+    assert "sleep 301" in sh(cri, joined, "ps -o args")
+    other_pod = cri.run_pod(name="other")
+    assert_rpc_error(lambda: cri.create_container(other_pod, target_pid_config(image, target)),
+                     grpc.StatusCode.INVALID_ARGUMENT, "target_id")
+    cri.stop_container(target)
+    assert_rpc_error(lambda: cri.create_container(pod, target_pid_config(image, target)),
+                     grpc.StatusCode.INVALID_ARGUMENT, "not running")
+    assert_rpc_error(lambda: cri.create_container(pod, target_pid_config(image, "f" * 64)),
+                     grpc.StatusCode.NOT_FOUND, "target_id")
+
+
+def test_image_etc_files_that_are_not_regular_are_refused(node, cri, image_registry):
+    """An image whose /etc/passwd is a FIFO would block the create that opens it for ever (the daemon's,
+    then the runtime's when it sets the user up), each kubelet retry another stuck worker; one whose
+    /etc/group is a device node would have it opened on the node. Refused at once, naming the file."""
+    d, _ = node
+    image = reg.ref(image_registry, "evil:etc-special")
+    cri.pull_image(image)
+    pod = cri.run_pod()
+    assert_rpc_error(lambda: cri.create_container(pod, ph.container_config(image, run_as_user=0), timeout=20),
+                     grpc.StatusCode.INVALID_ARGUMENT, "/etc/passwd is a FIFO")
+    assert cri.list_containers() == [] and not list((d.runroot / "containers").iterdir())
+
+
 def test_run_as_group_needs_a_user(cri, image):
     pod = cri.run_pod()
     cfg = ph.container_config(image)
@@ -744,6 +810,10 @@ def test_user_namespace_pod(node, cri, image):
     assert [(m.container_id, m.host_id, m.length) for m in list(u.uids) + list(u.gids)] == USERNS * 2
     _, ctr = run_busybox(cri, image, pod)
     assert sh(cri, ctr, "cat /proc/self/uid_map /proc/self/gid_map").split() == ["0", "200000", "65536"] * 2
+    # The pod's root alone (with the node's) enters the pod's and the container's directories.
+    for private in (d.runroot / "pods" / pod, d.runroot / "containers" / ctr):
+        st = private.stat()
+        assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (200000, 200000, 0o700), private
     # Root in the pod is an unprivileged ID on the node.
     assert host_ids(d.http_get(f"/containers/{ctr}").json()["pid"]) == ["200000"] * 8
     # The image's files keep the owners it gave them (the layers are mounted idmapped) ...
@@ -759,6 +829,26 @@ def test_user_namespace_pod(node, cri, image):
     cri.stop_pod(pod)
     cri.remove_pod(pod)
     assert_node_clean(d)
+
+
+def as_nobody(*argv):
+    return subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", *map(str, argv)],
+                          capture_output=True, text=True, timeout=10)
+
+
+def test_node_users_cannot_enter_pod_or_container_dirs(node, cri, image):
+    """A container's root filesystem holds the image's setuid programs and device nodes, and the pod's
+    directory its /dev/shm: a user of the node who learns the IDs (they are in /proc/self/mountinfo) must
+    not reach them, even where the run root itself is open to all."""
+    d, _ = node
+    searchable_by_all(d.runroot)
+    pod, ctr = run_busybox(cri, image)
+    bundle, pod_dir = d.runroot / "containers" / ctr, d.runroot / "pods" / pod
+    for path in (bundle / "rootfs" / "bin" / "busybox", pod_dir / "shm", pod_dir / "hostname"):
+        r = as_nobody("stat", path)
+        assert r.returncode != 0 and "Permission denied" in r.stderr, (path, r.stdout)
+    assert as_nobody("stat", bundle.parent).returncode == 0  # the way itself is open
+    assert {oct(p.stat().st_mode & 0o777) for p in (bundle, pod_dir, d.root / "containers" / ctr)} == {"0o700"}
 
 
 def test_user_namespace_pod_from_a_daemon_started_under_umask_077(image_daemon, image_registry,

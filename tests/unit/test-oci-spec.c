@@ -525,13 +525,37 @@ static void test_image_run_config_parse(void **state) {
 }
 
 static void test_seccomp_default_profile_denies_kernel_reach(void **state) {
-        json_object *p = seccomp_default_profile();
+        json_object *p = seccomp_default_profile(true);
         assert_string_equal(json_object_get_string(get(p, "defaultAction")), "SCMP_ACT_ALLOW");
         json_object *rule = json_object_array_get_idx(get(p, "syscalls"), 0);
         assert_true(array_has(get(rule, "names"), "kexec_load"));
         assert_true(array_has(get(rule, "names"), "init_module"));
+        assert_true(array_has(get(rule, "names"), "io_uring_setup"));
         assert_false(array_has(get(rule, "names"), "read"));
+        assert_false(array_has(get(rule, "names"), "mount"));
+        assert_int_equal(json_object_array_length(get(p, "syscalls")), 1); /* mounts allowed */
         json_object_put(p);
+        p = seccomp_default_profile(false);
+        rule = json_object_array_get_idx(get(p, "syscalls"), 1);
+        assert_true(array_has(get(rule, "names"), "mount") && array_has(get(rule, "names"), "unshare"));
+        json_object_put(p);
+}
+
+/* The built-in profile follows the capabilities the container ends up with. */
+static void test_seccomp_default_follows_sys_admin(void **state) {
+        ContainerConfig ctr = {.seccomp = SECCOMP_RUNTIME_DEFAULT};
+        SpecInput in = base_input(&ctr);
+        in.seccomp_default = true;
+        json_object *spec = oci_spec_build(&in, NULL);
+        size_t plain = json_object_array_length(get(get(get(spec, "linux"), "seccomp"), "syscalls"));
+        json_object_put(spec);
+        ContainerConfig admin = {.seccomp = SECCOMP_RUNTIME_DEFAULT, .cap_add = STRV("SYS_ADMIN")};
+        in = base_input(&admin);
+        in.seccomp_default = true;
+        spec = oci_spec_build(&in, NULL);
+        assert_int_equal(json_object_array_length(get(get(get(spec, "linux"), "seccomp"), "syscalls")), 1);
+        assert_true(plain > 1);
+        json_object_put(spec);
 }
 
 int main(void) {
@@ -556,6 +580,7 @@ int main(void) {
                 cmocka_unit_test(test_ulimits),
                 cmocka_unit_test(test_image_run_config_parse),
                 cmocka_unit_test(test_seccomp_default_profile_denies_kernel_reach),
+                cmocka_unit_test(test_seccomp_default_follows_sys_admin),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sched.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -31,11 +33,47 @@ static int compile(json_object *profile, unsigned *flags, Error **err) {
         return fd;
 }
 
+static long call_keyctl(void) {
+        return syscall(SYS_keyctl, 0 /* KEYCTL_GET_KEYRING_ID */, -1, 0);
+}
+
+static long call_unshare_uts(void) {
+        return syscall(SYS_unshare, CLONE_NEWUTS);
+}
+
+static long call_clone3(void) {
+        struct {
+                uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+        } args = {.exit_signal = SIGCHLD};
+        long r = syscall(SYS_clone3, &args, sizeof(args));
+        if (r == 0)
+                _exit(0);
+        return r;
+}
+
+/* clone with FLAGS and SIGCHLD; a child that was made exits at once. */
+static long clone_with(unsigned long flags) {
+        long r = syscall(SYS_clone, flags | SIGCHLD, 0, 0, 0, 0);
+        if (r == 0)
+                _exit(0);
+        if (r > 0)
+                waitpid((pid_t)r, NULL, 0);
+        return r < 0 ? r : 0;
+}
+
+static long call_clone_newnet(void) {
+        return clone_with(CLONE_NEWNET);
+}
+
+static long call_plain_fork(void) {
+        return clone_with(0);
+}
+
 /*
- * In a child: load the filter and report, as the exit code, the errno of keyctl(), 0 when it
+ * In a child: load the filter and report, as the exit code, the errno of the call, 0 when it
  * was allowed, and 99 when the child's own getpid() failed.
  */
-static int errno_of_keyctl_under(int fd) {
+static int errno_of_call_under(int fd, long (*call)(void)) {
         static char buf[BPF_MAXINSNS * sizeof(struct sock_filter)];
         ssize_t n = pread(fd, buf, sizeof(buf), 0);
         assert_true(n > 0 && n % (ssize_t)sizeof(struct sock_filter) == 0);
@@ -49,7 +87,7 @@ static int errno_of_keyctl_under(int fd) {
                         _exit(98);
                 if (getpid() <= 0)
                         _exit(99);
-                long r = syscall(SYS_keyctl, 0 /* KEYCTL_GET_KEYRING_ID */, -1, 0);
+                long r = call();
                 _exit(r < 0 ? errno : 0);
         }
         int status = 0;
@@ -58,14 +96,42 @@ static int errno_of_keyctl_under(int fd) {
         return WEXITSTATUS(status);
 }
 
+static int errno_of_keyctl_under(int fd) {
+        return errno_of_call_under(fd, call_keyctl);
+}
+
 static void test_default_profile_denies_keyctl(void **state) {
-        json_object *p = seccomp_default_profile();
+        json_object *p = seccomp_default_profile(false);
         unsigned flags = 1;
         _cleanup_error_ Error *err = NULL;
         int fd = compile(p, &flags, &err);
         assert_true(fd >= 0);
         assert_int_equal(flags, 0);
         assert_int_equal(errno_of_keyctl_under(fd), EPERM);
+        close(fd);
+        json_object_put(p);
+}
+
+/* Without CAP_SYS_ADMIN: no namespaces by unshare or clone, clone3 absent, a plain fork fine. */
+static void test_default_profile_denies_namespaces_without_sys_admin(void **state) {
+        json_object *p = seccomp_default_profile(false);
+        unsigned flags = 0;
+        _cleanup_error_ Error *err = NULL;
+        int fd = compile(p, &flags, &err);
+        assert_true(fd >= 0);
+        assert_int_equal(errno_of_call_under(fd, call_unshare_uts), EPERM);
+        assert_int_equal(errno_of_call_under(fd, call_clone_newnet), EPERM);
+        assert_int_equal(errno_of_call_under(fd, call_clone3), ENOSYS);
+        assert_int_equal(errno_of_call_under(fd, call_plain_fork), 0);
+        close(fd);
+        json_object_put(p);
+        /* With it (and root, as this test runs), the same calls go through. */
+        p = seccomp_default_profile(true);
+        fd = compile(p, &flags, &err);
+        assert_true(fd >= 0);
+        assert_int_equal(errno_of_call_under(fd, call_unshare_uts), 0);
+        assert_int_equal(errno_of_call_under(fd, call_clone_newnet), 0);
+        assert_int_equal(errno_of_call_under(fd, call_keyctl), EPERM);
         close(fd);
         json_object_put(p);
 }
@@ -120,6 +186,7 @@ static void test_refusals(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_default_profile_denies_keyctl),
+                cmocka_unit_test(test_default_profile_denies_namespaces_without_sys_admin),
                 cmocka_unit_test(test_errno_and_conditions),
                 cmocka_unit_test(test_refusals),
         };

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -143,12 +144,41 @@ static void test_links_stay_in_the_root(void **state) {
         unlink(outside);
 }
 
+/* A FIFO would block the open for ever, a device node would be opened on the node: both refused. */
+static void test_special_files_are_refused(void **state) {
+        Root *r = *state;
+        char path[128];
+        snprintf(path, sizeof(path), "%s/etc/passwd", r->dir);
+        unlink(path);
+        assert_int_equal(mkfifo(path, 0644), 0);
+        Error *err = NULL;
+        ResolvedUser u = {};
+        UserRequest numeric = {.run_as_user = 0, .run_as_group = -1};
+        assert_int_equal(user_resolve(r->fd, &numeric, &u, &err), -EINVAL);
+        assert_non_null(strstr(err->message, "/etc/passwd is a FIFO"));
+        error_free(err);
+        err = NULL;
+        unlink(path);
+        snprintf(path, sizeof(path), "%s/etc/group", r->dir);
+        unlink(path);
+        assert_int_equal(mknod(path, S_IFCHR | 0644, makedev(1, 3)), 0);
+        assert_int_equal(user_resolve(r->fd, &numeric, &u, &err), -EINVAL);
+        assert_non_null(strstr(err->message, "/etc/group is a device node"));
+        error_free(err);
+        /* Missing files are no error: a numeric user need not exist. */
+        unlink(path);
+        err = NULL;
+        assert_int_equal(user_resolve(r->fd, &numeric, &u, &err), 0);
+        free(u.groups);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_passwd_find),
                 cmocka_unit_test(test_groups),
                 cmocka_unit_test_setup_teardown(test_resolve_rules, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_links_stay_in_the_root, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_special_files_are_refused, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
