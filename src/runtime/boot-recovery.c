@@ -98,6 +98,34 @@ static void mark_vanished_containers(Runtime *rt, bool restarted) {
         }
 }
 
+/*
+ * A StartContainer the daemon did not see finish (killed while the runtime started it): the runtime
+ * removes the container's exec FIFO when it starts it, so a created container whose init runs and
+ * whose FIFO is gone is running. Its start time is when this daemon noticed.
+ */
+static void mark_started_containers(Runtime *rt) {
+        for (size_t i = 0; i < rt->n_ctrs; i++) {
+                Container *c = rt->ctrs[i];
+                Handler h = {};
+                if (c->claim.creating || c->state != CONTAINER_CREATED || !init_alive(c) ||
+                    runtime_handler_resolve(rt, c->handler, &h, NULL) < 0)
+                        continue;
+                _cleanup_free_ char *fifo = xasprintf("%s/%s/exec.fifo", h.root, c->id);
+                handler_done(&h);
+                if (access(fifo, F_OK) == 0 || errno != ENOENT)
+                        continue;
+                log_info("container %s: started while the daemon was away", c->id);
+                struct timespec now;
+                clock_gettime(CLOCK_REALTIME, &now);
+                c->started_ns = (int64_t)now.tv_sec * 1000000000LL + now.tv_nsec;
+                c->state = CONTAINER_RUNNING;
+                lists_changed_locked(rt);
+                if (!c->infra)
+                        event_emit_locked(rt, c->id, c->pod_id, EVENT_STARTED);
+                state_save_container(rt, c, NULL);
+        }
+}
+
 /* Marks the ready pods that lost what they run in; returns how many pods are not intact. */
 static size_t mark_vanished_pods(Runtime *rt) {
         size_t broken = 0;
@@ -163,6 +191,7 @@ void runtime_write_version_file(const char *path) {
 void boot_recovery(Runtime *rt) {
         bool restarted = runtime_node_restarted(rt->config);
         mark_vanished_containers(rt, restarted);
+        mark_started_containers(rt);
         size_t broken = mark_vanished_pods(rt);
         if (restarted && broken > 0) {
                 log_info("the node restarted since the last start (version_file %s was absent)",

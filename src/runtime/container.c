@@ -112,6 +112,25 @@ void container_teardown(Runtime *rt, Container *c, bool half_made) {
         container_teardown_files(rt, c);
 }
 
+/*
+ * conmon links <attach_dir>/<id> to the bundle, with the ID cut short when the attach socket's path
+ * would not fit in a socket address (a long container_attach_socket_dir): the cut link is ours too.
+ */
+static void remove_cut_attach_links(Runtime *rt, const Container *c) {
+        if (!c->bundle)
+                return;
+        for (size_t n = strlen(c->id) - 1; n > 0; n--) {
+                _cleanup_free_ char *link = xasprintf("%s/%.*s", rt->paths.attach_dir, (int)n, c->id);
+                char target[PATH_MAX];
+                ssize_t len = readlink(link, target, sizeof(target) - 1);
+                if (len < 0)
+                        continue;
+                target[len] = 0;
+                if (strcmp(target, c->bundle) == 0)
+                        unlink(link);
+        }
+}
+
 /* Unmount the rootfs, remove the bundle, the writable layer, the exit file and the attach dir. */
 void container_teardown_files(Runtime *rt, Container *c) {
         overlay_unmount(c);
@@ -123,15 +142,44 @@ void container_teardown_files(Runtime *rt, Container *c) {
         _cleanup_free_ char *attach = xasprintf("%s/%s", rt->paths.attach_dir, c->id);
         unlink(exit_file);
         rm_rf(attach);
+        remove_cut_attach_links(rt, c);
 }
 
+/* A log_path must name a file under the pod's log directory: relative, no "..", not a directory. */
 static bool path_escapes(const char *p) {
-        return isempty(p) || p[0] == '/' || path_has_dotdot(p);
+        if (isempty(p) || p[0] == '/' || path_has_dotdot(p) || p[strlen(p) - 1] == '/')
+                return true;
+        const char *base = strrchr(p, '/') ? strrchr(p, '/') + 1 : p;
+        return strcmp(base, ".") == 0;
+}
+
+static int validate_env_and_cwd(const ContainerConfig *c, Error **reterr) {
+        if (!isempty(c->working_dir) && c->working_dir[0] != '/')
+                return error_set(reterr, EINVAL, "working_dir: '%.256s' is not an absolute path",
+                                 c->working_dir);
+        for (size_t i = 0; c->env && c->env[i]; i++)
+                if (c->env[i][0] == '=')
+                        return error_set(reterr, EINVAL, "envs[%zu].key: is empty", i);
+        return 0;
+}
+
+/* PID mode TARGET needs its target; a mode the CRI does not define is refused, not read as POD. */
+static int validate_namespaces(const NamespaceConfig *ns, Error **reterr) {
+        if ((unsigned)ns->pid > NS_TARGET || (unsigned)ns->network > NS_TARGET ||
+            (unsigned)ns->ipc > NS_TARGET)
+                return error_set(reterr, EINVAL, "linux.security_context.namespace_options: unknown mode");
+        if (ns->pid == NS_TARGET && isempty(ns->target_id))
+                return error_set(
+                        reterr, EINVAL,
+                        "linux.security_context.namespace_options.target_id: PID mode TARGET needs one");
+        return 0;
 }
 
 static int validate_config(const ContainerConfig *c, Error **reterr) {
         if (isempty(c->name))
                 return error_set(reterr, EINVAL, "metadata.name is required");
+        if (strlen(c->name) > METADATA_MAX)
+                return error_set(reterr, EINVAL, "metadata.name: longer than %d bytes", METADATA_MAX);
         if (isempty(c->image))
                 return error_set(reterr, EINVAL, "image.image is required");
         if (!isempty(c->log_path) && path_escapes(c->log_path))
@@ -141,6 +189,9 @@ static int validate_config(const ContainerConfig *c, Error **reterr) {
                 if (isempty(c->mounts[i].container_path) || c->mounts[i].container_path[0] != '/')
                         return error_set(reterr, EINVAL, "mounts[%zu].container_path: '%s' is not absolute",
                                          i, strempty(c->mounts[i].container_path));
+                if (c->mounts[i].container_path[strspn(c->mounts[i].container_path, "/")] == 0)
+                        return error_set(reterr, EINVAL,
+                                         "mounts[%zu].container_path: a mount cannot replace the root", i);
                 if (isempty(c->mounts[i].host_path) || c->mounts[i].host_path[0] != '/')
                         return error_set(reterr, EINVAL, "mounts[%zu].host_path: '%s' is not absolute", i,
                                          strempty(c->mounts[i].host_path));
@@ -151,6 +202,13 @@ static int validate_config(const ContainerConfig *c, Error **reterr) {
         if (c->seccomp == SECCOMP_LOCALHOST && (isempty(c->seccomp_path) || c->seccomp_path[0] != '/'))
                 return error_set(reterr, EINVAL, "seccomp.localhost_ref: '%s' is not an absolute path",
                                  strempty(c->seccomp_path));
+        int r = validate_env_and_cwd(c, reterr);
+        if (r >= 0)
+                r = validate_namespaces(&c->ns, reterr);
+        if (r >= 0)
+                r = resources_validate(&c->resources, reterr);
+        if (r < 0)
+                return r;
         _cleanup_strv_free_ char **cdi = NULL;
         return cdi_requested(&c->annotations, c->cdi_devices, &cdi, reterr);
 }
@@ -763,6 +821,14 @@ int runtime_container_create(Runtime *rt, const char *pod_id, ContainerConfig *c
                 return p ? error_set(reterr, EBUSY, "pod sandbox %s is not ready", pod_id)
                          : error_set(reterr, ENOENT, "pod_sandbox_id: pod sandbox '%s' not found", pod_id);
         }
+        /* As CRI-O and containerd: privilege is granted to the pod first (the kubelet does so). */
+        if (config->privileged && !p->config->privileged) {
+                container_config_free(config);
+                pod_unref(p);
+                return error_set(reterr, EINVAL,
+                                 "linux.security_context.privileged: the pod sandbox %s is not privileged",
+                                 pod_id);
+        }
         r = create_in_pod(rt, p, config, false, ret_id, reterr);
         pod_unref(p);
         return r;
@@ -944,6 +1010,64 @@ void container_release_exited(Runtime *rt, Container *c) {
         pthread_mutex_unlock(&c->op_lock);
 }
 
+/* When a wait of TIMEOUT_S seconds from now ends, in monotonic ns; the CRI allows any int64. */
+static int64_t deadline_after(int64_t timeout_s) {
+        int64_t now = monotonic_ns();
+        if (timeout_s <= 0)
+                return now;
+        return timeout_s >= (INT64_MAX - now) / 1000000000LL ? INT64_MAX : now + timeout_s * 1000000000LL;
+}
+
+/* A stop or removal coming while another stop waits out its grace period: the wait ends no later than
+ * this one's would (CRI-O does the same; a kubelet's second, shorter stop is a force kill). */
+static void hurry_stop(Runtime *rt, Container *c, int64_t timeout_s) {
+        int64_t d = deadline_after(timeout_s);
+        pthread_mutex_lock(&rt->lock);
+        if (c->stop_deadline_ns && d < c->stop_deadline_ns) {
+                c->stop_deadline_ns = d;
+                pthread_cond_broadcast(&rt->exited);
+        }
+        pthread_mutex_unlock(&rt->lock);
+}
+
+typedef enum StopWait { STOP_EXITED, STOP_GRACE_OVER, STOP_ABANDONED } StopWait;
+
+/* Wait for the exit until c->stop_deadline_ns, which may move closer meanwhile, or the daemon stops. */
+static StopWait wait_for_stop(Runtime *rt, Container *c, int64_t timeout_s) {
+        pthread_mutex_lock(&rt->lock);
+        c->stop_deadline_ns = deadline_after(timeout_s);
+        StopWait w;
+        for (;;) {
+                int64_t left = c->stop_deadline_ns - monotonic_ns();
+                if (c->state == CONTAINER_EXITED || container_check_exit_locked(rt, c))
+                        w = STOP_EXITED;
+                else if (rt->shutting_down)
+                        w = STOP_ABANDONED;
+                else if (left <= 0)
+                        w = STOP_GRACE_OVER;
+                else {
+                        struct timespec until;
+                        clock_gettime(CLOCK_REALTIME, &until);
+                        int64_t ns = until.tv_nsec + left % 1000000000LL;
+                        until.tv_sec += left / 1000000000LL + ns / 1000000000LL;
+                        until.tv_nsec = ns % 1000000000LL;
+                        pthread_cond_timedwait(&rt->exited, &rt->lock, &until);
+                        continue;
+                }
+                break;
+        }
+        c->stop_deadline_ns = 0;
+        pthread_mutex_unlock(&rt->lock);
+        return w;
+}
+
+void runtime_begin_shutdown(Runtime *rt) {
+        pthread_mutex_lock(&rt->lock);
+        __atomic_store_n(&rt->shutting_down, true, __ATOMIC_RELAXED); /* ExecSync reads it unlocked */
+        pthread_cond_broadcast(&rt->exited);
+        pthread_mutex_unlock(&rt->lock);
+}
+
 static int stop_op(Runtime *rt, Container *c, int64_t timeout_s, bool removing, Error **reterr) {
         pthread_mutex_lock(&rt->lock);
         bool exited = c->state == CONTAINER_EXITED || container_check_exit_locked(rt, c);
@@ -964,9 +1088,16 @@ static int stop_op(Runtime *rt, Container *c, int64_t timeout_s, bool removing, 
         }
         if (r < 0)
                 return r;
-        if (exited ||
-            (timeout_s > 0 && oci_kill(rt, c, &h, signal_from_name(c->stop_signal), false, NULL) >= 0 &&
-             wait_exited(rt, c, timeout_s > INT64_MAX / 1000 ? INT64_MAX / 1000 : timeout_s * 1000)))
+        StopWait w = exited ? STOP_EXITED : STOP_GRACE_OVER;
+        if (!exited && timeout_s > 0 &&
+            oci_kill(rt, c, &h, signal_from_name(c->stop_signal), false, NULL) >= 0)
+                w = wait_for_stop(rt, c, timeout_s);
+        if (w == STOP_ABANDONED) {
+                handler_done(&h);
+                return error_set(reterr, ESHUTDOWN,
+                                 "the daemon is shutting down: container %s was not stopped", c->id);
+        }
+        if (w == STOP_EXITED)
                 goto done;
         oci_kill(rt, c, &h, SIGKILL, true, NULL);
         wait_killed(rt, c);
@@ -985,6 +1116,7 @@ int runtime_container_stop(Runtime *rt, const char *id, int64_t timeout_s, Error
         /* Stopping a container that is already gone succeeds, as the CRI asks. */
         if (container_get(rt, id, true, &c, &err) < 0)
                 return err->code == ENOENT ? 0 : error_propagate(reterr, TAKE_PTR(err));
+        hurry_stop(rt, c, timeout_s);
         pthread_mutex_lock(&c->op_lock);
         int r = stop_op(rt, c, timeout_s, false, reterr);
         pthread_mutex_unlock(&c->op_lock);
@@ -1018,6 +1150,7 @@ int runtime_container_remove(Runtime *rt, const char *id, Error **reterr) {
         _cleanup_error_ Error *err = NULL;
         if (container_get(rt, id, true, &c, &err) < 0)
                 return err->code == ENOENT ? 0 : error_propagate(reterr, TAKE_PTR(err));
+        hurry_stop(rt, c, 0);
         pthread_mutex_lock(&c->op_lock);
         int r = remove_op(rt, c, reterr);
         pthread_mutex_unlock(&c->op_lock);
@@ -1040,6 +1173,7 @@ int containers_of_pod_apply(Runtime *rt, const char *pod_id, bool remove, Error 
                 pthread_mutex_unlock(&rt->lock);
                 if (!c)
                         return 0;
+                hurry_stop(rt, c, 0);
                 pthread_mutex_lock(&c->op_lock);
                 int r = remove ? remove_op(rt, c, reterr) : stop_op(rt, c, 0, false, reterr);
                 pthread_mutex_unlock(&c->op_lock);

@@ -13,6 +13,8 @@
 #include "runtime-private.h"
 #include "strv.h"
 
+#define EXEC_TIMEOUT_MAX_S (100LL * 365 * 24 * 3600)
+
 #define EXEC_OUTPUT_MAX (16 * 1024 * 1024)
 /* How long `runtime exec --detach` may take to start the command. */
 #define RUNTIME_START_TIMEOUT_MS 60000
@@ -65,10 +67,11 @@ static bool command_exited(pid_t pid, int *ret_status) {
 
 /*
  * Read both pipes until the runtime's exec process has exited and they are drained, or the deadline
- * (0: none) passes (-ETIMEDOUT). A process the command left in the background may hold the pipes
- * open for ever: once the command itself exited, what is buffered is read and the rest not waited for.
+ * (0: none) passes (-ETIMEDOUT), or the daemon shuts down (-ESHUTDOWN). A process the command left in
+ * the background may hold the pipes open for ever: once the command itself exited, what is buffered is
+ * read and the rest not waited for.
  */
-static int drain(Sink *sinks, int64_t deadline, pid_t pid, int *ret_status) {
+static int drain(Runtime *rt, Sink *sinks, int64_t deadline, pid_t pid, int *ret_status) {
         int open = 2;
         bool exited = false;
         while (open > 0) {
@@ -85,6 +88,8 @@ static int drain(Sink *sinks, int64_t deadline, pid_t pid, int *ret_status) {
                 int n = poll(p, 2, timeout);
                 if (n < 0 && errno == EINTR)
                         continue;
+                if (!exited && __atomic_load_n(&rt->shutting_down, __ATOMIC_RELAXED))
+                        return -ESHUTDOWN;
                 if (n == 0 && exited)
                         return 0;
                 if (n == 0)
@@ -227,7 +232,10 @@ int oci_exec_sync(Runtime *rt, Container *c, const Handler *h, char *const *argv
         close(err[1]);
         if (r < 0)
                 return r;
-        int64_t deadline = timeout_s > 0 ? monotonic_ns() + timeout_s * 1000000000LL : 0;
+        /* The CRI allows any int64: past a century (which would overflow in ns) it is no deadline. */
+        int64_t deadline = timeout_s > 0 && timeout_s < EXEC_TIMEOUT_MAX_S
+                                   ? monotonic_ns() + timeout_s * 1000000000LL
+                                   : 0;
         int status = 0;
         ExecResult res = {};
         Sink sinks[2] = {{out_rd, &res.out, &res.out_len}, {err_rd, &res.err, &res.err_len}};
@@ -238,13 +246,17 @@ int oci_exec_sync(Runtime *rt, Container *c, const Handler *h, char *const *argv
                 res.exit_code = r;
         } else {
                 process_adopt(target);
-                r = drain(sinks, deadline, target, &status);
+                r = drain(rt, sinks, deadline, target, &status);
                 if (r < 0) {
                         exec_kill_tree(target, 0);
                         process_wait(target, KILL_WAIT_MS, NULL);
                         exec_result_done(&res);
-                        return error_set(reterr, ETIMEDOUT,
-                                         "command timed out after %" PRId64 " s and was killed", timeout_s);
+                        return r == -ESHUTDOWN
+                                       ? error_set(reterr, ESHUTDOWN,
+                                                   "the daemon is shutting down: the command was killed")
+                                       : error_set(reterr, ETIMEDOUT,
+                                                   "command timed out after %" PRId64 " s and was killed",
+                                                   timeout_s);
                 }
                 res.exit_code = exit_code_of(status);
         }

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <ctype.h>
 #include <dirent.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -496,6 +497,66 @@ static json_object *idmaps_json(const IdMap *m, size_t n) {
 static void add_int_if(json_object *o, const char *key, int64_t v) {
         if (v > 0)
                 json_object_object_add(o, key, json_object_new_int64(v));
+}
+
+/* "0-3,5,7-9" as cpuset.cpus and cpuset.mems take it (whether the node has them is the kernel's call). */
+static bool cpu_list_valid(const char *s) {
+        for (;;) {
+                char *end;
+                if (!isdigit((unsigned char)*s))
+                        return false;
+                unsigned long lo = strtoul(s, &end, 10);
+                s = end;
+                if (*s == '-') {
+                        if (!isdigit((unsigned char)s[1]))
+                                return false;
+                        if (strtoul(s + 1, &end, 10) < lo)
+                                return false;
+                        s = end;
+                }
+                if (!*s)
+                        return true;
+                if (*s++ != ',')
+                        return false;
+        }
+}
+
+/* A hugepage size as the kubelet names it: digits and a unit, "2MB", "1GB", "64KB". */
+static bool page_size_valid(const char *s) {
+        size_t digits = strspn(s, "0123456789");
+        return digits > 0 && (strcmp(s + digits, "KB") == 0 || strcmp(s + digits, "MB") == 0 ||
+                              strcmp(s + digits, "GB") == 0);
+}
+
+#define RANGE_ERROR(field, v, lo, hi)                                                                       \
+        error_set(reterr, EINVAL, "linux.resources.%s: %" PRId64 " is outside %" PRId64 "..%" PRId64,       \
+                  field, (int64_t)(v), (int64_t)(lo), (int64_t)(hi))
+
+int resources_validate(const Resources *r, Error **reterr) {
+        /* 0 is "not set" for each; the bounds are the kernel's (cpu.shares, cfs period and quota). */
+        if (r->cpu_shares != 0 && (r->cpu_shares < 2 || r->cpu_shares > 262144))
+                return RANGE_ERROR("cpu_shares", r->cpu_shares, 2, 262144);
+        if (r->cpu_period != 0 && (r->cpu_period < 1000 || r->cpu_period > 1000000))
+                return RANGE_ERROR("cpu_period", r->cpu_period, 1000, 1000000);
+        if (r->cpu_quota > 0 && (r->cpu_quota < 1000 || r->cpu_quota > (INT64_MAX >> 10)))
+                return RANGE_ERROR("cpu_quota", r->cpu_quota, 1000, INT64_MAX >> 10);
+        if (r->oom_score_adj < -1000 || r->oom_score_adj > 1000)
+                return RANGE_ERROR("oom_score_adj", r->oom_score_adj, -1000, 1000);
+        if (r->memory_limit < 0)
+                return RANGE_ERROR("memory_limit_in_bytes", r->memory_limit, 0, INT64_MAX);
+        if (r->cpuset_cpus && !cpu_list_valid(r->cpuset_cpus))
+                return error_set(reterr, EINVAL, "linux.resources.cpuset_cpus: '%.64s' is not a CPU list",
+                                 r->cpuset_cpus);
+        if (r->cpuset_mems && !cpu_list_valid(r->cpuset_mems))
+                return error_set(reterr, EINVAL, "linux.resources.cpuset_mems: '%.64s' is not a node list",
+                                 r->cpuset_mems);
+        for (size_t i = 0; i < r->n_hugepages; i++)
+                if (!page_size_valid(r->hugepages[i].page_size))
+                        return error_set(reterr, EINVAL,
+                                         "linux.resources.hugepage_limits[%zu].page_size: '%.64s' is not a "
+                                         "size like 2MB",
+                                         i, r->hugepages[i].page_size);
+        return 0;
 }
 
 json_object *oci_resources_json(const Resources *r) {

@@ -77,6 +77,8 @@ int rlimit_from_oci_name(const char *name);
 
 /* The linux.resources object of a spec for these resources. */
 json_object *oci_resources_json(const Resources *r);
+/* Resources a runtime could apply: -EINVAL naming the field (its bounds, a CPU list, a page size). */
+int resources_validate(const Resources *r, Error **reterr);
 
 /*
  * The built-in RuntimeDefault seccomp profile (a deny list of dangerous syscalls); mounts and new

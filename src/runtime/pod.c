@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <string.h>
@@ -89,18 +90,45 @@ static bool blank_or_control(char ch) {
         return (unsigned char)ch <= ' ' || ch == 0x7f;
 }
 
+static bool is_ip_address(const char *s) {
+        unsigned char buf[sizeof(struct in6_addr)];
+        return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
+}
+
 /* Each word goes into the pod's resolv.conf: one word, no line of its own smuggled in. */
 static int validate_dns_words(const char *field, char *const *words, Error **reterr) {
         for (size_t i = 0; words && words[i]; i++) {
                 const char *w = words[i];
                 if (!*w)
                         return error_set(reterr, EINVAL, "dns_config.%s[%zu]: is empty", field, i);
+                if (strcmp(field, "servers") == 0 && !is_ip_address(w))
+                        return error_set(reterr, EINVAL,
+                                         "dns_config.servers[%zu]: '%.64s' is not an IP address", i, w);
                 for (; *w; w++)
                         if (blank_or_control(*w))
                                 return error_set(reterr, EINVAL,
                                                  "dns_config.%s[%zu]: contains a blank or control character",
                                                  field, i);
         }
+        return 0;
+}
+
+/*
+ * linux.cgroup_parent becomes a path under every cgroup mount (and the monitor's cgroup beside it):
+ * no ".." may climb out of them, and no blank or control character is a kubelet's.
+ */
+static int validate_cgroup_parent(const char *parent, Error **reterr) {
+        if (isempty(parent))
+                return 0;
+        for (const char *s = parent; *s; s++)
+                if (blank_or_control(*s))
+                        return error_set(reterr, EINVAL,
+                                         "linux.cgroup_parent: contains a blank or control character");
+        _cleanup_strv_free_ char **parts = strv_split(parent, '/');
+        STRV_FOREACH(part, parts)
+                if (strcmp(*part, "..") == 0 || strcmp(*part, ".") == 0)
+                        return error_set(reterr, EINVAL, "linux.cgroup_parent: '%s' has a '%s' component",
+                                         parent, *part);
         return 0;
 }
 
@@ -111,6 +139,12 @@ int pod_config_validate(const PodConfig *c, Error **reterr) {
                 return error_set(reterr, EINVAL, "metadata.namespace is required");
         if (isempty(c->uid))
                 return error_set(reterr, EINVAL, "metadata.uid is required");
+        /* Kubernetes names are at most 253 bytes; the name also travels in CNI_ARGS and runtime argv. */
+        const char *fields[] = {"name", "namespace", "uid"}, *values[] = {c->name, c->namespace_, c->uid};
+        for (size_t i = 0; i < ELEMENTSOF(fields); i++)
+                if (strlen(values[i]) > METADATA_MAX)
+                        return error_set(reterr, EINVAL, "metadata.%s: longer than %d bytes", fields[i],
+                                         METADATA_MAX);
         if (c->hostname && strlen(c->hostname) > 64)
                 return error_set(reterr, EINVAL, "hostname: '%s' is longer than 64 characters", c->hostname);
         /* It goes into the pod's /etc/hosts and /etc/hostname: no line breaks or blanks smuggled in. */
@@ -118,7 +152,9 @@ int pod_config_validate(const PodConfig *c, Error **reterr) {
                 if (blank_or_control(*h) || *h == '/')
                         return error_set(reterr, EINVAL,
                                          "hostname: contains a blank, control character or '/'");
-        int r = validate_dns_words("servers", c->dns_servers, reterr);
+        int r = validate_cgroup_parent(c->cgroup_parent, reterr);
+        if (r >= 0)
+                r = validate_dns_words("servers", c->dns_servers, reterr);
         if (r >= 0)
                 r = validate_dns_words("searches", c->dns_searches, reterr);
         if (r >= 0)
@@ -135,7 +171,14 @@ int pod_config_validate(const PodConfig *c, Error **reterr) {
                 if (r < 0)
                         return r;
         }
-        if (c->ns.user == NS_CONTAINER || c->ns.user == NS_TARGET)
+        if ((c->ns.network != NS_POD && c->ns.network != NS_NODE) ||
+            (c->ns.ipc != NS_POD && c->ns.ipc != NS_NODE))
+                return error_set(reterr, EINVAL,
+                                 "namespace_options: a pod's network and IPC namespaces are POD or NODE");
+        if ((unsigned)c->ns.pid > NS_NODE)
+                return error_set(reterr, EINVAL,
+                                 "namespace_options.pid: a pod's PID mode is POD, CONTAINER or NODE");
+        if (c->ns.user == NS_CONTAINER || (unsigned)c->ns.user >= NS_TARGET)
                 return error_set(
                         reterr, EINVAL,
                         "namespace_options.userns_options.mode: a pod's user namespace is POD or NODE");
@@ -545,7 +588,11 @@ static int get_pod(Runtime *rt, const char *id, Pod **ret, Error **reterr) {
         return 0;
 }
 
-/* Stop every container, then the infra process, then release the network. */
+/*
+ * Stop every container, then the infra process, then release the network. The pod is recorded not
+ * ready before the network goes: a daemon killed during the DEL must not find it ready at restart with
+ * its network released (a stop asked again does the DEL again).
+ */
 static int stop_op(Runtime *rt, Pod *p, Error **reterr) {
         int r = containers_of_pod_apply(rt, p->id, false, reterr);
         if (r < 0)
@@ -555,9 +602,6 @@ static int stop_op(Runtime *rt, Pod *p, Error **reterr) {
                 if (r < 0)
                         return r;
         }
-        r = network_teardown(rt, p, reterr);
-        if (r < 0)
-                return r;
         pthread_mutex_lock(&rt->lock);
         if (p->state != POD_NOTREADY) {
                 p->state = POD_NOTREADY;
@@ -566,7 +610,7 @@ static int stop_op(Runtime *rt, Pod *p, Error **reterr) {
         }
         r = state_save_pod(rt, p, reterr);
         pthread_mutex_unlock(&rt->lock);
-        return r;
+        return r < 0 ? r : network_teardown(rt, p, reterr);
 }
 
 int runtime_pod_stop(Runtime *rt, const char *id, Error **reterr) {

@@ -55,6 +55,9 @@ typedef struct Container {
         ContainerState state;
         bool runtime_released; /* exited and deleted from the OCI runtime (its state and cgroup gone) */
         bool monitor_foreign;  /* running when the daemon started: its conmon is not our child */
+        /* A stop waiting out the grace period waits until then (monotonic ns); a later, shorter stop or
+           a removal brings it forward (the kubelet's force kill). 0: no stop is waiting. */
+        int64_t stop_deadline_ns;
         int64_t created_ns, started_ns, finished_ns;
         int32_t exit_code;
         char *reason, *message;
@@ -120,7 +123,8 @@ struct Runtime {
         pthread_mutex_t lock;   /* the lists and every object's state fields */
         uint64_t list_gen;      /* lists_changed_locked(); read with runtime_lists_generation() */
         pthread_cond_t created; /* a creation finished or failed */
-        pthread_cond_t exited;  /* a container was marked exited */
+        pthread_cond_t exited;  /* a container was marked exited, a stop hurried, or shutting_down set */
+        bool shutting_down;     /* stops still waiting give up (the container keeps running) */
         Pod **pods;
         size_t n_pods;
         Container **ctrs;
@@ -239,6 +243,8 @@ void pod_teardown(Runtime *rt, Pod *p);
  * more (as on CRI-O and containerd; the kubelet then makes a new one). rt->lock held.
  */
 void pod_infra_exited_locked(Runtime *rt, const char *pod_id);
+/* The longest metadata name, namespace or uid taken: Kubernetes' own bound on names. */
+#define METADATA_MAX 253
 int pod_config_validate(const PodConfig *c, Error **reterr);
 bool pod_needs_infra(Runtime *rt, const Pod *p);
 int infra_start(Runtime *rt, Pod *p, Error **reterr);

@@ -256,7 +256,9 @@ static void update_spec_file(const Container *c, json_object *res) {
 
 int runtime_container_update(Runtime *rt, const char *id, const Resources *res, Error **reterr) {
         Container *c = NULL;
-        int r = container_get(rt, id, false, &c, reterr);
+        int r = resources_validate(res, reterr);
+        if (r >= 0)
+                r = container_get(rt, id, false, &c, reterr);
         if (r < 0)
                 return r;
         pthread_mutex_lock(&c->op_lock);

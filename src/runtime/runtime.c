@@ -294,11 +294,15 @@ static int make_dirs(Runtime *rt, Error **reterr) {
  * Finish recovery: undo half-made objects and read exits that happened while we were away. Runs
  * before any RPC is served or the exit watcher starts, so nothing else touches the lists.
  */
-static bool pod_exists(Runtime *rt, const char *id) {
+static Pod *pod_of(Runtime *rt, const char *id) {
         for (size_t i = 0; i < rt->n_pods; i++)
                 if (strcmp(rt->pods[i]->id, id) == 0)
-                        return true;
-        return false;
+                        return rt->pods[i];
+        return NULL;
+}
+
+static bool pod_exists(Runtime *rt, const char *id) {
+        return pod_of(rt, id) != NULL;
 }
 
 /*
@@ -321,11 +325,15 @@ static void release_orphan_networks(Runtime *rt) {
 static void recover(Runtime *rt) {
         for (size_t i = rt->n_ctrs; i-- > 0;) {
                 Container *c = rt->ctrs[i];
-                /* A container whose pod row is gone was half removed with it. */
-                if (!c->claim.creating && pod_exists(rt, c->pod_id))
+                /*
+                 * A container whose pod row is gone was half removed with it; one of a pod still being
+                 * created is its infra container, made before the pod row recorded its ID.
+                 */
+                Pod *p = pod_of(rt, c->pod_id);
+                if (!c->claim.creating && p && !p->claim.creating)
                         continue;
                 log_info("removing container %s that was being %s when the daemon stopped", c->id,
-                         c->claim.creating ? "created" : "removed");
+                         c->claim.creating || p ? "created" : "removed");
                 container_teardown(rt, c, true);
                 state_delete_container(rt, c->id, NULL);
                 runtime_drop_container_locked(rt, c);

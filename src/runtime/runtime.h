@@ -206,6 +206,12 @@ int runtime_pod_stop(Runtime *rt, const char *id, Error **reterr);
 int runtime_pod_remove(Runtime *rt, const char *id, Error **reterr);
 /* Lookup by full ID or unique prefix. -ENOENT when absent. */
 int runtime_pod_info(Runtime *rt, const char *id, PodInfo **ret, Error **reterr);
+/*
+ * The daemon is stopping: stops still waiting out a grace period give up (their containers keep
+ * running, the kubelet asks again) and so do ExecSync waits, so that no client-chosen timeout holds the
+ * shutdown.
+ */
+void runtime_begin_shutdown(Runtime *rt);
 /* The pid of the pod's running infra process (pods sharing one PID namespace), else 0. */
 int runtime_pod_infra_pid(Runtime *rt, const char *pod_id);
 /* Every pod, in creation order. Never blocks on the runtime or disk. */

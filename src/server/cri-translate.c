@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <inttypes.h>
 #include <string.h>
 
 #include "cri-translate.h"
@@ -132,12 +133,36 @@ Runtime__V1__LinuxContainerResources *resources_to_cri(const Resources *r) {
         return o;
 }
 
+/* A user or group ID as the kernel takes it: 0 up to 2^32-2 ((uid_t)-1 means "unchanged"). */
+static int check_id(const char *field, int64_t id, Error **reterr) {
+        if (id < 0 || id > 4294967294LL)
+                return error_set(reterr, EINVAL, "linux.security_context.%s: %" PRId64 " is not a valid ID",
+                                 field, id);
+        return 0;
+}
+
+static int check_ids(const Runtime__V1__LinuxContainerSecurityContext *s, Error **reterr) {
+        int r = s->run_as_user ? check_id("run_as_user", s->run_as_user->value, reterr) : 0;
+        if (r >= 0 && s->run_as_group)
+                r = check_id("run_as_group", s->run_as_group->value, reterr);
+        for (size_t i = 0; r >= 0 && i < s->n_supplemental_groups; i++)
+                r = check_id("supplemental_groups", s->supplemental_groups[i], reterr);
+        return r;
+}
+
 static int security_from_cri(const Runtime__V1__LinuxContainerSecurityContext *s, ContainerConfig *c,
                              Error **reterr) {
         c->run_as_user = c->run_as_group = -1;
         c->seccomp = SECCOMP_UNCONFINED; /* no profile named: the kubelet asked for none */
         if (!s)
                 return 0;
+        int r = check_ids(s, reterr);
+        if (r < 0)
+                return r;
+        if (s->seccomp && (unsigned)s->seccomp->profile_type > SECCOMP_LOCALHOST)
+                return error_set(reterr, EINVAL,
+                                 "linux.security_context.seccomp.profile_type: unknown type %d",
+                                 (int)s->seccomp->profile_type);
         if (s->capabilities) {
                 c->cap_add =
                         strv_from_pb(s->capabilities->add_capabilities, s->capabilities->n_add_capabilities);
@@ -222,6 +247,11 @@ static void mounts_from_cri(const Runtime__V1__ContainerConfig *c, ContainerConf
 }
 
 int container_config_from_cri(const Runtime__V1__ContainerConfig *c, ContainerConfig **ret, Error **reterr) {
+        for (size_t i = 0; i < c->n_mounts; i++)
+                if ((unsigned)c->mounts[i]->propagation >
+                    RUNTIME__V1__MOUNT_PROPAGATION__PROPAGATION_BIDIRECTIONAL)
+                        return error_set(reterr, EINVAL, "mounts[%zu].propagation: unknown mode %d", i,
+                                         (int)c->mounts[i]->propagation);
         ContainerConfig *out = xcalloc(1, sizeof(*out));
         out->name = xstrdup(c->metadata ? strempty(c->metadata->name) : "");
         out->attempt = c->metadata ? c->metadata->attempt : 0;

@@ -275,6 +275,8 @@ static void daemon_stop(Daemon *d) {
         d->metrics_server = metrics_server_free(d->metrics_server);
         d->http = http_api_free(d->http);
         rpc_server_shutdown(d->rpc, SHUTDOWN_GRACE_MS);
+        if (d->runtime)
+                runtime_begin_shutdown(d->runtime);
         d->workers = worker_pool_free(d->workers);
         if (d->images)
                 image_service_set_executor(d->images, NULL, NULL);

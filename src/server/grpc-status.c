@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
+#include <string.h>
 
 #include "grpc-status.h"
 #include "macros.h"
@@ -73,4 +74,18 @@ const char *grpc_status_to_string(grpc_status_code code) {
         if ((unsigned)code < ELEMENTSOF(names))
                 return names[code];
         return "UNKNOWN";
+}
+
+char *grpc_status_message(const char *message) {
+        static const char mark[] = "... (cut)";
+        size_t len = message ? strlen(message) : 0;
+        if (len <= GRPC_STATUS_MESSAGE_MAX)
+                return xstrdup(message ? message : "");
+        size_t keep = GRPC_STATUS_MESSAGE_MAX - (sizeof(mark) - 1);
+        while (keep > 0 && ((unsigned char)message[keep] & 0xc0) == 0x80)
+                keep--; /* not inside a character */
+        char *s = xmalloc(keep + sizeof(mark));
+        memcpy(s, message, keep);
+        memcpy(s + keep, mark, sizeof(mark));
+        return s;
 }

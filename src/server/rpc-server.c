@@ -208,10 +208,11 @@ static const char *call_method(const Call *c, char *buf, size_t size) {
  * call is over, instead of twice. gRPC core allows it (one op of each kind) and frees the call only
  * after every batch completed, so the watch is needed only where a cancel must reach the work.
  */
-static void call_finish(Call *c, grpc_status_code code, const char *message) {
+static void call_finish(Call *c, grpc_status_code code, const char *full_message) {
         grpc_op ops[4];
         size_t n = 0;
         char name[128];
+        _cleanup_free_ char *message = grpc_status_message(full_message);
 
         if (c->method)
                 daemon_metrics_rpc(&c->server->daemon->metrics, c->method->name, code,
@@ -228,7 +229,7 @@ static void call_finish(Call *c, grpc_status_code code, const char *message) {
                 ops[n].op = GRPC_OP_SEND_MESSAGE;
                 ops[n++].data.send_message.send_message = c->response;
         }
-        c->status_details = grpc_slice_from_copied_string(message ? message : "");
+        c->status_details = grpc_slice_from_copied_string(message);
         ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
         ops[n].data.send_status_from_server.status = code;
         ops[n++].data.send_status_from_server.status_details = &c->status_details;

@@ -32,7 +32,7 @@ def runtime_conf(workdir, extra_keys="", network_dir=None, network_keys=""):
 
 def pod_config(name=None, namespace="default", uid=None, attempt=0, log_dir=None, hostname=None, labels=None,
                annotations=None, pid="CONTAINER", network="POD", ipc="POD", sysctls=None, dns=None, ports=(),
-               userns=None):
+               userns=None, privileged=False):
     """ports: (host_port, container_port[, protocol[, host_ip]]) tuples, as CRI PortMappings.
     userns: (container_id, host_id, length) tuples, for both uids and gids of a pod user namespace."""
     api = h.pb()
@@ -49,6 +49,7 @@ def pod_config(name=None, namespace="default", uid=None, attempt=0, log_dir=None
         c.labels[k] = v
     for k, v in (annotations or {}).items():
         c.annotations[k] = v
+    c.linux.security_context.privileged = privileged
     ns = c.linux.security_context.namespace_options
     ns.pid = api.NamespaceMode.Value(pid)
     ns.network = api.NamespaceMode.Value(network)

@@ -34,7 +34,7 @@ def monitor_args(ctr):
 
 def test_read_only_gives_a_read_only_rootfs_with_writable_tmpfs(node, image):
     d, cri = node(runtime_keys="read_only = true\n")
-    pod, ctr = run_busybox(cri, image)
+    pod, ctr = run_busybox(cri, image, cri.run_pod(privileged=True))
     code, err = fails(cri, ctr, "touch /newfile")
     assert code != 0 and "Read-only file system" in err
     code, err = fails(cri, ctr, "echo x >> /etc/hosts")

@@ -160,12 +160,12 @@ def test_memory_limit_under_the_handlers_minimum_is_refused(node, image):
 def test_additional_devices_and_privileged_without_host_devices(node, image):
     d, cri = node(handler_conf("nodev", "/usr/sbin/runc") + "privileged_without_host_devices = true\n",
                   runtime_keys='additional_devices = ["/dev/null:/dev/extra-null:rw"]\n')
-    pod = cri.run_pod()
+    pod = cri.run_pod(privileged=True)
     _, plain = run_busybox(cri, image, pod)
     assert sh(cri, plain, "test -c /dev/extra-null && echo x > /dev/extra-null && echo written") == "written\n"
     _, privileged = run_busybox(cri, image, pod, privileged=True)
     assert "loop-control" in sh(cri, privileged, "ls /dev")  # the node's devices, on the default handler
-    nodev_pod = cri.run_pod(handler="nodev")
+    nodev_pod = cri.run_pod(handler="nodev", privileged=True)
     _, no_host = run_busybox(cri, image, nodev_pod, privileged=True)
     seen = sh(cri, no_host, "ls /dev").split()
     assert "loop-control" not in seen and "extra-null" in seen
@@ -331,6 +331,138 @@ def test_stop_with_the_largest_timeout_a_client_can_send(node, image):
     assert cri.container_status(ctr).status.exit_code == 7  # SIGTERM did it, not a SIGKILL at once
     cri.remove_pod(pod)
     assert_node_clean(d)
+
+
+IGNORES_TERM = "trap '' TERM; while :; do sleep 0.1; done"
+
+
+def slow_start_handler(tmp_path):
+    """A runtime whose `start` works, then hangs (a slow runtime, or one the daemon is killed during)."""
+    marker = tmp_path / "started"
+    wrapper = tmp_path / "slow-start-runc"
+    wrapper.write_text("#!/bin/sh\n"
+                       'for a in "$@"; do [ "$a" = start ] && { runc "$@" || exit $?; touch ' + str(marker) +
+                       "; exec sleep 20; }; done\n"
+                       'exec runc "$@"\n')
+    wrapper.chmod(0o755)
+    return handler_conf("slowstart", wrapper), marker, wrapper
+
+
+def kill_while_starting(d, cri, marker, wrapper, call):
+    """Run `call` in a thread, SIGKILL the daemon once the runtime has started the container, and
+    restart it; the hanging wrapper goes too."""
+    t = threading.Thread(target=lambda: rpc_error_of(call))
+    t.start()
+    assert h.wait_until(marker.exists, 20), "the runtime never started the container"
+    cri = restart(d)
+    subprocess.run(["pkill", "-f", str(wrapper)])
+    t.join(30)
+    return cri
+
+
+def test_a_start_the_daemon_did_not_see_finish_is_running_after_a_restart(node, image, tmp_path):
+    """SIGKILL while the runtime starts the container: after the restart it is RUNNING with a start time
+    (it stayed CREATED for ever, and could be neither started nor reported)."""
+    conf, marker, wrapper = slow_start_handler(tmp_path)
+    d, cri = node(conf)
+    pod = cri.run_pod(handler="slowstart")
+    ctr = cri.create_container(pod, ph.container_config(image, command=["sleep", "300"]))
+    cri = kill_while_starting(d, cri, marker, wrapper, lambda: cri.start_container(ctr))
+    st = cri.container_status(ctr).status
+    assert st.state == h.pb().CONTAINER_RUNNING and st.started_at > st.created_at
+    assert sh(cri, ctr, "echo alive") == "alive\n"
+    cri.remove_pod(pod)
+    assert_node_clean(d)
+
+
+def test_a_pod_whose_infra_start_was_cut_short_is_gone_with_its_infra(node, image, tmp_path):
+    """SIGKILL while RunPodSandbox starts the infra process of a shared-PID pod: after the restart the
+    half-made pod is removed with its infra container, and the kubelet's retry of the same pod works
+    (the infra kept the name reserved until a second restart)."""
+    conf, marker, wrapper = slow_start_handler(tmp_path)
+    d, cri = node(conf)
+    cfg = ph.pod_config(pid="POD")
+    cri = kill_while_starting(d, cri, marker, wrapper, lambda: ph.run_pod(cri, config=cfg, handler="slowstart"))
+    assert cri.list_pods() == []
+    assert_node_clean(d)
+    marker.unlink()
+    wrapper.write_text("#!/bin/sh\nexec runc \"$@\"\n")
+    pod = cri.run_pod(config=cfg, handler="slowstart")
+    cri.remove_pod(pod)
+    assert_node_clean(d)
+
+
+def stop_in_background(cri, ctr, timeout):
+    """StopContainer in a thread; returns (thread, outcome list: the call's error or None)."""
+    outcome = []
+
+    def stop():
+        try:
+            ph._call(cri, "StopContainer", h.pb().StopContainerRequest(container_id=ctr, timeout=timeout),
+                     "StopContainerResponse", timeout=700)
+            outcome.append(None)
+        except grpc.RpcError as e:
+            outcome.append(e)
+    t = threading.Thread(target=stop)
+    t.start()
+    return t, outcome
+
+
+@pytest.mark.parametrize("second", ["stop", "remove"])
+def test_a_shorter_stop_or_a_removal_cuts_a_grace_period_short(node, image, second):
+    """The kubelet's force kill: a stop waiting out 600 s of grace for a container that ignores SIGTERM
+    ends as soon as a stop with timeout 0 (or a removal) comes; both answer, the container is killed."""
+    d, cri = node()
+    pod, ctr = run_busybox(cri, image, script=IGNORES_TERM)
+    t, outcome = stop_in_background(cri, ctr, 600)
+    time.sleep(1)
+    started = time.monotonic()
+    if second == "stop":
+        ph._call(cri, "StopContainer", h.pb().StopContainerRequest(container_id=ctr, timeout=0),
+                 "StopContainerResponse", timeout=30)
+        assert cri.container_status(ctr).status.exit_code == 137
+    else:
+        cri.remove_container(ctr)
+        assert cri.list_containers() == []
+    t.join(30)
+    assert not t.is_alive() and outcome == [None]
+    assert time.monotonic() - started < 20
+    cri.remove_pod(pod)
+    assert_node_clean(d)
+
+
+@pytest.mark.parametrize("call", ["stop", "exec"])
+def test_shutdown_is_not_held_by_a_clients_timeout(node, image, call):
+    """SIGTERM while a StopContainer waits out 600 s of grace, or an ExecSync runs a 600 s command: the
+    daemon still stops after its grace for calls in flight. The container keeps running (the stop was
+    not done; the kubelet asks again) and the exec'd command is killed."""
+    d, cri = node()
+    pod, ctr = run_busybox(cri, image, script=IGNORES_TERM)
+    if call == "stop":
+        t, outcome = stop_in_background(cri, ctr, 600)
+    else:
+        t = threading.Thread(target=lambda: rpc_error_of(lambda: cri.exec_sync(ctr, ["sleep", "600"],
+                                                                                 rpc_timeout=700)))
+        t.start()
+    time.sleep(1)
+    started = time.monotonic()
+    d.stop(timeout=30)
+    assert time.monotonic() - started < 15
+    t.join(10)
+    d.start()
+    cri = d.client(timeout=60)
+    assert cri.container_status(ctr).status.state == h.pb().CONTAINER_RUNNING
+    assert "sleep 600" not in sh(cri, ctr, "ps -o args")
+    cri.remove_pod(pod)
+    assert_node_clean(d)
+
+
+def rpc_error_of(fn):
+    try:
+        fn()
+    except grpc.RpcError as e:
+        return e
+    return None
 
 
 def test_container_whose_earlier_monitor_dies_after_a_restart_is_exited(node, image):

@@ -92,6 +92,9 @@ def assert_node_clean(d):
         assert not nsdir.exists() or list(nsdir.iterdir()) == [], f"left in {nsdir}: {list(nsdir.iterdir())}"
     assert list((d.runroot / "pods").iterdir()) == []
     assert list((d.runroot / "containers").iterdir()) == []
+    # conmon's links to the bundles (cut short when the directory's path is long, as the tests' are)
+    attach = d.node_dir / "attach"
+    assert not attach.exists() or list(attach.iterdir()) == [], list(attach.iterdir())
     assert ph.wait_gone(lambda: [p for p in ph.processes_with(str(d.runroot)) if p != d.pid]) == []
 
 
@@ -119,6 +122,29 @@ def test_pod_metadata_is_required(cri, field):
     setattr(cfg.metadata, field, "")
     assert_rpc_error(lambda: cri.run_pod(cfg), grpc.StatusCode.INVALID_ARGUMENT, f"metadata.{field}")
     assert cri.list_pods() == []
+
+
+@pytest.mark.parametrize("field", ["name", "namespace", "uid"])
+def test_pod_metadata_of_a_megabyte_is_refused_in_a_short_message(cri, field):
+    """Longer than any Kubernetes name: refused naming the field, and the answer does not echo the value
+    (a megabyte in the status would be refused by the client itself, RESOURCE_EXHAUSTED)."""
+    cfg = ph.pod_config()
+    setattr(cfg.metadata, field, "x" * (1 << 20))
+    err = assert_rpc_error(lambda: cri.run_pod(cfg), grpc.StatusCode.INVALID_ARGUMENT, f"metadata.{field}")
+    assert len(err.details()) < 5000
+    setattr(cfg.metadata, field, "x" * 253)
+    cri.remove_pod(cri.run_pod(cfg))
+
+
+def test_long_values_in_errors_are_cut(cri, image):
+    pod = cri.run_pod()
+    cfg = ph.container_config(image)
+    cfg.working_dir = "relative/" + "x" * (1 << 20)
+    err = assert_rpc_error(lambda: cri.create_container(pod, cfg), grpc.StatusCode.INVALID_ARGUMENT, "working_dir")
+    assert len(err.details()) < 5000
+    missing = image + "x" * 300000
+    err = assert_rpc_error(lambda: cri.pull_image(missing), grpc.StatusCode.INVALID_ARGUMENT)
+    assert len(err.details()) <= 4096
 
 
 def test_unknown_runtime_handler(node, cri):
@@ -195,7 +221,7 @@ def test_shared_pid_namespace_runs_the_infra_process(node, cri, image):
 
 
 def test_host_network_pod(cri, image):
-    pod = cri.run_pod(network="NODE")
+    pod = cri.run_pod(network="NODE", privileged=True)
     _, ctr = run_busybox(cri, image, pod)
     assert sh(cri, ctr, "readlink /proc/self/ns/net").strip() == os.readlink("/proc/self/ns/net")
     # A read-only sysfs of its own: none of the node's mounts below /sys (tracefs on these machines) comes
@@ -234,6 +260,81 @@ def test_log_path_must_stay_in_the_pod_log_dir(cri, image, tmp_path, log_path):
     pod = cri.run_pod(log_dir=tmp_path)
     assert_rpc_error(lambda: cri.create_container(pod, ph.container_config(image, log_path=log_path)),
                      grpc.StatusCode.INVALID_ARGUMENT, "log_path")
+
+
+def _mount(container_path):
+    return lambda cfg: cfg.mounts.add(container_path=container_path, host_path="/tmp")
+
+
+def _env(key):
+    return lambda cfg: cfg.envs.add(key=key)
+
+
+def _res(field, value):
+    return lambda cfg: setattr(cfg.linux.resources, field, value)
+
+
+BAD_CONTAINER_CONFIGS = {
+    "uid-negative": (lambda c: setattr(c.linux.security_context.run_as_user, "value", -5), "run_as_user: -5"),
+    "uid-too-big": (lambda c: setattr(c.linux.security_context.run_as_user, "value", 2**32), "run_as_user"),
+    "gid-negative": (lambda c: (setattr(c.linux.security_context.run_as_user, "value", 0),
+                                setattr(c.linux.security_context.run_as_group, "value", -7)), "run_as_group: -7"),
+    "supplemental-negative": (lambda c: c.linux.security_context.supplemental_groups.append(-1),
+                              "supplemental_groups"),
+    "seccomp-type": (lambda c: setattr(c.linux.security_context.seccomp, "profile_type", 9), "profile_type"),
+    "propagation": (lambda c: setattr(c.mounts.add(container_path="/m", host_path="/tmp"), "propagation", 7),
+                    "mounts[0].propagation"),
+    "pid-mode": (lambda c: setattr(c.linux.security_context.namespace_options, "pid", 9), "namespace_options"),
+    "target-without-id": (lambda c: setattr(c.linux.security_context.namespace_options, "pid", 3), "target_id"),
+    "relative-cwd": (lambda c: setattr(c, "working_dir", "relative"), "working_dir"),
+    "empty-env-key": (_env(""), "envs[0].key"),
+    "mount-over-root": (_mount("/"), "mounts[0].container_path"),
+    "log-path-dot": (lambda c: setattr(c, "log_path", "."), "log_path"),
+    "log-path-dir": (lambda c: setattr(c, "log_path", "dir/"), "log_path"),
+    "cpu-shares": (_res("cpu_shares", 2**62), "cpu_shares"),
+    "cpu-period": (_res("cpu_period", 1), "cpu_period"),
+    "cpu-quota": (_res("cpu_quota", 2**62), "cpu_quota"),
+    "oom-score-adj": (_res("oom_score_adj", 2**40), "oom_score_adj"),
+    "cpuset-cpus": (_res("cpuset_cpus", "a\nb"), "cpuset_cpus"),
+    "cpuset-mems": (_res("cpuset_mems", "-1"), "cpuset_mems"),
+    "hugepage-size": (lambda c: c.linux.resources.hugepage_limits.add(page_size="../../x", limit=1 << 21),
+                      "hugepage_limits[0].page_size"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_CONTAINER_CONFIGS))
+def test_bad_container_config_is_invalid_argument_naming_the_field(node, cri, image, name):
+    """What the runtime would refuse (or, worse, read as root or no confinement) is refused at once, naming
+    the field, and leaves nothing behind."""
+    d, _ = node
+    change, field = BAD_CONTAINER_CONFIGS[name]
+    pod = cri.run_pod()
+    cfg = ph.container_config(image, command=["sleep", "60"])
+    change(cfg)
+    assert_rpc_error(lambda: cri.create_container(pod, cfg), grpc.StatusCode.INVALID_ARGUMENT, field)
+    assert cri.list_containers() == [] and list((d.runroot / "containers").iterdir()) == []
+
+
+@pytest.mark.parametrize("change,field", [
+    (lambda ns: setattr(ns, "pid", 3), "namespace_options.pid"),
+    (lambda ns: setattr(ns, "network", 1), "namespace_options"),
+    (lambda ns: setattr(ns, "ipc", 9), "namespace_options"),
+], ids=["pid-target", "network-container", "ipc-unknown"])
+def test_pod_namespace_modes_are_checked(node, cri, change, field):
+    cfg = ph.pod_config()
+    change(cfg.linux.security_context.namespace_options)
+    assert_rpc_error(lambda: cri.run_pod(config=cfg), grpc.StatusCode.INVALID_ARGUMENT, field)
+    assert cri.list_pods() == []
+
+
+def test_update_with_bad_resources_is_invalid_argument(cri, image):
+    pod, ctr = run_busybox(cri, image)
+    for field, value in (("cpu_period", 1), ("cpuset_cpus", "../../x"), ("cpu_quota", 2**62)):
+        res = h.pb().LinuxContainerResources()
+        setattr(res, field, value)
+        req = h.pb().UpdateContainerResourcesRequest(container_id=ctr, linux=res)
+        assert_rpc_error(lambda: cri.call("UpdateContainerResources", req, h.pb().UpdateContainerResourcesResponse),
+                         grpc.StatusCode.INVALID_ARGUMENT, field)
 
 
 def test_container_name_is_reserved(cri, image):
@@ -470,6 +571,16 @@ def test_bind_mounts(cri, image, tmp_path):
     assert {(m.container_path, m.readonly) for m in st.mounts} == {("/data", True), ("/new", False)}
 
 
+@pytest.mark.parametrize("timeout", [2**62, 2**63 - 1])
+def test_exec_sync_with_the_largest_timeouts(cri, image, timeout):
+    """The CRI allows any int64 timeout: one that overflows in nanoseconds is no deadline (it killed the
+    daemon once)."""
+    pod, ctr = run_busybox(cri, image)
+    req = h.pb().ExecSyncRequest(container_id=ctr, cmd=["echo", "ok"], timeout=timeout)
+    r = cri.call("ExecSync", req, h.pb().ExecSyncResponse, timeout=30)
+    assert (r.exit_code, r.stdout) == (0, b"ok\n")
+
+
 def test_exec_sync_timeout_kills_the_command(cri, image):
     pod, ctr = run_busybox(cri, image)
     err = assert_rpc_error(lambda: cri.exec_sync(ctr, ["sh", "-c", "sleep 100 & sleep 101"], timeout=1),
@@ -666,7 +777,8 @@ def test_default_hostname_is_the_nodes_everywhere(cri, image):
     ({"searches": ["svc.local", "a b"]}, "dns_config.searches[1]"),
     ({"options": ["ndots:5\rnameserver 6.6.6.6"]}, "dns_config.options[0]"),
     ({"options": [""]}, "dns_config.options[0]"),
-], ids=["server-newline", "search-blank", "option-return", "option-empty"])
+    ({"servers": ["10.0.0.10", "dns.example"]}, "dns_config.servers[1]: 'dns.example' is not an IP address"),
+], ids=["server-newline", "search-blank", "option-return", "option-empty", "server-name"])
 def test_dns_config_cannot_add_lines_to_resolv_conf(node, cri, dns, field):
     d, _ = node
     assert_rpc_error(lambda: cri.run_pod(dns=dns), grpc.StatusCode.INVALID_ARGUMENT, field)
@@ -708,6 +820,18 @@ def test_image_etc_files_that_are_not_regular_are_refused(node, cri, image_regis
     assert_rpc_error(lambda: cri.create_container(pod, ph.container_config(image, run_as_user=0), timeout=20),
                      grpc.StatusCode.INVALID_ARGUMENT, "/etc/passwd is a FIFO")
     assert cri.list_containers() == [] and not list((d.runroot / "containers").iterdir())
+
+
+@pytest.mark.parametrize("parent", ["/../../../../tmp/escape", "kubepods/../../escape", "/kubepods/a b",
+                                    "/kubepods/./x"])
+def test_cgroup_parent_cannot_leave_the_cgroup_tree(node, cri, parent, tmp_path):
+    """linux.cgroup_parent becomes a directory under every cgroup mount: '..' would make the daemon create
+    directories anywhere on the node (the monitor's cgroup is made next to the pod's)."""
+    d, _ = node
+    cfg = ph.pod_config()
+    cfg.linux.cgroup_parent = parent
+    assert_rpc_error(lambda: cri.run_pod(config=cfg), grpc.StatusCode.INVALID_ARGUMENT, "linux.cgroup_parent")
+    assert not Path("/tmp/escape").exists() and not list((d.runroot / "pods").iterdir())
 
 
 def test_run_as_group_needs_a_user(cri, image):
@@ -901,8 +1025,10 @@ def test_user_namespace_mappings_are_checked(node, cri, change, fragment):
 
 
 def test_privileged_container_sees_host_devices(cri, image):
+    _, ctr = run_busybox(cri, image, cri.run_pod(privileged=True), privileged=True)
     pod = cri.run_pod()
-    _, ctr = run_busybox(cri, image, privileged=True)
+    assert_rpc_error(lambda: cri.create_container(pod, ph.container_config(image, privileged=True)),
+                     grpc.StatusCode.INVALID_ARGUMENT, "is not privileged")
     assert "CapEff:\t0000000000000000" not in sh(cri, ctr, "cat /proc/self/status")
     host_devices = {d for d in os.listdir("/dev") if os.path.exists(f"/dev/{d}") and
                     (stat_is_device(f"/dev/{d}"))} - {"console"}

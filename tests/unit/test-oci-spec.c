@@ -558,6 +558,39 @@ static void test_seccomp_default_follows_sys_admin(void **state) {
         json_object_put(spec);
 }
 
+static void assert_resources(Resources r, int expect, const char *field) {
+        Error *err = NULL;
+        assert_int_equal(resources_validate(&r, &err), expect);
+        if (expect < 0) {
+                assert_non_null(strstr(err->message, field));
+                error_free(err);
+        }
+}
+
+static void test_resources_validate(void **state) {
+        assert_resources((Resources){}, 0, NULL);
+        assert_resources((Resources){.cpu_shares = 1024,
+                                     .cpu_period = 100000,
+                                     .cpu_quota = 50000,
+                                     .oom_score_adj = -999,
+                                     .cpuset_cpus = "0-3,5,7-9",
+                                     .cpuset_mems = "0"},
+                         0, NULL);
+        assert_resources((Resources){.cpu_quota = -1}, 0, NULL);
+        assert_resources((Resources){.cpu_shares = 1}, -EINVAL, "cpu_shares");
+        assert_resources((Resources){.cpu_shares = 262145}, -EINVAL, "cpu_shares");
+        assert_resources((Resources){.cpu_period = 999}, -EINVAL, "cpu_period");
+        assert_resources((Resources){.cpu_quota = 999}, -EINVAL, "cpu_quota");
+        assert_resources((Resources){.oom_score_adj = 1001}, -EINVAL, "oom_score_adj");
+        assert_resources((Resources){.memory_limit = -2}, -EINVAL, "memory_limit_in_bytes");
+        const char *bad_lists[] = {"", "a", "1-", "-1", "1,", ",1", "3-1", "1 2", "1\n2", "0-3,,4"};
+        for (size_t i = 0; i < ELEMENTSOF(bad_lists); i++)
+                assert_resources((Resources){.cpuset_cpus = (char *)bad_lists[i]}, -EINVAL, "cpuset_cpus");
+        HugepageLimit ok = {.page_size = "2MB"}, bad = {.page_size = "../x"};
+        assert_resources((Resources){.hugepages = &ok, .n_hugepages = 1}, 0, NULL);
+        assert_resources((Resources){.hugepages = &bad, .n_hugepages = 1}, -EINVAL, "page_size");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_process_args_rules),
@@ -581,6 +614,7 @@ int main(void) {
                 cmocka_unit_test(test_image_run_config_parse),
                 cmocka_unit_test(test_seccomp_default_profile_denies_kernel_reach),
                 cmocka_unit_test(test_seccomp_default_follows_sys_admin),
+                cmocka_unit_test(test_resources_validate),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
