@@ -110,9 +110,13 @@ static void mark_started_containers(Runtime *rt) {
                 if (c->claim.creating || c->state != CONTAINER_CREATED || !init_alive(c) ||
                     runtime_handler_resolve(rt, c->handler, &h, NULL) < 0)
                         continue;
-                _cleanup_free_ char *fifo = xasprintf("%s/%s/exec.fifo", h.root, c->id);
+                _cleanup_free_ char *state = xasprintf("%s/%s", h.root, c->id);
+                _cleanup_free_ char *fifo = xasprintf("%s/exec.fifo", state);
                 handler_done(&h);
-                if (access(fifo, F_OK) == 0 || errno != ENOENT)
+                /* The runtime's state of the container must be there (a moved runtime_root says nothing). */
+                struct stat st;
+                if (stat(state, &st) < 0 || !S_ISDIR(st.st_mode) || access(fifo, F_OK) == 0 ||
+                    errno != ENOENT)
                         continue;
                 log_info("container %s: started while the daemon was away", c->id);
                 struct timespec now;

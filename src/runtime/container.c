@@ -153,6 +153,15 @@ static bool path_escapes(const char *p) {
         return strcmp(base, ".") == 0;
 }
 
+/* "/", "//", "/./." */
+static bool names_root(const char *path) {
+        _cleanup_strv_free_ char **parts = strv_split(path, '/');
+        STRV_FOREACH(p, parts)
+                if (**p && strcmp(*p, ".") != 0)
+                        return false;
+        return true;
+}
+
 static int validate_env_and_cwd(const ContainerConfig *c, Error **reterr) {
         if (!isempty(c->working_dir) && c->working_dir[0] != '/')
                 return error_set(reterr, EINVAL, "working_dir: '%.256s' is not an absolute path",
@@ -189,9 +198,11 @@ static int validate_config(const ContainerConfig *c, Error **reterr) {
                 if (isempty(c->mounts[i].container_path) || c->mounts[i].container_path[0] != '/')
                         return error_set(reterr, EINVAL, "mounts[%zu].container_path: '%s' is not absolute",
                                          i, strempty(c->mounts[i].container_path));
-                if (c->mounts[i].container_path[strspn(c->mounts[i].container_path, "/")] == 0)
+                if (names_root(c->mounts[i].container_path) || path_has_dotdot(c->mounts[i].container_path))
                         return error_set(reterr, EINVAL,
-                                         "mounts[%zu].container_path: a mount cannot replace the root", i);
+                                         "mounts[%zu].container_path: a mount cannot replace the root or "
+                                         "climb with '..'",
+                                         i);
                 if (isempty(c->mounts[i].host_path) || c->mounts[i].host_path[0] != '/')
                         return error_set(reterr, EINVAL, "mounts[%zu].host_path: '%s' is not absolute", i,
                                          strempty(c->mounts[i].host_path));
@@ -1032,10 +1043,19 @@ static void hurry_stop(Runtime *rt, Container *c, int64_t timeout_s) {
 
 typedef enum StopWait { STOP_EXITED, STOP_GRACE_OVER, STOP_ABANDONED } StopWait;
 
-/* Wait for the exit until c->stop_deadline_ns, which may move closer meanwhile, or the daemon stops. */
-static StopWait wait_for_stop(Runtime *rt, Container *c, int64_t timeout_s) {
+/*
+ * The grace period starts before the stop signal is sent (the runtime call takes milliseconds), so that
+ * a shorter stop or a removal coming meanwhile already finds a wait to hurry.
+ */
+static void set_stop_deadline(Runtime *rt, Container *c, int64_t deadline_ns) {
         pthread_mutex_lock(&rt->lock);
-        c->stop_deadline_ns = deadline_after(timeout_s);
+        c->stop_deadline_ns = deadline_ns;
+        pthread_mutex_unlock(&rt->lock);
+}
+
+/* Wait for the exit until c->stop_deadline_ns, which may move closer meanwhile, or the daemon stops. */
+static StopWait wait_for_stop(Runtime *rt, Container *c) {
+        pthread_mutex_lock(&rt->lock);
         StopWait w;
         for (;;) {
                 int64_t left = c->stop_deadline_ns - monotonic_ns();
@@ -1089,9 +1109,13 @@ static int stop_op(Runtime *rt, Container *c, int64_t timeout_s, bool removing, 
         if (r < 0)
                 return r;
         StopWait w = exited ? STOP_EXITED : STOP_GRACE_OVER;
-        if (!exited && timeout_s > 0 &&
-            oci_kill(rt, c, &h, signal_from_name(c->stop_signal), false, NULL) >= 0)
-                w = wait_for_stop(rt, c, timeout_s);
+        if (!exited && timeout_s > 0) {
+                set_stop_deadline(rt, c, deadline_after(timeout_s));
+                if (oci_kill(rt, c, &h, signal_from_name(c->stop_signal), false, NULL) >= 0)
+                        w = wait_for_stop(rt, c); /* clears the deadline */
+                else
+                        set_stop_deadline(rt, c, 0);
+        }
         if (w == STOP_ABANDONED) {
                 handler_done(&h);
                 return error_set(reterr, ESHUTDOWN,

@@ -100,10 +100,22 @@ static int drain(Runtime *rt, Sink *sinks, int64_t deadline, pid_t pid, int *ret
                                 open--;
                         }
         }
-        if (exited)
-                return 0;
-        int64_t left = deadline ? (deadline - monotonic_ns()) / 1000000 : -1;
-        return process_wait(pid, deadline && left < 0 ? 0 : left, ret_status);
+        /* Both pipes closed, the command runs on: wait for it in steps, so a shutdown is seen. */
+        while (!exited) {
+                if (__atomic_load_n(&rt->shutting_down, __ATOMIC_RELAXED))
+                        return -ESHUTDOWN;
+                int64_t step = EXIT_CHECK_MS;
+                if (deadline) {
+                        int64_t left = (deadline - monotonic_ns()) / 1000000;
+                        if (left <= 0)
+                                return -ETIMEDOUT;
+                        step = left < step ? left : step;
+                }
+                int r = process_wait(pid, step, ret_status);
+                if (r != -ETIMEDOUT)
+                        return r;
+        }
+        return 0;
 }
 
 /* SIGKILL a process and every descendant (read from /proc/PID/task/TID/children), children first. */

@@ -90,9 +90,14 @@ static bool blank_or_control(char ch) {
         return (unsigned char)ch <= ' ' || ch == 0x7f;
 }
 
+/* An IPv4 or IPv6 address; an IPv6 one may name its zone ("fe80::1%eth0"), as resolv.conf allows. */
 static bool is_ip_address(const char *s) {
         unsigned char buf[sizeof(struct in6_addr)];
-        return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
+        if (inet_pton(AF_INET, s, buf) == 1)
+                return true;
+        const char *zone = strchr(s, '%');
+        _cleanup_free_ char *addr = xstrndup(s, zone ? (size_t)(zone - s) : strlen(s));
+        return inet_pton(AF_INET6, addr, buf) == 1 && (!zone || zone[1]);
 }
 
 /* Each word goes into the pod's resolv.conf: one word, no line of its own smuggled in. */

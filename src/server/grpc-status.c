@@ -76,16 +76,26 @@ const char *grpc_status_to_string(grpc_status_code code) {
         return "UNKNOWN";
 }
 
+/* What gRPC puts on the wire for one byte of a status message: itself, or "%XX". */
+static size_t encoded_size(unsigned char c) {
+        return c < 0x20 || c > 0x7e || c == '%' ? 3 : 1;
+}
+
 char *grpc_status_message(const char *message) {
         static const char mark[] = "... (cut)";
-        size_t len = message ? strlen(message) : 0;
-        if (len <= GRPC_STATUS_MESSAGE_MAX)
-                return xstrdup(message ? message : "");
-        size_t keep = GRPC_STATUS_MESSAGE_MAX - (sizeof(mark) - 1);
-        while (keep > 0 && ((unsigned char)message[keep] & 0xc0) == 0x80)
+        const char *m = message ? message : "";
+        size_t len = strlen(m), wire = 0, keep = 0;
+        for (size_t i = 0; i < len; i++)
+                wire += encoded_size((unsigned char)m[i]);
+        if (wire <= GRPC_STATUS_MESSAGE_MAX)
+                return xstrdup(m);
+        for (wire = sizeof(mark) - 1;
+             wire + encoded_size((unsigned char)m[keep]) <= GRPC_STATUS_MESSAGE_MAX;)
+                wire += encoded_size((unsigned char)m[keep++]);
+        while (keep > 0 && ((unsigned char)m[keep] & 0xc0) == 0x80)
                 keep--; /* not inside a character */
         char *s = xmalloc(keep + sizeof(mark));
-        memcpy(s, message, keep);
+        memcpy(s, m, keep);
         memcpy(s + keep, mark, sizeof(mark));
         return s;
 }

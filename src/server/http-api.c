@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <ctype.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -170,8 +172,12 @@ static enum MHD_Result serve_pause(HttpApi *h, struct MHD_Connection *conn, cons
         int r = runtime_container_pause(h->daemon->runtime, id, pause, &err);
         if (r == -ENOENT)
                 return respond_error(conn, MHD_HTTP_NOT_FOUND, "container '%s' not found", id);
+        /* runc refuses to pause a paused container and to resume a running one: a conflict too. */
+        bool conflict =
+                r == -EBUSY ||
+                (r < 0 && (strstr(err->message, "not running") || strstr(err->message, "not paused")));
         if (r < 0)
-                return respond_error(conn, r == -EBUSY ? MHD_HTTP_CONFLICT : MHD_HTTP_INTERNAL_SERVER_ERROR,
+                return respond_error(conn, conflict ? MHD_HTTP_CONFLICT : MHD_HTTP_INTERNAL_SERVER_ERROR,
                                      "%s", err->message);
         return respond(conn, MHD_HTTP_OK, "text/plain", xstrdup(""));
 }
@@ -204,11 +210,11 @@ static enum MHD_Result route(HttpApi *h, struct MHD_Connection *conn, const char
         return respond_error(conn, MHD_HTTP_NOT_FOUND, "no such endpoint: %s", url);
 }
 
-static enum MHD_Result respond_not_allowed(struct MHD_Connection *conn) {
+static enum MHD_Result respond_not_allowed(struct MHD_Connection *conn, const char *allow) {
         struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
         if (!r)
                 return MHD_NO;
-        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
         enum MHD_Result ret = MHD_queue_response(conn, MHD_HTTP_METHOD_NOT_ALLOWED, r);
         MHD_destroy_response(r);
         return ret;
@@ -239,8 +245,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                         return respond_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large");
                 return MHD_YES;
         }
-        if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
-                return respond_not_allowed(conn);
+        bool head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+        if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && !head)
+                return respond_not_allowed(conn, "GET, HEAD");
+        /* HEAD must not act: it would pause a container without anyone reading the answer. */
+        if (head && (path_id(url, "/pause/") || path_id(url, "/unpause/")))
+                return respond_not_allowed(conn, "GET");
         return route(h, conn, url);
 }
 
@@ -253,6 +263,25 @@ _printf_(2, 0) static void on_mhd_error(void *cls, const char *fmt, va_list ap) 
         log_trace("HTTP API: %s", buf);
 }
 
+/*
+ * libmicrohttpd's unescaping, except that "%00" stays as it is: decoded, it would end the path early
+ * ("/containers/ID%00junk" would name the container ID).
+ */
+static size_t unescape_keeping_nul(void *cls, struct MHD_Connection *conn, char *s) {
+        char *out = s;
+        for (const char *in = s; *in;) {
+                unsigned v;
+                if (in[0] == '%' && isxdigit((unsigned char)in[1]) && isxdigit((unsigned char)in[2]) &&
+                    sscanf(in + 1, "%2x", &v) == 1 && v != 0) {
+                        *out++ = (char)v;
+                        in += 3;
+                } else
+                        *out++ = *in++;
+        }
+        *out = '\0';
+        return (size_t)(out - s);
+}
+
 int http_api_new(Daemon *d, HttpApi **ret, Error **reterr) {
         HttpApi *h = xcalloc(1, sizeof(*h));
         h->daemon = d;
@@ -262,7 +291,7 @@ int http_api_new(Daemon *d, HttpApi **ret, Error **reterr) {
                                   on_mhd_error, h, MHD_OPTION_CONNECTION_TIMEOUT,
                                   (unsigned)HTTP_READ_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
                                   (size_t)HTTP_MEMORY_LIMIT, MHD_OPTION_CONNECTION_LIMIT, 256u,
-                                  MHD_OPTION_END);
+                                  MHD_OPTION_UNESCAPE_CALLBACK, unescape_keeping_nul, h, MHD_OPTION_END);
         if (!h->mhd) {
                 free(h);
                 return error_set(reterr, EIO, "start the HTTP API server");

@@ -431,7 +431,7 @@ def test_a_shorter_stop_or_a_removal_cuts_a_grace_period_short(node, image, seco
     assert_node_clean(d)
 
 
-@pytest.mark.parametrize("call", ["stop", "exec"])
+@pytest.mark.parametrize("call", ["stop", "exec", "exec-closing-its-output"])
 def test_shutdown_is_not_held_by_a_clients_timeout(node, image, call):
     """SIGTERM while a StopContainer waits out 600 s of grace, or an ExecSync runs a 600 s command: the
     daemon still stops after its grace for calls in flight. The container keeps running (the stop was
@@ -441,8 +441,8 @@ def test_shutdown_is_not_held_by_a_clients_timeout(node, image, call):
     if call == "stop":
         t, outcome = stop_in_background(cri, ctr, 600)
     else:
-        t = threading.Thread(target=lambda: rpc_error_of(lambda: cri.exec_sync(ctr, ["sleep", "600"],
-                                                                                 rpc_timeout=700)))
+        command = ["sleep", "600"] if call == "exec" else ["sh", "-c", "exec >&- 2>&-; exec sleep 600"]
+        t = threading.Thread(target=lambda: rpc_error_of(lambda: cri.exec_sync(ctr, command, rpc_timeout=700)))
         t.start()
     time.sleep(1)
     started = time.monotonic()

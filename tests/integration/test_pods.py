@@ -289,6 +289,8 @@ BAD_CONTAINER_CONFIGS = {
     "relative-cwd": (lambda c: setattr(c, "working_dir", "relative"), "working_dir"),
     "empty-env-key": (_env(""), "envs[0].key"),
     "mount-over-root": (_mount("/"), "mounts[0].container_path"),
+    "mount-over-root-dot": (_mount("/./"), "mounts[0].container_path"),
+    "mount-climbing": (_mount("/a/.."), "mounts[0].container_path"),
     "log-path-dot": (lambda c: setattr(c, "log_path", "."), "log_path"),
     "log-path-dir": (lambda c: setattr(c, "log_path", "dir/"), "log_path"),
     "cpu-shares": (_res("cpu_shares", 2**62), "cpu_shares"),
@@ -756,8 +758,16 @@ def test_http_pause_and_unpause(node, cri, image):
     # An exec would freeze with the container: it is refused at once instead.
     r = cri.exec_sync(ctr, ["true"], rpc_timeout=10)
     assert r.exit_code != 0 and b"paused" in r.stderr, r
+    assert d.http_get(f"/pause/{ctr}").status == 409  # already paused: a conflict, not a server error
     assert d.http_get(f"/unpause/{ctr}").status == 200
+    assert d.http_get(f"/unpause/{ctr}").status == 409
     assert sh(cri, ctr, "echo thawed") == "thawed\n"
+    # HEAD must not act (nobody reads its answer); a NUL escaped into the path names no container.
+    r = h.http_request(d.sock, "HEAD", f"/pause/{ctr}")
+    assert r.status == 405 and r.headers.get("allow") == "GET"
+    assert sh(cri, ctr, "echo still running") == "still running\n"
+    assert d.http_get(f"/containers/{ctr}%00junk").status == 404
+    assert d.http_get(f"/containers/{ctr[:12]}%41").status == 404
     assert d.http_get("/pause/" + "0" * 64).status == 404
     cri.stop_container(ctr)
     assert d.http_get(f"/pause/{ctr}").status == 409
@@ -778,7 +788,8 @@ def test_default_hostname_is_the_nodes_everywhere(cri, image):
     ({"options": ["ndots:5\rnameserver 6.6.6.6"]}, "dns_config.options[0]"),
     ({"options": [""]}, "dns_config.options[0]"),
     ({"servers": ["10.0.0.10", "dns.example"]}, "dns_config.servers[1]: 'dns.example' is not an IP address"),
-], ids=["server-newline", "search-blank", "option-return", "option-empty", "server-name"])
+    ({"servers": ["fe80::1%"]}, "dns_config.servers[0]"),
+], ids=["server-newline", "search-blank", "option-return", "option-empty", "server-name", "server-empty-zone"])
 def test_dns_config_cannot_add_lines_to_resolv_conf(node, cri, dns, field):
     d, _ = node
     assert_rpc_error(lambda: cri.run_pod(dns=dns), grpc.StatusCode.INVALID_ARGUMENT, field)
@@ -820,6 +831,15 @@ def test_image_etc_files_that_are_not_regular_are_refused(node, cri, image_regis
     assert_rpc_error(lambda: cri.create_container(pod, ph.container_config(image, run_as_user=0), timeout=20),
                      grpc.StatusCode.INVALID_ARGUMENT, "/etc/passwd is a FIFO")
     assert cri.list_containers() == [] and not list((d.runroot / "containers").iterdir())
+
+
+def test_dns_servers_as_a_node_resolv_conf_may_name_them(cri, image):
+    """The kubelet copies the node's nameservers for host-network and Default-policy pods: an IPv6
+    link-local server names its interface."""
+    pod, ctr = run_busybox(cri, image, cri.run_pod(dns={"servers": ["10.0.0.10", "fe80::1%eth0", "fd00::53"],
+                                                         "options": ["ndots:5", "single-request-reopen"]}))
+    conf = sh(cri, ctr, "cat /etc/resolv.conf")
+    assert "nameserver fe80::1%eth0" in conf and "options ndots:5 single-request-reopen" in conf
 
 
 @pytest.mark.parametrize("parent", ["/../../../../tmp/escape", "kubepods/../../escape", "/kubepods/a b",
