@@ -918,13 +918,19 @@ static int signal_from_name(const char *name) {
         return end && !*end && v > 0 && v < NSIG ? (int)v : SIGTERM;
 }
 
+/* rt->exited waits on the monotonic clock: a wall clock stepped back must not stretch a grace period. */
+static struct timespec exited_wait_until(int64_t ns_from_now) {
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        int64_t ns = until.tv_nsec + ns_from_now % 1000000000LL;
+        until.tv_sec += ns_from_now / 1000000000LL + ns / 1000000000LL;
+        until.tv_nsec = ns % 1000000000LL;
+        return until;
+}
+
 /* Wait until the exit watcher marks the container exited, at most `ms`. */
 static bool wait_exited(Runtime *rt, Container *c, int64_t ms) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        int64_t ns = until.tv_nsec + ms % 1000 * 1000000;
-        until.tv_sec += ms / 1000 + ns / 1000000000;
-        until.tv_nsec = ns % 1000000000;
+        struct timespec until = exited_wait_until(ms * 1000000LL);
         pthread_mutex_lock(&rt->lock);
         while (c->state != CONTAINER_EXITED && !container_check_exit_locked(rt, c))
                 if (pthread_cond_timedwait(&rt->exited, &rt->lock, &until) != 0)
@@ -1066,11 +1072,7 @@ static StopWait wait_for_stop(Runtime *rt, Container *c) {
                 else if (left <= 0)
                         w = STOP_GRACE_OVER;
                 else {
-                        struct timespec until;
-                        clock_gettime(CLOCK_REALTIME, &until);
-                        int64_t ns = until.tv_nsec + left % 1000000000LL;
-                        until.tv_sec += left / 1000000000LL + ns / 1000000000LL;
-                        until.tv_nsec = ns % 1000000000LL;
+                        struct timespec until = exited_wait_until(left);
                         pthread_cond_timedwait(&rt->exited, &rt->lock, &until);
                         continue;
                 }

@@ -446,7 +446,11 @@ int runtime_new(const Config *config, pthread_rwlock_t *config_lock, ImageServic
         pthread_mutex_init(&rt->db_lock, NULL);
         pthread_mutex_init(&rt->sealed.lock, NULL);
         pthread_cond_init(&rt->created, NULL);
-        pthread_cond_init(&rt->exited, NULL);
+        pthread_condattr_t monotonic;
+        pthread_condattr_init(&monotonic);
+        pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
+        pthread_cond_init(&rt->exited, &monotonic); /* container.c's waits count in monotonic time */
+        pthread_condattr_destroy(&monotonic);
         pthread_cond_init(&rt->sampler_wake, NULL);
         pthread_mutex_init(&rt->events_lock, NULL);
         pthread_cond_init(&rt->events_cond, NULL);
