@@ -212,7 +212,9 @@ static void call_finish(Call *c, grpc_status_code code, const char *full_message
         grpc_op ops[4];
         size_t n = 0;
         char name[128];
-        _cleanup_free_ char *message = grpc_status_message(full_message);
+        /* Only an error's message can be long: the reads the kubelet polls pay no copy. */
+        _cleanup_free_ char *cut = code == GRPC_STATUS_OK ? NULL : grpc_status_message(full_message);
+        const char *message = cut ? cut : strempty(full_message);
 
         if (c->method)
                 daemon_metrics_rpc(&c->server->daemon->metrics, c->method->name, code,

@@ -100,40 +100,39 @@ static int errno_of_keyctl_under(int fd) {
         return errno_of_call_under(fd, call_keyctl);
 }
 
-static void test_default_profile_denies_keyctl(void **state) {
-        json_object *p = seccomp_default_profile(false);
-        unsigned flags = 1;
+/* The built-in profile, compiled: an fd holding the filter. */
+static int compile_default(bool sys_admin, unsigned *flags) {
+        json_object *p = seccomp_default_profile(sys_admin);
         _cleanup_error_ Error *err = NULL;
-        int fd = compile(p, &flags, &err);
+        int fd = compile(p, flags, &err);
+        json_object_put(p);
         assert_true(fd >= 0);
+        return fd;
+}
+
+static void test_default_profile_denies_keyctl(void **state) {
+        unsigned flags = 1;
+        int fd = compile_default(false, &flags);
         assert_int_equal(flags, 0);
         assert_int_equal(errno_of_keyctl_under(fd), EPERM);
         close(fd);
-        json_object_put(p);
 }
 
 /* Without CAP_SYS_ADMIN: no namespaces by unshare or clone, clone3 absent, a plain fork fine. */
 static void test_default_profile_denies_namespaces_without_sys_admin(void **state) {
-        json_object *p = seccomp_default_profile(false);
         unsigned flags = 0;
-        _cleanup_error_ Error *err = NULL;
-        int fd = compile(p, &flags, &err);
-        assert_true(fd >= 0);
+        int fd = compile_default(false, &flags);
         assert_int_equal(errno_of_call_under(fd, call_unshare_uts), EPERM);
         assert_int_equal(errno_of_call_under(fd, call_clone_newnet), EPERM);
         assert_int_equal(errno_of_call_under(fd, call_clone3), ENOSYS);
         assert_int_equal(errno_of_call_under(fd, call_plain_fork), 0);
         close(fd);
-        json_object_put(p);
         /* With it (and root, as this test runs), the same calls go through. */
-        p = seccomp_default_profile(true);
-        fd = compile(p, &flags, &err);
-        assert_true(fd >= 0);
+        fd = compile_default(true, &flags);
         assert_int_equal(errno_of_call_under(fd, call_unshare_uts), 0);
         assert_int_equal(errno_of_call_under(fd, call_clone_newnet), 0);
         assert_int_equal(errno_of_call_under(fd, call_keyctl), EPERM);
         close(fd);
-        json_object_put(p);
 }
 
 static void test_errno_and_conditions(void **state) {
