@@ -55,8 +55,14 @@ bool container_processes_gone(const Container *c) {
         return container_monitor_pid(c) == 0 && !init_alive(c);
 }
 
+/* A created container gets its processes when it starts (container.c, instantiate). */
+static bool container_unstarted(const Container *c) {
+        return c->state == CONTAINER_CREATED && c->pid <= 0;
+}
+
 static bool container_vanished(const Container *c) {
-        if (c->claim.creating || (c->state != CONTAINER_CREATED && c->state != CONTAINER_RUNNING))
+        if (c->claim.creating || (c->state != CONTAINER_CREATED && c->state != CONTAINER_RUNNING) ||
+            container_unstarted(c))
                 return false;
         return container_processes_gone(c);
 }
@@ -84,7 +90,9 @@ static void mark_vanished_containers(Runtime *rt, bool restarted) {
                 Container *c = rt->ctrs[i];
                 if (!container_vanished(c)) {
                         /* Its monitor runs, but was started by an earlier daemon: not our child. */
-                        c->monitor_foreign = c->state == CONTAINER_CREATED || c->state == CONTAINER_RUNNING;
+                        c->monitor_foreign =
+                                (c->state == CONTAINER_CREATED || c->state == CONTAINER_RUNNING) &&
+                                !container_unstarted(c);
                         continue;
                 }
                 log_warn("container %s: its monitor and processes were gone when the daemon started "
@@ -127,6 +135,21 @@ static void mark_started_containers(Runtime *rt) {
                 if (!c->infra)
                         event_emit_locked(rt, c->id, c->pod_id, EVENT_STARTED);
                 state_save_container(rt, c, NULL);
+        }
+}
+
+/*
+ * A StartContainer cut short before the runtime reported the container's pid: whatever its monitor
+ * and the runtime made goes, and the container is created again (a new start makes them afresh).
+ */
+static void undo_cut_starts(Runtime *rt) {
+        for (size_t i = 0; i < rt->n_ctrs; i++) {
+                Container *c = rt->ctrs[i];
+                if (c->claim.creating || !container_unstarted(c))
+                        continue;
+                if (container_undo_start(rt, c))
+                        log_info("container %s: its start was cut short by the daemon's stop; undone",
+                                 c->id);
         }
 }
 
@@ -194,6 +217,7 @@ void runtime_write_version_file(const char *path) {
 
 void boot_recovery(Runtime *rt) {
         bool restarted = runtime_node_restarted(rt->config);
+        undo_cut_starts(rt);
         mark_vanished_containers(rt, restarted);
         mark_started_containers(rt);
         size_t broken = mark_vanished_pods(rt);

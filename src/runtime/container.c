@@ -27,6 +27,8 @@
 /* After SIGKILL, how long to wait for the monitor to report the exit before giving up on it. */
 #define KILL_WAIT_MS 10000
 #define KILL_POLL_MS 100
+/* The exit code of a container whose start failed (containerd's; the reason says StartError). */
+#define EXIT_START_ERROR 128
 
 static int64_t now_ns(void) {
         struct timespec ts;
@@ -87,21 +89,37 @@ static void kill_monitor(const Container *c) {
         kill(pid, SIGKILL);
 }
 
+/*
+ * Whether the OCI runtime may hold an instance of the container. Creation makes none (StartContainer
+ * does, see start_locked_op), so a container that was never started has nothing to kill or delete;
+ * one whose start was cut short is looked for: a monitor of it alive, or the runtime's state of it.
+ */
+static bool may_have_instance(const Container *c, const Handler *h, bool half_made) {
+        if (c->pid > 0 || c->state == CONTAINER_RUNNING)
+                return true;
+        if (!half_made)
+                return false;
+        _cleanup_free_ char *state = xasprintf("%s/%s", h->root, c->id);
+        return container_monitor_pid(c) > 0 || access(state, F_OK) == 0;
+}
+
 /* Kill (when needed) and delete a container from its OCI runtime. */
 static void teardown_runtime(Runtime *rt, Container *c, bool half_made) {
         Handler h = {};
         _cleanup_error_ Error *err = NULL;
+        bool instance = c->handler && runtime_handler_resolve(rt, c->handler, &h, &err) >= 0 &&
+                        may_have_instance(c, &h, half_made);
         if (half_made)
                 kill_monitor(c);
-        if (c->handler && runtime_handler_resolve(rt, c->handler, &h, &err) >= 0) {
+        if (instance) {
                 /* An exited container has no process left to kill; a half-made one may. */
                 if (half_made || c->state != CONTAINER_EXITED)
                         oci_kill(rt, c, &h, SIGKILL, true, NULL);
                 if (!c->runtime_released && oci_delete(rt, c, &h, &err) < 0 && err &&
                     !strstr(err->message, "does not exist"))
                         log_warn("container %s: %s", c->id, err->message);
-                handler_done(&h);
         }
+        handler_done(&h);
         if (c->monitor_cgroup)
                 monitor_cgroup_remove(c->monitor_cgroup);
 }
@@ -131,6 +149,15 @@ static void remove_cut_attach_links(Runtime *rt, const Container *c) {
         }
 }
 
+/* The exit file and the attach dir (with conmon's links to it). */
+static void remove_exit_and_attach(Runtime *rt, const Container *c) {
+        _cleanup_free_ char *exit_file = xasprintf("%s/%s", rt->paths.exits_dir, c->id);
+        _cleanup_free_ char *attach = xasprintf("%s/%s", rt->paths.attach_dir, c->id);
+        unlink(exit_file);
+        rm_rf(attach);
+        remove_cut_attach_links(rt, c);
+}
+
 /* Unmount the rootfs, remove the bundle, the writable layer, the exit file and the attach dir. */
 void container_teardown_files(Runtime *rt, Container *c) {
         overlay_unmount(c);
@@ -138,11 +165,29 @@ void container_teardown_files(Runtime *rt, Container *c) {
                 rm_rf(c->bundle);
         if (c->layer)
                 rm_rf(c->layer);
-        _cleanup_free_ char *exit_file = xasprintf("%s/%s", rt->paths.exits_dir, c->id);
-        _cleanup_free_ char *attach = xasprintf("%s/%s", rt->paths.attach_dir, c->id);
-        unlink(exit_file);
-        rm_rf(attach);
-        remove_cut_attach_links(rt, c);
+        remove_exit_and_attach(rt, c);
+}
+
+/* What a monitor leaves of a container besides the runtime's state: pid files, fifos, exit file. */
+static void remove_monitor_files(Runtime *rt, const Container *c) {
+        const char *names[] = {"pidfile", "conmon-pidfile", "ctl", "winsz", "oom"};
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                _cleanup_free_ char *path = xasprintf("%s/%s", c->bundle, names[i]);
+                unlink(path);
+        }
+        remove_exit_and_attach(rt, c);
+}
+
+bool container_undo_start(Runtime *rt, Container *c) {
+        Handler h = {};
+        bool found = c->bundle && runtime_handler_resolve(rt, c->handler, &h, NULL) >= 0 &&
+                     may_have_instance(c, &h, true);
+        handler_done(&h);
+        if (!found)
+                return false;
+        teardown_runtime(rt, c, true);
+        remove_monitor_files(rt, c);
+        return true;
 }
 
 /* A log_path must name a file under the pod's log directory: relative, no "..", not a directory. */
@@ -689,8 +734,8 @@ static void set_paths(Runtime *rt, const Pod *p, Container *c) {
                 c->log_path = xasprintf("%s/%s.log", rt->paths.log_dir, c->id);
 }
 
-/* The handler's checks, directories, then the monitor (whose start-up overlaps the rest). */
-static int start_preparing(Runtime *rt, Pod *p, Container *c, Monitor *mon, Error **reterr) {
+/* The handler's checks, the row, then the directories. */
+static int prepare_row_and_dirs(Runtime *rt, Pod *p, Container *c, Error **reterr) {
         set_paths(rt, p, c);
         Handler h = {};
         int r = runtime_handler_resolve(rt, c->handler, &h, reterr);
@@ -703,25 +748,23 @@ static int start_preparing(Runtime *rt, Pod *p, Container *c, Monitor *mon, Erro
                                               isempty(p->config->cgroup_parent) ? "/" DEFAULT_CGROUP_PARENT
                                                                                 : p->config->cgroup_parent,
                                               c->id);
+        handler_done(&h);
         if (r >= 0)
                 r = state_save_container(rt, c, reterr);
         if (r >= 0)
                 r = make_pod_private_dir(p, c->bundle, reterr);
         if (r >= 0 && mkdir_parents(c->log_path, 0755) < 0)
                 r = error_set(reterr, errno, "log_path: cannot create the directory of %s: %m", c->log_path);
-        if (r >= 0)
-                r = oci_monitor_spawn(rt, c, &h, mon, reterr);
-        /* conmon waits for the start byte: it joins before it forks or runs anything. */
-        if (r >= 0 && c->monitor_cgroup)
-                r = monitor_cgroup_join(c->monitor_cgroup, mon->pid, reterr);
-        handler_done(&h);
         return r;
 }
 
+/*
+ * The bundle: rootfs, volumes, mount sources, user and spec. The OCI runtime is not involved yet:
+ * StartContainer creates the container in it (start_locked_op says why).
+ */
 static int container_setup(Runtime *rt, Pod *p, Container *c, Error **reterr) {
         CreateCtx x = {};
-        Monitor mon = {.pid = -1, .sync_fd = -EBADF, .start_fd = -EBADF};
-        int r = start_preparing(rt, p, c, &mon, reterr);
+        int r = prepare_row_and_dirs(rt, p, c, reterr);
         if (r >= 0 && !c->infra)
                 r = load_image(rt, c, &x, reterr);
         if (r >= 0 && !c->infra)
@@ -744,9 +787,6 @@ static int container_setup(Runtime *rt, Pod *p, Container *c, Error **reterr) {
                 r = write_spec_locked(rt, p, c, &x, reterr);
                 pthread_mutex_unlock(&rt->lock);
         }
-        if (r >= 0)
-                r = oci_monitor_start(&mon, &c->pid, reterr);
-        oci_monitor_abort(&mon);
         create_ctx_done(&x);
         return r;
 }
@@ -862,32 +902,105 @@ int container_get(Runtime *rt, const char *id, bool with_infra, Container **ret,
         return 0;
 }
 
+static void mark_exited_locked(Runtime *rt, Container *c, int32_t exit_code, const char *reason,
+                               const char *message) {
+        c->state = CONTAINER_EXITED;
+        lists_changed_locked(rt);
+        c->exit_code = exit_code;
+        c->finished_ns = now_ns();
+        free(c->reason);
+        c->reason = xstrdup(reason);
+        free(c->message);
+        c->message = xstrdup(message);
+        if (!c->infra)
+                event_emit_locked(rt, c->id, c->pod_id, EVENT_STOPPED);
+        else
+                pod_infra_exited_locked(rt, c->pod_id);
+        pthread_cond_broadcast(&rt->exited); /* a stop may be waiting for this exit */
+}
+
+void container_mark_lost_locked(Runtime *rt, Container *c, int32_t exit_code, const char *message,
+                                bool count) {
+        if (c->state == CONTAINER_EXITED)
+                return;
+        /* The reason as for an exit file. */
+        mark_exited_locked(rt, c, exit_code, exit_code == 0 ? "Completed" : "Error", message);
+        if (count)
+                metric_inc1(rt->monitor_lost, c->config->name);
+}
+
+/*
+ * The OCI runtime's instance of the container, which its monitor makes by running `runtime create`.
+ * It is made when the container starts, as containerd does, not at CreateContainer as on CRI-O: a
+ * container that is only created then costs no process (conmon and a waiting `runc init`, ~2.5 MiB),
+ * its removal no runtime call, and CreateContainer answers in a few ms. The runtime's own errors (a
+ * command the image lacks, a mount it refuses) answer StartContainer instead, and the container then
+ * exits with StartError, as on containerd.
+ */
+static int instantiate(Runtime *rt, Container *c, const Handler *h, Error **reterr) {
+        Monitor mon = {.pid = -1, .sync_fd = -EBADF, .start_fd = -EBADF};
+        int pid = 0;
+        int r = oci_monitor_spawn(rt, c, h, &mon, reterr);
+        /* conmon waits for the start byte: it joins before it forks or runs anything. */
+        if (r >= 0 && c->monitor_cgroup)
+                r = monitor_cgroup_join(c->monitor_cgroup, mon.pid, reterr);
+        if (r >= 0)
+                r = oci_monitor_start(&mon, &pid, reterr);
+        oci_monitor_abort(&mon);
+        if (r < 0)
+                return r;
+        pthread_mutex_lock(&rt->lock);
+        c->pid = pid;
+        /* Recorded before the start: a daemon killed in between finds the instance at restart. */
+        r = state_save_container(rt, c, reterr);
+        pthread_mutex_unlock(&rt->lock);
+        return r;
+}
+
+/* A failed start leaves nothing running or mounted: the container exits, as on containerd. */
+static void fail_start(Runtime *rt, Container *c, const char *message) {
+        teardown_runtime(rt, c, true);
+        pthread_mutex_lock(&rt->lock);
+        mark_exited_locked(rt, c, EXIT_START_ERROR, "StartError", message);
+        c->pid = 0;
+        c->runtime_released = true;
+        state_save_container(rt, c, NULL);
+        pthread_mutex_unlock(&rt->lock);
+        overlay_unmount(c);
+}
+
 static int start_locked_op(Runtime *rt, Container *c, Error **reterr) {
         pthread_mutex_lock(&rt->lock);
         ContainerState st = c->state;
+        bool instance = c->pid > 0; /* made by a start that a daemon restart cut short */
         pthread_mutex_unlock(&rt->lock);
         if (st != CONTAINER_CREATED)
                 return error_set(reterr, EBUSY, "container %s is not in the created state", c->id);
         Handler h = {};
+        _cleanup_error_ Error *err = NULL;
+        int r = runtime_handler_resolve(rt, c->handler, &h, &err);
+        if (r >= 0 && !instance)
+                r = instantiate(rt, c, &h, &err);
         /* Taken before the runtime call: a short-lived container may exit before it returns. */
         int64_t started = now_ns();
-        int r = runtime_handler_resolve(rt, c->handler, &h, reterr);
         if (r >= 0)
-                r = oci_start(rt, c, &h, reterr);
+                r = oci_start(rt, c, &h, &err);
         handler_done(&h);
-        pthread_mutex_lock(&rt->lock);
-        if (r >= 0) {
-                c->started_ns = started;
-                clamp_finished(c);
-                if (c->state == CONTAINER_CREATED) {
-                        c->state = CONTAINER_RUNNING;
-                        lists_changed_locked(rt);
-                        if (!c->infra)
-                                event_emit_locked(rt, c->id, c->pod_id, EVENT_STARTED);
-                }
-                container_check_exit_locked(rt, c);
-                r = state_save_container(rt, c, reterr);
+        if (r < 0) {
+                fail_start(rt, c, err->message);
+                return error_propagate(reterr, TAKE_PTR(err));
         }
+        pthread_mutex_lock(&rt->lock);
+        c->started_ns = started;
+        clamp_finished(c);
+        if (c->state == CONTAINER_CREATED) {
+                c->state = CONTAINER_RUNNING;
+                lists_changed_locked(rt);
+                if (!c->infra)
+                        event_emit_locked(rt, c->id, c->pod_id, EVENT_STARTED);
+        }
+        container_check_exit_locked(rt, c);
+        r = state_save_container(rt, c, reterr);
         pthread_mutex_unlock(&rt->lock);
         return r;
 }
@@ -938,27 +1051,6 @@ static bool wait_exited(Runtime *rt, Container *c, int64_t ms) {
         bool exited = c->state == CONTAINER_EXITED;
         pthread_mutex_unlock(&rt->lock);
         return exited;
-}
-
-void container_mark_lost_locked(Runtime *rt, Container *c, int32_t exit_code, const char *message,
-                                bool count) {
-        if (c->state == CONTAINER_EXITED)
-                return;
-        c->state = CONTAINER_EXITED;
-        lists_changed_locked(rt);
-        c->exit_code = exit_code;
-        c->finished_ns = now_ns();
-        free(c->reason);
-        c->reason = xstrdup(exit_code == 0 ? "Completed" : "Error"); /* as for an exit file */
-        free(c->message);
-        c->message = xstrdup(message);
-        if (count)
-                metric_inc1(rt->monitor_lost, c->config->name);
-        if (!c->infra)
-                event_emit_locked(rt, c->id, c->pod_id, EVENT_STOPPED);
-        else
-                pod_infra_exited_locked(rt, c->pod_id);
-        pthread_cond_broadcast(&rt->exited); /* a stop may be waiting for this exit */
 }
 
 /*
@@ -1090,10 +1182,28 @@ void runtime_begin_shutdown(Runtime *rt) {
         pthread_mutex_unlock(&rt->lock);
 }
 
+/*
+ * A container never started has no process: it ends at once, with the status a runtime reports for a
+ * created container killed (CRI-O's view; containerd leaves it created, which a pod's stop could not).
+ */
+static int stop_unstarted(Runtime *rt, Container *c, bool removing, Error **reterr) {
+        pthread_mutex_lock(&rt->lock);
+        mark_exited_locked(rt, c, 128 + SIGKILL, "Error", "stopped before it was started");
+        c->runtime_released = true;
+        int r = state_save_container(rt, c, reterr);
+        pthread_mutex_unlock(&rt->lock);
+        if (!removing)
+                overlay_unmount(c);
+        return r;
+}
+
 static int stop_op(Runtime *rt, Container *c, int64_t timeout_s, bool removing, Error **reterr) {
         pthread_mutex_lock(&rt->lock);
         bool exited = c->state == CONTAINER_EXITED || container_check_exit_locked(rt, c);
+        bool unstarted = c->state == CONTAINER_CREATED && c->pid <= 0;
         pthread_mutex_unlock(&rt->lock);
+        if (unstarted)
+                return stop_unstarted(rt, c, removing, reterr);
         if (exited && c->runtime_released)
                 return 0;
         Handler h = {};

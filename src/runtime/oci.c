@@ -4,7 +4,9 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "cancel.h"
 #include "fs-util.h"
@@ -215,8 +217,67 @@ void oci_monitor_abort(Monitor *m) {
                 close(TAKE_FD(m->start_fd));
 }
 
+/*
+ * runc creates a container with its init waiting to open the exec FIFO in runc's state of it; `runc
+ * start` opens that FIFO, reads the byte the init writes, and removes it (runc then reports the
+ * container running). The daemon does those steps itself and saves a runc process (~5 ms here). Only
+ * for runc, which runs the poststart hooks when it creates the container; crun runs them at start.
+ */
+static bool starts_through_fifo(const Handler *h) {
+        const char *base = strrchr(h->path, '/');
+        return strcmp(base ? base + 1 : h->path, "runc") == 0;
+}
+
+/* The init writes one byte and closes the FIFO when it execs the container's process. */
+static int read_exec_fifo(int fifo, int pidfd, Error **reterr) {
+        size_t got = 0;
+        int64_t deadline = monotonic_ns() + RUNTIME_CALL_TIMEOUT_MS * 1000000LL;
+        for (;;) {
+                struct pollfd p[2] = {{.fd = fifo, .events = POLLIN}, {.fd = pidfd, .events = POLLIN}};
+                int left = (int)((deadline - monotonic_ns()) / 1000000);
+                int n = left > 0 ? poll(p, 2, left) : 0;
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return error_set(reterr, n < 0 ? errno : ETIMEDOUT,
+                                         "start: the container's init did not take its start within %d s",
+                                         RUNTIME_CALL_TIMEOUT_MS / 1000);
+                if (p[0].revents) {
+                        char buf[16];
+                        ssize_t len = read(fifo, buf, sizeof(buf));
+                        if (len > 0)
+                                got += (size_t)len;
+                        else if (len == 0)
+                                return got > 0 ? 0
+                                               : error_set(
+                                                         reterr, EIO,
+                                                         "start: the container's init closed its exec FIFO "
+                                                         "without starting");
+                        else if (errno != EAGAIN && errno != EINTR)
+                                return error_set(reterr, errno, "start: cannot read the exec FIFO: %m");
+                } else if (p[1].revents) {
+                        return error_set(reterr, ESRCH,
+                                         "start: the container's init exited before it started");
+                }
+        }
+}
+
 int oci_start(Runtime *rt, const Container *c, const Handler *h, Error **reterr) {
-        return oci_simple(rt, c, h, "start", reterr);
+        _cleanup_free_ char *path = xasprintf("%s/%s/exec.fifo", h->root, c->id);
+        /* Non-blocking: the open must not wait for a writer that may never come. */
+        _cleanup_close_ int fifo = starts_through_fifo(h) && c->pid > 0
+                                           ? open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+                                           : -EBADF;
+        /* Without its FIFO (started already, or another runtime), the runtime says what is wrong. */
+        if (fifo < 0)
+                return oci_simple(rt, c, h, "start", reterr);
+        _cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, c->pid, 0);
+        if (pidfd < 0)
+                return error_set(reterr, errno, "start: the container's init (pid %d) is gone: %m", c->pid);
+        int r = read_exec_fifo(fifo, pidfd, reterr);
+        if (r >= 0 && unlink(path) < 0)
+                return error_set(reterr, errno, "start: cannot remove %s: %m", path);
+        return r;
 }
 
 int oci_simple(Runtime *rt, const Container *c, const Handler *h, const char *verb, Error **reterr) {

@@ -254,6 +254,11 @@ int containers_of_pod_apply(Runtime *rt, const char *pod_id, bool remove, Error 
 void container_teardown(Runtime *rt, Container *c, bool half_made);
 /* The file part of a teardown: rootfs unmount, bundle, writable layer, exit file, attach dir. */
 void container_teardown_files(Runtime *rt, Container *c);
+/*
+ * For a created container whose start a daemon restart cut short: kill and delete what its monitor and
+ * runtime made, so that it can be started afresh. False when there was nothing.
+ */
+bool container_undo_start(Runtime *rt, Container *c);
 
 /*
  * Deferred file teardown of removed containers (teardown.c). teardown_enqueue() takes a reference;

@@ -42,12 +42,14 @@ def test_matching_hooks_run_at_their_stages(node, image, tmp_path):  # noqa: F81
     gpu = cri.create_container(pod, cfg)
     spec = json.loads(cri.container_status(gpu, verbose=True).info["info"])["runtimeSpec"]
     assert [x["args"][1] for x in spec["hooks"]["createRuntime"]] == ["always", "gpu"]
+    assert runs(out) == []  # the runtime creates the container when it starts
+    cri.start_container(gpu)
     assert runs(out) == [("always", gpu), ("gpu", gpu)]
 
     plain = cri.create_container(pod, ph.container_config(image, name="plain", command=["sleep", "300"]))
+    cri.start_container(plain)
     assert runs(out)[2:] == [("always", plain)]
     for ctr in (gpu, plain):
-        cri.start_container(ctr)
         cri.stop_container(ctr, timeout=0)
     assert sorted(runs(out)[3:]) == sorted([("always", gpu), ("always", plain)])  # poststop, at the stop
     assert "40-broken.json" in d.log

@@ -112,28 +112,38 @@ def test_restart_with_infra_process(node, image):
     assert_node_clean(d)
 
 
-def test_failing_runtime_leaves_nothing(node, image, tmp_path):
+def test_failing_runtime_fails_the_start_and_leaves_nothing(node, image, tmp_path):
+    """The runtime creates the container when it starts: its error answers StartContainer, and the
+    container exits with StartError and the runtime's words (as on containerd), nothing left running
+    or mounted; a created container has not needed the runtime yet."""
     script = write_runtime_wrapper(tmp_path / "broken-runtime", "echo 'runtime exploded' >&2; exit 1")
     d, cri = node(handler_conf("broken", script))
     pod = cri.run_pod(handler="broken")  # no infra process: nothing runs until the container
-    err = assert_rpc_error(lambda: cri.create_container(pod, ph.container_config(image, command=["true"])),
-                           grpc.StatusCode.INTERNAL, "runtime exploded")
-    assert err
+    ctr = cri.create_container(pod, ph.container_config(image, command=["true"]))
+    assert_rpc_error(lambda: cri.start_container(ctr), grpc.StatusCode.INTERNAL, "runtime exploded")
+    st = cri.container_status(ctr).status
+    assert (st.state, st.exit_code, st.reason) == (h.pb().CONTAINER_EXITED, 128, "StartError")
+    assert "runtime exploded" in st.message and st.started_at == 0 and st.finished_at > 0
+    assert ph.wait_gone(lambda: ph.processes_with(ctr)) == []
+    assert [m for m in ph.mounts_under(d.runroot) if ctr in m] == []
+    cri.remove_container(ctr)
     assert cri.list_containers() == []
     cri.remove_pod(pod)
     assert_node_clean(d)
 
 
-def test_runtime_that_hangs_in_create_fails_the_create_and_leaves_nothing(node, image, tmp_path):
-    """container_create_timeout (30 s, the floor) bounds how long CreateContainer waits for the runtime."""
+def test_runtime_that_hangs_in_create_fails_the_start_and_leaves_nothing(node, image, tmp_path):
+    """container_create_timeout (30 s, the floor) bounds how long StartContainer waits for the runtime to
+    create the container."""
     script = write_runtime_wrapper(tmp_path / "stuck-runtime", "exec sleep 6071")
     d, cri = node(handler_conf("stuck", script) + "container_create_timeout = 10\n")
     pod = cri.run_pod(handler="stuck")
+    ctr = cri.create_container(pod, ph.container_config(image, command=["true"]))
     t0 = time.monotonic()
-    assert_rpc_error(lambda: cri.create_container(pod, ph.container_config(image, command=["true"])),
-                     grpc.StatusCode.DEADLINE_EXCEEDED, "container_create_timeout")
+    assert_rpc_error(lambda: cri.start_container(ctr), grpc.StatusCode.DEADLINE_EXCEEDED,
+                     "container_create_timeout")
     assert 29 < time.monotonic() - t0 < 60  # 10 is raised to CRI-O's floor of 30 s
-    assert cri.list_containers() == []
+    assert cri.container_status(ctr).status.reason == "StartError"
     assert ph.wait_gone(lambda: ph.processes_with("sleep 6071")) == []  # the stuck runtime is killed too
     cri.remove_pod(pod)
     assert_node_clean(d)
@@ -229,23 +239,29 @@ def test_bad_mount_source_is_rejected(node, image, tmp_path):
     assert_node_clean(d)
 
 
-def test_kill_during_create_is_cleaned_up_at_restart(node, image, tmp_path):
+def test_kill_while_the_runtime_creates_at_start_is_undone_at_restart(node, image, tmp_path):
+    """SIGKILL while StartContainer waits for the runtime to create the container: after the restart the
+    monitor, the runtime's call and its state are gone, the container is CREATED again with its rootfs,
+    and a new start runs it."""
     marker = tmp_path / "creating"
     script = write_runtime_wrapper(tmp_path / "slow-runtime", f"touch {marker}; sleep 30")
     d, cri = node(handler_conf("slow", script))
     pod = cri.run_pod(handler="slow")
-    errors = []
-    t = threading.Thread(target=lambda: errors.append(
-        pytest.raises(grpc.RpcError, cri.create_container, pod, ph.container_config(image, command=["true"]))))
+    ctr = cri.create_container(pod, ph.container_config(image, command=["sleep", "300"]))
+    t = threading.Thread(target=lambda: rpc_error_of(lambda: cri.start_container(ctr)))
     t.start()
     assert h.wait_until(marker.exists, 20), "the runtime was never asked to create"
     d.kill()
     t.join(10)
     cri = restart(d, kill=False)
-    assert cri.list_containers() == []
-    assert ph.mounts_under(d.root / "containers") == []
-    assert list((d.runroot / "containers").iterdir()) == []
+    assert ph.wait_gone(lambda: ph.processes_with(ctr)) == []
     assert ph.wait_gone(lambda: ph.processes_with(str(script))) == []
+    assert not Path(f"/run/runc/{ctr}").exists()
+    assert cri.container_status(ctr).status.state == h.pb().CONTAINER_CREATED
+    assert [m for m in ph.mounts_under(d.runroot) if ctr in m] != []
+    script.write_text('#!/bin/sh\nexec runc "$@"\n')
+    cri.start_container(ctr)
+    assert sh(cri, ctr, "echo alive") == "alive\n"
     cri.remove_pod(pod)
     assert_node_clean(d)
 
@@ -371,6 +387,31 @@ def test_a_start_the_daemon_did_not_see_finish_is_running_after_a_restart(node, 
     st = cri.container_status(ctr).status
     assert st.state == h.pb().CONTAINER_RUNNING and st.started_at > st.created_at
     assert sh(cri, ctr, "echo alive") == "alive\n"
+    cri.remove_pod(pod)
+    assert_node_clean(d)
+
+
+def test_a_start_cut_short_after_the_runtime_created_the_container_can_be_started_again(node, image, tmp_path):
+    """SIGKILL after the runtime created the container but before it started it: after the restart the
+    container is CREATED with its waiting init, and a StartContainer runs it without creating it anew."""
+    marker = tmp_path / "starting"
+    wrapper = tmp_path / "hold-start-runc"
+    wrapper.write_text("#!/bin/sh\n"
+                       f'for a in "$@"; do [ "$a" = start ] && [ ! -e {tmp_path}/go ] && {{ touch {marker}; '
+                       "exec sleep 20; }; done\n"
+                       'exec runc "$@"\n')
+    wrapper.chmod(0o755)
+    d, cri = node(handler_conf("holdstart", wrapper))
+    pod = cri.run_pod(handler="holdstart")
+    ctr = cri.create_container(pod, ph.container_config(image, command=["sleep", "300"]))
+    cri = kill_while_starting(d, cri, marker, wrapper, lambda: cri.start_container(ctr))
+    assert cri.container_status(ctr).status.state == h.pb().CONTAINER_CREATED
+    init = int((d.runroot / "containers" / ctr / "pidfile").read_text())  # written by the monitor
+    assert "init" in Path(f"/proc/{init}/cmdline").read_text().split("\0")  # `runc init`, waiting
+    (tmp_path / "go").touch()
+    cri.start_container(ctr)
+    assert sh(cri, ctr, "cat /proc/1/cmdline") == "sleep\x00300\x00"
+    assert json.loads(cri.container_status(ctr, verbose=True).info["info"])["pid"] == init
     cri.remove_pod(pod)
     assert_node_clean(d)
 

@@ -378,19 +378,48 @@ def test_removed_container_files_go_after_the_answer(node, cri, image):
 
 
 def test_created_container_removed_leaves_nothing(node, cri, image):
-    """A container removed while only created: its waiting `runc init` is killed before the answer, its
-    rootfs is unmounted and its directories deleted right after it, and the pod goes without a trace."""
+    """A container only created has no process yet (its monitor and the runtime's instance come with its
+    start); removed, its rootfs is unmounted and its directories deleted right after the answer, and
+    the pod goes without a trace."""
     d = node[0]
     pod = cri.run_pod()
     ctr = cri.create_container(pod, ph.container_config(image, command=["sleep", "300"]))
-    pid = int((d.runroot / "containers" / ctr / "pidfile").read_text())  # written by the monitor
-    assert "init" in Path(f"/proc/{pid}/cmdline").read_text().split("\0")  # `runc init`, waiting
+    assert ph.processes_with(ctr) == []
+    assert not (d.runroot / "containers" / ctr / "pidfile").exists()
+    assert not Path(f"/run/runc/{ctr}").exists()
     assert [m for m in ph.mounts_under(d.runroot) if ctr in m] != []
     cri.remove_container(ctr)
     assert_rpc_error(lambda: cri.container_status(ctr), grpc.StatusCode.NOT_FOUND, ctr)
-    assert ph.wait_gone(lambda: [pid] if Path(f"/proc/{pid}").exists() else []) == []
     assert h.wait_until(lambda: [m for m in ph.mounts_under(d.runroot) if ctr in m] == [], 10)
     assert h.wait_until(lambda: not (d.root / "containers" / ctr).exists(), 10)
+    cri.remove_pod(pod)
+    assert_node_clean(d)
+
+
+def test_started_container_is_running_for_the_runtime_too(node, cri, image):
+    """The daemon starts a runc container through its exec FIFO, as `runc start` does: the FIFO is gone
+    and runc itself reports the container running."""
+    _, ctr = run_busybox(cri, image)
+    assert not Path(f"/run/runc/{ctr}/exec.fifo").exists()
+    state = json.loads(subprocess.run(["runc", "--root", "/run/runc", "state", ctr], capture_output=True,
+                                      check=True, text=True).stdout)
+    assert state["status"] == "running"
+    assert state["pid"] == json.loads(cri.container_status(ctr, verbose=True).info["info"])["pid"]
+
+
+def test_created_container_stopped_ends_without_running(node, cri, image):
+    """Stopping a container that never started ends it at once, as a killed created container ends
+    (137, Error); it never ran, so it has no start time, and it cannot be started afterwards."""
+    d = node[0]
+    pod = cri.run_pod()
+    ctr = cri.create_container(pod, ph.container_config(image, command=["sleep", "300"]))
+    cri.stop_container(ctr, timeout=30)
+    st = cri.container_status(ctr).status
+    assert (st.state, st.exit_code, st.reason, st.started_at) == (h.pb().CONTAINER_EXITED, 137, "Error", 0)
+    assert st.finished_at > 0
+    assert [m for m in ph.mounts_under(d.runroot) if ctr in m] == []  # a stop unmounts the rootfs
+    assert_rpc_error(lambda: cri.start_container(ctr), grpc.StatusCode.FAILED_PRECONDITION, "created state")
+    cri.stop_pod(pod)
     cri.remove_pod(pod)
     assert_node_clean(d)
 
