@@ -91,13 +91,14 @@ static void kill_monitor(const Container *c) {
 
 /*
  * Whether the OCI runtime may hold an instance of the container. Creation makes none (StartContainer
- * does, see start_locked_op), so a container that was never started has nothing to kill or delete;
- * one whose start was cut short is looked for: a monitor of it alive, or the runtime's state of it.
+ * does, see instantiate), so a container that was never started has nothing to kill or delete. Without
+ * a pid, what a start cut short may have left is looked for: a monitor of it alive, or the runtime's
+ * state of it.
  */
-static bool may_have_instance(const Container *c, const Handler *h, bool half_made) {
+static bool may_have_instance(const Container *c, const Handler *h) {
         if (c->pid > 0 || c->state == CONTAINER_RUNNING)
                 return true;
-        if (!half_made)
+        if (c->runtime_released)
                 return false;
         _cleanup_free_ char *state = xasprintf("%s/%s", h->root, c->id);
         return container_monitor_pid(c) > 0 || access(state, F_OK) == 0;
@@ -108,7 +109,7 @@ static void teardown_runtime(Runtime *rt, Container *c, bool half_made) {
         Handler h = {};
         _cleanup_error_ Error *err = NULL;
         bool instance = c->handler && runtime_handler_resolve(rt, c->handler, &h, &err) >= 0 &&
-                        may_have_instance(c, &h, half_made);
+                        may_have_instance(c, &h);
         if (half_made)
                 kill_monitor(c);
         if (instance) {
@@ -181,7 +182,7 @@ static void remove_monitor_files(Runtime *rt, const Container *c) {
 bool container_undo_start(Runtime *rt, Container *c) {
         Handler h = {};
         bool found = c->bundle && runtime_handler_resolve(rt, c->handler, &h, NULL) >= 0 &&
-                     may_have_instance(c, &h, true);
+                     may_have_instance(c, &h);
         handler_done(&h);
         if (!found)
                 return false;

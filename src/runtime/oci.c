@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cancel.h"
+#include "exec-fifo.h"
 #include "fs-util.h"
 #include "json-util.h"
 #include "log.h"
@@ -228,40 +229,6 @@ static bool starts_through_fifo(const Handler *h) {
         return strcmp(base ? base + 1 : h->path, "runc") == 0;
 }
 
-/* The init writes one byte and closes the FIFO when it execs the container's process. */
-static int read_exec_fifo(int fifo, int pidfd, Error **reterr) {
-        size_t got = 0;
-        int64_t deadline = monotonic_ns() + RUNTIME_CALL_TIMEOUT_MS * 1000000LL;
-        for (;;) {
-                struct pollfd p[2] = {{.fd = fifo, .events = POLLIN}, {.fd = pidfd, .events = POLLIN}};
-                int left = (int)((deadline - monotonic_ns()) / 1000000);
-                int n = left > 0 ? poll(p, 2, left) : 0;
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        return error_set(reterr, n < 0 ? errno : ETIMEDOUT,
-                                         "start: the container's init did not take its start within %d s",
-                                         RUNTIME_CALL_TIMEOUT_MS / 1000);
-                if (p[0].revents) {
-                        char buf[16];
-                        ssize_t len = read(fifo, buf, sizeof(buf));
-                        if (len > 0)
-                                got += (size_t)len;
-                        else if (len == 0)
-                                return got > 0 ? 0
-                                               : error_set(
-                                                         reterr, EIO,
-                                                         "start: the container's init closed its exec FIFO "
-                                                         "without starting");
-                        else if (errno != EAGAIN && errno != EINTR)
-                                return error_set(reterr, errno, "start: cannot read the exec FIFO: %m");
-                } else if (p[1].revents) {
-                        return error_set(reterr, ESRCH,
-                                         "start: the container's init exited before it started");
-                }
-        }
-}
-
 int oci_start(Runtime *rt, const Container *c, const Handler *h, Error **reterr) {
         _cleanup_free_ char *path = xasprintf("%s/%s/exec.fifo", h->root, c->id);
         /* Non-blocking: the open must not wait for a writer that may never come. */
@@ -274,7 +241,7 @@ int oci_start(Runtime *rt, const Container *c, const Handler *h, Error **reterr)
         _cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, c->pid, 0);
         if (pidfd < 0)
                 return error_set(reterr, errno, "start: the container's init (pid %d) is gone: %m", c->pid);
-        int r = read_exec_fifo(fifo, pidfd, reterr);
+        int r = exec_fifo_read(fifo, pidfd, RUNTIME_CALL_TIMEOUT_MS, reterr);
         if (r >= 0 && unlink(path) < 0)
                 return error_set(reterr, errno, "start: cannot remove %s: %m", path);
         return r;
