@@ -5,6 +5,8 @@
  * together with its container while no daemon ran. Their rows still say running and ready; left so,
  * a kubelet would wait for them forever instead of starting them again.
  */
+#include <dirent.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -138,18 +140,43 @@ static void mark_started_containers(Runtime *rt) {
         }
 }
 
+/* A conmon of the container that has not written its pid file yet (it was about to). */
+static int monitor_without_pid_file(const Container *c) {
+        DIR *d = opendir("/proc");
+        _cleanup_free_ char *arg = xasprintf("--cid=%s", c->id);
+        int found = 0;
+        for (struct dirent *e; d && !found && (e = readdir(d));) {
+                int pid = parse_pid(e->d_name);
+                if (pid > 1 && process_file_mentions(pid, "cmdline", arg) &&
+                    process_file_mentions(pid, "comm", "conmon"))
+                        found = pid;
+        }
+        if (d)
+                closedir(d);
+        return found;
+}
+
 /*
- * A StartContainer cut short before the runtime reported the container's pid: whatever its monitor
- * and the runtime made goes, and the container is created again (a new start makes them afresh).
+ * What a daemon that died left of containers it created but had not started: a monitor waiting for
+ * its start byte sees its pipe close and goes on, and has the runtime create the container; a start
+ * cut short before the runtime reported the pid leaves the same. The monitor's process group goes,
+ * the runtime's state of the container is deleted, and the container is created again (a start
+ * makes them afresh).
  */
 static void undo_cut_starts(Runtime *rt) {
         for (size_t i = 0; i < rt->n_ctrs; i++) {
                 Container *c = rt->ctrs[i];
                 if (c->claim.creating || !container_unstarted(c))
                         continue;
-                if (container_undo_start(rt, c))
-                        log_info("container %s: its start was cut short by the daemon's stop; undone",
-                                 c->id);
+                int early = container_monitor_pid(c) > 0 ? 0 : monitor_without_pid_file(c);
+                if (early > 0) {
+                        kill(-early, SIGKILL);
+                        kill(early, SIGKILL);
+                }
+                if (container_undo_start(rt, c) || early > 0)
+                        log_info(
+                                "container %s: what its monitor and runtime made without a start was undone",
+                                c->id);
         }
 }
 

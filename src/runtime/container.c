@@ -106,6 +106,7 @@ static bool may_have_instance(const Container *c, const Handler *h) {
 
 /* Kill (when needed) and delete a container from its OCI runtime. */
 static void teardown_runtime(Runtime *rt, Container *c, bool half_made) {
+        container_drop_waiting_monitor(c);
         Handler h = {};
         _cleanup_error_ Error *err = NULL;
         bool instance = c->handler && runtime_handler_resolve(rt, c->handler, &h, &err) >= 0 &&
@@ -735,7 +736,36 @@ static void set_paths(Runtime *rt, const Pod *p, Container *c) {
                 c->log_path = xasprintf("%s/%s.log", rt->paths.log_dir, c->id);
 }
 
-/* The handler's checks, the row, then the directories. */
+/* conmon, joined to its cgroup; it runs nothing until oci_monitor_start() writes its start byte. */
+static int monitor_spawn_joined(Runtime *rt, const Container *c, const Handler *h, Monitor *m,
+                                Error **reterr) {
+        int r = oci_monitor_spawn(rt, c, h, m, reterr);
+        /* conmon waits for the start byte: it joins before it forks or runs anything. */
+        if (r >= 0 && c->monitor_cgroup)
+                r = monitor_cgroup_join(c->monitor_cgroup, m->pid, reterr);
+        return r;
+}
+
+/*
+ * conmon loads a dozen libraries and parses its options before it reads its start pipe: spawned at
+ * creation, it waits ready for the start byte that StartContainer writes (instantiate), which takes
+ * its ~2 ms start-up off the start, and a preparation failing after it kills it.
+ */
+static int spawn_waiting_monitor(Runtime *rt, Container *c, const Handler *h, Error **reterr) {
+        Monitor *m = xmalloc(sizeof(*m));
+        *m = (Monitor){.pid = -1, .sync_fd = -EBADF, .start_fd = -EBADF};
+        c->waiting_monitor = m;
+        return monitor_spawn_joined(rt, c, h, m, reterr);
+}
+
+void container_drop_waiting_monitor(Container *c) {
+        if (!c->waiting_monitor)
+                return;
+        oci_monitor_abort(c->waiting_monitor);
+        c->waiting_monitor = mfree(c->waiting_monitor);
+}
+
+/* The handler's checks, the row, the directories, then the monitor, which waits. */
 static int prepare_row_and_dirs(Runtime *rt, Pod *p, Container *c, Error **reterr) {
         set_paths(rt, p, c);
         Handler h = {};
@@ -749,13 +779,15 @@ static int prepare_row_and_dirs(Runtime *rt, Pod *p, Container *c, Error **reter
                                               isempty(p->config->cgroup_parent) ? "/" DEFAULT_CGROUP_PARENT
                                                                                 : p->config->cgroup_parent,
                                               c->id);
-        handler_done(&h);
         if (r >= 0)
                 r = state_save_container(rt, c, reterr);
         if (r >= 0)
                 r = make_pod_private_dir(p, c->bundle, reterr);
         if (r >= 0 && mkdir_parents(c->log_path, 0755) < 0)
                 r = error_set(reterr, errno, "log_path: cannot create the directory of %s: %m", c->log_path);
+        if (r >= 0)
+                r = spawn_waiting_monitor(rt, c, &h, reterr);
+        handler_done(&h);
         return r;
 }
 
@@ -939,15 +971,13 @@ void container_mark_lost_locked(Runtime *rt, Container *c, int32_t exit_code, co
  * exits with StartError, as on containerd.
  */
 static int instantiate(Runtime *rt, Container *c, const Handler *h, Error **reterr) {
-        Monitor mon = {.pid = -1, .sync_fd = -EBADF, .start_fd = -EBADF};
-        int pid = 0;
-        int r = oci_monitor_spawn(rt, c, h, &mon, reterr);
-        /* conmon waits for the start byte: it joins before it forks or runs anything. */
-        if (r >= 0 && c->monitor_cgroup)
-                r = monitor_cgroup_join(c->monitor_cgroup, mon.pid, reterr);
+        int pid = 0, r = 0;
+        /* None waits after a daemon restart. */
+        if (!c->waiting_monitor)
+                r = spawn_waiting_monitor(rt, c, h, reterr);
         if (r >= 0)
-                r = oci_monitor_start(&mon, &pid, reterr);
-        oci_monitor_abort(&mon);
+                r = oci_monitor_start(c->waiting_monitor, &pid, reterr);
+        container_drop_waiting_monitor(c); /* started: only its first process, which is gone */
         if (r < 0)
                 return r;
         pthread_mutex_lock(&rt->lock);
@@ -1188,6 +1218,7 @@ void runtime_begin_shutdown(Runtime *rt) {
  * created container killed (CRI-O's view; containerd leaves it created, which a pod's stop could not).
  */
 static int stop_unstarted(Runtime *rt, Container *c, bool removing, Error **reterr) {
+        container_drop_waiting_monitor(c);
         pthread_mutex_lock(&rt->lock);
         mark_exited_locked(rt, c, 128 + SIGKILL, "Error", "stopped before it was started");
         c->runtime_released = true;

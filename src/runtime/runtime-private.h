@@ -71,7 +71,10 @@ typedef struct Container {
         char *handler;
         char *cgroup;         /* from a hierarchy's root: "/parent/crio-<id>", "/x.slice/crio-<id>.scope" */
         char *monitor_cgroup; /* monitor_cgroup = "pod": conmon's, "/parent/crio-conmon-<id>"; else NULL */
-        UsageSample last;     /* the latest stats sample: usage_nano_cores and the sampler's cache */
+        /* conmon spawned at creation, waiting for its start byte until StartContainer; NULL once started,
+           stopped or removed, and after a daemon restart. The container's op_lock guards it. */
+        struct Monitor *waiting_monitor;
+        UsageSample last;        /* the latest stats sample: usage_nano_cores and the sampler's cache */
         int64_t layer_walked_ns; /* CLOCK_MONOTONIC of the last writable-layer walk; 0: never */
         int64_t layer_walked_at; /* the same instant, CLOCK_REALTIME, for answers */
         uint64_t layer_bytes, layer_inodes;
@@ -308,6 +311,8 @@ typedef struct Monitor {
 int oci_monitor_spawn(Runtime *rt, const Container *c, const Handler *h, Monitor *ret, Error **reterr);
 int oci_monitor_start(Monitor *m, int *ret_pid, Error **reterr);
 void oci_monitor_abort(Monitor *m);
+/* A container's waiting monitor (if any) killed and forgotten. */
+void container_drop_waiting_monitor(Container *c);
 int oci_start(Runtime *rt, const Container *c, const Handler *h, Error **reterr);
 /* `runtime <verb> <id>` (start, pause, resume). */
 int oci_simple(Runtime *rt, const Container *c, const Handler *h, const char *verb, Error **reterr);

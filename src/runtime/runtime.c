@@ -91,6 +91,7 @@ Container *container_ref(Container *c) {
 void container_unref(Container *c) {
         if (!c || __atomic_sub_fetch(&c->refs, 1, __ATOMIC_SEQ_CST) > 0)
                 return;
+        container_drop_waiting_monitor(c); /* a daemon stopping with containers never started */
         pthread_mutex_destroy(&c->op_lock);
         free(c->id);
         free(c->full_name);

@@ -391,6 +391,26 @@ def test_a_start_the_daemon_did_not_see_finish_is_running_after_a_restart(node, 
     assert_node_clean(d)
 
 
+@pytest.mark.parametrize("kill", [False, True], ids=["stopped", "killed"])
+def test_a_created_container_starts_after_a_restart(node, image, kill):
+    """A created container's monitor waits for its start in the daemon that created it. A daemon that
+    stops kills it; one killed leaves it to go on and have the runtime create the container, which the
+    restarted daemon undoes. Either way nothing of the container runs after the restart, it is still
+    created, and it starts."""
+    d, cri = node()
+    pod = cri.run_pod()
+    ctr = cri.create_container(pod, ph.container_config(image, command=["sleep", "300"]))
+    assert ph.processes_with(ctr) != []
+    cri = restart(d, kill=kill)
+    assert ph.wait_gone(lambda: ph.processes_with(ctr)) == []
+    assert not Path(f"/run/runc/{ctr}").exists()
+    assert cri.container_status(ctr).status.state == h.pb().CONTAINER_CREATED
+    cri.start_container(ctr)
+    assert sh(cri, ctr, "echo alive") == "alive\n"
+    cri.remove_pod(pod)
+    assert_node_clean(d)
+
+
 def test_a_start_cut_short_after_the_runtime_created_the_container_can_be_started_again(node, image, tmp_path):
     """SIGKILL after the runtime created the container but before it started it: after the restart the
     container is CREATED with its waiting init, and a StartContainer runs it without creating it anew."""

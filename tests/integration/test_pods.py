@@ -378,17 +378,19 @@ def test_removed_container_files_go_after_the_answer(node, cri, image):
 
 
 def test_created_container_removed_leaves_nothing(node, cri, image):
-    """A container only created has no process yet (its monitor and the runtime's instance come with its
-    start); removed, its rootfs is unmounted and its directories deleted right after the answer, and
-    the pod goes without a trace."""
+    """A container only created has nothing in the runtime yet (it is created there when it starts): its
+    one process is its monitor, waiting for the start. Removed, the monitor is killed before the answer,
+    its rootfs unmounted and its directories deleted right after, and the pod goes without a trace."""
     d = node[0]
     pod = cri.run_pod()
     ctr = cri.create_container(pod, ph.container_config(image, command=["sleep", "300"]))
-    assert ph.processes_with(ctr) == []
+    waiting = ph.processes_with(ctr)
+    assert [Path(f"/proc/{p}/comm").read_text() for p in waiting] == ["conmon\n"]
     assert not (d.runroot / "containers" / ctr / "pidfile").exists()
     assert not Path(f"/run/runc/{ctr}").exists()
     assert [m for m in ph.mounts_under(d.runroot) if ctr in m] != []
     cri.remove_container(ctr)
+    assert not Path(f"/proc/{waiting[0]}").exists()
     assert_rpc_error(lambda: cri.container_status(ctr), grpc.StatusCode.NOT_FOUND, ctr)
     assert h.wait_until(lambda: [m for m in ph.mounts_under(d.runroot) if ctr in m] == [], 10)
     assert h.wait_until(lambda: not (d.root / "containers" / ctr).exists(), 10)
@@ -414,6 +416,7 @@ def test_created_container_stopped_ends_without_running(node, cri, image):
     pod = cri.run_pod()
     ctr = cri.create_container(pod, ph.container_config(image, command=["sleep", "300"]))
     cri.stop_container(ctr, timeout=30)
+    assert ph.processes_with(ctr) == []  # its waiting monitor went with the stop
     st = cri.container_status(ctr).status
     assert (st.state, st.exit_code, st.reason, st.started_at) == (h.pb().CONTAINER_EXITED, 137, "Error", 0)
     assert st.finished_at > 0
