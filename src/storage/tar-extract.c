@@ -332,6 +332,7 @@ static int pwrite_all(int fd, const void *buf, size_t size, int64_t offset) {
  * which writes them out together.
  */
 #define WRITEBACK_CHUNK (4LL << 20)
+#define WRITEBACK_AT_CLOSE (256LL << 10)
 
 static void start_writeback(int fd, int64_t from, int64_t to) {
         if (to > from)
@@ -360,7 +361,11 @@ static int write_data(const Extract *x, const Entry *en, int fd, Error **reterr)
                         written_out = end;
                 }
         }
-        if (written_out > 0)
+        /*
+         * A file of a few hundred KiB is written out as it is closed too: layers of many such files
+         * otherwise leave all their data to the layer's sync, which then waits for the disk.
+         */
+        if (written_out > 0 || end >= WRITEBACK_AT_CLOSE)
                 start_writeback(fd, written_out, end);
         /* A sparse file may end in a hole that no piece covers. */
         if (en->e->size > end && ftruncate(fd, en->e->size) < 0)
