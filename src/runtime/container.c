@@ -965,8 +965,8 @@ void container_mark_lost_locked(Runtime *rt, Container *c, int32_t exit_code, co
 /*
  * The OCI runtime's instance of the container, which its monitor makes by running `runtime create`.
  * It is made when the container starts, as containerd does, not at CreateContainer as on CRI-O: a
- * container that is only created then costs no process (conmon and a waiting `runc init`, ~2.5 MiB),
- * its removal no runtime call, and CreateContainer answers in a few ms. The runtime's own errors (a
+ * container that is only created then has nothing in the runtime (no waiting `runc init`), its
+ * removal needs no runtime call, and CreateContainer answers in a few ms. The runtime's own errors (a
  * command the image lacks, a mount it refuses) answer StartContainer instead, and the container then
  * exits with StartError, as on containerd.
  */
