@@ -19,7 +19,6 @@ StreamRequest *stream_request_free(StreamRequest *r) {
 void token_cache_init(TokenCache *c, size_t max, int64_t ttl_ns) {
         *c = (TokenCache){.max = max, .ttl_ns = ttl_ns};
         pthread_mutex_init(&c->lock, NULL);
-        c->items = xcalloc(max ? max : 1, sizeof(TokenEntry));
 }
 
 void token_cache_done(TokenCache *c) {
@@ -65,6 +64,15 @@ int token_cache_put(TokenCache *c, StreamRequest *r, int64_t now_ns, char ret_to
                 pthread_mutex_unlock(&c->lock);
                 stream_request_free(r);
                 return -ENOSPC;
+        }
+        /*
+         * The table grows as tokens are handed out: a node seldom has more than a few pending, and a
+         * table sized for max (1,000 entries, 56 KiB) would stay resident for nothing.
+         */
+        if (c->n == c->allocated) {
+                size_t grown = c->allocated ? c->allocated * 2 : 8;
+                c->allocated = grown < c->max ? grown : c->max;
+                c->items = xrealloc(c->items, c->allocated * sizeof(TokenEntry));
         }
         TokenEntry *e = &c->items[c->n++];
         new_token(e->token);

@@ -19,7 +19,7 @@ typedef struct TokenEntry {
 typedef struct TokenCache {
         pthread_mutex_t lock;
         TokenEntry *items;
-        size_t n, max;
+        size_t n, allocated, max;
         int64_t ttl_ns;
 } TokenCache;
 

@@ -80,12 +80,32 @@ static void test_wrong_tokens(void **state) {
         token_cache_done(&c);
 }
 
+/* The table grows past its first 8 slots up to max, and every token stays valid while it moves. */
+static void test_table_grows_to_max(void **state) {
+        TokenCache c;
+        token_cache_init(&c, 20, 60 * SEC);
+        char t[20][TOKEN_LEN + 1];
+        for (int i = 0; i < 20; i++)
+                assert_int_equal(token_cache_put(&c, request(i % 2 ? "odd" : "even"), 0, t[i]), 0);
+        char extra[TOKEN_LEN + 1];
+        assert_int_equal(token_cache_put(&c, request("x"), 0, extra), -ENOSPC);
+        for (int i = 19; i >= 0; i--) {
+                StreamRequest *r = token_cache_take(&c, t[i], SEC);
+                assert_non_null(r);
+                assert_string_equal(r->container_id, i % 2 ? "odd" : "even");
+                stream_request_free(r);
+        }
+        assert_int_equal(token_cache_put(&c, request("y"), SEC, extra), 0);
+        token_cache_done(&c);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_token_is_single_use),
                 cmocka_unit_test(test_tokens_differ_and_expire),
                 cmocka_unit_test(test_pending_tokens_are_bounded),
                 cmocka_unit_test(test_wrong_tokens),
+                cmocka_unit_test(test_table_grows_to_max),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
