@@ -24,6 +24,7 @@
 #include "rpc-table.h"
 #include "rpc-stream.h"
 #include "sd-notify.h"
+#include "store.h"
 #include "stream.h"
 #include "strv.h"
 #include "version.h"
@@ -348,6 +349,7 @@ int daemon_run(const CliOptions *options, Config *config, Error **reterr) {
         signal(SIGPIPE, SIG_IGN);
         /* Pulls run on several threads; glibc would give each its own arena and keep what they freed. */
         mallopt(M_ARENA_MAX, 2);
+        store_sqlite_setup();
         raise_fd_limit();
         /* Containers' monitors get re-parented to us, so we can reap them promptly (DESIGN.md 5). */
         if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)

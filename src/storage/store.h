@@ -38,6 +38,18 @@ typedef struct StoreImage {
         char **layers;       /* chain IDs, bottom first */
 } StoreImage;
 
+/*
+ * SQLite's process-wide memory settings for a long-running daemon: call once, before any database
+ * opens (SQLite ignores them afterwards, and a failure only leaves its defaults). Never blocks.
+ */
+void store_sqlite_setup(void);
+
+/*
+ * Each connection's page cache holds at most this much (KiB when negative), not SQLite's 2 MiB:
+ * the daemon answers reads from memory and only writes single rows through (docs/decisions.md).
+ */
+#define STORE_DB_CACHE_PRAGMA "PRAGMA cache_size = -512;"
+
 /* Open (creating) the store under `root`; clears <root>/tmp and removes layer dirs with no row. */
 int store_open(const char *root, Store **ret, Error **reterr);
 Store *store_close(Store *s);
