@@ -13,8 +13,9 @@ busybox (and containerd pause) first. Then, with the daemons alternating pod by 
   default) and the masked and read-only /proc and /sys paths a kubelet sends with every container
   (containerd applies only those, while crio-c has defaults when the request names none; runc mounts each
   one): RunPodSandbox, CreateContainer, StartContainer timed at the client, and their sum per pod;
-- daemon RSS idle (after the pulls) and with the pods running; RSS and PSS sums of the monitors
-  (conmon for crio-c, containerd-shim-runc-v2 for containerd) and of containerd's pause processes;
+- daemon RSS idle (after the pulls; also split into anonymous and file-backed pages) and with the pods
+  running; RSS and PSS sums of the monitors (conmon for crio-c, containerd-shim-runc-v2 for containerd) and
+  of containerd's pause processes;
 - the round trip of ListContainers, ListPodSandbox, ContainerStatus, PodSandboxStatus, ImageStatus and
   ListImages, each `--reads` times from one client over one channel (the kubelet's polling), alternating
   between the runtimes every 10 calls;
@@ -681,6 +682,7 @@ def run(args, workdir, cleanup):
     time.sleep(1)
     for n in nodes:
         per[n.rt.name]["idle_rss_kib"] = n.rt.rss_kib()
+        per[n.rt.name]["idle_rss_split_kib"] = {k: bp.proc_status_kib(n.rt.pid, k) for k in ("RssAnon", "RssFile")}
     for n in nodes:  # warm-up: one untimed pod each, run and torn down
         n.run_pod("warm-up", timed=False)
         n.tear_down(0, timed=False)
@@ -808,6 +810,8 @@ def print_report(r):
             row(f"{key} round trip {stat} (us)", lambda p, k=key, s=stat: p["reads_us"][k][s], ".0f")
     mib = lambda v: v / 1024  # noqa: E731
     row("daemon RSS idle (MiB)", lambda p: mib(p["idle_rss_kib"]))
+    row("  of it anonymous (MiB)", lambda p: mib(p["idle_rss_split_kib"]["RssAnon"]), ".2f")
+    row("  of it file-backed (MiB)", lambda p: mib(p["idle_rss_split_kib"]["RssFile"]), ".2f")
     row(f"daemon RSS, {r['pods']} pods running (MiB)", lambda p: mib(p["rss_kib_with_pods"]))
     row(f"daemon RSS, {n_list} containers (MiB)", lambda p: mib(p["rss_kib_with_all_containers"]))
     row("monitors (count)", lambda p: p["monitors"]["count"], "d")
