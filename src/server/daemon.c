@@ -35,6 +35,25 @@
 #define WORKER_THREADS 16
 /* Pulls beyond this many wait in the queue; their layers already download in parallel. */
 #define PULL_THREADS 8
+/*
+ * Freed heap pages go back to the kernel once the RPC workers have had nothing to do for this long:
+ * long enough that a burst of calls (a kubelet's relist, pods starting) is over first.
+ */
+#define RELEASE_AFTER_IDLE_NS (1000LL * 1000 * 1000)
+
+/*
+ * Not under AddressSanitizer, whose allocator replaces glibc's: there malloc_trim walks arenas
+ * nothing has set up, and two first calls at once race in glibc's own set-up (a CI run crashed in it).
+ */
+void daemon_release_freed_memory(void) {
+#ifndef __SANITIZE_ADDRESS__
+        malloc_trim(0);
+#endif
+}
+
+static void release_on_idle(void *userdata) {
+        daemon_release_freed_memory();
+}
 
 char *daemon_config_json(Daemon *d) {
         pthread_rwlock_rdlock(&d->config_lock);
@@ -257,6 +276,7 @@ static int daemon_start(Daemon *d, Error **reterr) {
         d->events = event_hub_new(d);
         d->rpcs = rpc_table_new();
         d->workers = worker_pool_new(WORKER_THREADS);
+        worker_pool_set_idle_job(d->workers, RELEASE_AFTER_IDLE_NS, release_on_idle, NULL);
         d->pull_workers = worker_pool_new(PULL_THREADS);
         image_service_set_executor(d->images, submit_pull, d->pull_workers);
         r = rpc_server_new(d, &d->rpc, reterr);

@@ -57,6 +57,13 @@ typedef struct Daemon {
  */
 int daemon_run(const CliOptions *options, Config *config, Error **reterr);
 
+/*
+ * Give the pages of freed heap memory back to the kernel (malloc_trim): after a pull, and when the
+ * RPC workers have been idle for a second after a burst of calls. Takes each malloc arena's lock in
+ * turn for up to about a millisecond; does nothing under AddressSanitizer.
+ */
+void daemon_release_freed_memory(void);
+
 /* The image service's view of the config (caller holds the config lock or owns `c`). */
 ImageSettings daemon_image_settings(const CliOptions *o, const Config *c);
 

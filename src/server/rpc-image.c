@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include <malloc.h>
 #include <string.h>
 #include <time.h>
 
@@ -51,20 +50,10 @@ typedef struct PullCall {
         char *image;
 } PullCall;
 
-/*
- * A pull's buffers are freed by now: give the pages back instead of keeping them resident. Not under
- * AddressSanitizer, whose allocator replaces glibc's: there malloc_trim walks arenas nothing has set
- * up, and two first calls at once race in glibc's own set-up (a CI run crashed in it).
- */
-static void release_freed_memory(void) {
-#ifndef __SANITIZE_ADDRESS__
-        malloc_trim(0);
-#endif
-}
-
 static void pull_done(void *userdata, int r, char *id, Error *err) {
         PullCall *pc = userdata;
-        release_freed_memory();
+        /* A pull's buffers are freed by now: give the pages back instead of keeping them resident. */
+        daemon_release_freed_memory();
         daemon_metrics_pull(&pc->daemon->metrics, r);
         Runtime__V1__PullImageResponse *resp = NULL;
         if (r >= 0) {

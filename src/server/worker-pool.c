@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <sys/prctl.h>
 
+#include "cancel.h"
 #include "macros.h"
 #include "worker-pool.h"
 
@@ -20,18 +22,54 @@ struct WorkerPool {
         size_t n_threads, max_threads;
         size_t n_idle;   /* workers waiting for a job */
         size_t n_queued; /* jobs no worker took yet */
+        size_t n_busy;   /* jobs running */
         pthread_t *threads;
+
+        /* The idle job: run once the pool ran jobs and then had none for idle_after_ns. */
+        WorkerJob idle_fn;
+        void *idle_userdata;
+        int64_t idle_after_ns;
+        int64_t last_done_ns; /* CLOCK_MONOTONIC, when the last job ended */
+        bool idle_due;        /* jobs ran since the idle job last did */
+        bool idle_watched;    /* one idle worker waits with a deadline for it */
 };
+
+/*
+ * With p->lock held and no job queued: wait for one, or, as the one worker watching for a quiet
+ * spell, until the idle job is due, and run it then (unlocked). Returns with p->lock held.
+ */
+static void wait_for_job_locked(WorkerPool *p) {
+        if (!p->idle_fn || !p->idle_due || p->idle_watched || p->n_busy > 0) {
+                pthread_cond_wait(&p->cond, &p->lock);
+                return;
+        }
+        int64_t due = p->last_done_ns + p->idle_after_ns;
+        struct timespec t = {.tv_sec = due / 1000000000LL, .tv_nsec = due % 1000000000LL};
+        p->idle_watched = true;
+        int r = pthread_cond_timedwait(&p->cond, &p->lock, &t);
+        p->idle_watched = false;
+        /* A job that ran meanwhile moved the deadline: the next round waits for the new one. */
+        if (r != ETIMEDOUT || p->head || p->stopping || p->n_busy > 0 || !p->idle_due ||
+            monotonic_ns() < p->last_done_ns + p->idle_after_ns)
+                return;
+        /* Not counted idle meanwhile: a job submitted now starts another worker rather than wait. */
+        p->idle_due = false;
+        p->n_idle--;
+        pthread_mutex_unlock(&p->lock);
+        p->idle_fn(p->idle_userdata);
+        pthread_mutex_lock(&p->lock);
+        p->n_idle++;
+}
 
 static void *worker_main(void *arg) {
         WorkerPool *p = arg;
         /* /debug/goroutines shows thread names; a handler renames its thread to its RPC meanwhile. */
         prctl(PR_SET_NAME, "worker idle");
+        pthread_mutex_lock(&p->lock);
         for (;;) {
-                pthread_mutex_lock(&p->lock);
                 p->n_idle++;
                 while (!p->head && !p->stopping)
-                        pthread_cond_wait(&p->cond, &p->lock);
+                        wait_for_job_locked(p);
                 p->n_idle--;
                 Job *j = p->head;
                 if (!j) {
@@ -42,10 +80,15 @@ static void *worker_main(void *arg) {
                 if (!p->head)
                         p->tail = NULL;
                 p->n_queued--;
+                p->n_busy++;
                 pthread_mutex_unlock(&p->lock);
                 j->fn(j->userdata);
                 prctl(PR_SET_NAME, "worker idle");
                 free(j);
+                pthread_mutex_lock(&p->lock);
+                p->n_busy--;
+                p->idle_due = true;
+                p->last_done_ns = monotonic_ns();
         }
 }
 
@@ -61,7 +104,11 @@ static bool add_worker_locked(WorkerPool *p) {
 WorkerPool *worker_pool_new(size_t max_threads) {
         WorkerPool *p = xcalloc(1, sizeof(*p));
         pthread_mutex_init(&p->lock, NULL);
-        pthread_cond_init(&p->cond, NULL);
+        pthread_condattr_t attr;
+        pthread_condattr_init(&attr);
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        pthread_cond_init(&p->cond, &attr);
+        pthread_condattr_destroy(&attr);
         p->max_threads = max_threads;
         p->threads = xcalloc(max_threads, sizeof(pthread_t));
         /* One worker now, so that a job always has one; the others as jobs wait for them. */
@@ -71,6 +118,14 @@ WorkerPool *worker_pool_new(size_t max_threads) {
         if (!started)
                 abort();
         return p;
+}
+
+void worker_pool_set_idle_job(WorkerPool *p, int64_t after_ns, WorkerJob fn, void *userdata) {
+        pthread_mutex_lock(&p->lock);
+        p->idle_fn = fn;
+        p->idle_userdata = userdata;
+        p->idle_after_ns = after_ns;
+        pthread_mutex_unlock(&p->lock);
 }
 
 int worker_pool_submit(WorkerPool *p, WorkerJob fn, void *userdata) {
