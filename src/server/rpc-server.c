@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <time.h>
@@ -648,6 +649,31 @@ static void absl_deadlock_detection_off(void) {
                 set_mode(0);
 }
 
+/*
+ * gRPC core's default poller (epoll1) registers every connection for EPOLLIN and EPOLLOUT,
+ * edge-triggered. A unary call then wakes the completion thread twice: once for the request, and once
+ * for nothing when the client has read the answer and the socket's send buffer drained (EPOLLOUT). That
+ * second wake-up is paid on both sides: the client's read of our answer has to wake this thread (an
+ * IPI on a virtual machine), and this thread sleeps and wakes once more per call. The "poll" poller
+ * asks for POLLOUT only while a write is waiting, so a call costs one wake-up. Few connections reach a
+ * CRI runtime (a kubelet keeps one or two), so poll() over all of them costs nothing extra. An
+ * operator's GRPC_POLL_STRATEGY still wins. gRPC core reads the variable once, in its first
+ * grpc_init(); it is removed again at once so that children spawned later do not inherit it.
+ */
+void rpc_server_global_init(void) {
+        absl_deadlock_detection_off();
+        bool set_strategy = !getenv("GRPC_POLL_STRATEGY");
+        if (set_strategy)
+                setenv("GRPC_POLL_STRATEGY", "poll", 1);
+        grpc_init();
+        if (set_strategy)
+                unsetenv("GRPC_POLL_STRATEGY");
+}
+
+void rpc_server_global_done(void) {
+        grpc_shutdown();
+}
+
 static grpc_arg int_arg(const char *key, int value) {
         grpc_arg a = {.type = GRPC_ARG_INTEGER, .key = (char *)key};
         a.value.integer = value;
@@ -690,7 +716,6 @@ int rpc_server_new(Daemon *d, RpcServer **ret, Error **reterr) {
         };
         grpc_channel_args channel_args = {.num_args = ELEMENTSOF(args), .args = args};
 
-        absl_deadlock_detection_off();
         grpc_init();
         s->server = grpc_server_create(&channel_args, NULL);
         s->cq = grpc_completion_queue_create_for_next(NULL);

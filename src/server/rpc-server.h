@@ -5,6 +5,14 @@
 #include "error.h"
 
 /*
+ * Process-wide gRPC set-up, before any other thread exists: it changes the environment for a moment
+ * (the poller gRPC core uses) and turns off abseil's deadlock detector. rpc_server_global_done() drops
+ * the reference it took, after the last server was freed.
+ */
+void rpc_server_global_init(void);
+void rpc_server_global_done(void);
+
+/*
  * gRPC core server without a listener of its own: connections accepted by the daemon's listener are
  * handed over with rpc_server_adopt_fd(). One completion-queue thread moves calls along and never
  * blocks; handlers run on the daemon's worker pool.
