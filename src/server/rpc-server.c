@@ -570,20 +570,26 @@ static void close_done(Tag *tag, bool ok) {
         call_free(c);
 }
 
-/* A client started the call: re-arm its request first, so that the next call is matched at once. */
+/*
+ * A client started the call: re-arm its request so that the next call is matched. A registered call
+ * is first answered (inline) or handed to a worker, which takes microseconds on this thread, the only
+ * one that reads the connections, so the re-arm cannot delay a match and stays off the answer's path.
+ */
 static void call_started(Call *c) {
         RpcServer *s = c->server;
-        request_call(s, c->reg);
+        const Registration *reg = c->reg;
         clock_gettime(CLOCK_MONOTONIC, &c->started);
         c->stage = CALL_RECEIVING;
         pthread_mutex_lock(&s->lock);
         s->calls_in_flight++;
         pthread_mutex_unlock(&s->lock);
         c->cancel.deadline_ns = deadline_to_monotonic(c->details.deadline);
-        if (c->reg) {
-                call_received(c);
+        if (reg) {
+                call_received(c); /* may free c */
+                request_call(s, reg);
                 return;
         }
+        request_call(s, NULL);
         /* The method is not known yet: watch for a cancel while the message comes. */
         watch_close(c);
         grpc_op op = {.op = GRPC_OP_RECV_MESSAGE};
