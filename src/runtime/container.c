@@ -793,7 +793,7 @@ static int prepare_row_and_dirs(Runtime *rt, Pod *p, Container *c, Error **reter
 
 /*
  * The bundle: rootfs, volumes, mount sources, user and spec. The OCI runtime is not involved yet:
- * StartContainer creates the container in it (start_locked_op says why).
+ * StartContainer creates the container in it (instantiate says why).
  */
 static int container_setup(Runtime *rt, Pod *p, Container *c, Error **reterr) {
         CreateCtx x = {};
