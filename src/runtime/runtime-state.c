@@ -4,6 +4,7 @@
 #include "json-util.h"
 #include "log.h"
 #include "runtime-private.h"
+#include "store.h"
 #include "strv.h"
 
 /*
@@ -21,10 +22,7 @@ int state_open(Runtime *rt, Error **reterr) {
                 return error_set(reterr, EIO, "cannot open %s: %s", path, sqlite3_errstr(r));
         sqlite3_busy_timeout(rt->db, 10000);
         char *msg = NULL;
-        /* The page cache is capped as the store's connection's is (STORE_DB_CACHE_PRAGMA, store.h). */
-        r = sqlite3_exec(rt->db,
-                         "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size = -512;",
-                         NULL, NULL, &msg);
+        r = sqlite3_exec(rt->db, STORE_DB_PRAGMAS, NULL, NULL, &msg);
         if (r != SQLITE_OK) {
                 int e = error_set(reterr, EIO, "state database %s: %s", path, msg ? msg : sqlite3_errstr(r));
                 sqlite3_free(msg);

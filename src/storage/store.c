@@ -207,8 +207,7 @@ int store_open(const char *root, Store **ret, Error **reterr) {
                 return r;
         }
         sqlite3_busy_timeout(s->db, 10000);
-        r = exec_sql(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; " STORE_DB_CACHE_PRAGMA,
-                     reterr);
+        r = exec_sql(s, STORE_DB_PRAGMAS, reterr);
         if (r >= 0)
                 r = db_migrate(s->db, store_migrations, store_migrations_count, reterr);
         if (r < 0) {

@@ -45,10 +45,11 @@ typedef struct StoreImage {
 void store_sqlite_setup(void);
 
 /*
- * Each connection's page cache holds at most this much (KiB when negative), not SQLite's 2 MiB:
- * the daemon answers reads from memory and only writes single rows through (docs/decisions.md).
+ * How every connection of the daemon's database is set up: write-ahead log, no fsync per commit, and
+ * a page cache of at most 512 KiB (negative: KiB), not SQLite's 2 MiB: the daemon answers reads from
+ * memory and only writes single rows through (docs/decisions.md).
  */
-#define STORE_DB_CACHE_PRAGMA "PRAGMA cache_size = -512;"
+#define STORE_DB_PRAGMAS "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size = -512;"
 
 /* Open (creating) the store under `root`; clears <root>/tmp and removes layer dirs with no row. */
 int store_open(const char *root, Store **ret, Error **reterr);
