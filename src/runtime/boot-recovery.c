@@ -140,20 +140,42 @@ static void mark_started_containers(Runtime *rt) {
         }
 }
 
-/* A conmon of the container that has not written its pid file yet (it was about to). */
-static int monitor_without_pid_file(const Container *c) {
+static Container *unstarted_without_monitor(Runtime *rt, const char *id) {
+        for (size_t i = 0; i < rt->n_ctrs; i++) {
+                Container *c = rt->ctrs[i];
+                if (!c->claim.creating && container_unstarted(c) && strcmp(c->id, id) == 0)
+                        return container_monitor_pid(c) > 0 ? NULL : c;
+        }
+        return NULL;
+}
+
+/*
+ * A conmon that had not written its pid file yet when the daemon died (it was about to) is found by
+ * the --cid= of its command line, in one walk over /proc for every such container, and its process
+ * group killed.
+ */
+static void kill_monitors_without_pid_file(Runtime *rt) {
         DIR *d = opendir("/proc");
-        _cleanup_free_ char *arg = xasprintf("--cid=%s", c->id);
-        int found = 0;
-        for (struct dirent *e; d && !found && (e = readdir(d));) {
+        for (struct dirent *e; d && (e = readdir(d));) {
                 int pid = parse_pid(e->d_name);
-                if (pid > 1 && process_file_mentions(pid, "cmdline", arg) &&
-                    process_file_mentions(pid, "comm", "conmon"))
-                        found = pid;
+                _cleanup_free_ char *path = xasprintf("/proc/%d/cmdline", pid), *args = NULL;
+                size_t len = 0;
+                if (pid <= 1 || !process_file_mentions(pid, "comm", "conmon") ||
+                    read_file(path, 65536, &args, &len) < 0)
+                        continue;
+                for (const char *a = args; a < args + len; a += strlen(a) + 1) {
+                        Container *c =
+                                strncmp(a, "--cid=", 6) == 0 ? unstarted_without_monitor(rt, a + 6) : NULL;
+                        if (!c)
+                                continue;
+                        kill(-pid, SIGKILL);
+                        kill(pid, SIGKILL);
+                        log_info("container %s: killed its monitor, which had gone on without a start",
+                                 c->id);
+                }
         }
         if (d)
                 closedir(d);
-        return found;
 }
 
 /*
@@ -164,16 +186,15 @@ static int monitor_without_pid_file(const Container *c) {
  * makes them afresh).
  */
 static void undo_cut_starts(Runtime *rt) {
+        bool any = false;
+        for (size_t i = 0; i < rt->n_ctrs && !any; i++)
+                any = !rt->ctrs[i]->claim.creating && container_unstarted(rt->ctrs[i]);
+        if (!any)
+                return;
+        kill_monitors_without_pid_file(rt);
         for (size_t i = 0; i < rt->n_ctrs; i++) {
                 Container *c = rt->ctrs[i];
-                if (c->claim.creating || !container_unstarted(c))
-                        continue;
-                int early = container_monitor_pid(c) > 0 ? 0 : monitor_without_pid_file(c);
-                if (early > 0) {
-                        kill(-early, SIGKILL);
-                        kill(early, SIGKILL);
-                }
-                if (container_undo_start(rt, c) || early > 0)
+                if (!c->claim.creating && container_unstarted(c) && container_undo_start(rt, c))
                         log_info(
                                 "container %s: what its monitor and runtime made without a start was undone",
                                 c->id);
