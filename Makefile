@@ -8,8 +8,8 @@ PYTHON := /usr/bin/python3
 PREFIX ?= /usr/local
 
 # Debian 12 packages for building, running and testing (see docs/dependencies.md for why each).
-DEB_PACKAGES := meson ninja-build pkg-config gcc git libgrpc-dev protobuf-compiler protobuf-c-compiler \
-	libprotobuf-c-dev libjson-c-dev libmicrohttpd-dev zlib1g-dev libgnutls28-dev libcmocka-dev python3-grpcio python3-protobuf \
+DEB_PACKAGES := meson ninja-build pkg-config gcc git libnghttp2-dev protobuf-compiler protobuf-c-compiler \
+	libprotobuf-c-dev libjson-c-dev libmicrohttpd-dev zlib1g-dev libgnutls28-dev libcmocka-dev python3-grpcio python3-protobuf python3-h2 \
 	python3-pytest clang libclang-rt-14-dev clang-format libssl-dev libsqlite3-dev libarchive-dev libisal-dev \
 	libzstd-dev libseccomp-dev libcurl4-openssl-dev libyaml-dev docker-registry skopeo busybox-static python3-cryptography zstd tzdata \
 	runc crun conmon containernetworking-plugins iptables iproute2

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <sys/utsname.h>
 
-#include <grpc/grpc.h>
 #include <json-c/json.h>
+#include <nghttp2/nghttp2.h>
 #include <protobuf-c/protobuf-c.h>
 
 #include "cmd.h"
@@ -29,7 +29,7 @@ static json_object *version_info(void) {
         json_object_object_add(o, "gitCommit", json_object_new_string(CRIO_GIT_COMMIT));
         json_object_object_add(o, "compiler", json_object_new_string("gcc " __VERSION__));
         json_object_object_add(o, "platform", json_object_new_string(platform()));
-        json_object_object_add(o, "grpcVersion", json_object_new_string(grpc_version_string()));
+        json_object_object_add(o, "nghttp2Version", json_object_new_string(nghttp2_version(0)->version_str));
         json_object_object_add(o, "protobufCVersion", json_object_new_string(protobuf_c_version()));
         json_object_object_add(o, "criApiVersion", json_object_new_string("v1"));
         return o;

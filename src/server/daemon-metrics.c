@@ -4,8 +4,6 @@
 #include <errno.h>
 #include <string.h>
 
-#include <grpc/status.h>
-
 #include "daemon-metrics.h"
 #include "fs-util.h"
 #include "grpc-status.h"

@@ -375,8 +375,6 @@ int daemon_run(const CliOptions *options, Config *config, Error **reterr) {
         if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
                 log_warn("cannot become a child subreaper: %m");
 
-        /* Still the only thread, and gRPC's own threads inherit the signal mask above. */
-        rpc_server_global_init();
         r = daemon_start(&d, reterr);
         if (r >= 0) {
                 log_info("crio-c %s serving CRI v1 (gRPC) and HTTP on %s", CRIO_VERSION, config->listen);
@@ -387,7 +385,6 @@ int daemon_run(const CliOptions *options, Config *config, Error **reterr) {
                 notify_service_manager("STOPPING=1");
         }
         daemon_stop(&d);
-        rpc_server_global_done();
         if (r >= 0)
                 record_clean_shutdown(config);
         if (d.root_lock >= 0)

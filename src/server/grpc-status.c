@@ -3,9 +3,10 @@
 #include <string.h>
 
 #include "grpc-status.h"
+#include "grpc-wire.h"
 #include "macros.h"
 
-grpc_status_code grpc_status_from_errno(int errnum) {
+GrpcStatus grpc_status_from_errno(int errnum) {
         switch (errnum < 0 ? -errnum : errnum) {
         case 0:
                 return GRPC_STATUS_OK;
@@ -51,7 +52,7 @@ grpc_status_code grpc_status_from_errno(int errnum) {
         }
 }
 
-const char *grpc_status_to_string(grpc_status_code code) {
+const char *grpc_status_to_string(GrpcStatus code) {
         static const char *const names[] = {
                 "OK",
                 "CANCELLED",
@@ -76,22 +77,17 @@ const char *grpc_status_to_string(grpc_status_code code) {
         return "UNKNOWN";
 }
 
-/* What gRPC puts on the wire for one byte of a status message: itself, or "%XX". */
-static size_t encoded_size(unsigned char c) {
-        return c < 0x20 || c > 0x7e || c == '%' ? 3 : 1;
-}
-
 char *grpc_status_message(const char *message) {
         static const char mark[] = "... (cut)";
         const char *m = message ? message : "";
         size_t len = strlen(m), wire = 0, keep = 0;
         for (size_t i = 0; i < len; i++)
-                wire += encoded_size((unsigned char)m[i]);
+                wire += grpc_percent_encoded_size((unsigned char)m[i]);
         if (wire <= GRPC_STATUS_MESSAGE_MAX)
                 return xstrdup(m);
         for (wire = sizeof(mark) - 1;
-             wire + encoded_size((unsigned char)m[keep]) <= GRPC_STATUS_MESSAGE_MAX;)
-                wire += encoded_size((unsigned char)m[keep++]);
+             wire + grpc_percent_encoded_size((unsigned char)m[keep]) <= GRPC_STATUS_MESSAGE_MAX;)
+                wire += grpc_percent_encoded_size((unsigned char)m[keep++]);
         while (keep > 0 && ((unsigned char)m[keep] & 0xc0) == 0x80)
                 keep--; /* not inside a character */
         char *s = xmalloc(keep + sizeof(mark));

@@ -5,8 +5,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include <grpc/slice.h>
 #include <protobuf-c/protobuf-c.h>
+
+#include "rpc-bytes.h"
 
 /*
  * The packed answer of an unfiltered list RPC, kept for the runtime's list generation it was built
@@ -18,12 +19,12 @@ typedef struct ListCache {
         pthread_mutex_t lock;
         bool valid;
         uint64_t gen;
-        grpc_slice bytes;
+        RpcBytes *bytes;
 } ListCache;
 
 void list_cache_init(ListCache *lc);
 void list_cache_done(ListCache *lc);
 /* A new reference to the bytes kept for `gen` in *ret; false when none are. Never blocks for long. */
-bool list_cache_get(ListCache *lc, uint64_t gen, grpc_slice *ret);
+bool list_cache_get(ListCache *lc, uint64_t gen, RpcBytes **ret);
 /* Pack `resp` (consumed), keep the bytes for `gen` and return a new reference to them. */
-grpc_slice list_cache_put(ListCache *lc, uint64_t gen, ProtobufCMessage *resp);
+RpcBytes *list_cache_put(ListCache *lc, uint64_t gen, ProtobufCMessage *resp);

@@ -230,7 +230,6 @@ int rpc_list_containers(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCM
         bool cacheable = filter_is_empty(r->filter);
         uint64_t gen = runtime_lists_generation(d->runtime);
         if (cacheable && list_cache_get(&d->container_list, gen, &ctx->packed)) {
-                ctx->has_packed = true;
                 return 0;
         }
         ContainerInfo **l = NULL;
@@ -246,7 +245,6 @@ int rpc_list_containers(RpcContext *ctx, const ProtobufCMessage *req, ProtobufCM
         free(l);
         if (cacheable) {
                 ctx->packed = list_cache_put(&d->container_list, gen, &resp->base);
-                ctx->has_packed = true;
                 return 0;
         }
         *ret_resp = &resp->base;

@@ -202,7 +202,6 @@ int rpc_list_pod_sandbox(RpcContext *ctx, const ProtobufCMessage *req, ProtobufC
         bool cacheable = !f || (isempty(f->id) && !f->state && f->n_label_selector == 0);
         uint64_t gen = runtime_lists_generation(d->runtime);
         if (cacheable && list_cache_get(&d->pod_list, gen, &ctx->packed)) {
-                ctx->has_packed = true;
                 return 0;
         }
         PodInfo **pods = NULL;
@@ -218,7 +217,6 @@ int rpc_list_pod_sandbox(RpcContext *ctx, const ProtobufCMessage *req, ProtobufC
         free(pods);
         if (cacheable) {
                 ctx->packed = list_cache_put(&d->pod_list, gen, &resp->base);
-                ctx->has_packed = true;
                 return 0;
         }
         *ret_resp = &resp->base;

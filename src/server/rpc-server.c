@@ -1,189 +1,37 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include <dlfcn.h>
+#include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/prctl.h>
-#include <time.h>
+#include <unistd.h>
 
-#include <grpc/byte_buffer.h>
-#include <grpc/byte_buffer_reader.h>
-#include <grpc/grpc.h>
-#include <grpc/grpc_posix.h>
-#include <grpc/grpc_security.h>
-#include <grpc/slice.h>
-#include <grpc/support/time.h>
-
-#include "cancel.h"
 #include "daemon-metrics.h"
-#include "grpc-status.h"
+#include "grpc-wire.h"
 #include "log.h"
-#include "rpc-server.h"
-#include "rpc-table.h"
+#include "rpc-server-private.h"
 #include "worker-pool.h"
 
-/*
- * Calls requested ahead of clients. Each completion re-arms its request before anything else, so a
- * burst larger than this queues inside gRPC core only until the completion thread reaches it; the
- * counts only decide how often that happens. Generic requests serve streams, unknown and unbuilt
- * methods; registered ones (see register_methods) serve one method each.
- */
-#define PENDING_GENERIC 8
-#define PENDING_INLINE 4
-#define PENDING_WORKER 1
 /* Messages a stream keeps for a client that reads slower than they come; later ones are dropped. */
 #define STREAM_QUEUE_MAX 1000
-
-typedef enum CallStage {
-        CALL_REQUESTED, /* waiting for a client to start a call */
-        CALL_RECEIVING, /* waiting for the request message */
-        CALL_FINISHING, /* status sent, waiting for the client to close */
-} CallStage;
-
-/* Every completion-queue tag is one of these; `done` advances its state machine. */
-typedef struct Tag {
-        void (*done)(struct Tag *tag, bool ok);
-} Tag;
-
 /*
- * A method registered with gRPC core so that its calls arrive together with their request message,
- * which saves the RECV_MESSAGE batch a generic call needs.
+ * Request bytes a connection may hold in calls not yet decoded, beyond one message of the largest size
+ * allowed: a client cannot make the daemon buffer a largest message on each of its streams at once.
  */
-typedef struct Registration {
-        const RpcMethod *method;
-        void *handle; /* from grpc_server_register_method() */
-} Registration;
+#define BUFFERED_SLACK (16 * 1024 * 1024)
+/* Request headers a call may carry (names and values, plus HPACK's 32 bytes per field). */
+#define MAX_HEADER_BYTES (16 * 1024)
 
-struct RpcServer {
-        Daemon *daemon;
-        Registration *registrations;
-        size_t n_registrations;
-        grpc_server *server;
-        grpc_completion_queue *cq;
-        grpc_server_credentials *creds;
-        pthread_t cq_thread;
-        atomic_bool stopping;
-
-        Tag shutdown_tag;
-        pthread_mutex_t lock;
-        pthread_cond_t cond;
-        bool shutdown_done;
-        size_t calls_in_flight; /* started by a client, not yet freed */
-        RpcStream *streams;     /* open server-streaming calls, to end them at shutdown */
-};
-
-typedef struct Call Call;
-
-/* Completes when the client closes its side or cancels, possibly long before the handler is done. */
-typedef struct CloseTag {
-        Tag tag;
-        Call *call;
-} CloseTag;
-
-struct Call {
-        Tag tag;
-        CloseTag close_tag;
-        atomic_int refs; /* the main state machine, plus the close watch once started */
-        Cancel cancel;
-        RpcServer *server;
-        const Registration *reg; /* NULL: a generic call, routed by its path */
-        CallStage stage;
-        grpc_call *call;
-        grpc_call_details details;
-        grpc_metadata_array request_md;
-        grpc_byte_buffer *request;
-        grpc_byte_buffer *response;
-        grpc_slice status_details;
-        int client_cancelled;
-        const RpcMethod *method;
-        ProtobufCMessage *req;
-        struct timespec started;
-        RpcStream *stream;  /* server-streaming calls, once open */
-        bool close_seen;    /* the close watch completed (completion-queue thread only) */
-        bool close_watched; /* a RECV_CLOSE_ON_SERVER batch of its own was started */
-};
-
-/*
- * One open server-streaming call. References: the call's own (dropped when the client leaves), the
- * handler's, and one while a send is in flight. The stream owns the call's main reference.
- */
-struct RpcStream {
-        atomic_int refs;
-        Call *call;
-        RpcStream *next; /* in the server's list, under its lock */
-        pthread_mutex_t lock;
-        Tag send_tag;
-        grpc_byte_buffer *in_flight;
-        grpc_byte_buffer *queue[STREAM_QUEUE_MAX]; /* a ring */
-        size_t head, len;
-        bool sending, closed, metadata_sent;
-        bool finishing, status_sent; /* rpc_stream_finish(): OK once the queue is empty */
-        grpc_slice status_details;
-        void (*on_close)(void *userdata);
-        void *on_close_data;
-};
-
-static void call_done(Tag *tag, bool ok);
-static void close_done(Tag *tag, bool ok);
-static void watch_close(Call *c);
-
-static void call_free(Call *c) {
-        if (atomic_fetch_sub(&c->refs, 1) > 1)
-                return;
-        if (c->stage != CALL_REQUESTED) {
-                RpcServer *s = c->server;
-                pthread_mutex_lock(&s->lock);
-                s->calls_in_flight--;
-                pthread_cond_broadcast(&s->cond);
-                pthread_mutex_unlock(&s->lock);
-        }
-        if (c->call)
-                grpc_call_unref(c->call);
-        grpc_call_details_destroy(&c->details);
-        grpc_metadata_array_destroy(&c->request_md);
-        if (c->request)
-                grpc_byte_buffer_destroy(c->request);
-        if (c->response)
-                grpc_byte_buffer_destroy(c->response);
-        grpc_slice_unref(c->status_details);
-        if (c->req)
-                protobuf_c_message_free_unpacked(c->req, NULL);
-        free(c);
+static bool on_server_thread(const RpcServer *s) {
+        return pthread_equal(pthread_self(), s->thread);
 }
 
-static Call *call_new(RpcServer *s, const Registration *reg) {
-        Call *c = xcalloc(1, sizeof(*c));
-        c->tag.done = call_done;
-        c->close_tag = (CloseTag){.tag.done = close_done, .call = c};
-        atomic_init(&c->refs, 1);
-        cancel_init(&c->cancel, NULL, 0);
-        c->server = s;
-        c->reg = reg;
-        c->stage = CALL_REQUESTED;
-        c->status_details = grpc_empty_slice();
-        grpc_call_details_init(&c->details);
-        grpc_metadata_array_init(&c->request_md);
-        return c;
-}
-
-/* Wait for the next call of `reg`'s method, or with reg NULL of any method not registered. */
-static void request_call(RpcServer *s, const Registration *reg) {
-        if (atomic_load(&s->stopping))
-                return;
-        Call *c = call_new(s, reg);
-        grpc_call_error e;
-        /* Registered calls carry no method name; the deadline goes where a generic call has it. */
-        if (reg)
-                e = grpc_server_request_registered_call(s->server, reg->handle, &c->call,
-                                                        &c->details.deadline, &c->request_md, &c->request,
-                                                        s->cq, s->cq, &c->tag);
-        else
-                e = grpc_server_request_call(s->server, &c->call, &c->details, &c->request_md, s->cq, s->cq,
-                                             &c->tag);
-        if (e != GRPC_CALL_OK)
-                call_free(c);
+static void wake(RpcServer *s) {
+        uint64_t one = 1;
+        if (write(s->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+                log_error("cannot wake the gRPC connection thread: %m");
 }
 
 static double elapsed_ms(const struct timespec *since) {
@@ -192,253 +40,170 @@ static double elapsed_ms(const struct timespec *since) {
         return (double)(now.tv_sec - since->tv_sec) * 1e3 + (double)(now.tv_nsec - since->tv_nsec) / 1e6;
 }
 
-static const char *call_method(const Call *c, char *buf, size_t size) {
-        if (c->method)
-                return c->method->name;
-        size_t len = GRPC_SLICE_LENGTH(c->details.method);
-        if (len >= size)
-                len = size - 1;
-        memcpy(buf, GRPC_SLICE_START_PTR(c->details.method), len);
-        buf[len] = '\0';
-        return buf;
+static const char *call_name(const Call *c) {
+        return c->method ? c->method->name : strempty(c->path);
+}
+
+Call *call_new(Conn *conn, int32_t id) {
+        RpcServer *s = conn->server;
+        Call *c = xcalloc(1, sizeof(*c));
+        atomic_init(&c->refs, 1);
+        c->server = s;
+        c->conn = conn;
+        c->id = id;
+        cancel_init(&c->cancel, NULL, 0);
+        clock_gettime(CLOCK_MONOTONIC, &c->started);
+        pthread_mutex_init(&c->lock, NULL);
+        pthread_mutex_lock(&s->lock);
+        s->calls_in_flight++;
+        pthread_mutex_unlock(&s->lock);
+        return c;
+}
+
+static Call *call_ref(Call *c) {
+        atomic_fetch_add(&c->refs, 1);
+        return c;
+}
+
+static void out_drain_locked(Call *c) {
+        while (c->out_head) {
+                OutMsg *m = c->out_head;
+                c->out_head = m->next;
+                rpc_bytes_unref(m->bytes);
+                free(m);
+        }
+        c->out_tail = NULL;
+        c->out_len = c->out_pos = 0;
+}
+
+void call_unref(Call *c) {
+        if (!c || atomic_fetch_sub(&c->refs, 1) > 1)
+                return;
+        RpcServer *s = c->server;
+        out_drain_locked(c);
+        if (c->req)
+                protobuf_c_message_free_unpacked(c->req, NULL);
+        free(c->path);
+        free(c->encoding);
+        free(c->body);
+        free(c->message);
+        pthread_mutex_destroy(&c->lock);
+        free(c);
+        pthread_mutex_lock(&s->lock);
+        s->calls_in_flight--;
+        pthread_cond_broadcast(&s->cond);
+        pthread_mutex_unlock(&s->lock);
+}
+
+/* Something new to send: on the connection thread hand it over now, else queue it there. */
+static void call_kick(Call *c) {
+        RpcServer *s = c->server;
+        if (on_server_thread(s)) {
+                call_send(c);
+                return;
+        }
+        pthread_mutex_lock(&s->lock);
+        bool first = !s->kicks;
+        if (!c->kicked) {
+                c->kicked = true;
+                c->next_kick = NULL;
+                call_ref(c);
+                if (s->kicks_tail)
+                        s->kicks_tail->next_kick = c;
+                else
+                        s->kicks = c;
+                s->kicks_tail = c;
+        }
+        pthread_mutex_unlock(&s->lock);
+        if (first)
+                wake(s);
+}
+
+static void out_push_locked(Call *c, RpcBytes *bytes) {
+        OutMsg *m = xmalloc(sizeof(*m));
+        *m = (OutMsg){.bytes = bytes};
+        if (c->out_tail)
+                c->out_tail->next = m;
+        else
+                c->out_head = m;
+        c->out_tail = m;
+        c->out_len++;
 }
 
 /*
- * Send the response (if any) and status in one batch; the call is freed once the client closed. A call
- * without a close watch of its own receives the close in the same batch: it completes once, when the
- * call is over, instead of twice. gRPC core allows it (one op of each kind) and frees the call only
- * after every batch completed, so the watch is needed only where a cancel must reach the work.
+ * End the call with `code`, after `resp` (consumed; NULL for none) and the messages queued before.
+ * Any thread; only the first status counts.
  */
-static void call_finish(Call *c, grpc_status_code code, const char *full_message) {
-        grpc_op ops[4];
-        size_t n = 0;
-        char name[128];
+static void call_end(Call *c, GrpcStatus code, const char *full_message, RpcBytes *resp) {
         /* Only an error's message can be long: the reads the kubelet polls pay no copy. */
-        _cleanup_free_ char *cut = code == GRPC_STATUS_OK ? NULL : grpc_status_message(full_message);
-        const char *message = cut ? cut : strempty(full_message);
-
-        if (c->method)
+        char *message = code == GRPC_STATUS_OK ? NULL : grpc_status_message(full_message);
+        pthread_mutex_lock(&c->lock);
+        /* A call whose client left still ends, for the log and the metrics; only nothing is sent. */
+        bool first = !c->status_set;
+        if (first) {
+                if (resp && !c->closed) {
+                        out_push_locked(c, resp);
+                        resp = NULL;
+                }
+                c->status_set = true;
+                c->code = code;
+                c->message = message;
+                message = NULL;
+        }
+        pthread_mutex_unlock(&c->lock);
+        rpc_bytes_unref(resp);
+        if (!first) {
+                free(message);
+                return;
+        }
+        /* A stream was counted when it opened. */
+        if (c->method && !c->is_stream)
                 daemon_metrics_rpc(&c->server->daemon->metrics, c->method->name, code,
                                    elapsed_ms(&c->started) / 1e3);
         if (code == GRPC_STATUS_OK)
-                log_debug("%s: OK in %.3f ms", call_method(c, name, sizeof(name)), elapsed_ms(&c->started));
+                log_debug("%s: OK in %.3f ms", call_name(c), elapsed_ms(&c->started));
         else
-                log_info("%s: %s in %.3f ms: %s", call_method(c, name, sizeof(name)),
-                         grpc_status_to_string(code), elapsed_ms(&c->started), message);
-
-        memset(ops, 0, sizeof(ops));
-        ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
-        if (code == GRPC_STATUS_OK && c->response) {
-                ops[n].op = GRPC_OP_SEND_MESSAGE;
-                ops[n++].data.send_message.send_message = c->response;
-        }
-        c->status_details = grpc_slice_from_copied_string(message);
-        ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
-        ops[n].data.send_status_from_server.status = code;
-        ops[n++].data.send_status_from_server.status_details = &c->status_details;
-        if (!c->close_watched) {
-                ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
-                ops[n++].data.recv_close_on_server.cancelled = &c->client_cancelled;
-        }
-
-        c->stage = CALL_FINISHING;
-        if (grpc_call_start_batch(c->call, ops, n, &c->tag, NULL) != GRPC_CALL_OK)
-                call_free(c);
+                log_info("%s: %s in %.3f ms: %s", call_name(c), grpc_status_to_string(code),
+                         elapsed_ms(&c->started), strempty(c->message));
+        call_kick(c);
 }
 
-static void call_finish_errno(Call *c, const Error *err) {
-        call_finish(c, grpc_status_from_errno(err->code), err->message);
+static void call_end_error(Call *c, const Error *err) {
+        call_end(c, grpc_status_from_errno(err->code), err->message, NULL);
 }
 
-static void stream_send_done(Tag *tag, bool ok);
-
-RpcStream *rpc_stream_ref(RpcStream *st) {
-        atomic_fetch_add(&st->refs, 1);
-        return st;
-}
-
-static void stream_drain_locked(RpcStream *st) {
-        for (; st->len > 0; st->len--, st->head = (st->head + 1) % STREAM_QUEUE_MAX)
-                grpc_byte_buffer_destroy(st->queue[st->head]);
-}
-
-void rpc_stream_unref(RpcStream *st) {
-        if (!st || atomic_fetch_sub(&st->refs, 1) > 1)
-                return;
-        RpcServer *s = st->call->server;
-        pthread_mutex_lock(&s->lock);
-        for (RpcStream **p = &s->streams; *p; p = &(*p)->next)
-                if (*p == st) {
-                        *p = st->next;
-                        break;
-                }
-        pthread_mutex_unlock(&s->lock);
-        stream_drain_locked(st);
-        grpc_slice_unref(st->status_details);
-        pthread_mutex_destroy(&st->lock);
-        call_free(st->call);
-        free(st);
+void call_abort(Call *c, GrpcStatus code, const char *message) {
+        cancel_request(&c->cancel);
+        call_end(c, code, message, NULL);
 }
 
 /*
- * Start the next send: the initial metadata first, then one queued message, and once the queue is
- * empty the status of a finished stream. st->lock held.
+ * A handler's answer: the response (r >= 0) or the error; both are consumed, and so is the
+ * reference held for the answer.
  */
-static void stream_send_next_locked(RpcStream *st) {
-        grpc_op ops[2];
-        size_t n = 0;
-        memset(ops, 0, sizeof(ops));
-        bool status_due = st->finishing && !st->status_sent && st->len == 0;
-        if (st->sending || st->closed || (st->metadata_sent && st->len == 0 && !status_due))
-                return;
-        if (!st->metadata_sent) {
-                ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
-                st->metadata_sent = true;
-        }
-        if (st->len > 0) {
-                st->in_flight = st->queue[st->head];
-                st->head = (st->head + 1) % STREAM_QUEUE_MAX;
-                st->len--;
-                ops[n].op = GRPC_OP_SEND_MESSAGE;
-                ops[n++].data.send_message.send_message = st->in_flight;
-        } else if (status_due) {
-                ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
-                ops[n].data.send_status_from_server.status = GRPC_STATUS_OK;
-                ops[n++].data.send_status_from_server.status_details = &st->status_details;
-                st->status_sent = true;
-        }
-        st->sending = true;
-        rpc_stream_ref(st);
-        if (grpc_call_start_batch(st->call->call, ops, n, &st->send_tag, NULL) != GRPC_CALL_OK) {
-                st->sending = false;
-                st->closed = true;
-                if (st->in_flight)
-                        grpc_byte_buffer_destroy(st->in_flight);
-                st->in_flight = NULL;
-                atomic_fetch_sub(&st->refs, 1); /* the caller holds another */
-        }
-}
-
-static void stream_send_done(Tag *tag, bool ok) {
-        RpcStream *st = (RpcStream *)((char *)tag - offsetof(RpcStream, send_tag));
-        pthread_mutex_lock(&st->lock);
-        if (st->in_flight)
-                grpc_byte_buffer_destroy(st->in_flight);
-        st->in_flight = NULL;
-        st->sending = false;
-        if (!ok) { /* the call is over: nothing more can be sent */
-                st->closed = true;
-                stream_drain_locked(st);
-        } else
-                stream_send_next_locked(st);
-        pthread_mutex_unlock(&st->lock);
-        rpc_stream_unref(st);
-}
-
-bool rpc_stream_send(RpcStream *st, const uint8_t *data, size_t len) {
-        pthread_mutex_lock(&st->lock);
-        bool queued = !st->closed && !st->finishing && st->len < STREAM_QUEUE_MAX;
-        if (queued) {
-                grpc_slice slice = grpc_slice_from_copied_buffer((const char *)data, len);
-                st->queue[(st->head + st->len) % STREAM_QUEUE_MAX] = grpc_raw_byte_buffer_create(&slice, 1);
-                grpc_slice_unref(slice);
-                st->len++;
-                stream_send_next_locked(st);
-        }
-        pthread_mutex_unlock(&st->lock);
-        return queued;
-}
-
-void rpc_stream_finish(RpcStream *st) {
-        pthread_mutex_lock(&st->lock);
-        st->finishing = true;
-        stream_send_next_locked(st);
-        pthread_mutex_unlock(&st->lock);
-}
-
-void rpc_stream_on_close(RpcStream *st, void (*fn)(void *userdata), void *userdata) {
-        pthread_mutex_lock(&st->lock);
-        st->on_close = fn;
-        st->on_close_data = userdata;
-        pthread_mutex_unlock(&st->lock);
-}
-
-/* The client left, cancelled, or the server ended the call: tell the handler, drop the call's reference. */
-static void stream_closed(RpcStream *st) {
-        pthread_mutex_lock(&st->lock);
-        st->closed = true;
-        stream_drain_locked(st);
-        void (*fn)(void *) = st->on_close;
-        void *data = st->on_close_data;
-        st->on_close = NULL;
-        pthread_mutex_unlock(&st->lock);
-        if (fn)
-                fn(data);
-        rpc_stream_unref(st);
-}
-
-/* Open a server-streaming call: the handler subscribes, then the initial metadata goes out. */
-static void call_open_stream(Call *c, RpcContext *ctx) {
-        if (c->close_seen) {
-                call_finish(c, GRPC_STATUS_CANCELLED, "the client went away");
-                return;
-        }
-        RpcStream *st = xcalloc(1, sizeof(*st));
-        atomic_init(&st->refs, 1);
-        st->call = c;
-        st->send_tag.done = stream_send_done;
-        st->status_details = grpc_empty_slice();
-        pthread_mutex_init(&st->lock, NULL);
-        _cleanup_error_ Error *err = NULL;
-        int r = c->method->stream_handler(ctx, c->req, st, &err);
-        if (r < 0) {
-                pthread_mutex_destroy(&st->lock);
-                grpc_slice_unref(st->status_details);
-                free(st);
-                if (!err)
-                        error_set(&err, r, "%s failed", c->method->name);
-                call_finish_errno(c, err);
-                return;
-        }
-        RpcServer *s = c->server;
-        pthread_mutex_lock(&s->lock);
-        st->next = s->streams;
-        s->streams = st;
-        pthread_mutex_unlock(&s->lock);
-        daemon_metrics_rpc(&s->daemon->metrics, c->method->name, GRPC_STATUS_OK,
-                           elapsed_ms(&c->started) / 1e3);
-        log_debug("%s: stream open", c->method->name);
-        pthread_mutex_lock(&st->lock);
-        c->stream = st; /* from here on close_done ends the stream */
-        stream_send_next_locked(st);
-        pthread_mutex_unlock(&st->lock);
-}
-
-/* Answer with bytes already packed; takes the reference on `slice`. */
-static void call_answer_packed(Call *c, grpc_slice slice) {
-        c->response = grpc_raw_byte_buffer_create(&slice, 1);
-        grpc_slice_unref(slice);
-        call_finish(c, GRPC_STATUS_OK, NULL);
-}
-
-/* A handler's answer: the response (r >= 0) or the error; both are consumed. */
-static void call_answer(Call *c, int r, ProtobufCMessage *resp, Error *err) {
+static void call_answer(Call *c, int r, ProtobufCMessage *resp, RpcBytes *packed, Error *err) {
         if (r < 0) {
                 if (!err)
                         error_set(&err, r, "%s failed", c->method->name);
-                call_finish_errno(c, err);
-                error_free(err);
-                return;
+                call_end_error(c, err);
+        } else {
+                if (!packed) {
+                        packed = rpc_bytes_pack(resp);
+                        protobuf_c_message_free_unpacked(resp, NULL);
+                }
+                if (packed->len > (size_t)c->server->max_send) {
+                        _cleanup_free_ char *msg = xasprintf("response message larger than max (%zu vs. %d)",
+                                                             packed->len, c->server->max_send);
+                        rpc_bytes_unref(packed);
+                        call_end(c, GRPC_STATUS_RESOURCE_EXHAUSTED, msg, NULL);
+                } else
+                        call_end(c, GRPC_STATUS_OK, NULL, packed);
         }
         error_free(err);
-        /* Packed straight into the slice gRPC sends: one allocation, no copy. */
-        grpc_slice slice = grpc_slice_malloc(protobuf_c_message_get_packed_size(resp));
-        protobuf_c_message_pack(resp, GRPC_SLICE_START_PTR(slice));
-        protobuf_c_message_free_unpacked(resp, NULL);
-        call_answer_packed(c, slice);
+        call_unref(c);
 }
 
-/* Runs on a worker thread. */
+/* Runs on a worker thread, or inline on the connection thread. */
 static void call_run_handler(void *userdata) {
         Call *c = userdata;
         RpcContext ctx = {.daemon = c->server->daemon,
@@ -446,13 +211,14 @@ static void call_run_handler(void *userdata) {
                           .cancel = &c->cancel,
                           .deferred = (RpcDeferred *)c};
         ProtobufCMessage *resp = NULL;
-        _cleanup_error_ Error *err = NULL;
+        Error *err = NULL;
 
         /* Queued behind others until the client gave up: do not start work nobody waits for. */
         if (cancel_requested(&c->cancel)) {
                 int reason = cancel_reason(&c->cancel);
-                call_finish(c, reason == -ETIMEDOUT ? GRPC_STATUS_DEADLINE_EXCEEDED : GRPC_STATUS_CANCELLED,
-                            "the call ended before a worker was free");
+                call_end(c, reason == -ETIMEDOUT ? GRPC_STATUS_DEADLINE_EXCEEDED : GRPC_STATUS_CANCELLED,
+                         "the call ended before a worker was free", NULL);
+                call_unref(c);
                 return;
         }
         if (!c->method->inline_ok) {
@@ -464,300 +230,406 @@ static void call_run_handler(void *userdata) {
         int r = c->method->handler(&ctx, c->req, &resp, &err);
         if (r == RPC_DEFERRED)
                 return; /* the call may be gone already */
-        if (r >= 0 && ctx.has_packed) {
-                call_answer_packed(c, ctx.packed);
-                return;
-        }
-        call_answer(c, r, resp, err);
-        err = NULL;
+        call_answer(c, r, resp, r >= 0 ? ctx.packed : NULL, err);
 }
 
 void rpc_deferred_finish(RpcDeferred *d, int r, ProtobufCMessage *resp, Error *err) {
-        call_answer((Call *)d, r, resp, err);
+        call_answer((Call *)d, r, resp, NULL, err);
 }
 
-static ProtobufCMessage *unpack_request(const RpcMethod *m, grpc_byte_buffer *buf) {
-        /* A small uncompressed request is one slice: decode it in place rather than copy it. */
-        const grpc_slice_buffer *sb = &buf->data.raw.slice_buffer;
-        if (buf->type == GRPC_BB_RAW && buf->data.raw.compression == GRPC_COMPRESS_NONE && sb->count == 1)
-                return protobuf_c_message_unpack(m->input, NULL, GRPC_SLICE_LENGTH(sb->slices[0]),
-                                                 GRPC_SLICE_START_PTR(sb->slices[0]));
-        grpc_byte_buffer_reader reader;
-        if (!grpc_byte_buffer_reader_init(&reader, buf))
-                return NULL;
-        grpc_slice s = grpc_byte_buffer_reader_readall(&reader);
-        grpc_byte_buffer_reader_destroy(&reader);
-        ProtobufCMessage *msg =
-                protobuf_c_message_unpack(m->input, NULL, GRPC_SLICE_LENGTH(s), GRPC_SLICE_START_PTR(s));
-        grpc_slice_unref(s);
-        return msg;
+/* Open a server-streaming call: the handler subscribes, then the response headers go out. */
+static void call_open_stream(Call *c) {
+        RpcContext ctx = {.daemon = c->server->daemon, .method = c->method->name, .cancel = &c->cancel};
+        Error *err = NULL;
+        /* Set first: once subscribed, the stream may be finished from another thread at once. */
+        c->is_stream = true;
+        int r = c->method->stream_handler(&ctx, c->req, c, &err);
+        if (r < 0) {
+                c->is_stream = false; /* nothing kept it: a plain error answer */
+                if (!err)
+                        error_set(&err, r, "%s failed", c->method->name);
+                call_end_error(c, err);
+                error_free(err);
+                return;
+        }
+        daemon_metrics_rpc(&c->server->daemon->metrics, c->method->name, GRPC_STATUS_OK,
+                           elapsed_ms(&c->started) / 1e3);
+        log_debug("%s: stream open", c->method->name);
+        call_send(c);
 }
 
-/* The request message arrived (for a registered call, with the call): route it. */
-static void call_received(Call *c) {
-        const char *path = (const char *)GRPC_SLICE_START_PTR(c->details.method);
-        size_t len = GRPC_SLICE_LENGTH(c->details.method);
-        char name[128];
+int call_header(Call *c, const uint8_t *name, size_t name_len, const uint8_t *value, size_t value_len) {
+        c->header_bytes += name_len + value_len + 32;
+        if (c->header_bytes > MAX_HEADER_BYTES)
+                return -1;
+#define IS(lit) (name_len == sizeof(lit) - 1 && memcmp(name, lit, name_len) == 0)
+        if (IS(":path")) {
+                free(c->path);
+                c->path = xstrndup((const char *)value, value_len);
+        } else if (IS(":method")) {
+                if (value_len != 4 || memcmp(value, "POST", 4) != 0)
+                        c->refuse_http = 405;
+        } else if (IS("content-type")) {
+                c->content_type_seen = true;
+                if (!grpc_content_type_ok((const char *)value, value_len) && !c->refuse_http)
+                        c->refuse_http = 415;
+        } else if (IS("grpc-encoding")) {
+                free(c->encoding);
+                c->encoding = xstrndup((const char *)value, value_len);
+        } else if (IS("grpc-timeout")) {
+                int64_t ns = grpc_timeout_parse((const char *)value, value_len);
+                /* Malformed: as if there was none, as gRPC core does. */
+                if (ns >= 0)
+                        c->cancel.deadline_ns = monotonic_ns() + (ns > INT64_MAX / 2 ? INT64_MAX / 2 : ns);
+        }
+#undef IS
+        return 0;
+}
 
-        c->method = c->reg ? c->reg->method : rpc_table_lookup(c->server->daemon->rpcs, path, len);
+/* The request's headers are all in: refuse what cannot be served before its body comes. */
+void call_headers_done(Call *c) {
+        if (!c->content_type_seen && !c->refuse_http)
+                c->refuse_http = 415;
+        if (c->refuse_http || c->dispatched)
+                return; /* rpc-conn.c answers a refused request with its HTTP status */
+        c->method = c->path ? rpc_table_lookup(c->server->daemon->rpcs, c->path, strlen(c->path)) : NULL;
         if (!c->method) {
-                call_finish(c, GRPC_STATUS_UNIMPLEMENTED, "unknown method");
-                return;
-        }
-        if (!c->method->handler && !c->method->stream_handler) {
+                c->dispatched = true;
+                call_end(c, GRPC_STATUS_UNIMPLEMENTED, "unknown method", NULL);
+        } else if (!c->method->handler && !c->method->stream_handler) {
                 _cleanup_free_ char *msg = xasprintf("%s is not implemented yet by crio-c", c->method->name);
-                call_finish(c, GRPC_STATUS_UNIMPLEMENTED, msg);
+                c->dispatched = true;
+                call_end(c, GRPC_STATUS_UNIMPLEMENTED, msg, NULL);
+        }
+}
+
+/* The request's bytes are not needed any more; the connection may take others in their place. */
+static void call_drop_body(Call *c) {
+        if (c->conn)
+                c->conn->buffered -= c->body_len;
+        free(c->body);
+        c->body = NULL;
+        c->body_len = c->body_cap = 0;
+}
+
+void call_body(Call *c, const uint8_t *data, size_t len) {
+        if (c->dispatched || c->refuse_http)
+                return; /* answered already: the rest is dropped */
+        size_t have = c->body_len;
+        if (have + len >= GRPC_PREFIX_LEN) {
+                uint8_t prefix[GRPC_PREFIX_LEN];
+                size_t from_body = have < GRPC_PREFIX_LEN ? have : GRPC_PREFIX_LEN;
+                if (from_body > 0) /* no body buffer yet before the first chunk */
+                        memcpy(prefix, c->body, from_body);
+                memcpy(prefix + from_body, data, GRPC_PREFIX_LEN - from_body);
+                size_t announced = grpc_prefix_length(prefix);
+                if (announced > (size_t)c->server->max_recv) {
+                        _cleanup_free_ char *msg = xasprintf("received message larger than max (%zu vs. %d)",
+                                                             announced, c->server->max_recv);
+                        c->dispatched = true;
+                        call_drop_body(c);
+                        call_end(c, GRPC_STATUS_RESOURCE_EXHAUSTED, msg, NULL);
+                        return;
+                }
+        }
+        if (c->conn->buffered + len > (size_t)c->server->max_recv + BUFFERED_SLACK) {
+                c->dispatched = true;
+                call_drop_body(c);
+                call_end(c, GRPC_STATUS_RESOURCE_EXHAUSTED,
+                         "too many request bytes in flight on this connection", NULL);
                 return;
         }
-        if (!c->request) {
-                call_finish(c, GRPC_STATUS_INVALID_ARGUMENT, "missing request message");
-                return;
+        c->conn->buffered += len;
+        if (have + len > c->body_cap) {
+                c->body_cap = have + len > 2 * c->body_cap ? have + len : 2 * c->body_cap;
+                c->body = xrealloc(c->body, c->body_cap);
         }
-        c->req = unpack_request(c->method, c->request);
+        memcpy(c->body + have, data, len);
+        c->body_len += len;
+        /* A second message of a unary call is refused when the request ends. */
+}
+
+/* Decode the one request message; false (and the call answered) when it is not there or bad. */
+static bool call_unpack(Call *c) {
+        const uint8_t *msg = NULL;
+        size_t len = 0;
+        bool compressed = false;
+        switch (grpc_body_parse(c->body, c->body_len, &msg, &len, &compressed)) {
+        case GRPC_BODY_EMPTY:
+                call_end(c, GRPC_STATUS_INVALID_ARGUMENT, "missing request message", NULL);
+                return false;
+        case GRPC_BODY_INCOMPLETE:
+                call_end(c, GRPC_STATUS_INTERNAL, "the request message was cut short", NULL);
+                return false;
+        case GRPC_BODY_EXTRA:
+                call_end(c, GRPC_STATUS_INTERNAL, "more than one request message on a unary call", NULL);
+                return false;
+        case GRPC_BODY_ONE:
+                break;
+        }
+        if (compressed) {
+                /* Our answers never announce an encoding, so a client has no reason to compress. */
+                _cleanup_free_ char *m =
+                        c->encoding && strcmp(c->encoding, "identity") != 0
+                                ? xasprintf("grpc-encoding %s is not supported (only identity)", c->encoding)
+                                : xstrdup("a compressed message without a grpc-encoding");
+                call_end(c, c->encoding ? GRPC_STATUS_UNIMPLEMENTED : GRPC_STATUS_INTERNAL, m, NULL);
+                return false;
+        }
+        c->req = protobuf_c_message_unpack(c->method->input, NULL, len, msg);
         if (!c->req) {
-                _cleanup_free_ char *msg =
-                        xasprintf("malformed %s request: cannot decode %s",
-                                  call_method(c, name, sizeof(name)), c->method->input->name);
-                call_finish(c, GRPC_STATUS_INVALID_ARGUMENT, msg);
+                _cleanup_free_ char *m = xasprintf("malformed %s request: cannot decode %s", c->method->name,
+                                                   c->method->input->name);
+                call_end(c, GRPC_STATUS_INVALID_ARGUMENT, m, NULL);
+                return false;
+        }
+        call_drop_body(c);
+        return true;
+}
+
+/* The client ended its side: route the request to its handler. */
+void call_request_done(Call *c) {
+        c->request_done = true;
+        if (c->dispatched || c->refuse_http)
+                return;
+        c->dispatched = true;
+        if (!call_unpack(c))
+                return;
+        if (c->method->stream_handler) {
+                call_open_stream(c);
                 return;
         }
-        /* Inline handlers answer at once, so a cancel could not stop anything. */
-        if (!c->method->inline_ok || c->method->stream_handler)
-                watch_close(c);
-        if (c->method->stream_handler) {
-                RpcContext ctx = {
-                        .daemon = c->server->daemon, .method = c->method->name, .cancel = &c->cancel};
-                call_open_stream(c, &ctx);
-        } else if (c->method->inline_ok)
+        call_ref(c); /* the answer's */
+        if (c->method->inline_ok)
                 call_run_handler(c);
         else if (worker_pool_submit(c->method->long_running ? c->server->daemon->pull_workers
                                                             : c->server->daemon->workers,
-                                    call_run_handler, c) < 0)
-                call_finish(c, GRPC_STATUS_UNAVAILABLE, "the daemon is shutting down");
+                                    call_run_handler, c) < 0) {
+                call_end(c, GRPC_STATUS_UNAVAILABLE, "the daemon is shutting down", NULL);
+                call_unref(c);
+        }
 }
 
-/* The client's deadline as CLOCK_MONOTONIC ns (gRPC's own monotonic clock has another origin). */
-static int64_t deadline_to_monotonic(gpr_timespec deadline) {
-        if (gpr_time_cmp(deadline, gpr_inf_future(deadline.clock_type)) == 0)
-                return 0;
-        gpr_timespec left = gpr_time_sub(deadline, gpr_now(deadline.clock_type));
-        int64_t ns = (int64_t)left.tv_sec * 1000000000LL + left.tv_nsec;
-        return monotonic_ns() + (ns > 0 ? ns : 0);
-}
-
-/* Learn of a cancel while the call is still being served; at most once per call. */
-static void watch_close(Call *c) {
-        if (c->close_watched)
-                return;
-        grpc_op op = {.op = GRPC_OP_RECV_CLOSE_ON_SERVER};
-        op.data.recv_close_on_server.cancelled = &c->client_cancelled;
-        atomic_fetch_add(&c->refs, 1);
-        if (grpc_call_start_batch(c->call, &op, 1, &c->close_tag.tag, NULL) == GRPC_CALL_OK)
-                c->close_watched = true;
-        else
-                atomic_fetch_sub(&c->refs, 1);
-}
-
-static void close_done(Tag *tag, bool ok) {
-        Call *c = ((CloseTag *)tag)->call;
-        /* A close before our status went out means the client gave up: stop work done for it. */
-        if (c->client_cancelled)
+void call_closed(Call *c) {
+        call_drop_body(c);
+        c->conn = NULL;
+        /* Closed before our status went out: the client gave up, so stop work done for it. */
+        if (!c->ended)
                 cancel_request(&c->cancel);
-        /* Both are only touched on the completion-queue thread, which also opens streams. */
-        c->close_seen = true;
-        if (c->stream)
-                stream_closed(c->stream);
-        call_free(c);
+        pthread_mutex_lock(&c->lock);
+        c->closed = true;
+        out_drain_locked(c);
+        void (*fn)(void *) = c->on_close;
+        void *data = c->on_close_data;
+        c->on_close = NULL;
+        pthread_mutex_unlock(&c->lock);
+        if (fn)
+                fn(data);
+        call_unref(c);
 }
 
-/*
- * A client started the call: re-arm its request so that the next call is matched. A registered call
- * is first answered (inline) or handed to a worker, which takes microseconds on this thread, the only
- * one that reads the connections, so the re-arm cannot delay a match and stays off the answer's path.
- */
-static void call_started(Call *c) {
-        RpcServer *s = c->server;
-        const Registration *reg = c->reg;
-        clock_gettime(CLOCK_MONOTONIC, &c->started);
-        c->stage = CALL_RECEIVING;
-        pthread_mutex_lock(&s->lock);
-        s->calls_in_flight++;
-        pthread_mutex_unlock(&s->lock);
-        c->cancel.deadline_ns = deadline_to_monotonic(c->details.deadline);
-        if (reg) {
-                call_received(c); /* may free c */
-                request_call(s, reg);
-                return;
+RpcStream *rpc_stream_ref(RpcStream *st) {
+        return call_ref(st);
+}
+
+void rpc_stream_unref(RpcStream *st) {
+        call_unref(st);
+}
+
+bool rpc_stream_send(RpcStream *st, const uint8_t *data, size_t len) {
+        pthread_mutex_lock(&st->lock);
+        bool queued = !st->closed && !st->status_set && st->out_len < STREAM_QUEUE_MAX;
+        if (queued)
+                out_push_locked(st, rpc_bytes_copy(data, len));
+        pthread_mutex_unlock(&st->lock);
+        if (queued)
+                call_kick(st);
+        return queued;
+}
+
+void rpc_stream_finish(RpcStream *st) {
+        call_end(st, GRPC_STATUS_OK, NULL, NULL);
+}
+
+void rpc_stream_on_close(RpcStream *st, void (*fn)(void *userdata), void *userdata) {
+        pthread_mutex_lock(&st->lock);
+        st->on_close = fn;
+        st->on_close_data = userdata;
+        pthread_mutex_unlock(&st->lock);
+}
+
+/* ---- the connection thread ---- */
+
+static void epoll_add(RpcServer *s, int fd, void *ptr) {
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = ptr};
+        if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0)
+                log_error("cannot watch gRPC connection %d: %m", fd);
+}
+
+static void adopt_new_fds(RpcServer *s, int *fds, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                Conn *conn = conn_new(s, fds[i]);
+                if (conn)
+                        conn_flush(conn); /* our SETTINGS */
         }
-        request_call(s, NULL);
-        /* The method is not known yet: watch for a cancel while the message comes. */
-        watch_close(c);
-        grpc_op op = {.op = GRPC_OP_RECV_MESSAGE};
-        op.data.recv_message.recv_message = &c->request;
-        if (grpc_call_start_batch(c->call, &op, 1, &c->tag, NULL) != GRPC_CALL_OK)
-                call_free(c);
+        free(fds);
 }
 
-static void call_done(Tag *tag, bool ok) {
-        Call *c = (Call *)tag;
-        switch (c->stage) {
-        case CALL_REQUESTED:
-                if (!ok) { /* server shutting down */
-                        call_free(c);
-                        return;
+/* Hand each kicked call's news to its connection; consumes the array and the calls' kick references. */
+static void send_kicked(Call **calls, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                call_send(calls[i]);
+                call_unref(calls[i]);
+        }
+        free(calls);
+}
+
+/* GOAWAY to every client, and the end of every stream, which would never end on its own. */
+static void start_shutdown(RpcServer *s) {
+        for (Conn *conn = s->conns; conn; conn = conn->next) {
+                conn_goaway(conn);
+                for (Call *c = conn->calls; c;) {
+                        Call *next = c->next_in_conn;
+                        if (c->is_stream) {
+                                pthread_mutex_lock(&c->lock);
+                                out_drain_locked(c);
+                                pthread_mutex_unlock(&c->lock);
+                                call_abort(c, GRPC_STATUS_UNAVAILABLE, "the daemon is shutting down");
+                        }
+                        c = next;
                 }
-                call_started(c);
-                return;
-        case CALL_RECEIVING:
-                if (!ok) {
-                        call_finish(c, GRPC_STATUS_CANCELLED, "the client went away");
-                        return;
-                }
-                call_received(c);
-                return;
-        case CALL_FINISHING:
-                call_free(c);
-                return;
         }
 }
 
-static void shutdown_done(Tag *tag, bool ok) {
-        RpcServer *s = (RpcServer *)((char *)tag - offsetof(RpcServer, shutdown_tag));
-        pthread_mutex_lock(&s->lock);
-        s->shutdown_done = true;
-        pthread_cond_broadcast(&s->cond);
-        pthread_mutex_unlock(&s->lock);
+/* End the calls whose deadline passed: their clients stop waiting now, so their work stops too. */
+static void expire_calls(RpcServer *s) {
+        int64_t now = monotonic_ns();
+        for (Conn *conn = s->conns; conn; conn = conn->next)
+                for (Call *c = conn->calls; c;) {
+                        Call *next = c->next_in_conn;
+                        if (!c->ended && c->cancel.deadline_ns > 0 && now >= c->cancel.deadline_ns)
+                                call_abort(c, GRPC_STATUS_DEADLINE_EXCEEDED, "deadline exceeded");
+                        c = next;
+                }
 }
 
-static void *cq_main(void *arg) {
+/* Milliseconds until the nearest deadline of a call still running, -1 for none. */
+static int next_deadline_ms(RpcServer *s) {
+        int64_t next = 0;
+        for (Conn *conn = s->conns; conn; conn = conn->next)
+                for (Call *c = conn->calls; c; c = c->next_in_conn)
+                        if (!c->ended && c->cancel.deadline_ns > 0 &&
+                            (next == 0 || c->cancel.deadline_ns < next))
+                                next = c->cancel.deadline_ns;
+        if (next == 0)
+                return -1;
+        int64_t ms = (next - monotonic_ns() + 999999) / 1000000;
+        return ms < 0 ? 0 : ms > 60000 ? 60000 : (int)ms;
+}
+
+/* What other threads asked for: new connections, calls with answers, GOAWAY, closing. */
+static bool take_requests(RpcServer *s) {
+        uint64_t n;
+        if (read(s->wake_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+                log_debug("reading the gRPC wake-up: %m");
+        pthread_mutex_lock(&s->lock);
+        int *fds = s->new_fds;
+        size_t n_fds = s->n_new_fds;
+        s->new_fds = NULL;
+        s->n_new_fds = 0;
+        /*
+         * Out of the list before the lock is dropped: once `kicked` is clear, another thread may kick
+         * the call again and relink it.
+         */
+        size_t n_kicks = 0;
+        for (Call *c = s->kicks; c; c = c->next_kick)
+                n_kicks++;
+        Call **kicks = n_kicks ? xmalloc(n_kicks * sizeof(*kicks)) : NULL;
+        n_kicks = 0;
+        for (Call *c = s->kicks; c; c = c->next_kick) {
+                kicks[n_kicks++] = c;
+                c->kicked = false;
+        }
+        s->kicks = s->kicks_tail = NULL;
+        bool goaway = s->goaway_due, close_all = s->close_all_due, exit_now = s->exit_due;
+        s->goaway_due = s->close_all_due = false;
+        pthread_mutex_unlock(&s->lock);
+
+        adopt_new_fds(s, fds, n_fds);
+        send_kicked(kicks, n_kicks);
+        if (goaway)
+                start_shutdown(s);
+        if (close_all || exit_now)
+                while (s->conns)
+                        conn_free(s->conns);
+        return exit_now;
+}
+
+static void flush_all(RpcServer *s) {
+        for (Conn *conn = s->conns; conn;) {
+                Conn *next = conn->next;
+                conn_flush(conn); /* may free it */
+                conn = next;
+        }
+}
+
+static void *server_main(void *arg) {
         RpcServer *s = arg;
-        prctl(PR_SET_NAME, "grpc completion");
+        prctl(PR_SET_NAME, "grpc server");
+        struct epoll_event events[32];
         for (;;) {
-                grpc_event ev = grpc_completion_queue_next(s->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
-                if (ev.type == GRPC_QUEUE_SHUTDOWN)
+                int n = epoll_wait(s->epoll_fd, events, ELEMENTSOF(events), next_deadline_ms(s));
+                bool woken = false;
+                for (int i = 0; i < n; i++) {
+                        if (!events[i].data.ptr)
+                                woken = true;
+                        else
+                                conn_event(events[i].data.ptr, events[i].events);
+                }
+                if (woken && take_requests(s))
                         return NULL;
-                if (ev.type == GRPC_OP_COMPLETE)
-                        ((Tag *)ev.tag)->done(ev.tag, ev.success != 0);
-        }
-}
-
-/*
- * Debian builds abseil without NDEBUG, which leaves its mutexes' deadlock detector on: every lock gRPC
- * core takes records lock-order edges in a global graph, a sixth of the daemon's user-space
- * instructions per read call (callgrind). Release builds of abseil have it off; turn it off with
- * abseil's own switch, SetMutexDeadlockDetectionMode(OnDeadlockCycle::kIgnore), kIgnore being 0. It
- * is looked up by its mangled name (abseil is C++), so another abseil just skips this.
- */
-static void absl_deadlock_detection_off(void) {
-        void (*set_mode)(int) = (void (*)(int))dlsym(
-                RTLD_DEFAULT, "_ZN4absl7debian329SetMutexDeadlockDetectionModeENS0_15OnDeadlockCycleE");
-        if (set_mode)
-                set_mode(0);
-}
-
-/*
- * gRPC core's default poller (epoll1) registers every connection for EPOLLIN and EPOLLOUT,
- * edge-triggered. A unary call then wakes the completion thread twice: once for the request, and once
- * for nothing when the client has read the answer and the socket's send buffer drained (EPOLLOUT). That
- * second wake-up is paid on both sides: the client's read of our answer has to wake this thread (an
- * IPI on a virtual machine), and this thread sleeps and wakes once more per call. The "poll" poller
- * asks for POLLOUT only while a write is waiting, so a call costs one wake-up. Few connections reach a
- * CRI runtime (a kubelet keeps one or two), so poll() over all of them costs nothing extra. An
- * operator's GRPC_POLL_STRATEGY still wins. gRPC core reads the variable once, in its first
- * grpc_init(); it is removed again at once so that children spawned later do not inherit it.
- */
-void rpc_server_global_init(void) {
-        absl_deadlock_detection_off();
-        bool set_strategy = !getenv("GRPC_POLL_STRATEGY");
-        if (set_strategy)
-                setenv("GRPC_POLL_STRATEGY", "poll", 1);
-        grpc_init();
-        if (set_strategy)
-                unsetenv("GRPC_POLL_STRATEGY");
-}
-
-void rpc_server_global_done(void) {
-        grpc_shutdown();
-}
-
-static grpc_arg int_arg(const char *key, int value) {
-        grpc_arg a = {.type = GRPC_ARG_INTEGER, .key = (char *)key};
-        a.value.integer = value;
-        return a;
-}
-
-/*
- * Register every unary method that has a handler. Streams stay generic (they are rare and long), and
- * so do methods without a handler, which answer UNIMPLEMENTED like unknown paths.
- */
-static void register_methods(RpcServer *s) {
-        const RpcTable *t = s->daemon->rpcs;
-        s->registrations = xcalloc(t->n, sizeof(Registration));
-        for (size_t i = 0; i < t->n; i++) {
-                const RpcMethod *m = &t->methods[i];
-                if (!m->handler)
-                        continue;
-                void *handle = grpc_server_register_method(s->server, m->path, NULL,
-                                                           GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
-                if (handle)
-                        s->registrations[s->n_registrations++] =
-                                (Registration){.method = m, .handle = handle};
+                expire_calls(s);
+                flush_all(s);
         }
 }
 
 int rpc_server_new(Daemon *d, RpcServer **ret, Error **reterr) {
         RpcServer *s = xcalloc(1, sizeof(*s));
         s->daemon = d;
+        s->epoll_fd = s->wake_fd = -1;
+        s->max_recv = config_grpc_max_recv(d->config);
+        s->max_send = config_grpc_max_send(d->config);
         pthread_mutex_init(&s->lock, NULL);
         pthread_cond_init(&s->cond, NULL);
-        s->shutdown_tag.done = shutdown_done;
-
-        /* Kubelets ping idle connections; without these gRPC answers them with GOAWAY. */
-        grpc_arg args[] = {
-                int_arg(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, config_grpc_max_recv(d->config)),
-                int_arg(GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, config_grpc_max_send(d->config)),
-                int_arg(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1),
-                int_arg(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000),
-                int_arg(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0),
-        };
-        grpc_channel_args channel_args = {.num_args = ELEMENTSOF(args), .args = args};
-
-        grpc_init();
-        s->server = grpc_server_create(&channel_args, NULL);
-        s->cq = grpc_completion_queue_create_for_next(NULL);
-        grpc_server_register_completion_queue(s->server, s->cq, NULL);
-        register_methods(s);
-        grpc_server_start(s->server);
-        s->creds = grpc_insecure_server_credentials_create();
-        if (pthread_create(&s->cq_thread, NULL, cq_main, s) != 0) {
+        s->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+        s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (s->epoll_fd < 0 || s->wake_fd < 0 || conn_setup(s) < 0) {
                 int r = -errno;
-                grpc_server_destroy(s->server);
-                grpc_completion_queue_destroy(s->cq);
-                grpc_server_credentials_release(s->creds);
-                free(s->registrations);
-                free(s);
-                return error_set(reterr, r, "start gRPC completion thread");
+                rpc_server_free(s);
+                return error_set(reterr, r, "gRPC server: %m");
         }
-        for (int i = 0; i < PENDING_GENERIC; i++)
-                request_call(s, NULL);
-        for (size_t i = 0; i < s->n_registrations; i++) {
-                const Registration *reg = &s->registrations[i];
-                int pending = reg->method->inline_ok ? PENDING_INLINE : PENDING_WORKER;
-                for (int j = 0; j < pending; j++)
-                        request_call(s, reg);
+        epoll_add(s, s->wake_fd, NULL);
+        int r = pthread_create(&s->thread, NULL, server_main, s);
+        if (r != 0) {
+                rpc_server_free(s);
+                return error_set(reterr, -r, "start the gRPC connection thread");
         }
+        s->thread_started = true;
         *ret = s;
         return 0;
 }
 
 void rpc_server_adopt_fd(RpcServer *s, int fd) {
         int flags = fcntl(fd, F_GETFL);
-        /* gRPC's event engine expects a non-blocking socket. */
-        if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+        if (atomic_load(&s->stopping) || flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
                 close(fd);
                 return;
         }
-        grpc_server_add_channel_from_fd(s->server, fd, s->creds);
+        pthread_mutex_lock(&s->lock);
+        s->new_fds = xrealloc(s->new_fds, (s->n_new_fds + 1) * sizeof(int));
+        s->new_fds[s->n_new_fds++] = fd;
+        pthread_mutex_unlock(&s->lock);
+        wake(s);
 }
 
 static struct timespec deadline_after(int timeout_ms) {
@@ -772,48 +644,56 @@ static struct timespec deadline_after(int timeout_ms) {
         return t;
 }
 
-/* Wait until `*flag` is true (or, with flag NULL, until no call is in flight). */
-static bool wait_for(RpcServer *s, const bool *flag, int timeout_ms) {
+/* Wait until no call is in flight; false on timeout. */
+static bool wait_idle(RpcServer *s, int timeout_ms) {
         struct timespec deadline = deadline_after(timeout_ms);
         pthread_mutex_lock(&s->lock);
-        while (flag ? !*flag : s->calls_in_flight > 0)
+        while (s->calls_in_flight > 0)
                 if (pthread_cond_timedwait(&s->cond, &s->lock, &deadline) != 0)
                         break;
-        bool done = flag ? *flag : s->calls_in_flight == 0;
+        bool idle = s->calls_in_flight == 0;
         pthread_mutex_unlock(&s->lock);
-        return done;
+        return idle;
+}
+
+static void request(RpcServer *s, bool *flag) {
+        pthread_mutex_lock(&s->lock);
+        *flag = true;
+        pthread_mutex_unlock(&s->lock);
+        wake(s);
 }
 
 void rpc_server_shutdown(RpcServer *s, int grace_ms) {
         if (!s)
                 return;
         atomic_store(&s->stopping, true);
-        grpc_server_shutdown_and_notify(s->server, s->cq, &s->shutdown_tag);
-        /* Streams never end on their own: end them now rather than after the grace period. */
-        pthread_mutex_lock(&s->lock);
-        for (RpcStream *st = s->streams; st; st = st->next)
-                grpc_call_cancel_with_status(st->call->call, GRPC_STATUS_UNAVAILABLE,
-                                             "the daemon is shutting down", NULL);
-        pthread_mutex_unlock(&s->lock);
-        if (!wait_for(s, NULL, grace_ms))
+        /* GOAWAY to every client; streams never end on their own, so they end now. */
+        request(s, &s->goaway_due);
+        if (!wait_idle(s, grace_ms))
                 log_info("cancelling gRPC calls still running after %d ms", grace_ms);
-        /* Also closes idle client channels, which shutdown alone would wait for (a kubelet keeps one). */
-        grpc_server_cancel_all_calls(s->server);
+        /* Also closes idle connections, which a kubelet keeps open. */
+        request(s, &s->close_all_due);
 }
 
 RpcServer *rpc_server_free(RpcServer *s) {
         if (!s)
                 return NULL;
-        /* Handlers have returned (the worker pool is drained), so their calls are on their way out. */
-        wait_for(s, NULL, 60000);
-        wait_for(s, &s->shutdown_done, 60000);
-        grpc_server_destroy(s->server);
-        grpc_completion_queue_shutdown(s->cq);
-        pthread_join(s->cq_thread, NULL);
-        grpc_completion_queue_destroy(s->cq);
-        grpc_server_credentials_release(s->creds);
-        grpc_shutdown();
-        free(s->registrations);
+        if (s->thread_started) {
+                /* Handlers have returned (the worker pool is drained), so their calls are on their way out.
+                 */
+                request(s, &s->close_all_due);
+                wait_idle(s, 60000);
+                request(s, &s->exit_due);
+                pthread_join(s->thread, NULL);
+        }
+        for (size_t i = 0; i < s->n_new_fds; i++)
+                close(s->new_fds[i]);
+        free(s->new_fds);
+        if (s->epoll_fd >= 0)
+                close(s->epoll_fd);
+        if (s->wake_fd >= 0)
+                close(s->wake_fd);
+        conn_teardown(s);
         pthread_mutex_destroy(&s->lock);
         pthread_cond_destroy(&s->cond);
         free(s);

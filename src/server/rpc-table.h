@@ -4,12 +4,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include <grpc/slice.h>
 #include <protobuf-c/protobuf-c.h>
 
 #include "cancel.h"
 #include "daemon.h"
 #include "error.h"
+#include "rpc-bytes.h"
 
 /* A unary call whose handler answers later, from another thread (see RPC_DEFERRED). */
 typedef struct RpcDeferred RpcDeferred;
@@ -21,10 +21,9 @@ typedef struct RpcContext {
         RpcDeferred *deferred; /* unary calls on a worker pool: the call, to answer later */
         /*
          * A handler may answer with bytes packed earlier (a cached list, see list-cache.h): it sets
-         * `packed` to a reference of its own and `has_packed`, and leaves *ret_resp unset.
+         * `packed` to a reference of its own and leaves *ret_resp unset.
          */
-        grpc_slice packed;
-        bool has_packed;
+        RpcBytes *packed;
 } RpcContext;
 
 /*
@@ -54,7 +53,7 @@ typedef int (*RpcHandler)(RpcContext *ctx, const ProtobufCMessage *req, Protobuf
 typedef struct RpcStream RpcStream;
 
 /*
- * A server-streaming handler: runs on the completion-queue thread and must not block. To keep the
+ * A server-streaming handler: runs on the connection thread and must not block. To keep the
  * stream open it takes a reference (rpc_stream_ref) and sets an on-close callback; returning -errno
  * ends the call with that status (it must then not keep the stream).
  */
@@ -70,7 +69,7 @@ void rpc_stream_unref(RpcStream *s);
 bool rpc_stream_send(RpcStream *s, const uint8_t *data, size_t len);
 /* After the messages queued so far, end the call with status OK; later sends are dropped. */
 void rpc_stream_finish(RpcStream *s);
-/* `fn(userdata)` runs once, on the completion-queue thread, when the stream closes. */
+/* `fn(userdata)` runs once, on the connection thread, when the stream closes. */
 void rpc_stream_on_close(RpcStream *s, void (*fn)(void *userdata), void *userdata);
 
 typedef struct RpcMethod {

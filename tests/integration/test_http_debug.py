@@ -76,7 +76,7 @@ def test_goroutines_name_the_threads_and_the_rpc_they_serve(node):
         return d.http_get("/debug/goroutines").text
 
     # A worker takes its idle name back just after its answer is on its way: polled, not read once.
-    assert "[grpc completion]" in threads()
+    assert "[grpc server]" in threads()
     assert h.wait_until(lambda: "[worker idle]" in threads(), 5), threads()
     busy = threading.Thread(target=cri.exec_sync, args=(ctr, ["sleep", "3"]))
     busy.start()

@@ -194,21 +194,6 @@ def test_no_sync_log_reaches_the_monitor(node, image):
     assert_node_clean(d)
 
 
-def test_runtime_calls_do_not_inherit_the_grpc_poller_setting(node, image, tmp_path):
-    """The daemon picks gRPC core's poller through GRPC_POLL_STRATEGY for grpc_init() only: the programs it
-    runs with its own environment (here the runtime's kill and delete) never see it."""
-    seen = tmp_path / "env"
-    script = tmp_path / "runtime"
-    script.write_text(f'#!/bin/sh\nenv >> {seen}\nexec runc "$@"\n')
-    script.chmod(0o755)
-    d, cri = node(handler_conf("envcheck", script))
-    pod, ctr = run_busybox(cri, image, cri.run_pod(handler="envcheck"))
-    cri.stop_container(ctr, timeout=0)  # runtime kill and delete, spawned with the daemon's environment
-    assert "PATH=" in seen.read_text() and "GRPC_POLL_STRATEGY" not in seen.read_text()
-    cri.remove_pod(pod)
-    assert_node_clean(d)
-
-
 def test_exited_container_whose_handler_is_gone_can_be_stopped_and_removed(node, image, tmp_path):
     script = tmp_path / "runtime"
     script.write_text('#!/bin/sh\nfor a in "$@"; do [ "$a" = delete ] && exit 1; done\nexec runc "$@"\n')

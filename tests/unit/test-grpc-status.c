@@ -17,7 +17,7 @@ static void test_codes(void **state) {
         assert_int_equal(grpc_status_from_errno(EINVAL), GRPC_STATUS_INVALID_ARGUMENT);
         assert_int_equal(grpc_status_from_errno(EIO), GRPC_STATUS_INTERNAL);
         assert_string_equal(grpc_status_to_string(GRPC_STATUS_FAILED_PRECONDITION), "FAILED_PRECONDITION");
-        assert_string_equal(grpc_status_to_string((grpc_status_code)99), "UNKNOWN");
+        assert_string_equal(grpc_status_to_string((GrpcStatus)99), "UNKNOWN");
 }
 
 static void test_short_messages_are_kept(void **state) {

@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <grpc/slice.h>
 
 #include "api.pb-c.h"
 #include "list-cache.h"
@@ -21,9 +20,8 @@ static ProtobufCMessage *version(const char *name) {
 }
 
 /* The runtime name packed in a slice, unpacked again. */
-static char *name_in(grpc_slice s) {
-        Runtime__V1__VersionResponse *v =
-                runtime__v1__version_response__unpack(NULL, GRPC_SLICE_LENGTH(s), GRPC_SLICE_START_PTR(s));
+static char *name_in(const RpcBytes *s) {
+        Runtime__V1__VersionResponse *v = runtime__v1__version_response__unpack(NULL, s->len, s->data);
         assert_non_null(v);
         char *name = xstrdup(v->runtime_name);
         runtime__v1__version_response__free_unpacked(v, NULL);
@@ -32,17 +30,17 @@ static char *name_in(grpc_slice s) {
 
 /* The cache answers for `gen` with the message named `name`. */
 static void assert_cached(ListCache *lc, uint64_t gen, const char *name) {
-        grpc_slice got;
+        RpcBytes *got;
         assert_true(list_cache_get(lc, gen, &got));
         _cleanup_free_ char *found = name_in(got);
         assert_string_equal(found, name);
-        grpc_slice_unref(got);
+        rpc_bytes_unref(got);
 }
 
 static void test_empty_cache_misses(void **state) {
         ListCache lc;
         list_cache_init(&lc);
-        grpc_slice s;
+        RpcBytes *s;
         assert_false(list_cache_get(&lc, 0, &s));
         list_cache_done(&lc);
 }
@@ -50,31 +48,31 @@ static void test_empty_cache_misses(void **state) {
 static void test_hit_only_for_the_same_generation(void **state) {
         ListCache lc;
         list_cache_init(&lc);
-        grpc_slice put = list_cache_put(&lc, 7, version("a"));
+        RpcBytes *put = list_cache_put(&lc, 7, version("a"));
         assert_cached(&lc, 7, "a");
-        grpc_slice got;
+        RpcBytes *got;
         assert_true(list_cache_get(&lc, 7, &got));
-        assert_true(grpc_slice_eq(put, got));
-        grpc_slice_unref(got);
+        assert_true(put == got);
+        rpc_bytes_unref(got);
         assert_false(list_cache_get(&lc, 8, &got));
         assert_false(list_cache_get(&lc, 6, &got));
-        grpc_slice_unref(put);
+        rpc_bytes_unref(put);
         list_cache_done(&lc);
 }
 
 static void test_an_older_answer_never_replaces_a_newer_one(void **state) {
         ListCache lc;
         list_cache_init(&lc);
-        grpc_slice_unref(list_cache_put(&lc, 9, version("new")));
+        rpc_bytes_unref(list_cache_put(&lc, 9, version("new")));
         /* A call that read generation 8 and finished its list after one that read 9. */
-        grpc_slice old = list_cache_put(&lc, 8, version("old"));
+        RpcBytes *old = list_cache_put(&lc, 8, version("old"));
         _cleanup_free_ char *answered = name_in(old);
         assert_string_equal(answered, "old");
-        grpc_slice_unref(old);
-        grpc_slice got;
+        rpc_bytes_unref(old);
+        RpcBytes *got;
         assert_false(list_cache_get(&lc, 8, &got));
         assert_cached(&lc, 9, "new");
-        grpc_slice_unref(list_cache_put(&lc, 10, version("newer")));
+        rpc_bytes_unref(list_cache_put(&lc, 10, version("newer")));
         assert_cached(&lc, 10, "newer");
         list_cache_done(&lc);
 }
@@ -83,14 +81,14 @@ static void test_an_older_answer_never_replaces_a_newer_one(void **state) {
 static void test_references_outlive_the_cache(void **state) {
         ListCache lc;
         list_cache_init(&lc);
-        grpc_slice_unref(list_cache_put(&lc, 1, version("first")));
-        grpc_slice held;
+        rpc_bytes_unref(list_cache_put(&lc, 1, version("first")));
+        RpcBytes *held;
         assert_true(list_cache_get(&lc, 1, &held));
-        grpc_slice_unref(list_cache_put(&lc, 2, version("second")));
+        rpc_bytes_unref(list_cache_put(&lc, 2, version("second")));
         list_cache_done(&lc);
         _cleanup_free_ char *name = name_in(held);
         assert_string_equal(name, "first");
-        grpc_slice_unref(held);
+        rpc_bytes_unref(held);
 }
 
 int main(void) {
