@@ -368,6 +368,12 @@ int conn_setup(RpcServer *s) {
         nghttp2_session_callbacks_set_on_frame_recv_callback(s->callbacks, on_frame_recv);
         nghttp2_session_callbacks_set_on_data_chunk_recv_callback(s->callbacks, on_data_chunk);
         nghttp2_session_callbacks_set_on_stream_close_callback(s->callbacks, on_stream_close);
+        /*
+         * nghttp2's HTTP checks reset a stream whose :authority is not an RFC 3986 authority, and grpc-go
+         * (crictl, critest, older kubelets) sends the socket's path there when it dials a path. What a
+         * gRPC call needs checked (:method, :path, content-type) call_header() checks itself.
+         */
+        nghttp2_option_set_no_http_messaging(s->options, 1);
         return 0;
 }
 

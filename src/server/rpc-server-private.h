@@ -50,7 +50,7 @@ struct RpcStream {
         uint8_t *body;
         size_t body_len, body_cap, header_bytes;
         int refuse_http; /* an HTTP status to refuse the request with (405, 415); 0 if none */
-        bool content_type_seen;
+        bool content_type_seen, post_seen;
         bool request_done;     /* the client ended its side */
         bool dispatched;       /* routed: the request is with a handler or answered */
         bool response_started; /* response headers submitted */

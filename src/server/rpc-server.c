@@ -267,7 +267,8 @@ int call_header(Call *c, const uint8_t *name, size_t name_len, const uint8_t *va
                 free(c->path);
                 c->path = xstrndup((const char *)value, value_len);
         } else if (IS(":method")) {
-                if (value_len != 4 || memcmp(value, "POST", 4) != 0)
+                c->post_seen = value_len == 4 && memcmp(value, "POST", 4) == 0;
+                if (!c->post_seen)
                         c->refuse_http = 405;
         } else if (IS("content-type")) {
                 c->content_type_seen = true;
@@ -288,6 +289,8 @@ int call_header(Call *c, const uint8_t *name, size_t name_len, const uint8_t *va
 
 /* The request's headers are all in: refuse what cannot be served before its body comes. */
 void call_headers_done(Call *c) {
+        if (!c->post_seen && !c->refuse_http)
+                c->refuse_http = 405;
         if (!c->content_type_seen && !c->refuse_http)
                 c->refuse_http = 415;
         if (c->refuse_http || c->dispatched)

@@ -39,10 +39,10 @@ def grpc_messages(body):
     return msgs
 
 
-def call_headers(path, content_type="application/grpc", method="POST", extra=()):
+def call_headers(path, content_type="application/grpc", method="POST", extra=(), authority="localhost"):
     """The Request-Headers of a call, pseudo-headers first, as (name, value) byte pairs."""
     hdrs = [(":method", method), (":scheme", "http"), (":path", h.CriClient.method_path(path)),
-            (":authority", "localhost"), ("te", "trailers")]
+            (":authority", authority), ("te", "trailers")]
     if content_type is not None:
         hdrs.append(("content-type", content_type))
     hdrs += list(extra)
@@ -140,10 +140,12 @@ class H2Client:
         except (BrokenPipeError, ConnectionResetError):
             self.eof = True
 
-    def open_stream(self, path, content_type="application/grpc", method="POST", extra=(), end_stream=False):
+    def open_stream(self, path, content_type="application/grpc", method="POST", extra=(), end_stream=False,
+                    authority="localhost"):
         """Send a call's HEADERS frame; returns the stream id."""
         sid = self.conn.get_next_available_stream_id()
-        self.conn.send_headers(sid, call_headers(path, content_type, method, extra), end_stream=end_stream)
+        self.conn.send_headers(sid, call_headers(path, content_type, method, extra, authority),
+                               end_stream=end_stream)
         self.replies[sid] = Reply()
         self.flush()
         return sid
@@ -345,9 +347,10 @@ class H2Client:
             buf += data
         return None, True
 
-    def call(self, path, body=b"", content_type="application/grpc", method="POST", extra=(), timeout=None):
+    def call(self, path, body=b"", content_type="application/grpc", method="POST", extra=(), timeout=None,
+             authority="localhost"):
         """One call: HEADERS, then body in DATA with END_STREAM. Returns its Reply."""
-        sid = self.open_stream(path, content_type, method, extra)
+        sid = self.open_stream(path, content_type, method, extra, authority=authority)
         self.send_body(sid, body)
         return self.wait_reply(sid, timeout)
 

@@ -81,6 +81,14 @@ def test_message_split_over_many_data_frames(crio):
         assert_no_image(c.wait_reply(sid))
 
 
+@pytest.mark.parametrize("authority", ["localhost", "/var/run/crio/crio.sock", "unix:///var/run/crio/crio.sock", ""])
+def test_any_authority_is_served(crio, authority):
+    """grpc-go (crictl, critest, older kubelets) dialing a socket path sends the path as :authority, which
+    is not an authority under RFC 3986: a CRI server must answer it all the same, as gRPC core did."""
+    with w.H2Client(crio.sock) as c:
+        w.assert_version_ok(c.call(VERSION, w.version_body(), authority=authority))
+
+
 def test_interleaved_calls_on_one_connection_are_both_answered(crio):
     """Two streams opened before either sends its body, bodies sent in the other order: each stream
     gets its own answer."""
