@@ -56,6 +56,7 @@ struct RpcStream {
         bool response_started; /* response headers submitted */
         bool ended;            /* final status submitted */
         bool is_stream;        /* an open server-streaming call */
+        bool expired;          /* its deadline passed and was acted on: not waited for again */
         ProtobufCMessage *req;
 
         /* What goes out, and the stream's state; under `lock`. */

@@ -510,8 +510,15 @@ static void expire_calls(RpcServer *s) {
         for (Conn *conn = s->conns; conn; conn = conn->next)
                 for (Call *c = conn->calls; c;) {
                         Call *next = c->next_in_conn;
-                        if (!c->ended && c->cancel.deadline_ns > 0 && now >= c->cancel.deadline_ns)
+                        if (!c->ended && !c->expired && c->cancel.deadline_ns > 0 &&
+                            now >= c->cancel.deadline_ns) {
+                                /*
+                                 * Once only: an answer already queued stays unsent (not ended) while the
+                                 * client opens no window for it, and must not wake this thread again.
+                                 */
+                                c->expired = true;
                                 call_abort(c, GRPC_STATUS_DEADLINE_EXCEEDED, "deadline exceeded");
+                        }
                         c = next;
                 }
 }
@@ -521,7 +528,7 @@ static int next_deadline_ms(RpcServer *s) {
         int64_t next = 0;
         for (Conn *conn = s->conns; conn; conn = conn->next)
                 for (Call *c = conn->calls; c; c = c->next_in_conn)
-                        if (!c->ended && c->cancel.deadline_ns > 0 &&
+                        if (!c->ended && !c->expired && c->cancel.deadline_ns > 0 &&
                             (next == 0 || c->cancel.deadline_ns < next))
                                 next = c->cancel.deadline_ns;
         if (next == 0)
