@@ -337,6 +337,14 @@ void conn_flush(Conn *conn) {
                                  MSG_DONTWAIT | MSG_NOSIGNAL);
                 if (n < 0 && errno == EINTR)
                         continue;
+                /*
+                 * A broken connection is not read any more, so its unread input would wake this thread
+                 * without end; its client is owed nothing more.
+                 */
+                if (n < 0 && errno == EAGAIN && conn->dead) {
+                        conn_free(conn);
+                        return;
+                }
                 if (n < 0 && errno == EAGAIN) {
                         watch_out(conn, true);
                         return;

@@ -46,3 +46,38 @@ def test_deadline_of_an_answer_the_client_does_not_read_does_not_spin(make_daemo
         used = cpu_used_over(d.pid, 2.0)
         assert used < 0.5, f"the daemon used {used:.2f} s of CPU in 2 s with one stalled call"
     assert_serves(d.sock)
+
+
+def ping_frame():
+    return (8).to_bytes(3, "big") + b"\x06\x00" + b"\x00" * 4 + b"\x00" * 8
+
+
+def test_broken_connection_with_unread_output_does_not_spin(make_daemon):
+    """A client sends PINGs and never reads their ACKs: the server's socket fills, nghttp2 finds the
+    connection flooded and gives it up while ACKs are still unsent and more of the client's bytes wait
+    unread. The broken connection must not keep the connection thread busy while the client holds it."""
+    d = make_daemon().start()
+    s = h.connect_unix(d.sock, 5.0)
+    try:
+        s.sendall(w.PREFACE + (0).to_bytes(3, "big") + b"\x04\x00" + b"\x00" * 4)
+        s.setblocking(False)
+        # Small batches (fewer ACKs than nghttp2's flood limit per read), until the server stops reading.
+        batch = ping_frame() * 500
+        deadline = time.monotonic() + 20
+        blocked = 0
+        while time.monotonic() < deadline and blocked < 10:
+            try:
+                s.send(batch)
+                blocked = 0
+            except BlockingIOError:
+                blocked += 1
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            time.sleep(0.01)
+        time.sleep(0.5)
+        used = cpu_used_over(d.pid, 2.0)
+        assert used < 0.5, f"the daemon used {used:.2f} s of CPU in 2 s for one broken connection"
+        assert_serves(d.sock)
+    finally:
+        s.close()
+    assert_serves(d.sock)
