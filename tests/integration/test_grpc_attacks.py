@@ -4,6 +4,7 @@ names what a hostile or stalled client does and what the server must not do in r
 its shutdown)."""
 
 import os
+import signal
 import time
 
 import h2.settings
@@ -81,3 +82,88 @@ def test_broken_connection_with_unread_output_does_not_spin(make_daemon):
     finally:
         s.close()
     assert_serves(d.sock)
+
+
+EVENTS_CONF = "[crio.runtime]\nenable_pod_events = true\n"
+GET_EVENTS = "GetContainerEvents"
+
+
+def exit_time(d, timeout=20.0):
+    """Seconds from SIGTERM to the daemon's exit; its exit code must be 0."""
+    start = time.monotonic()
+    d.send_signal(signal.SIGTERM)
+    rc = d.wait(timeout)
+    assert rc == 0, d.log_tail()
+    return time.monotonic() - start
+
+
+def test_sigterm_ends_an_open_event_stream_at_once(make_daemon):
+    d = make_daemon(config=EVENTS_CONF).start()
+    with w.H2Client(d.sock) as c:
+        sid = c.open_stream(GET_EVENTS)
+        c.send_body(sid, w.grpc_frame(h.pb().GetEventsRequest().SerializeToString()))
+        r = c.replies[sid]
+        c.wait(lambda: r.status is not None, what="the stream's response headers")
+        took = exit_time(d)
+        c.wait_reply(sid)
+    assert took < 3, f"exit took {took:.1f} s with one event stream open"
+
+
+def test_sigterm_with_a_stalled_event_stream(make_daemon):
+    """The client opens no window and never reads: the stream ends, the daemon exits within its grace."""
+    d = make_daemon(config=EVENTS_CONF).start()
+    settings = {h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 0}
+    with w.H2Client(d.sock, settings=settings, auto_ack=False) as c:
+        c.wait_ready()
+        sid = c.open_stream(GET_EVENTS)
+        c.send_body(sid, w.grpc_frame(h.pb().GetEventsRequest().SerializeToString()))
+        r = c.replies[sid]
+        c.wait(lambda: r.status is not None, what="the stream's response headers")
+        took = exit_time(d)
+    assert took < 8, f"exit took {took:.1f} s"
+
+
+def test_sigterm_with_a_stalled_unary_answer(make_daemon):
+    d = make_daemon().start()
+    settings = {h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 0}
+    with w.H2Client(d.sock, settings=settings, auto_ack=False) as c:
+        c.wait_ready()
+        sids = [c.open_stream(VERSION, extra=[("grpc-timeout", "1S")]) for _ in range(3)]
+        for sid in sids:
+            c.send_body(sid, w.version_body())
+        c.wait(lambda: all(c.replies[s].status is not None for s in sids), what="the response headers")
+        time.sleep(1.2)
+        took = exit_time(d)
+    assert took < 8, f"exit took {took:.1f} s"
+
+
+def test_sigterm_with_a_client_that_never_reads_the_socket(make_daemon):
+    d = make_daemon().start()
+    s = h.connect_unix(d.sock, 5.0)
+    try:
+        s.sendall(w.PREFACE + (0).to_bytes(3, "big") + b"\x04\x00" + b"\x00" * 4)
+        s.setblocking(False)
+        batch = ping_frame() * 500
+        for _ in range(12):  # ACKs past what the socket holds, too few at a time for a flood
+            try:
+                s.send(batch)
+            except BlockingIOError:
+                pass
+            time.sleep(0.02)
+        took = exit_time(d)
+    finally:
+        s.close()
+    assert took < 8, f"exit took {took:.1f} s"
+
+
+def test_sigterm_with_a_request_still_coming(make_daemon):
+    """A call whose request never ends holds the daemon for its grace, not longer."""
+    d = make_daemon(config=EVENTS_CONF).start()
+    with w.H2Client(d.sock) as c:
+        sid = c.open_stream(GET_EVENTS)
+        c.send_body(sid, w.grpc_frame(h.pb().GetEventsRequest().SerializeToString()), end_stream=False)
+        sid2 = c.open_stream("NoSuchMethod")
+        c.wait_reply(sid2)
+        took = exit_time(d)
+    assert took < 8, f"exit took {took:.1f} s"
+
