@@ -537,6 +537,14 @@ static int next_deadline_ms(RpcServer *s) {
         return ms < 0 ? 0 : ms > 60000 ? 60000 : (int)ms;
 }
 
+static void flush_all(RpcServer *s) {
+        for (Conn *conn = s->conns; conn;) {
+                Conn *next = conn->next;
+                conn_flush(conn); /* may free it */
+                conn = next;
+        }
+}
+
 /* What other threads asked for: new connections, calls with answers, GOAWAY, closing. */
 static bool take_requests(RpcServer *s) {
         uint64_t n;
@@ -569,18 +577,13 @@ static bool take_requests(RpcServer *s) {
         send_kicked(kicks, n_kicks);
         if (goaway)
                 start_shutdown(s);
-        if (close_all || exit_now)
+        if (close_all || exit_now) {
+                /* A GOAWAY start_shutdown() queued just now goes out before its connection closes. */
+                flush_all(s);
                 while (s->conns)
                         conn_free(s->conns);
-        return exit_now;
-}
-
-static void flush_all(RpcServer *s) {
-        for (Conn *conn = s->conns; conn;) {
-                Conn *next = conn->next;
-                conn_flush(conn); /* may free it */
-                conn = next;
         }
+        return exit_now;
 }
 
 static void *server_main(void *arg) {

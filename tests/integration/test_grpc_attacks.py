@@ -167,3 +167,20 @@ def test_sigterm_with_a_request_still_coming(make_daemon):
         took = exit_time(d)
     assert took < 8, f"exit took {took:.1f} s"
 
+
+def test_sigterm_sends_goaway_to_every_idle_client(make_daemon):
+    """Idle connections (a kubelet keeps one) hear GOAWAY before the daemon closes them: a grpc-go client
+    takes a close without one for a broken transport."""
+    d = make_daemon().start()
+    clients = [w.H2Client(d.sock) for _ in range(5)]
+    try:
+        for c in clients:
+            w.assert_version_ok(c.call(VERSION, w.version_body()))
+        d.send_signal(signal.SIGTERM)
+        for c in clients:
+            assert c.wait_gone(5), "no GOAWAY and no close within 5 s of SIGTERM"
+        assert [c.goaway is not None for c in clients] == [True] * len(clients), "closed without GOAWAY"
+        assert d.wait(10) == 0, d.log_tail()
+    finally:
+        for c in clients:
+            c.close()
