@@ -76,6 +76,21 @@ static void out_drain_locked(Call *c) {
         c->out_len = c->out_pos = 0;
 }
 
+/* Drop the messages not started yet; one the client has part of still goes out whole. */
+static void out_drain_unsent_locked(Call *c) {
+        size_t pos = c->out_pos;
+        OutMsg *started = pos > 0 ? c->out_head : NULL;
+        if (started)
+                c->out_head = started->next;
+        out_drain_locked(c);
+        if (started) {
+                started->next = NULL;
+                c->out_head = c->out_tail = started;
+                c->out_len = 1;
+                c->out_pos = pos;
+        }
+}
+
 void call_unref(Call *c) {
         if (!c || atomic_fetch_sub(&c->refs, 1) > 1)
                 return;
@@ -495,7 +510,8 @@ static void start_shutdown(RpcServer *s) {
                         Call *next = c->next_in_conn;
                         if (c->is_stream) {
                                 pthread_mutex_lock(&c->lock);
-                                out_drain_locked(c);
+                                /* A message cut short would fail the stream as INTERNAL, not UNAVAILABLE. */
+                                out_drain_unsent_locked(c);
                                 pthread_mutex_unlock(&c->lock);
                                 call_abort(c, GRPC_STATUS_UNAVAILABLE, "the daemon is shutting down");
                         }

@@ -5,11 +5,13 @@ its shutdown)."""
 
 import os
 import signal
+import socket
 import time
 
 import h2.settings
 
 import crio_helpers as h
+import pod_helpers as ph
 import h2_client as w
 
 VERSION = "Version"
@@ -184,3 +186,87 @@ def test_sigterm_sends_goaway_to_every_idle_client(make_daemon):
     finally:
         for c in clients:
             c.close()
+
+
+def read_stream_raw(c, sid, timeout=10.0):
+    """After a GOAWAY (past which h2 reads nothing): read stream sid's frames by hand, opening the windows
+    for each DATA frame, until its END_STREAM or EOF. Returns (DATA bytes, trailers dict)."""
+    buf, body, trailers = bytearray(c.inbuf), b"", {}
+    unacked = c.unacked.get(sid, 0)
+    if unacked:  # what h2 received and did not acknowledge
+        window_update(c, sid, unacked)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        while len(buf) >= 9 and len(buf) >= 9 + int.from_bytes(buf[:3], "big"):
+            size = 9 + int.from_bytes(buf[:3], "big")
+            ftype, flags = buf[3], buf[4]
+            fsid = int.from_bytes(buf[5:9], "big") & 0x7FFFFFFF
+            payload, buf = bytes(buf[9:size]), buf[size:]
+            if ftype == 0x1:  # HEADERS: decoded in order, to keep HPACK's table in step
+                block = payload[1:len(payload) - payload[0]] if flags & 0x8 else payload
+                block = block[5:] if flags & 0x20 else block
+                headers = w._header_dict(c.conn.decoder.decode(block, raw=True))
+                if fsid == sid and flags & 0x1:
+                    return body, headers
+            if ftype == 0x0 and fsid == sid:
+                body += payload
+                if payload:
+                    window_update(c, sid, len(payload))
+                if flags & 0x1:
+                    return body, trailers
+        c.sock.settimeout(max(deadline - time.monotonic(), 0.01))
+        try:
+            data = c.sock.recv(65536)
+        except socket.timeout:
+            continue
+        if not data:
+            break
+        buf += data
+    return body, None
+
+
+def window_update(c, sid, n):
+    """Open the stream's and the connection's windows by n; a server that closed already is fine."""
+    inc = n.to_bytes(4, "big")
+    try:
+        c.sock.sendall(w_frame(0x8, 0, sid, inc) + w_frame(0x8, 0, 0, inc))
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+
+
+def w_frame(ftype, flags, stream_id, payload):
+    return len(payload).to_bytes(3, "big") + bytes([ftype, flags]) + stream_id.to_bytes(4, "big") + payload
+
+
+def test_sigterm_does_not_cut_a_stream_message_the_client_has_part_of(image_daemon, tmp_path_factory):
+    """An event stream's client read part of a message (its window is small) when the daemon stops: the
+    stream ends with UNAVAILABLE after that message, whole, not after a cut one (which a client takes
+    for a broken stream, INTERNAL)."""
+    wd = tmp_path_factory.mktemp("node")
+    d = image_daemon(config=ph.runtime_conf(wd, "enable_pod_events = true\n"))
+    cri = d.client(timeout=60)
+    try:
+        cri.run_pod()  # its events wait for the first subscriber
+        settings = {h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 16}
+        with w.H2Client(d.sock, settings=settings, auto_ack=False, timeout=10) as c:
+            c.wait_ready()
+            sid = c.open_stream(GET_EVENTS)
+            c.send_body(sid, w.grpc_frame(h.pb().GetEventsRequest().SerializeToString()))
+            r = c.replies[sid]
+            c.wait(lambda: len(r.body) >= 16, what="the first 16 bytes of the first event")
+            d.send_signal(signal.SIGTERM)
+            time.sleep(0.5)
+            rest, trailers = read_stream_raw(c, sid)
+            assert trailers is not None, f"no end of the stream: {len(r.body + rest)} bytes"
+            msgs = w.grpc_messages(r.body + rest)
+            assert len(msgs) >= 1
+            h.pb().ContainerEventResponse.FromString(msgs[0])
+            assert trailers.get("grpc-status") == "14", trailers
+        assert d.wait(20) == 0, d.log_tail()
+    finally:
+        if d.running():
+            d.stop()
+        cri.close()
+        d.start()
+        cri = d.client(timeout=60)
+        ph.remove_everything(d, cri)
