@@ -387,11 +387,11 @@ static bool call_unpack(Call *c) {
         }
         if (compressed) {
                 /* Our answers never announce an encoding, so a client has no reason to compress. */
+                bool named = c->encoding && strcmp(c->encoding, "identity") != 0;
                 _cleanup_free_ char *m =
-                        c->encoding && strcmp(c->encoding, "identity") != 0
-                                ? xasprintf("grpc-encoding %s is not supported (only identity)", c->encoding)
-                                : xstrdup("a compressed message without a grpc-encoding");
-                call_end(c, c->encoding ? GRPC_STATUS_UNIMPLEMENTED : GRPC_STATUS_INTERNAL, m, NULL);
+                        named ? xasprintf("grpc-encoding %s is not supported (only identity)", c->encoding)
+                              : xstrdup("a compressed message, but grpc-encoding names no compression");
+                call_end(c, named ? GRPC_STATUS_UNIMPLEMENTED : GRPC_STATUS_INTERNAL, m, NULL);
                 return false;
         }
         c->req = protobuf_c_message_unpack(c->method->input, NULL, len, msg);
@@ -486,6 +486,11 @@ static void epoll_add(RpcServer *s, int fd, void *ptr) {
 
 static void adopt_new_fds(RpcServer *s, int *fds, size_t n) {
         for (size_t i = 0; i < n; i++) {
+                /* Handed over just before the shutdown began: it would miss the GOAWAY. */
+                if (atomic_load(&s->stopping)) {
+                        close(fds[i]);
+                        continue;
+                }
                 Conn *conn = conn_new(s, fds[i]);
                 if (conn)
                         conn_flush(conn); /* our SETTINGS */
@@ -533,6 +538,11 @@ static void expire_calls(RpcServer *s) {
                                  * client opens no window for it, and must not wake this thread again.
                                  */
                                 c->expired = true;
+                                /* A request still coming in is not routed any more when it ends. */
+                                if (!c->dispatched) {
+                                        c->dispatched = true;
+                                        call_drop_body(c);
+                                }
                                 call_abort(c, GRPC_STATUS_DEADLINE_EXCEEDED, "deadline exceeded");
                         }
                         c = next;

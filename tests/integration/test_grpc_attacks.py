@@ -270,3 +270,26 @@ def test_sigterm_does_not_cut_a_stream_message_the_client_has_part_of(image_daem
         d.start()
         cri = d.client(timeout=60)
         ph.remove_everything(d, cri)
+
+
+def test_a_stream_whose_deadline_passes_before_its_request_ends_is_never_opened(make_daemon):
+    """GetContainerEvents with a 100 ms deadline whose body comes 300 ms later: the call ends with
+    DEADLINE_EXCEEDED at its deadline, and the late request is not routed (no subscription is made for
+    an answered call)."""
+    d = make_daemon(config=EVENTS_CONF).start()
+    with w.H2Client(d.sock) as c:
+        sid = c.open_stream(GET_EVENTS, extra=[("grpc-timeout", "100m")])
+        time.sleep(0.3)
+        c.send_body(sid, w.grpc_frame(h.pb().GetEventsRequest().SerializeToString()))
+        r = c.wait_reply(sid)
+        assert r.grpc_status == 4, r
+        assert_serves(d.sock)
+    assert "GetContainerEvents: stream open" not in d.log
+
+
+def test_compressed_flag_with_grpc_encoding_identity_is_internal(make_daemon):
+    """The compressed flag with grpc-encoding identity names no compression: INTERNAL, saying so."""
+    d = make_daemon().start()
+    with w.H2Client(d.sock) as c:
+        r = c.call(VERSION, w.grpc_frame(b"", compressed=True), extra=[("grpc-encoding", "identity")])
+        assert r.grpc_status == 13 and "names no compression" in r.grpc_message, r
