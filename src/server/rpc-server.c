@@ -478,12 +478,6 @@ void rpc_stream_on_close(RpcStream *st, void (*fn)(void *userdata), void *userda
 
 /* ---- the connection thread ---- */
 
-static void epoll_add(RpcServer *s, int fd, void *ptr) {
-        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = ptr};
-        if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0)
-                log_error("cannot watch gRPC connection %d: %m", fd);
-}
-
 static void adopt_new_fds(RpcServer *s, int *fds, size_t n) {
         for (size_t i = 0; i < n; i++) {
                 /* Handed over just before the shutdown began: it would miss the GOAWAY. */
@@ -642,13 +636,18 @@ int rpc_server_new(Daemon *d, RpcServer **ret, Error **reterr) {
         pthread_cond_init(&s->cond, NULL);
         s->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
         s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (s->epoll_fd < 0 || s->wake_fd < 0 || conn_setup(s) < 0) {
-                int r = -errno;
+        /* The wake-up eventfd is the one watched fd without a connection (data.ptr NULL). */
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+        int r;
+        if (s->epoll_fd < 0 || s->wake_fd < 0 || epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, s->wake_fd, &ev) < 0)
+                r = -errno;
+        else
+                r = conn_setup(s);
+        if (r < 0) {
                 rpc_server_free(s);
-                return error_set(reterr, r, "gRPC server: %m");
+                return error_set(reterr, r, "set up the gRPC server");
         }
-        epoll_add(s, s->wake_fd, NULL);
-        int r = pthread_create(&s->thread, NULL, server_main, s);
+        r = pthread_create(&s->thread, NULL, server_main, s);
         if (r != 0) {
                 rpc_server_free(s);
                 return error_set(reterr, -r, "start the gRPC connection thread");
