@@ -290,7 +290,7 @@ static int daemon_start(Daemon *d, Error **reterr) {
 static void daemon_stop(Daemon *d) {
         /*
          * Close the door, give calls in flight their grace, cancel the rest, wait for every handler
-         * (they finish their calls on the still running completion queue), then free the server.
+         * (they hand their answers to the still running gRPC connection thread), then free the server.
          */
         d->listener = listener_free(d->listener);
         d->metrics_server = metrics_server_free(d->metrics_server);

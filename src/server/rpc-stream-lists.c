@@ -8,7 +8,7 @@
 /*
  * StreamContainerStats, StreamPodSandboxStats, StreamPodSandboxMetrics (CRIListStreaming): the list
  * the unary RPC answers, sent as a stream of batches and ended with OK. The work (reading cgroup
- * files) runs on the worker pool, never on the completion-queue thread.
+ * files) runs on the worker pool, never on the gRPC connection thread.
  */
 
 /* Items per streamed message: the stream's queue (1000 messages) then holds 100000 items. */

@@ -13,7 +13,7 @@
  * The handlers built so far; every other CRI method answers UNIMPLEMENTED. Handlers marked inline
  * only read memory under short locks (pods and containers from the runtime's objects, images from the
  * store's in-memory index; only their verbose forms read one small file): running them on the
- * completion-queue thread saves a thread hop (about a fifth of a Version round trip, measured with `make
+ * gRPC connection thread saves a thread hop (about a fifth of a Version round trip, measured with `make
  * bench`). Anything that may block must not be marked. Long-running handlers get a pool of their own, so
  * that a burst of pulls cannot keep ImageStatus or ListImages waiting, nor a kubelet's pod starts, which it
  * runs while it pulls.

@@ -81,7 +81,7 @@ typedef struct RpcMethod {
         RpcStreamHandler stream_handler; /* server-streaming methods (protobuf-c does not mark them) */
         /*
          * Never blocks (no I/O, short locks only) and answers before it returns (no RPC_DEFERRED): runs
-         * on the completion thread, and its call learns of no cancel (it is answered at once).
+         * on the gRPC connection thread, and its call learns of no cancel (it is answered at once).
          */
         bool inline_ok;
         bool long_running; /* may take minutes (pulls): runs on its own pool so others are not starved */

@@ -6,7 +6,7 @@
 
 /*
  * Up to a fixed number of threads running queued jobs in FIFO order. RPC handlers run here so that
- * gRPC's completion-queue thread never blocks on runtime, network or storage work. One thread runs
+ * the gRPC connection thread never blocks on runtime, network or storage work. One thread runs
  * from the start; more start when queued jobs outnumber the idle threads, and stay.
  */
 typedef struct WorkerPool WorkerPool;
