@@ -8,10 +8,10 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <grpc/status.h>
 
 #include "config.h"
 #include "daemon-metrics.h"
+#include "grpc-status.h"
 #include "macros.h"
 #include "strv.h"
 #include "test-util.h"
