@@ -197,17 +197,23 @@ class H2Client:
     def gone(self):
         return self.eof or self.goaway is not None
 
+    def _recv(self, timeout):
+        """What one recv gets within timeout seconds: None if nothing came, b"" once the server closed."""
+        self.sock.settimeout(timeout)
+        try:
+            return self.sock.recv(65536)
+        except socket.timeout:
+            return None
+        except ConnectionResetError:
+            return b""
+
     def pump(self, timeout=None):
         """Read what arrives within timeout seconds (at most one recv) and handle its events."""
         if self.gone:
             return
-        self.sock.settimeout(self.timeout if timeout is None else max(timeout, 0.001))
-        try:
-            data = self.sock.recv(65536)
-        except socket.timeout:
+        data = self._recv(self.timeout if timeout is None else max(timeout, 0.001))
+        if data is None:
             return
-        except ConnectionResetError:
-            data = b""
         if not data:
             self.eof = True
             for r in self.replies.values():
@@ -335,13 +341,9 @@ class H2Client:
             left = deadline - time.monotonic()
             if left <= 0:
                 return None, False
-            self.sock.settimeout(left)
-            try:
-                data = self.sock.recv(65536)
-            except socket.timeout:
+            data = self._recv(left)
+            if data is None:
                 continue
-            except ConnectionResetError:
-                data = b""
             if not data:
                 self.eof = True
             buf += data

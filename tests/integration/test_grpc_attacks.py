@@ -55,22 +55,31 @@ def ping_frame():
     return (8).to_bytes(3, "big") + b"\x06\x00" + b"\x00" * 4 + b"\x00" * 8
 
 
+# Fewer PINGs than nghttp2's flood limit for what one read brings.
+PING_BATCH = ping_frame() * 500
+
+
+def pinger(d):
+    """A raw, non-blocking connection past the preface and an empty SETTINGS frame, for PING batches."""
+    s = h.connect_unix(d.sock, 5.0)
+    s.sendall(w.PREFACE + (0).to_bytes(3, "big") + b"\x04\x00" + b"\x00" * 4)
+    s.setblocking(False)
+    return s
+
+
 def test_broken_connection_with_unread_output_does_not_spin(make_daemon):
     """A client sends PINGs and never reads their ACKs: the server's socket fills, nghttp2 finds the
     connection flooded and gives it up while ACKs are still unsent and more of the client's bytes wait
     unread. The broken connection must not keep the connection thread busy while the client holds it."""
     d = make_daemon().start()
-    s = h.connect_unix(d.sock, 5.0)
+    s = pinger(d)
     try:
-        s.sendall(w.PREFACE + (0).to_bytes(3, "big") + b"\x04\x00" + b"\x00" * 4)
-        s.setblocking(False)
-        # Small batches (fewer ACKs than nghttp2's flood limit per read), until the server stops reading.
-        batch = ping_frame() * 500
+        # Small batches, until the server stops reading.
         deadline = time.monotonic() + 20
         blocked = 0
         while time.monotonic() < deadline and blocked < 10:
             try:
-                s.send(batch)
+                s.send(PING_BATCH)
                 blocked = 0
             except BlockingIOError:
                 blocked += 1
@@ -141,14 +150,11 @@ def test_sigterm_with_a_stalled_unary_answer(make_daemon):
 
 def test_sigterm_with_a_client_that_never_reads_the_socket(make_daemon):
     d = make_daemon().start()
-    s = h.connect_unix(d.sock, 5.0)
+    s = pinger(d)
     try:
-        s.sendall(w.PREFACE + (0).to_bytes(3, "big") + b"\x04\x00" + b"\x00" * 4)
-        s.setblocking(False)
-        batch = ping_frame() * 500
         for _ in range(12):  # ACKs past what the socket holds, too few at a time for a flood
             try:
-                s.send(batch)
+                s.send(PING_BATCH)
             except BlockingIOError:
                 pass
             time.sleep(0.02)
