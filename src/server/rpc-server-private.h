@@ -31,7 +31,7 @@ typedef struct OutMsg {
 /*
  * One call, an HTTP/2 stream. A server-streaming handler holds it as an RpcStream. References: the
  * connection's (until the stream closes), one for whoever owes the answer (a handler on a worker),
- * one while it waits on the kick list, and a streaming handler's own.
+ * one while it waits in the kick array, and a streaming handler's own.
  */
 typedef struct RpcStream Call;
 struct RpcStream {
@@ -70,8 +70,7 @@ struct RpcStream {
         void *on_close_data;
 
         /* Under the server's lock. */
-        bool kicked;
-        Call *next_kick;
+        bool kicked; /* in the server's kick array */
 };
 
 struct RpcServer {
@@ -86,8 +85,9 @@ struct RpcServer {
 
         pthread_mutex_t lock;
         pthread_cond_t cond;
-        size_t calls_in_flight;   /* started by a client, not yet freed */
-        Call *kicks, *kicks_tail; /* calls with something new to send */
+        size_t calls_in_flight; /* started by a client, not yet freed */
+        Call **kicks;           /* calls with something new to send, a reference each */
+        size_t n_kicks, cap_kicks;
         int *new_fds;
         size_t n_new_fds;
         bool goaway_due, close_all_due, exit_due;

@@ -118,16 +118,14 @@ static void call_kick(Call *c) {
                 return;
         }
         pthread_mutex_lock(&s->lock);
-        bool first = !s->kicks;
+        bool first = s->n_kicks == 0;
         if (!c->kicked) {
                 c->kicked = true;
-                c->next_kick = NULL;
-                call_ref(c);
-                if (s->kicks_tail)
-                        s->kicks_tail->next_kick = c;
-                else
-                        s->kicks = c;
-                s->kicks_tail = c;
+                if (s->n_kicks == s->cap_kicks) {
+                        s->cap_kicks = s->cap_kicks ? 2 * s->cap_kicks : 16;
+                        s->kicks = xrealloc(s->kicks, s->cap_kicks * sizeof(*s->kicks));
+                }
+                s->kicks[s->n_kicks++] = call_ref(c);
         }
         pthread_mutex_unlock(&s->lock);
         if (first)
@@ -575,20 +573,13 @@ static bool take_requests(RpcServer *s) {
         size_t n_fds = s->n_new_fds;
         s->new_fds = NULL;
         s->n_new_fds = 0;
-        /*
-         * Out of the list before the lock is dropped: once `kicked` is clear, another thread may kick
-         * the call again and relink it.
-         */
-        size_t n_kicks = 0;
-        for (Call *c = s->kicks; c; c = c->next_kick)
-                n_kicks++;
-        Call **kicks = n_kicks ? xmalloc(n_kicks * sizeof(*kicks)) : NULL;
-        n_kicks = 0;
-        for (Call *c = s->kicks; c; c = c->next_kick) {
-                kicks[n_kicks++] = c;
-                c->kicked = false;
-        }
-        s->kicks = s->kicks_tail = NULL;
+        /* The array is taken whole: a call kicked again from now on goes into a new one. */
+        Call **kicks = s->kicks;
+        size_t n_kicks = s->n_kicks;
+        for (size_t i = 0; i < n_kicks; i++)
+                kicks[i]->kicked = false;
+        s->kicks = NULL;
+        s->n_kicks = s->cap_kicks = 0;
         bool goaway = s->goaway_due, close_all = s->close_all_due, exit_now = s->exit_due;
         s->goaway_due = s->close_all_due = false;
         pthread_mutex_unlock(&s->lock);
@@ -727,6 +718,7 @@ RpcServer *rpc_server_free(RpcServer *s) {
         for (size_t i = 0; i < s->n_new_fds; i++)
                 close(s->new_fds[i]);
         free(s->new_fds);
+        free(s->kicks); /* empty: every call was freed, and a kicked one holds a reference */
         if (s->epoll_fd >= 0)
                 close(s->epoll_fd);
         if (s->wake_fd >= 0)
