@@ -299,3 +299,21 @@ def test_compressed_flag_with_grpc_encoding_identity_is_internal(make_daemon):
     with w.H2Client(d.sock) as c:
         r = c.call(VERSION, w.grpc_frame(b"", compressed=True), extra=[("grpc-encoding", "identity")])
         assert r.grpc_status == 13 and "names no compression" in r.grpc_message, r
+
+
+def test_request_bytes_held_per_connection_are_bounded(make_daemon):
+    """Requests that never end, each just under the largest message allowed (1 MiB here): a connection
+    may hold that size plus 16 MiB of them; the call that would pass the bound is RESOURCE_EXHAUSTED, the
+    others wait, and the connection serves on."""
+    d = make_daemon(config="[crio.api]\ngrpc_max_recv_msg_size = 1048576\n").start()
+    body = b"\x00" + (1 << 20).to_bytes(4, "big") + b"x" * 1_000_000  # 1 MiB announced, not all sent
+    with w.H2Client(d.sock) as c:
+        sids = []
+        for _ in range(18):  # 17 fit in 1 MiB + 16 MiB, the 18th does not
+            sids.append(c.open_stream(VERSION))
+            c.send_body(sids[-1], body, end_stream=False)
+        last = c.wait_reply(sids[-1])
+        assert last.grpc_status == 8 and "in flight" in last.grpc_message, last
+        c.pump(0.2)
+        assert all(not c.replies[s].done for s in sids[:-1]), [c.replies[s] for s in sids[:-1]]
+        w.assert_version_ok(c.call(VERSION, w.version_body()))
