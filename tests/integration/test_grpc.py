@@ -256,3 +256,14 @@ def test_many_short_lived_connections(crio):
     for _ in range(30):
         with crio.client() as c:
             assert c.version().version == "0.1.0"
+
+
+def test_answer_over_configured_send_limit_is_resource_exhausted(make_daemon):
+    """An answer past grpc_max_send_msg_size is not sent: the call is RESOURCE_EXHAUSTED, naming both
+    sizes; smaller answers go out."""
+    d = make_daemon(config="[crio.api]\ngrpc_max_send_msg_size = 100\n").start()
+    with d.client() as c:
+        e = h.rpc_error(c.status, True)
+        assert e.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, e
+        assert "larger than max" in e.details() and "vs. 100)" in e.details(), e.details()
+        assert c.version().runtime_name == "crio-c"
