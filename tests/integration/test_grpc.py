@@ -267,3 +267,13 @@ def test_answer_over_configured_send_limit_is_resource_exhausted(make_daemon):
         assert e.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, e
         assert "larger than max" in e.details() and "vs. 100)" in e.details(), e.details()
         assert c.version().runtime_name == "crio-c"
+
+
+def test_finished_requests_do_not_count_against_the_connection(make_daemon):
+    """The bound on a connection's unfinished request bytes (grpc_max_recv_msg_size + 16 MiB) counts only
+    requests still held: twenty 1 MB requests one after another on one channel are all read."""
+    d = make_daemon(config="[crio.api]\ngrpc_max_recv_msg_size = 1048576\n").start()
+    with d.client() as c:
+        for _ in range(20):
+            e = h.rpc_error(c.update_runtime_config, "1" * 1_000_000)
+            assert e.code() == grpc.StatusCode.INVALID_ARGUMENT, e
